@@ -1,0 +1,47 @@
+# turtles: a nested-virtualization research emulator. See README.md.
+#
+#   make            build everything into build/
+#   make test       build and run every test (unit and end-to-end)
+#   make run        the main job on its built-in default
+#   make bench      benchmarks (side-by-side measurements, never tests)
+#   make SAN=1 test host code built with ASan and UBSan
+#
+# Every target first runs scripts/deps.sh, which installs the Debian
+# packages that are missing (NO_DEPS=1 skips it).
+
+BUILD := build
+HOST_CC := gcc
+HOST_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE
+HOST_LDLIBS :=
+HOST_BUILD := $(BUILD)/host
+ifeq ($(SAN),1)
+HOST_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
+               -fno-omit-frame-pointer
+HOST_LDFLAGS += -fsanitize=address,undefined
+HOST_BUILD := $(BUILD)/host-san
+endif
+
+ifeq ($(filter clean,$(MAKECMDGOALS))$(NO_DEPS),)
+DEPS_STATUS := $(shell scripts/deps.sh 1>&2; echo $$?)
+ifneq ($(DEPS_STATUS),0)
+$(error scripts/deps.sh failed: the Debian packages above are missing)
+endif
+endif
+
+.PHONY: all test unit-test e2e-test run bench clean
+.DEFAULT_GOAL := all
+
+include guests/guests.mk
+include tests/tests.mk
+
+all: $(GUEST_IMAGES) $(UNIT_TESTS)
+
+# Until the emulator exists, the main job boots the default guest on QEMU.
+run: $(BUILD)/guests/hello.elf
+	scripts/qemu-run.sh $(BUILD)/guests/hello.elf
+
+bench: $(GUEST_IMAGES)
+	scripts/bench.sh
+
+clean:
+	rm -rf $(BUILD)

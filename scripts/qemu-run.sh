@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Boots a multiboot image on QEMU's software CPU (TCG), the reference x86
+# machine. The recipe is the one in DESIGN.md ("Facts verified").
+set -u
+source "$(dirname "$0")/run-lib.sh"
+
+initrd=()
+if [ ${#modules[@]} -gt 0 ]; then
+    list=""
+    for m in "${modules[@]}"; do
+        file="${m%%=*}"; args=""
+        [ "$file" != "$m" ] && args=" ${m#*=}"
+        list="$list${list:+,}$file${args//,/,,}"
+    done
+    initrd=(-initrd "$list")
+fi
+
+timeout "$timeout_s" qemu-system-x86_64 -nodefaults -display none \
+    -machine accel=tcg -cpu max -m 256 -serial "file:$work/serial.txt" \
+    -device isa-debug-exit,iobase=0xf4,iosize=0x4 \
+    -kernel "$image" -append "$cmdline" "${initrd[@]}"
+code=$?
+tr -d '\r' < "$work/serial.txt"
+status=$(guest_status "$work/serial.txt")
+# isa-debug-exit makes QEMU exit with (status << 1) | 1.
+if [ -n "$status" ] && [ "$code" -eq $(( (status << 1) | 1 )) ]; then
+    exit "$status"
+fi
+echo "qemu-run: the guest did not exit through isa-debug-exit (qemu exit code $code${status:+, guest said status $status})" >&2
+exit 125

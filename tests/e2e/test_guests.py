@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""End-to-end tests: every guest boots on every backend; its result lines
+and exit status must match what this file expects, and the RESULT lines of
+all backends must be identical.
+
+Expected RESULT lines come from expected.py (computed independently).
+Exception reports are architectural facts (vector, error code, CR2)."""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import expected  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# Each backend runs IMAGE with CMDLINE and exits with the guest's status.
+BACKENDS = {
+    "qemu": ["scripts/qemu-run.sh"],
+    "bochs": ["scripts/bochs-run.sh"],
+}
+
+OK, FAIL, EXCEPTION = 0, 1, 2  # RT_EXIT_* in guests/rt/rt.h
+
+
+@dataclass
+class Case:
+    guest: str
+    cmdline: str
+    status: int
+    lines: list = field(default_factory=list)  # exact lines that must appear
+    patterns: list = field(default_factory=list)  # regexes that must match a line
+
+    @property
+    def name(self):
+        return f"{self.guest} {self.cmdline}".strip()
+
+
+def exception_line(vector, error, cr2=None):
+    cr2_part = f"{cr2:#x}" if cr2 is not None else r"0x[0-9a-f]+|0"
+    return (rf"^EXCEPTION vector={vector} error={error} rip=0x[0-9a-f]+ "
+            rf"cr2=(?:{cr2_part}) \(")
+
+
+CASES = [
+    Case("hello", "", OK, lines=[expected.hello()]),
+    Case("cpuid", "iters=1000", OK, lines=[expected.cpuid(1000)]),
+    Case("cpuid", "", OK, lines=[expected.cpuid(10000)]),  # the default
+    # A write to an unmapped page: #PF, error code W=1 (SDM Vol. 3A 4.7).
+    Case("fault", "kind=pf", EXCEPTION,
+         patterns=[exception_line(14, "0x2", 0x123456789000)]),
+    # A non-canonical address: #GP(0) (SDM Vol. 3A 3.3.7.1).
+    Case("fault", "kind=gp", EXCEPTION, patterns=[exception_line(13, "0")]),
+    Case("fault", "kind=ud", EXCEPTION, patterns=[exception_line(6, "0")]),
+    Case("fault", "kind=de", EXCEPTION, patterns=[exception_line(0, "0")]),
+    # A handled breakpoint returns through IRETQ and the guest goes on.
+    Case("fault", "kind=bp", OK, lines=["RESULT fault kind=bp handled=2"]),
+    # A bad command line is the guest's own failure, reported as such.
+    Case("fault", "kind=zz", FAIL, patterns=[r"^PANIC: fault: unknown kind 'zz'$"]),
+]
+
+
+def run(backend, case, build):
+    image = os.path.join(build, "guests", case.guest + ".elf")
+    cmd = BACKENDS[backend] + [image] + case.cmdline.split()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    return proc.returncode, proc.stdout.splitlines(), proc.stderr
+
+
+def check(case, status, lines):
+    """Returns the list of problems with one run."""
+    problems = []
+    if status != case.status:
+        problems.append(f"exit status {status}, expected {case.status}")
+    for want in case.lines:
+        if want not in lines:
+            problems.append(f"missing line: {want}")
+    for pattern in case.patterns:
+        if not any(re.search(pattern, line) for line in lines):
+            problems.append(f"no line matches: {pattern}")
+    if f"EXIT status={case.status}" not in lines:
+        problems.append(f"missing line: EXIT status={case.status}")
+    return problems
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--build", default="build")
+    parser.add_argument("--backend", action="append", choices=sorted(BACKENDS),
+                        help="run only these backends (default: all)")
+    args = parser.parse_args()
+    backends = args.backend or list(BACKENDS)
+
+    failures = 0
+    count = 0
+    for case in CASES:
+        results = {}
+        for backend in backends:
+            count += 1
+            status, lines, stderr = run(backend, case, args.build)
+            problems = check(case, status, lines)
+            results[backend] = [line for line in lines if line.startswith("RESULT ")]
+            if problems:
+                failures += 1
+                print(f"not ok {count} - {backend}: {case.name}")
+                for p in problems:
+                    print(f"#   {p}")
+                for line in (lines + stderr.splitlines())[-20:]:
+                    print(f"#   | {line}")
+            else:
+                print(f"ok {count} - {backend}: {case.name}")
+        count += 1
+        if len({tuple(r) for r in results.values()}) > 1:
+            failures += 1
+            print(f"not ok {count} - backends agree: {case.name}")
+            for backend, r in results.items():
+                print(f"#   {backend}: {r}")
+        else:
+            print(f"ok {count} - backends agree: {case.name}")
+    print(f"# e2e: {count - failures} passed, {failures} failed, {count} total")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

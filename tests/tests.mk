@@ -1,0 +1,23 @@
+# Tests. Unit tests are cmocka programs, one per tests/unit/test_*.c, each
+# linked with the host-buildable (pure) sources it exercises. End-to-end
+# tests boot real images on every backend and compare what they print.
+
+UNIT_PURE_SOURCES := guests/rt/format.c guests/rt/cmdline.c
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(HOST_BUILD)/tests/%,\
+	$(wildcard tests/unit/test_*.c))
+UNIT_INCLUDES := -Iguests/rt
+
+$(HOST_BUILD)/tests/%: tests/unit/%.c $(UNIT_PURE_SOURCES) \
+		$(wildcard guests/rt/*.h)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(HOST_CFLAGS) $(UNIT_INCLUDES) $(HOST_LDFLAGS) -o $@ \
+		$< $(UNIT_PURE_SOURCES) -lcmocka $(HOST_LDLIBS)
+
+unit-test: $(UNIT_TESTS)
+	@failed=0; for t in $(UNIT_TESTS); do $$t || failed=1; done; \
+	exit $$failed
+
+e2e-test: $(GUEST_IMAGES)
+	python3 tests/e2e/test_guests.py --build $(BUILD)
+
+test: unit-test e2e-test
