@@ -31,16 +31,21 @@ endif
 .PHONY: all test unit-test e2e-test run bench clean
 .DEFAULT_GOAL := all
 
+# Each layer's rules live beside it. A layer may add targets to
+# LAYER_TESTS (run by `make test`) and LAYER_PROGRAMS (built by `make`).
+LAYER_TESTS :=
+LAYER_PROGRAMS :=
 include guests/guests.mk
+include $(wildcard l0/l0.mk l1vmm/l1vmm.mk)
 include tests/tests.mk
 
-all: $(GUEST_IMAGES) $(UNIT_TESTS)
+all: $(IMAGES) $(UNIT_TESTS) $(LAYER_PROGRAMS)
 
 # Until the emulator exists, the main job boots the default guest on QEMU.
-run: $(BUILD)/guests/hello.elf
-	scripts/qemu-run.sh $(BUILD)/guests/hello.elf
+run: $(BUILD)/images/hello.elf
+	scripts/qemu-run.sh $(BUILD)/images/hello.elf
 
-bench: $(GUEST_IMAGES)
+bench: $(IMAGES)
 	scripts/bench.sh
 
 clean:

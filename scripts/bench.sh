@@ -7,7 +7,7 @@
 # measured span includes each backend's boot (Bochs also runs GRUB).
 set -eu
 cd "$(dirname "$0")/.."
-image=build/guests/hello.elf
+image=build/images/hello.elf
 runs=${BENCH_RUNS:-3}
 
 measure() { # BACKEND-SCRIPT -> best wall seconds of $runs runs

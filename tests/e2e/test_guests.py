@@ -65,7 +65,7 @@ CASES = [
 
 
 def run(backend, case, build):
-    image = os.path.join(build, "guests", case.guest + ".elf")
+    image = os.path.join(build, "images", case.guest + ".elf")
     cmd = BACKENDS[backend] + [image] + case.cmdline.split()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
                           timeout=300)
