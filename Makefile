@@ -12,7 +12,6 @@
 BUILD := build
 HOST_CC := gcc
 HOST_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE
-HOST_LDLIBS :=
 HOST_BUILD := $(BUILD)/host
 ifeq ($(SAN),1)
 HOST_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -35,6 +34,9 @@ endif
 # LAYER_TESTS (run by `make test`) and LAYER_PROGRAMS (built by `make`).
 LAYER_TESTS :=
 LAYER_PROGRAMS :=
+UNIT_LIBS :=
+UNIT_LIB_DEPS :=
+UNIT_INCLUDES :=
 include guests/guests.mk
 include $(wildcard l0/l0.mk l1vmm/l1vmm.mk)
 include tests/tests.mk

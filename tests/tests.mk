@@ -5,13 +5,13 @@
 UNIT_PURE_SOURCES := guests/rt/format.c guests/rt/cmdline.c
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(HOST_BUILD)/tests/%,\
 	$(wildcard tests/unit/test_*.c))
-UNIT_INCLUDES := -Iguests/rt
+UNIT_INCLUDES += -Iguests/rt
 
-$(HOST_BUILD)/tests/%: tests/unit/%.c $(UNIT_PURE_SOURCES) \
+$(HOST_BUILD)/tests/%: tests/unit/%.c $(UNIT_PURE_SOURCES) $(UNIT_LIB_DEPS) \
 		$(wildcard guests/rt/*.h)
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(HOST_CFLAGS) $(UNIT_INCLUDES) $(HOST_LDFLAGS) -o $@ \
-		$< $(UNIT_PURE_SOURCES) -lcmocka $(HOST_LDLIBS)
+		$< $(UNIT_PURE_SOURCES) $(UNIT_LIBS) -lcmocka
 
 unit-test: $(UNIT_TESTS)
 	@failed=0; for t in $(UNIT_TESTS); do $$t || failed=1; done; \

@@ -1,0 +1,28 @@
+# L0: the emulated machine and the host hypervisor, built for the host.
+# Everything but main.c goes into one static library that the turtles
+# program and the unit tests link.
+
+L0_SOURCES := $(filter-out l0/main.c,$(wildcard l0/*.c l0/*/*.c))
+L0_OBJECTS := $(L0_SOURCES:%.c=$(HOST_BUILD)/%.o)
+L0_LIB := $(HOST_BUILD)/libturtles.a
+L0_LDLIBS := -lcapstone -lsqlite3 -lm
+L0_INCLUDES := -Il0
+TURTLES := $(if $(filter 1,$(SAN)),$(BUILD)/turtles-san,$(BUILD)/turtles)
+
+$(HOST_BUILD)/l0/%.o: l0/%.c $(wildcard l0/*.h l0/*/*.h)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(HOST_CFLAGS) $(L0_INCLUDES) -c $< -o $@
+
+$(L0_LIB): $(L0_OBJECTS)
+	@rm -f $@
+	ar rcs $@ $^
+
+ifneq ($(wildcard l0/main.c),)
+$(TURTLES): $(HOST_BUILD)/l0/main.o $(L0_LIB)
+	$(HOST_CC) $(HOST_LDFLAGS) -o $@ $^ $(L0_LDLIBS)
+LAYER_PROGRAMS += $(TURTLES)
+endif
+
+UNIT_LIBS += $(L0_LIB) $(L0_LDLIBS)
+UNIT_LIB_DEPS += $(L0_LIB)
+UNIT_INCLUDES += $(L0_INCLUDES)

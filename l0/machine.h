@@ -1,0 +1,40 @@
+/* The emulated machine: RAM, the two buses, the CPU, the devices, and the
+ * reason a run ended. One machine per run; nothing global. */
+#ifndef L0_MACHINE_H
+#define L0_MACHINE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dev/bus.h"
+
+/* Why the run ended. */
+enum machine_stop {
+    STOP_NONE = 0,
+    STOP_DEBUG_EXIT,    /* the guest wrote to isa-debug-exit (0xf4) */
+    STOP_SHUTDOWN,      /* "Shutdown" on the Bochs port 0x8900 */
+    STOP_TRIPLE_FAULT,  /* SDM Vol. 3A 7.15, interrupt 8: shutdown */
+    STOP_HALTED,        /* HLT with interrupts off and no event to wait for */
+    STOP_INSN_LIMIT,    /* --max-insns reached */
+    STOP_INTERNAL,      /* an emulator limit; the message says which */
+};
+
+struct machine {
+    uint8_t *ram;
+    uint64_t ram_size;
+    struct bus ports, mmio;
+    struct cpu *cpu;
+    struct lapic *lapic;
+    struct uart *uart;
+
+    enum machine_stop stop;
+    uint32_t exit_status; /* the value written to isa-debug-exit */
+    char stop_message[256];
+};
+
+/* Ends the run after the current instruction. The first reason wins. */
+void machine_stop(struct machine *m, enum machine_stop reason,
+                  uint32_t status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif
