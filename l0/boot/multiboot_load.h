@@ -25,6 +25,8 @@ struct boot_config {
 /* The machine state the spec promises at entry (section 3.2): 32-bit
  * protected mode, flat 4 GiB code and data segments, paging off,
  * EAX = 0x2BADB002, EBX = info_pa, EIP = entry. */
+#define MULTIBOOT_BOOT_MAGIC 0x2BADB002u /* EAX at entry */
+
 struct boot_entry {
     uint32_t entry;
     uint32_t info_pa;

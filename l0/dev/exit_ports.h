@@ -9,4 +9,8 @@ struct machine;
 /* Registers both on m->ports. Returns 0, or -1 on failure. */
 int exit_ports_register(struct machine *m);
 
+/* Frees what exit_ports_register allocated (the shutdown port's match
+ * state); call it when the machine is torn down. */
+void exit_ports_destroy(struct machine *m);
+
 #endif

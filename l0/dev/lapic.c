@@ -1,0 +1,367 @@
+/* The local APIC in xAPIC mode, as far as one CPU with a deterministic
+ * timer needs it (SDM Vol. 3A chapter 11).
+ *
+ * Time: the timer's input is the modeled cycle count (our "bus clock",
+ * SDM 11.5.4), divided by the divide configuration. Nothing runs in the
+ * background: the timer is a start cycle and a count, and every question
+ * (current count, has it fired, when will it fire) is answered from
+ * `now`. Expiries are turned into IRR bits lazily, when the CPU asks for
+ * a pending vector or when a register write changes the timer.
+ *
+ * Not modeled (reads 0, writes ignored unless noted): TMR (only edge-
+ * triggered interrupts exist here), ESR, APR, CMCI (the version register
+ * reports 6 LVT entries, so there is none), the TSC-deadline timer mode,
+ * IPIs other than a fixed self-IPI, relocation through IA32_APIC_BASE,
+ * and x2APIC. The thermal, performance, LINT0/1 and error LVTs are plain
+ * storage: nothing here raises those interrupts. */
+#include "dev/lapic.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "machine.h"
+
+/* Register offsets in the 4 KiB page (SDM Table 11-1). */
+enum {
+    REG_ID = 0x020,
+    REG_VERSION = 0x030,
+    REG_TPR = 0x080,
+    REG_PPR = 0x0a0,
+    REG_EOI = 0x0b0,
+    REG_LDR = 0x0d0,
+    REG_DFR = 0x0e0,
+    REG_SVR = 0x0f0,
+    REG_ISR = 0x100, /* 8 registers, 0x10 apart */
+    REG_IRR = 0x200,
+    REG_ICR_LO = 0x300,
+    REG_ICR_HI = 0x310,
+    REG_LVT_TIMER = 0x320,
+    REG_INITIAL = 0x380,
+    REG_CURRENT = 0x390,
+    REG_DIVIDE = 0x3e0,
+};
+
+/* Version 0x14 (an integrated APIC), max LVT entry 5 (SDM 11.4.8). */
+#define LAPIC_VERSION 0x00050014u
+
+#define LVT_MASKED (1u << 16)
+#define LVT_PERIODIC (1u << 17) /* timer mode 01 (SDM Figure 11-8) */
+#define SVR_ENABLE (1u << 8)    /* APIC software enable (SDM 11.4.7.2) */
+
+/* The six LVT entries and the bits software may write in each (SDM
+ * Figure 11-8): vector 0-7, delivery mode 8-10, polarity 13, trigger
+ * mode 15, mask 16, timer mode 17. Delivery status (12) and remote IRR
+ * (14) are read-only and always 0 here. Bit 18 of the timer (TSC-
+ * deadline mode) is treated as reserved: CPUID must not report it. */
+enum { LVT_TIMER, LVT_THERMAL, LVT_PERF, LVT_LINT0, LVT_LINT1, LVT_ERROR,
+       LVT_COUNT };
+static const struct {
+    uint32_t offset, writable;
+} lvt_regs[LVT_COUNT] = {
+    [LVT_TIMER] = {0x320, 0x000300ff},
+    [LVT_THERMAL] = {0x330, 0x000107ff},
+    [LVT_PERF] = {0x340, 0x000107ff},
+    [LVT_LINT0] = {0x350, 0x0001a7ff},
+    [LVT_LINT1] = {0x360, 0x0001a7ff},
+    [LVT_ERROR] = {0x370, 0x000100ff},
+};
+
+struct lapic {
+    uint64_t (*now)(void *ctx);
+    void *ctx;
+
+    uint32_t tpr, ldr, dfr, svr, icr_lo, icr_hi;
+    uint32_t lvt[LVT_COUNT];
+    uint32_t irr[8], isr[8];
+
+    /* The timer: the count was `count0` at cycle `t0` and drops by one
+     * every `divide` cycles; `fire` = t0 + count0 * divide. */
+    uint32_t initial, divide_conf;
+    uint32_t count0;
+    uint64_t t0, fire;
+    bool armed;
+};
+
+/* SDM Figure 11-10: bits 3 and 1:0 of the divide configuration register
+ * select the divisor (bit 2 is reserved). */
+static unsigned divisor(uint32_t conf)
+{
+    static const unsigned by_code[8] = {2, 4, 8, 16, 32, 64, 128, 1};
+    return by_code[((conf >> 1) & 4) | (conf & 3)];
+}
+
+static void set_bit(uint32_t *set, int v)
+{
+    set[v >> 5] |= 1u << (v & 31);
+}
+
+static void clear_bit(uint32_t *set, int v)
+{
+    set[v >> 5] &= ~(1u << (v & 31));
+}
+
+/* The highest vector in a 256-bit set, or -1. */
+static int highest(const uint32_t *set)
+{
+    for (int i = 7; i >= 0; i--)
+        if (set[i])
+            return i * 32 + 31 - __builtin_clz(set[i]);
+    return -1;
+}
+
+/* SDM 11.8.3.1: PPR is TPR if TPR's class is at least the class of the
+ * highest in-service vector, otherwise that class with subclass 0. */
+static uint32_t ppr(const struct lapic *l)
+{
+    int isrv = highest(l->isr);
+    uint32_t isr_class = isrv < 0 ? 0 : (uint32_t)isrv & 0xf0;
+    return (l->tpr & 0xf0) >= isr_class ? l->tpr : isr_class;
+}
+
+/* A fixed interrupt arrives: SDM 11.5.2 makes vectors 0-15 illegal (an
+ * error the ESR would record; here the interrupt is simply dropped). */
+static void request(struct lapic *l, uint32_t vector)
+{
+    if (vector >= 16)
+        set_bit(l->irr, (int)vector);
+}
+
+/* Turns timer expiries up to `now` into (at most one) IRR bit: while a
+ * vector is already requested, further expiries add nothing, as IRR has
+ * one bit per vector. A masked expiry is lost (SDM 11.5.1). */
+static void timer_update(struct lapic *l, uint64_t now)
+{
+    if (!l->armed || now < l->fire)
+        return;
+    if (!(l->lvt[LVT_TIMER] & LVT_MASKED))
+        request(l, l->lvt[LVT_TIMER] & 0xff);
+    if (!(l->lvt[LVT_TIMER] & LVT_PERIODIC)) {
+        l->armed = false; /* one-shot: the count stays at 0 */
+        return;
+    }
+    /* Periodic: reload from the initial count (SDM 11.5.4), skipping the
+     * whole periods that have passed since. */
+    uint64_t period = (uint64_t)l->initial * divisor(l->divide_conf);
+    uint64_t periods = (now - l->fire) / period;
+    l->t0 = l->fire + periods * period;
+    l->count0 = l->initial;
+    l->fire = l->t0 + period;
+}
+
+static uint32_t current_count(const struct lapic *l, uint64_t now)
+{
+    if (!l->armed)
+        return 0;
+    uint64_t ticks = (now - l->t0) / divisor(l->divide_conf);
+    return ticks >= l->count0 ? 0 : l->count0 - (uint32_t)ticks;
+}
+
+static void timer_start(struct lapic *l, uint64_t now, uint32_t count)
+{
+    l->armed = count != 0; /* a zero initial count stops the timer */
+    l->t0 = now;
+    l->count0 = count;
+    l->fire = now + (uint64_t)count * divisor(l->divide_conf);
+}
+
+static int lvt_index(uint64_t offset)
+{
+    for (int i = 0; i < LVT_COUNT; i++)
+        if (lvt_regs[i].offset == offset)
+            return i;
+    return -1;
+}
+
+static uint32_t lapic_read32(struct lapic *l, uint64_t offset)
+{
+    uint64_t now = l->now(l->ctx);
+    timer_update(l, now);
+    int lvt = lvt_index(offset);
+    if (lvt >= 0)
+        return l->lvt[lvt];
+    if (offset >= REG_ISR && offset < REG_ISR + 0x80)
+        return l->isr[(offset - REG_ISR) >> 4];
+    if (offset >= REG_IRR && offset < REG_IRR + 0x80)
+        return l->irr[(offset - REG_IRR) >> 4];
+    switch (offset) {
+    case REG_ID:
+        return 0; /* APIC ID 0 in bits 31:24: the only CPU */
+    case REG_VERSION:
+        return LAPIC_VERSION;
+    case REG_TPR:
+        return l->tpr;
+    case REG_PPR:
+        return ppr(l);
+    case REG_LDR:
+        return l->ldr;
+    case REG_DFR:
+        return l->dfr;
+    case REG_SVR:
+        return l->svr;
+    case REG_ICR_LO:
+        return l->icr_lo;
+    case REG_ICR_HI:
+        return l->icr_hi;
+    case REG_INITIAL:
+        return l->initial;
+    case REG_CURRENT:
+        return current_count(l, now);
+    case REG_DIVIDE:
+        return l->divide_conf;
+    }
+    return 0;
+}
+
+/* SDM 11.6.1 (ICR): only a fixed-mode self-IPI has a destination here,
+ * by shorthand self (01) or all-including-self (10), or by physical
+ * destination 0 (us) or 0xff (broadcast). */
+static void send_ipi(struct lapic *l)
+{
+    uint32_t lo = l->icr_lo;
+    unsigned mode = (lo >> 8) & 7, shorthand = (lo >> 18) & 3;
+    unsigned dest = l->icr_hi >> 24;
+    bool logical = lo & (1u << 11);
+    if (mode != 0)
+        return; /* INIT, SIPI, NMI, SMI: no other CPU to receive them */
+    if (shorthand == 1 || shorthand == 2 ||
+        (shorthand == 0 && !logical && (dest == 0 || dest == 0xff)))
+        request(l, lo & 0xff);
+}
+
+static void lapic_write32(struct lapic *l, uint64_t offset, uint32_t v)
+{
+    uint64_t now = l->now(l->ctx);
+    timer_update(l, now);
+    int lvt = lvt_index(offset);
+    if (lvt >= 0) {
+        l->lvt[lvt] = v & lvt_regs[lvt].writable;
+        /* SDM 11.4.7.2: while software-disabled, the mask bits stay set. */
+        if (!(l->svr & SVR_ENABLE))
+            l->lvt[lvt] |= LVT_MASKED;
+        return;
+    }
+    switch (offset) {
+    case REG_TPR:
+        l->tpr = v & 0xff;
+        break;
+    case REG_EOI: {
+        /* SDM 11.8.5: EOI retires the highest-priority in-service vector;
+         * the value written does not matter in xAPIC mode. */
+        int v_isr = highest(l->isr);
+        if (v_isr >= 0)
+            clear_bit(l->isr, v_isr);
+        break;
+    }
+    case REG_LDR:
+        l->ldr = v & 0xff000000u;
+        break;
+    case REG_DFR:
+        l->dfr = v | 0x0fffffffu; /* bits 27:0 read as ones */
+        break;
+    case REG_SVR:
+        /* Vector and enable; focus checking and EOI-broadcast suppression
+         * are not offered. Clearing the enable masks every LVT, and
+         * setting it again does not unmask them (SDM 11.4.7.2). */
+        l->svr = v & 0x1ff;
+        if (!(l->svr & SVR_ENABLE))
+            for (int i = 0; i < LVT_COUNT; i++)
+                l->lvt[i] |= LVT_MASKED;
+        break;
+    case REG_ICR_HI:
+        l->icr_hi = v & 0xff000000u;
+        break;
+    case REG_ICR_LO:
+        l->icr_lo = v & 0x000ccfffu; /* delivery status (12) reads idle */
+        send_ipi(l);
+        break;
+    case REG_INITIAL:
+        l->initial = v;
+        timer_start(l, now, v);
+        break;
+    case REG_DIVIDE: {
+        /* The count goes on at the new rate from the last whole tick.
+         * (Simplification: a partial tick of the old divisor is kept as
+         * progress towards the first tick of the new one.) */
+        uint32_t count = current_count(l, now);
+        if (l->armed) {
+            uint64_t ticks = l->count0 - count;
+            l->t0 += ticks * divisor(l->divide_conf);
+            l->count0 = count;
+        }
+        l->divide_conf = v & 0xb;
+        l->fire = l->t0 + (uint64_t)l->count0 * divisor(l->divide_conf);
+        break;
+    }
+    }
+}
+
+/* SDM 11.4.1: registers are 32 bits wide on 16-byte boundaries and are
+ * meant to be accessed with aligned 32-bit loads and stores. Here a read
+ * at a register's offset returns it (the bus keeps the bytes the access
+ * asked for); reads elsewhere return 0, and writes other than aligned 32-
+ * or 64-bit ones are ignored (the SDM leaves them undefined). */
+static uint64_t lapic_mmio_read(void *dev, uint64_t offset, unsigned size)
+{
+    (void)size;
+    return (offset & 0xf) ? 0 : lapic_read32(dev, offset);
+}
+
+static void lapic_mmio_write(void *dev, uint64_t offset, unsigned size,
+                             uint64_t value)
+{
+    if ((offset & 0xf) == 0 && size >= 4)
+        lapic_write32(dev, offset, (uint32_t)value);
+}
+
+struct lapic *lapic_create(struct machine *m, uint64_t (*now)(void *ctx),
+                           void *ctx)
+{
+    struct lapic *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return NULL;
+    l->now = now;
+    l->ctx = ctx;
+    /* Power-up state (SDM 11.4.7.1): software-disabled, every LVT
+     * masked, DFR all ones, spurious vector 0xff. */
+    l->svr = 0xff;
+    l->dfr = 0xffffffffu;
+    for (int i = 0; i < LVT_COUNT; i++)
+        l->lvt[i] = LVT_MASKED;
+    if (bus_register(&m->mmio, LAPIC_DEFAULT_BASE, 0x1000, l,
+                     lapic_mmio_read, lapic_mmio_write, "lapic") != 0) {
+        free(l);
+        return NULL;
+    }
+    return l;
+}
+
+void lapic_destroy(struct lapic *l)
+{
+    free(l);
+}
+
+int lapic_pending_vector(struct lapic *l, uint64_t now)
+{
+    timer_update(l, now);
+    /* SDM 11.8.4: the highest requested vector is taken only if its
+     * priority class is above the processor priority class. */
+    int v = highest(l->irr);
+    if (v < 0 || ((uint32_t)v & 0xf0) <= (ppr(l) & 0xf0))
+        return -1;
+    return v;
+}
+
+void lapic_accept(struct lapic *l, int vector)
+{
+    if (vector < 0 || vector > 255)
+        return;
+    clear_bit(l->irr, vector);
+    set_bit(l->isr, vector);
+}
+
+uint64_t lapic_next_event(const struct lapic *l, uint64_t now)
+{
+    if (!l->armed || (l->lvt[LVT_TIMER] & LVT_MASKED))
+        return UINT64_MAX;
+    return l->fire > now ? l->fire : now;
+}
