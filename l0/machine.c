@@ -1,6 +1,52 @@
 #include "machine.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/cpu.h"
+#include "dev/exit_ports.h"
+#include "dev/lapic.h"
+#include "dev/uart.h"
+
+static uint64_t cpu_cycles(void *ctx)
+{
+    return ((const struct cpu *)ctx)->cycles;
+}
+
+struct machine *machine_create(uint64_t ram_mib, FILE *serial)
+{
+    struct machine *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->ram_size = ram_mib << 20;
+    m->ram = calloc(1, m->ram_size);
+    m->ports.name = "port";
+    m->mmio.name = "mmio";
+    if (!m->ram || !(m->cpu = cpu_create(m)) ||
+        !(m->uart = uart_create(m, serial)) ||
+        exit_ports_register(m) != 0 ||
+        !(m->lapic = lapic_create(m, cpu_cycles, m->cpu))) {
+        fprintf(stderr, "turtles: cannot create a machine with %llu MiB\n",
+                (unsigned long long)ram_mib);
+        machine_destroy(m);
+        return NULL;
+    }
+    return m;
+}
+
+void machine_destroy(struct machine *m)
+{
+    if (!m)
+        return;
+    if (m->lapic)
+        lapic_destroy(m->lapic);
+    if (m->uart)
+        uart_destroy(m->uart);
+    cpu_destroy(m->cpu);
+    free(m->ram);
+    free(m);
+}
 
 void machine_stop(struct machine *m, enum machine_stop reason,
                   uint32_t status, const char *fmt, ...)

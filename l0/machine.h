@@ -32,6 +32,12 @@ struct machine {
     char stop_message[256];
 };
 
+/* A machine with `ram_mib` MiB of RAM, the UART writing to `serial`,
+ * isa-debug-exit, the Bochs shutdown port and the local APIC. NULL (and
+ * a message on stderr) if something could not be allocated. */
+struct machine *machine_create(uint64_t ram_mib, FILE *serial);
+void machine_destroy(struct machine *m);
+
 /* Ends the run after the current instruction. The first reason wins. */
 void machine_stop(struct machine *m, enum machine_stop reason,
                   uint32_t status, const char *fmt, ...)

@@ -1,0 +1,295 @@
+/* The step loop: fetch through the decode cache, execute, deliver
+ * exceptions and timer interrupts, wait in HLT. */
+#include "cpu/cpu.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/decode.h"
+#include "cpu/mmu.h"
+#include "cpu/system.h"
+#include "dev/lapic.h"
+#include "machine.h"
+
+struct cpu *cpu_create(struct machine *m)
+{
+    struct cpu *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->m = m;
+    c->dcache = dcache_create(m->ram_size);
+    if (!c->dcache) {
+        free(c);
+        return NULL;
+    }
+    c->code_map = dcache_code_map(c->dcache);
+    return c;
+}
+
+void cpu_destroy(struct cpu *c)
+{
+    if (!c)
+        return;
+    dcache_destroy(c->dcache);
+    free(c);
+}
+
+static void flat_segment(struct segment *s, uint16_t sel, unsigned type)
+{
+    s->sel = sel;
+    s->base = 0;
+    s->limit = 0xFFFFFFFF;
+    s->attr = type | SEG_ATTR_S | SEG_ATTR_P | SEG_ATTR_DB | SEG_ATTR_G;
+}
+
+/* Multiboot 0.6.96 section 3.2: protected mode, flat 4 GiB segments,
+ * paging off, interrupts off, EAX = magic, EBX = information. The
+ * remaining state is the processor's power-up state (SDM Vol. 3A 10.1.1)
+ * where the spec is silent. */
+void cpu_reset_multiboot(struct cpu *c, uint32_t entry, uint32_t info_pa)
+{
+    memset(c->gpr, 0, sizeof c->gpr);
+    c->gpr[RAX] = 0x2BADB002;
+    c->gpr[RBX] = info_pa;
+    c->rip = entry;
+    flags_set(&c->flags, FL_FIXED1);
+    flat_segment(&c->seg[SEG_CS], 0x08, 0xB);
+    for (unsigned s = 0; s < SEG_COUNT; s++)
+        if (s != SEG_CS && s != SEG_LDTR && s != SEG_TR)
+            flat_segment(&c->seg[s], 0x10, 0x3);
+    c->seg[SEG_LDTR] = (struct segment){.attr = SEG_ATTR_UNUSABLE};
+    c->seg[SEG_TR] = (struct segment){.limit = 0xFFFF,
+                                      .attr = 0xB | SEG_ATTR_P};
+    c->gdtr = (struct table_reg){0, 0xFFFF};
+    c->idtr = (struct table_reg){0, 0xFFFF};
+    c->cr0 = CR0_PE | CR0_ET;
+    c->cr2 = c->cr3 = c->cr4 = c->cr8 = 0;
+    c->efer = 0;
+    c->apic_base = 0xFEE00000 | 1u << 11 | 1u << 8; /* enabled, BSP */
+    c->pat = 0x0007040600070406ull;
+    c->dr[6] = 0xFFFF0FF0;
+    c->dr[7] = 0x400;
+    c->cpl = 0;
+    c->halted = false;
+    c->exc.raised = false;
+    c->next_event_check = 0;
+    mmu_flush_all(c);
+    cpu_update_mode(c);
+}
+
+void cpu_update_mode(struct cpu *c)
+{
+    const struct segment *cs = &c->seg[SEG_CS];
+    c->long_mode = (c->efer & EFER_LMA) != 0;
+    c->code64 = c->long_mode && (cs->attr & SEG_ATTR_L);
+    c->code_size = c->code64 ? 8 : (cs->attr & SEG_ATTR_DB) ? 4 : 2;
+    if (c->code_size == 2)
+        machine_stop(c->m, STOP_INTERNAL, 0,
+                     "16-bit code segment loaded (cs=%#x): 16-bit code is "
+                     "not emulated", cs->sel);
+}
+
+bool cpu_fault(struct cpu *c, unsigned vector, uint32_t error)
+{
+    /* The first exception of an instruction is the one delivered. */
+    if (!c->exc.raised)
+        c->exc = (struct pending_exception){true, (uint8_t)vector, true, error};
+    /* Exceptions without an error code (SDM Vol. 3A Table 7-1). */
+    if (vector != VEC_DF && vector != VEC_TS && vector != VEC_NP &&
+        vector != VEC_SS && vector != VEC_GP && vector != VEC_PF &&
+        vector != VEC_AC)
+        c->exc.has_error = false;
+    return false;
+}
+
+bool cpu_fault_noerr(struct cpu *c, unsigned vector)
+{
+    return cpu_fault(c, vector, 0);
+}
+
+uint64_t cpu_rflags(const struct cpu *c) { return flags_get(&c->flags); }
+
+void cpu_set_rflags(struct cpu *c, uint64_t value)
+{
+    bool was_on = flags_get(&c->flags) & FL_IF;
+    flags_set(&c->flags, value);
+    if (!was_on && (value & FL_IF))
+        c->next_event_check = 0;
+}
+
+/* ---- fetch and decode ---------------------------------------------- */
+
+static void report_unimplemented(struct cpu *c, const uint8_t *bytes,
+                                 unsigned len, uint16_t id)
+{
+    static const unsigned max_reports = 32;
+    if (c->unimplemented_reports >= max_reports)
+        return;
+    for (unsigned k = 0; k < c->unimplemented_reports; k++)
+        if (c->unimplemented_ids[k] == id && id != 0)
+            return;
+    c->unimplemented_ids[c->unimplemented_reports++] = id;
+    char text[96], hex[3 * 15 + 1] = "";
+    dcache_disassemble(c->dcache, bytes, len, c->rip, c->code64, text,
+                       sizeof text);
+    for (unsigned k = 0; k < len && k < 15; k++)
+        snprintf(hex + 3 * k, 4, "%02x ", bytes[k]);
+    fprintf(stderr,
+            "turtles: unimplemented instruction at rip %#llx: %s "
+            "(bytes %s) -> #UD\n",
+            (unsigned long long)c->rip, text, hex);
+}
+
+/* Decodes the instruction at linear `lin` (physical `pa`). Instructions
+ * within one RAM page are cached; others are decoded into `scratch`. */
+static const struct insn *decode_at(struct cpu *c, uint64_t lin, uint64_t pa,
+                                    struct insn *scratch)
+{
+    uint8_t bytes[15];
+    unsigned avail = 4096 - (unsigned)(pa & 0xFFF);
+    unsigned n = avail < 15 ? avail : 15;
+    phys_read(c, pa, n, bytes);
+    bool need_more;
+    bool ok = dcache_decode(c->dcache, bytes, n, lin, c->code64, scratch,
+                            &need_more);
+    bool spans = false;
+    if (!ok && need_more && n < 15) {
+        if (!lin_read(c, lin + n, 15 - n, bytes + n, ACC_EXEC, c->cpl == 3))
+            return NULL;
+        n = 15;
+        ok = dcache_decode(c->dcache, bytes, n, lin, c->code64, scratch,
+                           &need_more);
+        spans = true;
+    }
+    if (!ok) {
+        report_unimplemented(c, bytes, n, 0);
+        cpu_fault_noerr(c, VEC_UD);
+        return NULL;
+    }
+    if (!scratch->exec) {
+        report_unimplemented(c, bytes, scratch->len, scratch->id);
+        cpu_fault_noerr(c, VEC_UD);
+        return NULL;
+    }
+    spans = spans && scratch->len > avail;
+    if (!spans && pa < c->m->ram_size) {
+        const struct insn *cached = dcache_insert(c->dcache, pa, scratch);
+        if (cached)
+            return cached;
+    }
+    return scratch;
+}
+
+static const struct insn *fetch(struct cpu *c, struct insn *scratch)
+{
+    uint64_t lin = c->rip;
+    if (!c->code64) {
+        if (c->rip > c->seg[SEG_CS].limit) {
+            cpu_fault(c, VEC_GP, 0);
+            return NULL;
+        }
+        lin = (c->seg[SEG_CS].base + c->rip) & 0xFFFFFFFF;
+    }
+    bool user = c->cpl == 3;
+    uint64_t pa;
+    struct tlb_entry *t = tlb_slot(&c->tlb, lin);
+    if (t->tag == (lin >> 12) + 1 && !(t->perm & TLB_NX) &&
+        (!user || (t->perm & TLB_USER))) {
+        pa = t->phys | (lin & 0xFFF);
+    } else if (!lin_translate(c, lin, ACC_EXEC, user, &pa)) {
+        return NULL;
+    }
+    const struct insn *i = dcache_lookup(c->dcache, pa, c->code64);
+    return i ? i : decode_at(c, lin, pa, scratch);
+}
+
+static void step(struct cpu *c)
+{
+    struct insn scratch;
+    const struct insn *i = fetch(c, &scratch);
+    c->cycles++;
+    if (i) {
+        uint64_t next = c->rip + i->len;
+        c->next_rip = c->code64 ? next : (next & 0xFFFFFFFF);
+        if (i->exec(c, i)) {
+            c->rip = c->next_rip;
+            c->insns++;
+        }
+    }
+    if (c->exc.raised) {
+        struct pending_exception e = c->exc;
+        c->exc.raised = false;
+        cpu_deliver(c, e.vector, EV_EXCEPTION, e.has_error, e.error, c->rip);
+    }
+}
+
+/* ---- interrupts and HLT --------------------------------------------- */
+
+/* Takes a pending LAPIC interrupt if RFLAGS.IF allows and no STI/MOV SS
+ * shadow blocks it (SDM Vol. 3A 7.8.3). Sets when to look again. */
+static void check_interrupts(struct cpu *c)
+{
+    struct lapic *l = c->m->lapic;
+    if (!l || !(flags_get(&c->flags) & FL_IF)) {
+        c->next_event_check = UINT64_MAX;
+        return;
+    }
+    if (c->interrupt_shadow) {
+        c->next_event_check = c->cycles + 1;
+        return;
+    }
+    int v = lapic_pending_vector(l, c->cycles);
+    if (v >= 0) {
+        lapic_accept(l, v);
+        cpu_deliver(c, (unsigned)v, EV_EXTERNAL, false, 0, c->rip);
+        c->next_event_check = 0; /* another may be pending */
+        return;
+    }
+    c->next_event_check = lapic_next_event(l, c->cycles);
+}
+
+/* HLT: time jumps to the next timer event; with interrupts off, or no
+ * event ever, the machine would sleep forever, so the run ends. */
+static void wait_halted(struct cpu *c)
+{
+    struct lapic *l = c->m->lapic;
+    uint64_t next = l ? lapic_next_event(l, c->cycles) : UINT64_MAX;
+    if (!(flags_get(&c->flags) & FL_IF) || next == UINT64_MAX) {
+        machine_stop(c->m, STOP_HALTED, 0,
+                     "HLT at rip %#llx with %s: the machine would wait "
+                     "forever",
+                     (unsigned long long)(c->rip - 1),
+                     (flags_get(&c->flags) & FL_IF) ? "no timer armed"
+                                                    : "interrupts disabled");
+        return;
+    }
+    if (next > c->cycles)
+        c->cycles = next;
+    c->next_event_check = 0;
+}
+
+void cpu_run(struct cpu *c, uint64_t max_insns)
+{
+    struct machine *m = c->m;
+    while (m->stop == STOP_NONE) {
+        if (max_insns && c->insns >= max_insns) {
+            machine_stop(m, STOP_INSN_LIMIT, 0,
+                         "instruction limit of %llu reached at rip %#llx",
+                         (unsigned long long)max_insns,
+                         (unsigned long long)c->rip);
+            break;
+        }
+        if (c->cycles >= c->next_event_check)
+            check_interrupts(c);
+        if (c->halted) {
+            wait_halted(c);
+            continue;
+        }
+        bool shadow = c->interrupt_shadow;
+        step(c);
+        if (shadow)
+            c->interrupt_shadow = false;
+        dcache_collect(c->dcache);
+    }
+}

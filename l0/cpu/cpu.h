@@ -1,0 +1,176 @@
+/* The emulated x86-64 CPU: architectural state and the step loop.
+ *
+ * Modes: 32-bit protected mode and IA-32e mode (64-bit and compatibility
+ * sub-modes). Real mode and virtual-8086 mode are not emulated: the
+ * machine starts in protected mode as the multiboot spec promises, and an
+ * attempt to clear CR0.PE raises #GP (documented in docs/emulator.md). */
+#ifndef L0_CPU_CPU_H
+#define L0_CPU_CPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cpu/flags.h"
+#include "cpu/tlb.h"
+
+struct machine;
+struct decode_cache;
+
+enum gpr {
+    RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI,
+    R8, R9, R10, R11, R12, R13, R14, R15,
+};
+
+/* Segment registers in the encoding order of SDM Vol. 2 Table 3-? (Sreg),
+ * then the system segments. */
+enum seg { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR,
+           SEG_COUNT, SEG_NONE = 0xFF };
+
+/* A segment register with its hidden part. `attr` uses the layout of the
+ * VMCS access-rights fields (SDM Vol. 3C 25.4.1): type 3:0, S 4, DPL 6:5,
+ * P 7, AVL 12, L 13, D/B 14, G 15, unusable 16. */
+struct segment {
+    uint16_t sel;
+    uint64_t base;
+    uint32_t limit; /* in bytes, already scaled by G */
+    uint32_t attr;
+};
+
+#define SEG_ATTR_S (1u << 4)
+#define SEG_ATTR_P (1u << 7)
+#define SEG_ATTR_L (1u << 13)
+#define SEG_ATTR_DB (1u << 14)
+#define SEG_ATTR_G (1u << 15)
+#define SEG_ATTR_UNUSABLE (1u << 16)
+#define SEG_ATTR_DPL(a) (((a) >> 5) & 3)
+
+struct table_reg {
+    uint64_t base;
+    uint16_t limit;
+};
+
+#define CR0_PE (1ull << 0)
+#define CR0_MP (1ull << 1)
+#define CR0_EM (1ull << 2)
+#define CR0_TS (1ull << 3)
+#define CR0_ET (1ull << 4)
+#define CR0_NE (1ull << 5)
+#define CR0_WP (1ull << 16)
+#define CR0_AM (1ull << 18)
+#define CR0_NW (1ull << 29)
+#define CR0_CD (1ull << 30)
+#define CR0_PG (1ull << 31)
+
+#define CR4_VME (1ull << 0)
+#define CR4_PVI (1ull << 1)
+#define CR4_TSD (1ull << 2)
+#define CR4_DE (1ull << 3)
+#define CR4_PSE (1ull << 4)
+#define CR4_PAE (1ull << 5)
+#define CR4_MCE (1ull << 6)
+#define CR4_PGE (1ull << 7)
+#define CR4_PCE (1ull << 8)
+#define CR4_OSFXSR (1ull << 9)
+#define CR4_OSXMMEXCPT (1ull << 10)
+#define CR4_UMIP (1ull << 11)
+#define CR4_VMXE (1ull << 13)
+#define CR4_FSGSBASE (1ull << 16)
+#define CR4_PCIDE (1ull << 17)
+#define CR4_OSXSAVE (1ull << 18)
+#define CR4_SMEP (1ull << 20)
+#define CR4_SMAP (1ull << 21)
+
+#define EFER_SCE (1ull << 0)
+#define EFER_LME (1ull << 8)
+#define EFER_LMA (1ull << 10)
+#define EFER_NXE (1ull << 11)
+
+/* Exception vectors (SDM Vol. 3A Table 7-1). */
+enum {
+    VEC_DE = 0, VEC_DB = 1, VEC_NMI = 2, VEC_BP = 3, VEC_OF = 4, VEC_BR = 5,
+    VEC_UD = 6, VEC_NM = 7, VEC_DF = 8, VEC_TS = 10, VEC_NP = 11,
+    VEC_SS = 12, VEC_GP = 13, VEC_PF = 14, VEC_MF = 16, VEC_AC = 17,
+    VEC_MC = 18, VEC_XM = 19,
+};
+
+/* An exception raised by the current instruction, delivered by the step
+ * loop once the instruction has been abandoned. */
+struct pending_exception {
+    bool raised;
+    uint8_t vector;
+    bool has_error;
+    uint32_t error;
+};
+
+struct cpu {
+    uint64_t gpr[16];
+    uint64_t rip;
+    struct lazy_flags flags; /* RFLAGS: arithmetic bits lazily */
+    struct segment seg[SEG_COUNT];
+    struct table_reg gdtr, idtr;
+    uint64_t cr0, cr2, cr3, cr4, cr8;
+    uint64_t dr[8];
+    uint64_t efer, star, lstar, cstar, fmask, kernel_gs_base;
+    uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
+    uint64_t apic_base, pat, tsc_aux, misc_enable, feature_control;
+    uint64_t tsc_offset; /* IA32_TSC writes: TSC = cycles + offset */
+    unsigned cpl;
+
+    /* Derived from CR0, EFER and CS; see cpu_update_mode(). */
+    bool long_mode; /* EFER.LMA */
+    bool code64;    /* 64-bit sub-mode: LMA and CS.L */
+    unsigned code_size; /* default operand size of CS: 2, 4 or 8 bytes */
+
+    /* Event state. */
+    struct pending_exception exc;
+    bool halted;
+    bool interrupt_shadow; /* after STI or MOV SS: no interrupt for one insn */
+
+    uint64_t next_event_check; /* cycle at which to look for interrupts */
+
+    /* Unimplemented instructions already reported (by capstone id). */
+    unsigned unimplemented_reports;
+    uint16_t unimplemented_ids[32];
+
+    /* Accounting: time inside the machine is modeled, never the host's. */
+    uint64_t cycles;
+    uint64_t insns;
+
+    uint64_t next_rip; /* rip of the instruction after the current one */
+
+    struct tlb tlb;
+    struct decode_cache *dcache;
+    const uint8_t *code_map; /* per RAM page: 1 if decoded code lives there */
+    struct machine *m;
+};
+
+struct cpu *cpu_create(struct machine *m);
+void cpu_destroy(struct cpu *c);
+
+/* Multiboot entry state (Multiboot 0.6.96 section 3.2). */
+void cpu_reset_multiboot(struct cpu *c, uint32_t entry, uint32_t info_pa);
+
+/* Runs until the machine stops or `max_insns` instructions have retired
+ * in total (0: no limit). */
+void cpu_run(struct cpu *c, uint64_t max_insns);
+
+/* Recomputes long_mode/code64/code_size after CR0, EFER or CS change. */
+void cpu_update_mode(struct cpu *c);
+
+/* Raises an exception for the current instruction. Always returns false,
+ * so that handlers can write `return cpu_fault(...)`. */
+bool cpu_fault(struct cpu *c, unsigned vector, uint32_t error);
+bool cpu_fault_noerr(struct cpu *c, unsigned vector);
+
+/* RFLAGS as software sees it, and a write of it (all bits; the caller
+ * applies privilege rules). */
+uint64_t cpu_rflags(const struct cpu *c);
+void cpu_set_rflags(struct cpu *c, uint64_t value);
+
+/* The time stamp counter as the guest sees it. */
+static inline uint64_t cpu_tsc(const struct cpu *c)
+{
+    return c->cycles + c->tsc_offset;
+}
+
+#endif

@@ -1,0 +1,14 @@
+/* The CPU model CPUID reports: a Haswell-family "GenuineIntel" part
+ * with exactly the features this emulator implements. */
+#ifndef L0_CPU_CPUID_H
+#define L0_CPU_CPUID_H
+
+#include <stdint.h>
+
+struct cpuid_result {
+    uint32_t eax, ebx, ecx, edx;
+};
+
+struct cpuid_result cpuid_query(uint32_t leaf, uint32_t subleaf);
+
+#endif

@@ -1,0 +1,237 @@
+/* Interrupt and exception delivery through the IDT: 64-bit gates (SDM
+ * Vol. 3A 7.14) and 32-bit protected-mode gates (7.12), with the double-
+ * fault rules of 7.15 (interrupt 8, Table 7-5). Task gates and 16-bit
+ * gates are not emulated and raise #GP as a malformed gate would. */
+#include <stdio.h>
+
+#include "cpu/mmu.h"
+#include "cpu/ops.h"
+#include "cpu/system.h"
+#include "machine.h"
+
+enum exc_class { BENIGN, CONTRIBUTORY, PAGE_FAULT, DOUBLE_FAULT };
+
+static enum exc_class classify(unsigned vector)
+{
+    switch (vector) {
+    case VEC_DE: case VEC_TS: case VEC_NP: case VEC_SS: case VEC_GP:
+        return CONTRIBUTORY;
+    case VEC_PF: return PAGE_FAULT;
+    case VEC_DF: return DOUBLE_FAULT;
+    default: return BENIGN;
+    }
+}
+
+/* Faults push RF = 1 (SDM Vol. 3A 18.3.1.1); traps and interrupts don't. */
+static bool is_fault(unsigned vector)
+{
+    return vector != VEC_DB && vector != VEC_NMI && vector != VEC_BP &&
+           vector != VEC_OF && vector != VEC_MC;
+}
+
+/* The IDT's error code for a problem with the gate of `vector`. */
+static uint32_t idt_error(unsigned vector, bool external)
+{
+    return vector * 8 + 2 + (external ? 1 : 0);
+}
+
+static bool read_tss(struct cpu *c, uint32_t offset, unsigned size,
+                     uint64_t *v, bool external)
+{
+    const struct segment *tr = &c->seg[SEG_TR];
+    *v = 0;
+    if ((tr->attr & SEG_ATTR_UNUSABLE) || offset + size - 1 > tr->limit)
+        return cpu_fault(c, VEC_TS, (tr->sel & 0xFFFC) | (external ? 1 : 0));
+    return lin_read(c, tr->base + offset, size, v, ACC_READ, false);
+}
+
+static bool push_sys(struct cpu *c, uint64_t *sp, unsigned size,
+                     uint64_t value, uint64_t mask)
+{
+    *sp = (*sp - size) & mask;
+    uint64_t lin;
+    if (!seg_linear(c, SEG_SS, *sp, size, ACC_WRITE, &lin))
+        return false;
+    return lin_write(c, lin, size, &value, false);
+}
+
+/* Reads the gate and its target code segment; checks common to both
+ * modes. Returns the code segment descriptor in *cs_desc. */
+static bool read_gate(struct cpu *c, unsigned vector, enum event_kind kind,
+                      bool external, uint64_t gate[2], uint64_t *cs_desc)
+{
+    unsigned entry = c->long_mode ? 16 : 8;
+    if (vector * entry + entry - 1 > c->idtr.limit)
+        return cpu_fault(c, VEC_GP, idt_error(vector, external));
+    gate[1] = 0;
+    if (!lin_read(c, c->idtr.base + vector * entry, entry, gate, ACC_READ,
+                  false))
+        return false;
+    unsigned type = (gate[0] >> 40) & 0xF, dpl = (gate[0] >> 45) & 3;
+    /* 0xE: interrupt gate, 0xF: trap gate (32- or 64-bit by mode). */
+    if ((type != 0xE && type != 0xF) || (gate[0] & (1ull << 44)))
+        return cpu_fault(c, VEC_GP, idt_error(vector, external));
+    if ((kind == EV_SOFTWARE_INT || kind == EV_SOFTWARE_EXC) && dpl < c->cpl)
+        return cpu_fault(c, VEC_GP, idt_error(vector, false));
+    if (!(gate[0] & (1ull << 47)))
+        return cpu_fault(c, VEC_NP, idt_error(vector, external));
+    uint16_t sel = (uint16_t)(gate[0] >> 16);
+    if ((sel & 0xFFFC) == 0)
+        return cpu_fault(c, VEC_GP, external ? 1 : 0);
+    if (!seg_read_descriptor(c, sel, cs_desc))
+        return false;
+    unsigned cs_type = (*cs_desc >> 40) & 0x1F; /* S and type */
+    unsigned cs_dpl = (*cs_desc >> 45) & 3;
+    if ((cs_type & 0x18) != 0x18 || cs_dpl > c->cpl)
+        return cpu_fault(c, VEC_GP, (sel & 0xFFFC) | (external ? 1 : 0));
+    if (!(*cs_desc & (1ull << 47)))
+        return cpu_fault(c, VEC_NP, (sel & 0xFFFC) | (external ? 1 : 0));
+    if (c->long_mode && !((*cs_desc >> 53) & 1))
+        return cpu_fault(c, VEC_GP, (sel & 0xFFFC) | (external ? 1 : 0));
+    return true;
+}
+
+static bool deliver_once(struct cpu *c, unsigned vector, enum event_kind kind,
+                         bool has_error, uint32_t error, uint64_t return_rip)
+{
+    bool external = kind == EV_EXTERNAL;
+    uint64_t gate[2], cs_desc;
+    if (!read_gate(c, vector, kind, external, gate, &cs_desc))
+        return false;
+    uint16_t cs_sel = (uint16_t)(gate[0] >> 16);
+    bool conforming = (cs_desc >> 42) & 1;
+    unsigned new_cpl = conforming ? c->cpl : (cs_desc >> 45) & 3;
+    uint64_t target = (gate[0] & 0xFFFF) | ((gate[0] >> 32) & 0xFFFF0000);
+    uint64_t rflags = cpu_rflags(c);
+    if (kind == EV_EXCEPTION && is_fault(vector))
+        rflags |= FL_RF;
+    uint64_t old_ss = c->seg[SEG_SS].sel, old_rsp = c->gpr[RSP];
+    uint64_t old_cs = c->seg[SEG_CS].sel;
+    struct segment saved_ss = c->seg[SEG_SS];
+    unsigned saved_cpl = c->cpl;
+
+    if (c->long_mode) {
+        target |= gate[1] << 32;
+        unsigned ist = (gate[0] >> 32) & 7;
+        uint64_t sp = old_rsp;
+        if (ist || new_cpl != c->cpl) {
+            uint32_t off = ist ? 0x24 + 8 * (ist - 1) : 4 + 8 * new_cpl;
+            if (!read_tss(c, off, 8, &sp, external))
+                return false;
+        }
+        if (new_cpl != c->cpl)
+            c->seg[SEG_SS] = (struct segment){.sel = (uint16_t)new_cpl,
+                                              .attr = SEG_ATTR_UNUSABLE};
+        sp &= ~0xFull;
+        /* The pushes are supervisor accesses in a flat 64-bit stack. */
+        bool saved_code64 = c->code64;
+        c->code64 = true;
+        bool ok = push_sys(c, &sp, 8, old_ss, ~0ull) &&
+                  push_sys(c, &sp, 8, old_rsp, ~0ull) &&
+                  push_sys(c, &sp, 8, rflags, ~0ull) &&
+                  push_sys(c, &sp, 8, old_cs, ~0ull) &&
+                  push_sys(c, &sp, 8, return_rip, ~0ull) &&
+                  (!has_error || push_sys(c, &sp, 8, error, ~0ull));
+        c->code64 = saved_code64;
+        if (!ok) {
+            c->seg[SEG_SS] = saved_ss;
+            return false;
+        }
+        c->gpr[RSP] = sp;
+    } else {
+        uint64_t sp = old_rsp & 0xFFFFFFFF;
+        if (new_cpl != c->cpl) {
+            uint64_t esp, ss;
+            if (!read_tss(c, 4 + 8 * new_cpl, 4, &esp, external) ||
+                !read_tss(c, 8 + 8 * new_cpl, 2, &ss, external))
+                return false;
+            c->cpl = new_cpl; /* the SS checks use the new CPL */
+            if (!seg_load_data(c, SEG_SS, (uint16_t)ss)) {
+                c->cpl = saved_cpl;
+                c->seg[SEG_SS] = saved_ss;
+                if (c->exc.raised)
+                    c->exc.vector = VEC_TS; /* SDM 7.12.1: a bad SS is #TS */
+                return false;
+            }
+            sp = esp;
+        }
+        uint64_t mask = (c->seg[SEG_SS].attr & SEG_ATTR_DB) ? 0xFFFFFFFF : 0xFFFF;
+        bool ok = (new_cpl == saved_cpl ||
+                   (push_sys(c, &sp, 4, old_ss, mask) &&
+                    push_sys(c, &sp, 4, old_rsp, mask))) &&
+                  push_sys(c, &sp, 4, rflags, mask) &&
+                  push_sys(c, &sp, 4, old_cs, mask) &&
+                  push_sys(c, &sp, 4, return_rip, mask) &&
+                  (!has_error || push_sys(c, &sp, 4, error, mask));
+        if (!ok) {
+            c->cpl = saved_cpl;
+            c->seg[SEG_SS] = saved_ss;
+            return false;
+        }
+        gpr_set(c, RSP, 4, false, sp);
+    }
+
+    struct segment cs;
+    seg_from_descriptor(&cs, cs_sel, cs_desc);
+    cs.sel = (uint16_t)((cs_sel & ~3u) | new_cpl);
+    cs.attr |= 1;
+    c->seg[SEG_CS] = cs;
+    c->cpl = new_cpl;
+    cpu_update_mode(c);
+    uint64_t clear = FL_TF | FL_NT | FL_RF | FL_VM;
+    if (((gate[0] >> 40) & 0xF) == 0xE)
+        clear |= FL_IF; /* interrupt gate, not trap gate */
+    cpu_set_rflags(c, rflags & ~clear & ~FL_RF);
+    c->rip = c->long_mode ? target : (target & 0xFFFFFFFF);
+    c->next_rip = c->rip;
+    return true;
+}
+
+void cpu_deliver(struct cpu *c, unsigned vector, enum event_kind kind,
+                 bool has_error, uint32_t error, uint64_t return_rip)
+{
+    /* An exception raised while delivering belongs to the instruction
+     * being executed (for INT n, the INT itself), or for an interrupt to
+     * the instruction about to run: both are at c->rip. */
+    uint64_t fault_rip = c->rip;
+    c->halted = false;
+    c->exc.raised = false;
+    if (deliver_once(c, vector, kind, has_error, error, return_rip))
+        return;
+    /* An exception while delivering: SDM Vol. 3A Table 7-5. */
+    struct pending_exception second = c->exc;
+    c->exc.raised = false;
+    enum exc_class first = classify(vector), then = classify(second.vector);
+    bool to_double = (first == CONTRIBUTORY && then == CONTRIBUTORY) ||
+                     (first == PAGE_FAULT &&
+                      (then == CONTRIBUTORY || then == PAGE_FAULT));
+    if (first == DOUBLE_FAULT && then != BENIGN) {
+        machine_stop(c->m, STOP_TRIPLE_FAULT, 0,
+                     "triple fault: #%u while delivering a double fault "
+                     "(rip %#llx)", second.vector,
+                     (unsigned long long)fault_rip);
+        return;
+    }
+    if (to_double) {
+        if (!deliver_once(c, VEC_DF, EV_EXCEPTION, true, 0, fault_rip))
+            machine_stop(c->m, STOP_TRIPLE_FAULT, 0,
+                         "triple fault: vector %u while delivering a double "
+                         "fault (rip %#llx)", c->exc.vector,
+                         (unsigned long long)fault_rip);
+        c->exc.raised = false;
+        return;
+    }
+    /* Benign combinations are handled serially: deliver the second. */
+    if (!deliver_once(c, second.vector, EV_EXCEPTION, second.has_error,
+                      second.error, fault_rip)) {
+        struct pending_exception third = c->exc;
+        c->exc.raised = false;
+        if (!deliver_once(c, VEC_DF, EV_EXCEPTION, true, 0, fault_rip))
+            machine_stop(c->m, STOP_TRIPLE_FAULT, 0,
+                         "triple fault: vector %u, then %u, then a double "
+                         "fault could not be delivered (rip %#llx)",
+                         second.vector, third.vector,
+                         (unsigned long long)fault_rip);
+        c->exc.raised = false;
+    }
+}

@@ -1,0 +1,214 @@
+/* Data movement: MOV and its relatives, the stack, string instructions. */
+#include "cpu/exec.h"
+#include "cpu/ops.h"
+#include "cpu/system.h"
+
+bool exec_mov(struct cpu *c, const struct insn *i)
+{
+    const struct operand *d = &i->op[0], *s = &i->op[1];
+    if (d->kind == OPK_REG && d->rclass != RC_GPR)
+        return d->rclass == RC_SEG ? sys_mov_to_seg(c, i)
+                                   : sys_mov_to_crdr(c, i);
+    if (s->kind == OPK_REG && s->rclass != RC_GPR)
+        return s->rclass == RC_SEG ? sys_mov_from_seg(c, i)
+                                   : sys_mov_from_crdr(c, i);
+    uint64_t v;
+    return op_read(c, i, 1, &v) && op_write(c, i, 0, v);
+}
+
+bool exec_movzx(struct cpu *c, const struct insn *i)
+{
+    uint64_t v;
+    return op_read(c, i, 1, &v) && op_write(c, i, 0, v);
+}
+
+/* MOVSX and MOVSXD. */
+bool exec_movsx(struct cpu *c, const struct insn *i)
+{
+    uint64_t v;
+    if (!op_read(c, i, 1, &v))
+        return false;
+    unsigned shift = 64 - i->op[1].size * 8;
+    return op_write(c, i, 0, (uint64_t)((int64_t)(v << shift) >> shift));
+}
+
+bool exec_lea(struct cpu *c, const struct insn *i)
+{
+    return op_write(c, i, 0, op_ea(c, i, &i->op[1]));
+}
+
+bool exec_nop(struct cpu *c, const struct insn *i)
+{
+    (void)c;
+    (void)i;
+    return true;
+}
+
+bool exec_push(struct cpu *c, const struct insn *i)
+{
+    const struct operand *o = &i->op[0];
+    unsigned size = stack_opsize(c, i);
+    uint64_t v;
+    if (o->kind == OPK_REG && o->rclass == RC_SEG)
+        v = c->seg[o->reg].sel;
+    else if (o->kind == OPK_IMM)
+        v = (uint64_t)o->value; /* sign-extended to the operand size */
+    else if (o->kind == OPK_MEM) {
+        if (!mem_read(c, o->seg, op_ea(c, i, o), size, &v))
+            return false;
+    } else
+        v = gpr_get(c, o->reg, size, false);
+    /* PUSH RSP pushes the value before the push (SDM Vol. 2B "PUSH"). */
+    return stack_push(c, size, v);
+}
+
+bool exec_pop(struct cpu *c, const struct insn *i)
+{
+    const struct operand *o = &i->op[0];
+    unsigned size = stack_opsize(c, i);
+    uint64_t v;
+    if (!stack_peek(c, 0, size, &v))
+        return false;
+    if (o->kind == OPK_REG && o->rclass == RC_SEG)
+        return sys_pop_seg(c, o->reg, v, size);
+    uint64_t old_sp = c->gpr[RSP];
+    unsigned as = stack_addr_size(c);
+    gpr_set(c, RSP, as, false, old_sp + size);
+    /* POP to memory computes its address after RSP moved (SDM Vol. 2B
+     * "POP"); a fault restores RSP. POP RSP loads the popped value. */
+    if (o->kind == OPK_MEM) {
+        if (!mem_write(c, o->seg, op_ea(c, i, o), size, v)) {
+            c->gpr[RSP] = old_sp;
+            return false;
+        }
+        return true;
+    }
+    gpr_set(c, o->reg, size, false, v);
+    return true;
+}
+
+/* PUSHF: the image with VM and RF cleared (SDM Vol. 2B "PUSHF"). */
+bool exec_pushf(struct cpu *c, const struct insn *i)
+{
+    uint64_t f = cpu_rflags(c) & ~(FL_VM | FL_RF);
+    return stack_push(c, stack_opsize(c, i), f);
+}
+
+/* POPF in protected mode (SDM Vol. 2B "POPF"): CPL 0 may change IOPL;
+ * IF only changes when CPL <= IOPL, silently otherwise. VM, VIF, VIP
+ * keep their values, RF is cleared. */
+bool exec_popf(struct cpu *c, const struct insn *i)
+{
+    unsigned size = stack_opsize(c, i);
+    uint64_t v;
+    if (!stack_pop(c, size, &v))
+        return false;
+    uint64_t old = cpu_rflags(c);
+    uint64_t mask = FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_TF | FL_DF |
+                    FL_OF | FL_NT | FL_AC | FL_ID;
+    if (c->cpl <= FL_IOPL_OF(old))
+        mask |= FL_IF;
+    if (c->cpl == 0)
+        mask |= FL_IOPL;
+    mask &= size_mask(size);
+    cpu_set_rflags(c, ((old & ~mask) | (v & mask)) & ~FL_RF);
+    return true;
+}
+
+bool exec_leave(struct cpu *c, const struct insn *i)
+{
+    unsigned as = stack_addr_size(c), size = stack_opsize(c, i);
+    uint64_t v, old_sp = c->gpr[RSP];
+    gpr_set(c, RSP, as, false, c->gpr[RBP]);
+    if (!stack_pop(c, size, &v)) {
+        c->gpr[RSP] = old_sp;
+        return false;
+    }
+    gpr_set(c, RBP, size, false, v);
+    return true;
+}
+
+/* The source segment of a string instruction: DS unless overridden. */
+static unsigned string_source_seg(const struct insn *i)
+{
+    for (unsigned k = 0; k < i->nops; k++)
+        if (i->op[k].kind == OPK_MEM && i->op[k].base == RSI)
+            return i->op[k].seg;
+    return SEG_DS;
+}
+
+static unsigned element_size(const struct insn *i)
+{
+    for (unsigned k = 0; k < i->nops; k++)
+        if (i->op[k].size)
+            return i->op[k].size;
+    return 1;
+}
+
+/* One iteration of MOVS/STOS/LODS/CMPS/SCAS. */
+static bool string_step(struct cpu *c, const struct insn *i, unsigned size,
+                        unsigned src_seg, int64_t step)
+{
+    uint64_t am = addr_mask(i);
+    uint64_t si = c->gpr[RSI] & am, di = c->gpr[RDI] & am;
+    uint64_t a, b;
+    switch (i->sub) {
+    case STR_MOVS:
+        if (!mem_read(c, src_seg, si, size, &a) ||
+            !mem_write(c, SEG_ES, di, size, a))
+            return false;
+        break;
+    case STR_STOS:
+        if (!mem_write(c, SEG_ES, di, size, c->gpr[RAX]))
+            return false;
+        break;
+    case STR_LODS:
+        if (!mem_read(c, src_seg, si, size, &a))
+            return false;
+        gpr_set(c, RAX, size, false, a);
+        break;
+    case STR_CMPS:
+        if (!mem_read(c, src_seg, si, size, &a) ||
+            !mem_read(c, SEG_ES, di, size, &b))
+            return false;
+        flags_record(&c->flags, FOP_SUB, size, a - b, a, b, 0);
+        break;
+    default: /* SCAS */
+        if (!mem_read(c, SEG_ES, di, size, &b))
+            return false;
+        a = c->gpr[RAX] & size_mask(size);
+        flags_record(&c->flags, FOP_SUB, size, a - b, a, b, 0);
+        break;
+    }
+    unsigned as = i->addrsize;
+    if (i->sub != STR_STOS && i->sub != STR_SCAS)
+        gpr_set(c, RSI, as, false, si + (uint64_t)step);
+    if (i->sub != STR_LODS)
+        gpr_set(c, RDI, as, false, di + (uint64_t)step);
+    return true;
+}
+
+/* With a REP prefix the count register is RCX/ECX/CX by address size.
+ * Registers advance after every element, so a fault mid-way leaves a
+ * restartable state (SDM Vol. 2B "REP/REPE/REPZ/REPNE/REPNZ").
+ * Simplification: the whole repetition is one step of the emulator, so
+ * no interrupt is taken between elements (docs/emulator.md). */
+bool exec_string(struct cpu *c, const struct insn *i)
+{
+    unsigned size = element_size(i), src_seg = string_source_seg(i);
+    int64_t step = (flags_get(&c->flags) & FL_DF) ? -(int64_t)size
+                                                  : (int64_t)size;
+    if (i->rep == REP_NONE)
+        return string_step(c, i, size, src_seg, step);
+    bool compares = i->sub == STR_CMPS || i->sub == STR_SCAS;
+    uint64_t am = addr_mask(i);
+    while (c->gpr[RCX] & am) {
+        if (!string_step(c, i, size, src_seg, step))
+            return false;
+        gpr_set(c, RCX, i->addrsize, false, (c->gpr[RCX] & am) - 1);
+        c->cycles++;
+        if (compares && flags_zf(&c->flags) != (i->rep == REP_E))
+            break;
+    }
+    return true;
+}

@@ -1,0 +1,23 @@
+/* The instruction set: capstone instruction id -> the family that
+ * executes it and its sub-operation. One table, in isa.c. */
+#ifndef L0_CPU_ISA_H
+#define L0_CPU_ISA_H
+
+#include <stdint.h>
+
+#include "cpu/decode.h"
+
+enum {
+    ISA_BRANCH = 1 << 0, /* the immediate is a branch target */
+};
+
+struct isa_entry {
+    exec_fn exec;
+    uint8_t sub;
+    uint8_t flags;
+};
+
+/* NULL if the instruction is not implemented. */
+const struct isa_entry *isa_lookup(unsigned capstone_id);
+
+#endif

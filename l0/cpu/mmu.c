@@ -1,0 +1,420 @@
+#include "cpu/mmu.h"
+
+#include <string.h>
+
+#include "cpu/decode.h"
+#include "machine.h"
+
+#define PHYS_MASK ((1ull << PHYS_ADDR_BITS) - 1)
+#define PTE_P (1ull << 0)
+#define PTE_W (1ull << 1)
+#define PTE_U (1ull << 2)
+#define PTE_A (1ull << 5)
+#define PTE_D (1ull << 6)
+#define PTE_PS (1ull << 7)
+#define PTE_G (1ull << 8)
+#define PTE_XD (1ull << 63)
+
+/* ---- physical memory ---------------------------------------------- */
+
+static void ram_written(struct cpu *c, uint64_t pa, unsigned size)
+{
+    for (uint64_t page = pa >> 12; page <= (pa + size - 1) >> 12; page++)
+        if (c->code_map[page])
+            dcache_invalidate_page(c->dcache, page);
+}
+
+void phys_read(struct cpu *c, uint64_t pa, unsigned size, void *dst)
+{
+    struct machine *m = c->m;
+    if (pa < m->ram_size && size <= m->ram_size - pa) {
+        memcpy(dst, m->ram + pa, size);
+        return;
+    }
+    /* MMIO, or nothing: device registers are read in naturally sized
+     * pieces; an unclaimed address reads as all ones. */
+    uint8_t *out = dst;
+    while (size) {
+        unsigned n = size >= 8 && !(pa & 7) ? 8 : size >= 4 && !(pa & 3) ? 4
+                     : size >= 2 && !(pa & 1) ? 2 : 1;
+        uint64_t v = ~0ull;
+        if (pa < m->ram_size)
+            v = m->ram[pa];
+        else
+            bus_read(&m->mmio, pa, n, &v);
+        memcpy(out, &v, n);
+        out += n;
+        pa += n;
+        size -= n;
+    }
+}
+
+void phys_write(struct cpu *c, uint64_t pa, unsigned size, const void *src)
+{
+    struct machine *m = c->m;
+    if (pa < m->ram_size && size <= m->ram_size - pa) {
+        memcpy(m->ram + pa, src, size);
+        ram_written(c, pa, size);
+        return;
+    }
+    const uint8_t *in = src;
+    while (size) {
+        unsigned n = size >= 8 && !(pa & 7) ? 8 : size >= 4 && !(pa & 3) ? 4
+                     : size >= 2 && !(pa & 1) ? 2 : 1;
+        uint64_t v = 0;
+        memcpy(&v, in, n);
+        if (pa < m->ram_size) {
+            m->ram[pa] = (uint8_t)v;
+            ram_written(c, pa, 1);
+        } else {
+            bus_write(&m->mmio, pa, n, v);
+            c->next_event_check = 0; /* a device may now interrupt */
+        }
+        in += n;
+        pa += n;
+        size -= n;
+    }
+}
+
+uint64_t phys_read_u64(struct cpu *c, uint64_t pa)
+{
+    uint64_t v;
+    phys_read(c, pa, 8, &v);
+    return v;
+}
+
+static uint32_t phys_read_u32(struct cpu *c, uint64_t pa)
+{
+    uint32_t v;
+    phys_read(c, pa, 4, &v);
+    return v;
+}
+
+/* ---- the page walk (SDM Vol. 3A 4.3 to 4.5) ------------------------ */
+
+struct walk {
+    uint64_t entry_pa[4]; /* where each level's entry lives */
+    uint64_t entry[4];
+    unsigned entry_size;  /* 4 or 8 bytes */
+    int levels;
+    uint64_t phys;        /* translated address */
+    uint64_t page_mask;
+    uint32_t perm;
+};
+
+/* Reserved bits of each paging-structure entry, from MAXPHYADDR, NXE and
+ * the page size (SDM Vol. 3A 4.5.4, Table 4-19 and the figures). */
+static uint64_t reserved_bits(const struct cpu *c, int level, bool large)
+{
+    uint64_t rsvd = ~PHYS_MASK & ((1ull << 52) - 1); /* bits 51:MAXPHYADDR */
+    if (!(c->efer & EFER_NXE))
+        rsvd |= PTE_XD;
+    if (level == 4)
+        rsvd |= PTE_PS;
+    else if (level == 3 && large)
+        rsvd |= 0x3FFFE000ull; /* 1 GiB page: bits 29:13 */
+    else if (level == 2 && large)
+        rsvd |= 0x1FE000ull;   /* 2 MiB page: bits 20:13 */
+    return rsvd;
+}
+
+static bool page_fault(struct cpu *c, uint64_t lin, uint32_t error)
+{
+    c->cr2 = lin;
+    return cpu_fault(c, VEC_PF, error);
+}
+
+static uint32_t fault_bits(const struct cpu *c, enum access acc, bool user)
+{
+    uint32_t e = 0;
+    if (acc == ACC_WRITE)
+        e |= PFEC_W;
+    if (user)
+        e |= PFEC_U;
+    /* I/D reports fetches only when NX is enabled (SDM Vol. 3A 4.7). */
+    if (acc == ACC_EXEC && (c->efer & EFER_NXE))
+        e |= PFEC_I;
+    return e;
+}
+
+static bool access_allowed(const struct cpu *c, uint32_t perm,
+                           enum access acc, bool user)
+{
+    if (user && !(perm & TLB_USER))
+        return false;
+    if (acc == ACC_WRITE && !(perm & TLB_WRITE) &&
+        (user || (c->cr0 & CR0_WP)))
+        return false;
+    if (acc == ACC_EXEC && (perm & TLB_NX))
+        return false;
+    return true;
+}
+
+/* 4-level and PAE paging share the 8-byte entry format; 32-bit paging has
+ * 4-byte entries and no XD. PAE's PDPTEs carry no access rights. */
+static bool walk_tables(struct cpu *c, uint64_t lin, enum access acc,
+                        bool user, struct walk *w)
+{
+    uint32_t err = fault_bits(c, acc, user);
+    uint32_t perm = TLB_USER | TLB_WRITE;
+    int top, shift;
+    uint64_t table;
+
+    if (c->long_mode) {
+        top = 4;
+        shift = 39;
+        table = c->cr3 & PHYS_MASK & ~0xFFFull;
+        w->entry_size = 8;
+    } else if (c->cr4 & CR4_PAE) {
+        top = 3;
+        shift = 30;
+        table = c->cr3 & 0xFFFFFFE0ull;
+        w->entry_size = 8;
+    } else {
+        top = 2;
+        shift = 22;
+        table = c->cr3 & 0xFFFFF000ull;
+        w->entry_size = 4;
+    }
+    w->levels = 0;
+    for (int level = top; level >= 1; level--) {
+        unsigned index_bits = w->entry_size == 8 ? 9 : 10;
+        if (top == 3 && level == 3)
+            index_bits = 2;
+        uint64_t index = (lin >> shift) & ((1ull << index_bits) - 1);
+        uint64_t pa = table + index * w->entry_size;
+        uint64_t e = w->entry_size == 8 ? phys_read_u64(c, pa)
+                                        : phys_read_u32(c, pa);
+        w->entry_pa[w->levels] = pa;
+        w->entry[w->levels++] = e;
+
+        if (!(e & PTE_P))
+            return page_fault(c, lin, err);
+        bool pae_pdpte = top == 3 && level == 3;
+        bool large = level > 1 && !pae_pdpte && (e & PTE_PS) &&
+                     (w->entry_size == 8 || (c->cr4 & CR4_PSE));
+        uint64_t rsvd;
+        if (w->entry_size == 4)
+            rsvd = large ? 0x3FE000ull : 0; /* no PSE-36: bits 21:13 */
+        else if (pae_pdpte)
+            rsvd = (~PHYS_MASK & ((1ull << 52) - 1)) | 0x1E6ull | PTE_XD;
+        else
+            rsvd = reserved_bits(c, level, large);
+        if (e & rsvd)
+            return page_fault(c, lin, err | PFEC_P | PFEC_RSVD);
+
+        if (!pae_pdpte) {
+            if (!(e & PTE_U))
+                perm &= ~TLB_USER;
+            if (!(e & PTE_W))
+                perm &= ~TLB_WRITE;
+            if (w->entry_size == 8 && (e & PTE_XD))
+                perm |= TLB_NX;
+        }
+        if (large || level == 1) {
+            uint64_t size = 1ull << shift;
+            uint64_t base = e & PHYS_MASK & ~(size - 1);
+            if (w->entry_size == 4)
+                base = e & 0xFFFFFFFFull & ~(size - 1);
+            w->phys = base | (lin & (size - 1));
+            w->page_mask = ~(size - 1);
+            if (e & PTE_D)
+                perm |= TLB_DIRTY;
+            if ((e & PTE_G) && (c->cr4 & CR4_PGE))
+                perm |= TLB_GLOBAL;
+            w->perm = perm;
+            return true;
+        }
+        table = e & PHYS_MASK & ~0xFFFull;
+        if (w->entry_size == 4)
+            table = e & 0xFFFFF000ull;
+        shift -= index_bits == 2 ? 9 : (int)index_bits;
+    }
+    return false; /* not reached: level 1 always ends the walk */
+}
+
+/* Sets accessed flags on every level and dirty on the leaf for writes
+ * (SDM Vol. 3A 4.8). PAE PDPTEs have no accessed flag. */
+static void set_accessed_dirty(struct cpu *c, struct walk *w, bool write)
+{
+    bool pae = !c->long_mode && (c->cr4 & CR4_PAE);
+    for (int i = pae ? 1 : 0; i < w->levels; i++) {
+        uint64_t e = w->entry[i] | PTE_A;
+        if (write && i == w->levels - 1) {
+            e |= PTE_D;
+            w->perm |= TLB_DIRTY;
+        }
+        if (e != w->entry[i])
+            phys_write(c, w->entry_pa[i], w->entry_size, &e);
+    }
+}
+
+static struct tlb_entry *translate(struct cpu *c, uint64_t lin,
+                                   enum access acc, bool user)
+{
+    struct tlb_entry *t = tlb_slot(&c->tlb, lin);
+    uint64_t tag = (lin >> 12) + 1;
+    if (t->tag == tag && access_allowed(c, t->perm, acc, user) &&
+        (acc != ACC_WRITE || (t->perm & TLB_DIRTY)))
+        return t;
+
+    struct walk w = {.levels = 0};
+    if (!(c->cr0 & CR0_PG)) {
+        w.phys = lin & 0xFFFFFFFFull;
+        w.page_mask = ~0xFFFull;
+        w.perm = TLB_USER | TLB_WRITE | TLB_DIRTY;
+    } else {
+        if (!walk_tables(c, lin, acc, user, &w))
+            return NULL;
+        if (!access_allowed(c, w.perm, acc, user)) {
+            page_fault(c, lin, fault_bits(c, acc, user) | PFEC_P);
+            return NULL;
+        }
+        set_accessed_dirty(c, &w, acc == ACC_WRITE);
+    }
+    uint64_t page = w.phys & ~0xFFFull;
+    t->tag = tag;
+    t->phys = page;
+    t->host = page < c->m->ram_size ? c->m->ram + page : NULL;
+    t->page_mask = w.page_mask;
+    t->perm = w.perm;
+    c->tlb.fills++;
+    return t;
+}
+
+bool lin_translate(struct cpu *c, uint64_t lin, enum access acc, bool user,
+                   uint64_t *pa)
+{
+    struct tlb_entry *t = translate(c, lin, acc, user);
+    if (!t)
+        return false;
+    *pa = t->phys | (lin & 0xFFF);
+    return true;
+}
+
+/* An access within one page. */
+static bool page_access(struct cpu *c, uint64_t lin, unsigned size,
+                        void *buf, enum access acc, bool user)
+{
+    struct tlb_entry *t = translate(c, lin, acc, user);
+    if (!t)
+        return false;
+    uint64_t off = lin & 0xFFF;
+    if (acc == ACC_WRITE) {
+        if (t->host) {
+            memcpy(t->host + off, buf, size);
+            if (c->code_map[t->phys >> 12])
+                dcache_invalidate_page(c->dcache, t->phys >> 12);
+        } else {
+            phys_write(c, t->phys + off, size, buf);
+        }
+    } else if (t->host) {
+        memcpy(buf, t->host + off, size);
+    } else {
+        phys_read(c, t->phys + off, size, buf);
+    }
+    return true;
+}
+
+bool lin_read(struct cpu *c, uint64_t lin, unsigned size, void *dst,
+              enum access acc, bool user)
+{
+    unsigned first = 4096 - (unsigned)(lin & 0xFFF);
+    if (size <= first)
+        return page_access(c, lin, size, dst, acc, user);
+    uint8_t *d = dst;
+    return page_access(c, lin, first, d, acc, user) &&
+           page_access(c, lin + first, size - first, d + first, acc, user);
+}
+
+bool lin_write(struct cpu *c, uint64_t lin, unsigned size, const void *src,
+               bool user)
+{
+    unsigned first = 4096 - (unsigned)(lin & 0xFFF);
+    if (size <= first)
+        return page_access(c, lin, size, (void *)src, ACC_WRITE, user);
+    /* Both pages must be writable before either is written. */
+    if (!translate(c, lin, ACC_WRITE, user) ||
+        !translate(c, lin + first, ACC_WRITE, user))
+        return false;
+    const uint8_t *s = src;
+    return page_access(c, lin, first, (void *)s, ACC_WRITE, user) &&
+           page_access(c, lin + first, size - first, (void *)(s + first),
+                       ACC_WRITE, user);
+}
+
+void mmu_flush_all(struct cpu *c) { tlb_flush_all(&c->tlb); }
+
+/* ---- segmentation (SDM Vol. 3A 3.4, 5.3; 64-bit: 3.2.4, 5.3.1) ----- */
+
+static bool is_canonical(uint64_t a)
+{
+    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
+bool seg_linear(struct cpu *c, unsigned seg, uint64_t offset, unsigned size,
+                enum access acc, uint64_t *lin)
+{
+    unsigned vector = seg == SEG_SS ? VEC_SS : VEC_GP;
+    const struct segment *s = &c->seg[seg];
+    if (c->code64) {
+        uint64_t a = offset;
+        if (seg == SEG_FS || seg == SEG_GS)
+            a += s->base;
+        if (!is_canonical(a) || !is_canonical(a + size - 1))
+            return cpu_fault(c, vector, 0);
+        *lin = a;
+        return true;
+    }
+    /* Protected mode and compatibility mode: type and limit checks. */
+    if (s->attr & SEG_ATTR_UNUSABLE)
+        return cpu_fault(c, vector, 0);
+    unsigned type = s->attr & 0xF;
+    bool code = type & 8;
+    if (acc == ACC_WRITE && (code || !(type & 2)))
+        return cpu_fault(c, vector, 0);
+    if (acc == ACC_READ && code && !(type & 2))
+        return cpu_fault(c, vector, 0);
+    uint64_t last = offset + size - 1;
+    if (!code && (type & 4)) { /* expand-down: valid above the limit */
+        uint64_t top = (s->attr & SEG_ATTR_DB) ? 0xFFFFFFFFull : 0xFFFFull;
+        if (offset <= s->limit || last > top)
+            return cpu_fault(c, vector, 0);
+    } else if (last > s->limit) {
+        return cpu_fault(c, vector, 0);
+    }
+    *lin = (s->base + offset) & 0xFFFFFFFFull;
+    return true;
+}
+
+bool mem_read(struct cpu *c, unsigned seg, uint64_t offset, unsigned size,
+              uint64_t *value)
+{
+    uint64_t lin;
+    *value = 0;
+    return seg_linear(c, seg, offset, size, ACC_READ, &lin) &&
+           lin_read(c, lin, size, value, ACC_READ, c->cpl == 3);
+}
+
+bool mem_write(struct cpu *c, unsigned seg, uint64_t offset, unsigned size,
+               uint64_t value)
+{
+    uint64_t lin;
+    return seg_linear(c, seg, offset, size, ACC_WRITE, &lin) &&
+           lin_write(c, lin, size, &value, c->cpl == 3);
+}
+
+bool mem_read_rmw(struct cpu *c, unsigned seg, uint64_t offset,
+                  unsigned size, uint64_t *value)
+{
+    uint64_t lin;
+    *value = 0;
+    if (!seg_linear(c, seg, offset, size, ACC_WRITE, &lin))
+        return false;
+    bool user = c->cpl == 3;
+    unsigned first = 4096 - (unsigned)(lin & 0xFFF);
+    if (!translate(c, lin, ACC_WRITE, user) ||
+        (size > first && !translate(c, lin + first, ACC_WRITE, user)))
+        return false;
+    return lin_read(c, lin, size, value, ACC_READ, user);
+}

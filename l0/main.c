@@ -1,0 +1,246 @@
+/* turtles: the command line. `turtles run` boots a multiboot image on the
+ * emulated machine. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "boot/multiboot_load.h"
+#include "cpu/cpu.h"
+#include "cpu/decode.h"
+#include "machine.h"
+
+/* Exit codes of `turtles run` besides the guest's own status. */
+enum {
+    EXIT_USAGE = 64,      /* a bad option or argument */
+    EXIT_BAD_IMAGE = 65,  /* the image or a module cannot be loaded */
+    EXIT_NO_OUTPUT = 66,  /* --serial cannot be opened */
+    EXIT_INTERNAL = 70,   /* the emulator could not go on */
+    EXIT_TRIPLE_FAULT = 80,
+    EXIT_HALTED = 81,     /* HLT forever */
+    EXIT_INSN_LIMIT = 82, /* --max-insns reached */
+};
+
+enum { MAX_MODULES = 16 };
+
+struct options {
+    const char *mode;
+    uint64_t mem_mib;
+    uint64_t max_insns;
+    const char *serial;
+    int stats;
+    const char *image;
+    char *cmdline;
+    struct boot_module modules[MAX_MODULES];
+    int module_count;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+"usage: turtles run [options] IMAGE [-- CMDLINE...]\n"
+"\n"
+"Boots the multiboot v1 ELF IMAGE on the emulated x86-64 machine and exits\n"
+"with the status the guest writes to isa-debug-exit (port 0xf4).\n"
+"\n"
+"options:\n"
+"  --mode MODE        bare: the image runs on the emulated CPU (default);\n"
+"                     single and nested are not implemented yet\n"
+"  --mem MIB          guest RAM in MiB (default 256, 2 to 4096)\n"
+"  --max-insns N      stop after N instructions (exit %d); 0 = no limit\n"
+"  --serial FILE      UART output to FILE instead of standard output\n"
+"  --module FILE[=ARGS]  a multiboot module with its command line\n"
+"                     (may be repeated, up to %d)\n"
+"  --stats            print instruction and cycle counts on stderr\n"
+"  -h, --help         this text\n"
+"\n"
+"Anything after -- is the image's command line.\n"
+"\n"
+"exit status: the guest's isa-debug-exit value (0-255); %d bad usage;\n"
+"%d the image cannot be loaded; %d --serial cannot be opened; %d internal\n"
+"limit reached; %d triple fault; %d HLT with nothing to wake it; %d\n"
+"instruction limit reached.\n",
+            EXIT_INSN_LIMIT, MAX_MODULES, EXIT_USAGE, EXIT_BAD_IMAGE,
+            EXIT_NO_OUTPUT, EXIT_INTERNAL, EXIT_TRIPLE_FAULT, EXIT_HALTED,
+            EXIT_INSN_LIMIT);
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!*s || *s == '-')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Joins argv into one space-separated command line. */
+static char *join(int argc, char **argv)
+{
+    size_t len = 1;
+    for (int k = 0; k < argc; k++)
+        len += strlen(argv[k]) + 1;
+    char *s = calloc(1, len);
+    if (!s)
+        return NULL;
+    for (int k = 0; k < argc; k++) {
+        if (k)
+            strcat(s, " ");
+        strcat(s, argv[k]);
+    }
+    return s;
+}
+
+static int parse_run(int argc, char **argv, struct options *o)
+{
+    static const struct option longopts[] = {
+        {"mode", required_argument, 0, 'm'},
+        {"mem", required_argument, 0, 'M'},
+        {"max-insns", required_argument, 0, 'n'},
+        {"serial", required_argument, 0, 's'},
+        {"module", required_argument, 0, 'o'},
+        {"stats", no_argument, 0, 'S'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    *o = (struct options){.mode = "bare", .mem_mib = 256};
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'm':
+            o->mode = optarg;
+            break;
+        case 'M':
+            if (parse_u64(optarg, &o->mem_mib) || o->mem_mib < 2 ||
+                o->mem_mib > 4096) {
+                fprintf(stderr, "turtles: --mem must be 2 to 4096 MiB, not "
+                                "'%s'\n", optarg);
+                return -1;
+            }
+            break;
+        case 'n':
+            if (parse_u64(optarg, &o->max_insns)) {
+                fprintf(stderr, "turtles: --max-insns wants a number, not "
+                                "'%s'\n", optarg);
+                return -1;
+            }
+            break;
+        case 's':
+            o->serial = optarg;
+            break;
+        case 'o': {
+            if (o->module_count == MAX_MODULES) {
+                fprintf(stderr, "turtles: at most %d modules\n", MAX_MODULES);
+                return -1;
+            }
+            struct boot_module *mod = &o->modules[o->module_count++];
+            char *eq = strchr(optarg, '=');
+            if (eq)
+                *eq = '\0';
+            mod->path = optarg;
+            mod->args = eq ? eq + 1 : NULL;
+            break;
+        }
+        case 'S':
+            o->stats = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            return -1;
+        }
+    }
+    if (strcmp(o->mode, "bare") != 0) {
+        fprintf(stderr, "turtles: --mode %s is not implemented yet (only "
+                        "bare)\n", o->mode);
+        return -1;
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "turtles: no IMAGE given\n");
+        return -1;
+    }
+    o->image = argv[optind++];
+    if (optind < argc && strcmp(argv[optind], "--") == 0)
+        optind++;
+    o->cmdline = join(argc - optind, argv + optind);
+    return o->cmdline ? 0 : -1;
+}
+
+static int exit_code(const struct machine *m)
+{
+    switch (m->stop) {
+    case STOP_DEBUG_EXIT: return (int)(m->exit_status & 0xFF);
+    case STOP_SHUTDOWN: return 0;
+    case STOP_TRIPLE_FAULT: return EXIT_TRIPLE_FAULT;
+    case STOP_HALTED: return EXIT_HALTED;
+    case STOP_INSN_LIMIT: return EXIT_INSN_LIMIT;
+    default: return EXIT_INTERNAL;
+    }
+}
+
+static int run(int argc, char **argv)
+{
+    struct options o;
+    if (parse_run(argc, argv, &o) != 0) {
+        fprintf(stderr, "turtles: try 'turtles run --help'\n");
+        return EXIT_USAGE;
+    }
+    FILE *serial = stdout;
+    if (o.serial && !(serial = fopen(o.serial, "wb"))) {
+        fprintf(stderr, "turtles: cannot open --serial %s: %s\n", o.serial,
+                strerror(errno));
+        free(o.cmdline);
+        return EXIT_NO_OUTPUT;
+    }
+    int status = EXIT_INTERNAL;
+    struct machine *m = machine_create(o.mem_mib, serial);
+    if (m) {
+        struct boot_config cfg = {o.image, o.cmdline, o.modules,
+                                  o.module_count};
+        struct boot_entry entry;
+        char err[512];
+        if (multiboot_load(m, &cfg, &entry, err, sizeof err) != 0) {
+            fprintf(stderr, "turtles: %s\n", err);
+            status = EXIT_BAD_IMAGE;
+        } else {
+            cpu_reset_multiboot(m->cpu, entry.entry, entry.info_pa);
+            cpu_run(m->cpu, o.max_insns);
+            fflush(serial);
+            if (m->stop != STOP_DEBUG_EXIT && m->stop != STOP_SHUTDOWN)
+                fprintf(stderr, "turtles: %s\n", m->stop_message);
+            status = exit_code(m);
+            if (o.stats)
+                fprintf(stderr,
+                        "turtles: stats: instructions=%llu cycles=%llu "
+                        "decoded=%llu tlb_fills=%llu\n",
+                        (unsigned long long)m->cpu->insns,
+                        (unsigned long long)m->cpu->cycles,
+                        (unsigned long long)dcache_decoded(m->cpu->dcache),
+                        (unsigned long long)m->cpu->tlb.fills);
+        }
+        machine_destroy(m);
+    }
+    if (serial != stdout)
+        fclose(serial);
+    free(o.cmdline);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "run") == 0)
+        return run(argc - 1, argv + 1);
+    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        usage(stdout);
+        return 0;
+    }
+    usage(stderr);
+    return EXIT_USAGE;
+}
