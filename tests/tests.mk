@@ -17,7 +17,7 @@ unit-test: $(UNIT_TESTS)
 	@failed=0; for t in $(UNIT_TESTS); do $$t || failed=1; done; \
 	exit $$failed
 
-e2e-test: $(IMAGES)
-	python3 tests/e2e/test_guests.py --build $(BUILD)
+e2e-test: $(IMAGES) $(LAYER_PROGRAMS)
+	TURTLES=$(TURTLES) python3 tests/e2e/test_guests.py --build $(BUILD)
 
 test: unit-test e2e-test $(LAYER_TESTS)

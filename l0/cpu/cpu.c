@@ -224,6 +224,12 @@ static void step(struct cpu *c)
     }
 }
 
+void cpu_step(struct cpu *c)
+{
+    step(c);
+    dcache_collect(c->dcache);
+}
+
 /* ---- interrupts and HLT --------------------------------------------- */
 
 /* Takes a pending LAPIC interrupt if RFLAGS.IF allows and no STI/MOV SS

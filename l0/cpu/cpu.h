@@ -154,6 +154,10 @@ void cpu_reset_multiboot(struct cpu *c, uint32_t entry, uint32_t info_pa);
  * in total (0: no limit). */
 void cpu_run(struct cpu *c, uint64_t max_insns);
 
+/* Executes one instruction (or delivers the exception it raises). No
+ * interrupt checks: for tests that drive the CPU directly. */
+void cpu_step(struct cpu *c);
+
 /* Recomputes long_mode/code64/code_size after CR0, EFER or CS change. */
 void cpu_update_mode(struct cpu *c);
 

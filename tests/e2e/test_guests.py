@@ -22,6 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BACKENDS = {
     "qemu": ["scripts/qemu-run.sh"],
     "bochs": ["scripts/bochs-run.sh"],
+    "turtles": ["scripts/turtles-run.sh"],  # --mode bare
 }
 
 OK, FAIL, EXCEPTION = 0, 1, 2  # RT_EXIT_* in guests/rt/rt.h

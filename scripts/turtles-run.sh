@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Boots a multiboot image on our emulator (build/turtles run --mode bare
+# unless TURTLES_MODE says otherwise), with the same interface as
+# qemu-run.sh and bochs-run.sh. TURTLES overrides the program's path.
+set -u
+source "$(dirname "$0")/run-lib.sh"
+
+turtles="${TURTLES:-$(dirname "$0")/../build/turtles}"
+args=(run --mode "${TURTLES_MODE:-bare}" --serial "$work/serial.txt")
+for m in "${modules[@]}"; do
+    args+=(--module "$m")
+done
+timeout "$timeout_s" "$turtles" "${args[@]}" "$image" -- $cmdline
+code=$?
+tr -d '\r' < "$work/serial.txt"
+status=$(guest_status "$work/serial.txt")
+if [ -n "$status" ] && [ "$code" -eq "$status" ]; then
+    exit "$status"
+fi
+echo "turtles-run: the guest did not exit through isa-debug-exit (turtles exit code $code${status:+, guest said status $status})" >&2
+exit 125
