@@ -213,8 +213,12 @@ static int run(int argc, char **argv)
             cpu_reset_multiboot(m->cpu, entry.entry, entry.info_pa);
             cpu_run(m->cpu, o.max_insns);
             fflush(serial);
-            if (m->stop != STOP_DEBUG_EXIT && m->stop != STOP_SHUTDOWN)
-                fprintf(stderr, "turtles: %s\n", m->stop_message);
+            if (m->stop != STOP_DEBUG_EXIT && m->stop != STOP_SHUTDOWN) {
+                char where[160];
+                cpu_describe_rip(m->cpu, where, sizeof where);
+                fprintf(stderr, "turtles: %s\nturtles: stopped at %s\n",
+                        m->stop_message, where);
+            }
             status = exit_code(m);
             if (o.stats)
                 fprintf(stderr,

@@ -224,6 +224,27 @@ static void step(struct cpu *c)
     }
 }
 
+void cpu_describe_rip(struct cpu *c, char *out, unsigned out_size)
+{
+    uint8_t bytes[15];
+    char text[96];
+    uint64_t lin = c->code64 ? c->rip
+                             : (c->seg[SEG_CS].base + c->rip) & 0xFFFFFFFF;
+    struct pending_exception saved = c->exc;
+    unsigned n = 0;
+    while (n < sizeof bytes && lin_read(c, lin + n, 1, bytes + n, ACC_EXEC,
+                                        c->cpl == 3))
+        n++;
+    c->exc = saved; /* a fault here is not the guest's */
+    if (n)
+        dcache_disassemble(c->dcache, bytes, n, c->rip, c->code64, text,
+                           sizeof text);
+    else
+        snprintf(text, sizeof text, "(not mapped)");
+    snprintf(out, out_size, "rip %#llx: %s", (unsigned long long)c->rip,
+             text);
+}
+
 void cpu_step(struct cpu *c)
 {
     step(c);

@@ -158,6 +158,9 @@ void cpu_run(struct cpu *c, uint64_t max_insns);
  * interrupt checks: for tests that drive the CPU directly. */
 void cpu_step(struct cpu *c);
 
+/* "rip 0x...: <disassembly>" for messages; never faults. */
+void cpu_describe_rip(struct cpu *c, char *out, unsigned out_size);
+
 /* Recomputes long_mode/code64/code_size after CR0, EFER or CS change. */
 void cpu_update_mode(struct cpu *c);
 

@@ -5,7 +5,9 @@
  *   gp  load from a non-canonical one  #GP, error 0
  *   ud  UD2                            #UD
  *   de  divide by zero                 #DE
- *   bp  INT3 with a handler installed  no report; prints RESULT, exits 0 */
+ *   bp  INT3 with a handler installed  no report; prints RESULT, exits 0
+ *   tf  an empty IDT, then INT3        triple fault (no report possible)
+ *   hang  an endless loop              never exits (for run limits) */
 #include "rt.h"
 
 #define UNMAPPED_ADDRESS 0x123456789000ull /* canonical, above the 4 GiB map */
@@ -23,7 +25,7 @@ int main(const struct rt_boot *boot)
 {
     char kind[8];
     if (rt_cmdline_get(boot->cmdline, "kind", kind, sizeof kind) != 1)
-        rt_panic("fault: give kind=pf|gp|ud|de|bp on the command line");
+        rt_panic("fault: give kind=pf|gp|ud|de|bp|tf|hang on the command line");
 
     rt_printf("fault: provoking %s\n", kind);
     if (!strcmp(kind, "pf")) {
@@ -41,6 +43,15 @@ int main(const struct rt_boot *boot)
         __asm__ volatile("int3");
         rt_printf("RESULT fault kind=bp handled=%d\n", breakpoints);
         return breakpoints == 2 ? RT_EXIT_OK : RT_EXIT_FAIL;
+    } else if (!strcmp(kind, "tf")) {
+        /* Every delivery fails the IDT limit check: #GP, then #DF, then
+         * shutdown (SDM Vol. 3A 7.15, interrupt 8). */
+        struct __attribute__((packed)) { uint16_t limit; uint64_t base; }
+            empty = {0, 0};
+        __asm__ volatile("lidt %0; int3" ::"m"(empty));
+    } else if (!strcmp(kind, "hang")) {
+        for (;;)
+            __asm__ volatile("pause");
     } else {
         rt_panic("fault: unknown kind '%s'", kind);
     }
