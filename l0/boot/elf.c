@@ -106,8 +106,8 @@ int elf_open(struct elf_file *f, const uint8_t *data, size_t size,
      * with the size first. */
     uint64_t table = (uint64_t)f->phnum * f->phentsize;
     if (f->phoff > size || table > size - f->phoff)
-        return fail(err, err_size, "truncated program headers (%u entries "
-                    "of %u bytes at offset 0x%llx; the file has %zu bytes)",
+        return fail(err, err_size, "truncated program headers (%u x %u bytes "
+                    "at offset 0x%llx; the file has %zu bytes)",
                     f->phnum, f->phentsize, (unsigned long long)f->phoff,
                     size);
     return 0;

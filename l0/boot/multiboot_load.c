@@ -200,7 +200,7 @@ static int check_flags(struct loader *ld, uint32_t flags)
 {
     if (flags & MBH_VIDEO_MODE)
         return fail(ld, "the multiboot header asks for a video mode (flag "
-                    "2); turtles has no display");
+                    "2); turtles has no display, so build the image without it");
     uint32_t unknown = flags & 0xffff & ~MBH_KNOWN_REQUIREMENTS;
     if (unknown)
         return fail(ld, "the multiboot header requires features turtles "
