@@ -148,34 +148,57 @@ static void make_elf(struct img *im, int bits)
     set_mb(im, SEG_OFF, MB_FLAGS);
 }
 
-static int load(struct machine *m, const struct img *im, const char *cmdline,
-                struct boot_entry *e, char *err, size_t n)
+/* One load of a crafted image into a fresh 4 MiB machine. */
+struct run {
+    struct machine *m;
+    struct img im;
+    struct boot_entry e;
+    char err[256];
+};
+
+static int setup(void **state)
 {
-    return multiboot_load_image(m, im->b, im->size, "bad.elf", cmdline, e,
-                                err, n);
+    struct run *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    r->m = new_machine(4 * MiB);
+    *state = r;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct run *r = *state;
+    free_machine(r->m);
+    free(r);
+    return 0;
+}
+
+static int load(struct run *r, const char *cmdline)
+{
+    r->err[0] = '\0';
+    return multiboot_load_image(r->m, r->im.b, r->im.size, "bad.elf", cmdline,
+                                &r->e, r->err, sizeof r->err);
 }
 
 static void test_crafted_elf32_and_elf64_load(void **state)
 {
-    (void)state;
+    struct run *r = *state;
+    struct machine *m = r->m;
     for (int bits = 32; bits <= 64; bits += 32) {
-        struct machine *m = new_machine(4 * MiB);
-        struct img im;
-        make_elf(&im, bits);
-        struct boot_entry e;
-        char err[256] = "";
-        assert_int_equal(load(m, &im, NULL, &e, err, sizeof err), 0);
-        assert_int_equal(e.entry, ENTRY);
-        assert_memory_equal(m->ram + LOAD_PA, im.b + SEG_OFF, SEG_FILESZ);
+        memset(m->ram, 0xaa, m->ram_size);
+        make_elf(&r->im, bits);
+        assert_int_equal(load(r, NULL), 0);
+        assert_int_equal(r->e.entry, ENTRY);
+        assert_memory_equal(m->ram + LOAD_PA, r->im.b + SEG_OFF, SEG_FILESZ);
         /* memsz > filesz: the rest is zeroed, and not a byte more. */
         assert_true(all_bytes(m->ram + LOAD_PA + SEG_FILESZ,
                               SEG_MEMSZ - SEG_FILESZ, 0));
         assert_int_equal(m->ram[LOAD_PA + SEG_MEMSZ], 0xaa);
         assert_int_equal(m->ram[LOAD_PA - 1], 0xaa);
         /* No command line given: just the image name. */
-        assert_string_equal(ram_str(m, ram32(m, e.info_pa + 16)), "bad.elf");
-        assert_int_equal(ram32(m, e.info_pa + 20), 0); /* mods_count */
-        free_machine(m);
+        assert_string_equal(ram_str(m, ram32(m, r->e.info_pa + 16)),
+                            "bad.elf");
+        assert_int_equal(ram32(m, r->e.info_pa + 20), 0); /* mods_count */
     }
 }
 
@@ -183,39 +206,29 @@ static void test_crafted_elf32_and_elf64_load(void **state)
  * address of the segment holding it. */
 static void test_entry_is_translated_through_its_segment(void **state)
 {
-    (void)state;
-    struct machine *m = new_machine(4 * MiB);
-    struct img im;
-    make_elf(&im, 64);
+    struct run *r = *state;
+    make_elf(&r->im, 64);
     uint64_t base = 0xffffffff80000000ull + LOAD_PA;
-    set_ph(&im, F[1].p_vaddr, base);
-    set_eh(&im, F[1].entry, base + 0x10, 8);
-    struct boot_entry e;
-    char err[256] = "";
-    assert_int_equal(load(m, &im, "a=b", &e, err, sizeof err), 0);
-    assert_int_equal(e.entry, LOAD_PA + 0x10);
-    assert_string_equal(ram_str(m, ram32(m, e.info_pa + 16)), "bad.elf a=b");
-    free_machine(m);
+    set_ph(&r->im, F[1].p_vaddr, base);
+    set_eh(&r->im, F[1].entry, base + 0x10, 8);
+    assert_int_equal(load(r, "a=b"), 0);
+    assert_int_equal(r->e.entry, LOAD_PA + 0x10);
+    assert_string_equal(ram_str(r->m, ram32(r->m, r->e.info_pa + 16)),
+                        "bad.elf a=b");
 }
 
 /* Section 3.1.1: the whole header within the first 8192 bytes. */
 static void test_header_search_window(void **state)
 {
-    (void)state;
-    struct machine *m = new_machine(4 * MiB);
-    struct img im;
-    struct boot_entry e;
-    char err[256] = "";
-    make_elf(&im, 32);
-    memset(im.b + SEG_OFF, 0, 12);
-    set_mb(&im, 8192 - 12, MB_FLAGS);
-    assert_int_equal(load(m, &im, NULL, &e, err, sizeof err), 0);
-    make_elf(&im, 32);
-    memset(im.b + SEG_OFF, 0, 12);
-    set_mb(&im, 8192 - 8, MB_FLAGS); /* straddles the limit */
-    assert_int_equal(load(m, &im, NULL, &e, err, sizeof err), -1);
-    assert_non_null(strstr(err, "no multiboot header"));
-    free_machine(m);
+    struct run *r = *state;
+    make_elf(&r->im, 32);
+    memset(r->im.b + SEG_OFF, 0, 12);
+    set_mb(&r->im, 8192 - 12, MB_FLAGS);
+    assert_int_equal(load(r, NULL), 0);
+    memset(r->im.b + 8192 - 12, 0, 12);
+    set_mb(&r->im, 8192 - 8, MB_FLAGS); /* straddles the limit */
+    assert_int_equal(load(r, NULL), -1);
+    assert_non_null(strstr(r->err, "no multiboot header"));
 }
 
 /* --- bad input, one defect per case --- */
@@ -303,62 +316,48 @@ static const struct bad_case {
 
 static void test_bad_images_are_refused_with_the_reason(void **state)
 {
-    (void)state;
-    struct machine *m = new_machine(4 * MiB);
+    struct run *r = *state;
     for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
         const struct bad_case *c = &bad_cases[i];
         for (int bits = 32; bits <= 64; bits += 32) {
             if (c->only_bits && c->only_bits != bits)
                 continue;
-            struct img im;
-            make_elf(&im, bits);
-            c->mutate(&im);
-            struct boot_entry e;
-            char err[256] = "";
-            int rc = load(m, &im, NULL, &e, err, sizeof err);
-            if (rc != -1 || strncmp(err, "bad.elf: ", 9) != 0 ||
-                strstr(err, c->expect) == NULL || strchr(err, '\n'))
+            make_elf(&r->im, bits);
+            c->mutate(&r->im);
+            int rc = load(r, NULL);
+            if (rc != -1 || strncmp(r->err, "bad.elf: ", 9) != 0 ||
+                strstr(r->err, c->expect) == NULL || strchr(r->err, '\n'))
                 fail_msg("%s (ELF%d): rc %d, message \"%s\", expected \"%s\"",
-                         c->what, bits, rc, err, c->expect);
+                         c->what, bits, rc, r->err, c->expect);
         }
     }
-    free_machine(m);
 }
 
 static void test_ram_below_high_memory_is_refused(void **state)
 {
-    (void)state;
-    struct machine *m = new_machine(1 * MiB);
-    struct img im;
-    make_elf(&im, 32);
-    struct boot_entry e;
-    char err[256] = "";
-    assert_int_equal(load(m, &im, NULL, &e, err, sizeof err), -1);
-    assert_non_null(strstr(err, "too small"));
-    free_machine(m);
+    struct run *r = *state;
+    r->m->ram_size = MiB;
+    make_elf(&r->im, 32);
+    assert_int_equal(load(r, NULL), -1);
+    assert_non_null(strstr(r->err, "too small"));
 }
 
 static void test_command_line_too_long_for_the_info_area(void **state)
 {
-    (void)state;
-    struct machine *m = new_machine(4 * MiB);
-    struct img im;
-    make_elf(&im, 32);
+    struct run *r = *state;
+    make_elf(&r->im, 32);
     size_t n = INFO_AREA_END - INFO_AREA_START;
     char *line = malloc(n + 1);
     memset(line, 'x', n);
     line[n] = '\0';
-    struct boot_entry e;
-    char err[256] = "";
-    assert_int_equal(load(m, &im, line, &e, err, sizeof err), -1);
-    assert_non_null(strstr(err, "do not fit"));
+    assert_int_equal(load(r, line), -1);
+    assert_non_null(strstr(r->err, "do not fit"));
     /* One that fits still loads. */
     line[1000] = '\0';
-    assert_int_equal(load(m, &im, line, &e, err, sizeof err), 0);
-    assert_int_equal(strlen(ram_str(m, ram32(m, e.info_pa + 16))),
+    assert_int_equal(load(r, line), 0);
+    assert_int_equal(strlen(ram_str(r->m, ram32(r->m, r->e.info_pa + 16))),
                      strlen("bad.elf ") + 1000);
     free(line);
-    free_machine(m);
 }
 
 /* --- the a.out kludge (header flag 16, section 3.1.3) --- */
@@ -382,32 +381,27 @@ static void make_aout(struct img *im, uint32_t load_end, uint32_t bss_end,
 
 static void test_aout_kludge_loads_by_addresses(void **state)
 {
-    (void)state;
-    struct machine *m = new_machine(4 * MiB);
-    struct img im;
-    struct boot_entry e;
-    char err[256] = "";
+    struct run *r = *state;
+    struct machine *m = r->m;
     /* load_end_addr 0: the whole file; bss after it. */
-    make_aout(&im, 0, AOUT_PA + AOUT_SIZE + 0x100, AOUT_PA + 0x80);
-    assert_int_equal(load(m, &im, NULL, &e, err, sizeof err), 0);
-    assert_int_equal(e.entry, AOUT_PA + 0x80);
-    assert_memory_equal(m->ram + AOUT_PA, im.b, AOUT_SIZE);
+    make_aout(&r->im, 0, AOUT_PA + AOUT_SIZE + 0x100, AOUT_PA + 0x80);
+    assert_int_equal(load(r, NULL), 0);
+    assert_int_equal(r->e.entry, AOUT_PA + 0x80);
+    assert_memory_equal(m->ram + AOUT_PA, r->im.b, AOUT_SIZE);
     assert_true(all_bytes(m->ram + AOUT_PA + AOUT_SIZE, 0x100, 0));
     assert_int_equal(m->ram[AOUT_PA + AOUT_SIZE + 0x100], 0xaa);
 
     /* Only the first 0x100 bytes, the rest up to bss_end zeroed. */
     memset(m->ram, 0xaa, m->ram_size);
-    make_aout(&im, AOUT_PA + 0x100, AOUT_PA + 0x180, AOUT_PA + 0x80);
-    assert_int_equal(load(m, &im, NULL, &e, err, sizeof err), 0);
-    assert_memory_equal(m->ram + AOUT_PA, im.b, 0x100);
+    make_aout(&r->im, AOUT_PA + 0x100, AOUT_PA + 0x180, AOUT_PA + 0x80);
+    assert_int_equal(load(r, NULL), 0);
+    assert_memory_equal(m->ram + AOUT_PA, r->im.b, 0x100);
     assert_true(all_bytes(m->ram + AOUT_PA + 0x100, 0x80, 0));
     assert_int_equal(m->ram[AOUT_PA + 0x180], 0xaa);
-    free_machine(m);
 }
 
 static void test_aout_kludge_bad_addresses(void **state)
 {
-    (void)state;
     static const struct {
         uint32_t header_addr, load_end, bss_end, entry;
         size_t size;
@@ -427,20 +421,17 @@ static void test_aout_kludge_bad_addresses(void **state)
         {AOUT_PA + AOUT_HDR, 0, 5 * MiB, AOUT_PA, AOUT_SIZE, "outside RAM"},
         {AOUT_PA + AOUT_HDR, 0, 0, AOUT_PA, AOUT_HDR + 20, "truncated"},
     };
-    struct machine *m = new_machine(4 * MiB);
+    struct run *r = *state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct img im;
-        make_aout(&im, cases[i].load_end, cases[i].bss_end, cases[i].entry);
-        put(im.b + AOUT_HDR + 12, cases[i].header_addr, 4);
-        im.size = cases[i].size;
-        struct boot_entry e;
-        char err[256] = "";
-        int rc = load(m, &im, NULL, &e, err, sizeof err);
-        if (rc != -1 || strstr(err, cases[i].expect) == NULL)
+        make_aout(&r->im, cases[i].load_end, cases[i].bss_end,
+                  cases[i].entry);
+        put(r->im.b + AOUT_HDR + 12, cases[i].header_addr, 4);
+        r->im.size = cases[i].size;
+        int rc = load(r, NULL);
+        if (rc != -1 || strstr(r->err, cases[i].expect) == NULL)
             fail_msg("a.out case %zu: rc %d, message \"%s\", expected \"%s\"",
-                     i, rc, err, cases[i].expect);
+                     i, rc, r->err, cases[i].expect);
     }
-    free_machine(m);
 }
 
 /* --- files: real images, modules, unreadable paths --- */
@@ -472,31 +463,28 @@ static uint8_t *read_all(const char *path, size_t *len)
 /* The image's PT_LOAD segments, as the system's <elf.h> reads them. */
 struct seg { uint64_t off, paddr, filesz, memsz; };
 
+/* The same walk over either class's structures. */
+#define READ_SEGMENTS(Ehdr, Phdr)                                            \
+    do {                                                                    \
+        const Ehdr *eh = (const void *)b;                                    \
+        *entry = eh->e_entry;                                                \
+        for (int i = 0; i < eh->e_phnum; i++) {                              \
+            const Phdr *ph = (const void *)(b + eh->e_phoff +                \
+                                            i * eh->e_phentsize);            \
+            if (ph->p_type == PT_LOAD && n < max)                            \
+                segs[n++] = (struct seg){ph->p_offset, ph->p_paddr,          \
+                                         ph->p_filesz, ph->p_memsz};         \
+        }                                                                    \
+    } while (0)
+
 static int read_segments(const uint8_t *b, struct seg *segs, int max,
                          uint64_t *entry)
 {
     int n = 0;
-    if (b[EI_CLASS] == ELFCLASS64) {
-        const Elf64_Ehdr *eh = (const void *)b;
-        *entry = eh->e_entry;
-        for (int i = 0; i < eh->e_phnum; i++) {
-            const Elf64_Phdr *ph = (const void *)(b + eh->e_phoff +
-                                                  i * eh->e_phentsize);
-            if (ph->p_type == PT_LOAD && n < max)
-                segs[n++] = (struct seg){ph->p_offset, ph->p_paddr,
-                                         ph->p_filesz, ph->p_memsz};
-        }
-    } else {
-        const Elf32_Ehdr *eh = (const void *)b;
-        *entry = eh->e_entry;
-        for (int i = 0; i < eh->e_phnum; i++) {
-            const Elf32_Phdr *ph = (const void *)(b + eh->e_phoff +
-                                                  i * eh->e_phentsize);
-            if (ph->p_type == PT_LOAD && n < max)
-                segs[n++] = (struct seg){ph->p_offset, ph->p_paddr,
-                                         ph->p_filesz, ph->p_memsz};
-        }
-    }
+    if (b[EI_CLASS] == ELFCLASS64)
+        READ_SEGMENTS(Elf64_Ehdr, Elf64_Phdr);
+    else
+        READ_SEGMENTS(Elf32_Ehdr, Elf32_Phdr);
     return n;
 }
 
@@ -665,14 +653,15 @@ static void test_unreadable_files(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_crafted_elf32_and_elf64_load),
-        cmocka_unit_test(test_entry_is_translated_through_its_segment),
-        cmocka_unit_test(test_header_search_window),
-        cmocka_unit_test(test_bad_images_are_refused_with_the_reason),
-        cmocka_unit_test(test_ram_below_high_memory_is_refused),
-        cmocka_unit_test(test_command_line_too_long_for_the_info_area),
-        cmocka_unit_test(test_aout_kludge_loads_by_addresses),
-        cmocka_unit_test(test_aout_kludge_bad_addresses),
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+        T(test_crafted_elf32_and_elf64_load),
+        T(test_entry_is_translated_through_its_segment),
+        T(test_header_search_window),
+        T(test_bad_images_are_refused_with_the_reason),
+        T(test_ram_below_high_memory_is_refused),
+        T(test_command_line_too_long_for_the_info_area),
+        T(test_aout_kludge_loads_by_addresses),
+        T(test_aout_kludge_bad_addresses),
         cmocka_unit_test(test_real_elf32_image),
         cmocka_unit_test(test_real_elf64_image_loads_the_same_bytes),
         cmocka_unit_test(test_unreadable_files),
