@@ -18,7 +18,7 @@ struct cpu *cpu_create(struct machine *m)
     if (!c)
         return NULL;
     c->m = m;
-    c->dcache = dcache_create(m->ram_size);
+    c->dcache = dcache_create(m->ram_size, &c->fetch_generation);
     if (!c->dcache) {
         free(c);
         return NULL;
@@ -84,6 +84,7 @@ void cpu_update_mode(struct cpu *c)
     c->long_mode = (c->efer & EFER_LMA) != 0;
     c->code64 = c->long_mode && (cs->attr & SEG_ATTR_L);
     c->code_size = c->code64 ? 8 : (cs->attr & SEG_ATTR_DB) ? 4 : 2;
+    c->tlb.generation++; /* CPL or mode may have changed: refetch */
     if (c->code_size == 2)
         machine_stop(c->m, STOP_INTERNAL, 0,
                      "16-bit code segment loaded (cs=%#x): 16-bit code is "
@@ -204,10 +205,38 @@ static const struct insn *fetch(struct cpu *c, struct insn *scratch)
     return i ? i : decode_at(c, lin, pa, scratch);
 }
 
+/* The hot path: a record for this linear RIP already fetched under the
+ * same translations and decode cache (64-bit code only). */
+static inline const struct insn *fetch_cached(struct cpu *c)
+{
+    struct fetch_entry *f = &c->fetch[(c->rip ^ (c->rip >> 12)) &
+                                     (FETCH_CACHE_SIZE - 1)];
+    if (f->rip == c->rip && f->tlb_gen == c->tlb.generation &&
+        f->dc_gen == c->fetch_generation && c->code64)
+        return f->insn;
+    return NULL;
+}
+
+static void remember_fetch(struct cpu *c, const struct insn *i,
+                           const struct insn *scratch)
+{
+    if (!c->code64 || i == scratch)
+        return;
+    struct fetch_entry *f = &c->fetch[(c->rip ^ (c->rip >> 12)) &
+                                     (FETCH_CACHE_SIZE - 1)];
+    *f = (struct fetch_entry){c->rip, c->tlb.generation, c->fetch_generation,
+                              i};
+}
+
 static void step(struct cpu *c)
 {
     struct insn scratch;
-    const struct insn *i = fetch(c, &scratch);
+    const struct insn *i = fetch_cached(c);
+    if (!i) {
+        i = fetch(c, &scratch);
+        if (i)
+            remember_fetch(c, i, &scratch);
+    }
     c->cycles++;
     if (i) {
         uint64_t next = c->rip + i->len;
@@ -317,6 +346,9 @@ void cpu_run(struct cpu *c, uint64_t max_insns)
         step(c);
         if (shadow)
             c->interrupt_shadow = false;
-        dcache_collect(c->dcache);
+        if (c->collected_generation != c->fetch_generation) {
+            dcache_collect(c->dcache);
+            c->collected_generation = c->fetch_generation;
+        }
     }
 }

@@ -15,6 +15,9 @@
 
 struct machine;
 struct decode_cache;
+struct insn;
+
+enum { FETCH_CACHE_SIZE = 1024 }; /* 32 KiB: stays in the L1 cache */
 
 enum gpr {
     RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI,
@@ -139,6 +142,15 @@ struct cpu {
     uint64_t next_rip; /* rip of the instruction after the current one */
 
     struct tlb tlb;
+    /* Linear RIP -> decoded record, for 64-bit code: valid while neither
+     * the TLB (tlb.generation) nor the decode cache (fetch_generation)
+     * changed; CPL and mode changes flush the TLB generation too. */
+    struct fetch_entry {
+        uint64_t rip, tlb_gen, dc_gen;
+        const struct insn *insn;
+    } fetch[FETCH_CACHE_SIZE];
+    uint64_t fetch_generation;
+    uint64_t collected_generation; /* fetch_generation at the last collect */
     struct decode_cache *dcache;
     const uint8_t *code_map; /* per RAM page: 1 if decoded code lives there */
     struct machine *m;

@@ -24,6 +24,7 @@ struct decode_cache {
     uint8_t *code_map; /* 1 where pages[] is set, for the write path */
     uint64_t npages;
     struct code_page *dead; /* invalidated, freed at dcache_collect */
+    uint64_t *generation;
     uint64_t decoded;
 };
 
@@ -82,11 +83,12 @@ static void reg_table_init(void)
     }
 }
 
-struct decode_cache *dcache_create(uint64_t ram_size)
+struct decode_cache *dcache_create(uint64_t ram_size, uint64_t *generation)
 {
     struct decode_cache *dc = calloc(1, sizeof *dc);
     if (!dc)
         return NULL;
+    dc->generation = generation;
     dc->npages = (ram_size + 4095) / 4096;
     dc->pages = calloc(dc->npages, sizeof *dc->pages);
     dc->code_map = calloc(dc->npages ? dc->npages : 1, 1);
@@ -168,6 +170,7 @@ const struct insn *dcache_insert(struct decode_cache *dc, uint64_t pa,
     }
     uint16_t s = p->slot[pa & 0xFFF];
     if (s) { /* same bytes decoded for the other mode: replace */
+        ++*dc->generation;
         p->recs[s - 1] = *rec;
         return &p->recs[s - 1];
     }
@@ -180,6 +183,8 @@ const struct insn *dcache_insert(struct decode_cache *dc, uint64_t pa,
         struct insn *n = realloc(p->recs, cap * sizeof *n);
         if (!n)
             return NULL;
+        if (n != p->recs)
+            ++*dc->generation; /* the page's records moved */
         p->recs = n;
         p->capacity = (uint16_t)cap;
     }
@@ -195,6 +200,7 @@ void dcache_invalidate_page(struct decode_cache *dc, uint64_t page)
     struct code_page *p = dc->pages[page];
     dc->pages[page] = NULL;
     dc->code_map[page] = 0;
+    ++*dc->generation;
     p->next_dead = dc->dead;
     dc->dead = p;
 }

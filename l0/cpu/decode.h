@@ -53,7 +53,10 @@ struct insn {
 
 struct decode_cache;
 
-struct decode_cache *dcache_create(uint64_t ram_size);
+/* `generation` is incremented whenever records are dropped, so that
+ * pointers to records kept elsewhere (the CPU's fetch cache) are known
+ * to be stale. */
+struct decode_cache *dcache_create(uint64_t ram_size, uint64_t *generation);
 void dcache_destroy(struct decode_cache *dc);
 const uint8_t *dcache_code_map(const struct decode_cache *dc);
 

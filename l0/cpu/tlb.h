@@ -30,6 +30,7 @@ struct tlb_entry {
 struct tlb {
     struct tlb_entry e[TLB_SIZE];
     uint64_t fills, flushes; /* counted for the statistics */
+    uint64_t generation;     /* bumped by every flush of any kind */
 };
 
 static inline struct tlb_entry *tlb_slot(struct tlb *t, uint64_t linear)
