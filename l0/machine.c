@@ -43,6 +43,7 @@ void machine_destroy(struct machine *m)
         lapic_destroy(m->lapic);
     if (m->uart)
         uart_destroy(m->uart);
+    exit_ports_destroy(m);
     cpu_destroy(m->cpu);
     free(m->ram);
     free(m);
