@@ -47,7 +47,7 @@ all: $(IMAGES) $(UNIT_TESTS) $(LAYER_PROGRAMS)
 run: $(BUILD)/images/hello.elf
 	scripts/qemu-run.sh $(BUILD)/images/hello.elf
 
-bench: $(IMAGES)
+bench: $(IMAGES) $(LAYER_PROGRAMS)
 	scripts/bench.sh
 
 clean:

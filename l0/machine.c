@@ -56,6 +56,8 @@ void machine_stop(struct machine *m, enum machine_stop reason,
         return;
     m->stop = reason;
     m->exit_status = status;
+    if (m->cpu)
+        m->cpu->next_event_check = 0; /* leave the batch of instructions */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(m->stop_message, sizeof m->stop_message, fmt, ap);

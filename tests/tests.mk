@@ -13,7 +13,7 @@ $(HOST_BUILD)/tests/%: tests/unit/%.c $(UNIT_PURE_SOURCES) $(UNIT_LIB_DEPS) \
 	$(HOST_CC) $(HOST_CFLAGS) $(UNIT_INCLUDES) $(HOST_LDFLAGS) -o $@ \
 		$< $(UNIT_PURE_SOURCES) $(UNIT_LIBS) -lcmocka
 
-unit-test: $(UNIT_TESTS)
+unit-test: $(UNIT_TESTS) $(IMAGES)
 	@failed=0; for t in $(UNIT_TESTS); do $$t || failed=1; done; \
 	exit $$failed
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cpu/decode.h"
+#include "cpu/exec.h"
 #include "cpu/mmu.h"
 #include "cpu/system.h"
 #include "dev/lapic.h"
@@ -182,7 +183,8 @@ static const struct insn *decode_at(struct cpu *c, uint64_t lin, uint64_t pa,
     return scratch;
 }
 
-static const struct insn *fetch(struct cpu *c, struct insn *scratch)
+static __attribute__((noinline)) const struct insn *
+fetch(struct cpu *c, struct insn *scratch)
 {
     uint64_t lin = c->rip;
     if (!c->code64) {
@@ -203,6 +205,22 @@ static const struct insn *fetch(struct cpu *c, struct insn *scratch)
     }
     const struct insn *i = dcache_lookup(c->dcache, pa, c->code64);
     return i ? i : decode_at(c, lin, pa, scratch);
+}
+
+/* TF set before an instruction: a single-step #DB trap after it, with
+ * DR6.BS (SDM Vol. 3B 18.3.1.4). Instructions that deliver an event
+ * themselves (INT n, the trap of a fault) clear TF first. */
+static __attribute__((noinline)) void single_step_trap(struct cpu *c)
+{
+    c->dr[6] |= 1u << 14;
+    cpu_deliver(c, VEC_DB, EV_EXCEPTION, false, 0, c->rip);
+}
+
+static __attribute__((noinline)) void deliver_pending(struct cpu *c)
+{
+    struct pending_exception e = c->exc;
+    c->exc.raised = false;
+    cpu_deliver(c, e.vector, EV_EXCEPTION, e.has_error, e.error, c->rip);
 }
 
 /* The hot path: a record for this linear RIP already fetched under the
@@ -228,7 +246,7 @@ static void remember_fetch(struct cpu *c, const struct insn *i,
                               i};
 }
 
-static void step(struct cpu *c)
+static inline __attribute__((always_inline)) void step(struct cpu *c)
 {
     struct insn scratch;
     const struct insn *i = fetch_cached(c);
@@ -240,17 +258,17 @@ static void step(struct cpu *c)
     c->cycles++;
     if (i) {
         uint64_t next = c->rip + i->len;
+        bool single_step = c->flags.bits & FL_TF;
         c->next_rip = c->code64 ? next : (next & 0xFFFFFFFF);
         if (i->exec(c, i)) {
             c->rip = c->next_rip;
             c->insns++;
+            if (single_step && i->exec != exec_int && i->exec != exec_int3)
+                single_step_trap(c);
         }
     }
-    if (c->exc.raised) {
-        struct pending_exception e = c->exc;
-        c->exc.raised = false;
-        cpu_deliver(c, e.vector, EV_EXCEPTION, e.has_error, e.error, c->rip);
-    }
+    if (c->exc.raised)
+        deliver_pending(c);
 }
 
 void cpu_describe_rip(struct cpu *c, char *out, unsigned out_size)
@@ -325,6 +343,16 @@ static void wait_halted(struct cpu *c)
     c->next_event_check = 0;
 }
 
+/* Runs instructions until something needs the outer loop: an event is
+ * due (machine_stop, MMIO writes and STI make it due at once), an
+ * interrupt shadow begins, HLT, or `budget` instructions. */
+static void run_batch(struct cpu *c, uint64_t budget)
+{
+    while (budget-- && c->cycles < c->next_event_check &&
+           !c->interrupt_shadow && !c->halted)
+        step(c);
+}
+
 void cpu_run(struct cpu *c, uint64_t max_insns)
 {
     struct machine *m = c->m;
@@ -340,12 +368,15 @@ void cpu_run(struct cpu *c, uint64_t max_insns)
             check_interrupts(c);
         if (c->halted) {
             wait_halted(c);
-            continue;
-        }
-        bool shadow = c->interrupt_shadow;
-        step(c);
-        if (shadow)
+        } else if (c->interrupt_shadow) {
+            /* Exactly one instruction runs in the shadow of STI or MOV
+             * SS, with interrupts held off (SDM Vol. 3A 7.8.3). */
+            step(c);
             c->interrupt_shadow = false;
+        } else {
+            uint64_t budget = max_insns ? max_insns - c->insns : 1u << 16;
+            run_batch(c, budget < (1u << 16) ? budget : 1u << 16);
+        }
         if (c->collected_generation != c->fetch_generation) {
             dcache_collect(c->dcache);
             c->collected_generation = c->fetch_generation;
