@@ -43,9 +43,11 @@ include tests/tests.mk
 
 all: $(IMAGES) $(UNIT_TESTS) $(LAYER_PROGRAMS)
 
-# Until the emulator exists, the main job boots the default guest on QEMU.
-run: $(BUILD)/images/hello.elf
-	scripts/qemu-run.sh $(BUILD)/images/hello.elf
+# Until nested VMX exists, the main job boots the default guests on the
+# emulated machine (--mode bare) and prints its counts.
+run: $(IMAGES) $(LAYER_PROGRAMS)
+	$(TURTLES) run --stats $(BUILD)/images/hello.elf
+	$(TURTLES) run --stats $(BUILD)/images/cpuid.elf -- iters=100000
 
 bench: $(IMAGES) $(LAYER_PROGRAMS)
 	scripts/bench.sh
