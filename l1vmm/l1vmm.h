@@ -1,0 +1,139 @@
+/* l1vmm: the L1 hypervisor. One L2 guest, one virtual CPU, one VMCS.
+ * This header holds the state the files share and their entry points;
+ * docs/l1vmm.md describes the design. */
+#ifndef L1VMM_H
+#define L1VMM_H
+
+#include <stdint.h>
+
+#include "rt.h"
+#include "vmx.h"
+
+enum paging_mode { PAGING_EPT, PAGING_SHADOW };
+
+/* L2's general-purpose registers in the order of the GPR numbers used by
+ * exit qualifications and instruction information (SDM Vol. 3C Table
+ * 28-3): the handlers index this array by those numbers. The RSP slot is
+ * unused; L2's RSP lives in the VMCS. */
+enum gpr {
+    GPR_RAX, GPR_RCX, GPR_RDX, GPR_RBX, GPR_RSP, GPR_RBP, GPR_RSI, GPR_RDI,
+    GPR_R8, GPR_R9, GPR_R10, GPR_R11, GPR_R12, GPR_R13, GPR_R14, GPR_R15,
+};
+struct guest_regs {
+    uint64_t gpr[16];
+};
+
+/* The controls derived from the capability MSRs (caps.c). */
+struct vmx_caps {
+    uint64_t basic, misc, ept_vpid;
+    uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
+    uint32_t pin, proc, proc2, exit, entry;
+};
+
+/* Everything l1vmm knows about L2. */
+struct l2 {
+    enum paging_mode paging;
+    uint8_t *ram; /* L2 guest-physical 0 in L1's (identity-mapped) memory */
+    uint64_t ram_bytes;
+    struct guest_regs regs;
+    int launched;
+
+    /* Control-register state L2 believes in. CR0/CR4 bits outside the
+     * guest/host masks live only in the VMCS; these copies are updated
+     * on every exit that changes a masked bit. */
+    uint64_t cr0, cr4, cr3, efer;
+    uint64_t cr0_mask, cr4_mask;
+
+    /* The event the current exit interrupted (IDT-vectoring information,
+     * SDM Vol. 3C 28.2.4), re-injected unless a handler injects one. */
+    uint32_t vectoring_info, vectoring_error, vectoring_length;
+    int injected;
+
+    int done;   /* L2 has ended */
+    int status; /* its exit status */
+};
+
+extern struct l2 l2;
+extern struct vmx_caps caps;
+
+/* caps.c */
+int caps_init(enum paging_mode mode);
+
+/* vmcs.c */
+int vmcs_init(uint64_t entry_rip, uint64_t mb_info_gpa);
+uint64_t vmcs_cr0_real(uint64_t visible);
+uint64_t vmcs_cr4_real(uint64_t visible);
+void vmcs_set_cr0(uint64_t visible);
+void vmcs_set_cr4(uint64_t visible);
+void vmcs_set_long_mode(int on);
+
+/* entry.S: enters L2 (VMLAUNCH if !launched, else VMRESUME) and returns
+ * after the next VM exit with VMX_OK, or the VMfail kind. */
+enum vmx_result vmx_enter(struct guest_regs *regs, int launched);
+
+/* L2's low memory, below its image (which load.c keeps at or above
+ * 1 MiB): the boot stack (growing down from L2_BOOT_STACK), the boot GDT
+ * and the multiboot information with its strings and memory map. */
+enum {
+    L2_BOOT_STACK = 0x6000,
+    L2_BOOT_GDT = 0x6000,
+    L2_MB_INFO = 0x7000,
+    L2_MB_MMAP = 0x7080,
+    L2_MB_LOADER_NAME = 0x70F0,
+    L2_MB_CMDLINE = 0x7100,
+    L2_MB_CMDLINE_MAX = 0x0F00,
+    L2_LOW_END = 0x8000,
+    L2_IMAGE_MIN = 0x100000,
+};
+
+/* load.c: L2's image and multiboot information in L2 RAM. */
+struct l2_image {
+    uint64_t entry;
+    uint64_t mb_info_gpa;
+};
+int load_l2(const struct mb_module *mod, struct l2_image *out);
+
+/* ept.c */
+int ept_init(void);
+
+/* shadow.c */
+int shadow_init(void);
+void shadow_mode_changed(void);
+void shadow_flush(void);
+void shadow_page_fault(uint64_t address, uint32_t error);
+void shadow_invlpg(uint64_t address);
+/* L2 linear -> guest-physical through L2's own page tables (both modes). */
+int guest_translate(uint64_t linear, uint64_t *gpa);
+
+/* exits.c */
+void exits_dispatch(uint32_t reason);
+void l2_end(int status, const char *why);
+void inject_exception(unsigned vector, int has_error, uint32_t error);
+void skip_instruction(void);
+
+/* io.c */
+void io_exit(uint64_t qualification);
+void io_console_putc(char c); /* L2's console, forwarded with "[L2] " */
+void io_flush(void);
+
+/* stats.c */
+void stats_count(unsigned reason);
+void stats_cycles(unsigned reason, uint64_t cycles);
+uint64_t stats_total(void);
+int stats_cpuid(uint32_t leaf, uint32_t subleaf, struct guest_regs *r);
+const char *exit_reason_name(unsigned reason);
+void stats_print(void);
+
+/* diag.c: VMX failures in words. */
+void diag_vmfail(const char *what, enum vmx_result r);
+void diag_entry_failure(uint32_t reason);
+
+/* L2's RAM as seen from L1. NULL when [gpa, gpa+len) is outside it. */
+static inline void *l2_ptr(uint64_t gpa, uint64_t len)
+{
+    if (gpa >= l2.ram_bytes || len > l2.ram_bytes - gpa)
+        return 0;
+    return l2.ram + gpa;
+}
+
+#endif

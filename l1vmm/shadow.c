@@ -1,0 +1,348 @@
+/* Shadow paging (paging=shadow): without EPT, the CPU walks tables that
+ * l1vmm builds, mapping L2's linear addresses straight to L1 physical
+ * memory. They are filled lazily from L2's own tables on #PF exits and
+ * invalidated on INVLPG, INVPCID, MOV to CR3 and paging-mode changes, as
+ * KVM does with ept=0.
+ *
+ * L2's paging modes:
+ * - paging off (CR0.PG=0, the multiboot entry state): the CPU still needs
+ *   paging in VMX non-root operation without unrestricted guest (SDM
+ *   Vol. 3C 27.3.1.1), so CR0.PG/PE are forced on behind the read shadow
+ *   and a fixed PAE identity map translates L2-physical to L1-physical.
+ * - 4-level paging (EFER.LME=1, CR0.PG=1): shadow PML4 trees, with
+ *   "IA-32e mode guest" and EFER.LMA set for the CPU.
+ * Simplified: 32-bit and PAE paging without long mode, PCIDs, protection
+ * keys and SMAP are not supported (the first stops L2 with a message;
+ * CPUID hides PCID under shadow paging). A guest 1 GiB page is shadowed
+ * by 2 MiB pages. CR0.WP=0 writes to clean pages do not set the D bit. */
+#include "l1vmm.h"
+
+#define PTE_P (1ull << 0)
+#define PTE_W (1ull << 1)
+#define PTE_U (1ull << 2)
+#define PTE_A (1ull << 5)
+#define PTE_D (1ull << 6)
+#define PTE_PS (1ull << 7)
+#define PTE_XD (1ull << 63)
+#define PTE_ADDR 0x000FFFFFFFFFF000ull
+
+#define PF_P (1u << 0)
+#define PF_W (1u << 1)
+#define PF_U (1u << 2)
+#define PF_RSVD (1u << 3)
+#define PF_I (1u << 4)
+
+#define CR0_WP (1ull << 16)
+#define CR0_PG (1ull << 31)
+#define CR4_PAE (1ull << 5)
+#define CR4_SMEP (1ull << 20)
+#define EFER_LME (1ull << 8)
+#define EFER_LMA (1ull << 10)
+#define EFER_NXE (1ull << 11)
+
+enum { TABLE = 512, POOL_PAGES = 256 };
+#define SIZE_4K (1ull << 12)
+#define SIZE_2M (1ull << 21)
+#define SIZE_1G (1ull << 30)
+
+/* Paging off: PDPT (32-byte aligned, SDM Vol. 3A 4.4.1) -> one page
+ * directory of 2 MiB pages over L2 RAM (at most 1 GiB). */
+static uint64_t flat_pdpt[4] __attribute__((aligned(32)));
+static uint64_t flat_pd[TABLE] __attribute__((aligned(4096)));
+
+/* 4-level shadows: page 0 is the PML4; the pool is emptied on a flush. */
+static uint64_t pool[POOL_PAGES][TABLE] __attribute__((aligned(4096)));
+static unsigned pool_used;
+static uint8_t from_1g[POOL_PAGES]; /* a PD shadowing a guest 1 GiB page */
+
+static uint64_t pa(const void *p) { return (uint64_t)(uintptr_t)p; }
+static uint64_t *table_at(uint64_t entry)
+{
+    return (uint64_t *)(uintptr_t)(entry & PTE_ADDR);
+}
+
+static uint64_t *pool_alloc(void)
+{
+    if (pool_used == POOL_PAGES)
+        return 0;
+    uint64_t *t = pool[pool_used];
+    from_1g[pool_used++] = 0;
+    memset(t, 0, sizeof pool[0]);
+    return t;
+}
+
+void shadow_flush(void)
+{
+    pool_used = 0;
+    pool_alloc();
+    if (l2.paging == PAGING_SHADOW && (l2.cr0 & CR0_PG))
+        vmwrite(GUEST_CR3, pa(pool[0]));
+}
+
+int shadow_init(void)
+{
+    if (l2.ram_bytes > SIZE_1G) {
+        rt_printf("l1vmm: shadow paging maps at most 1 GiB of L2 RAM\n");
+        return -1;
+    }
+    for (uint64_t i = 0; i < l2.ram_bytes / SIZE_2M; i++)
+        flat_pd[i] = (pa(l2.ram) + i * SIZE_2M) | PTE_P | PTE_W | PTE_U | PTE_PS;
+    flat_pdpt[0] = pa(flat_pd) | PTE_P; /* PAE PDPTEs have no R/W or U/S */
+    shadow_mode_changed();
+    return 0;
+}
+
+/* L2's paging registers: in ept mode L2 changes them without exits, so
+ * they are read from the VMCS; under shadow paging l1vmm holds them. */
+struct paging {
+    uint64_t cr0, cr3, cr4, efer;
+};
+static struct paging paging_now(void)
+{
+    if (l2.paging == PAGING_SHADOW)
+        return (struct paging){l2.cr0, l2.cr3, l2.cr4, l2.efer};
+    uint64_t cr0 = (vmread(GUEST_CR0) & ~l2.cr0_mask) |
+                   (vmread(CR0_READ_SHADOW) & l2.cr0_mask);
+    uint64_t cr4 = (vmread(GUEST_CR4) & ~l2.cr4_mask) |
+                   (vmread(CR4_READ_SHADOW) & l2.cr4_mask);
+    return (struct paging){cr0, vmread(GUEST_CR3), cr4,
+                           vmread(GUEST_IA32_EFER)};
+}
+
+/* The outcome of walking L2's tables for one access. */
+struct walk {
+    uint64_t gpa, page_size;
+    int writable, user, nx;
+    uint32_t error; /* #PF error code for L2 when the walk faults */
+};
+
+enum { WALK_OK, WALK_FAULT, WALK_BAD_TABLE };
+
+/* SDM Vol. 3A 4.5 (4-level paging) and 4.6 (access rights). `access`
+ * holds the W, U and I bits of a #PF error code. Sets the A bits, and the
+ * D bit when the access writes, as the CPU would (4.8). */
+static int walk(const struct paging *pg, uint64_t linear, uint32_t access,
+                struct walk *w, uint64_t *bad_table)
+{
+    *w = (struct walk){.writable = 1, .user = 1};
+    if (!(pg->cr0 & CR0_PG)) {
+        w->gpa = linear;
+        w->page_size = SIZE_4K;
+        return WALK_OK;
+    }
+    if (!(pg->efer & EFER_LME)) {
+        *bad_table = pg->cr3; /* legacy paging: not supported */
+        return WALK_BAD_TABLE;
+    }
+
+    uint64_t *entries[4];
+    uint64_t table = pg->cr3 & PTE_ADDR;
+    int nxe = !!(pg->efer & EFER_NXE);
+    int level;
+    for (level = 4; level >= 1; level--) {
+        unsigned shift = 12 + 9 * (unsigned)(level - 1);
+        uint64_t *e = l2_ptr(table + ((linear >> shift) & 511) * 8, 8);
+        if (!e) {
+            *bad_table = table;
+            return WALK_BAD_TABLE;
+        }
+        uint64_t v = *e;
+        entries[4 - level] = e;
+        if (!(v & PTE_P)) {
+            w->error = access;
+            return WALK_FAULT;
+        }
+        if ((level == 4 && (v & PTE_PS)) || ((v & PTE_XD) && !nxe)) {
+            w->error = access | PF_P | PF_RSVD;
+            return WALK_FAULT;
+        }
+        w->writable &= !!(v & PTE_W);
+        w->user &= !!(v & PTE_U);
+        w->nx |= nxe && (v & PTE_XD);
+        if (level == 1 || (v & PTE_PS)) {
+            w->page_size = 1ull << shift;
+            w->gpa = (v & PTE_ADDR & ~(w->page_size - 1)) |
+                     (linear & (w->page_size - 1));
+            break;
+        }
+        table = v & PTE_ADDR;
+    }
+
+    int user = !!(access & PF_U), write = !!(access & PF_W);
+    int fetch = !!(access & PF_I);
+    int denied = (user && !w->user) ||
+                 (write && !w->writable && (user || (pg->cr0 & CR0_WP))) ||
+                 (fetch && w->nx) ||
+                 (fetch && !user && w->user && (pg->cr4 & CR4_SMEP));
+    if (denied) {
+        w->error = access | PF_P;
+        return WALK_FAULT;
+    }
+    for (int i = 0; i <= 4 - level; i++)
+        *entries[i] |= PTE_A;
+    if (write)
+        *entries[4 - level] |= PTE_D;
+    if (!(*entries[4 - level] & PTE_D))
+        w->writable = 0; /* clean page: the first write must exit */
+    return WALK_OK;
+}
+
+int guest_translate(uint64_t linear, uint64_t *gpa)
+{
+    struct paging pg = paging_now();
+    struct walk w;
+    uint64_t bad;
+    if (walk(&pg, linear, 0, &w, &bad) != WALK_OK)
+        return -1;
+    *gpa = w.gpa;
+    return 0;
+}
+
+static unsigned pool_index(const uint64_t *t)
+{
+    return (unsigned)((const uint64_t(*)[TABLE])t - pool);
+}
+
+static unsigned index_at(uint64_t linear, int level)
+{
+    return (linear >> (12 + 9 * (level - 1))) & 511;
+}
+
+/* The shadow entry for `linear` at `level` (2 or 1), making the upper
+ * levels on the way (permissive: the leaf carries L2's combined rights);
+ * NULL when the pool is exhausted. */
+static uint64_t *shadow_slot(uint64_t linear, int level)
+{
+    uint64_t *t = pool[0];
+    for (int l = 4; l > level; l--) {
+        uint64_t *e = &t[index_at(linear, l)];
+        if (!(*e & PTE_P) || (*e & PTE_PS)) {
+            uint64_t *next = pool_alloc();
+            if (!next)
+                return 0;
+            *e = pa(next) | PTE_P | PTE_W | PTE_U;
+        }
+        t = table_at(*e);
+    }
+    return &t[index_at(linear, level)];
+}
+
+/* Maps the page of `linear` as the walk found it: 2 MiB shadow pages for
+ * guest pages of 2 MiB or more, 4 KiB otherwise. */
+static int shadow_install(uint64_t linear, const struct walk *w)
+{
+    uint64_t size = w->page_size >= SIZE_2M ? SIZE_2M : SIZE_4K;
+    uint64_t gpa = w->gpa & ~(size - 1);
+    uint64_t flags = PTE_P | (w->writable ? PTE_W : 0) |
+                     (w->user ? PTE_U : 0) | (w->nx ? PTE_XD : 0);
+    uint64_t *slot = shadow_slot(linear, size == SIZE_2M ? 2 : 1);
+    if (!slot) {
+        shadow_flush(); /* pool exhausted: start over, L2 refaults */
+        slot = shadow_slot(linear, size == SIZE_2M ? 2 : 1);
+    }
+    *slot = (pa(l2.ram) + gpa) | flags | (size == SIZE_2M ? PTE_PS : 0);
+    if (w->page_size == SIZE_1G)
+        from_1g[pool_index(slot - index_at(linear, 2))] = 1;
+    return 0;
+}
+
+/* Three identical faults in a row mean the shadow does not give the CPU
+ * what the walk allowed: stop rather than loop forever. */
+static int repeated_fault(uint64_t address, uint32_t error)
+{
+    static uint64_t last_address, last_exit;
+    static uint32_t last_error, repeats;
+    uint64_t exits = stats_total();
+    if (address == last_address && error == last_error &&
+        exits == last_exit + 1)
+        repeats++;
+    else
+        repeats = 0;
+    last_address = address;
+    last_error = error;
+    last_exit = exits;
+    return repeats >= 2;
+}
+
+void shadow_page_fault(uint64_t address, uint32_t error)
+{
+    struct paging pg = paging_now();
+    struct walk w;
+    uint64_t bad = 0;
+    char why[160];
+
+    switch (walk(&pg, address, error & (PF_W | PF_U | PF_I), &w, &bad)) {
+    case WALK_FAULT:
+        /* L2's own fault: deliver it with CR2. CR2 is not in the
+         * guest-state area (SDM Vol. 3C 25.4.1) and a #PF that exits does
+         * not write it (28.1), so L1 sets the register itself. */
+        __asm__ volatile("mov %0, %%cr2" ::"r"(address));
+        inject_exception(VEC_PF, 1, w.error);
+        return;
+    case WALK_BAD_TABLE:
+        rt_snprintf(why, sizeof why,
+                    "L2's page table at guest-physical %#lx (for linear "
+                    "%#lx) is outside its RAM",
+                    bad, address);
+        l2_end(RT_EXIT_FAIL, why);
+        return;
+    }
+    if (!l2_ptr(w.gpa, 1)) {
+        rt_snprintf(why, sizeof why,
+                    "L2 accessed guest-physical %#lx (linear %#lx), "
+                    "outside its %lu MiB of RAM",
+                    w.gpa, address, l2.ram_bytes >> 20);
+        l2_end(RT_EXIT_FAIL, why);
+        return;
+    }
+    if (!(pg.cr0 & CR0_PG) || repeated_fault(address, error)) {
+        rt_snprintf(why, sizeof why,
+                    "shadow paging could not resolve a #PF at linear %#lx "
+                    "(error %#x)",
+                    address, error);
+        l2_end(RT_EXIT_FAIL, why);
+        return;
+    }
+    shadow_install(address, &w);
+}
+
+/* INVLPG drops the shadow of one page (SDM Vol. 3A 4.10.4.1); for a page
+ * shadowing part of a guest 1 GiB page, all of that page. */
+void shadow_invlpg(uint64_t address)
+{
+    if (!(l2.cr0 & CR0_PG))
+        return;
+    uint64_t *t = pool[0];
+    for (int l = 4; l >= 1; l--) {
+        uint64_t *e = &t[index_at(address, l)];
+        if (!(*e & PTE_P))
+            return;
+        if (l == 1 || (*e & PTE_PS) || (l == 3 && from_1g[pool_index(table_at(*e))])) {
+            *e = 0;
+            return;
+        }
+        t = table_at(*e);
+    }
+}
+
+/* After L2 changed CR0, CR4 or EFER: pick the CPU's paging for L2 and
+ * start a fresh shadow. */
+void shadow_mode_changed(void)
+{
+    int long_mode = (l2.cr0 & CR0_PG) && (l2.efer & EFER_LME);
+    if ((l2.cr0 & CR0_PG) && !long_mode) {
+        l2_end(RT_EXIT_FAIL, "L2 enabled 32-bit or PAE paging without long "
+                             "mode; shadow paging supports 4-level paging "
+                             "only");
+        return;
+    }
+    uint64_t efer = l2.efer & ~(EFER_LME | EFER_LMA);
+    if (long_mode)
+        efer |= EFER_LME | EFER_LMA;
+    vmwrite(GUEST_IA32_EFER, efer);
+    vmcs_set_long_mode(long_mode);
+    if (long_mode)
+        shadow_flush();
+    else
+        vmwrite(GUEST_CR3, pa(flat_pdpt));
+}

@@ -1,0 +1,263 @@
+#!/usr/bin/env python3
+"""End-to-end tests of l1vmm, the L1 hypervisor (docs/l1vmm.md).
+
+On Bochs' VMX, every guest runs as L2 under l1vmm in both paging modes
+and must print the RESULT lines it prints alone (tests/e2e/expected.py);
+the L1STATS block must parse and agree with what the guest did; the
+exitstats guest must see shadow paging's exits (#PF, INVLPG, CR access,
+INVPCID) through CPUID 0x4FFFFFFE and none of them under EPT. Under QEMU
+TCG (no VMX) l1vmm must say so and fail; bad L2 input must fail clearly.
+
+Runs go two at a time (each Bochs run is a GRUB boot of a few seconds)."""
+
+import argparse
+import os
+import re
+import struct
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import expected  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RUNNERS = {"bochs": "scripts/bochs-run.sh", "qemu": "scripts/qemu-run.sh"}
+OK, FAIL, EXCEPTION = 0, 1, 2  # RT_EXIT_* in guests/rt/rt.h
+L2_PREFIX = "[L2]"
+EXITSTATS_ITERS = 64
+
+# Basic exit reasons (SDM Vol. 3D Appendix C) the checks name.
+EXCEPTION_NMI, CPUID, INVLPG, CR_ACCESS, INVPCID = 0, 10, 14, 28, 58
+SHADOW_ONLY = (EXCEPTION_NMI, INVLPG, CR_ACCESS, INVPCID)
+
+
+@dataclass
+class Case:
+    name: str
+    backend: str
+    l1_args: str
+    module: str  # path (relative to the build directory's images) or ""
+    module_args: str
+    status: int
+    results: list = None  # the L2 RESULT lines, exactly; None: not checked
+    patterns: list = field(default_factory=list)  # regexes some line matches
+    checks: list = field(default_factory=list)  # functions(lines) -> problems
+    stats: bool = True  # an L1STATS block is expected
+
+
+def l2_lines(lines):
+    """L2's own output, without the prefix l1vmm adds."""
+    return [l[len(L2_PREFIX):].lstrip(" ") for l in lines if l.startswith(L2_PREFIX)]
+
+
+def parse_l1stats(lines):
+    """Returns (header dict, {reason: (name, count, cycles)}, total) or raises."""
+    block = [l for l in lines if l.startswith("L1STATS ")]
+    if not block or not block[0].startswith("L1STATS begin ") or block[-1] != "L1STATS end":
+        raise ValueError("no L1STATS begin ... end block")
+    header = dict(kv.split("=", 1) for kv in block[0].split()[2:])
+    reasons, total = {}, None
+    for line in block[1:-1]:
+        m = re.fullmatch(r"L1STATS reason=(\d+) name=(\w+) count=(\d+) cycles=(\d+)", line)
+        t = re.fullmatch(r"L1STATS total count=(\d+) cycles=(\d+)", line)
+        if m:
+            reasons[int(m[1])] = (m[2], int(m[3]), int(m[4]))
+        elif t:
+            total = (int(t[1]), int(t[2]))
+        else:
+            raise ValueError(f"unparsable line: {line}")
+    if total is None:
+        raise ValueError("no L1STATS total line")
+    return header, reasons, total
+
+
+def check_l1stats(case, lines):
+    problems = []
+    try:
+        header, reasons, total = parse_l1stats(lines)
+    except ValueError as e:
+        return [str(e)]
+    paging = re.search(r"paging=(\w+)", case.l1_args)
+    want_paging = paging[1] if paging else "ept"
+    if header.get("paging") != want_paging:
+        problems.append(f"L1STATS paging={header.get('paging')}, expected {want_paging}")
+    if header.get("l2_status") != str(case.status):
+        problems.append(f"L1STATS l2_status={header.get('l2_status')}, expected {case.status}")
+    if total != (sum(r[1] for r in reasons.values()), sum(r[2] for r in reasons.values())):
+        problems.append(f"L1STATS total {total} is not the sum of the reasons")
+    if any(r[1] == 0 for r in reasons.values()):
+        problems.append("L1STATS lists a reason with count 0")
+    # Under EPT nothing in these guests touches paging or CR0/CR4's
+    # masked bits, so shadow paging's exits must be absent.
+    if want_paging == "ept":
+        for reason in SHADOW_ONLY:
+            if reason in reasons:
+                problems.append(f"ept run has exits of reason {reason}: {reasons[reason]}")
+    else:
+        for reason in (EXCEPTION_NMI, CR_ACCESS):
+            if reason not in reasons:
+                problems.append(f"shadow run has no exits of reason {reason}")
+    return problems
+
+
+def cpuid_exits_at_least(n):
+    def check(lines):
+        _, reasons, _ = parse_l1stats(lines)
+        count = reasons.get(CPUID, ("", 0, 0))[1]
+        return [] if count >= n else [f"{count} CPUID exits, expected at least {n}"]
+    return check
+
+
+def exitstats(paging):
+    """The guest's own view through CPUID 0x4FFFFFFE (guests/exitstats)."""
+    def check(lines):
+        problems = []
+        seen = {}
+        info = {}
+        for line in l2_lines(lines):
+            m = re.fullmatch(r"EXITSTATS reason=(\d+) delta=(\d+)", line)
+            if m:
+                seen[int(m[1])] = int(m[2])
+            elif line.startswith("EXITSTATS "):
+                info = dict(kv.split("=", 1) for kv in line.split()[1:])
+        n = EXITSTATS_ITERS
+        if paging == "shadow":
+            want_min = {EXCEPTION_NMI: n, INVLPG: n, CR_ACCESS: 2 * n,
+                        INVPCID: int(info.get("invpcid", "0"))}
+            for reason, low in want_min.items():
+                if seen.get(reason, -1) < low:
+                    problems.append(f"shadow: reason {reason} delta {seen.get(reason)}, expected >= {low}")
+        else:
+            for reason in SHADOW_ONLY:
+                if seen.get(reason) != 0:
+                    problems.append(f"ept: reason {reason} delta {seen.get(reason)}, expected 0")
+        if info.get("cpuid_self") != "1":
+            problems.append(f"two reason-10 queries differ by {info.get('cpuid_self')}, expected 1")
+        if info.get("undefined_edx") != "0xffffffff":
+            problems.append(f"undefined reason 35 gave edx={info.get('undefined_edx')}")
+        # What the guest saw, l1vmm counted (the block has every exit).
+        _, reasons, _ = parse_l1stats(lines)
+        for reason, delta in seen.items():
+            if reasons.get(reason, ("", 0, 0))[1] < delta:
+                problems.append(f"L1STATS reason {reason} below the guest's delta {delta}")
+        return problems
+    return check
+
+
+def elf_too_large(path):
+    """A valid multiboot ELF32 whose one segment wants 128 MiB at 1 MiB."""
+    ehdr_size, phdr_size = 52, 32
+    mb_flags = 0x3
+    multiboot = struct.pack("<III", 0x1BADB002, mb_flags, -(0x1BADB002 + mb_flags) & 0xFFFFFFFF)
+    filesz = ehdr_size + phdr_size + len(multiboot)
+    ehdr = struct.pack("<4sBBBB8xHHIIIIIHHHHHH", b"\x7fELF", 1, 1, 1, 0,
+                       2, 3, 1, 0x100000, ehdr_size, 0, 0, ehdr_size, phdr_size, 1, 0, 0, 0)
+    phdr = struct.pack("<IIIIIIII", 1, 0, 0x100000, 0x100000, filesz, 128 << 20, 7, 0x1000)
+    with open(path, "wb") as f:
+        f.write(ehdr + phdr + multiboot)
+
+
+def cases(scratch):
+    not_elf = os.path.join(scratch, "not-an-elf.txt")
+    with open(not_elf, "w") as f:
+        f.write("this is not a kernel\n")
+    too_large = os.path.join(scratch, "too-large.elf")
+    elf_too_large(too_large)
+
+    out = []
+    for paging in ("ept", "shadow"):
+        args = f"paging={paging}"
+        out += [
+            Case(f"hello {args}", "bochs", args, "hello.elf", "", OK,
+                 results=[expected.hello()]),
+            Case(f"cpuid iters=1000 {args}", "bochs", args, "cpuid.elf", "iters=1000", OK,
+                 results=[expected.cpuid(1000)], checks=[cpuid_exits_at_least(1000)]),
+            Case(f"exitstats {args}", "bochs", args, "exitstats.elf",
+                 f"iters={EXITSTATS_ITERS}", OK,
+                 results=[f"RESULT exitstats iters={EXITSTATS_ITERS}"],
+                 checks=[exitstats(paging)]),
+        ]
+    # L2's own #PF, reflected by shadow paging with its error code and CR2
+    # (the same report as on bare QEMU, tests/e2e/test_guests.py).
+    out.append(Case("fault kind=pf paging=shadow", "bochs", "paging=shadow", "fault.elf",
+                    "kind=pf", EXCEPTION, results=[],
+                    patterns=[r"^\[L2\] EXCEPTION vector=14 error=0x2 rip=0x[0-9a-f]+ "
+                              r"cr2=0x123456789000 \("]))
+    out += [
+        Case("qemu tcg: no VMX", "qemu", "", "hello.elf", "", FAIL, stats=False,
+             patterns=[r"^PANIC: l1vmm: VMX not available on this CPU \(CPUID\.1:ECX\.VMX=0\)$"]),
+        Case("bad input: no module", "bochs", "", "", "", FAIL, stats=False,
+             patterns=[r"^PANIC: l1vmm: no L2 guest"]),
+        Case("bad input: module is not an ELF file", "bochs", "", not_elf, "", FAIL,
+             stats=False, patterns=[r"^l1vmm: bad L2 module: not an ELF file"]),
+        Case("bad input: image larger than L2 RAM", "bochs", "", too_large, "", FAIL,
+             stats=False, patterns=[r"^l1vmm: L2 image does not fit: .* outside L2 RAM"]),
+    ]
+    return out
+
+
+def run(case, build):
+    cmd = [RUNNERS[case.backend], "--timeout", "90"]
+    if case.module:
+        path = case.module if os.path.isabs(case.module) else \
+            os.path.join(build, "images", case.module)
+        cmd += ["--module", path + (f"={case.module_args}" if case.module_args else "")]
+    cmd += [os.path.join(build, "images", "l1vmm.elf")] + case.l1_args.split()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return proc.returncode, proc.stdout.splitlines(), proc.stderr
+
+
+def check(case, status, lines):
+    problems = []
+    if status != case.status:
+        problems.append(f"exit status {status}, expected {case.status}")
+    if f"EXIT status={case.status}" not in lines:
+        problems.append(f"missing line: EXIT status={case.status}")
+    if case.results is not None:
+        got = [l for l in l2_lines(lines) if l.startswith("RESULT ")]
+        if got != case.results:
+            problems.append(f"L2 RESULT lines {got}, expected {case.results}")
+    for pattern in case.patterns:
+        if not any(re.search(pattern, line) for line in lines):
+            problems.append(f"no line matches: {pattern}")
+    if case.stats:
+        problems += check_l1stats(case, lines)
+    for c in case.checks:
+        try:
+            problems += c(lines)
+        except ValueError as e:
+            problems.append(str(e))
+    return problems
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--build", default="build")
+    parser.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1))
+    args = parser.parse_args()
+
+    failures = 0
+    with tempfile.TemporaryDirectory() as scratch:
+        todo = cases(scratch)
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            outcomes = list(pool.map(lambda c: run(c, args.build), todo))
+    for n, (case, (status, lines, stderr)) in enumerate(zip(todo, outcomes), 1):
+        problems = check(case, status, lines)
+        if problems:
+            failures += 1
+            print(f"not ok {n} - {case.backend}: l1vmm {case.name}")
+            for p in problems:
+                print(f"#   {p}")
+            for line in (lines + stderr.splitlines())[-25:]:
+                print(f"#   | {line}")
+        else:
+            print(f"ok {n} - {case.backend}: l1vmm {case.name}")
+    print(f"# l1vmm: {len(todo) - failures} passed, {failures} failed, {len(todo)} total")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
