@@ -94,6 +94,15 @@ bool exec_not(struct cpu *c, const struct insn *i)
     return op_read_rmw(c, i, 0, &a) && op_write(c, i, 0, ~a);
 }
 
+/* A shift or rotate whose masked count is 0 changes no flag, but a
+ * 32-bit register destination is still written, so its upper half is
+ * cleared (SDM Vol. 1 3.4.1.1; what Intel processors do, checked by
+ * tests/unit/test_insn_diff.c). A memory destination is left alone. */
+static bool rewrite_register(struct cpu *c, const struct insn *i, uint64_t a)
+{
+    return i->op[0].kind != OPK_REG || op_write(c, i, 0, a);
+}
+
 /* Rotates through CF one bit at a time: counts are at most 64. */
 static uint64_t rotate_carry(uint64_t a, unsigned bits, unsigned count,
                              bool left, bool *cf)
@@ -132,7 +141,7 @@ bool exec_shift(struct cpu *c, const struct insn *i)
     }
     unsigned count = (unsigned)(n & (size == 8 ? 0x3F : 0x1F));
     if (count == 0)
-        return true;
+        return rewrite_register(c, i, a);
     uint64_t flags = flags_get(&c->flags);
     bool cf = flags & FL_CF, of;
     uint64_t r, mask = size_mask(size), msb = sign_bit(size);
@@ -213,7 +222,7 @@ static bool double_shift(struct cpu *c, const struct insn *i, bool left)
         return false;
     unsigned count = (unsigned)(n & (size == 8 ? 0x3F : 0x1F));
     if (count == 0)
-        return true;
+        return rewrite_register(c, i, a);
     unsigned __int128 wide;
     uint64_t r;
     bool cf;
@@ -339,8 +348,12 @@ bool exec_idiv(struct cpu *c, const struct insn *i)
     unsigned __int128 raw = acc_pair(c, size);
     /* Sign-extend the 2*bits-wide dividend. */
     __int128 n = (__int128)(raw << (128 - 2 * bits)) >> (128 - 2 * bits);
-    if (sd == -1 && n == -((__int128)1 << (2 * bits - 1)))
-        return cpu_fault_noerr(c, VEC_DE); /* the quotient overflows */
+    /* The most negative dividend over -1: the quotient overflows (and
+     * for 64-bit operands n / sd itself would overflow in C). The bound
+     * is formed unsigned: 1 << 127 does not fit a signed __int128. */
+    unsigned __int128 most_negative = -((unsigned __int128)1 << (2 * bits - 1));
+    if (sd == -1 && (unsigned __int128)n == most_negative)
+        return cpu_fault_noerr(c, VEC_DE);
     __int128 q = n / sd, rem = n % sd;
     __int128 lim = (__int128)1 << (bits - 1);
     if (q >= lim || q < -lim)
@@ -485,16 +498,26 @@ bool exec_xadd(struct cpu *c, const struct insn *i)
     if (!op_read_rmw(c, i, 0, &a) || !op_read(c, i, 1, &b))
         return false;
     uint64_t r = a + b;
-    if (!op_write(c, i, 0, r))
-        return false;
-    op_write(c, i, 1, a); /* a register: cannot fault */
+    /* SDM Vol. 2C "XADD": SRC <- DEST, then DEST <- TEMP, so XADD of a
+     * register with itself leaves the sum. A memory destination is
+     * written first, so that a fault leaves the source register alone. */
+    if (i->op[0].kind == OPK_MEM) {
+        if (!op_write(c, i, 0, r))
+            return false;
+        op_write(c, i, 1, a); /* a register: cannot fault */
+    } else {
+        op_write(c, i, 1, a);
+        op_write(c, i, 0, r);
+    }
     flags_record(&c->flags, FOP_ADD, size, r, a, b, 0);
     return true;
 }
 
-/* CMPXCHG (SDM Vol. 2A): on a mismatch the destination is written back
- * unchanged (a memory destination sees a write cycle either way), and the
- * accumulator receives it. */
+/* CMPXCHG (SDM Vol. 2A): on a mismatch a memory destination is written
+ * back unchanged (it sees a write cycle either way) and the accumulator
+ * receives it. A register destination is not written on a mismatch: a
+ * 32-bit one keeps its upper half, as on Intel processors (checked by
+ * tests/unit/test_insn_diff.c). */
 bool exec_cmpxchg(struct cpu *c, const struct insn *i)
 {
     unsigned size = i->op[0].size;
@@ -503,7 +526,8 @@ bool exec_cmpxchg(struct cpu *c, const struct insn *i)
         return false;
     uint64_t acc = c->gpr[RAX] & size_mask(size);
     bool equal = acc == d;
-    if (!op_write(c, i, 0, equal ? src : d))
+    if ((equal || i->op[0].kind == OPK_MEM) &&
+        !op_write(c, i, 0, equal ? src : d))
         return false;
     if (!equal)
         gpr_set(c, RAX, size, false, d);

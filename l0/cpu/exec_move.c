@@ -137,12 +137,13 @@ static unsigned string_source_seg(const struct insn *i)
     return SEG_DS;
 }
 
+/* The element size from the opcode (A4..AF: even = byte) and the
+ * operand size, not from capstone's operands: capstone 4.0.2 decodes
+ * 66 F3 A5 as "rep movsd" (dword elements) although 0x66 makes them
+ * words; F3 66 A5 it decodes right. */
 static unsigned element_size(const struct insn *i)
 {
-    for (unsigned k = 0; k < i->nops; k++)
-        if (i->op[k].size)
-            return i->op[k].size;
-    return 1;
+    return (i->opcode & 1) ? i->opsize : 1;
 }
 
 /* One iteration of MOVS/STOS/LODS/CMPS/SCAS. */
