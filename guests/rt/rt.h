@@ -62,6 +62,8 @@ typedef void (*rt_handler)(struct rt_frame *frame);
 void rt_set_handler(unsigned vector, rt_handler handler);
 void rt_set_gate_dpl(unsigned vector, unsigned dpl);
 const char *rt_exception_name(unsigned vector);
+/* Prints the EXCEPTION report of an unexpected exception (no exit). */
+void rt_report_exception(const struct rt_frame *frame);
 void rt_set_kernel_stack(uint64_t rsp0);
 
 /* Segment selectors of the runtime's GDT (SYSCALL/SYSRET compatible:

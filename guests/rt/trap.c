@@ -32,7 +32,7 @@ void rt_set_handler(unsigned vector, rt_handler handler)
 }
 
 /* One machine-readable line first (tests match it), then the registers. */
-static void report(const struct rt_frame *f)
+void rt_report_exception(const struct rt_frame *f)
 {
     rt_printf("EXCEPTION vector=%lu error=%#lx rip=%#lx cr2=%#lx (%s)\n",
               f->vector, f->error, f->rip, read_cr2(),
@@ -56,6 +56,6 @@ void rt_trap(struct rt_frame *f)
         h(f);
         return;
     }
-    report(f);
+    rt_report_exception(f);
     rt_exit(RT_EXIT_EXCEPTION);
 }

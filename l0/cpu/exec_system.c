@@ -3,6 +3,7 @@
  * (SGDT, SIDT, SLDT, STR, SMSW, LAR, LSL, VERR, VERW work at CPL 3). */
 #include "cpu/cpuid.h"
 #include "cpu/exec.h"
+#include "cpu/mmu.h"
 #include "cpu/msr.h"
 #include "cpu/ops.h"
 #include "cpu/system.h"
@@ -469,6 +470,43 @@ bool sys_pop_seg(struct cpu *c, unsigned seg, uint64_t value, unsigned size)
     return true;
 }
 
+/* CR8 is the local APIC's TPR[7:4] in 64-bit mode (SDM Vol. 3A 11.8.6.1:
+ * a write of CR8 sets TPR[7:4] and clears TPR[3:0], a read returns
+ * TPR[7:4]). It goes through the APIC's registers on the bus, so that the
+ * APIC sees the new priority at once; with the APIC globally disabled
+ * (IA32_APIC_BASE bit 11 clear) CR8 is plain storage. */
+#define APIC_GLOBAL_ENABLE (1ull << 11)
+#define APIC_TPR_OFFSET 0x80
+
+static bool cr8_is_tpr(const struct cpu *c)
+{
+    return c->m->lapic && (c->apic_base & APIC_GLOBAL_ENABLE);
+}
+
+static uint64_t tpr_address(const struct cpu *c)
+{
+    return (c->apic_base & ~0xFFFull & ((1ull << PHYS_ADDR_BITS) - 1)) +
+           APIC_TPR_OFFSET;
+}
+
+static uint64_t read_cr8(struct cpu *c)
+{
+    if (!cr8_is_tpr(c))
+        return c->cr8;
+    uint32_t tpr;
+    phys_read(c, tpr_address(c), 4, &tpr);
+    return (tpr >> 4) & 0xF;
+}
+
+static void write_cr8(struct cpu *c, uint64_t v)
+{
+    c->cr8 = v;
+    if (cr8_is_tpr(c)) {
+        uint32_t tpr = (uint32_t)(v << 4);
+        phys_write(c, tpr_address(c), 4, &tpr);
+    }
+}
+
 /* CR4 bits this CPU implements (and reports through CPUID). */
 #define CR4_SUPPORTED (CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE)
 #define CR3_RESERVED_64 (~((1ull << 39) - 1))
@@ -531,7 +569,7 @@ bool sys_write_cr(struct cpu *c, unsigned n, uint64_t v)
     case 8:
         if (v & ~0xFull)
             return cpu_fault(c, VEC_GP, 0);
-        c->cr8 = v;
+        write_cr8(c, v);
         return true;
     default:
         return cpu_fault_noerr(c, VEC_UD);
@@ -579,7 +617,7 @@ bool sys_mov_from_crdr(struct cpu *c, const struct insn *i)
         case 2: v = c->cr2; break;
         case 3: v = c->cr3; break;
         case 4: v = c->cr4; break;
-        case 8: v = c->cr8; break;
+        case 8: v = read_cr8(c); break;
         default: return cpu_fault_noerr(c, VEC_UD);
         }
     } else {
