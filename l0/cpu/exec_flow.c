@@ -259,11 +259,14 @@ bool exec_int3(struct cpu *c, const struct insn *i)
     return true;
 }
 
-/* SYSCALL (SDM Vol. 2B): IA-32e mode with EFER.SCE only. */
+/* SYSCALL (SDM Vol. 2B): 64-bit mode with EFER.SCE only. Intel raises
+ * #UD in compatibility mode too ("IF (CS.L != 1) or (IA32_EFER.LMA != 1)
+ * or (IA32_EFER.SCE != 1) THEN #UD"); CSTAR is AMD's target for it, and
+ * this CPU reports GenuineIntel. */
 bool exec_syscall(struct cpu *c, const struct insn *i)
 {
     (void)i;
-    if (!c->long_mode || !(c->efer & EFER_SCE))
+    if (!c->code64 || !(c->efer & EFER_SCE))
         return cpu_fault_noerr(c, VEC_UD);
     uint64_t rflags = cpu_rflags(c);
     c->gpr[RCX] = c->next_rip;
@@ -274,7 +277,7 @@ bool exec_syscall(struct cpu *c, const struct insn *i)
     c->cpl = 0;
     cpu_update_mode(c);
     cpu_set_rflags(c, rflags & ~c->fmask & ~FL_RF);
-    c->next_rip = c->code64 ? c->lstar : c->cstar;
+    c->next_rip = c->lstar;
     return true;
 }
 
