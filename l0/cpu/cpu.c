@@ -137,10 +137,18 @@ static void report_unimplemented(struct cpu *c, const uint8_t *bytes,
                        sizeof text);
     for (unsigned k = 0; k < len && k < 15; k++)
         snprintf(hex + 3 * k, 4, "%02x ", bytes[k]);
-    fprintf(stderr,
-            "turtles: unimplemented instruction at rip %#llx: %s "
-            "(bytes %s) -> #UD\n",
-            (unsigned long long)c->rip, text, hex);
+    /* Capstone decodes every valid x86-64 instruction, so bytes it
+     * cannot decode are an invalid opcode (#UD is the architecture's
+     * answer); a decoded one without a family is ours to implement. */
+    if (id == 0)
+        fprintf(stderr,
+                "turtles: invalid opcode at rip %#llx (bytes %s) -> #UD\n",
+                (unsigned long long)c->rip, hex);
+    else
+        fprintf(stderr,
+                "turtles: unimplemented instruction at rip %#llx: %s "
+                "(bytes %s) -> #UD\n",
+                (unsigned long long)c->rip, text, hex);
 }
 
 /* Decodes the instruction at linear `lin` (physical `pa`). Instructions
