@@ -102,6 +102,7 @@ enum fix {
     FIX_CMPXCHG,   /* accumulator equal to the destination half the time */
     FIX_ZERO_SRC,  /* source zero a quarter of the time */
     FIX_STRING,    /* RSI, RDI, RCX for string instructions */
+    FIX_LEAVE,     /* RBP: a frame pointer near RSP */
 };
 /* Which arithmetic flags the SDM defines after the form (the others are
  * masked); flags an instruction does not affect are defined (preserved). */
@@ -128,7 +129,10 @@ enum opt {
     OPT_REP = 4,      /* REP/REPE/REPNE prefixes in turn */
     OPT_DF = 8,       /* random incoming DF */
     OPT_NOACCESS = 16, /* LEA: the address is computed, not accessed */
+    OPT_LOCK = 32,    /* LOCK allowed with a memory destination (SDM Vol.
+                         2A "LOCK"); added to a third of those cases */
 };
+#define L OPT_LOCK
 
 #define B 1
 #define W 2
@@ -144,44 +148,50 @@ struct form {
     uint8_t enc, ext, sizes, rm, imm, fix, rule, opts;
 };
 
-#define ALU(n, o, rule)                                                       \
-    {n " r/m8, r8", 8 * (o), ENC_RM, 0, B, RM_ANY, IMM_NONE, FIX_NONE, rule, 0}, \
-    {n " r/m, r", 8 * (o) + 1, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_NONE, rule, 0}, \
-    {n " r8, r/m8", 8 * (o) + 2, ENC_RM, 0, B, RM_ANY, IMM_NONE, FIX_NONE, rule, 0}, \
-    {n " r, r/m", 8 * (o) + 3, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_NONE, rule, 0}, \
-    {n " al, imm8", 8 * (o) + 4, ENC_NONE, 0, B, 0, IMM_B, FIX_NONE, rule, 0}, \
-    {n " eax, imm", 8 * (o) + 5, ENC_NONE, 0, WDQ, 0, IMM_Z, FIX_NONE, rule, 0}, \
-    {n " r/m8, imm8", 0x80, ENC_EXT, o, B, RM_ANY, IMM_B, FIX_NONE, rule, 0}, \
-    {n " r/m, imm", 0x81, ENC_EXT, o, WDQ, RM_ANY, IMM_Z, FIX_NONE, rule, 0}, \
-    {n " r/m, simm8", 0x83, ENC_EXT, o, WDQ, RM_ANY, IMM_B, FIX_NONE, rule, 0}
+/* Most forms come in pairs: a byte form at `op` and its 16/32/64-bit
+ * sibling at op + 1 (SDM Vol. 2 2.1.2, the w bit), with an imm8 or an
+ * imm16/32 immediate. */
+#define PAIR(n8, n, op, enc, ext, rm, imm8, imm, fix, rule, opts)             \
+    {n8, op, enc, ext, B, rm, imm8, fix, rule, opts},                         \
+    {n, (op) + 1, enc, ext, WDQ, rm, imm, fix, rule, opts}
+
+/* A read-modify-write r/m form with the operation in ModRM.reg. */
+#define UNARY(n8, n, op, ext, fix, rule, opts)                                \
+    PAIR(n8, n, op, ENC_EXT, ext, RM_ANY, IMM_NONE, IMM_NONE, fix, rule, opts)
+
+/* lk: OPT_LOCK where a memory destination may take LOCK (not CMP). */
+#define ALU(n, o, rule, lk)                                                   \
+    PAIR(n " r/m8, r8", n " r/m, r", 8 * (o), ENC_RM, 0, RM_ANY, IMM_NONE,    \
+         IMM_NONE, FIX_NONE, rule, lk),                                       \
+    PAIR(n " r8, r/m8", n " r, r/m", 8 * (o) + 2, ENC_RM, 0, RM_ANY,          \
+         IMM_NONE, IMM_NONE, FIX_NONE, rule, 0),                              \
+    PAIR(n " al, imm8", n " eax, imm", 8 * (o) + 4, ENC_NONE, 0, 0, IMM_B,    \
+         IMM_Z, FIX_NONE, rule, 0),                                           \
+    PAIR(n " r/m8, imm8", n " r/m, imm", 0x80, ENC_EXT, o, RM_ANY, IMM_B,     \
+         IMM_Z, FIX_NONE, rule, lk),                                          \
+    {n " r/m, simm8", 0x83, ENC_EXT, o, WDQ, RM_ANY, IMM_B, FIX_NONE, rule, lk}
 
 static const struct form alu_forms[] = {
-    ALU("add", 0, R_ALL), ALU("or", 1, R_LOGIC), ALU("adc", 2, R_ALL),
-    ALU("sbb", 3, R_ALL), ALU("and", 4, R_LOGIC), ALU("sub", 5, R_ALL),
-    ALU("xor", 6, R_LOGIC), ALU("cmp", 7, R_ALL),
-    {"test r/m8, r8", 0x84, ENC_RM, 0, B, RM_ANY, IMM_NONE, FIX_NONE, R_LOGIC, 0},
-    {"test r/m, r", 0x85, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_NONE, R_LOGIC, 0},
-    {"test al, imm8", 0xA8, ENC_NONE, 0, B, 0, IMM_B, FIX_NONE, R_LOGIC, 0},
-    {"test eax, imm", 0xA9, ENC_NONE, 0, WDQ, 0, IMM_Z, FIX_NONE, R_LOGIC, 0},
-    {"test r/m8, imm8", 0xF6, ENC_EXT, 0, B, RM_ANY, IMM_B, FIX_NONE, R_LOGIC, 0},
-    {"test r/m, imm", 0xF7, ENC_EXT, 0, WDQ, RM_ANY, IMM_Z, FIX_NONE, R_LOGIC, 0},
-    {"inc r/m8", 0xFE, ENC_EXT, 0, B, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
-    {"inc r/m", 0xFF, ENC_EXT, 0, WDQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
-    {"dec r/m8", 0xFE, ENC_EXT, 1, B, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
-    {"dec r/m", 0xFF, ENC_EXT, 1, WDQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
-    {"not r/m8", 0xF6, ENC_EXT, 2, B, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
-    {"not r/m", 0xF7, ENC_EXT, 2, WDQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
-    {"neg r/m8", 0xF6, ENC_EXT, 3, B, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
-    {"neg r/m", 0xF7, ENC_EXT, 3, WDQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
+    ALU("add", 0, R_ALL, L), ALU("or", 1, R_LOGIC, L), ALU("adc", 2, R_ALL, L),
+    ALU("sbb", 3, R_ALL, L), ALU("and", 4, R_LOGIC, L), ALU("sub", 5, R_ALL, L),
+    ALU("xor", 6, R_LOGIC, L), ALU("cmp", 7, R_ALL, 0),
+    PAIR("test r/m8, r8", "test r/m, r", 0x84, ENC_RM, 0, RM_ANY, IMM_NONE,
+         IMM_NONE, FIX_NONE, R_LOGIC, 0),
+    PAIR("test al, imm8", "test eax, imm", 0xA8, ENC_NONE, 0, 0, IMM_B, IMM_Z,
+         FIX_NONE, R_LOGIC, 0),
+    PAIR("test r/m8, imm8", "test r/m, imm", 0xF6, ENC_EXT, 0, RM_ANY, IMM_B,
+         IMM_Z, FIX_NONE, R_LOGIC, 0),
+    UNARY("inc r/m8", "inc r/m", 0xFE, 0, FIX_NONE, R_ALL, L),
+    UNARY("dec r/m8", "dec r/m", 0xFE, 1, FIX_NONE, R_ALL, L),
+    UNARY("not r/m8", "not r/m", 0xF6, 2, FIX_NONE, R_ALL, L),
+    UNARY("neg r/m8", "neg r/m", 0xF6, 3, FIX_NONE, R_ALL, L),
 };
 
 #define SHIFT(n, e, rule)                                                     \
-    {n " r/m8, 1", 0xD0, ENC_EXT, e, B, RM_ANY, IMM_NONE, FIX_COUNT_1, rule, 0}, \
-    {n " r/m, 1", 0xD1, ENC_EXT, e, WDQ, RM_ANY, IMM_NONE, FIX_COUNT_1, rule, 0}, \
-    {n " r/m8, cl", 0xD2, ENC_EXT, e, B, RM_ANY, IMM_NONE, FIX_COUNT_CL, rule, 0}, \
-    {n " r/m, cl", 0xD3, ENC_EXT, e, WDQ, RM_ANY, IMM_NONE, FIX_COUNT_CL, rule, 0}, \
-    {n " r/m8, imm8", 0xC0, ENC_EXT, e, B, RM_ANY, IMM_B, FIX_COUNT_IMM, rule, 0}, \
-    {n " r/m, imm8", 0xC1, ENC_EXT, e, WDQ, RM_ANY, IMM_B, FIX_COUNT_IMM, rule, 0}
+    UNARY(n " r/m8, 1", n " r/m, 1", 0xD0, e, FIX_COUNT_1, rule, 0),         \
+    UNARY(n " r/m8, cl", n " r/m, cl", 0xD2, e, FIX_COUNT_CL, rule, 0),      \
+    PAIR(n " r/m8, imm8", n " r/m, imm8", 0xC0, ENC_EXT, e, RM_ANY, IMM_B,    \
+         IMM_B, FIX_COUNT_IMM, rule, 0)
 
 static const struct form shift_forms[] = {
     SHIFT("rol", 0, R_ROT), SHIFT("ror", 1, R_ROT), SHIFT("rcl", 2, R_ROT),
@@ -193,25 +203,23 @@ static const struct form shift_forms[] = {
     {"shrd r/m, r, cl", 0x0FAD, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_COUNT_CL, R_SHXD, 0},
 };
 
-#define MULDIV(n, e, fix, rule)                                               \
-    {n " r/m8", 0xF6, ENC_EXT, e, B, RM_ANY, IMM_NONE, fix, rule, 0},         \
-    {n " r/m", 0xF7, ENC_EXT, e, WDQ, RM_ANY, IMM_NONE, fix, rule, 0}
-
 static const struct form muldiv_forms[] = {
-    MULDIV("mul", 4, FIX_NONE, R_MUL), MULDIV("imul", 5, FIX_NONE, R_MUL),
-    MULDIV("div", 6, FIX_DIV, R_NONE), MULDIV("idiv", 7, FIX_DIV, R_NONE),
+    UNARY("mul r/m8", "mul r/m", 0xF6, 4, FIX_NONE, R_MUL, 0),
+    UNARY("imul r/m8", "imul r/m", 0xF6, 5, FIX_NONE, R_MUL, 0),
+    UNARY("div r/m8", "div r/m", 0xF6, 6, FIX_DIV, R_NONE, 0),
+    UNARY("idiv r/m8", "idiv r/m", 0xF6, 7, FIX_DIV, R_NONE, 0),
     {"imul r, r/m", 0x0FAF, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_NONE, R_MUL, 0},
     {"imul r, r/m, simm8", 0x6B, ENC_RM, 0, WDQ, RM_ANY, IMM_B, FIX_NONE, R_MUL, 0},
     {"imul r, r/m, imm", 0x69, ENC_RM, 0, WDQ, RM_ANY, IMM_Z, FIX_NONE, R_MUL, 0},
 };
 
-#define BITOP(n, op, e)                                                       \
-    {n " r/m, r", op, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_BT, R_BT, 0},     \
-    {n " r/m, imm8", 0x0FBA, ENC_EXT, e, WDQ, RM_ANY, IMM_B, FIX_NONE, R_BT, 0}
+#define BITOP(n, op, e, lk)                                                   \
+    {n " r/m, r", op, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_BT, R_BT, lk},    \
+    {n " r/m, imm8", 0x0FBA, ENC_EXT, e, WDQ, RM_ANY, IMM_B, FIX_NONE, R_BT, lk}
 
 static const struct form bit_forms[] = {
-    BITOP("bt", 0x0FA3, 4), BITOP("bts", 0x0FAB, 5), BITOP("btr", 0x0FB3, 6),
-    BITOP("btc", 0x0FBB, 7),
+    BITOP("bt", 0x0FA3, 4, 0), BITOP("bts", 0x0FAB, 5, L),
+    BITOP("btr", 0x0FB3, 6, L), BITOP("btc", 0x0FBB, 7, L),
     {"bsf r, r/m", 0x0FBC, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_ZERO_SRC, R_BS, 0},
     {"bsr r, r/m", 0x0FBD, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_ZERO_SRC, R_BS, 0},
     {"bswap r", 0x0FC8, ENC_OPREG, 0, DQ, 0, IMM_NONE, FIX_NONE, R_ALL, 0},
@@ -219,15 +227,18 @@ static const struct form bit_forms[] = {
     {"cmovcc r, r/m", 0x0F40, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, OPT_CC},
 };
 
+#define RMW(n8, n, op, fix)                                                   \
+    PAIR(n8, n, op, ENC_RM, 0, RM_ANY, IMM_NONE, IMM_NONE, fix, R_ALL, L)
+
 static const struct form xchg_forms[] = {
-    {"xadd r/m8, r8", 0x0FC0, ENC_RM, 0, B, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
-    {"xadd r/m, r", 0x0FC1, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
-    {"cmpxchg r/m8, r8", 0x0FB0, ENC_RM, 0, B, RM_ANY, IMM_NONE, FIX_CMPXCHG, R_ALL, 0},
-    {"cmpxchg r/m, r", 0x0FB1, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_CMPXCHG, R_ALL, 0},
-    {"xchg r/m8, r8", 0x86, ENC_RM, 0, B, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
-    {"xchg r/m, r", 0x87, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
+    RMW("xadd r/m8, r8", "xadd r/m, r", 0x0FC0, FIX_NONE),
+    RMW("cmpxchg r/m8, r8", "cmpxchg r/m, r", 0x0FB0, FIX_CMPXCHG),
+    RMW("xchg r/m8, r8", "xchg r/m, r", 0x86, FIX_NONE),
     {"xchg eax, r", 0x90, ENC_OPREG, 0, WDQ, 0, IMM_NONE, FIX_NONE, R_ALL, 0},
 };
+
+#define MOVE(n8, n, op, enc, ext, rm, imm8, imm)                              \
+    PAIR(n8, n, op, enc, ext, rm, imm8, imm, FIX_NONE, R_ALL, 0)
 
 static const struct form move_forms[] = {
     {"cbw/cwde/cdqe", 0x98, ENC_NONE, 0, WDQ, 0, IMM_NONE, FIX_NONE, R_ALL, 0},
@@ -237,18 +248,13 @@ static const struct form move_forms[] = {
     {"movsx r, r/m8", 0x0FBE, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
     {"movsx r, r/m16", 0x0FBF, ENC_RM, 0, DQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
     {"movsxd r64, r/m32", 0x63, ENC_RM, 0, Q, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
-    {"mov r/m8, r8", 0x88, ENC_RM, 0, B, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
-    {"mov r/m, r", 0x89, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
-    {"mov r8, r/m8", 0x8A, ENC_RM, 0, B, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
-    {"mov r, r/m", 0x8B, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
-    {"mov r/m8, imm8", 0xC6, ENC_EXT, 0, B, RM_ANY, IMM_B, FIX_NONE, R_ALL, 0},
-    {"mov r/m, imm", 0xC7, ENC_EXT, 0, WDQ, RM_ANY, IMM_Z, FIX_NONE, R_ALL, 0},
+    MOVE("mov r/m8, r8", "mov r/m, r", 0x88, ENC_RM, 0, RM_ANY, IMM_NONE, IMM_NONE),
+    MOVE("mov r8, r/m8", "mov r, r/m", 0x8A, ENC_RM, 0, RM_ANY, IMM_NONE, IMM_NONE),
+    MOVE("mov r/m8, imm8", "mov r/m, imm", 0xC6, ENC_EXT, 0, RM_ANY, IMM_B, IMM_Z),
+    MOVE("mov al, moffs", "mov eax, moffs", 0xA0, ENC_NONE, 0, 0, IMM_MOFFS, IMM_MOFFS),
+    MOVE("mov moffs, al", "mov moffs, eax", 0xA2, ENC_NONE, 0, 0, IMM_MOFFS, IMM_MOFFS),
     {"mov r8, imm8", 0xB0, ENC_OPREG, 0, B, 0, IMM_V, FIX_NONE, R_ALL, 0},
     {"mov r, imm", 0xB8, ENC_OPREG, 0, WDQ, 0, IMM_V, FIX_NONE, R_ALL, 0},
-    {"mov al, moffs", 0xA0, ENC_NONE, 0, B, 0, IMM_MOFFS, FIX_NONE, R_ALL, 0},
-    {"mov eax, moffs", 0xA1, ENC_NONE, 0, WDQ, 0, IMM_MOFFS, FIX_NONE, R_ALL, 0},
-    {"mov moffs, al", 0xA2, ENC_NONE, 0, B, 0, IMM_MOFFS, FIX_NONE, R_ALL, 0},
-    {"mov moffs, eax", 0xA3, ENC_NONE, 0, WDQ, 0, IMM_MOFFS, FIX_NONE, R_ALL, 0},
     {"lea r, m", 0x8D, ENC_RM, 0, WDQ, RM_MEM, IMM_NONE, FIX_NONE, R_ALL, OPT_NOACCESS},
 };
 
@@ -259,22 +265,21 @@ static const struct form stack_forms[] = {
     {"push imm", 0x68, ENC_NONE, 0, WQ, 0, IMM_Z, FIX_NONE, R_ALL, OPT_DEF64},
     {"pop r", 0x58, ENC_OPREG, 0, WQ, 0, IMM_NONE, FIX_NONE, R_ALL, OPT_DEF64},
     {"pop r/m", 0x8F, ENC_EXT, 0, WQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, OPT_DEF64},
+    {"leave", 0xC9, ENC_NONE, 0, WQ, 0, IMM_NONE, FIX_LEAVE, R_ALL, OPT_DEF64},
 };
 
-/* Size 0: no operand-size prefix. */
+/* No operands (size 0: no operand-size prefix); DF comes in random. */
+#define FLAGOP(n, op) {n, op, ENC_NONE, 0, 0, 0, IMM_NONE, FIX_NONE, R_ALL, OPT_DF}
+
 static const struct form flag_forms[] = {
-    {"lahf", 0x9F, ENC_NONE, 0, 0, 0, IMM_NONE, FIX_NONE, R_ALL, OPT_DF},
-    {"sahf", 0x9E, ENC_NONE, 0, 0, 0, IMM_NONE, FIX_NONE, R_ALL, OPT_DF},
-    {"clc", 0xF8, ENC_NONE, 0, 0, 0, IMM_NONE, FIX_NONE, R_ALL, OPT_DF},
-    {"stc", 0xF9, ENC_NONE, 0, 0, 0, IMM_NONE, FIX_NONE, R_ALL, OPT_DF},
-    {"cmc", 0xF5, ENC_NONE, 0, 0, 0, IMM_NONE, FIX_NONE, R_ALL, OPT_DF},
-    {"cld", 0xFC, ENC_NONE, 0, 0, 0, IMM_NONE, FIX_NONE, R_ALL, OPT_DF},
-    {"std", 0xFD, ENC_NONE, 0, 0, 0, IMM_NONE, FIX_NONE, R_ALL, OPT_DF},
+    FLAGOP("lahf", 0x9F), FLAGOP("sahf", 0x9E), FLAGOP("clc", 0xF8),
+    FLAGOP("stc", 0xF9), FLAGOP("cmc", 0xF5), FLAGOP("cld", 0xFC),
+    FLAGOP("std", 0xFD),
 };
 
 #define STRING(n, op)                                                         \
-    {n "b", op, ENC_NONE, 0, B, 0, IMM_NONE, FIX_STRING, R_ALL, OPT_REP | OPT_DF}, \
-    {n "w/d/q", op + 1, ENC_NONE, 0, WDQ, 0, IMM_NONE, FIX_STRING, R_ALL, OPT_REP | OPT_DF}
+    PAIR(n "b", n "w/d/q", op, ENC_NONE, 0, 0, IMM_NONE, IMM_NONE,            \
+         FIX_STRING, R_ALL, OPT_REP | OPT_DF)
 
 static const struct form string_forms[] = {
     STRING("movs", 0xA4), STRING("cmps", 0xA6), STRING("stos", 0xAA),
@@ -752,6 +757,8 @@ static void build_case(struct tcase *t, const struct form *f, unsigned size,
         *p++ = 0x67;
     if (t->rep)
         *p++ = k % 3 == 2 && compares ? 0xF2 : 0xF3;
+    if ((f->opts & OPT_LOCK) && mem && rng_below(s, 3) == 0)
+        *p++ = 0xF0;
     for (uint8_t *q = p - 1; q > t->bytes; q--) {
         uint8_t *other = t->bytes + rng_below(s, (unsigned)(q - t->bytes) + 1);
         uint8_t x = *q;
@@ -876,6 +883,9 @@ static void build_case(struct tcase *t, const struct form *f, unsigned size,
             dst[0x100 + (int)rng_below(s, 64) - 32] ^= (uint8_t)(1 + rng_below(s, 255));
         break;
     }
+    case FIX_LEAVE:
+        t->in.gpr[RBP] = DATA + STACK_OFF + rng_below(s, 256) - 128;
+        break;
     default:
         break;
     }
@@ -951,8 +961,13 @@ static void report(const struct tcase *t, const struct outcome *h,
                        true, text, sizeof text);
     for (unsigned k = 0; k < t->len; k++)
         snprintf(hex + 3 * k, 4, "%02x ", t->bytes[k]);
-    print_error("\nMISMATCH (%s): %s  [%s] (form \"%s\", size %u, count %u)\n",
-                why, text, hex, t->f->name, t->size, t->count);
+    bool counted = t->f->fix == FIX_COUNT_1 || t->f->fix == FIX_COUNT_CL ||
+                   t->f->fix == FIX_COUNT_IMM;
+    print_error("\nMISMATCH (%s): %s  [%s] (form \"%s\", size %u",
+                why, text, hex, t->f->name, t->size);
+    if (counted)
+        print_error(", count %u", t->count);
+    print_error(")\n");
     for (unsigned r = 0; r < 16; r++) {
         bool differ = h->r.gpr[r] != e->r.gpr[r];
         print_error("  %-3s in %016" PRIx64 "  host %016" PRIx64
@@ -983,7 +998,8 @@ static void run_case(const struct tcase *t)
 {
     struct outcome h = {.data = window_map}, e = {.data = NULL};
     int sig = host_run(t->bytes, t->len, &t->in, t->data, &h.r);
-    h.vector = sig == 0 ? -1 : sig == SIGFPE ? VEC_DE : 100 + sig;
+    h.vector = sig == 0 ? -1 : sig == SIGFPE ? VEC_DE
+             : sig == SIGILL ? VEC_UD : 100 + sig;
     e.vector = guest_run(t->bytes, t->len, &t->in, t->data, &e.r, &e.rip);
     e.data = m->ram + WINDOW_PA;
     if (e.vector == -2) {
@@ -1046,15 +1062,15 @@ struct group {
 
 static struct tcase the_case; /* 16 KiB: not on the stack */
 
-/* Cases per form and size: shift counts run 0..70 three times, condition
- * codes 0..15 sixteen times, the others 240 random cases. */
+/* Cases per form and size: shift counts run 0..70 eight times, condition
+ * codes 0..15 forty times, the others 640 random cases. */
 static unsigned cases_for(const struct form *f)
 {
     if (f->fix == FIX_COUNT_CL || f->fix == FIX_COUNT_IMM)
-        return 71 * 3;
+        return 71 * 8;
     if (f->opts & OPT_CC)
-        return 16 * 16;
-    return 240;
+        return 16 * 40;
+    return 640;
 }
 
 static void run_group(void **state)
