@@ -1,6 +1,10 @@
 /* Integer arithmetic and logic (SDM Vol. 2 instruction pages; flags per
  * Vol. 1 Appendix A). Flags the SDM leaves undefined are set as noted at
- * each instruction; docs/emulator.md lists them. */
+ * each instruction; docs/emulator.md lists them. tests/unit/test_insn_diff.c
+ * compares everything else with the host CPU; the undefined flags in which
+ * the Intel host of that test differs from our choices: CF/OF/SF/AF/PF
+ * after BSF/BSR, ZF after MUL/IMUL, OF after rotates by more than 1, AF
+ * after shifts and OF after shifts (and SHLD/SHRD) by more than 1. */
 #include "cpu/exec.h"
 #include "cpu/ops.h"
 
