@@ -31,7 +31,8 @@ static const struct {
     const char *name;
     enum need ept, shadow;
 } controls[] = {
-    /* HLT ends L2 (it has no interrupt source here). */
+    /* HLT: l1vmm decides between waiting (HLT activity state) and
+     * ending L2 (exits.c). */
     {PROC, PROC_HLT, "HLT exiting", NEED, NEED},
     /* Shadow paging must see every change of L2's address space. */
     {PROC, PROC_INVLPG, "INVLPG exiting", OFF, NEED},

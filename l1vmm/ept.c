@@ -1,13 +1,15 @@
 /* EPT12: L2 guest-physical [0, RAM) onto L1's region for L2, read, write
  * and execute, in 2 MiB pages when the CPU has them and 4 KiB pages
  * otherwise. Built once: L2's RAM never moves. Formats: SDM Vol. 3C
- * 29.3.2 (entries) and 25.6.11 (EPTP). Anything outside RAM is left
- * unmapped, so L2 touching it is an EPT violation (exits.c). */
+ * 29.3.2 (entries) and 25.6.11 (EPTP). Besides RAM only the APIC page is
+ * mapped (l1vmm.h); L2 touching anything else is an EPT violation. */
+#include "cpu.h"
 #include "l1vmm.h"
 
 #define EPT_RWX 0x7ull
 #define EPT_LARGE (1ull << 7)
 #define EPTP_WALK4 (3ull << 3) /* page-walk length minus one */
+#define PTE_ADDR_MASK 0x000FFFFFFFFFF000ull
 
 /* One page directory; 4 KiB pages only for the first 128 MiB. */
 enum { RAM_MAX = 1 << 30, RAM_MAX_4K = 128 << 20 };
@@ -17,6 +19,9 @@ static uint64_t pml4[TABLE] __attribute__((aligned(PAGE)));
 static uint64_t pdpt[TABLE] __attribute__((aligned(PAGE)));
 static uint64_t pd[TABLE] __attribute__((aligned(PAGE)));
 static uint64_t pt[RAM_MAX_4K >> 21][TABLE] __attribute__((aligned(PAGE)));
+/* The APIC page: PDPT[3] -> a page directory -> a page table. */
+static uint64_t apic_pd[TABLE] __attribute__((aligned(PAGE)));
+static uint64_t apic_pt[TABLE] __attribute__((aligned(PAGE)));
 
 static uint64_t pa(const void *p) { return (uint64_t)(uintptr_t)p; }
 
@@ -51,6 +56,12 @@ int ept_init(void)
             pt[i][j] = (host + (i << 21) + (j << 12)) | leaf;
         pd[i] = pa(pt[i]) | EPT_RWX;
     }
+
+    /* Read and write, uncacheable (type 0), never executed. */
+    uint64_t apic = rdmsr(MSR_APIC_BASE) & PTE_ADDR_MASK;
+    pdpt[L2_APIC_PAGE >> 30] = pa(apic_pd) | EPT_RWX;
+    apic_pd[(L2_APIC_PAGE >> 21) & 511] = pa(apic_pt) | EPT_RWX;
+    apic_pt[(L2_APIC_PAGE >> 12) & 511] = apic | 0x3;
 
     uint64_t eptp = pa(pml4) | EPTP_WALK4 | type;
     if (vmwrite(EPT_POINTER, eptp) != VMX_OK) {

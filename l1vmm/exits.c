@@ -99,13 +99,24 @@ static uint64_t visible_cr4(void)
     return (vmread(GUEST_CR4) & ~l2.cr4_mask) | (l2.cr4 & l2.cr4_mask);
 }
 
+/* EFER as L2 reads it: under shadow paging the CPU's LME/LMA follow
+ * L2's paging, not L2's writes. */
+static uint64_t efer_visible(void)
+{
+    if (l2.paging == PAGING_EPT)
+        return vmread(GUEST_IA32_EFER);
+    int lma = (l2.cr0 & CR0_PG) && (l2.efer & EFER_LME);
+    return l2.efer | (lma ? EFER_LMA : 0);
+}
+
 /* MOV to CR0, CLTS and LMSW: the #GP checks of SDM Vol. 3A 2.5 and the
  * MOV CR instruction page, then the new value. */
 static void set_cr0(uint64_t v)
 {
     if ((v >> 32) || ((v & CR0_PG) && !(v & CR0_PE)) ||
         ((v & CR0_NW) && !(v & CR0_CD)) ||
-        ((v & CR0_PG) && (l2.efer & EFER_LME) && !(visible_cr4() & CR4_PAE))) {
+        ((v & CR0_PG) && (efer_visible() & EFER_LME) &&
+         !(visible_cr4() & CR4_PAE))) {
         gp0();
         return;
     }
@@ -221,14 +232,6 @@ static int find_msr(uint32_t msr)
 static int canonical(uint64_t a)
 {
     return (uint64_t)((int64_t)(a << 16) >> 16) == a;
-}
-
-static uint64_t efer_visible(void)
-{
-    if (l2.paging == PAGING_EPT)
-        return vmread(GUEST_IA32_EFER);
-    int lma = (l2.cr0 & CR0_PG) && (l2.efer & EFER_LME);
-    return l2.efer | (lma ? EFER_LMA : 0);
 }
 
 static void on_rdmsr(void)
@@ -364,14 +367,10 @@ static void on_exception(void)
     inject(info, error, vmread(EXIT_INSTRUCTION_LENGTH));
 }
 
-static void on_external_interrupt(void)
-{
-    /* Only if the CPU forces external-interrupt exiting. l1vmm runs with
-     * interrupts off and gives L2 none: mask the 8259 PICs so that the
-     * line drops (this is the whole interrupt story of l1vmm). */
-    outb(0x21, 0xFF);
-    outb(0xA1, 0xFF);
-}
+/* Only if the CPU forces external-interrupt exiting (l1vmm leaves it
+ * off so that APIC interrupts go to L2): l1vmm runs with interrupts off
+ * and takes none, so it masks the PICs again and resumes. */
+static void on_external_interrupt(void) { io_mask_pic(); }
 
 static void on_interrupt_window(void)
 {
@@ -389,12 +388,27 @@ static void on_triple_fault(void)
     l2_end(RT_EXIT_EXCEPTION, "L2 triple fault (shutdown)");
 }
 
+/* HLT with interrupts on: L2 waits in the HLT activity state (SDM Vol.
+ * 3C 25.4.2), halted by the CPU in non-root operation until its APIC
+ * delivers an interrupt, which goes to L2 without an exit. That state
+ * needs no STI or MOV-SS blocking (27.3.1.5), and the blocking ended
+ * with HLT anyway. With interrupts off nothing would wake L2. */
+#define RFLAGS_IF (1u << 9)
+#define ACTIVITY_HLT 1
 static void on_hlt(void)
 {
-    rt_snprintf(why, sizeof why, "L2 executed HLT with interrupts %s; "
-                "l1vmm gives it no interrupts, so it would never wake",
-                vmread(GUEST_RFLAGS) & (1u << 9) ? "on" : "off");
-    l2_end(RT_EXIT_FAIL, why);
+    if (!(vmread(GUEST_RFLAGS) & RFLAGS_IF)) {
+        l2_end(RT_EXIT_FAIL, "L2 executed HLT with interrupts off; nothing "
+                             "would wake it");
+    } else if (!(caps.misc & VMX_MISC_HLT_STATE)) {
+        l2_end(RT_EXIT_FAIL, "L2 executed HLT, and this CPU has no HLT "
+                             "activity state for it to wait in "
+                             "(IA32_VMX_MISC[6])");
+    } else {
+        skip_instruction();
+        vmwrite(GUEST_INTERRUPTIBILITY, vmread(GUEST_INTERRUPTIBILITY) & ~3u);
+        vmwrite(GUEST_ACTIVITY_STATE, ACTIVITY_HLT);
+    }
 }
 
 static void on_invlpg(void)

@@ -2,6 +2,7 @@
  * devices L2's runtime uses register their port ranges in one table, and
  * any other port behaves as an empty ISA bus: reads give all ones, writes
  * are dropped. String I/O (INS/OUTS) is not emulated. */
+#include "cpu.h"
 #include "l1vmm.h"
 
 /* Exit qualification for I/O instructions, SDM Vol. 3C Table 28-5. */
@@ -12,7 +13,7 @@
 
 /* L2's console: its UART output, forwarded line by line with a prefix
  * so that L2's lines can be told from l1vmm's own. */
-static char line[256];
+static char line[2048]; /* longer lines are split */
 static unsigned line_len;
 
 void io_flush(void)
@@ -95,6 +96,15 @@ static const struct port_range {
     {0xF4, 0xF7, 0, debug_exit_out},
     {0x8900, 0x8900, 0, shutdown_out},
 };
+
+/* L2 gets the local APIC but no 8259 (its ports are not passed
+ * through): both PICs are masked, so that legacy IRQs such as the PIT's
+ * cannot reach L2 through the APIC's LINT0 (ExtINT) behind its back. */
+void io_mask_pic(void)
+{
+    outb(0x21, 0xFF);
+    outb(0xA1, 0xFF);
+}
 
 void io_exit(uint64_t q)
 {

@@ -102,8 +102,6 @@ void shadow_mode_changed(void);
 void shadow_flush(void);
 void shadow_page_fault(uint64_t address, uint32_t error);
 void shadow_invlpg(uint64_t address);
-/* L2 linear -> guest-physical through L2's own page tables (both modes). */
-int guest_translate(uint64_t linear, uint64_t *gpa);
 
 /* exits.c */
 void exits_dispatch(uint32_t reason);
@@ -115,6 +113,7 @@ void skip_instruction(void);
 void io_exit(uint64_t qualification);
 void io_console_putc(char c); /* L2's console, forwarded with "[L2] " */
 void io_flush(void);
+void io_mask_pic(void);
 
 /* stats.c */
 void stats_count(unsigned reason);
@@ -127,6 +126,13 @@ void stats_print(void);
 /* diag.c: VMX failures in words. */
 void diag_vmfail(const char *what, enum vmx_result r);
 void diag_entry_failure(uint32_t reason);
+
+/* The one device page L2 gets directly: the local APIC's registers
+ * (SDM Vol. 3A 11.4.1), at the same address for L2 as for l1vmm, so that
+ * L2 programs the APIC timer and takes its interrupts itself. l1vmm
+ * never uses the APIC, and leaves external-interrupt exiting off. */
+#define L2_APIC_PAGE 0xFEE00000ull
+#define MSR_APIC_BASE 0x1Bu
 
 /* L2's RAM as seen from L1. NULL when [gpa, gpa+len) is outside it. */
 static inline void *l2_ptr(uint64_t gpa, uint64_t len)

@@ -193,7 +193,7 @@ int load_l2(const struct mb_module *mod, struct l2_image *out)
     if (load_segments(&im) || build_mb_info(mod))
         return -1;
     if (!l2_ptr(im.entry, 1) || im.entry < L2_IMAGE_MIN)
-        return fail("its entry point is outside the loaded image");
+        return fail("its entry point is outside L2 RAM above 1 MiB");
     out->entry = im.entry;
     out->mb_info_gpa = L2_MB_INFO;
     return 0;

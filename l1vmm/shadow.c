@@ -15,11 +15,14 @@
  * keys and SMAP are not supported (the first stops L2 with a message;
  * CPUID hides PCID under shadow paging). A guest 1 GiB page is shadowed
  * by 2 MiB pages. CR0.WP=0 writes to clean pages do not set the D bit. */
+#include "cpu.h"
 #include "l1vmm.h"
 
 #define PTE_P (1ull << 0)
 #define PTE_W (1ull << 1)
 #define PTE_U (1ull << 2)
+#define PTE_PWT (1ull << 3)
+#define PTE_PCD (1ull << 4)
 #define PTE_A (1ull << 5)
 #define PTE_D (1ull << 6)
 #define PTE_PS (1ull << 7)
@@ -55,6 +58,11 @@ static uint64_t pool[POOL_PAGES][TABLE] __attribute__((aligned(4096)));
 static unsigned pool_used;
 static uint8_t from_1g[POOL_PAGES]; /* a PD shadowing a guest 1 GiB page */
 
+/* Bits 51:MAXPHYADDR of every paging entry are reserved (SDM Vol. 3A
+ * 4.5.4, Figure 4-11); CPUID 0x80000008 gives MAXPHYADDR. */
+static uint64_t reserved_high;
+static int has_1g_pages;
+
 static uint64_t pa(const void *p) { return (uint64_t)(uintptr_t)p; }
 static uint64_t *table_at(uint64_t entry)
 {
@@ -88,25 +96,20 @@ int shadow_init(void)
     for (uint64_t i = 0; i < l2.ram_bytes / SIZE_2M; i++)
         flat_pd[i] = (pa(l2.ram) + i * SIZE_2M) | PTE_P | PTE_W | PTE_U | PTE_PS;
     flat_pdpt[0] = pa(flat_pd) | PTE_P; /* PAE PDPTEs have no R/W or U/S */
+    unsigned maxphy = cpuid(0x80000008, 0).eax & 0xFF;
+    reserved_high = ((1ull << 52) - 1) & ~((1ull << maxphy) - 1);
+    has_1g_pages = !!(cpuid(0x80000001, 0).edx & (1u << 26));
     shadow_mode_changed();
     return 0;
 }
 
-/* L2's paging registers: in ept mode L2 changes them without exits, so
- * they are read from the VMCS; under shadow paging l1vmm holds them. */
+/* L2's paging registers as L2 believes them. */
 struct paging {
     uint64_t cr0, cr3, cr4, efer;
 };
 static struct paging paging_now(void)
 {
-    if (l2.paging == PAGING_SHADOW)
-        return (struct paging){l2.cr0, l2.cr3, l2.cr4, l2.efer};
-    uint64_t cr0 = (vmread(GUEST_CR0) & ~l2.cr0_mask) |
-                   (vmread(CR0_READ_SHADOW) & l2.cr0_mask);
-    uint64_t cr4 = (vmread(GUEST_CR4) & ~l2.cr4_mask) |
-                   (vmread(CR4_READ_SHADOW) & l2.cr4_mask);
-    return (struct paging){cr0, vmread(GUEST_CR3), cr4,
-                           vmread(GUEST_IA32_EFER)};
+    return (struct paging){l2.cr0, l2.cr3, l2.cr4, l2.efer};
 }
 
 /* The outcome of walking L2's tables for one access. */
@@ -117,6 +120,21 @@ struct walk {
 };
 
 enum { WALK_OK, WALK_FAULT, WALK_BAD_TABLE };
+
+/* Reserved bits of a present entry at `level` (4 = PML4E), SDM Vol. 3A
+ * 4.5.4: PS in a PML4E (and in a PDPTE without 1 GiB pages), the address
+ * bits below a large page other than PAT, XD without EFER.NXE. */
+static int reserved_bits(uint64_t v, int level, int nxe)
+{
+    uint64_t r = reserved_high | (nxe ? 0 : PTE_XD);
+    if (level == 4 || (level == 3 && !has_1g_pages))
+        r |= PTE_PS;
+    else if (level == 3 && (v & PTE_PS))
+        r |= 0x3FFFE000ull; /* bits 29:13 */
+    else if (level == 2 && (v & PTE_PS))
+        r |= 0x1FE000ull; /* bits 20:13 */
+    return !!(v & r);
+}
 
 /* SDM Vol. 3A 4.5 (4-level paging) and 4.6 (access rights). `access`
  * holds the W, U and I bits of a #PF error code. Sets the A bits, and the
@@ -152,7 +170,7 @@ static int walk(const struct paging *pg, uint64_t linear, uint32_t access,
             w->error = access;
             return WALK_FAULT;
         }
-        if ((level == 4 && (v & PTE_PS)) || ((v & PTE_XD) && !nxe)) {
+        if (reserved_bits(v, level, nxe)) {
             w->error = access | PF_P | PF_RSVD;
             return WALK_FAULT;
         }
@@ -187,17 +205,6 @@ static int walk(const struct paging *pg, uint64_t linear, uint32_t access,
     return WALK_OK;
 }
 
-int guest_translate(uint64_t linear, uint64_t *gpa)
-{
-    struct paging pg = paging_now();
-    struct walk w;
-    uint64_t bad;
-    if (walk(&pg, linear, 0, &w, &bad) != WALK_OK)
-        return -1;
-    *gpa = w.gpa;
-    return 0;
-}
-
 static unsigned pool_index(const uint64_t *t)
 {
     return (unsigned)((const uint64_t(*)[TABLE])t - pool);
@@ -228,22 +235,26 @@ static uint64_t *shadow_slot(uint64_t linear, int level)
 }
 
 /* Maps the page of `linear` as the walk found it: 2 MiB shadow pages for
- * guest pages of 2 MiB or more, 4 KiB otherwise. */
-static int shadow_install(uint64_t linear, const struct walk *w)
+ * guest pages of 2 MiB or more, 4 KiB otherwise and for the APIC page,
+ * which is mapped uncached onto the real APIC. */
+static void shadow_install(uint64_t linear, const struct walk *w)
 {
-    uint64_t size = w->page_size >= SIZE_2M ? SIZE_2M : SIZE_4K;
+    int apic = (w->gpa & ~0xFFFull) == L2_APIC_PAGE;
+    uint64_t size = w->page_size >= SIZE_2M && !apic ? SIZE_2M : SIZE_4K;
     uint64_t gpa = w->gpa & ~(size - 1);
+    uint64_t host = apic ? rdmsr(MSR_APIC_BASE) & PTE_ADDR : pa(l2.ram) + gpa;
     uint64_t flags = PTE_P | (w->writable ? PTE_W : 0) |
-                     (w->user ? PTE_U : 0) | (w->nx ? PTE_XD : 0);
+                     (w->user ? PTE_U : 0) | (w->nx ? PTE_XD : 0) |
+                     (apic ? PTE_PCD | PTE_PWT : 0) |
+                     (size == SIZE_2M ? PTE_PS : 0);
     uint64_t *slot = shadow_slot(linear, size == SIZE_2M ? 2 : 1);
     if (!slot) {
         shadow_flush(); /* pool exhausted: start over, L2 refaults */
         slot = shadow_slot(linear, size == SIZE_2M ? 2 : 1);
     }
-    *slot = (pa(l2.ram) + gpa) | flags | (size == SIZE_2M ? PTE_PS : 0);
+    *slot = host | flags;
     if (w->page_size == SIZE_1G)
         from_1g[pool_index(slot - index_at(linear, 2))] = 1;
-    return 0;
 }
 
 /* Three identical faults in a row mean the shadow does not give the CPU
@@ -287,7 +298,7 @@ void shadow_page_fault(uint64_t address, uint32_t error)
         l2_end(RT_EXIT_FAIL, why);
         return;
     }
-    if (!l2_ptr(w.gpa, 1)) {
+    if (!l2_ptr(w.gpa, 1) && (w.gpa & ~0xFFFull) != L2_APIC_PAGE) {
         rt_snprintf(why, sizeof why,
                     "L2 accessed guest-physical %#lx (linear %#lx), "
                     "outside its %lu MiB of RAM",

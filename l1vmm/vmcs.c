@@ -10,6 +10,7 @@
 #define CR0_PG (1ull << 31)
 #define CR4_PSE (1ull << 4)
 #define CR4_PAE (1ull << 5)
+#define CR4_PGE (1ull << 7)
 #define CR4_VMXE (1ull << 13)
 #define CR4_PCIDE (1ull << 17)
 
@@ -59,7 +60,8 @@ uint64_t vmcs_cr4_real(uint64_t visible)
 
 /* Masked bits are owned by l1vmm: L2 reads them from the read shadow and
  * a write that changes one exits (SDM Vol. 3C 25.6.6). Shadow paging also
- * owns the bits that select L2's paging mode. */
+ * owns the bits that select L2's paging mode or whose change flushes the
+ * TLB (CR4.PGE, SDM Vol. 3A 4.10.4.1), since its tables are that TLB. */
 static void init_masks(void)
 {
     uint64_t low = 0xFFFFFFFFull;
@@ -67,7 +69,7 @@ static void init_masks(void)
     l2.cr4_mask = (cr4_forced_on() | ~caps.cr4_fixed1) & low;
     if (l2.paging == PAGING_SHADOW) {
         l2.cr0_mask |= CR0_PE | CR0_PG;
-        l2.cr4_mask |= CR4_PAE | CR4_PSE | CR4_PCIDE;
+        l2.cr4_mask |= CR4_PAE | CR4_PSE | CR4_PGE | CR4_PCIDE;
     }
 }
 

@@ -103,6 +103,7 @@ enum {
 
 #define VMX_BASIC_TRUE_CTLS (1ull << 55)    /* A.1 */
 #define VMX_MISC_SAVES_LMA (1ull << 5)      /* A.6: exits store EFER.LMA */
+#define VMX_MISC_HLT_STATE (1ull << 6)      /* A.6: activity state HLT */
 #define EPT_CAP_WALK4 (1ull << 6)           /* A.10 */
 #define EPT_CAP_UC (1ull << 8)
 #define EPT_CAP_WB (1ull << 14)
