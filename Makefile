@@ -38,7 +38,7 @@ UNIT_LIBS :=
 UNIT_LIB_DEPS :=
 UNIT_INCLUDES :=
 include guests/guests.mk
-include $(wildcard l0/l0.mk l1vmm/l1vmm.mk)
+include $(wildcard l0/l0.mk l0/record/record.mk l1vmm/l1vmm.mk)
 include tests/tests.mk
 
 all: $(IMAGES) $(UNIT_TESTS) $(LAYER_PROGRAMS)

@@ -1,0 +1,531 @@
+/* The SQLite results writer: opening (and creating, and refusing) a
+ * results database, and writing one run in one transaction. */
+#include "record/db.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* analysis/schema.sql, embedded at build time by l0/record/record.mk. */
+static const char schema_sql[] = {
+#include "schema_sql.inc"
+    0,
+};
+
+struct db {
+    sqlite3 *h;
+    char *path;
+};
+
+static const char *const status_names[] = {
+    [STOP_DEBUG_EXIT] = "debug-exit",
+    [STOP_SHUTDOWN] = "shutdown",
+    [STOP_TRIPLE_FAULT] = "triple-fault",
+    [STOP_HALTED] = "halted",
+    [STOP_INSN_LIMIT] = "insn-limit",
+    [STOP_INTERNAL] = "internal",
+};
+
+const char *db_status_name(enum machine_stop stop)
+{
+    return (unsigned)stop < sizeof status_names / sizeof status_names[0]
+               ? status_names[stop]
+               : NULL;
+}
+
+static void say(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- opening ---------------------------------------------------------- */
+
+/* One integer from a query of one row and column; SQLite's code on error. */
+static int query_int(sqlite3 *h, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(h, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The INSERT of each table. Also the check, at open, that a file of the
+ * right version really has the tables and columns this writer needs. */
+enum table {
+    T_RUNS, T_EXIT_STATS, T_NESTED, T_COUNTERS, T_METRICS, T_TRACE, T_COUNT
+};
+static const char *const insert_sql[T_COUNT] = {
+    [T_RUNS] =
+        "INSERT INTO runs (started_at, finished_at, mode, image, "
+        "image_sha256, cmdline, options, git_revision, cost_profile, status, "
+        "exit_code, guest_status, instructions, cycles, host_ns, "
+        "trace_truncated) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+        "?14, ?15, ?16)",
+    [T_EXIT_STATS] =
+        "INSERT INTO exit_stats (run_id, handler_level, guest_level, reason, "
+        "reason_name, count, cycles, host_ns) "
+        "VALUES (?1, ?2, ?3, ?4, coalesce((SELECT name FROM exit_reasons "
+        "WHERE reason = ?4), 'UNDEFINED'), ?5, ?6, ?7)",
+    [T_NESTED] =
+        "INSERT INTO nested_costs (run_id, reason, l2_exits, "
+        "l1_exits_caused, cycles_total, cycles_l0, cycles_l1, cycles_l2, "
+        "cycles_transitions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [T_COUNTERS] =
+        "INSERT INTO counters (run_id, name, value) VALUES (?1, ?2, ?3)",
+    [T_METRICS] =
+        "INSERT INTO guest_metrics (run_id, seq, level, kind, guest, key, "
+        "value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [T_TRACE] =
+        "INSERT INTO exit_trace (run_id, seq, parent_seq, handler_level, "
+        "guest_level, reason, qualification, guest_rip, cycle, cycles, "
+        "host_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+};
+
+static int check_tables(sqlite3 *h, char *err, size_t errlen,
+                        const char *path)
+{
+    for (int t = 0; t < T_COUNT; t++) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(h, insert_sql[t], -1, &st, NULL) != SQLITE_OK) {
+            say(err, errlen,
+                "results database '%s' says it has schema version %d but "
+                "does not match it (%s); it was not written by turtles or "
+                "is damaged: give another --db path",
+                path, DB_SCHEMA_VERSION, sqlite3_errmsg(h));
+            return -1;
+        }
+        sqlite3_finalize(st);
+    }
+    return 0;
+}
+
+/* Creates the schema in an empty database. Two processes may race to do
+ * it on a new file: the version is read again under the write lock, and
+ * the loser finds the winner's schema. */
+static int create_schema(sqlite3 *h, char *err, size_t errlen,
+                         const char *path)
+{
+    int64_t version = 0, objects = 0;
+    int rc = sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = query_int(h, "PRAGMA user_version", &version);
+    if (rc == SQLITE_OK)
+        rc = query_int(h, "SELECT count(*) FROM sqlite_schema", &objects);
+    if (rc == SQLITE_OK && version == 0 && objects == 0)
+        rc = sqlite3_exec(h, schema_sql, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        say(err, errlen, "cannot create the results schema in '%s': %s",
+            path, sqlite3_errmsg(h));
+        sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* What db_open checks, in order. Nothing before create_schema writes to
+ * the file, so a refused file is left as it was. */
+static int open_checks(sqlite3 *h, const char *path, char *err, size_t errlen)
+{
+    int64_t version = 0, objects = 0;
+    if (sqlite3_db_readonly(h, "main") == 1) {
+        say(err, errlen,
+            "results database '%s' is read-only: make it writable or give "
+            "another --db path", path);
+        return -1;
+    }
+    int rc = query_int(h, "PRAGMA user_version", &version);
+    if (rc == SQLITE_OK)
+        rc = query_int(h, "SELECT count(*) FROM sqlite_schema", &objects);
+    if (rc != SQLITE_OK) {
+        say(err, errlen,
+            "'%s' is not a usable SQLite database (%s): it was left as it "
+            "is; move it away or give another --db path",
+            path, sqlite3_errmsg(h));
+        return -1;
+    }
+    if (version == 0 && objects > 0) {
+        say(err, errlen,
+            "'%s' is an SQLite database but not a turtles results database "
+            "(it has tables and no schema version): give another --db path",
+            path);
+        return -1;
+    }
+    if (version != 0 && version != DB_SCHEMA_VERSION) {
+        say(err, errlen,
+            "results database '%s' has schema version %" PRId64 ", this "
+            "turtles writes version %d: give another --db path (see "
+            "docs/results.md)", path, version, DB_SCHEMA_VERSION);
+        return -1;
+    }
+    /* WAL: readers never block the writer and a killed writer loses only
+     * its own uncommitted run. NORMAL sync is durable against a killed
+     * process, which is the failure that matters here. */
+    sqlite3_stmt *st;
+    rc = sqlite3_prepare_v2(h, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        const unsigned char *mode = sqlite3_column_text(st, 0);
+        rc = rc == SQLITE_ROW && mode && strcmp((const char *)mode, "wal") == 0
+                 ? SQLITE_OK
+                 : SQLITE_ERROR;
+        sqlite3_finalize(st);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(h, "PRAGMA synchronous = NORMAL; "
+                             "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        say(err, errlen, "cannot put results database '%s' in WAL mode: %s",
+            path, sqlite3_errmsg(h));
+        return -1;
+    }
+    if (version == 0 && create_schema(h, err, errlen, path) != 0)
+        return -1;
+    return check_tables(h, err, errlen, path);
+}
+
+/* A file this open created and that is still empty is removed on failure:
+ * a refused path must not leave a stray file behind. */
+static void remove_if_ours(const char *path, int existed)
+{
+    struct stat sb;
+    if (!existed && stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+        sb.st_size == 0)
+        unlink(path);
+}
+
+struct db *db_open(const char *path, char *err, size_t errlen)
+{
+    struct stat sb;
+    int existed = stat(path, &sb) == 0;
+    if (existed && S_ISDIR(sb.st_mode)) {
+        say(err, errlen, "results database '%s' is a directory", path);
+        return NULL;
+    }
+    struct db *db = calloc(1, sizeof *db);
+    if (!db || !(db->path = strdup(path))) {
+        say(err, errlen, "out of memory opening '%s'", path);
+        free(db);
+        return NULL;
+    }
+    int rc = sqlite3_open_v2(path, &db->h,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        say(err, errlen,
+            "cannot open results database '%s': %s (does its directory "
+            "exist, and is it writable?)",
+            path, db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
+        db_close(db);
+        remove_if_ours(path, existed);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db->h, DB_BUSY_TIMEOUT_MS);
+    if (open_checks(db->h, path, err, errlen) != 0) {
+        db_close(db);
+        remove_if_ours(path, existed);
+        return NULL;
+    }
+    return db;
+}
+
+void db_set_busy_timeout(struct db *db, int ms)
+{
+    sqlite3_busy_timeout(db->h, ms);
+}
+
+void db_close(struct db *db)
+{
+    if (!db)
+        return;
+    sqlite3_close(db->h);
+    free(db->path);
+    free(db);
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+struct writer {
+    sqlite3 *h;
+    int64_t run_id;
+    const struct run_record *run;
+    const struct exit_stats *stats;
+    const struct guest_metrics *metrics;
+    const struct exit_trace *trace;
+    const char *options;
+    char *err;
+    size_t errlen;
+};
+
+/* 64-bit unsigned values are stored as SQLite's signed INTEGER: two's
+ * complement, so addresses and qualifications keep every bit (and
+ * printf('%x', col) shows them as they were). */
+static int bind_u64(sqlite3_stmt *st, int i, uint64_t v)
+{
+    return sqlite3_bind_int64(st, i, (sqlite3_int64)v);
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC)
+             : sqlite3_bind_null(st, i);
+}
+
+/* Runs a bound statement that returns no rows and makes it ready again. */
+static int insert(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static void iso8601(char *out, size_t n, struct timespec ts)
+{
+    struct tm tm;
+    time_t secs = ts.tv_sec;
+    if (!gmtime_r(&secs, &tm)) {
+        snprintf(out, n, "invalid");
+        return;
+    }
+    size_t len = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + len, n - len, ".%03ldZ", ts.tv_nsec / 1000000L);
+}
+
+static int write_run(struct writer *w, sqlite3_stmt *st)
+{
+    const struct run_record *r = w->run;
+    char started[40], finished[40];
+    iso8601(started, sizeof started, r->started_at);
+    iso8601(finished, sizeof finished, r->finished_at);
+    bind_text(st, 1, started);
+    bind_text(st, 2, finished);
+    bind_text(st, 3, r->mode);
+    bind_text(st, 4, r->image);
+    bind_text(st, 5, r->image_sha256);
+    bind_text(st, 6, r->cmdline ? r->cmdline : "");
+    bind_text(st, 7, w->options);
+    bind_text(st, 8, r->git_revision);
+    bind_text(st, 9, r->cost_profile);
+    bind_text(st, 10, db_status_name(r->stop));
+    sqlite3_bind_int(st, 11, r->exit_code);
+    if (r->has_guest_status)
+        sqlite3_bind_int64(st, 12, r->guest_status);
+    bind_u64(st, 13, r->instructions);
+    bind_u64(st, 14, r->cycles);
+    bind_u64(st, 15, r->host_ns);
+    if (w->trace)
+        sqlite3_bind_int(st, 16, w->trace->truncated != 0);
+    int rc = insert(st);
+    w->run_id = sqlite3_last_insert_rowid(w->h);
+    return rc;
+}
+
+static int write_exit_stats(struct writer *w, sqlite3_stmt *st)
+{
+    for (int h = 0; h < STATS_HANDLER_LEVELS; h++)
+        for (int g = 1; g <= STATS_GUEST_LEVELS; g++)
+            for (int r = 0; r < EXIT_REASON_LIMIT; r++) {
+                const struct exit_cell *c = &w->stats->cell[h][g - 1][r];
+                if (!c->count)
+                    continue;
+                sqlite3_bind_int64(st, 1, w->run_id);
+                sqlite3_bind_int(st, 2, h);
+                sqlite3_bind_int(st, 3, g);
+                sqlite3_bind_int(st, 4, r);
+                bind_u64(st, 5, c->count);
+                bind_u64(st, 6, c->cycles);
+                bind_u64(st, 7, c->host_ns);
+                int rc = insert(st);
+                if (rc != SQLITE_OK)
+                    return rc;
+            }
+    return SQLITE_OK;
+}
+
+static int write_nested(struct writer *w, sqlite3_stmt *st)
+{
+    for (int r = 0; r < EXIT_REASON_LIMIT; r++) {
+        const struct nested_cost *n = &w->stats->nested[r];
+        if (!n->l2_exits)
+            continue;
+        sqlite3_bind_int64(st, 1, w->run_id);
+        sqlite3_bind_int(st, 2, r);
+        bind_u64(st, 3, n->l2_exits);
+        bind_u64(st, 4, n->l1_exits_caused);
+        bind_u64(st, 5, nested_cost_total(n));
+        for (int part = 0; part < NESTED_PARTS; part++)
+            bind_u64(st, 6 + part, n->cycles[part]);
+        int rc = insert(st);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
+static int write_counter(struct writer *w, sqlite3_stmt *st, const char *name,
+                         uint64_t value)
+{
+    sqlite3_bind_int64(st, 1, w->run_id);
+    bind_text(st, 2, name);
+    bind_u64(st, 3, value);
+    return insert(st);
+}
+
+/* The emulator's counters, then what the recorder itself had to drop
+ * (names under "record.", which stats_counter keeps for this), so that a
+ * query can tell a complete run from one that lost data. */
+static int write_counters(struct writer *w, sqlite3_stmt *st)
+{
+    const struct exit_stats *s = w->stats;
+    int rc = SQLITE_OK;
+    for (unsigned i = 0; i < s->counter_count && rc == SQLITE_OK; i++)
+        rc = write_counter(w, st, s->counters[i].name, s->counters[i].value);
+    if (rc == SQLITE_OK)
+        rc = write_counter(w, st, "record.exits_dropped", s->dropped_exits);
+    if (rc == SQLITE_OK && w->metrics)
+        rc = write_counter(w, st, "record.metric_lines_dropped",
+                           w->metrics->lines_dropped);
+    if (rc == SQLITE_OK && w->metrics)
+        rc = write_counter(w, st, "record.metric_pairs_rejected",
+                           w->metrics->pairs_rejected);
+    if (rc == SQLITE_OK && w->trace)
+        rc = write_counter(w, st, "record.trace_dropped", w->trace->dropped);
+    return rc;
+}
+
+static int write_metrics(struct writer *w, sqlite3_stmt *st)
+{
+    if (!w->metrics)
+        return SQLITE_OK;
+    for (size_t i = 0; i < w->metrics->count; i++) {
+        const struct guest_metric *m = &w->metrics->rows[i];
+        sqlite3_bind_int64(st, 1, w->run_id);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
+        sqlite3_bind_int(st, 3, m->level);
+        bind_text(st, 4, metric_kind_name(m->kind));
+        bind_text(st, 5, m->guest);
+        bind_text(st, 6, m->key);
+        bind_text(st, 7, m->value);
+        int rc = insert(st);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
+static int write_trace(struct writer *w, sqlite3_stmt *st)
+{
+    if (!w->trace)
+        return SQLITE_OK;
+    for (size_t i = 0; i < w->trace->count; i++) {
+        const struct trace_entry *e = &w->trace->entries[i];
+        sqlite3_bind_int64(st, 1, w->run_id);
+        bind_u64(st, 2, e->seq);
+        if (e->parent_seq != TRACE_NO_SEQ)
+            bind_u64(st, 3, e->parent_seq);
+        sqlite3_bind_int(st, 4, e->handler_level);
+        sqlite3_bind_int(st, 5, e->guest_level);
+        sqlite3_bind_int(st, 6, e->reason);
+        bind_u64(st, 7, e->qualification);
+        bind_u64(st, 8, e->guest_rip);
+        bind_u64(st, 9, e->cycle);
+        bind_u64(st, 10, e->cycles);
+        bind_u64(st, 11, e->host_ns);
+        int rc = insert(st);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
+/* The order rows are written in: runs first (it gives run_id). */
+static int (*const writers[T_COUNT])(struct writer *, sqlite3_stmt *) = {
+    [T_RUNS] = write_run,
+    [T_EXIT_STATS] = write_exit_stats,
+    [T_NESTED] = write_nested,
+    [T_COUNTERS] = write_counters,
+    [T_METRICS] = write_metrics,
+    [T_TRACE] = write_trace,
+};
+static const char *const table_names[T_COUNT] = {
+    [T_RUNS] = "runs", [T_EXIT_STATS] = "exit_stats",
+    [T_NESTED] = "nested_costs", [T_COUNTERS] = "counters",
+    [T_METRICS] = "guest_metrics", [T_TRACE] = "exit_trace",
+};
+
+/* Every table in order, inside the caller's transaction. */
+static int write_tables(struct writer *w)
+{
+    for (int t = 0; t < T_COUNT; t++) {
+        sqlite3_stmt *st;
+        int rc = sqlite3_prepare_v2(w->h, insert_sql[t], -1, &st, NULL);
+        if (rc == SQLITE_OK)
+            rc = writers[t](w, st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_OK) {
+            say(w->err, w->errlen, "table %s: %s", table_names[t],
+                sqlite3_errmsg(w->h));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int64_t db_write_run(struct db *db, const struct run_record *run,
+                     const struct exit_stats *stats,
+                     const struct guest_metrics *metrics,
+                     const struct exit_trace *trace, char *err, size_t errlen)
+{
+    char why[512] = "";
+    struct writer w = {
+        .h = db->h, .run = run, .stats = stats, .metrics = metrics,
+        .trace = trace, .err = why, .errlen = sizeof why,
+    };
+    char *options = NULL;
+    if (!db_status_name(run->stop)) {
+        snprintf(why, sizeof why, "the run has no end status");
+    } else if (!(options = options_json(run->options, run->option_count))) {
+        snprintf(why, sizeof why, "the options cannot be encoded");
+    } else if (sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+               SQLITE_OK) {
+        /* SQLITE_BUSY here means another writer held the file for the
+         * whole busy timeout. */
+        snprintf(why, sizeof why, "%s", sqlite3_errmsg(db->h));
+    } else {
+        w.options = options;
+        if (write_tables(&w) == 0 &&
+            sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+            free(options);
+            return w.run_id;
+        }
+        if (!why[0])
+            snprintf(why, sizeof why, "commit: %s", sqlite3_errmsg(db->h));
+        sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+    }
+    free(options);
+    say(err, errlen, "cannot record the run in '%s': %s; nothing of this "
+        "run was written", db->path, why);
+    return -1;
+}
