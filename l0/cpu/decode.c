@@ -328,6 +328,8 @@ bool dcache_decode(struct decode_cache *dc, const uint8_t *bytes,
             out->exec = NULL;
             break;
         }
+    if (out->exec)
+        out->exec = isa_specialize(out);
     dc->decoded++;
     return true;
 }

@@ -18,6 +18,7 @@ enum table_op { TBL_GDT, TBL_IDT };
 
 /* exec_alu.c */
 bool exec_alu(struct cpu *c, const struct insn *i);
+bool exec_alu_reg(struct cpu *c, const struct insn *i);
 bool exec_inc(struct cpu *c, const struct insn *i);
 bool exec_dec(struct cpu *c, const struct insn *i);
 bool exec_neg(struct cpu *c, const struct insn *i);
@@ -44,6 +45,7 @@ bool exec_sign_extend_dx(struct cpu *c, const struct insn *i);  /* CWD.. */
 
 /* exec_move.c */
 bool exec_mov(struct cpu *c, const struct insn *i);
+bool exec_mov_data(struct cpu *c, const struct insn *i);
 bool exec_movzx(struct cpu *c, const struct insn *i);
 bool exec_movsx(struct cpu *c, const struct insn *i);
 bool exec_lea(struct cpu *c, const struct insn *i);

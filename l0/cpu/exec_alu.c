@@ -30,18 +30,15 @@ static uint64_t szp(uint64_t r, unsigned size)
     return f;
 }
 
-bool exec_alu(struct cpu *c, const struct insn *i)
+/* The two-operand ALU operation `sub` on a and b (b already masked):
+ * the result, with the flags recorded. */
+static inline __attribute__((always_inline)) uint64_t
+alu_apply(struct cpu *c, unsigned sub, unsigned size, uint64_t a, uint64_t b)
 {
-    unsigned size = i->op[0].size;
-    bool writes = i->sub != ALU_CMP && i->sub != ALU_TEST;
-    uint64_t a, b, r;
-    if (!(writes ? op_read_rmw(c, i, 0, &a) : op_read(c, i, 0, &a)) ||
-        !op_read(c, i, 1, &b))
-        return false;
-    b &= size_mask(size);
+    uint64_t r;
     unsigned carry = 0;
     enum flags_op fop = FOP_LOGIC;
-    switch (i->sub) {
+    switch (sub) {
     case ALU_ADC:
         carry = flags_cf(&c->flags);
         /* fall through */
@@ -61,9 +58,42 @@ bool exec_alu(struct cpu *c, const struct insn *i)
     case ALU_XOR: r = a ^ b; break;
     default: r = a & b; break; /* AND, TEST */
     }
-    if (writes && !op_write(c, i, 0, r))
-        return false;
     flags_record(&c->flags, fop, size, r, a, b, carry);
+    return r;
+}
+
+bool exec_alu(struct cpu *c, const struct insn *i)
+{
+    unsigned size = i->op[0].size;
+    bool writes = i->sub != ALU_CMP && i->sub != ALU_TEST;
+    uint64_t a, b;
+    if (!(writes ? op_read_rmw(c, i, 0, &a) : op_read(c, i, 0, &a)) ||
+        !op_read(c, i, 1, &b))
+        return false;
+    b &= size_mask(size);
+    struct lazy_flags saved = c->flags;
+    uint64_t r = alu_apply(c, i->sub, size, a, b);
+    if (writes && !op_write(c, i, 0, r)) {
+        c->flags = saved; /* a faulting write leaves the flags alone */
+        return false;
+    }
+    return true;
+}
+
+/* The same for a general register destination (not AH..BH) and a
+ * register or immediate source: chosen at decode time, it skips the
+ * operand-kind dispatch on the interpreter's most frequent form. */
+bool exec_alu_reg(struct cpu *c, const struct insn *i)
+{
+    const struct operand *d = &i->op[0], *s = &i->op[1];
+    unsigned size = d->size;
+    uint64_t mask = size_mask(size);
+    uint64_t a = c->gpr[d->reg] & mask;
+    uint64_t b = (s->kind == OPK_IMM ? (uint64_t)s->value : c->gpr[s->reg]) &
+                 mask;
+    uint64_t r = alu_apply(c, i->sub, size, a, b);
+    if (i->sub != ALU_CMP && i->sub != ALU_TEST)
+        gpr_set(c, d->reg, size, false, r);
     return true;
 }
 

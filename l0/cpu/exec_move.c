@@ -12,6 +12,13 @@ bool exec_mov(struct cpu *c, const struct insn *i)
     if (s->kind == OPK_REG && s->rclass != RC_GPR)
         return s->rclass == RC_SEG ? sys_mov_from_seg(c, i)
                                    : sys_mov_from_crdr(c, i);
+    return exec_mov_data(c, i);
+}
+
+/* MOV between general registers, memory and immediates (no segment,
+ * control or debug register): chosen at decode time. */
+bool exec_mov_data(struct cpu *c, const struct insn *i)
+{
     uint64_t v;
     return op_read(c, i, 1, &v) && op_write(c, i, 0, v);
 }

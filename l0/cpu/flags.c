@@ -87,7 +87,7 @@ void flags_record_incdec(struct lazy_flags *f, enum flags_op op,
     flags_record(f, op, size, res, a, 1, 0);
 }
 
-bool flags_cond(const struct lazy_flags *f, unsigned cc)
+bool flags_cond_slow(const struct lazy_flags *f, unsigned cc)
 {
     bool r;
     switch (cc >> 1) {

@@ -89,6 +89,28 @@ void flags_record_incdec(struct lazy_flags *f, enum flags_op op,
                          unsigned size, uint64_t res, uint64_t a);
 
 /* The condition tttn of Jcc/SETcc/CMOVcc (SDM Vol. 1 Appendix B). */
-bool flags_cond(const struct lazy_flags *f, unsigned cc);
+bool flags_cond_slow(const struct lazy_flags *f, unsigned cc);
+
+/* The same, with the common case inline: a condition right after CMP or
+ * SUB compares the operands directly (B: a < b unsigned, L: a < b
+ * signed, ...), without deriving CF, ZF, SF and OF. Shifting both
+ * operands to the top of 64 bits keeps their signed order. */
+static inline bool flags_cond(const struct lazy_flags *f, unsigned cc)
+{
+    if (f->op != FOP_SUB || f->carry)
+        return flags_cond_slow(f, cc);
+    unsigned shift = 64 - 8 * f->size;
+    int64_t sa = (int64_t)(f->a << shift), sb = (int64_t)(f->b << shift);
+    bool r;
+    switch (cc >> 1) {
+    case 1: r = f->a < f->b; break;  /* B */
+    case 2: r = f->a == f->b; break; /* E */
+    case 3: r = f->a <= f->b; break; /* BE */
+    case 6: r = sa < sb; break;      /* L */
+    case 7: r = sa <= sb; break;     /* LE */
+    default: return flags_cond_slow(f, cc);
+    }
+    return (cc & 1) ? !r : r;
+}
 
 #endif

@@ -198,6 +198,27 @@ static const struct isa_row rows[] = {
     {X86_INS_VERW, exec_verw, 0, 0},
 };
 
+static bool plain_gpr(const struct operand *o)
+{
+    return o->kind == OPK_REG && o->rclass == RC_GPR && !o->hi8;
+}
+
+static bool special_reg(const struct operand *o)
+{
+    return o->kind == OPK_REG && o->rclass != RC_GPR;
+}
+
+exec_fn isa_specialize(const struct insn *i)
+{
+    if (i->exec == exec_mov && !special_reg(&i->op[0]) &&
+        !special_reg(&i->op[1]))
+        return exec_mov_data;
+    if (i->exec == exec_alu && i->nops == 2 && plain_gpr(&i->op[0]) &&
+        (i->op[1].kind == OPK_IMM || plain_gpr(&i->op[1])))
+        return exec_alu_reg;
+    return i->exec;
+}
+
 static struct isa_entry table[X86_INS_ENDING];
 static bool table_ready;
 

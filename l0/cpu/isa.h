@@ -20,4 +20,8 @@ struct isa_entry {
 /* NULL if the instruction is not implemented. */
 const struct isa_entry *isa_lookup(unsigned capstone_id);
 
+/* A faster handler for this decoded instruction's operand kinds, or its
+ * generic one. */
+exec_fn isa_specialize(const struct insn *i);
+
 #endif
