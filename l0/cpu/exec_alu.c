@@ -71,13 +71,10 @@ bool exec_alu(struct cpu *c, const struct insn *i)
         !op_read(c, i, 1, &b))
         return false;
     b &= size_mask(size);
-    struct lazy_flags saved = c->flags;
+    /* The destination was read for writing (op_read_rmw checked write
+     * access), so the write below cannot fault after the flags change. */
     uint64_t r = alu_apply(c, i->sub, size, a, b);
-    if (writes && !op_write(c, i, 0, r)) {
-        c->flags = saved; /* a faulting write leaves the flags alone */
-        return false;
-    }
-    return true;
+    return !writes || op_write(c, i, 0, r);
 }
 
 /* The same for a general register destination (not AH..BH) and a
