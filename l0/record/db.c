@@ -221,8 +221,9 @@ struct db *db_open(const char *path, char *err, size_t errlen)
     struct stat sb;
     int existed = stat(path, &sb) == 0;
     if (existed && S_ISDIR(sb.st_mode)) {
-        say(err, errlen, "results database '%s' is a directory: give the path of a "
-            "file", path);
+        say(err, errlen,
+            "results database '%s' is a directory: give the path of a file",
+            path);
         return NULL;
     }
     struct db *db = calloc(1, sizeof *db);
