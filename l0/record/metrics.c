@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "record/grow.h"
+
 static const char *const kind_words[] = {
     [METRIC_RESULT] = "RESULT",
     [METRIC_METRIC] = "METRIC",
@@ -95,20 +97,17 @@ static int line_kind(struct span line)
     return -1;
 }
 
+/* Room for `more` rows; a line's rows land together or not at all. */
 static int reserve(struct guest_metrics *m, size_t more)
 {
-    if (more > METRIC_ROWS_MAX - m->count)
-        return -1;
-    if (m->count + more <= m->capacity)
+    if (!more)
         return 0;
-    size_t want = m->capacity ? m->capacity : ROWS_FIRST_CAPACITY;
-    while (want < m->count + more)
-        want *= 2;
-    struct guest_metric *p = realloc(m->rows, want * sizeof *p);
+    struct guest_metric *p = grow_to(m->rows, &m->capacity, m->count + more,
+                                     sizeof *p, ROWS_FIRST_CAPACITY,
+                                     METRIC_ROWS_MAX);
     if (!p)
         return -1;
     m->rows = p;
-    m->capacity = want;
     return 0;
 }
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "record/grow.h"
+
 struct out {
     char *buf;
     size_t len, cap;
@@ -17,18 +19,12 @@ static void put(struct out *o, const char *s, size_t n)
 {
     if (o->failed)
         return;
-    if (o->len + n + 1 > o->cap) {
-        size_t want = o->cap ? o->cap : 128;
-        while (o->len + n + 1 > want)
-            want *= 2;
-        char *p = realloc(o->buf, want);
-        if (!p) {
-            o->failed = 1;
-            return;
-        }
-        o->buf = p;
-        o->cap = want;
+    char *p = grow_to(o->buf, &o->cap, o->len + n + 1, 1, 128, SIZE_MAX / 2);
+    if (!p) {
+        o->failed = 1;
+        return;
     }
+    o->buf = p;
     memcpy(o->buf + o->len, s, n);
     o->len += n;
     o->buf[o->len] = '\0';

@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "record/grow.h"
+
 /* The first allocation: big enough that short runs never regrow. */
 enum { TRACE_FIRST_CAPACITY = 1024 };
 
@@ -19,14 +21,11 @@ void trace_free(struct exit_trace *t)
 
 static int grow(struct exit_trace *t)
 {
-    size_t want = t->capacity ? t->capacity * 2 : TRACE_FIRST_CAPACITY;
-    if (want > t->cap)
-        want = t->cap;
-    struct trace_entry *p = realloc(t->entries, want * sizeof *p);
+    struct trace_entry *p = grow_to(t->entries, &t->capacity, t->count + 1,
+                                    sizeof *p, TRACE_FIRST_CAPACITY, t->cap);
     if (!p)
         return -1;
     t->entries = p;
-    t->capacity = want;
     return 0;
 }
 

@@ -18,7 +18,7 @@
 
 struct trace_entry {
     uint64_t seq;        /* set by trace_add: 0, 1, 2 ... in order */
-    uint64_t parent_seq; /* the L2 exit this L1 exit was caused by, or TRACE_NO_SEQ */
+    uint64_t parent_seq; /* the L2 exit that caused it, or TRACE_NO_SEQ */
     uint8_t handler_level, guest_level; /* as in stats.h */
     uint16_t reason;                    /* basic exit reason */
     uint64_t qualification;
@@ -27,6 +27,9 @@ struct trace_entry {
     uint64_t cycles;  /* modeled cost of handling it */
     uint64_t host_ns;
 };
+
+/* A cap for turtles run --trace: 64 MiB of 64-byte entries. */
+enum { TRACE_DEFAULT_CAP = 1 << 20 };
 
 struct exit_trace {
     struct trace_entry *entries;
