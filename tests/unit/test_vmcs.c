@@ -86,29 +86,33 @@ static void test_high_encoding_accesses_bits_63_32(void **state)
     }
 }
 
+/* VMWRITE then VMREAD of one field (exit information writable). */
+static uint64_t write_read(struct vmcs *v, uint16_t e, uint64_t value)
+{
+    uint64_t got = 0x5A5A;
+    assert_int_equal(vmcs_write(v, e, value, true), VMCS_OK);
+    assert_int_equal(vmcs_read(v, e, &got), VMCS_OK);
+    return got;
+}
+
 static void test_natural_width_fields_hold_64_bits(void **state)
 {
     struct vmcs *v = *state;
-    uint64_t got;
-    assert_int_equal(vmcs_write(v, 0x681E, 0xFFFF800012345678ull, false),
-                     VMCS_OK); /* GUEST_RIP */
-    assert_int_equal(vmcs_read(v, 0x681E, &got), VMCS_OK);
-    assert_int_equal(got, 0xFFFF800012345678ull);
+    assert_int_equal(write_read(v, 0x681E, 0xFFFF800012345678ull),
+                     0xFFFF800012345678ull); /* GUEST_RIP */
     assert_int_equal(vmcs_get(v, VMCS_IDX_GUEST_RIP), 0xFFFF800012345678ull);
+    assert_int_equal(write_read(v, 0x6400, ~0ull), ~0ull); /* qualification */
 }
 
 static void test_narrow_fields_zero_extend_and_truncate(void **state)
 {
     struct vmcs *v = *state;
-    uint64_t got;
-    assert_int_equal(vmcs_write(v, 0x0802, 0xFFFFFFFFFFFF0010ull, false),
-                     VMCS_OK); /* GUEST_CS_SELECTOR */
-    assert_int_equal(vmcs_read(v, 0x0802, &got), VMCS_OK);
-    assert_int_equal(got, 0x0010);
-    assert_int_equal(vmcs_write(v, 0x4816, 0xDEADBEEF0000A09Bull, false),
-                     VMCS_OK); /* GUEST_CS_AR */
-    assert_int_equal(vmcs_read(v, 0x4816, &got), VMCS_OK);
-    assert_int_equal(got, 0xA09B);
+    assert_int_equal(write_read(v, 0x0802, 0xFFFFFFFFFFFF0010ull),
+                     0x0010); /* GUEST_CS_SELECTOR */
+    assert_int_equal(write_read(v, 0x4816, 0xDEADBEEF0000A09Bull),
+                     0xA09B); /* GUEST_CS_AR */
+    assert_int_equal(write_read(v, 0x4402, 0xFFFFFFFF80000021ull),
+                     0x80000021); /* EXIT_REASON */
     vmcs_set(v, VMCS_IDX_GUEST_SS_SELECTOR, 0x123456);
     assert_int_equal(vmcs_get(v, VMCS_IDX_GUEST_SS_SELECTOR), 0x3456);
 }
