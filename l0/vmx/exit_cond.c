@@ -268,7 +268,8 @@ static const char *const exit_reason_names[VMX_EXIT_REASON_LIMIT] = {
     [VMX_EXIT_IO] = "I/O instruction",
     [VMX_EXIT_RDMSR] = "RDMSR",
     [VMX_EXIT_WRMSR] = "WRMSR",
-    [VMX_EXIT_ENTRY_FAIL_GUEST_STATE] = "VM-entry failure: invalid guest state",
+    [VMX_EXIT_ENTRY_FAIL_GUEST_STATE] =
+        "VM-entry failure: invalid guest state",
     [VMX_EXIT_ENTRY_FAIL_MSR_LOAD] = "VM-entry failure: MSR loading",
     [VMX_EXIT_MWAIT] = "MWAIT",
     [VMX_EXIT_MONITOR_TRAP_FLAG] = "monitor trap flag",

@@ -89,9 +89,11 @@ struct vmx_cr_access {
 };
 
 /* Whether the access exits. MOV from CR0/CR4 never does (reads see the
- * shadow, vmx_cr_read_shadowed); MOV CR8 exits by its two controls
- * alone: without an exit, "use TPR shadow" would redirect CR8 to the
- * virtual-APIC page (SDM 30.3), which is the caller's business. */
+ * shadow, vmx_cr_read_shadowed). MOV to/from CR8 exits by the CR8-load
+ * and CR8-store exiting controls alone: this machine does not offer "use
+ * TPR shadow" (caps.h), which would redirect a CR8 access that does not
+ * exit to the virtual-APIC page (SDM 30.3) and could end in a
+ * TPR-below-threshold exit; the bit is ignored here. */
 bool vmx_cr_access_exits(const struct vmx_cr_controls *c,
                          const struct vmx_cr_access *a);
 

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "cpu/mmu.h" /* CR0_*, CR4_*, PFEC_*: names only */
 #include "vmx/exit_cond.h"
 
 /* Physical memory for the bitmaps: 64 KiB at MEM_BASE, everything else
@@ -274,17 +275,6 @@ static void test_msr_bitmap_outside_memory_exits(void **state)
 
 /* ---- Control registers ---- */
 
-enum {
-    CR0_PE = 1 << 0,
-    CR0_MP = 1 << 1,
-    CR0_EM = 1 << 2,
-    CR0_TS = 1 << 3,
-    CR0_ET = 1 << 4,
-    CR0_NE = 1 << 5,
-    CR4_PAE = 1 << 5,
-    CR4_VMXE = 1 << 13,
-};
-#define CR0_PG (1ull << 31)
 
 static bool mov_to(const struct vmx_cr_controls *c, unsigned cr,
                    uint64_t value)
@@ -374,7 +364,8 @@ static void test_mov_to_cr_without_exit_keeps_host_bits(void **state)
                      CR0_PG | CR0_NE | CR0_ET | CR0_PE);
     a.cr = 4;
     a.value = CR4_PAE;
-    assert_int_equal(vmx_cr_write_result(&c, &a, CR4_VMXE), CR4_VMXE | CR4_PAE);
+    assert_int_equal(vmx_cr_write_result(&c, &a, CR4_VMXE),
+                     CR4_VMXE | CR4_PAE);
     /* CR3 has no mask: the value is taken whole. */
     a.cr = 3;
     a.value = 0x5000;
@@ -568,7 +559,7 @@ static void test_exception_nmi_and_interrupt_vectors_never_exit(void **state)
 static void test_page_fault_mask_match_truth_table(void **state)
 {
     (void)state;
-    enum { P = 1, W = 2, U = 4 };
+    enum { P = PFEC_P, W = PFEC_W, U = PFEC_U };
     static const struct {
         uint32_t bit14, pfec, mask, match;
         bool exits;
