@@ -3,12 +3,14 @@
 #include "record/db.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +23,7 @@ static const char schema_sql[] = {
 struct db {
     sqlite3 *h;
     char *path;
+    int lock_fd; /* see lock_for_open; -1 if none */
 };
 
 static const char *const status_names[] = {
@@ -53,16 +56,23 @@ static void say(char *err, size_t errlen, const char *fmt, ...)
 
 /* ---- opening ---------------------------------------------------------- */
 
-/* One integer from a query of one row and column; SQLite's code on error. */
-static int query_int(sqlite3 *h, const char *sql, int64_t *out)
+/* The schema version and the number of schema objects, read by one
+ * statement: one snapshot, so that a schema another process commits in
+ * between cannot show up as "tables but no version". */
+static int read_state(sqlite3 *h, int64_t *version, int64_t *objects)
 {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(h, sql, -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(h,
+                                "SELECT (SELECT user_version FROM "
+                                "pragma_user_version), (SELECT count(*) FROM "
+                                "sqlite_schema)",
+                                -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rc;
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        *out = sqlite3_column_int64(st, 0);
+        *version = sqlite3_column_int64(st, 0);
+        *objects = sqlite3_column_int64(st, 1);
         rc = SQLITE_OK;
     }
     sqlite3_finalize(st);
@@ -129,9 +139,7 @@ static int create_schema(sqlite3 *h, char *err, size_t errlen,
     int64_t version = 0, objects = 0;
     int rc = sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
-        rc = query_int(h, "PRAGMA user_version", &version);
-    if (rc == SQLITE_OK)
-        rc = query_int(h, "SELECT count(*) FROM sqlite_schema", &objects);
+        rc = read_state(h, &version, &objects);
     if (rc == SQLITE_OK && version == 0 && objects == 0)
         rc = sqlite3_exec(h, schema_sql, NULL, NULL, NULL);
     if (rc == SQLITE_OK)
@@ -156,9 +164,7 @@ static int open_checks(sqlite3 *h, const char *path, char *err, size_t errlen)
             "another --db path", path);
         return -1;
     }
-    int rc = query_int(h, "PRAGMA user_version", &version);
-    if (rc == SQLITE_OK)
-        rc = query_int(h, "SELECT count(*) FROM sqlite_schema", &objects);
+    int rc = read_state(h, &version, &objects);
     if (rc != SQLITE_OK) {
         say(err, errlen,
             "'%s' is not a usable SQLite database (%s): it was left as it "
@@ -216,6 +222,26 @@ static void remove_if_ours(const char *path, int existed)
         unlink(path);
 }
 
+/* Two turtles starting at once on a new file race SQLite's switch to WAL
+ * mode, which does not wait in the busy handler ("database is locked").
+ * So db_open's checks run under an flock of the file: on Linux flock and
+ * the POSIX locks SQLite uses are independent, which serializes the
+ * openers without touching SQLite's own locking. The descriptor stays
+ * open until db_close, because closing any descriptor of the file would
+ * drop the POSIX locks SQLite holds on it. */
+static int lock_for_open(struct db *db)
+{
+    db->lock_fd = open(db->path, O_RDONLY | O_CLOEXEC);
+    if (db->lock_fd < 0)
+        return -1;
+    for (int ms = 0; flock(db->lock_fd, LOCK_EX | LOCK_NB) != 0; ms++) {
+        if (errno != EWOULDBLOCK || ms >= DB_BUSY_TIMEOUT_MS)
+            return -1;
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    return 0;
+}
+
 struct db *db_open(const char *path, char *err, size_t errlen)
 {
     struct stat sb;
@@ -232,6 +258,7 @@ struct db *db_open(const char *path, char *err, size_t errlen)
         free(db);
         return NULL;
     }
+    db->lock_fd = -1;
     int rc = sqlite3_open_v2(path, &db->h,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
@@ -244,12 +271,16 @@ struct db *db_open(const char *path, char *err, size_t errlen)
         return NULL;
     }
     sqlite3_busy_timeout(db->h, DB_BUSY_TIMEOUT_MS);
-    if (open_checks(db->h, path, err, errlen) != 0) {
-        db_close(db);
-        remove_if_ours(path, existed);
-        return NULL;
+    if (lock_for_open(db) != 0) {
+        say(err, errlen, "cannot lock results database '%s' to open it: %s",
+            path, strerror(errno));
+    } else if (open_checks(db->h, path, err, errlen) == 0) {
+        flock(db->lock_fd, LOCK_UN);
+        return db;
     }
-    return db;
+    db_close(db);
+    remove_if_ours(path, existed);
+    return NULL;
 }
 
 void db_set_busy_timeout(struct db *db, int ms)
@@ -262,6 +293,8 @@ void db_close(struct db *db)
     if (!db)
         return;
     sqlite3_close(db->h);
+    if (db->lock_fd >= 0)
+        close(db->lock_fd);
     free(db->path);
     free(db);
 }
