@@ -59,6 +59,29 @@ enum {
     OTHER_VMCS = 0x19000,
 };
 
+/* The six segment registers' fields: selector, base, limit, access
+ * rights; CS first. */
+enum { SEL, BASE, LIMIT, AR };
+static const enum vmcs_index segs[6][4] = {
+#define SEGROW(s)                                                             \
+    {F(GUEST_##s##_SELECTOR), F(GUEST_##s##_BASE), F(GUEST_##s##_LIMIT),      \
+     F(GUEST_##s##_AR)}
+    SEGROW(CS), SEGROW(SS), SEGROW(DS), SEGROW(ES), SEGROW(FS), SEGROW(GS),
+#undef SEGROW
+};
+
+/* Sets all six segment registers alike, CS with its own access rights. */
+static void set_segments(struct vmcs *v, uint16_t sel, uint64_t base,
+                         uint32_t limit, uint32_t cs_ar, uint32_t data_ar)
+{
+    for (size_t k = 0; k < N(segs); k++) {
+        vmcs_set(v, segs[k][SEL], sel);
+        vmcs_set(v, segs[k][BASE], base);
+        vmcs_set(v, segs[k][LIMIT], limit);
+        vmcs_set(v, segs[k][AR], k == 0 ? cs_ar : data_ar);
+    }
+}
+
 /* ---- the valid VMCS ---- */
 
 static struct vmcs vmcs;
@@ -150,26 +173,8 @@ static void fixture(struct vmcs *v, struct vmx_check_env *e)
     /* Access rights (25.4.1): type 3:0, S 4, DPL 6:5, P 7, L 13, D/B 14,
      * G 15, unusable 16. CS: 64-bit code, type 11 (execute/read,
      * accessed). Data: type 3 (read/write, accessed), D/B, G. */
+    set_segments(v, 0x10, 0, 0xFFFFFFFF, 0xA09B, 0xC093);
     SET(GUEST_CS_SELECTOR, 0x08);
-    SET(GUEST_CS_LIMIT, 0xFFFFFFFF);
-    SET(GUEST_CS_AR, 0xA09B);
-    static const enum vmcs_index data[][4] = {
-        {F(GUEST_SS_SELECTOR), F(GUEST_SS_BASE), F(GUEST_SS_LIMIT),
-         F(GUEST_SS_AR)},
-        {F(GUEST_DS_SELECTOR), F(GUEST_DS_BASE), F(GUEST_DS_LIMIT),
-         F(GUEST_DS_AR)},
-        {F(GUEST_ES_SELECTOR), F(GUEST_ES_BASE), F(GUEST_ES_LIMIT),
-         F(GUEST_ES_AR)},
-        {F(GUEST_FS_SELECTOR), F(GUEST_FS_BASE), F(GUEST_FS_LIMIT),
-         F(GUEST_FS_AR)},
-        {F(GUEST_GS_SELECTOR), F(GUEST_GS_BASE), F(GUEST_GS_LIMIT),
-         F(GUEST_GS_AR)},
-    };
-    for (size_t k = 0; k < N(data); k++) {
-        vmcs_set(v, data[k][0], 0x10);
-        vmcs_set(v, data[k][2], 0xFFFFFFFF);
-        vmcs_set(v, data[k][3], 0xC093);
-    }
     SET(GUEST_GS_BASE, 0xFFFF888000001000);
     SET(GUEST_LDTR_AR, BIT(16)); /* no LDT: unusable */
     SET(GUEST_TR_SELECTOR, 0x18);
@@ -203,26 +208,7 @@ static void real_mode(struct vmcs *v, struct vmx_check_env *e)
     SET(GUEST_CR4, BIT(13));
     SET(GUEST_EFER, 0);
     SET(GUEST_RIP, 0x7C00);
-    static const enum vmcs_index seg[][4] = {
-        {F(GUEST_CS_SELECTOR), F(GUEST_CS_BASE), F(GUEST_CS_LIMIT),
-         F(GUEST_CS_AR)},
-        {F(GUEST_SS_SELECTOR), F(GUEST_SS_BASE), F(GUEST_SS_LIMIT),
-         F(GUEST_SS_AR)},
-        {F(GUEST_DS_SELECTOR), F(GUEST_DS_BASE), F(GUEST_DS_LIMIT),
-         F(GUEST_DS_AR)},
-        {F(GUEST_ES_SELECTOR), F(GUEST_ES_BASE), F(GUEST_ES_LIMIT),
-         F(GUEST_ES_AR)},
-        {F(GUEST_FS_SELECTOR), F(GUEST_FS_BASE), F(GUEST_FS_LIMIT),
-         F(GUEST_FS_AR)},
-        {F(GUEST_GS_SELECTOR), F(GUEST_GS_BASE), F(GUEST_GS_LIMIT),
-         F(GUEST_GS_AR)},
-    };
-    for (size_t k = 0; k < N(seg); k++) {
-        vmcs_set(v, seg[k][0], 0);
-        vmcs_set(v, seg[k][1], 0);
-        vmcs_set(v, seg[k][2], 0xFFFF);
-        vmcs_set(v, seg[k][3], k == 0 ? 0x9B : 0x93);
-    }
+    set_segments(v, 0, 0, 0xFFFF, 0x9B, 0x93);
 }
 
 /* A 32-bit protected-mode guest with PAE paging. */
@@ -276,26 +262,7 @@ static void v86(struct vmcs *v, struct vmx_check_env *e)
     (void)e;
     SET(GUEST_RFLAGS, 0x20002);
     SET(GUEST_RIP, 0x100);
-    static const enum vmcs_index seg[][4] = {
-        {F(GUEST_CS_SELECTOR), F(GUEST_CS_BASE), F(GUEST_CS_LIMIT),
-         F(GUEST_CS_AR)},
-        {F(GUEST_SS_SELECTOR), F(GUEST_SS_BASE), F(GUEST_SS_LIMIT),
-         F(GUEST_SS_AR)},
-        {F(GUEST_DS_SELECTOR), F(GUEST_DS_BASE), F(GUEST_DS_LIMIT),
-         F(GUEST_DS_AR)},
-        {F(GUEST_ES_SELECTOR), F(GUEST_ES_BASE), F(GUEST_ES_LIMIT),
-         F(GUEST_ES_AR)},
-        {F(GUEST_FS_SELECTOR), F(GUEST_FS_BASE), F(GUEST_FS_LIMIT),
-         F(GUEST_FS_AR)},
-        {F(GUEST_GS_SELECTOR), F(GUEST_GS_BASE), F(GUEST_GS_LIMIT),
-         F(GUEST_GS_AR)},
-    };
-    for (size_t k = 0; k < N(seg); k++) {
-        vmcs_set(v, seg[k][0], 0x1000);
-        vmcs_set(v, seg[k][1], 0x10000);
-        vmcs_set(v, seg[k][2], 0xFFFF);
-        vmcs_set(v, seg[k][3], 0xF3);
-    }
+    set_segments(v, 0x1000, 0x10000, 0xFFFF, 0xF3, 0xF3);
 }
 
 static void v86_guest32(struct vmcs *v, struct vmx_check_env *e)
