@@ -9,6 +9,7 @@
 #include "boot/multiboot_load.h"
 #include "cpu/cpu.h"
 #include "cpu/decode.h"
+#include "hv/hv.h"
 #include "machine.h"
 
 /* Exit codes of `turtles run` besides the guest's own status. */
@@ -46,7 +47,8 @@ static void usage(FILE *out)
 "\n"
 "options:\n"
 "  --mode MODE        bare: the image runs on the emulated CPU (default);\n"
-"                     single and nested are not implemented yet\n"
+"                     single: it runs as the guest of L0, the hypervisor,\n"
+"                     in VMX non-root operation; nested: not yet\n"
 "  --mem MIB          guest RAM in MiB (default 256, 2 to 4096)\n"
 "  --max-insns N      stop after N instructions (exit %d); 0 = no limit\n"
 "  --serial FILE      UART output to FILE instead of standard output\n"
@@ -157,9 +159,10 @@ static int parse_run(int argc, char **argv, struct options *o)
             return -1;
         }
     }
-    if (strcmp(o->mode, "bare") != 0) {
-        fprintf(stderr, "turtles: --mode %s is not implemented yet (only "
-                        "bare)\n", o->mode);
+    if (strcmp(o->mode, "bare") != 0 && strcmp(o->mode, "single") != 0) {
+        fprintf(stderr, "turtles: --mode %s is not %s\n", o->mode,
+                strcmp(o->mode, "nested") == 0 ? "implemented yet"
+                                               : "bare, single or nested");
         return -1;
     }
     if (optind >= argc) {
@@ -201,6 +204,7 @@ static int run(int argc, char **argv)
     }
     int status = EXIT_INTERNAL;
     struct machine *m = machine_create(o.mem_mib, serial);
+    struct hv hv = {0};
     if (m) {
         struct boot_config cfg = {o.image, o.cmdline, o.modules,
                                   o.module_count};
@@ -211,13 +215,24 @@ static int run(int argc, char **argv)
             status = EXIT_BAD_IMAGE;
         } else {
             cpu_reset_multiboot(m->cpu, entry.entry, entry.info_pa);
-            cpu_run(m->cpu, o.max_insns);
+            bool single = strcmp(o.mode, "single") == 0;
+            if (!single) {
+                cpu_run(m->cpu, o.max_insns);
+            } else if (hv_init(&hv, m, &cost_default, entry.entry,
+                               entry.info_pa, err, sizeof err) == 0) {
+                hv_run(&hv, o.max_insns);
+            } else {
+                machine_stop(m, STOP_INTERNAL, 0, "%s", err);
+            }
             fflush(serial);
             if (m->stop != STOP_DEBUG_EXIT && m->stop != STOP_SHUTDOWN) {
-                char where[160];
-                cpu_describe_rip(m->cpu, where, sizeof where);
-                fprintf(stderr, "turtles: %s\nturtles: stopped at %s\n",
-                        m->stop_message, where);
+                fprintf(stderr, "turtles: %s\n", m->stop_message);
+                /* Where the guest is, when the CPU still runs it. */
+                if (!single || m->cpu->vmx.nonroot) {
+                    char where[160];
+                    cpu_describe_rip(m->cpu, where, sizeof where);
+                    fprintf(stderr, "turtles: stopped at %s\n", where);
+                }
             }
             status = exit_code(m);
             if (o.stats)
@@ -229,6 +244,7 @@ static int run(int argc, char **argv)
                         (unsigned long long)dcache_decoded(m->cpu->dcache),
                         (unsigned long long)m->cpu->tlb.fills);
         }
+        hv_destroy(&hv);
         machine_destroy(m);
     }
     if (serial != stdout)

@@ -12,6 +12,7 @@
 #include "cpu/system.h"
 #include "dev/lapic.h"
 #include "machine.h"
+#include "vmx/controls.h"
 
 struct cpu *cpu_create(struct machine *m)
 {
@@ -224,11 +225,17 @@ static __attribute__((noinline)) void single_step_trap(struct cpu *c)
     cpu_deliver(c, VEC_DB, EV_EXCEPTION, false, 0, c->rip);
 }
 
-static __attribute__((noinline)) void deliver_pending(struct cpu *c)
+/* The end of an instruction that raised an exception or a VM exit. A
+ * delivery in non-root operation may itself end in a VM exit. */
+static __attribute__((noinline)) void finish_event(struct cpu *c)
 {
-    struct pending_exception e = c->exc;
-    c->exc.raised = false;
-    cpu_deliver(c, e.vector, EV_EXCEPTION, e.has_error, e.error, c->rip);
+    if (!c->vmx.request.pending) {
+        struct pending_exception e = c->exc;
+        c->exc.raised = false;
+        cpu_deliver(c, e.vector, EV_EXCEPTION, e.has_error, e.error, c->rip);
+    }
+    if (c->vmx.request.pending)
+        vmx_vmexit(c);
 }
 
 /* The hot path: a record for this linear RIP already fetched under the
@@ -268,15 +275,21 @@ static inline __attribute__((always_inline)) void step(struct cpu *c)
         uint64_t next = c->rip + i->len;
         bool single_step = c->flags.bits & FL_TF;
         c->next_rip = c->code64 ? next : (next & 0xFFFFFFFF);
-        if (i->exec(c, i)) {
+        if (c->vmx.nonroot && i->vmx_exits && vmx_intercept(c, i)) {
+            /* Exited, faulted, or carried out by the VMX engine. */
+            if (!c->vmx.request.pending && !c->exc.raised) {
+                c->rip = c->next_rip;
+                c->insns++;
+            }
+        } else if (i->exec(c, i)) {
             c->rip = c->next_rip;
             c->insns++;
             if (single_step && i->exec != exec_int && i->exec != exec_int3)
                 single_step_trap(c);
         }
     }
-    if (c->exc.raised)
-        deliver_pending(c);
+    if (c->exc.raised || c->vmx.request.pending)
+        finish_event(c);
 }
 
 void cpu_describe_rip(struct cpu *c, char *out, unsigned out_size)
@@ -310,11 +323,40 @@ void cpu_step(struct cpu *c)
 
 /* Takes a pending LAPIC interrupt if RFLAGS.IF allows and no STI/MOV SS
  * shadow blocks it (SDM Vol. 3A 7.8.3). Sets when to look again. */
+/* The next cycle at which an event may need the CPU's attention. */
+static uint64_t next_event(const struct cpu *c)
+{
+    uint64_t t = c->m->lapic ? lapic_next_event(c->m->lapic, c->cycles)
+                             : UINT64_MAX;
+    if (c->vmx.nonroot && c->vmx.preemption_deadline < t)
+        t = c->vmx.preemption_deadline;
+    return t;
+}
+
+/* External-interrupt exiting: interrupts exit whatever RFLAGS.IF says
+ * (SDM Vol. 3C 26.2). */
+static bool interrupts_exit(const struct cpu *c)
+{
+    return c->vmx.nonroot && (c->vmx.pin & PIN_EXT_INTR_EXITING);
+}
+
 static void check_interrupts(struct cpu *c)
 {
     struct lapic *l = c->m->lapic;
+    if (c->vmx.nonroot) {
+        int v = l ? lapic_pending_vector(l, c->cycles) : -1;
+        if (vmx_check_events(c, v)) {
+            vmx_vmexit(c);
+            return;
+        }
+        if (interrupts_exit(c)) {
+            c->next_event_check = c->interrupt_shadow ? c->cycles + 1
+                                                      : next_event(c);
+            return;
+        }
+    }
     if (!l || !(flags_get(&c->flags) & FL_IF)) {
-        c->next_event_check = UINT64_MAX;
+        c->next_event_check = c->vmx.nonroot ? next_event(c) : UINT64_MAX;
         return;
     }
     if (c->interrupt_shadow) {
@@ -325,19 +367,21 @@ static void check_interrupts(struct cpu *c)
     if (v >= 0) {
         lapic_accept(l, v);
         cpu_deliver(c, (unsigned)v, EV_EXTERNAL, false, 0, c->rip);
+        if (c->vmx.request.pending)
+            vmx_vmexit(c);
         c->next_event_check = 0; /* another may be pending */
         return;
     }
-    c->next_event_check = lapic_next_event(l, c->cycles);
+    c->next_event_check = next_event(c);
 }
 
 /* HLT: time jumps to the next timer event; with interrupts off, or no
  * event ever, the machine would sleep forever, so the run ends. */
 static void wait_halted(struct cpu *c)
 {
-    struct lapic *l = c->m->lapic;
-    uint64_t next = l ? lapic_next_event(l, c->cycles) : UINT64_MAX;
-    if (!(flags_get(&c->flags) & FL_IF) || next == UINT64_MAX) {
+    uint64_t next = next_event(c);
+    bool can_wake = (flags_get(&c->flags) & FL_IF) || interrupts_exit(c);
+    if (!can_wake || next == UINT64_MAX) {
         machine_stop(c->m, STOP_HALTED, 0,
                      "HLT at rip %#llx with %s: the machine would wait "
                      "forever",
@@ -364,7 +408,7 @@ static void run_batch(struct cpu *c, uint64_t budget)
 void cpu_run(struct cpu *c, uint64_t max_insns)
 {
     struct machine *m = c->m;
-    while (m->stop == STOP_NONE) {
+    while (m->stop == STOP_NONE && !c->vmx.exited) {
         if (max_insns && c->insns >= max_insns) {
             machine_stop(m, STOP_INSN_LIMIT, 0,
                          "instruction limit of %llu reached at rip %#llx",

@@ -12,6 +12,7 @@
 
 #include "cpu/flags.h"
 #include "cpu/tlb.h"
+#include "vmx/vmx.h"
 
 struct machine;
 struct decode_cache;
@@ -126,6 +127,7 @@ struct cpu {
 
     /* Event state. */
     struct pending_exception exc;
+    uint64_t fault_address; /* of the pending #PF, for CR2 */
     bool halted;
     bool interrupt_shadow; /* after STI or MOV SS: no interrupt for one insn */
 
@@ -142,6 +144,9 @@ struct cpu {
     uint64_t next_rip; /* rip of the instruction after the current one */
 
     struct tlb tlb;
+    struct tlb_entry tlb_uncached; /* a translation the TLB may not keep */
+    struct vmx_cpu vmx;            /* VMX: l0/vmx/vmx.h */
+    uint64_t walk_refs;            /* paging-structure entries read */
     /* Linear RIP -> decoded record, for 64-bit code: valid while neither
      * the TLB (tlb.generation) nor the decode cache (fetch_generation)
      * changed; CPL and mode changes flush the TLB generation too. */

@@ -328,8 +328,10 @@ bool dcache_decode(struct decode_cache *dc, const uint8_t *bytes,
             out->exec = NULL;
             break;
         }
-    if (out->exec)
+    if (out->exec) {
+        out->vmx_exits = isa_vmx_exits(out, e);
         out->exec = isa_specialize(out);
+    }
     dc->decoded++;
     return true;
 }

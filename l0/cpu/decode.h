@@ -48,6 +48,7 @@ struct insn {
     uint8_t sub;      /* family sub-operation (ALU op, condition code ...) */
     uint8_t mode64;   /* decoded for 64-bit mode */
     uint8_t opcode;   /* the last opcode byte, where families need it */
+    uint8_t vmx_exits; /* may cause a VM exit in VMX non-root operation */
     struct operand op[3];
 };
 

@@ -187,6 +187,72 @@ static bool deliver_once(struct cpu *c, unsigned vector, enum event_kind kind,
     return true;
 }
 
+/* IDT-vectoring information for a VM exit during delivery (SDM Vol. 3C
+ * 28.2.4): valid, type, vector, error-code flag. */
+static uint32_t vectoring_info(unsigned vector, enum event_kind kind,
+                               bool has_error)
+{
+    static const uint32_t type[] = {
+        [EV_EXCEPTION] = 3, [EV_SOFTWARE_INT] = 4, [EV_SOFTWARE_EXC] = 6,
+        [EV_EXTERNAL] = 0};
+    uint32_t t = vector == VEC_NMI && kind == EV_EXCEPTION ? 2 : type[kind];
+    return 1u << 31 | t << 8 | vector | (has_error ? 1u << 11 : 0);
+}
+
+/* In VMX non-root operation an exception may exit instead of being
+ * delivered (the exception bitmap); events not injected by VM entry
+ * note what is being delivered in case an exit interrupts it. */
+static bool nonroot_intercepts(struct cpu *c, unsigned vector,
+                               enum event_kind kind, bool has_error,
+                               uint32_t error)
+{
+    if (!c->vmx.nonroot)
+        return false;
+    if (!c->vmx.injecting && kind != EV_SOFTWARE_INT &&
+        kind != EV_EXTERNAL &&
+        vmx_intercept_exception(c, vector, has_error, error,
+                                kind == EV_SOFTWARE_EXC))
+        return true;
+    c->vmx.delivering = c->vmx.injecting ? c->vmx.injecting
+                                         : vectoring_info(vector, kind,
+                                                          has_error);
+    c->vmx.delivering_error = error;
+    return false;
+}
+
+/* A hardware page fault loads CR2 as it is delivered (SDM Vol. 3A
+ * 7.15, interrupt 14). */
+static void load_cr2(struct cpu *c, unsigned vector, enum event_kind kind)
+{
+    if (vector == VEC_PF && kind == EV_EXCEPTION && !c->vmx.injecting)
+        c->cr2 = c->fault_address;
+}
+
+/* One delivery attempt, with the VMX checks around it. */
+static bool try_deliver(struct cpu *c, unsigned vector, enum event_kind kind,
+                        bool has_error, uint32_t error, uint64_t return_rip)
+{
+    if (nonroot_intercepts(c, vector, kind, has_error, error))
+        return true; /* a VM exit is pending instead */
+    load_cr2(c, vector, kind);
+    if (!deliver_once(c, vector, kind, has_error, error, return_rip))
+        return c->vmx.request.pending; /* a VM exit interrupted it */
+    c->vmx.delivering = 0;
+    return true;
+}
+
+/* Shutdown: in VMX non-root operation a triple fault exits (reason 2). */
+static void triple_fault(struct cpu *c, const char *fmt, unsigned a,
+                         unsigned b, uint64_t rip)
+{
+    if (c->vmx.nonroot) {
+        vmx_triple_fault(c);
+        return;
+    }
+    machine_stop(c->m, STOP_TRIPLE_FAULT, 0, fmt, a, b,
+                 (unsigned long long)rip);
+}
+
 void cpu_deliver(struct cpu *c, unsigned vector, enum event_kind kind,
                  bool has_error, uint32_t error, uint64_t return_rip)
 {
@@ -196,7 +262,7 @@ void cpu_deliver(struct cpu *c, unsigned vector, enum event_kind kind,
     uint64_t fault_rip = c->rip;
     c->halted = false;
     c->exc.raised = false;
-    if (deliver_once(c, vector, kind, has_error, error, return_rip))
+    if (try_deliver(c, vector, kind, has_error, error, return_rip))
         return;
     /* An exception while delivering: SDM Vol. 3A Table 7-5. */
     struct pending_exception second = c->exc;
@@ -206,32 +272,29 @@ void cpu_deliver(struct cpu *c, unsigned vector, enum event_kind kind,
                      (first == PAGE_FAULT &&
                       (then == CONTRIBUTORY || then == PAGE_FAULT));
     if (first == DOUBLE_FAULT && then != BENIGN) {
-        machine_stop(c->m, STOP_TRIPLE_FAULT, 0,
-                     "triple fault: #%u while delivering a double fault "
-                     "(rip %#llx)", second.vector,
-                     (unsigned long long)fault_rip);
+        triple_fault(c, "triple fault: #%u while delivering a double fault "
+                        "(vector %u, rip %#llx)",
+                     second.vector, vector, fault_rip);
         return;
     }
     if (to_double) {
-        if (!deliver_once(c, VEC_DF, EV_EXCEPTION, true, 0, fault_rip))
-            machine_stop(c->m, STOP_TRIPLE_FAULT, 0,
-                         "triple fault: vector %u while delivering a double "
-                         "fault (rip %#llx)", c->exc.vector,
-                         (unsigned long long)fault_rip);
+        if (!try_deliver(c, VEC_DF, EV_EXCEPTION, true, 0, fault_rip))
+            triple_fault(c, "triple fault: vector %u while delivering a "
+                            "double fault after vector %u (rip %#llx)",
+                         c->exc.vector, vector, fault_rip);
         c->exc.raised = false;
         return;
     }
     /* Benign combinations are handled serially: deliver the second. */
-    if (!deliver_once(c, second.vector, EV_EXCEPTION, second.has_error,
-                      second.error, fault_rip)) {
+    if (!try_deliver(c, second.vector, EV_EXCEPTION, second.has_error,
+                     second.error, fault_rip)) {
         struct pending_exception third = c->exc;
         c->exc.raised = false;
-        if (!deliver_once(c, VEC_DF, EV_EXCEPTION, true, 0, fault_rip))
-            machine_stop(c->m, STOP_TRIPLE_FAULT, 0,
-                         "triple fault: vector %u, then %u, then a double "
-                         "fault could not be delivered (rip %#llx)",
-                         second.vector, third.vector,
-                         (unsigned long long)fault_rip);
+        if (!try_deliver(c, VEC_DF, EV_EXCEPTION, true, 0, fault_rip))
+            triple_fault(c, "triple fault: vector %u, then %u, then a "
+                            "double fault could not be delivered "
+                            "(rip %#llx)",
+                         second.vector, third.vector, fault_rip);
         c->exc.raised = false;
     }
 }

@@ -249,14 +249,15 @@ bool exec_int(struct cpu *c, const struct insn *i)
 {
     cpu_deliver(c, (unsigned)i->op[0].value & 0xFF, EV_SOFTWARE_INT, false, 0,
                 c->next_rip);
-    return !c->exc.raised;
+    return !c->exc.raised && !c->vmx.request.pending;
 }
 
 bool exec_int3(struct cpu *c, const struct insn *i)
 {
     (void)i;
     cpu_deliver(c, VEC_BP, EV_SOFTWARE_EXC, false, 0, c->next_rip);
-    return true;
+    /* An INT3 that exits leaves RIP at the INT3 (SDM Vol. 3C 28.2). */
+    return !c->vmx.request.pending;
 }
 
 /* SYSCALL (SDM Vol. 2B): 64-bit mode with EFER.SCE only. Intel raises

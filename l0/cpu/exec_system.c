@@ -66,7 +66,7 @@ bool exec_wrmsr(struct cpu *c, const struct insn *i)
 
 /* I/O permission: CPL <= IOPL, or every bit for the accessed ports clear
  * in the TSS I/O permission bitmap (SDM Vol. 1 19.5.2). */
-static bool io_allowed(struct cpu *c, uint16_t port, unsigned size)
+bool sys_io_allowed(struct cpu *c, uint16_t port, unsigned size)
 {
     if (c->cpl <= FL_IOPL_OF(flags_get(&c->flags)))
         return true;
@@ -93,7 +93,7 @@ bool exec_in(struct cpu *c, const struct insn *i)
 {
     unsigned size = i->op[0].size;
     uint16_t port = port_of(c, &i->op[1]);
-    if (!io_allowed(c, port, size))
+    if (!sys_io_allowed(c, port, size))
         return false;
     uint64_t v = ~0ull;
     bus_read(&c->m->ports, port, size, &v);
@@ -105,7 +105,7 @@ bool exec_out(struct cpu *c, const struct insn *i)
 {
     unsigned size = i->op[1].size;
     uint16_t port = port_of(c, &i->op[0]);
-    if (!io_allowed(c, port, size))
+    if (!sys_io_allowed(c, port, size))
         return false;
     bus_write(&c->m->ports, port, size, c->gpr[RAX] & size_mask(size));
     return true;
@@ -558,7 +558,10 @@ bool sys_write_cr(struct cpu *c, unsigned n, uint64_t v)
             mmu_flush_all(c);
         return true;
     case 4:
-        if (v & ~CR4_SUPPORTED)
+        /* CR4.VMXE: VMX belongs to L0. Its guests run with it set (VMX
+         * fixes it to 1 in non-root operation); anywhere else it is a
+         * reserved bit, as CPUID reports no VMX. */
+        if (v & ~(CR4_SUPPORTED | (c->vmx.nonroot ? CR4_VMXE : 0)))
             return cpu_fault(c, VEC_GP, 0);
         if (c->long_mode && !(v & CR4_PAE))
             return cpu_fault(c, VEC_GP, 0);

@@ -104,7 +104,7 @@ static const struct isa_row rows[] = {
     {X86_INS_SCASD, exec_string, STR_SCAS, 0},
     {X86_INS_SCASQ, exec_string, STR_SCAS, 0},
     {X86_INS_NOP, exec_nop, 0, 0},
-    {X86_INS_PAUSE, exec_nop, 0, 0},
+    {X86_INS_PAUSE, exec_nop, 0, ISA_VMX},
     {X86_INS_ENDBR64, exec_nop, 0, 0},
     {X86_INS_ENDBR32, exec_nop, 0, 0},
     {X86_INS_CLFLUSH, exec_nop, 0, 0},
@@ -167,35 +167,51 @@ static const struct isa_row rows[] = {
     {X86_INS_CMOVL, exec_cmovcc, 0, 0}, {X86_INS_CMOVGE, exec_cmovcc, 0, 0},
     {X86_INS_CMOVLE, exec_cmovcc, 0, 0}, {X86_INS_CMOVG, exec_cmovcc, 0, 0},
     /* exec_system.c */
-    {X86_INS_CPUID, exec_cpuid, 0, 0},
-    {X86_INS_RDTSC, exec_rdtsc, 0, 0},
-    {X86_INS_RDTSCP, exec_rdtscp, 0, 0},
-    {X86_INS_RDMSR, exec_rdmsr, 0, 0},
-    {X86_INS_WRMSR, exec_wrmsr, 0, 0},
-    {X86_INS_IN, exec_in, 0, 0},
-    {X86_INS_OUT, exec_out, 0, 0},
+    {X86_INS_CPUID, exec_cpuid, 0, ISA_VMX},
+    {X86_INS_RDTSC, exec_rdtsc, 0, ISA_VMX},
+    {X86_INS_RDTSCP, exec_rdtscp, 0, ISA_VMX},
+    {X86_INS_RDMSR, exec_rdmsr, 0, ISA_VMX},
+    {X86_INS_WRMSR, exec_wrmsr, 0, ISA_VMX},
+    {X86_INS_IN, exec_in, 0, ISA_VMX},
+    {X86_INS_OUT, exec_out, 0, ISA_VMX},
     {X86_INS_CLI, exec_cli, 0, 0},
     {X86_INS_STI, exec_sti, 0, 0},
-    {X86_INS_HLT, exec_hlt, 0, 0},
-    {X86_INS_LGDT, exec_load_table, TBL_GDT, 0},
-    {X86_INS_LIDT, exec_load_table, TBL_IDT, 0},
-    {X86_INS_SGDT, exec_store_table, TBL_GDT, 0},
-    {X86_INS_SIDT, exec_store_table, TBL_IDT, 0},
-    {X86_INS_LLDT, exec_lldt, 0, 0},
-    {X86_INS_LTR, exec_ltr, 0, 0},
-    {X86_INS_SLDT, exec_sldt, 0, 0},
-    {X86_INS_STR, exec_str, 0, 0},
-    {X86_INS_SMSW, exec_smsw, 0, 0},
-    {X86_INS_LMSW, exec_lmsw, 0, 0},
-    {X86_INS_CLTS, exec_clts, 0, 0},
-    {X86_INS_INVLPG, exec_invlpg, 0, 0},
-    {X86_INS_WBINVD, exec_privileged_nop, 0, 0},
-    {X86_INS_INVD, exec_privileged_nop, 0, 0},
+    {X86_INS_HLT, exec_hlt, 0, ISA_VMX},
+    {X86_INS_LGDT, exec_load_table, TBL_GDT, ISA_VMX},
+    {X86_INS_LIDT, exec_load_table, TBL_IDT, ISA_VMX},
+    {X86_INS_SGDT, exec_store_table, TBL_GDT, ISA_VMX},
+    {X86_INS_SIDT, exec_store_table, TBL_IDT, ISA_VMX},
+    {X86_INS_LLDT, exec_lldt, 0, ISA_VMX},
+    {X86_INS_LTR, exec_ltr, 0, ISA_VMX},
+    {X86_INS_SLDT, exec_sldt, 0, ISA_VMX},
+    {X86_INS_STR, exec_str, 0, ISA_VMX},
+    {X86_INS_SMSW, exec_smsw, 0, ISA_VMX},
+    {X86_INS_LMSW, exec_lmsw, 0, ISA_VMX},
+    {X86_INS_CLTS, exec_clts, 0, ISA_VMX},
+    {X86_INS_INVLPG, exec_invlpg, 0, ISA_VMX},
+    {X86_INS_WBINVD, exec_privileged_nop, 0, ISA_VMX},
+    {X86_INS_INVD, exec_privileged_nop, 0, ISA_VMX},
     {X86_INS_SWAPGS, exec_swapgs, 0, 0},
     {X86_INS_LAR, exec_lar, 0, 0},
     {X86_INS_LSL, exec_lsl, 0, 0},
     {X86_INS_VERR, exec_verr, 0, 0},
     {X86_INS_VERW, exec_verw, 0, 0},
+    /* The VMX instructions: #UD outside VMX operation, which is where
+     * every guest of the emulated CPU runs unless it is in non-root
+     * operation, where they exit (l0/vmx/intercept.c). */
+    {X86_INS_VMCALL, exec_ud, 0, ISA_VMX},
+    {X86_INS_VMCLEAR, exec_ud, 0, ISA_VMX},
+    {X86_INS_VMLAUNCH, exec_ud, 0, ISA_VMX},
+    {X86_INS_VMPTRLD, exec_ud, 0, ISA_VMX},
+    {X86_INS_VMPTRST, exec_ud, 0, ISA_VMX},
+    {X86_INS_VMREAD, exec_ud, 0, ISA_VMX},
+    {X86_INS_VMRESUME, exec_ud, 0, ISA_VMX},
+    {X86_INS_VMWRITE, exec_ud, 0, ISA_VMX},
+    {X86_INS_VMXOFF, exec_ud, 0, ISA_VMX},
+    {X86_INS_VMXON, exec_ud, 0, ISA_VMX},
+    {X86_INS_INVEPT, exec_ud, 0, ISA_VMX},
+    {X86_INS_INVVPID, exec_ud, 0, ISA_VMX},
+    {X86_INS_VMFUNC, exec_ud, 0, ISA_VMX},
 };
 
 static bool plain_gpr(const struct operand *o)
@@ -217,6 +233,16 @@ exec_fn isa_specialize(const struct insn *i)
         (i->op[1].kind == OPK_IMM || plain_gpr(&i->op[1])))
         return exec_alu_reg;
     return i->exec;
+}
+
+bool isa_vmx_exits(const struct insn *i, const struct isa_entry *e)
+{
+    if (e->flags & ISA_VMX)
+        return true;
+    /* MOV to or from a control or debug register. */
+    return i->id == X86_INS_MOV &&
+           ((special_reg(&i->op[0]) && i->op[0].rclass != RC_SEG) ||
+            (special_reg(&i->op[1]) && i->op[1].rclass != RC_SEG));
 }
 
 static struct isa_entry table[X86_INS_ENDING];

@@ -9,6 +9,7 @@
 
 enum {
     ISA_BRANCH = 1 << 0, /* the immediate is a branch target */
+    ISA_VMX = 1 << 1,    /* may cause a VM exit (l0/vmx/intercept.c) */
 };
 
 struct isa_entry {
@@ -23,5 +24,8 @@ const struct isa_entry *isa_lookup(unsigned capstone_id);
 /* A faster handler for this decoded instruction's operand kinds, or its
  * generic one. */
 exec_fn isa_specialize(const struct insn *i);
+
+/* Whether the instruction may cause a VM exit in non-root operation. */
+bool isa_vmx_exits(const struct insn *i, const struct isa_entry *e);
 
 #endif

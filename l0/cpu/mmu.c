@@ -4,6 +4,7 @@
 
 #include "cpu/decode.h"
 #include "machine.h"
+#include "vmx/vmx.h"
 
 #define PHYS_MASK ((1ull << PHYS_ADDR_BITS) - 1)
 #define PTE_P (1ull << 0)
@@ -93,7 +94,8 @@ static uint32_t phys_read_u32(struct cpu *c, uint64_t pa)
 /* ---- the page walk (SDM Vol. 3A 4.3 to 4.5) ------------------------ */
 
 struct walk {
-    uint64_t entry_pa[4]; /* where each level's entry lives */
+    uint64_t entry_pa[4]; /* where each level's entry lives (host-physical) */
+    uint64_t entry_gpa[4]; /* the same as the guest sees it (EPT) */
     uint64_t entry[4];
     unsigned entry_size;  /* 4 or 8 bytes */
     int levels;
@@ -118,9 +120,12 @@ static uint64_t reserved_bits(const struct cpu *c, int level, bool large)
     return rsvd;
 }
 
+/* CR2 is written when the #PF is delivered, not here: a page fault that
+ * a VMM intercepts leaves CR2 alone (SDM Vol. 3C 28.1). */
 static bool page_fault(struct cpu *c, uint64_t lin, uint32_t error)
 {
-    c->cr2 = lin;
+    if (!c->exc.raised)
+        c->fault_address = lin;
     return cpu_fault(c, VEC_PF, error);
 }
 
@@ -148,6 +153,23 @@ static bool access_allowed(const struct cpu *c, uint32_t perm,
     if (acc == ACC_EXEC && (perm & TLB_NX))
         return false;
     return true;
+}
+
+/* Guest-physical to host-physical: the identity, except in VMX non-root
+ * operation with EPT, where every guest-physical address of the walk and
+ * the final one go through the EPT (the "2D walk", SDM Vol. 3C 29.3).
+ * *ept_perms gets the EPT's R/W/X for the page (all without EPT). */
+static bool guest_phys(struct cpu *c, uint64_t gpa, unsigned ept_access,
+                       enum ept_origin origin, uint64_t lin, uint64_t *hpa,
+                       unsigned *ept_perms)
+{
+    if (!(c->vmx.nonroot && c->vmx.ept)) {
+        *hpa = gpa;
+        *ept_perms = EPT_R | EPT_W | EPT_X;
+        return true;
+    }
+    return vmx_translate_gpa(c, gpa, ept_access, origin, lin, hpa,
+                             ept_perms);
 }
 
 /* 4-level and PAE paging share the 8-byte entry format; 32-bit paging has
@@ -182,9 +204,15 @@ static bool walk_tables(struct cpu *c, uint64_t lin, enum access acc,
         if (top == 3 && level == 3)
             index_bits = 2;
         uint64_t index = (lin >> shift) & ((1ull << index_bits) - 1);
-        uint64_t pa = table + index * w->entry_size;
+        uint64_t gpa = table + index * w->entry_size, pa;
+        unsigned ept_perms;
+        if (!guest_phys(c, gpa, EPT_ACCESS_READ, EPT_ORIGIN_GUEST_PAGING, lin,
+                        &pa, &ept_perms))
+            return false; /* a VM exit is pending */
         uint64_t e = w->entry_size == 8 ? phys_read_u64(c, pa)
                                         : phys_read_u32(c, pa);
+        c->walk_refs++;
+        w->entry_gpa[w->levels] = gpa;
         w->entry_pa[w->levels] = pa;
         w->entry[w->levels++] = e;
 
@@ -235,7 +263,8 @@ static bool walk_tables(struct cpu *c, uint64_t lin, enum access acc,
 
 /* Sets accessed flags on every level and dirty on the leaf for writes
  * (SDM Vol. 3A 4.8). PAE PDPTEs have no accessed flag. */
-static void set_accessed_dirty(struct cpu *c, struct walk *w, bool write)
+static bool set_accessed_dirty(struct cpu *c, struct walk *w, bool write,
+                               uint64_t lin)
 {
     bool pae = !c->long_mode && (c->cr4 & CR4_PAE);
     for (int i = pae ? 1 : 0; i < w->levels; i++) {
@@ -244,9 +273,17 @@ static void set_accessed_dirty(struct cpu *c, struct walk *w, bool write)
             e |= PTE_D;
             w->perm |= TLB_DIRTY;
         }
-        if (e != w->entry[i])
-            phys_write(c, w->entry_pa[i], w->entry_size, &e);
+        if (e == w->entry[i])
+            continue;
+        /* Under EPT the update is a write to the guest's table. */
+        uint64_t pa;
+        unsigned perms;
+        if (!guest_phys(c, w->entry_gpa[i], EPT_ACCESS_WRITE,
+                        EPT_ORIGIN_GUEST_PAGING, lin, &pa, &perms))
+            return false;
+        phys_write(c, pa, w->entry_size, &e);
     }
+    return true;
 }
 
 static struct tlb_entry *translate(struct cpu *c, uint64_t lin,
@@ -270,9 +307,28 @@ static struct tlb_entry *translate(struct cpu *c, uint64_t lin,
             page_fault(c, lin, fault_bits(c, acc, user) | PFEC_P);
             return NULL;
         }
-        set_accessed_dirty(c, &w, acc == ACC_WRITE);
+        if (!set_accessed_dirty(c, &w, acc == ACC_WRITE, lin))
+            return NULL;
     }
-    uint64_t page = w.phys & ~0xFFFull;
+    static const unsigned ept_access[] = {
+        [ACC_READ] = EPT_ACCESS_READ, [ACC_WRITE] = EPT_ACCESS_WRITE,
+        [ACC_EXEC] = EPT_ACCESS_FETCH};
+    uint64_t hpa;
+    unsigned ept_perms;
+    if (!guest_phys(c, w.phys, ept_access[acc], EPT_ORIGIN_LINEAR, lin, &hpa,
+                    &ept_perms))
+        return NULL;
+    /* The TLB holds the combined translation (SDM Vol. 3C 29.4.1): EPT
+     * permissions restrict it. A page the EPT makes unwritable never
+     * counts as dirty, so a write walks again and meets the violation;
+     * one it makes unreadable is not cached at all. */
+    if (!(ept_perms & EPT_W))
+        w.perm &= ~TLB_DIRTY;
+    if (!(ept_perms & EPT_X))
+        w.perm |= TLB_NX;
+    if (!(ept_perms & EPT_R))
+        t = &c->tlb_uncached;
+    uint64_t page = hpa & ~0xFFFull;
     t->tag = tag;
     t->phys = page;
     t->host = page < c->m->ram_size ? c->m->ram + page : NULL;

@@ -38,6 +38,8 @@ bool sys_mov_from_seg(struct cpu *c, const struct insn *i);
 bool sys_mov_to_crdr(struct cpu *c, const struct insn *i);
 bool sys_mov_from_crdr(struct cpu *c, const struct insn *i);
 bool sys_pop_seg(struct cpu *c, unsigned seg, uint64_t value, unsigned size);
+/* IN/OUT permission: CPL <= IOPL or the TSS I/O bitmap; #GP(0) if not. */
+bool sys_io_allowed(struct cpu *c, uint16_t port, unsigned size);
 /* MOV to CR0/CR3/CR4/CR8 with the architectural checks and flushes. */
 bool sys_write_cr(struct cpu *c, unsigned n, uint64_t value);
 

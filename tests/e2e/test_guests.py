@@ -20,10 +20,12 @@ import expected_system  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # Each backend runs IMAGE with CMDLINE and exits with the guest's status.
+# Each backend: the runner and the environment it needs.
 BACKENDS = {
-    "qemu": ["scripts/qemu-run.sh"],
-    "bochs": ["scripts/bochs-run.sh"],
-    "turtles": ["scripts/turtles-run.sh"],  # --mode bare
+    "qemu": (["scripts/qemu-run.sh"], {}),
+    "bochs": (["scripts/bochs-run.sh"], {}),
+    "turtles": (["scripts/turtles-run.sh"], {"TURTLES_MODE": "bare"}),
+    "turtles-single": (["scripts/turtles-run.sh"], {"TURTLES_MODE": "single"}),
 }
 
 OK, FAIL, EXCEPTION = 0, 1, 2  # RT_EXIT_* in guests/rt/rt.h
@@ -97,9 +99,10 @@ CASES = [
 
 def run(backend, case, build):
     image = os.path.join(build, "images", case.guest + ".elf")
-    cmd = BACKENDS[backend] + [image] + case.cmdline.split()
+    runner, env = BACKENDS[backend]
+    cmd = runner + [image] + case.cmdline.split()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env={**os.environ, **env})
     return proc.returncode, proc.stdout.splitlines(), proc.stderr
 
 

@@ -1,0 +1,26 @@
+/* The cost model: modeled cycles for what real hardware and a real L0
+ * would spend where the emulator does something else (runs C code, or
+ * executes an instruction in one step). A profile is data; the default
+ * and its sources are in docs/cost-model.md. */
+#ifndef L0_HV_COST_H
+#define L0_HV_COST_H
+
+#include <stdint.h>
+
+#include "vmx/exit_cond.h"
+
+struct cost_profile {
+    const char *name;
+    uint32_t instruction;   /* per guest instruction (the CPU's unit) */
+    uint32_t vmexit;        /* hardware VM exit */
+    uint32_t vmentry;       /* hardware VM entry */
+    uint32_t handler[VMX_EXIT_REASON_LIMIT]; /* L0's handling, by reason */
+    uint32_t handler_default;
+};
+
+extern const struct cost_profile cost_default;
+
+/* The cost of L0 handling an exit with this basic reason. */
+uint32_t cost_handler(const struct cost_profile *p, uint32_t reason);
+
+#endif

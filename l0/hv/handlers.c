@@ -1,0 +1,235 @@
+/* L0's exit handlers, one per basic exit reason, in one table. The
+ * guest's general registers are in the CPU (a VM exit leaves them),
+ * except RSP and RIP, which are in vmcs01. */
+#include <stdio.h>
+
+#include "cpu/cpu.h"
+#include "cpu/cpuid.h"
+#include "cpu/ops.h"
+#include "dev/lapic.h"
+#include "hv/hv.h"
+#include "machine.h"
+#include "vmx/controls.h"
+#include "vmx/exit_cond.h"
+#include "vmx/vmcs.h"
+
+enum {
+    INTR_VALID = 1u << 31,
+    INTR_HAS_ERROR = 1u << 11,
+    INTR_TYPE_HW_EXCEPTION = 3u << 8,
+    INTR_BLOCK_STI_MOVSS = 3,
+    MSR_FEATURE_CONTROL = 0x3A,
+};
+
+static uint64_t field(struct hv *h, enum vmcs_index i)
+{
+    return vmcs_get(&h->vmcs01, i);
+}
+
+void hv_skip_instruction(struct hv *h)
+{
+    struct vmcs *v = &h->vmcs01;
+    vmcs_set(v, VMCS_IDX_GUEST_RIP,
+             field(h, VMCS_IDX_GUEST_RIP) + field(h, VMCS_IDX_EXIT_INSN_LEN));
+    /* Skipping an instruction ends the STI / MOV SS shadow it was in. */
+    vmcs_set(v, VMCS_IDX_GUEST_INTERRUPTIBILITY,
+             field(h, VMCS_IDX_GUEST_INTERRUPTIBILITY) & ~INTR_BLOCK_STI_MOVSS);
+}
+
+static void inject_exception(struct hv *h, unsigned vector, uint32_t error)
+{
+    vmcs_set(&h->vmcs01, VMCS_IDX_ENTRY_INTR_INFO,
+             INTR_VALID | INTR_TYPE_HW_EXCEPTION | INTR_HAS_ERROR | vector);
+    vmcs_set(&h->vmcs01, VMCS_IDX_ENTRY_EXCEPTION_ERROR, error);
+}
+
+static enum hv_action stop(struct hv *h, enum machine_stop why,
+                           const char *what)
+{
+    machine_stop(h->m, why, 0, "%s at guest rip %#llx", what,
+                 (unsigned long long)field(h, VMCS_IDX_GUEST_RIP));
+    return HV_STOP;
+}
+
+/* ---- the exit-statistics CPUID leaves -------------------------------- */
+
+/* CPUID 0x4FFFFFFC-0x4FFFFFFF, the interface of the CMPE283 course
+ * (docs/exit-stats.md): totals and per-reason counts and cycles of the
+ * exits L0 handled for this guest, the current one included. */
+static bool exit_stats_leaf(struct hv *h, uint32_t leaf, uint32_t ecx,
+                            struct cpuid_result *r)
+{
+    if (leaf < 0x4FFFFFFC || leaf > 0x4FFFFFFF)
+        return false;
+    *r = (struct cpuid_result){0, 0, 0, 0};
+    if (leaf <= 0x4FFFFFFD) {
+        struct exit_cell all = stats_sum(&h->stats, 0, 1, -1);
+        if (leaf == 0x4FFFFFFC) {
+            r->eax = (uint32_t)all.count;
+        } else {
+            r->ebx = (uint32_t)(all.cycles >> 32);
+            r->ecx = (uint32_t)all.cycles;
+        }
+        return true;
+    }
+    if (!vmx_exit_reason_defined(ecx)) {
+        r->edx = 0xFFFFFFFF;
+        return true;
+    }
+    struct exit_cell one = stats_sum(&h->stats, 0, 1, (int)ecx);
+    if (leaf == 0x4FFFFFFE) {
+        r->eax = (uint32_t)one.count;
+    } else {
+        r->ebx = (uint32_t)(one.cycles >> 32);
+        r->ecx = (uint32_t)one.cycles;
+    }
+    return true;
+}
+
+/* ---- handlers ----------------------------------------------------------- */
+
+/* CPUID: the CPU's model, with the hypervisor-present bit (CPUID.1:ECX
+ * bit 31) set, as hypervisors report themselves. VMX stays hidden. */
+static enum hv_action handle_cpuid(struct hv *h)
+{
+    struct cpu *c = h->c;
+    uint32_t leaf = (uint32_t)c->gpr[RAX], sub = (uint32_t)c->gpr[RCX];
+    struct cpuid_result r;
+    if (!exit_stats_leaf(h, leaf, sub, &r)) {
+        r = cpuid_query(leaf, sub);
+        if (leaf == 1)
+            r.ecx |= 1u << 31;
+    }
+    gpr_set(c, RAX, 4, false, r.eax);
+    gpr_set(c, RBX, 4, false, r.ebx);
+    gpr_set(c, RCX, 4, false, r.ecx);
+    gpr_set(c, RDX, 4, false, r.edx);
+    hv_skip_instruction(h);
+    return HV_RESUME;
+}
+
+/* I/O: L0's devices are the machine's (SDM Vol. 3C Table 28-5 for the
+ * qualification). String I/O never gets here: the CPU lacks INS/OUTS. */
+static enum hv_action handle_io(struct hv *h)
+{
+    struct cpu *c = h->c;
+    uint64_t q = field(h, VMCS_IDX_EXIT_QUALIFICATION);
+    unsigned size = (unsigned)(q & 7) + 1;
+    uint16_t port = (uint16_t)(q >> 16);
+    if (q & (1u << 3)) {
+        uint64_t v = ~0ull;
+        bus_read(&h->m->ports, port, size, &v);
+        gpr_set(c, RAX, size, false, v);
+    } else {
+        bus_write(&h->m->ports, port, size, c->gpr[RAX] & size_mask(size));
+    }
+    hv_skip_instruction(h);
+    return HV_RESUME;
+}
+
+/* HLT: nothing runs until the next timer event, so time jumps there;
+ * the interrupt then arrives as an external-interrupt exit. */
+static enum hv_action handle_hlt(struct hv *h)
+{
+    struct cpu *c = h->c;
+    hv_skip_instruction(h);
+    if (h->pending_irq >= 0)
+        return HV_RESUME;
+    if (!(field(h, VMCS_IDX_GUEST_RFLAGS) & FL_IF))
+        return stop(h, STOP_HALTED, "HLT with interrupts disabled: the "
+                                    "guest would wait forever");
+    uint64_t next = lapic_next_event(h->m->lapic, c->cycles);
+    if (next == UINT64_MAX)
+        return stop(h, STOP_HALTED, "HLT with no timer armed: the guest "
+                                    "would wait forever");
+    if (next > c->cycles)
+        c->cycles = next;
+    return HV_RESUME;
+}
+
+/* An external interrupt, already acknowledged by the exit: L0 keeps the
+ * vector and injects it when the guest can take it (hv.c). */
+static enum hv_action handle_external_interrupt(struct hv *h)
+{
+    h->pending_irq = (int)(field(h, VMCS_IDX_EXIT_INTR_INFO) & 0xFF);
+    return HV_RESUME;
+}
+
+static enum hv_action handle_interrupt_window(struct hv *h)
+{
+    vmcs_set(&h->vmcs01, VMCS_IDX_PROC_CONTROLS,
+             field(h, VMCS_IDX_PROC_CONTROLS) & ~PROC_INTR_WINDOW_EXITING);
+    return HV_RESUME;
+}
+
+/* IA32_FEATURE_CONTROL: L0 owns VMX, so the guest sees it locked with
+ * VMX off, and a write (to a locked MSR) is #GP(0). */
+static enum hv_action handle_rdmsr(struct hv *h)
+{
+    struct cpu *c = h->c;
+    if ((uint32_t)c->gpr[RCX] != MSR_FEATURE_CONTROL) {
+        inject_exception(h, VEC_GP, 0);
+        return HV_RESUME;
+    }
+    gpr_set(c, RAX, 4, false, 1); /* locked */
+    gpr_set(c, RDX, 4, false, 0);
+    hv_skip_instruction(h);
+    return HV_RESUME;
+}
+
+static enum hv_action handle_wrmsr(struct hv *h)
+{
+    inject_exception(h, VEC_GP, 0);
+    return HV_RESUME;
+}
+
+/* A guest-physical page outside RAM: MMIO. L0 maps it through to the
+ * machine's bus and lets the guest retry; unclaimed addresses then read
+ * as all ones, as without EPT. */
+static enum hv_action handle_ept_violation(struct hv *h)
+{
+    uint64_t gpa = field(h, VMCS_IDX_GUEST_PHYSICAL_ADDR);
+    if (gpa < h->m->ram_size)
+        return stop(h, STOP_INTERNAL, "EPT violation inside guest RAM: "
+                                      "EPT01 is wrong");
+    if (hv_ept_map_page(h, gpa & ~0xFFFull, true) != 0)
+        return stop(h, STOP_INTERNAL, "L0 memory full: cannot map MMIO");
+    h->mmio_pages_mapped++;
+    return HV_RESUME;
+}
+
+static enum hv_action handle_triple_fault(struct hv *h)
+{
+    return stop(h, STOP_TRIPLE_FAULT, "triple fault in the guest");
+}
+
+static const hv_handler handlers[VMX_EXIT_REASON_LIMIT] = {
+    [VMX_EXIT_EXTERNAL_INTERRUPT] = handle_external_interrupt,
+    [VMX_EXIT_TRIPLE_FAULT] = handle_triple_fault,
+    [VMX_EXIT_INTERRUPT_WINDOW] = handle_interrupt_window,
+    [VMX_EXIT_CPUID] = handle_cpuid,
+    [VMX_EXIT_HLT] = handle_hlt,
+    [VMX_EXIT_IO] = handle_io,
+    [VMX_EXIT_RDMSR] = handle_rdmsr,
+    [VMX_EXIT_WRMSR] = handle_wrmsr,
+    [VMX_EXIT_EPT_VIOLATION] = handle_ept_violation,
+};
+
+static enum hv_action handle_unexpected(struct hv *h)
+{
+    uint32_t reason = (uint32_t)field(h, VMCS_IDX_EXIT_REASON) & 0xFFFF;
+    const char *name = vmx_exit_reason_name(reason);
+    char what[160];
+    snprintf(what, sizeof what,
+             "unexpected VM exit: reason %u (%s), qualification %#llx",
+             reason, name ? name : "undefined",
+             (unsigned long long)field(h, VMCS_IDX_EXIT_QUALIFICATION));
+    return stop(h, STOP_INTERNAL, what);
+}
+
+hv_handler hv_handler_for(uint32_t basic_reason)
+{
+    if (basic_reason < VMX_EXIT_REASON_LIMIT && handlers[basic_reason])
+        return handlers[basic_reason];
+    return handle_unexpected;
+}

@@ -1,0 +1,141 @@
+/* L0's run loop: VM entry into vmcs01, the guest runs on the CPU until a
+ * VM exit, L0 handles the exit in C and charges its modeled cost, and
+ * enters again. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cpu/cpu.h"
+#include "hv/hv.h"
+#include "machine.h"
+#include "vmx/controls.h"
+#include "vmx/exit_cond.h"
+#include "vmx/vmx.h"
+
+enum { INTR_VALID = 1u << 31, INTR_BLOCKING = 3 };
+
+/* L0 memory for the EPT walker (vmx.h: l0_read). */
+static bool l0_read(void *ctx, uint64_t hpa, void *dst, unsigned len)
+{
+    struct hv *h = ctx;
+    if (hpa < L0_MEM_BASE || hpa - L0_MEM_BASE + len > h->mem_used)
+        return false;
+    memcpy(dst, h->mem + (hpa - L0_MEM_BASE), len);
+    return true;
+}
+
+int hv_init(struct hv *h, struct machine *m, const struct cost_profile *cost,
+            uint32_t entry, uint32_t info_pa, char *err, size_t err_size)
+{
+    (void)info_pa; /* already in EBX */
+    memset(h, 0, sizeof *h);
+    h->m = m;
+    h->c = m->cpu;
+    h->cost = cost;
+    h->pending_irq = -1;
+    stats_init(&h->stats);
+    h->mem = calloc(1, L0_MEM_SIZE);
+    if (!h->mem || hv_ept_build(h) != 0 || !(h->msr_bitmap = hv_alloc_page(h))) {
+        snprintf(err, err_size, "cannot set up L0's memory for EPT01");
+        return -1;
+    }
+    /* Trap reads and writes of IA32_FEATURE_CONTROL (0x3A): the read
+     * bitmap for low MSRs at offset 0, the write bitmap at 2048 (SDM Vol.
+     * 3C 25.6.9). */
+    uint8_t *bitmap = h->mem + (h->msr_bitmap - L0_MEM_BASE);
+    bitmap[0x3A / 8] |= 1u << (0x3A % 8);
+    bitmap[2048 + 0x3A / 8] |= 1u << (0x3A % 8);
+    h->c->vmx.l0_read = l0_read;
+    h->c->vmx.l0_ctx = h;
+    hv_vmcs01_setup(h, entry);
+    return 0;
+}
+
+void hv_destroy(struct hv *h)
+{
+    if (h->c) {
+        h->c->vmx.l0_read = NULL;
+        h->c->vmx.vmcs = NULL;
+    }
+    free(h->mem);
+    h->mem = NULL;
+}
+
+static uint64_t host_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Before each VM entry: "IA-32e mode guest" follows the guest's EFER.LMA
+ * (the guest switches modes itself under unrestricted guest), and a
+ * pending interrupt is injected once the guest can take it, or an
+ * interrupt window is asked for (SDM Vol. 3C 27.6, 26.7.5). */
+static void prepare_entry(struct hv *h)
+{
+    struct vmcs *v = &h->vmcs01;
+    uint64_t entry = vmcs_get(v, VMCS_IDX_ENTRY_CONTROLS);
+    bool lma = vmcs_get(v, VMCS_IDX_GUEST_EFER) & EFER_LMA;
+    vmcs_set(v, VMCS_IDX_ENTRY_CONTROLS,
+             lma ? entry | ENTRY_IA32E_MODE_GUEST
+                 : entry & ~(uint64_t)ENTRY_IA32E_MODE_GUEST);
+    if (h->pending_irq < 0 ||
+        (vmcs_get(v, VMCS_IDX_ENTRY_INTR_INFO) & INTR_VALID))
+        return;
+    bool open = (vmcs_get(v, VMCS_IDX_GUEST_RFLAGS) & FL_IF) &&
+                !(vmcs_get(v, VMCS_IDX_GUEST_INTERRUPTIBILITY) & INTR_BLOCKING);
+    if (open) {
+        vmcs_set(v, VMCS_IDX_ENTRY_INTR_INFO,
+                 INTR_VALID | (uint32_t)h->pending_irq);
+        h->pending_irq = -1;
+        /* The guest runs again: it is not halted any more. */
+        vmcs_set(v, VMCS_IDX_GUEST_ACTIVITY_STATE, 0);
+    } else {
+        vmcs_set(v, VMCS_IDX_PROC_CONTROLS,
+                 vmcs_get(v, VMCS_IDX_PROC_CONTROLS) |
+                     PROC_INTR_WINDOW_EXITING);
+    }
+}
+
+void hv_run(struct hv *h, uint64_t max_insns)
+{
+    struct cpu *c = h->c;
+    struct machine *m = h->m;
+    while (m->stop == STOP_NONE) {
+        prepare_entry(h);
+        struct vmx_entry_result r;
+        vmx_vmentry(c, &h->vmcs01, !h->launched, &r);
+        if (r.status != VMX_ENTERED) {
+            machine_stop(m, STOP_INTERNAL, 0,
+                         "L0 could not enter its guest: %s (%s %u)",
+                         r.rule ? r.rule : "?",
+                         r.status == VMX_FAIL_VALID ? "VM-instruction error"
+                                                    : "exit reason",
+                         r.error);
+            break;
+        }
+        h->launched = true;
+        c->cycles += h->cost->vmentry;
+        cpu_run(c, max_insns);
+        if (!c->vmx.exited)
+            break; /* the machine stopped inside the guest */
+        c->vmx.exited = false;
+        uint64_t t0 = host_ns();
+        uint32_t reason =
+            (uint32_t)vmcs_get(&h->vmcs01, VMCS_IDX_EXIT_REASON) & 0xFFFF;
+        uint64_t cost = h->cost->vmexit + cost_handler(h->cost, reason) +
+                        h->cost->vmentry;
+        c->cycles += h->cost->vmexit + cost_handler(h->cost, reason);
+        /* Counted before the handler runs, so that the CPUID statistics
+         * leaves include the exit asking for them. */
+        stats_count(&h->stats, 0, 1, reason, cost, 0);
+        enum hv_action a = hv_handler_for(reason)(h);
+        /* Host time is the one figure that varies from run to run. */
+        if (reason < EXIT_REASON_LIMIT)
+            h->stats.cell[0][0][reason].host_ns += host_ns() - t0;
+        if (a == HV_STOP)
+            break;
+    }
+}

@@ -1,0 +1,72 @@
+/* L0, the host hypervisor, as far as one level needs it (--mode single):
+ * it runs the image as its guest under vmcs01 with EPT01 and handles the
+ * guest's VM exits in C through one dispatch table (hv.c). Every exit is
+ * counted and costed (record/stats.h, hv/cost.h). */
+#ifndef L0_HV_HV_H
+#define L0_HV_HV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv/cost.h"
+#include "record/stats.h"
+#include "vmx/vmcs.h"
+
+struct machine;
+struct cpu;
+
+/* L0's own memory, which no guest can reach: host-physical addresses
+ * from L0_MEM_BASE (above any RAM, below 2^39) hold EPT01 and bitmaps. */
+#define L0_MEM_BASE (1ull << 38)
+#define L0_MEM_SIZE (1u << 20)
+
+struct hv {
+    struct machine *m;
+    struct cpu *c;
+    const struct cost_profile *cost;
+    struct exit_stats stats;
+
+    struct vmcs vmcs01;
+    bool launched;
+
+    uint8_t *mem;       /* L0_MEM_SIZE bytes at L0_MEM_BASE */
+    uint64_t mem_used;  /* bump allocator, 4 KiB pages */
+    uint64_t ept_root;  /* host-physical: EPT01's PML4 */
+    uint64_t msr_bitmap;
+
+    int pending_irq;    /* an external interrupt not injected yet, or -1 */
+    uint64_t mmio_pages_mapped;
+};
+
+/* Sets up vmcs01 and EPT01 for a guest starting at its multiboot entry
+ * (EAX/EBX are in the CPU already). Returns 0, or -1 with err set. */
+int hv_init(struct hv *h, struct machine *m, const struct cost_profile *cost,
+            uint32_t entry, uint32_t info_pa, char *err, size_t err_size);
+void hv_destroy(struct hv *h);
+
+/* Runs the guest until the machine stops. */
+void hv_run(struct hv *h, uint64_t max_insns);
+
+/* ---- ept01.c ---- */
+
+uint64_t hv_alloc_page(struct hv *h); /* zeroed; 0 when L0 memory is full */
+/* Identity-maps guest RAM (2 MiB pages) and the local APIC page. */
+int hv_ept_build(struct hv *h);
+/* Maps one 4 KiB page of guest-physical space to the same host-physical
+ * page (MMIO: the machine's bus). */
+int hv_ept_map_page(struct hv *h, uint64_t gpa, bool uncached);
+
+/* ---- vmcs01.c ---- */
+
+void hv_vmcs01_setup(struct hv *h, uint32_t entry);
+
+/* ---- handlers.c ---- */
+
+enum hv_action { HV_RESUME, HV_STOP };
+typedef enum hv_action (*hv_handler)(struct hv *h);
+hv_handler hv_handler_for(uint32_t basic_reason);
+/* Guest RIP past the exiting instruction (and its interrupt shadow). */
+void hv_skip_instruction(struct hv *h);
+
+#endif

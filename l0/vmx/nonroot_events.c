@@ -1,0 +1,66 @@
+/* Events in VMX non-root operation that end in a VM exit instead of
+ * being delivered to the guest (SDM Vol. 3C 26.2): exceptions in the
+ * exception bitmap, external interrupts with "external-interrupt
+ * exiting", interrupt windows, the VMX-preemption timer, triple faults. */
+#include "cpu/cpu.h"
+#include "dev/lapic.h"
+#include "machine.h"
+#include "vmx/controls.h"
+#include "vmx/exit_cond.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx.h"
+
+enum { INTR_VALID = 1u << 31, INTR_HAS_ERROR = 1u << 11 };
+
+bool vmx_intercept_exception(struct cpu *c, unsigned vector, bool has_error,
+                             uint32_t error, bool software)
+{
+    const struct vmcs *v = c->vmx.vmcs;
+    if (!vmx_exception_exits((uint32_t)vmcs_get(v, VMCS_IDX_EXCEPTION_BITMAP),
+                             vector, error,
+                             (uint32_t)vmcs_get(v, VMCS_IDX_PF_ERROR_MASK),
+                             (uint32_t)vmcs_get(v, VMCS_IDX_PF_ERROR_MATCH)))
+        return false;
+    /* #PF: the qualification is the linear address, and CR2 is not
+     * written (SDM Vol. 3C 28.1, Table 28-1). */
+    uint64_t qual = vector == VEC_PF ? c->fault_address : 0;
+    vmx_request_exit(c, VMX_EXIT_EXCEPTION_NMI, qual);
+    unsigned type = vector == VEC_NMI ? 2 : software ? 6 : 3;
+    c->vmx.request.intr_info = INTR_VALID | type << 8 | vector |
+                               (has_error ? INTR_HAS_ERROR : 0);
+    c->vmx.request.intr_error = has_error ? error : 0;
+    return true;
+}
+
+bool vmx_check_events(struct cpu *c, int pending_vector)
+{
+    struct vmx_cpu *x = &c->vmx;
+    if (c->cycles >= x->preemption_deadline) {
+        x->preemption_deadline = UINT64_MAX;
+        vmx_request_exit(c, VMX_EXIT_PREEMPTION_TIMER, 0);
+        return true;
+    }
+    if (c->interrupt_shadow)
+        return false;
+    if (pending_vector >= 0 && (x->pin & PIN_EXT_INTR_EXITING)) {
+        vmx_request_exit(c, VMX_EXIT_EXTERNAL_INTERRUPT, 0);
+        /* Acknowledge interrupt on exit: the vector moves to ISR and is
+         * reported in the exit interruption information (28.2.2). */
+        if (x->exit_ctls & EXIT_ACK_INTR_ON_EXIT) {
+            lapic_accept(c->m->lapic, pending_vector);
+            x->request.intr_info = INTR_VALID | (unsigned)pending_vector;
+        }
+        return true;
+    }
+    if ((x->proc & PROC_INTR_WINDOW_EXITING) &&
+        (cpu_rflags(c) & FL_IF)) {
+        vmx_request_exit(c, VMX_EXIT_INTERRUPT_WINDOW, 0);
+        return true;
+    }
+    return false;
+}
+
+void vmx_triple_fault(struct cpu *c)
+{
+    vmx_request_exit(c, VMX_EXIT_TRIPLE_FAULT, 0);
+}

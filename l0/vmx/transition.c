@@ -1,0 +1,363 @@
+/* VM entry and VM exit: loading and saving guest state, loading host
+ * state, event injection and exit information (SDM Vol. 3C chapters 27
+ * and 28). The checks of 27.2-27.3.1 are in entry_checks.c. */
+#include <string.h>
+
+#include "cpu/cpu.h"
+#include "cpu/mmu.h"
+#include "cpu/system.h"
+#include "machine.h"
+#include "vmx/caps.h"
+#include "vmx/controls.h"
+#include "vmx/entry_checks.h"
+#include "vmx/exit_cond.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx.h"
+
+/* The segment fields of the VMCS, in the CPU's segment order. */
+struct seg_fields {
+    enum vmcs_index sel, base, limit, ar;
+};
+
+static const struct seg_fields guest_seg[SEG_COUNT] = {
+    [SEG_ES] = {VMCS_IDX_GUEST_ES_SELECTOR, VMCS_IDX_GUEST_ES_BASE,
+                VMCS_IDX_GUEST_ES_LIMIT, VMCS_IDX_GUEST_ES_AR},
+    [SEG_CS] = {VMCS_IDX_GUEST_CS_SELECTOR, VMCS_IDX_GUEST_CS_BASE,
+                VMCS_IDX_GUEST_CS_LIMIT, VMCS_IDX_GUEST_CS_AR},
+    [SEG_SS] = {VMCS_IDX_GUEST_SS_SELECTOR, VMCS_IDX_GUEST_SS_BASE,
+                VMCS_IDX_GUEST_SS_LIMIT, VMCS_IDX_GUEST_SS_AR},
+    [SEG_DS] = {VMCS_IDX_GUEST_DS_SELECTOR, VMCS_IDX_GUEST_DS_BASE,
+                VMCS_IDX_GUEST_DS_LIMIT, VMCS_IDX_GUEST_DS_AR},
+    [SEG_FS] = {VMCS_IDX_GUEST_FS_SELECTOR, VMCS_IDX_GUEST_FS_BASE,
+                VMCS_IDX_GUEST_FS_LIMIT, VMCS_IDX_GUEST_FS_AR},
+    [SEG_GS] = {VMCS_IDX_GUEST_GS_SELECTOR, VMCS_IDX_GUEST_GS_BASE,
+                VMCS_IDX_GUEST_GS_LIMIT, VMCS_IDX_GUEST_GS_AR},
+    [SEG_LDTR] = {VMCS_IDX_GUEST_LDTR_SELECTOR, VMCS_IDX_GUEST_LDTR_BASE,
+                  VMCS_IDX_GUEST_LDTR_LIMIT, VMCS_IDX_GUEST_LDTR_AR},
+    [SEG_TR] = {VMCS_IDX_GUEST_TR_SELECTOR, VMCS_IDX_GUEST_TR_BASE,
+                VMCS_IDX_GUEST_TR_LIMIT, VMCS_IDX_GUEST_TR_AR},
+};
+
+static const enum vmcs_index host_sel[SEG_COUNT] = {
+    [SEG_ES] = VMCS_IDX_HOST_ES_SELECTOR, [SEG_CS] = VMCS_IDX_HOST_CS_SELECTOR,
+    [SEG_SS] = VMCS_IDX_HOST_SS_SELECTOR, [SEG_DS] = VMCS_IDX_HOST_DS_SELECTOR,
+    [SEG_FS] = VMCS_IDX_HOST_FS_SELECTOR, [SEG_GS] = VMCS_IDX_HOST_GS_SELECTOR,
+    [SEG_TR] = VMCS_IDX_HOST_TR_SELECTOR,
+};
+
+enum {
+    ACTIVITY_ACTIVE = 0,
+    ACTIVITY_HLT = 1,
+    INTR_BLOCK_STI = 1u << 0,
+    INTR_BLOCK_MOV_SS = 1u << 1,
+    INTR_INFO_VALID = 1u << 31,
+    INTR_INFO_HAS_ERROR = 1u << 11,
+};
+
+/* Interruption types of the VM-entry interruption-information field
+ * (SDM Vol. 3C 25.8.3, Table 25-17). */
+enum {
+    INTR_TYPE_EXTERNAL = 0,
+    INTR_TYPE_NMI = 2,
+    INTR_TYPE_HW_EXCEPTION = 3,
+    INTR_TYPE_SW_INTERRUPT = 4,
+    INTR_TYPE_PRIV_SW_EXCEPTION = 5,
+    INTR_TYPE_SW_EXCEPTION = 6,
+};
+
+static void cache_controls(struct cpu *c, const struct vmcs *v)
+{
+    struct vmx_cpu *x = &c->vmx;
+    x->pin = (uint32_t)vmcs_get(v, VMCS_IDX_PIN_CONTROLS);
+    x->proc = (uint32_t)vmcs_get(v, VMCS_IDX_PROC_CONTROLS);
+    x->proc2 = (x->proc & PROC_SECONDARY_CONTROLS)
+                   ? (uint32_t)vmcs_get(v, VMCS_IDX_PROC_CONTROLS2)
+                   : 0;
+    x->exit_ctls = (uint32_t)vmcs_get(v, VMCS_IDX_EXIT_CONTROLS);
+    x->entry_ctls = (uint32_t)vmcs_get(v, VMCS_IDX_ENTRY_CONTROLS);
+    x->ept = x->proc2 & PROC2_EPT;
+    x->vpid = (x->proc2 & PROC2_VPID) ? (uint16_t)vmcs_get(v, VMCS_IDX_VPID)
+                                      : 0;
+    uint64_t cap = 0;
+    vmx_cap_read(MSR_IA32_VMX_EPT_VPID_CAP, &cap);
+    x->ept_cfg.eptp = vmcs_get(v, VMCS_IDX_EPT_POINTER);
+    x->ept_cfg.cap = cap;
+    x->ept_cfg.maxphyaddr = PHYS_ADDR_BITS;
+    /* The preemption timer counts down once every 2^5 cycles (the rate
+     * IA32_VMX_MISC reports, SDM Vol. 3C 26.5.1). */
+    x->preemption_deadline =
+        (x->pin & PIN_PREEMPTION_TIMER)
+            ? c->cycles + (vmcs_get(v, VMCS_IDX_PREEMPTION_TIMER) << 5)
+            : UINT64_MAX;
+}
+
+static void load_segment(struct segment *s, const struct vmcs *v,
+                         const struct seg_fields *f)
+{
+    s->sel = (uint16_t)vmcs_get(v, f->sel);
+    s->base = vmcs_get(v, f->base);
+    s->limit = (uint32_t)vmcs_get(v, f->limit);
+    s->attr = (uint32_t)vmcs_get(v, f->ar) & 0x1F0FF;
+}
+
+static void save_segment(const struct segment *s, struct vmcs *v,
+                         const struct seg_fields *f)
+{
+    vmcs_set(v, f->sel, s->sel);
+    vmcs_set(v, f->base, s->base);
+    vmcs_set(v, f->limit, s->limit);
+    vmcs_set(v, f->ar, s->attr & 0x1F0FF);
+}
+
+/* Event injection (SDM Vol. 3C 27.6): delivered through the guest IDT
+ * as if it had happened right after VM entry. */
+static void inject_event(struct cpu *c, struct vmcs *v)
+{
+    uint32_t info = (uint32_t)vmcs_get(v, VMCS_IDX_ENTRY_INTR_INFO);
+    if (!(info & INTR_INFO_VALID))
+        return;
+    unsigned vector = info & 0xFF, type = (info >> 8) & 7;
+    bool has_error = info & INTR_INFO_HAS_ERROR;
+    uint32_t error = (uint32_t)vmcs_get(v, VMCS_IDX_ENTRY_EXCEPTION_ERROR);
+    uint64_t next = c->rip + vmcs_get(v, VMCS_IDX_ENTRY_INSN_LEN);
+    enum event_kind kind = EV_EXCEPTION;
+    uint64_t ret = c->rip;
+    switch (type) {
+    case INTR_TYPE_EXTERNAL: kind = EV_EXTERNAL; break;
+    case INTR_TYPE_SW_INTERRUPT: kind = EV_SOFTWARE_INT; ret = next; break;
+    case INTR_TYPE_PRIV_SW_EXCEPTION:
+    case INTR_TYPE_SW_EXCEPTION: kind = EV_SOFTWARE_EXC; ret = next; break;
+    default: break; /* NMI, hardware exception */
+    }
+    c->vmx.injecting = info;
+    cpu_deliver(c, vector, kind, has_error, error, ret);
+    c->vmx.injecting = 0;
+}
+
+static void load_guest_state(struct cpu *c, struct vmcs *v)
+{
+    c->cr0 = vmcs_get(v, VMCS_IDX_GUEST_CR0) | CR0_ET;
+    c->cr3 = vmcs_get(v, VMCS_IDX_GUEST_CR3);
+    c->cr4 = vmcs_get(v, VMCS_IDX_GUEST_CR4);
+    c->dr[7] = vmcs_get(v, VMCS_IDX_GUEST_DR7);
+    c->sysenter_cs = vmcs_get(v, VMCS_IDX_GUEST_SYSENTER_CS);
+    c->sysenter_esp = vmcs_get(v, VMCS_IDX_GUEST_SYSENTER_ESP);
+    c->sysenter_eip = vmcs_get(v, VMCS_IDX_GUEST_SYSENTER_EIP);
+    bool ia32e = c->vmx.entry_ctls & ENTRY_IA32E_MODE_GUEST;
+    if (c->vmx.entry_ctls & ENTRY_LOAD_EFER) {
+        c->efer = vmcs_get(v, VMCS_IDX_GUEST_EFER);
+    } else {
+        /* SDM 27.3.2.1: LMA from the control, LME too while paging. */
+        c->efer &= ~(EFER_LMA | EFER_LME);
+        if (ia32e)
+            c->efer |= EFER_LMA | ((c->cr0 & CR0_PG) ? EFER_LME : 0);
+    }
+    if (c->vmx.entry_ctls & ENTRY_LOAD_PAT)
+        c->pat = vmcs_get(v, VMCS_IDX_GUEST_PAT);
+    for (unsigned s = 0; s < SEG_COUNT; s++)
+        load_segment(&c->seg[s], v, &guest_seg[s]);
+    c->gdtr.base = vmcs_get(v, VMCS_IDX_GUEST_GDTR_BASE);
+    c->gdtr.limit = (uint16_t)vmcs_get(v, VMCS_IDX_GUEST_GDTR_LIMIT);
+    c->idtr.base = vmcs_get(v, VMCS_IDX_GUEST_IDTR_BASE);
+    c->idtr.limit = (uint16_t)vmcs_get(v, VMCS_IDX_GUEST_IDTR_LIMIT);
+    c->gpr[RSP] = vmcs_get(v, VMCS_IDX_GUEST_RSP);
+    c->rip = vmcs_get(v, VMCS_IDX_GUEST_RIP);
+    cpu_set_rflags(c, vmcs_get(v, VMCS_IDX_GUEST_RFLAGS));
+    /* CPL is the DPL of SS (SDM 27.3.2.2). */
+    c->cpl = SEG_ATTR_DPL(c->seg[SEG_SS].attr);
+    c->halted = vmcs_get(v, VMCS_IDX_GUEST_ACTIVITY_STATE) == ACTIVITY_HLT;
+    c->interrupt_shadow = vmcs_get(v, VMCS_IDX_GUEST_INTERRUPTIBILITY) &
+                          (INTR_BLOCK_STI | INTR_BLOCK_MOV_SS);
+}
+
+/* Without VPIDs every VM entry and exit invalidates the mappings of VPID
+ * 0 (SDM Vol. 3C 29.4.3.1); the software TLB is not tagged, so it is
+ * flushed on every transition, VPID or not (more than required, which
+ * the architecture allows). */
+static void transition_flush(struct cpu *c) { mmu_flush_all(c); }
+
+void vmx_vmentry(struct cpu *c, struct vmcs *v, bool launch,
+                 struct vmx_entry_result *out)
+{
+    *out = (struct vmx_entry_result){VMX_ENTERED, 0, NULL};
+    /* SDM Vol. 3C 27.1 / VMLAUNCH, VMRESUME: error 4 and 5. */
+    if (launch != (v->launch == VMCS_STATE_CLEAR)) {
+        out->status = VMX_FAIL_VALID;
+        out->error = launch ? 4 : 5;
+        out->rule = launch ? "VMLAUNCH of a launched VMCS"
+                           : "VMRESUME of a VMCS that is not launched";
+        vmcs_set(v, VMCS_IDX_INSN_ERROR, out->error);
+        return;
+    }
+    struct vmx_entry_check check;
+    struct vmx_check_env env;
+    vmx_check_env_init(&env);
+    env.read_phys = vmx_read_host;
+    env.ctx = c;
+    vmx_check_entry(v, &env, &check);
+    if (check.outcome == ENTRY_VMFAIL) {
+        out->status = VMX_FAIL_VALID;
+        out->error = check.vm_instruction_error;
+        out->rule = check.rule;
+        vmcs_set(v, VMCS_IDX_INSN_ERROR, out->error);
+        return;
+    }
+    if (check.outcome == ENTRY_FAIL_EXIT) {
+        /* A VM-entry failure: exit information, host state (28.8). */
+        out->status = VMX_ENTRY_FAILURE;
+        out->error = check.exit_reason;
+        out->rule = check.rule;
+        vmcs_set(v, VMCS_IDX_EXIT_REASON,
+                 check.exit_reason | VMX_EXIT_REASON_ENTRY_FAILURE);
+        vmcs_set(v, VMCS_IDX_EXIT_QUALIFICATION, check.qualification);
+        return;
+    }
+    c->vmx.vmcs = v;
+    cache_controls(c, v);
+    load_guest_state(c, v);
+    v->launch = VMCS_STATE_LAUNCHED;
+    c->vmx.nonroot = true;
+    c->vmx.exited = false;
+    c->vmx.request.pending = false;
+    c->exc.raised = false;
+    transition_flush(c);
+    cpu_update_mode(c);
+    c->next_event_check = 0;
+    inject_event(c, v);
+}
+
+bool vmx_request_exit(struct cpu *c, uint32_t reason, uint64_t qualification)
+{
+    struct vmx_exit_request *r = &c->vmx.request;
+    if (!r->pending)
+        *r = (struct vmx_exit_request){.pending = true, .reason = reason,
+                                       .qualification = qualification};
+    return false;
+}
+
+static void save_guest_state(struct cpu *c, struct vmcs *v, uint64_t rip)
+{
+    vmcs_set(v, VMCS_IDX_GUEST_CR0, c->cr0);
+    vmcs_set(v, VMCS_IDX_GUEST_CR3, c->cr3);
+    vmcs_set(v, VMCS_IDX_GUEST_CR4, c->cr4);
+    vmcs_set(v, VMCS_IDX_GUEST_DR7, c->dr[7]);
+    vmcs_set(v, VMCS_IDX_GUEST_SYSENTER_CS, c->sysenter_cs);
+    vmcs_set(v, VMCS_IDX_GUEST_SYSENTER_ESP, c->sysenter_esp);
+    vmcs_set(v, VMCS_IDX_GUEST_SYSENTER_EIP, c->sysenter_eip);
+    if (c->vmx.exit_ctls & EXIT_SAVE_EFER)
+        vmcs_set(v, VMCS_IDX_GUEST_EFER, c->efer);
+    if (c->vmx.exit_ctls & EXIT_SAVE_PAT)
+        vmcs_set(v, VMCS_IDX_GUEST_PAT, c->pat);
+    for (unsigned s = 0; s < SEG_COUNT; s++)
+        save_segment(&c->seg[s], v, &guest_seg[s]);
+    vmcs_set(v, VMCS_IDX_GUEST_GDTR_BASE, c->gdtr.base);
+    vmcs_set(v, VMCS_IDX_GUEST_GDTR_LIMIT, c->gdtr.limit);
+    vmcs_set(v, VMCS_IDX_GUEST_IDTR_BASE, c->idtr.base);
+    vmcs_set(v, VMCS_IDX_GUEST_IDTR_LIMIT, c->idtr.limit);
+    vmcs_set(v, VMCS_IDX_GUEST_RSP, c->gpr[RSP]);
+    vmcs_set(v, VMCS_IDX_GUEST_RIP, rip);
+    vmcs_set(v, VMCS_IDX_GUEST_RFLAGS, cpu_rflags(c));
+    vmcs_set(v, VMCS_IDX_GUEST_ACTIVITY_STATE,
+             c->halted ? ACTIVITY_HLT : ACTIVITY_ACTIVE);
+    vmcs_set(v, VMCS_IDX_GUEST_INTERRUPTIBILITY,
+             c->interrupt_shadow ? INTR_BLOCK_STI : 0);
+    if ((c->vmx.exit_ctls & EXIT_SAVE_PREEMPTION_TIMER) &&
+        c->vmx.preemption_deadline != UINT64_MAX) {
+        uint64_t left = c->vmx.preemption_deadline > c->cycles
+                            ? (c->vmx.preemption_deadline - c->cycles) >> 5
+                            : 0;
+        vmcs_set(v, VMCS_IDX_PREEMPTION_TIMER, left);
+    }
+}
+
+static void host_segment(struct segment *s, uint16_t sel, bool code,
+                         bool long_code)
+{
+    if (!code && (sel & 0xFFFC) == 0) {
+        *s = (struct segment){.sel = sel, .attr = SEG_ATTR_UNUSABLE};
+        return;
+    }
+    s->sel = sel;
+    s->base = 0;
+    s->limit = 0xFFFFFFFF;
+    s->attr = SEG_ATTR_S | SEG_ATTR_P | SEG_ATTR_G | (code ? 0xB : 0x3);
+    s->attr |= code && long_code ? SEG_ATTR_L : SEG_ATTR_DB;
+}
+
+/* SDM Vol. 3C 28.5: the host-state area, loaded as the architecture
+ * says (the "host" is L0, which then reads the exit in C). */
+static void load_host_state(struct cpu *c, const struct vmcs *v)
+{
+    bool host64 = c->vmx.exit_ctls & EXIT_HOST_ADDR_SPACE_SIZE;
+    c->cr0 = vmcs_get(v, VMCS_IDX_HOST_CR0) | CR0_ET;
+    c->cr3 = vmcs_get(v, VMCS_IDX_HOST_CR3);
+    c->cr4 = vmcs_get(v, VMCS_IDX_HOST_CR4);
+    c->dr[7] = 0x400;
+    c->sysenter_cs = vmcs_get(v, VMCS_IDX_HOST_SYSENTER_CS);
+    c->sysenter_esp = vmcs_get(v, VMCS_IDX_HOST_SYSENTER_ESP);
+    c->sysenter_eip = vmcs_get(v, VMCS_IDX_HOST_SYSENTER_EIP);
+    if (c->vmx.exit_ctls & EXIT_LOAD_EFER)
+        c->efer = vmcs_get(v, VMCS_IDX_HOST_EFER);
+    else
+        c->efer = (c->efer & ~(EFER_LMA | EFER_LME)) |
+                  (host64 ? EFER_LMA | EFER_LME : 0);
+    if (c->vmx.exit_ctls & EXIT_LOAD_PAT)
+        c->pat = vmcs_get(v, VMCS_IDX_HOST_PAT);
+    for (unsigned s = 0; s < SEG_COUNT; s++)
+        if (s != SEG_LDTR && s != SEG_TR)
+            host_segment(&c->seg[s], (uint16_t)vmcs_get(v, host_sel[s]),
+                         s == SEG_CS, host64);
+    c->seg[SEG_FS].base = vmcs_get(v, VMCS_IDX_HOST_FS_BASE);
+    c->seg[SEG_GS].base = vmcs_get(v, VMCS_IDX_HOST_GS_BASE);
+    c->seg[SEG_TR] = (struct segment){
+        .sel = (uint16_t)vmcs_get(v, VMCS_IDX_HOST_TR_SELECTOR),
+        .base = vmcs_get(v, VMCS_IDX_HOST_TR_BASE),
+        .limit = 0x67,
+        .attr = 0xB | SEG_ATTR_P,
+    };
+    c->seg[SEG_LDTR] = (struct segment){.attr = SEG_ATTR_UNUSABLE};
+    c->gdtr = (struct table_reg){vmcs_get(v, VMCS_IDX_HOST_GDTR_BASE), 0xFFFF};
+    c->idtr = (struct table_reg){vmcs_get(v, VMCS_IDX_HOST_IDTR_BASE), 0xFFFF};
+    c->gpr[RSP] = vmcs_get(v, VMCS_IDX_HOST_RSP);
+    c->rip = vmcs_get(v, VMCS_IDX_HOST_RIP);
+    c->next_rip = c->rip;
+    cpu_set_rflags(c, FL_FIXED1);
+    c->cpl = 0;
+}
+
+void vmx_vmexit(struct cpu *c)
+{
+    struct vmx_cpu *x = &c->vmx;
+    struct vmcs *v = x->vmcs;
+    struct vmx_exit_request r = x->request;
+    x->request.pending = false;
+    c->exc.raised = false;
+
+    save_guest_state(c, v, r.trap_like ? c->next_rip : c->rip);
+    /* Exit information (SDM Vol. 3C 28.2). */
+    vmcs_set(v, VMCS_IDX_EXIT_REASON, r.reason);
+    vmcs_set(v, VMCS_IDX_EXIT_QUALIFICATION, r.qualification);
+    vmcs_set(v, VMCS_IDX_GUEST_LINEAR_ADDR, r.guest_linear);
+    vmcs_set(v, VMCS_IDX_GUEST_PHYSICAL_ADDR, r.guest_physical);
+    vmcs_set(v, VMCS_IDX_EXIT_INTR_INFO, r.intr_info);
+    vmcs_set(v, VMCS_IDX_EXIT_INTR_ERROR, r.intr_error);
+    vmcs_set(v, VMCS_IDX_EXIT_INSN_LEN, x->insn_len);
+    vmcs_set(v, VMCS_IDX_EXIT_INSN_INFO, r.insn_info);
+    /* An event being delivered when the exit happened (28.2.4). */
+    vmcs_set(v, VMCS_IDX_IDT_VECTORING_INFO, x->delivering);
+    vmcs_set(v, VMCS_IDX_IDT_VECTORING_ERROR, x->delivering_error);
+    x->delivering = 0;
+    /* The valid bit of the entry interruption information is cleared by
+     * every VM exit (27.6.1 / 28.2.4). */
+    vmcs_set(v, VMCS_IDX_ENTRY_INTR_INFO,
+             vmcs_get(v, VMCS_IDX_ENTRY_INTR_INFO) & ~(uint64_t)INTR_INFO_VALID);
+
+    load_host_state(c, v);
+    x->nonroot = false;
+    x->exited = true;
+    c->halted = false;
+    c->interrupt_shadow = false;
+    transition_flush(c);
+    cpu_update_mode(c);
+    c->next_event_check = 0;
+}

@@ -1,0 +1,129 @@
+/* The VMX engine of the emulated CPU: VM entry and VM exit (SDM Vol. 3C
+ * chapters 27 and 28), the conditions under which VMX non-root operation
+ * exits (chapter 26), EPT translation and hardware VMCS shadowing.
+ *
+ * The "host" of every VM exit is L0, the C hypervisor in l0/hv: a VM
+ * exit saves guest state and exit information into the VMCS, loads the
+ * host-state area into the CPU as the architecture says, and then makes
+ * cpu_run() return so that L0 can look at the exit. L0 resumes the guest
+ * with vmx_vmentry(). The guest's general registers other than RSP stay
+ * in the CPU across the exit, as on hardware. */
+#ifndef L0_VMX_VMX_H
+#define L0_VMX_VMX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmx/ept.h"
+
+struct cpu;
+struct insn;
+struct vmcs;
+
+/* A VM exit raised in the middle of an instruction (an EPT violation
+ * while translating an operand, say): like a fault, the instruction is
+ * abandoned and the exit happens at its boundary. */
+struct vmx_exit_request {
+    bool pending;
+    uint32_t reason;
+    uint64_t qualification;
+    uint64_t guest_linear, guest_physical;
+    uint32_t intr_info, intr_error; /* exits caused by events */
+    uint32_t insn_info;
+    bool trap_like; /* the saved RIP is that of the next instruction */
+};
+
+struct vmx_cpu {
+    bool nonroot;
+    bool exited;        /* set by a VM exit; L0 clears it */
+    struct vmcs *vmcs;  /* the VMCS controlling non-root operation */
+    /* The VMCS a link pointer names (VMCS shadowing), from L0. */
+    struct vmcs *(*lookup_vmcs)(void *ctx, uint64_t pa);
+    void *lookup_ctx;
+    /* Host-physical memory beyond the machine's RAM that only L0 uses
+     * (its EPT tables); NULL when there is none. */
+    bool (*l0_read)(void *ctx, uint64_t hpa, void *dst, unsigned len);
+    void *l0_ctx;
+
+    /* Controls of the current VMCS, cached at VM entry. */
+    uint32_t pin, proc, proc2, exit_ctls, entry_ctls;
+    bool ept;
+    struct ept_config ept_cfg;
+    uint16_t vpid;
+    uint64_t preemption_deadline; /* in cycles; UINT64_MAX when off */
+
+    struct vmx_exit_request request;
+    uint8_t insn_len;           /* of the instruction being executed */
+    uint32_t injecting;         /* the event VM entry is injecting */
+    uint32_t delivering;        /* IDT-vectoring information (28.2.4) */
+    uint32_t delivering_error;
+    uint64_t ept_walk_refs;     /* EPT entries read, for the cost model */
+};
+
+/* ---- transition.c ---- */
+
+enum vmx_entry_status {
+    VMX_ENTERED,        /* guest state loaded, the CPU is in non-root */
+    VMX_FAIL_VALID,     /* VMfailValid: error in the VMCS INSN_ERROR */
+    VMX_ENTRY_FAILURE,  /* a VM-entry failure exit (reason bit 31 set) */
+};
+
+struct vmx_entry_result {
+    enum vmx_entry_status status;
+    uint32_t error;   /* VM-instruction error or basic exit reason */
+    const char *rule; /* the check that failed, for the debug log */
+};
+
+/* VMLAUNCH (launch) or VMRESUME of `v` from root operation: the launch
+ * state and the checks of SDM 27.2-27.3, then loading guest state and
+ * event injection (27.3.2, 27.6). */
+void vmx_vmentry(struct cpu *c, struct vmcs *v, bool launch,
+                 struct vmx_entry_result *out);
+
+/* Asks for a VM exit at the current instruction's boundary. Returns
+ * false so that instruction handlers can `return vmx_request_exit(...)`. */
+bool vmx_request_exit(struct cpu *c, uint32_t reason, uint64_t qualification);
+
+/* Performs the pending VM exit (SDM 28.2-28.5). */
+void vmx_vmexit(struct cpu *c);
+
+/* ---- intercept.c ---- */
+
+/* Before an instruction executes in non-root operation: true if it
+ * causes a VM exit instead (the exit is then pending), or if VMCS
+ * shadowing executed it (VMREAD/VMWRITE) without one. */
+bool vmx_intercept(struct cpu *c, const struct insn *i);
+
+/* An exception or NMI about to be delivered in non-root operation: true
+ * if the exception bitmap turns it into a VM exit (then pending). */
+bool vmx_intercept_exception(struct cpu *c, unsigned vector, bool has_error,
+                             uint32_t error, bool software);
+
+/* Between instructions in non-root operation: external interrupts,
+ * interrupt windows, the preemption timer. True if a VM exit is pending. */
+bool vmx_check_events(struct cpu *c, int pending_vector);
+
+/* A triple fault in non-root operation exits (reason 2). */
+void vmx_triple_fault(struct cpu *c);
+
+/* ---- shadow_access.c ---- */
+
+/* VMREAD/VMWRITE of a field the bitmaps let through to the shadow VMCS:
+ * true if carried out (or faulted) without a VM exit. */
+bool vmx_shadow_access(struct cpu *c, const struct insn *i);
+
+/* ---- eptmmu.c ---- */
+
+/* Reads host-physical memory the VMX structures live in: the machine's
+ * RAM or L0's own memory. False (read as all ones) elsewhere. ctx is the
+ * struct cpu. */
+bool vmx_read_host(void *ctx, uint64_t hpa, void *dst, unsigned len);
+
+/* Guest-physical to host-physical for the MMU when EPT is on, with the
+ * EPT permissions of the page. False with a VM exit pending (violation
+ * or misconfiguration). */
+bool vmx_translate_gpa(struct cpu *c, uint64_t gpa, unsigned access,
+                       enum ept_origin origin, uint64_t linear,
+                       uint64_t *hpa, unsigned *perms);
+
+#endif
