@@ -13,6 +13,10 @@ $(HOST_BUILD)/l0/%.o: l0/%.c $(wildcard l0/*.h l0/*/*.h)
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(HOST_CFLAGS) $(L0_INCLUDES) -c $< -o $@
 
+# The git revision a run was made with, for the results database.
+$(HOST_BUILD)/l0/results.o: HOST_CFLAGS += \
+	-DTURTLES_GIT_REVISION='"$(shell git rev-parse --short=12 HEAD 2>/dev/null)"'
+
 $(L0_LIB): $(L0_OBJECTS)
 	@rm -f $@
 	ar rcs $@ $^

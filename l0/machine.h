@@ -27,6 +27,11 @@ struct machine {
     struct lapic *lapic;
     struct uart *uart;
 
+    /* Every byte the guest sends on the UART, for the results (RESULT
+     * and METRIC lines); NULL when nobody listens. */
+    void (*serial_tap)(void *ctx, uint8_t byte);
+    void *serial_tap_ctx;
+
     enum machine_stop stop;
     uint32_t exit_status; /* the value written to isa-debug-exit */
     char stop_message[256];

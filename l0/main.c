@@ -5,18 +5,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "boot/multiboot_load.h"
 #include "cpu/cpu.h"
 #include "cpu/decode.h"
 #include "hv/hv.h"
 #include "machine.h"
+#include "record/db.h"
+#include "results.h"
 
 /* Exit codes of `turtles run` besides the guest's own status. */
 enum {
     EXIT_USAGE = 64,      /* a bad option or argument */
     EXIT_BAD_IMAGE = 65,  /* the image or a module cannot be loaded */
     EXIT_NO_OUTPUT = 66,  /* --serial cannot be opened */
+    EXIT_NO_DB = 73,      /* --db cannot be opened or written */
     EXIT_INTERNAL = 70,   /* the emulator could not go on */
     EXIT_TRIPLE_FAULT = 80,
     EXIT_HALTED = 81,     /* HLT forever */
@@ -35,6 +39,9 @@ struct options {
     char *cmdline;
     struct boot_module modules[MAX_MODULES];
     int module_count;
+    const char *db;     /* --db: the results database, or NULL */
+    int want_trace;     /* --trace */
+    struct exit_trace *trace;
 };
 
 static void usage(FILE *out)
@@ -55,17 +62,20 @@ static void usage(FILE *out)
 "  --module FILE[=ARGS]  a multiboot module with its command line\n"
 "                     (may be repeated, up to %d)\n"
 "  --stats            print instruction and cycle counts on stderr\n"
+"  --db FILE          add the run to the SQLite results database FILE\n"
+"                     (created with analysis/schema.sql if absent)\n"
+"  --trace            with --db, also record every VM exit\n"
 "  -h, --help         this text\n"
 "\n"
 "Anything after -- is the image's command line.\n"
 "\n"
 "exit status: the guest's isa-debug-exit value (0-255); %d bad usage;\n"
-"%d the image cannot be loaded; %d --serial cannot be opened; %d internal\n"
-"limit reached; %d triple fault; %d HLT with nothing to wake it; %d\n"
-"instruction limit reached.\n",
+"%d the image cannot be loaded; %d --serial cannot be opened; %d --db\n"
+"cannot be opened or written; %d internal limit reached; %d triple fault;\n"
+"%d HLT with nothing to wake it; %d instruction limit reached.\n",
             EXIT_INSN_LIMIT, MAX_MODULES, EXIT_USAGE, EXIT_BAD_IMAGE,
-            EXIT_NO_OUTPUT, EXIT_INTERNAL, EXIT_TRIPLE_FAULT, EXIT_HALTED,
-            EXIT_INSN_LIMIT);
+            EXIT_NO_OUTPUT, EXIT_NO_DB, EXIT_INTERNAL, EXIT_TRIPLE_FAULT,
+            EXIT_HALTED, EXIT_INSN_LIMIT);
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -107,6 +117,8 @@ static int parse_run(int argc, char **argv, struct options *o)
         {"serial", required_argument, 0, 's'},
         {"module", required_argument, 0, 'o'},
         {"stats", no_argument, 0, 'S'},
+        {"db", required_argument, 0, 'd'},
+        {"trace", no_argument, 0, 't'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -152,6 +164,12 @@ static int parse_run(int argc, char **argv, struct options *o)
         case 'S':
             o->stats = 1;
             break;
+        case 'd':
+            o->db = optarg;
+            break;
+        case 't':
+            o->want_trace = 1;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -188,6 +206,64 @@ static int exit_code(const struct machine *m)
     }
 }
 
+/* Boots the image and runs it to the end, in the mode asked for. */
+static void boot_and_run(struct machine *m, const struct options *o,
+                         struct hv *hv, struct exit_stats **stats, int *status)
+{
+    struct boot_config cfg = {o->image, o->cmdline, o->modules,
+                              o->module_count};
+    struct boot_entry entry;
+    char err[512];
+    if (multiboot_load(m, &cfg, &entry, err, sizeof err) != 0) {
+        fprintf(stderr, "turtles: %s\n", err);
+        *status = EXIT_BAD_IMAGE;
+        return;
+    }
+    cpu_reset_multiboot(m->cpu, entry.entry, entry.info_pa);
+    bool single = strcmp(o->mode, "single") == 0;
+    if (!single) {
+        cpu_run(m->cpu, o->max_insns);
+    } else if (hv_init(hv, m, &cost_default, entry.entry, entry.info_pa, err,
+                       sizeof err) == 0) {
+        hv->trace = o->trace;
+        *stats = &hv->stats;
+        hv_run(hv, o->max_insns);
+    } else {
+        machine_stop(m, STOP_INTERNAL, 0, "%s", err);
+    }
+    fflush(NULL);
+    if (m->stop != STOP_DEBUG_EXIT && m->stop != STOP_SHUTDOWN) {
+        fprintf(stderr, "turtles: %s\n", m->stop_message);
+        /* Where the guest is, when the CPU still runs it. */
+        if (!single || m->cpu->vmx.nonroot) {
+            char where[160];
+            cpu_describe_rip(m->cpu, where, sizeof where);
+            fprintf(stderr, "turtles: stopped at %s\n", where);
+        }
+    }
+    *status = exit_code(m);
+    if (o->stats)
+        fprintf(stderr,
+                "turtles: stats: instructions=%llu cycles=%llu "
+                "decoded=%llu tlb_fills=%llu\n",
+                (unsigned long long)m->cpu->insns,
+                (unsigned long long)m->cpu->cycles,
+                (unsigned long long)dcache_decoded(m->cpu->dcache),
+                (unsigned long long)m->cpu->tlb.fills);
+}
+
+static void feed_metrics(void *ctx, uint8_t byte)
+{
+    char c = (char)byte;
+    metrics_feed(ctx, 1, &c, 1);
+}
+
+static uint64_t elapsed_ns(const struct timespec *a, const struct timespec *b)
+{
+    return (uint64_t)(b->tv_sec - a->tv_sec) * 1000000000u +
+           (uint64_t)(b->tv_nsec - a->tv_nsec);
+}
+
 static int run(int argc, char **argv)
 {
     struct options o;
@@ -195,58 +271,63 @@ static int run(int argc, char **argv)
         fprintf(stderr, "turtles: try 'turtles run --help'\n");
         return EXIT_USAGE;
     }
+    /* The database first: a bad --db ends here, before anything ran. */
+    struct db *db = NULL;
+    if (o.db) {
+        char err[512];
+        if (!(db = db_open(o.db, err, sizeof err))) {
+            fprintf(stderr, "turtles: --db: %s\n", err);
+            free(o.cmdline);
+            return EXIT_NO_DB;
+        }
+    }
     FILE *serial = stdout;
     if (o.serial && !(serial = fopen(o.serial, "wb"))) {
         fprintf(stderr, "turtles: cannot open --serial %s: %s\n", o.serial,
                 strerror(errno));
+        db_close(db);
         free(o.cmdline);
         return EXIT_NO_OUTPUT;
     }
     int status = EXIT_INTERNAL;
+    struct timespec started, finished, t0, t1;
+    clock_gettime(CLOCK_REALTIME, &started);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct guest_metrics metrics;
+    metrics_init(&metrics);
+    struct exit_trace trace;
+    trace_init(&trace, TRACE_DEFAULT_CAP);
+    o.trace = o.want_trace ? &trace : NULL;
+    struct exit_stats bare_stats;
+    stats_init(&bare_stats);
+    struct exit_stats *stats = &bare_stats;
+
     struct machine *m = machine_create(o.mem_mib, serial);
     struct hv hv = {0};
     if (m) {
-        struct boot_config cfg = {o.image, o.cmdline, o.modules,
-                                  o.module_count};
-        struct boot_entry entry;
-        char err[512];
-        if (multiboot_load(m, &cfg, &entry, err, sizeof err) != 0) {
-            fprintf(stderr, "turtles: %s\n", err);
-            status = EXIT_BAD_IMAGE;
-        } else {
-            cpu_reset_multiboot(m->cpu, entry.entry, entry.info_pa);
-            bool single = strcmp(o.mode, "single") == 0;
-            if (!single) {
-                cpu_run(m->cpu, o.max_insns);
-            } else if (hv_init(&hv, m, &cost_default, entry.entry,
-                               entry.info_pa, err, sizeof err) == 0) {
-                hv_run(&hv, o.max_insns);
-            } else {
-                machine_stop(m, STOP_INTERNAL, 0, "%s", err);
-            }
-            fflush(serial);
-            if (m->stop != STOP_DEBUG_EXIT && m->stop != STOP_SHUTDOWN) {
-                fprintf(stderr, "turtles: %s\n", m->stop_message);
-                /* Where the guest is, when the CPU still runs it. */
-                if (!single || m->cpu->vmx.nonroot) {
-                    char where[160];
-                    cpu_describe_rip(m->cpu, where, sizeof where);
-                    fprintf(stderr, "turtles: stopped at %s\n", where);
-                }
-            }
-            status = exit_code(m);
-            if (o.stats)
-                fprintf(stderr,
-                        "turtles: stats: instructions=%llu cycles=%llu "
-                        "decoded=%llu tlb_fills=%llu\n",
-                        (unsigned long long)m->cpu->insns,
-                        (unsigned long long)m->cpu->cycles,
-                        (unsigned long long)dcache_decoded(m->cpu->dcache),
-                        (unsigned long long)m->cpu->tlb.fills);
+        m->serial_tap = feed_metrics;
+        m->serial_tap_ctx = &metrics;
+        boot_and_run(m, &o, &hv, &stats, &status);
+        metrics_flush(&metrics);
+        clock_gettime(CLOCK_REALTIME, &finished);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (db && m->stop != STOP_NONE) {
+            struct run_facts f = {
+                .mode = o.mode, .image = o.image, .cmdline = o.cmdline,
+                .cost_profile = cost_default.name, .mem_mib = o.mem_mib,
+                .max_insns = o.max_insns, .started = started,
+                .finished = finished, .host_ns = elapsed_ns(&t0, &t1),
+                .exit_code = status};
+            if (results_write(db, &f, m, stats, &metrics, o.trace) != 0 &&
+                status == 0)
+                status = EXIT_NO_DB;
         }
         hv_destroy(&hv);
         machine_destroy(m);
     }
+    db_close(db);
+    metrics_free(&metrics);
+    trace_free(&trace);
     if (serial != stdout)
         fclose(serial);
     free(o.cmdline);

@@ -53,6 +53,7 @@ enum {
 
 struct uart {
     FILE *out;
+    struct machine *m; /* for its serial tap */
     uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
     uint8_t rbr;         /* the looped-back byte, valid while rx_full */
     bool rx_full;
@@ -121,8 +122,11 @@ static void uart_write(void *dev, uint64_t offset, unsigned size,
         if (u->mcr & MCR_LOOP) {
             u->rbr = v;
             u->rx_full = true;
-        } else if (u->out) {
-            fputc(v, u->out);
+        } else {
+            if (u->out)
+                fputc(v, u->out);
+            if (u->m->serial_tap)
+                u->m->serial_tap(u->m->serial_tap_ctx, (uint8_t)v);
         }
         u->thre_pending = true; /* sent at once: THR is empty again */
         break;
@@ -159,6 +163,7 @@ struct uart *uart_create(struct machine *m, FILE *out)
     if (u == NULL)
         return NULL;
     u->out = out;
+    u->m = m;
     if (bus_register(&m->ports, UART_COM1, UART_PORTS, u, uart_read,
                      uart_write, "uart") != 0) {
         free(u);

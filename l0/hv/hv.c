@@ -131,10 +131,22 @@ void hv_run(struct hv *h, uint64_t max_insns)
         /* Counted before the handler runs, so that the CPUID statistics
          * leaves include the exit asking for them. */
         stats_count(&h->stats, 0, 1, reason, cost, 0);
+        uint64_t cycle = c->cycles;
         enum hv_action a = hv_handler_for(reason)(h);
         /* Host time is the one figure that varies from run to run. */
+        uint64_t ns = host_ns() - t0;
         if (reason < EXIT_REASON_LIMIT)
-            h->stats.cell[0][0][reason].host_ns += host_ns() - t0;
+            h->stats.cell[0][0][reason].host_ns += ns;
+        if (h->trace) {
+            struct trace_entry e = {
+                .parent_seq = TRACE_NO_SEQ, .handler_level = 0,
+                .guest_level = 1, .reason = (uint16_t)reason,
+                .qualification =
+                    vmcs_get(&h->vmcs01, VMCS_IDX_EXIT_QUALIFICATION),
+                .guest_rip = vmcs_get(&h->vmcs01, VMCS_IDX_GUEST_RIP),
+                .cycle = cycle, .cycles = cost, .host_ns = ns};
+            trace_add(h->trace, &e);
+        }
         if (a == HV_STOP)
             break;
     }

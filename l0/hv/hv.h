@@ -11,6 +11,7 @@
 
 #include "hv/cost.h"
 #include "record/stats.h"
+#include "record/trace.h"
 #include "vmx/vmcs.h"
 
 struct machine;
@@ -36,6 +37,7 @@ struct hv {
     uint64_t msr_bitmap;
 
     int pending_irq;    /* an external interrupt not injected yet, or -1 */
+    struct exit_trace *trace; /* every exit, when --trace asks (or NULL) */
     uint64_t mmio_pages_mapped;
 };
 

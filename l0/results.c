@@ -1,0 +1,60 @@
+#include "results.h"
+
+#include <stdio.h>
+
+#include "cpu/cpu.h"
+#include "cpu/decode.h"
+#include "machine.h"
+
+#ifndef TURTLES_GIT_REVISION
+#define TURTLES_GIT_REVISION ""
+#endif
+
+/* The emulator's own counters, as the `counters` table holds them. */
+static void emulator_counters(struct exit_stats *st, const struct cpu *c)
+{
+    stats_counter_set(st, "tlb_fills", c->tlb.fills);
+    stats_counter_set(st, "tlb_flushes", c->tlb.flushes);
+    stats_counter_set(st, "decoded", dcache_decoded(c->dcache));
+    stats_counter_set(st, "walk_refs", c->walk_refs);
+    stats_counter_set(st, "ept_walk_refs", c->vmx.ept_walk_refs);
+}
+
+int results_write(struct db *db, const struct run_facts *f,
+                  struct machine *m, struct exit_stats *stats,
+                  const struct guest_metrics *metrics,
+                  const struct exit_trace *trace)
+{
+    const struct run_option options[] = {
+        {"mode", f->mode, 0},
+        {"mem_mib", NULL, (int64_t)f->mem_mib},
+        {"max_insns", NULL, (int64_t)f->max_insns},
+        {"cost_profile", f->cost_profile, 0},
+    };
+    emulator_counters(stats, m->cpu);
+    const char *rev = TURTLES_GIT_REVISION;
+    struct run_record r = {
+        .started_at = f->started,
+        .finished_at = f->finished,
+        .mode = f->mode,
+        .image = f->image,
+        .cmdline = f->cmdline,
+        .options = options,
+        .option_count = sizeof options / sizeof *options,
+        .git_revision = rev[0] ? rev : NULL,
+        .cost_profile = f->cost_profile,
+        .stop = m->stop,
+        .exit_code = f->exit_code,
+        .has_guest_status = m->stop == STOP_DEBUG_EXIT,
+        .guest_status = m->exit_status,
+        .instructions = m->cpu->insns,
+        .cycles = m->cpu->cycles,
+        .host_ns = f->host_ns,
+    };
+    char err[512];
+    if (db_write_run(db, &r, stats, metrics, trace, err, sizeof err) < 0) {
+        fprintf(stderr, "turtles: --db: %s\n", err);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,29 @@
+/* What one `turtles run` leaves in the results database (--db): the run
+ * record built from the options and the machine, the exit statistics,
+ * the guest's RESULT/METRIC lines and the emulator's counters. */
+#ifndef L0_RESULTS_H
+#define L0_RESULTS_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "record/db.h"
+
+struct machine;
+
+struct run_facts {
+    const char *mode, *image, *cmdline, *cost_profile;
+    uint64_t mem_mib, max_insns;
+    struct timespec started, finished;
+    uint64_t host_ns;
+    int exit_code;
+};
+
+/* Writes one run. Returns 0, or -1 with a message on stderr (the run
+ * itself is not affected: its exit status stays the guest's). */
+int results_write(struct db *db, const struct run_facts *f,
+                  struct machine *m, struct exit_stats *stats,
+                  const struct guest_metrics *metrics,
+                  const struct exit_trace *trace);
+
+#endif
