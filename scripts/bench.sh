@@ -21,12 +21,12 @@ count_insns() { # ROUNDS -> instructions retired in a turtles run
         sed -n 's/.*instructions=\([0-9]*\).*/\1/p'
 }
 
-best_time() { # RUNNER ROUNDS -> best wall seconds of $runs runs
+best_time() { # RUNNER ARG [IMAGE] -> best wall seconds of $runs runs
     local best=""
     for _ in $(seq "$runs"); do
         local t0 t1
         t0=$(date +%s.%N)
-        "$1" --timeout 600 "$image" "rounds=$2" > /dev/null
+        "$1" --timeout 600 "${3:-$image}" "$2" > /dev/null || return 1
         t1=$(date +%s.%N)
         best=$(awk -v a="$t0" -v b="$t1" -v c="${best:-1e9}" \
                    'BEGIN { d = b - a; print (d < c) ? d : c }')
@@ -40,10 +40,12 @@ printf 'image: %s, %d extra rounds = %d guest instructions\n' \
 printf '%-22s %10s %12s %14s\n' backend seconds "M insns/s" "vs turtles"
 
 declare -A speed
-for backend in turtles qemu bochs; do
-    runner=scripts/$backend-run.sh
-    t1=$(best_time "$runner" 1)
-    tn=$(best_time "$runner" $((1 + extra)))
+for backend in turtles turtles-single qemu bochs; do
+    runner=scripts/${backend%-single}-run.sh
+    export TURTLES_MODE=bare
+    [ "$backend" = turtles-single ] && export TURTLES_MODE=single
+    t1=$(best_time "$runner" rounds=1)
+    tn=$(best_time "$runner" rounds=$((1 + extra)))
     speed[$backend]=$(awk -v n="$insns" -v a="$t1" -v b="$tn" \
                           'BEGIN { printf "%.1f", n / (b - a) / 1e6 }')
     secs=$(awk -v a="$t1" -v b="$tn" 'BEGIN { printf "%.3f", b - a }')
@@ -54,4 +56,15 @@ for backend in turtles qemu bochs; do
 done
 echo "(best of $runs runs; host wall time of the extra rounds only)"
 awk -v t="${speed[turtles]}" -v b="${speed[bochs]}" -v q="${speed[qemu]}" \
-    'BEGIN { printf "turtles / bochs = %.2f (target > 1), turtles / qemu = %.2f (later goal 0.5)\n", t / b, t / q }'
+    -v s="${speed[turtles-single]}" \
+    'BEGIN { printf "turtles / bochs = %.2f (target > 1), turtles / qemu = %.2f (later goal 0.5)\n", t / b, t / q
+             printf "single / bare = %.2f (target >= 0.90)\n", s / t }'
+
+# One CPUID exit round trip in --mode single, in host time: the cpuid
+# guest with many iterations against one, the difference per iteration.
+n=${BENCH_CPUID_ITERS:-200000}
+export TURTLES_MODE=single
+c1=$(best_time scripts/turtles-run.sh iters=1 build/images/cpuid.elf)
+cn=$(best_time scripts/turtles-run.sh "iters=$((n + 1))" build/images/cpuid.elf)
+awk -v a="$c1" -v b="$cn" -v n="$n" \
+    'BEGIN { printf "single-level CPUID exit round trip: %.0f ns host time (%d exits)\n", (b - a) / n * 1e9, n }'
