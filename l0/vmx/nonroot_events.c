@@ -42,6 +42,14 @@ bool vmx_check_events(struct cpu *c, int pending_vector)
     }
     if (c->interrupt_shadow)
         return false;
+    /* NMI-window exiting: no blocking by NMI (SDM Vol. 3C 26.7.6). The
+     * machine has no NMI source, so the window is open unless a VMM
+     * entered with NMIs blocked. (A STI or MOV SS shadow holds it off
+     * too, which the SDM allows for STI and requires for MOV SS.) */
+    if ((x->proc & PROC_NMI_WINDOW_EXITING) && !x->nmi_blocked) {
+        vmx_request_exit(c, VMX_EXIT_NMI_WINDOW, 0);
+        return true;
+    }
     if (pending_vector >= 0 && (x->pin & PIN_EXT_INTR_EXITING)) {
         vmx_request_exit(c, VMX_EXIT_EXTERNAL_INTERRUPT, 0);
         /* Acknowledge interrupt on exit: the vector moves to ISR and is

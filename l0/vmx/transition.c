@@ -50,6 +50,7 @@ enum {
     ACTIVITY_HLT = 1,
     INTR_BLOCK_STI = 1u << 0,
     INTR_BLOCK_MOV_SS = 1u << 1,
+    INTR_BLOCK_NMI = 1u << 3,
     INTR_INFO_VALID = 1u << 31,
     INTR_INFO_HAS_ERROR = 1u << 11,
 };
@@ -166,8 +167,9 @@ static void load_guest_state(struct cpu *c, struct vmcs *v)
     /* CPL is the DPL of SS (SDM 27.3.2.2). */
     c->cpl = SEG_ATTR_DPL(c->seg[SEG_SS].attr);
     c->halted = vmcs_get(v, VMCS_IDX_GUEST_ACTIVITY_STATE) == ACTIVITY_HLT;
-    c->interrupt_shadow = vmcs_get(v, VMCS_IDX_GUEST_INTERRUPTIBILITY) &
-                          (INTR_BLOCK_STI | INTR_BLOCK_MOV_SS);
+    uint64_t intr = vmcs_get(v, VMCS_IDX_GUEST_INTERRUPTIBILITY);
+    c->interrupt_shadow = intr & (INTR_BLOCK_STI | INTR_BLOCK_MOV_SS);
+    c->vmx.nmi_blocked = intr & INTR_BLOCK_NMI;
 }
 
 /* Without VPIDs every VM entry and exit invalidates the mappings of VPID
@@ -260,7 +262,8 @@ static void save_guest_state(struct cpu *c, struct vmcs *v, uint64_t rip)
     vmcs_set(v, VMCS_IDX_GUEST_ACTIVITY_STATE,
              c->halted ? ACTIVITY_HLT : ACTIVITY_ACTIVE);
     vmcs_set(v, VMCS_IDX_GUEST_INTERRUPTIBILITY,
-             c->interrupt_shadow ? INTR_BLOCK_STI : 0);
+             (c->interrupt_shadow ? INTR_BLOCK_STI : 0) |
+                 (c->vmx.nmi_blocked ? INTR_BLOCK_NMI : 0));
     if ((c->vmx.exit_ctls & EXIT_SAVE_PREEMPTION_TIMER) &&
         c->vmx.preemption_deadline != UINT64_MAX) {
         uint64_t left = c->vmx.preemption_deadline > c->cycles
