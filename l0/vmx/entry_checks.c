@@ -1,4 +1,5 @@
 #include "vmx/entry_checks.h"
+#include "vmx/guest_segments.h"
 
 #include "cpu/cpu.h"
 #include "vmx/caps.h"
@@ -647,26 +648,6 @@ static bool guest_efer_lme_matches(const struct ectx *c, int arg)
 
 /* 27.3.1.2: segment registers. arg is the enum seg of cpu.h. */
 
-static const struct {
-    enum vmcs_index sel, base, limit, ar;
-} gseg[SEG_COUNT] = {
-    [SEG_ES] = {VMCS_IDX_GUEST_ES_SELECTOR, VMCS_IDX_GUEST_ES_BASE,
-                VMCS_IDX_GUEST_ES_LIMIT, VMCS_IDX_GUEST_ES_AR},
-    [SEG_CS] = {VMCS_IDX_GUEST_CS_SELECTOR, VMCS_IDX_GUEST_CS_BASE,
-                VMCS_IDX_GUEST_CS_LIMIT, VMCS_IDX_GUEST_CS_AR},
-    [SEG_SS] = {VMCS_IDX_GUEST_SS_SELECTOR, VMCS_IDX_GUEST_SS_BASE,
-                VMCS_IDX_GUEST_SS_LIMIT, VMCS_IDX_GUEST_SS_AR},
-    [SEG_DS] = {VMCS_IDX_GUEST_DS_SELECTOR, VMCS_IDX_GUEST_DS_BASE,
-                VMCS_IDX_GUEST_DS_LIMIT, VMCS_IDX_GUEST_DS_AR},
-    [SEG_FS] = {VMCS_IDX_GUEST_FS_SELECTOR, VMCS_IDX_GUEST_FS_BASE,
-                VMCS_IDX_GUEST_FS_LIMIT, VMCS_IDX_GUEST_FS_AR},
-    [SEG_GS] = {VMCS_IDX_GUEST_GS_SELECTOR, VMCS_IDX_GUEST_GS_BASE,
-                VMCS_IDX_GUEST_GS_LIMIT, VMCS_IDX_GUEST_GS_AR},
-    [SEG_LDTR] = {VMCS_IDX_GUEST_LDTR_SELECTOR, VMCS_IDX_GUEST_LDTR_BASE,
-                  VMCS_IDX_GUEST_LDTR_LIMIT, VMCS_IDX_GUEST_LDTR_AR},
-    [SEG_TR] = {VMCS_IDX_GUEST_TR_SELECTOR, VMCS_IDX_GUEST_TR_BASE,
-                VMCS_IDX_GUEST_TR_LIMIT, VMCS_IDX_GUEST_TR_AR},
-};
 
 #define AR_TYPE(ar) ((ar) & 0xF)
 #define AR_RESERVED_LOW 0xF00u         /* bits 11:8 */
@@ -676,12 +657,12 @@ static const struct {
 
 static uint32_t ar(const struct ectx *c, int s)
 {
-    return (uint32_t)get(c, gseg[s].ar);
+    return (uint32_t)get(c, vmcs_guest_segment[s].ar);
 }
 
 static unsigned sel(const struct ectx *c, int s)
 {
-    return (unsigned)get(c, gseg[s].sel);
+    return (unsigned)get(c, vmcs_guest_segment[s].sel);
 }
 
 static bool usable(const struct ectx *c, int s)
@@ -715,23 +696,23 @@ static bool ss_rpl_matches_cs_rpl(const struct ectx *c, int arg)
 
 static bool v86_base_is_selector_times_16(const struct ectx *c, int s)
 {
-    return !c->v86 || get(c, gseg[s].base) == (uint64_t)sel(c, s) << 4;
+    return !c->v86 || get(c, vmcs_guest_segment[s].base) == (uint64_t)sel(c, s) << 4;
 }
 
 static bool base_canonical(const struct ectx *c, int s)
 {
     return (s == SEG_LDTR && !usable(c, s)) ||
-           canonical(get(c, gseg[s].base));
+           canonical(get(c, vmcs_guest_segment[s].base));
 }
 
 static bool base_upper_clear(const struct ectx *c, int s)
 {
-    return !cs_or_usable(c, s) || (get(c, gseg[s].base) >> 32) == 0;
+    return !cs_or_usable(c, s) || (get(c, vmcs_guest_segment[s].base) >> 32) == 0;
 }
 
 static bool v86_limit_64k(const struct ectx *c, int s)
 {
-    return !c->v86 || get(c, gseg[s].limit) == 0xFFFF;
+    return !c->v86 || get(c, vmcs_guest_segment[s].limit) == 0xFFFF;
 }
 
 static bool v86_access_rights_f3(const struct ectx *c, int s)
@@ -856,7 +837,7 @@ static bool granularity_matches_limit(const struct ectx *c, int s)
 {
     if (!system_ar_checked(c, s))
         return true;
-    uint64_t limit = get(c, gseg[s].limit);
+    uint64_t limit = get(c, vmcs_guest_segment[s].limit);
     bool g = ar(c, s) & SEG_ATTR_G;
     if ((limit & 0xFFF) != 0xFFF && g)
         return false;

@@ -11,32 +11,9 @@
 #include "vmx/controls.h"
 #include "vmx/entry_checks.h"
 #include "vmx/exit_cond.h"
+#include "vmx/guest_segments.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
-
-/* The segment fields of the VMCS, in the CPU's segment order. */
-struct seg_fields {
-    enum vmcs_index sel, base, limit, ar;
-};
-
-static const struct seg_fields guest_seg[SEG_COUNT] = {
-    [SEG_ES] = {VMCS_IDX_GUEST_ES_SELECTOR, VMCS_IDX_GUEST_ES_BASE,
-                VMCS_IDX_GUEST_ES_LIMIT, VMCS_IDX_GUEST_ES_AR},
-    [SEG_CS] = {VMCS_IDX_GUEST_CS_SELECTOR, VMCS_IDX_GUEST_CS_BASE,
-                VMCS_IDX_GUEST_CS_LIMIT, VMCS_IDX_GUEST_CS_AR},
-    [SEG_SS] = {VMCS_IDX_GUEST_SS_SELECTOR, VMCS_IDX_GUEST_SS_BASE,
-                VMCS_IDX_GUEST_SS_LIMIT, VMCS_IDX_GUEST_SS_AR},
-    [SEG_DS] = {VMCS_IDX_GUEST_DS_SELECTOR, VMCS_IDX_GUEST_DS_BASE,
-                VMCS_IDX_GUEST_DS_LIMIT, VMCS_IDX_GUEST_DS_AR},
-    [SEG_FS] = {VMCS_IDX_GUEST_FS_SELECTOR, VMCS_IDX_GUEST_FS_BASE,
-                VMCS_IDX_GUEST_FS_LIMIT, VMCS_IDX_GUEST_FS_AR},
-    [SEG_GS] = {VMCS_IDX_GUEST_GS_SELECTOR, VMCS_IDX_GUEST_GS_BASE,
-                VMCS_IDX_GUEST_GS_LIMIT, VMCS_IDX_GUEST_GS_AR},
-    [SEG_LDTR] = {VMCS_IDX_GUEST_LDTR_SELECTOR, VMCS_IDX_GUEST_LDTR_BASE,
-                  VMCS_IDX_GUEST_LDTR_LIMIT, VMCS_IDX_GUEST_LDTR_AR},
-    [SEG_TR] = {VMCS_IDX_GUEST_TR_SELECTOR, VMCS_IDX_GUEST_TR_BASE,
-                VMCS_IDX_GUEST_TR_LIMIT, VMCS_IDX_GUEST_TR_AR},
-};
 
 static const enum vmcs_index host_sel[SEG_COUNT] = {
     [SEG_ES] = VMCS_IDX_HOST_ES_SELECTOR, [SEG_CS] = VMCS_IDX_HOST_CS_SELECTOR,
@@ -93,7 +70,7 @@ static void cache_controls(struct cpu *c, const struct vmcs *v)
 }
 
 static void load_segment(struct segment *s, const struct vmcs *v,
-                         const struct seg_fields *f)
+                         const struct vmcs_segment_fields *f)
 {
     s->sel = (uint16_t)vmcs_get(v, f->sel);
     s->base = vmcs_get(v, f->base);
@@ -102,7 +79,7 @@ static void load_segment(struct segment *s, const struct vmcs *v,
 }
 
 static void save_segment(const struct segment *s, struct vmcs *v,
-                         const struct seg_fields *f)
+                         const struct vmcs_segment_fields *f)
 {
     vmcs_set(v, f->sel, s->sel);
     vmcs_set(v, f->base, s->base);
@@ -156,7 +133,7 @@ static void load_guest_state(struct cpu *c, struct vmcs *v)
     if (c->vmx.entry_ctls & ENTRY_LOAD_PAT)
         c->pat = vmcs_get(v, VMCS_IDX_GUEST_PAT);
     for (unsigned s = 0; s < SEG_COUNT; s++)
-        load_segment(&c->seg[s], v, &guest_seg[s]);
+        load_segment(&c->seg[s], v, &vmcs_guest_segment[s]);
     c->gdtr.base = vmcs_get(v, VMCS_IDX_GUEST_GDTR_BASE);
     c->gdtr.limit = (uint16_t)vmcs_get(v, VMCS_IDX_GUEST_GDTR_LIMIT);
     c->idtr.base = vmcs_get(v, VMCS_IDX_GUEST_IDTR_BASE);
@@ -251,7 +228,7 @@ static void save_guest_state(struct cpu *c, struct vmcs *v, uint64_t rip)
     if (c->vmx.exit_ctls & EXIT_SAVE_PAT)
         vmcs_set(v, VMCS_IDX_GUEST_PAT, c->pat);
     for (unsigned s = 0; s < SEG_COUNT; s++)
-        save_segment(&c->seg[s], v, &guest_seg[s]);
+        save_segment(&c->seg[s], v, &vmcs_guest_segment[s]);
     vmcs_set(v, VMCS_IDX_GUEST_GDTR_BASE, c->gdtr.base);
     vmcs_set(v, VMCS_IDX_GUEST_GDTR_LIMIT, c->gdtr.limit);
     vmcs_set(v, VMCS_IDX_GUEST_IDTR_BASE, c->idtr.base);
