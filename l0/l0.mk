@@ -3,13 +3,20 @@
 # program and the unit tests link.
 
 L0_SOURCES := $(filter-out l0/main.c,$(wildcard l0/*.c l0/*/*.c))
+# L0's nested-VMX helpers, pure C in their own top-level folders.
+L0_SOURCES += $(wildcard vmcs-shadow/*.c ept-compress/*.c)
 L0_OBJECTS := $(L0_SOURCES:%.c=$(HOST_BUILD)/%.o)
 L0_LIB := $(HOST_BUILD)/libturtles.a
 L0_LDLIBS := -lcapstone -lsqlite3 -lm
-L0_INCLUDES := -Il0
+L0_INCLUDES := -Il0 -I.
 TURTLES := $(if $(filter 1,$(SAN)),$(BUILD)/turtles-san,$(BUILD)/turtles)
 
 $(HOST_BUILD)/l0/%.o: l0/%.c $(wildcard l0/*.h l0/*/*.h)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(HOST_CFLAGS) $(L0_INCLUDES) -c $< -o $@
+
+$(filter-out $(HOST_BUILD)/l0/%,$(L0_OBJECTS)): $(HOST_BUILD)/%.o: %.c \
+		$(wildcard l0/*/*.h vmcs-shadow/*.h ept-compress/*.h)
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(HOST_CFLAGS) $(L0_INCLUDES) -c $< -o $@
 
