@@ -204,10 +204,15 @@ static uint32_t vectoring_info(unsigned vector, enum event_kind kind,
  * note what is being delivered in case an exit interrupts it. */
 static bool nonroot_intercepts(struct cpu *c, unsigned vector,
                                enum event_kind kind, bool has_error,
-                               uint32_t error)
+                               uint32_t error, uint64_t return_rip)
 {
     if (!c->vmx.nonroot)
         return false;
+    /* An exit while delivering a software interrupt or exception (INT n,
+     * INT3, INTO; injected or not) reports the instruction's length
+     * (SDM Vol. 3C 28.2.5): the distance to the return address. */
+    if (kind == EV_SOFTWARE_INT || kind == EV_SOFTWARE_EXC)
+        c->vmx.insn_len = (uint8_t)(return_rip - c->rip);
     if (!c->vmx.injecting && kind != EV_SOFTWARE_INT &&
         kind != EV_EXTERNAL &&
         vmx_intercept_exception(c, vector, has_error, error,
@@ -232,7 +237,7 @@ static void load_cr2(struct cpu *c, unsigned vector, enum event_kind kind)
 static bool try_deliver(struct cpu *c, unsigned vector, enum event_kind kind,
                         bool has_error, uint32_t error, uint64_t return_rip)
 {
-    if (nonroot_intercepts(c, vector, kind, has_error, error))
+    if (nonroot_intercepts(c, vector, kind, has_error, error, return_rip))
         return true; /* a VM exit is pending instead */
     load_cr2(c, vector, kind);
     if (!deliver_once(c, vector, kind, has_error, error, return_rip))

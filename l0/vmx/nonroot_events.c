@@ -36,7 +36,8 @@ bool vmx_check_events(struct cpu *c, int pending_vector)
 {
     struct vmx_cpu *x = &c->vmx;
     if (c->cycles >= x->preemption_deadline) {
-        x->preemption_deadline = UINT64_MAX;
+        /* The deadline stays: the exit saves the timer as 0 (SDM Vol.
+         * 3C 28.3.4), and it follows at once. */
         vmx_request_exit(c, VMX_EXIT_PREEMPTION_TIMER, 0);
         return true;
     }

@@ -203,6 +203,12 @@ void vmx_vmentry(struct cpu *c, struct vmcs *v, bool launch,
     cpu_update_mode(c);
     c->next_event_check = 0;
     inject_event(c, v);
+    /* Delivering the injected event may itself cause a VM exit (an EPT
+     * violation reading the IDT, a triple fault): it happens at VM entry,
+     * before any guest instruction executes (SDM Vol. 3C 27.6.1.2), and
+     * cpu_run() then returns at once. */
+    if (c->vmx.request.pending)
+        vmx_vmexit(c);
 }
 
 bool vmx_request_exit(struct cpu *c, uint32_t reason, uint64_t qualification)

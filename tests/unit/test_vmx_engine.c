@@ -1,0 +1,1262 @@
+/* The VMX engine end to end (l0/vmx/vmx.h): a machine with 4 MiB of RAM,
+ * a 64-bit guest written into it as hand-encoded instructions, a VMCS
+ * built here, vmx_vmentry(), then cpu_run()/cpu_step() until a VM exit,
+ * and the exit checked against SDM Vol. 3C: exit reasons (Appendix C),
+ * qualifications (28.2.1), instruction information (28.2.5), interruption
+ * and IDT-vectoring information (28.2.2-28.2.4), what non-root operation
+ * does instead of exiting (26.3), event injection (27.6), the EPT (29.3)
+ * and VMCS shadowing (25.10, VMREAD/VMWRITE in Vol. 2C).
+ *
+ * Numbers the SDM defines (exit reasons, control bits, qualification and
+ * information layouts) are written here from the SDM, not taken from the
+ * engine's headers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cpu/cpu.h"
+#include "machine.h"
+#include "vmx/caps.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx.h"
+
+#define N(a) (sizeof(a) / sizeof *(a))
+#define BIT(n) (1ull << (n))
+#define F(name) VMCS_IDX_##name
+
+/* ---- numbers from the SDM ---- */
+
+/* Basic exit reasons (SDM Vol. 3D Appendix C). */
+enum {
+    R_EXCEPTION = 0, R_TRIPLE_FAULT = 2, R_INTR_WINDOW = 7, R_CPUID = 10,
+    R_HLT = 12, R_INVLPG = 14, R_RDTSC = 16, R_VMREAD = 23, R_VMWRITE = 25,
+    R_CR = 28, R_IO = 30, R_RDMSR = 31, R_WRMSR = 32, R_BAD_GUEST = 33,
+    R_EPT_VIOLATION = 48, R_EPT_MISCONFIG = 49, R_RDTSCP = 51,
+    R_PREEMPTION = 52,
+};
+
+/* VM-execution controls (SDM Vol. 3C 25.6.1, 25.6.2). */
+#define PIN_PREEMPTION BIT(6)
+#define P_INTR_WINDOW BIT(2)
+#define P_HLT BIT(7)
+#define P_INVLPG BIT(9)
+#define P_RDTSC BIT(12)
+#define P_CR3_LOAD BIT(15)
+#define P_CR3_STORE BIT(16)
+#define P_CR8_LOAD BIT(19)
+#define P_CR8_STORE BIT(20)
+#define P_UNCOND_IO BIT(24)
+#define P_IO_BITMAPS BIT(25)
+#define P_MSR_BITMAPS BIT(28)
+#define P_SECONDARY BIT(31)
+#define P2_EPT BIT(1)
+#define P2_RDTSCP BIT(3)
+#define P2_SHADOWING BIT(14)
+/* VM-exit controls (25.7.1) and VM-entry controls (25.8.1). */
+#define X_HOST64 BIT(9)
+#define X_SAVE_EFER BIT(20)
+#define X_LOAD_EFER BIT(21)
+#define X_SAVE_PREEMPTION BIT(22)
+#define E_IA32E_GUEST BIT(9)
+#define E_LOAD_EFER BIT(15)
+
+/* Interruption information (25.8.3, 28.2.2): vector 7:0, type 10:8,
+ * error code valid 11, valid 31. */
+#define INFO(type, vector) (BIT(31) | (type) << 8 | (vector))
+#define INFO_ERR(type, vector) (INFO(type, vector) | BIT(11))
+enum { T_EXTERNAL = 0, T_HW_EXCEPTION = 3, T_SW_INT = 4, T_SW_EXCEPTION = 6 };
+#define UD_EXIT INFO(T_HW_EXCEPTION, 6)
+#define GP_EXIT INFO_ERR(T_HW_EXCEPTION, 13)
+#define PF_EXIT INFO_ERR(T_HW_EXCEPTION, 14)
+
+/* Control-register qualification (Table 28-3): CR 3:0, access type 5:4
+ * (0 MOV to CR, 1 MOV from CR), GPR 11:8. */
+#define CRQ(cr, from, gpr) ((cr) | (from) << 4 | (gpr) << 8)
+/* I/O qualification (Table 28-5): size - 1 in 2:0, IN 3, string 4,
+ * REP 5, immediate operand 6, port 31:16. */
+#define IOQ(size, in, imm, port)                                              \
+    ((uint64_t)((size) - 1) | (in) << 3 | (imm) << 6 | (uint64_t)(port) << 16)
+/* EPT-violation qualification (Table 28-7): access R 0, W 1, X 2; the
+ * page's permissions R 3, W 4, X 5; linear address valid 7; the access
+ * was to the translation of that linear address (not to a paging
+ * structure) 8; NMI unblocking 12. Other bits depend on features this
+ * CPU does not report. */
+#define EPTQ_DEFINED 0x11FFull
+enum { Q_READ = 1, Q_WRITE = 2, Q_PERM_R = 8, Q_LINEAR = 0x80, Q_FINAL = 0x100 };
+
+/* Arithmetic flags (VMsucceed clears them, SDM Vol. 3C 31.2). */
+#define FL_ARITH6 (BIT(0) | BIT(2) | BIT(4) | BIT(6) | BIT(7) | BIT(11))
+#define RF_IF BIT(9)
+#define RF_RF BIT(16)
+
+/* VMCS field encodings (Appendix B) for VMREAD/VMWRITE in the guest. */
+enum {
+    ENC_GUEST_RSP = 0x681C,
+    ENC_GUEST_RIP = 0x681E,
+    ENC_EXIT_QUALIFICATION = 0x6400,
+};
+
+/* CR0/CR4 bits (SDM Vol. 3A 2.5). */
+#define C0_PE BIT(0)
+#define C0_MP BIT(1)
+#define C0_TS BIT(3)
+#define C0_ET BIT(4)
+#define C0_NE BIT(5)
+#define C0_WP BIT(16)
+#define C0_PG BIT(31)
+#define C4_TSD BIT(2)
+#define C4_PAE BIT(5)
+#define C4_VMXE BIT(13)
+
+/* ---- the guest's memory ---- */
+
+enum {
+    PML4 = 0x1000, PDPT = 0x2000, PD = 0x3000, PT = 0x4000,
+    GDT = 0x5000, IDT = 0x6000, TSS = 0x7000,
+    HANDLERS = 0x8000,      /* 16 bytes per vector: CPUID; HLT */
+    CODE = 0x10000,
+    STACK0 = 0x1E000,       /* TSS.RSP0, for events at CPL 3 */
+    STACK = 0x1F000,
+    USER_STACK = 0x30000,
+    IO_A = 0x40000, IO_B = 0x41000, MSR_BITMAP = 0x42000,
+    VMREAD_BITMAP = 0x43000, VMWRITE_BITMAP = 0x44000,
+    SHADOW_REGION = 0x45000,
+    DATA = 0x50000,
+    UNMAPPED_LIN = 0x1FE000, /* guest PTE not present */
+    ALIAS_LIN = 0x1FF000,    /* guest PTE -> DATA */
+    EPT_PML4 = 0x100000, EPT_PDPT = 0x101000, EPT_PD = 0x102000,
+    EPT_PT = 0x103000,       /* 4 KiB EPT pages for 0-2 MiB */
+};
+#define HANDLER(v) (HANDLERS + 16ull * (v))
+#define AT(off) (CODE + (uint64_t)(off))
+#define HOST_RIP 0xFFFFFFFF80001000ull
+#define HOST_RSP 0xFFFFFFFF80002000ull
+#define HOST_CR3 0x9000ull
+
+/* Guest paging entries: P, W, U, A (and D and a page address for
+ * leaves), set so that no walk writes accessed or dirty flags. */
+#define PTE_TABLE(pa) ((pa) | 0x27ull)
+#define PTE_PAGE(pa) ((pa) | 0x67ull)
+#define PTE_2M(pa) ((pa) | 0xE7ull)
+/* EPT entries (SDM Vol. 3C 29.3.2): R 0, W 1, X 2, memory type 5:3
+ * (WB = 6) in leaves, large page 7. */
+#define EPT_RWX 7ull
+#define EPT_LEAF(pa, perms) ((pa) | (perms) | 6ull << 3)
+
+static struct machine *m;
+static struct cpu *c;
+static struct vmcs vmcs, shadow;
+
+static void poke64(uint64_t pa, uint64_t v) { memcpy(m->ram + pa, &v, 8); }
+static uint64_t peek64(uint64_t pa)
+{
+    uint64_t v;
+    memcpy(&v, m->ram + pa, 8);
+    return v;
+}
+static void set_bit(uint64_t pa, unsigned bit)
+{
+    m->ram[pa + bit / 8] |= (uint8_t)(1u << (bit % 8));
+}
+static uint64_t get(enum vmcs_index i) { return vmcs_get(&vmcs, i); }
+static void set(enum vmcs_index i, uint64_t v) { vmcs_set(&vmcs, i, v); }
+static void set_bits(enum vmcs_index i, uint64_t v) { set(i, get(i) | v); }
+
+static void expect_eq(const char *who, const char *what, uint64_t got,
+                      uint64_t want)
+{
+    if (got != want)
+        fail_msg("%s: %s is %#llx, expected %#llx", who, what,
+                 (unsigned long long)got, (unsigned long long)want);
+}
+
+/* A control field: the bits asked for plus those the CPU insists on
+ * (allowed-0 settings, SDM Vol. 3D A.3). */
+static uint64_t control(enum vmx_controls which, uint64_t wanted)
+{
+    return wanted | (uint32_t)vmx_cap_controls(which);
+}
+
+static void write_tables(void)
+{
+    /* 4-level paging: identity for 0-4 MiB, 4 KiB pages below 2 MiB. */
+    poke64(PML4, PTE_TABLE(PDPT));
+    poke64(PDPT, PTE_TABLE(PD));
+    poke64(PD, PTE_TABLE(PT));
+    poke64(PD + 8, PTE_2M(0x200000));
+    for (uint64_t p = 0; p < 512; p++)
+        poke64(PT + 8 * p, PTE_PAGE(p << 12));
+    poke64(PT + 8 * (UNMAPPED_LIN >> 12), 0);
+    poke64(PT + 8 * (ALIAS_LIN >> 12), PTE_PAGE(DATA));
+
+    /* GDT: null, code64 (0x08), data (0x10), code64 DPL 3 (0x18), data
+     * DPL 3 (0x20), 64-bit busy TSS (0x28, 16 bytes). */
+    static const uint64_t gdt[] = {
+        0, 0x00AF9B000000FFFFull, 0x00CF93000000FFFFull,
+        0x00AFFB000000FFFFull, 0x00CFF3000000FFFFull,
+        0x67 | (uint64_t)TSS << 16 | 0x8Bull << 40, 0};
+    for (size_t k = 0; k < N(gdt); k++)
+        poke64(GDT + 8 * k, gdt[k]);
+    poke64(TSS + 4, STACK0); /* RSP0 */
+    /* I/O map base beyond the limit: no I/O permission bitmap. */
+    m->ram[TSS + 0x66] = 0x68;
+
+    /* IDT: 64-bit interrupt gates (type 0xE, P) to CS 0x08. Each
+     * handler is CPUID, which exits: the exit shows where delivery went. */
+    for (uint64_t v = 0; v < 256; v++) {
+        uint64_t h = HANDLER(v);
+        poke64(IDT + 16 * v, (h & 0xFFFF) | 0x08ull << 16 | 0x8Eull << 40 |
+                                 (h >> 16 & 0xFFFF) << 48);
+        poke64(IDT + 16 * v + 8, h >> 32);
+        memcpy(m->ram + h, "\x0f\xa2\xf4", 3);
+    }
+
+    /* EPT: identity for 0-4 MiB, 4 KiB pages below 2 MiB. */
+    poke64(EPT_PML4, EPT_PDPT | EPT_RWX);
+    poke64(EPT_PDPT, EPT_PD | EPT_RWX);
+    poke64(EPT_PD, EPT_PT | EPT_RWX);
+    poke64(EPT_PD + 8, EPT_LEAF(0x200000ull, EPT_RWX) | BIT(7));
+    for (uint64_t p = 0; p < 512; p++)
+        poke64(EPT_PT + 8 * p, EPT_LEAF(p << 12, EPT_RWX));
+}
+
+/* A 64-bit guest at CPL 0 under a 64-bit host, with EPT, that exits
+ * only where the architecture says it always does. */
+static void write_vmcs(void)
+{
+    vmcs_init(&vmcs, VMCS_REVISION_ID);
+    set(F(PIN_CONTROLS), control(VMX_CTL_PIN, 0));
+    set(F(PROC_CONTROLS), control(VMX_CTL_PROC, P_SECONDARY));
+    set(F(PROC_CONTROLS2), control(VMX_CTL_PROC2, P2_EPT));
+    set(F(EXIT_CONTROLS),
+        control(VMX_CTL_EXIT, X_HOST64 | X_SAVE_EFER | X_LOAD_EFER));
+    set(F(ENTRY_CONTROLS), control(VMX_CTL_ENTRY, E_IA32E_GUEST | E_LOAD_EFER));
+    /* EPTP (25.6.11): WB, 4-level walk (3 in bits 5:3). */
+    set(F(EPT_POINTER), EPT_PML4 | 6 | 3 << 3);
+    set(F(LINK_POINTER), ~0ull);
+    set(F(IO_BITMAP_A), IO_A);
+    set(F(IO_BITMAP_B), IO_B);
+    set(F(MSR_BITMAP), MSR_BITMAP);
+    set(F(VMREAD_BITMAP_ADDR), VMREAD_BITMAP);
+    set(F(VMWRITE_BITMAP_ADDR), VMWRITE_BITMAP);
+
+    static const struct { enum vmcs_index sel, limit, ar; } data[] = {
+        {F(GUEST_SS_SELECTOR), F(GUEST_SS_LIMIT), F(GUEST_SS_AR)},
+        {F(GUEST_DS_SELECTOR), F(GUEST_DS_LIMIT), F(GUEST_DS_AR)},
+        {F(GUEST_ES_SELECTOR), F(GUEST_ES_LIMIT), F(GUEST_ES_AR)},
+        {F(GUEST_FS_SELECTOR), F(GUEST_FS_LIMIT), F(GUEST_FS_AR)},
+        {F(GUEST_GS_SELECTOR), F(GUEST_GS_LIMIT), F(GUEST_GS_AR)},
+    };
+    for (size_t k = 0; k < N(data); k++) {
+        set(data[k].sel, 0x10);
+        set(data[k].limit, 0xFFFFFFFF);
+        set(data[k].ar, 0xC093); /* data, accessed, S, P, D/B, G */
+    }
+    set(F(GUEST_CS_SELECTOR), 0x08);
+    set(F(GUEST_CS_LIMIT), 0xFFFFFFFF);
+    set(F(GUEST_CS_AR), 0xA09B); /* code, accessed, S, P, L, G */
+    set(F(GUEST_LDTR_AR), 0x10000); /* unusable */
+    set(F(GUEST_TR_SELECTOR), 0x28);
+    set(F(GUEST_TR_BASE), TSS);
+    set(F(GUEST_TR_LIMIT), 0x67);
+    set(F(GUEST_TR_AR), 0x8B); /* busy 64-bit TSS, P */
+    set(F(GUEST_GDTR_BASE), GDT);
+    set(F(GUEST_GDTR_LIMIT), 7 * 8 - 1);
+    set(F(GUEST_IDTR_BASE), IDT);
+    set(F(GUEST_IDTR_LIMIT), 256 * 16 - 1);
+    set(F(GUEST_CR0), C0_PE | C0_ET | C0_NE | C0_WP | C0_PG);
+    set(F(GUEST_CR3), PML4);
+    set(F(GUEST_CR4), C4_PAE | C4_VMXE);
+    set(F(GUEST_EFER), BIT(8) | BIT(10)); /* LME, LMA */
+    set(F(GUEST_DR7), 0x400);
+    set(F(GUEST_RFLAGS), 2);
+    set(F(GUEST_RSP), STACK);
+    set(F(GUEST_RIP), CODE);
+
+    set(F(HOST_CR0), C0_PE | C0_ET | C0_NE | C0_WP | C0_PG);
+    set(F(HOST_CR3), HOST_CR3);
+    set(F(HOST_CR4), C4_PAE | C4_VMXE);
+    set(F(HOST_EFER), BIT(8) | BIT(10));
+    set(F(HOST_CS_SELECTOR), 0x08);
+    set(F(HOST_SS_SELECTOR), 0x10);
+    set(F(HOST_DS_SELECTOR), 0x10);
+    set(F(HOST_ES_SELECTOR), 0x10);
+    set(F(HOST_TR_SELECTOR), 0x28);
+    set(F(HOST_RSP), HOST_RSP);
+    set(F(HOST_RIP), HOST_RIP);
+}
+
+/* The guest at CPL 3: SS.DPL is the CPL (SDM Vol. 3C 27.3.2.2). */
+static void make_user(void)
+{
+    static const enum vmcs_index sel[] = {
+        F(GUEST_SS_SELECTOR), F(GUEST_DS_SELECTOR), F(GUEST_ES_SELECTOR),
+        F(GUEST_FS_SELECTOR), F(GUEST_GS_SELECTOR)};
+    static const enum vmcs_index ar[] = {
+        F(GUEST_SS_AR), F(GUEST_DS_AR), F(GUEST_ES_AR), F(GUEST_FS_AR),
+        F(GUEST_GS_AR)};
+    for (size_t k = 0; k < N(sel); k++) {
+        set(sel[k], 0x23);
+        set(ar[k], 0xC0F3);
+    }
+    set(F(GUEST_CS_SELECTOR), 0x1B);
+    set(F(GUEST_CS_AR), 0xA0FB);
+    set(F(GUEST_RSP), USER_STACK);
+}
+
+static struct vmcs *lookup_shadow(void *ctx, uint64_t pa)
+{
+    (void)ctx;
+    return pa == SHADOW_REGION ? &shadow : NULL;
+}
+
+static void machine_up(void)
+{
+    m = machine_create(4, NULL);
+    assert_non_null(m);
+    c = m->cpu;
+    write_tables();
+    write_vmcs();
+}
+
+static void machine_down(void)
+{
+    machine_destroy(m);
+    m = NULL;
+    c = NULL;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    machine_up();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    machine_down();
+    return 0;
+}
+
+static void load_code(const char *bytes, size_t len)
+{
+    memcpy(m->ram + CODE, bytes, len);
+}
+#define CODE_OF(s) s, sizeof(s) - 1
+
+static void enter(const char *who)
+{
+    struct vmx_entry_result r;
+    vmx_vmentry(c, &vmcs, vmcs.launch == VMCS_STATE_CLEAR, &r);
+    if (r.status != VMX_ENTERED)
+        fail_msg("%s: VM entry failed (%s, %u)", who, r.rule ? r.rule : "?",
+                 r.error);
+}
+
+/* Runs the guest to its next VM exit; the basic exit reason. */
+static uint32_t run_to_exit(const char *who)
+{
+    cpu_run(c, c->insns + 100000);
+    if (m->stop != STOP_NONE)
+        fail_msg("%s: the machine stopped instead of exiting: %s", who,
+                 m->stop_message);
+    if (!c->vmx.exited)
+        fail_msg("%s: no VM exit", who);
+    c->vmx.exited = false;
+    return (uint32_t)get(F(EXIT_REASON)) & 0xFFFF;
+}
+
+/* ---- CPUID: exits unconditionally, and what a VM exit does ---- */
+
+static void test_cpuid_exit_loads_host_state(void **state)
+{
+    (void)state;
+    load_code(CODE_OF("\x90\x0f\xa2")); /* nop; cpuid */
+    set(F(GUEST_RFLAGS), 2 | BIT(0) | BIT(6)); /* CF, ZF: saved as is */
+    enter("cpuid");
+    c->gpr[RAX] = 0x12345678;
+    expect_eq("cpuid", "exit reason", run_to_exit("cpuid"), R_CPUID);
+    expect_eq("cpuid", "full exit reason", get(F(EXIT_REASON)), R_CPUID);
+    expect_eq("cpuid", "instruction length", get(F(EXIT_INSN_LEN)), 2);
+    expect_eq("cpuid", "guest RIP", get(F(GUEST_RIP)), AT(1));
+    expect_eq("cpuid", "guest RSP", get(F(GUEST_RSP)), STACK);
+    expect_eq("cpuid", "guest RFLAGS", get(F(GUEST_RFLAGS)),
+              2 | BIT(0) | BIT(6));
+    /* The CPUID did not execute: RAX keeps the guest's value. */
+    expect_eq("cpuid", "RAX", c->gpr[RAX], 0x12345678);
+    /* SDM 28.5: host state. RFLAGS is cleared but for bit 1 (28.5.3). */
+    expect_eq("cpuid", "RIP", c->rip, HOST_RIP);
+    expect_eq("cpuid", "RSP", c->gpr[RSP], HOST_RSP);
+    expect_eq("cpuid", "RFLAGS", cpu_rflags(c), 2);
+    expect_eq("cpuid", "CPL", c->cpl, 0);
+    expect_eq("cpuid", "CR3", c->cr3, HOST_CR3);
+    expect_eq("cpuid", "CS", c->seg[SEG_CS].sel, 0x08);
+    expect_eq("cpuid", "non-root", c->vmx.nonroot, 0);
+}
+
+/* ---- instructions that exit, or do something else instead ---- */
+
+/* I/O and MSR bitmaps, set per case. */
+static void io_a_0x60(void) { set_bit(IO_A, 0x60); }
+static void io_b_0x8001(void) { set_bit(IO_B, 0x0001); }
+static void io_b_0x8000(void) { set_bit(IO_B, 0x0000); }
+static void io_a_all(void) { memset(m->ram + IO_A, 0xFF, 4096); }
+/* Read-low at 0, read-high at 1024, write-low at 2048, write-high at
+ * 3072 (SDM Vol. 3C 25.6.9). */
+static void msr_read_low_0x10(void) { set_bit(MSR_BITMAP, 0x10); }
+static void msr_write_low_0x10(void) { set_bit(MSR_BITMAP + 2048, 0x10); }
+static void msr_read_high_0x100(void) { set_bit(MSR_BITMAP + 1024, 0x100); }
+static void msr_read_low_0x100(void) { set_bit(MSR_BITMAP, 0x100); }
+static void msr_write_high_0x100(void)
+{
+    set_bit(MSR_BITMAP + 3072, 0x100);
+}
+static void cr0_ts_owned(void) /* the host owns CR0.TS; shadow TS = 1 */
+{
+    set(F(CR0_MASK), C0_TS);
+    set(F(CR0_READ_SHADOW), C0_TS);
+}
+static void cr3_target_pml4(void)
+{
+    set(F(CR3_TARGET_COUNT), 1);
+    set(F(CR3_TARGET0), PML4);
+}
+static void guest_tsd(void) { set_bits(F(GUEST_CR4), C4_TSD); }
+
+struct insn_case {
+    const char *name;
+    const char *code;
+    size_t code_len;
+    uint64_t proc, proc2;
+    uint32_t exceptions; /* exception bitmap */
+    bool user;           /* run at CPL 3 */
+    void (*setup)(void);
+    uint64_t rax, rcx, rdx;
+    /* The exit expected: reason, guest RIP, and where the SDM defines
+     * them the instruction length (0: not checked), the qualification
+     * and the exit interruption information (reason 0). */
+    uint32_t reason;
+    uint64_t rip;
+    unsigned len;
+    uint64_t qual;
+    uint32_t intr_info;
+};
+
+static const struct insn_case insn_cases[] = {
+    /* CPUID at CPL 3 exits too: it is not privileged. */
+    {"cpuid at CPL 3", CODE_OF("\x0f\xa2"), .user = true,
+     .reason = R_CPUID, .rip = AT(0), .len = 2},
+    /* HLT (26.1.3): exits only with "HLT exiting". Without it the guest
+     * halts (with IF = 1 and no event, the next CPUID never comes; see
+     * test_hlt_without_exiting). */
+    {"hlt with HLT exiting", CODE_OF("\xf4"), .proc = P_HLT,
+     .reason = R_HLT, .rip = AT(0), .len = 1},
+    /* RDTSC: exits only with "RDTSC exiting". */
+    {"rdtsc with RDTSC exiting", CODE_OF("\x0f\x31"), .proc = P_RDTSC,
+     .reason = R_RDTSC, .rip = AT(0), .len = 2},
+    {"rdtsc without RDTSC exiting", CODE_OF("\x0f\x31\x0f\xa2"),
+     .reason = R_CPUID, .rip = AT(2)},
+    /* RDTSCP without "enable RDTSCP" is #UD (26.3); with it, it exits
+     * with "RDTSC exiting" (reason 51) or executes. */
+    {"rdtscp without enable RDTSCP", CODE_OF("\x0f\x01\xf9"),
+     .proc = P_RDTSC, .exceptions = 1u << 6, .reason = R_EXCEPTION,
+     .rip = AT(0), .intr_info = UD_EXIT},
+    {"rdtscp with RDTSC exiting", CODE_OF("\x0f\x01\xf9"), .proc = P_RDTSC,
+     .proc2 = P2_RDTSCP, .reason = R_RDTSCP, .rip = AT(0), .len = 3},
+    {"rdtscp enabled, no exiting", CODE_OF("\x0f\x01\xf9\x0f\xa2"),
+     .proc2 = P2_RDTSCP, .reason = R_CPUID, .rip = AT(3)},
+    /* Priority (26.1.1): the #GP of a privileged instruction at CPL > 0
+     * comes before the VM exit. */
+    {"hlt at CPL 3", CODE_OF("\xf4"), .proc = P_HLT, .user = true,
+     .exceptions = 1u << 13, .reason = R_EXCEPTION, .rip = AT(0),
+     .intr_info = GP_EXIT},
+    {"rdmsr at CPL 3", CODE_OF("\x0f\x32"), .user = true, .rcx = 0x10,
+     .exceptions = 1u << 13, .reason = R_EXCEPTION, .rip = AT(0),
+     .intr_info = GP_EXIT},
+    {"mov cr0 at CPL 3", CODE_OF("\x0f\x22\xc1"), .user = true,
+     .setup = cr0_ts_owned, .exceptions = 1u << 13, .reason = R_EXCEPTION,
+     .rip = AT(0), .intr_info = GP_EXIT},
+    {"invlpg at CPL 3", CODE_OF("\x0f\x01\x38"), .proc = P_INVLPG,
+     .user = true, .exceptions = 1u << 13, .reason = R_EXCEPTION,
+     .rip = AT(0), .intr_info = GP_EXIT},
+    {"rdtsc at CPL 3 with CR4.TSD", CODE_OF("\x0f\x31"), .proc = P_RDTSC,
+     .user = true, .setup = guest_tsd, .exceptions = 1u << 13,
+     .reason = R_EXCEPTION, .rip = AT(0), .intr_info = GP_EXIT},
+    /* I/O at CPL 3 with IOPL 0 and no I/O permission bitmap: #GP. */
+    {"in at CPL 3", CODE_OF("\xe4\x60"), .proc = P_UNCOND_IO, .user = true,
+     .exceptions = 1u << 13, .reason = R_EXCEPTION, .rip = AT(0),
+     .intr_info = GP_EXIT},
+
+    /* I/O (26.1.3, qualification Table 28-5). */
+    {"out imm, unconditional I/O exiting", CODE_OF("\xe6\x80"),
+     .proc = P_UNCOND_IO, .reason = R_IO, .rip = AT(0), .len = 2,
+     .qual = IOQ(1, 0, 1, 0x80)},
+    {"in imm, bitmap bit clear", CODE_OF("\xe4\x60\x0f\xa2"),
+     .proc = P_IO_BITMAPS, .reason = R_CPUID, .rip = AT(2)},
+    {"in imm, bitmap A bit set", CODE_OF("\xe4\x60"), .proc = P_IO_BITMAPS,
+     .setup = io_a_0x60, .reason = R_IO, .rip = AT(0), .len = 2,
+     .qual = IOQ(1, 1, 1, 0x60)},
+    /* With "use I/O bitmaps", "unconditional I/O exiting" is ignored. */
+    {"bitmaps win over unconditional", CODE_OF("\xe4\x61\x0f\xa2"),
+     .proc = P_IO_BITMAPS | P_UNCOND_IO, .setup = io_a_0x60,
+     .reason = R_CPUID, .rip = AT(2)},
+    {"out dx, ax: bitmap B bit set", CODE_OF("\x66\xef"),
+     .proc = P_IO_BITMAPS, .setup = io_b_0x8001, .rdx = 0x8001,
+     .reason = R_IO, .rip = AT(0), .len = 2, .qual = IOQ(2, 0, 0, 0x8001)},
+    {"in eax, dx spanning A and B", CODE_OF("\xed"), .proc = P_IO_BITMAPS,
+     .setup = io_b_0x8000, .rdx = 0x7FFE, .reason = R_IO, .rip = AT(0),
+     .len = 1, .qual = IOQ(4, 1, 0, 0x7FFE)},
+    {"in eax, dx below a set bit", CODE_OF("\xed\x0f\xa2"),
+     .proc = P_IO_BITMAPS, .setup = io_b_0x8000, .rdx = 0x7FFC,
+     .reason = R_CPUID, .rip = AT(1)},
+    /* An access that wraps around to port 0 exits (26.1.3). */
+    {"in eax, dx wrapping around", CODE_OF("\xed"), .proc = P_IO_BITMAPS,
+     .rdx = 0xFFFE, .reason = R_IO, .rip = AT(0), .len = 1,
+     .qual = IOQ(4, 1, 0, 0xFFFE)},
+    {"bitmap A full, B empty", CODE_OF("\xe6\x80\x0f\xa2"),
+     .proc = P_IO_BITMAPS, .setup = io_a_all, .reason = R_IO, .rip = AT(0),
+     .len = 2, .qual = IOQ(1, 0, 1, 0x80)},
+
+    /* MSR bitmaps (26.1.3): mov ecx, imm32; rdmsr / wrmsr. */
+    {"rdmsr without MSR bitmaps", CODE_OF("\xb9\x10\0\0\0\x0f\x32"),
+     .reason = R_RDMSR, .rip = AT(5), .len = 2},
+    {"rdmsr low, read bit clear", CODE_OF("\xb9\x10\0\0\0\x0f\x32\x0f\xa2"),
+     .proc = P_MSR_BITMAPS, .setup = msr_write_low_0x10, .reason = R_CPUID,
+     .rip = AT(7)},
+    {"rdmsr low, read bit set", CODE_OF("\xb9\x10\0\0\0\x0f\x32"),
+     .proc = P_MSR_BITMAPS, .setup = msr_read_low_0x10, .reason = R_RDMSR,
+     .rip = AT(5), .len = 2},
+    {"wrmsr low, write bit set", CODE_OF("\xb9\x10\0\0\0\x0f\x30"),
+     .proc = P_MSR_BITMAPS, .setup = msr_write_low_0x10, .reason = R_WRMSR,
+     .rip = AT(5), .len = 2},
+    {"rdmsr high, read-high bit set",
+     CODE_OF("\xb9\x00\x01\x00\xc0\x0f\x32"), .proc = P_MSR_BITMAPS,
+     .setup = msr_read_high_0x100, .reason = R_RDMSR, .rip = AT(5),
+     .len = 2},
+    {"rdmsr high, only the low bit set",
+     CODE_OF("\xb9\x00\x01\x00\xc0\x0f\x32\x0f\xa2"), .proc = P_MSR_BITMAPS,
+     .setup = msr_read_low_0x100, .reason = R_CPUID, .rip = AT(7)},
+    {"wrmsr high, write-high bit set",
+     CODE_OF("\xb9\x00\x01\x00\xc0\x0f\x30"), .proc = P_MSR_BITMAPS,
+     .setup = msr_write_high_0x100, .reason = R_WRMSR, .rip = AT(5),
+     .len = 2},
+    {"rdmsr outside both ranges", CODE_OF("\xb9\x00\x00\x00\x40\x0f\x32"),
+     .proc = P_MSR_BITMAPS, .reason = R_RDMSR, .rip = AT(5), .len = 2},
+
+    /* Control registers (26.1.3, Table 28-3). mov cr0, rcx with TS set
+     * while the shadow has TS clear: the owned bit changes, exit. */
+    {"mov cr0 changing an owned bit", CODE_OF("\x0f\x22\xc1"),
+     .setup = cr0_ts_owned, .rcx = C0_PE | C0_ET | C0_NE | C0_WP | C0_PG,
+     .reason = R_CR, .rip = AT(0), .len = 3, .qual = CRQ(0, 0, 1)},
+    /* CR3-target list: a value in the list loads without an exit. */
+    {"mov cr3 to a target", CODE_OF("\x0f\x22\xda\x0f\xa2"),
+     .proc = P_CR3_LOAD, .setup = cr3_target_pml4, .rdx = PML4,
+     .reason = R_CPUID, .rip = AT(3)},
+    {"mov cr3 to a non-target", CODE_OF("\x0f\x22\xda"), .proc = P_CR3_LOAD,
+     .setup = cr3_target_pml4, .rdx = 0x9000, .reason = R_CR, .rip = AT(0),
+     .len = 3, .qual = CRQ(3, 0, 2)},
+    {"mov from cr3 with CR3-store exiting", CODE_OF("\x0f\x20\xd8"),
+     .proc = P_CR3_STORE, .reason = R_CR, .rip = AT(0), .len = 3,
+     .qual = CRQ(3, 1, 0)},
+    {"mov cr8 with CR8-load exiting", CODE_OF("\x44\x0f\x22\xc0"),
+     .proc = P_CR8_LOAD, .reason = R_CR, .rip = AT(0), .len = 4,
+     .qual = CRQ(8, 0, 0)},
+    {"mov from cr8 with CR8-store exiting", CODE_OF("\x44\x0f\x20\xc1"),
+     .proc = P_CR8_STORE, .reason = R_CR, .rip = AT(0), .len = 4,
+     .qual = CRQ(8, 1, 1)},
+    {"mov cr8 without exiting", CODE_OF("\x44\x0f\x22\xc0\x0f\xa2"),
+     .proc = P_CR8_STORE, .reason = R_CPUID, .rip = AT(4)},
+
+    /* Exception bitmap (26.2): #UD exits with its interruption
+     * information; without the bit it is delivered through the IDT. */
+    {"ud2 with #UD in the bitmap", CODE_OF("\x0f\x0b"),
+     .exceptions = 1u << 6, .reason = R_EXCEPTION, .rip = AT(0),
+     .intr_info = UD_EXIT},
+    {"ud2 delivered", CODE_OF("\x0f\x0b"), .exceptions = ~(1u << 6),
+     .reason = R_CPUID, .rip = HANDLER(6)},
+    /* INT3 is a software exception (type 6); the saved RIP is the INT3's
+     * and the instruction length is reported (28.2.4). */
+    {"int3 with #BP in the bitmap", CODE_OF("\xcc"), .exceptions = 1u << 3,
+     .reason = R_EXCEPTION, .rip = AT(0), .len = 1,
+     .intr_info = INFO(T_SW_EXCEPTION, 3)},
+    /* INT n is not an exception: the bitmap does not apply. */
+    {"int 0x80 delivered", CODE_OF("\xcd\x80"), .exceptions = ~0u,
+     .reason = R_CPUID, .rip = HANDLER(0x80)},
+};
+
+static void run_insn_case(const struct insn_case *k)
+{
+    machine_up();
+    load_code(k->code, k->code_len);
+    set_bits(F(PROC_CONTROLS), k->proc);
+    set_bits(F(PROC_CONTROLS2), k->proc2);
+    set(F(EXCEPTION_BITMAP), k->exceptions);
+    if (k->user)
+        make_user();
+    if (k->setup)
+        k->setup();
+    enter(k->name);
+    c->gpr[RAX] = k->rax;
+    c->gpr[RCX] = k->rcx;
+    c->gpr[RDX] = k->rdx;
+    expect_eq(k->name, "exit reason", run_to_exit(k->name), k->reason);
+    expect_eq(k->name, "guest RIP", get(F(GUEST_RIP)), k->rip);
+    if (k->len)
+        expect_eq(k->name, "instruction length", get(F(EXIT_INSN_LEN)),
+                  k->len);
+    if (k->reason == R_CR || k->reason == R_IO)
+        expect_eq(k->name, "qualification", get(F(EXIT_QUALIFICATION)),
+                  k->qual);
+    if (k->reason == R_EXCEPTION) {
+        expect_eq(k->name, "interruption info", get(F(EXIT_INTR_INFO)),
+                  k->intr_info);
+        if (k->intr_info & BIT(11))
+            expect_eq(k->name, "error code", get(F(EXIT_INTR_ERROR)), 0);
+    }
+    machine_down();
+}
+
+static void test_instruction_exits(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < N(insn_cases); k++)
+        run_insn_case(&insn_cases[k]);
+}
+
+/* Without "HLT exiting" HLT halts the guest and does not exit. */
+static void test_hlt_without_exiting(void **state)
+{
+    (void)state;
+    load_code(CODE_OF("\xf4"));
+    enter("hlt");
+    cpu_step(c);
+    expect_eq("hlt", "exited", c->vmx.exited, 0);
+    expect_eq("hlt", "halted", c->halted, 1);
+    expect_eq("hlt", "RIP", c->rip, AT(1));
+}
+
+/* ---- CR0 guest/host mask and read shadow (SDM Vol. 3C 26.3) ---- */
+
+static void test_cr0_mask_and_shadow(void **state)
+{
+    (void)state;
+    /* mov cr0, rcx; mov rdx, cr0; cpuid */
+    load_code(CODE_OF("\x0f\x22\xc1\x0f\x20\xc2\x0f\xa2"));
+    cr0_ts_owned();
+    uint64_t cr0 = get(F(GUEST_CR0)); /* TS clear */
+    enter("cr0");
+    /* TS as in the shadow (no exit), MP a guest-owned change. */
+    c->gpr[RCX] = cr0 | C0_TS | C0_MP;
+    expect_eq("cr0", "exit reason", run_to_exit("cr0"), R_CPUID);
+    expect_eq("cr0", "guest RIP", get(F(GUEST_RIP)), AT(6));
+    /* MOV to CR0 leaves the owned bit with the host's value. */
+    expect_eq("cr0", "guest CR0", get(F(GUEST_CR0)), cr0 | C0_MP);
+    /* MOV from CR0 reads owned bits from the shadow. */
+    expect_eq("cr0", "RDX", c->gpr[RDX], cr0 | C0_MP | C0_TS);
+}
+
+/* ---- #PF and the exception bitmap's error-code mask/match ---- */
+
+struct pf_case {
+    const char *name;
+    bool bit14;
+    uint32_t mask, match;
+    bool write;
+    bool exits;
+};
+
+/* SDM Vol. 3C 26.2: with bit 14 set, a #PF exits iff (PFEC & mask) ==
+ * match; with it clear, iff they differ. PFEC: 0 for a read of a
+ * not-present page at CPL 0, 2 for a write. */
+static const struct pf_case pf_cases[] = {
+    {"bit set, mask 0", true, 0, 0, false, true},
+    {"bit set, W matches", true, 2, 2, true, true},
+    {"bit set, R does not match", true, 2, 2, false, false},
+    {"bit clear, mismatch", false, 2, 2, false, true},
+    {"bit clear, W matches", false, 2, 2, true, false},
+    {"bit clear, mask 0", false, 0, 0, false, false},
+};
+
+static void run_pf_case(const struct pf_case *k)
+{
+    machine_up();
+    /* mov [rbx], eax or mov eax, [rbx]; the page is not present. */
+    load_code(k->write ? "\x89\x03" : "\x8b\x03", 2);
+    set(F(EXCEPTION_BITMAP), k->bit14 ? 1u << 14 : 0);
+    set(F(PF_ERROR_MASK), k->mask);
+    set(F(PF_ERROR_MATCH), k->match);
+    enter(k->name);
+    c->gpr[RBX] = UNMAPPED_LIN + 8;
+    c->cr2 = 0xC2C2;
+    uint32_t pfec = k->write ? 2 : 0;
+    uint32_t reason = run_to_exit(k->name);
+    if (k->exits) {
+        expect_eq(k->name, "exit reason", reason, R_EXCEPTION);
+        expect_eq(k->name, "guest RIP", get(F(GUEST_RIP)), AT(0));
+        expect_eq(k->name, "interruption info", get(F(EXIT_INTR_INFO)),
+                  PF_EXIT);
+        expect_eq(k->name, "error code", get(F(EXIT_INTR_ERROR)), pfec);
+        /* The qualification has the linear address; CR2 is not
+         * written (SDM Vol. 3C 28.1, 28.2.1). */
+        expect_eq(k->name, "qualification", get(F(EXIT_QUALIFICATION)),
+                  UNMAPPED_LIN + 8);
+        expect_eq(k->name, "CR2", c->cr2, 0xC2C2);
+    } else {
+        expect_eq(k->name, "exit reason", reason, R_CPUID);
+        expect_eq(k->name, "guest RIP", get(F(GUEST_RIP)), HANDLER(14));
+        expect_eq(k->name, "CR2", c->cr2, UNMAPPED_LIN + 8);
+        uint64_t sp = get(F(GUEST_RSP));
+        expect_eq(k->name, "pushed error code", peek64(sp), pfec);
+        expect_eq(k->name, "pushed RIP", peek64(sp + 8), AT(0));
+    }
+    machine_down();
+}
+
+static void test_page_fault_mask_match(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < N(pf_cases); k++)
+        run_pf_case(&pf_cases[k]);
+}
+
+/* ---- event injection (SDM Vol. 3C 27.6) ---- */
+
+struct inject_case {
+    const char *name;
+    uint32_t info;
+    uint32_t error;
+    unsigned insn_len;
+    unsigned vector;
+    uint64_t pushed_rip;
+};
+
+static const struct inject_case inject_cases[] = {
+    {"external interrupt 0x40", INFO(T_EXTERNAL, 0x40), 0, 0, 0x40, AT(0)},
+    {"#GP with error code", INFO_ERR(T_HW_EXCEPTION, 13), 0x5A, 0, 13,
+     AT(0)},
+    /* A software interrupt returns past the instruction: RIP + length. */
+    {"int 0x80, length 2", INFO(T_SW_INT, 0x80), 0, 2, 0x80, AT(2)},
+};
+
+static void run_inject_case(const struct inject_case *k)
+{
+    machine_up();
+    load_code(CODE_OF("\x0f\x0b"));
+    /* Injected events are not subject to the exception bitmap. */
+    set(F(EXCEPTION_BITMAP), ~0u);
+    set(F(GUEST_RFLAGS), 2 | RF_IF);
+    set(F(ENTRY_INTR_INFO), k->info);
+    set(F(ENTRY_EXCEPTION_ERROR), k->error);
+    set(F(ENTRY_INSN_LEN), k->insn_len);
+    enter(k->name);
+    expect_eq(k->name, "RIP after entry", c->rip, HANDLER(k->vector));
+    expect_eq(k->name, "exit reason", run_to_exit(k->name), R_CPUID);
+    expect_eq(k->name, "guest RIP", get(F(GUEST_RIP)), HANDLER(k->vector));
+    /* The 64-bit frame (SDM Vol. 3A 7.14.2): [error], RIP, CS, RFLAGS,
+     * RSP, SS. */
+    bool err = k->info & BIT(11);
+    uint64_t sp = get(F(GUEST_RSP));
+    expect_eq(k->name, "RSP", sp, STACK - (err ? 48 : 40));
+    if (err)
+        expect_eq(k->name, "pushed error code", peek64(sp), k->error);
+    sp += err ? 8 : 0;
+    expect_eq(k->name, "pushed RIP", peek64(sp), k->pushed_rip);
+    expect_eq(k->name, "pushed CS", peek64(sp + 8), 0x08);
+    expect_eq(k->name, "pushed RFLAGS", peek64(sp + 16) & ~RF_RF, 2 | RF_IF);
+    expect_eq(k->name, "pushed RSP", peek64(sp + 24), STACK);
+    expect_eq(k->name, "pushed SS", peek64(sp + 32), 0x10);
+    /* Through an interrupt gate: IF cleared. */
+    expect_eq(k->name, "guest RFLAGS.IF", get(F(GUEST_RFLAGS)) & RF_IF, 0);
+    /* Every VM exit clears the valid bit of the VM-entry interruption-
+     * information field (SDM Vol. 3C 28.3 end). */
+    expect_eq(k->name, "entry info valid", get(F(ENTRY_INTR_INFO)) >> 31, 0);
+    machine_down();
+}
+
+static void test_event_injection(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < N(inject_cases); k++)
+        run_inject_case(&inject_cases[k]);
+}
+
+/* ---- IDT-vectoring information (SDM Vol. 3C 28.2.4) ---- */
+
+/* The EPT does not map the guest's IDT page: delivering any event reads
+ * the gate and meets an EPT violation, which records the event. */
+static void unmap_idt_in_ept(void) { poke64(EPT_PT + 8 * (IDT >> 12), 0); }
+
+struct vectoring_case {
+    const char *name;
+    const char *code;
+    size_t code_len;
+    uint64_t rax;
+    uint32_t inject; /* VM-entry interruption information, or 0 */
+    unsigned vector;
+    uint32_t vectoring, vectoring_error;
+};
+
+static const struct vectoring_case vectoring_cases[] = {
+    {"#UD", CODE_OF("\x0f\x0b"), 0, 0, 6, INFO(T_HW_EXCEPTION, 6), 0},
+    /* mov ds, ax with a selector beyond the GDT limit: #GP(0x38). */
+    {"#GP(0x38)", CODE_OF("\x8e\xd8"), 0x38, 0, 13,
+     INFO_ERR(T_HW_EXCEPTION, 13), 0x38},
+    /* An injected event: the exit happens at VM entry, before the first
+     * guest instruction (inc rax) runs, and records the injected event
+     * (27.6.1.2). */
+    {"injected interrupt", CODE_OF("\x48\xff\xc0"), 0x41,
+     INFO(T_EXTERNAL, 0x41),
+     0x41, INFO(T_EXTERNAL, 0x41), 0},
+};
+
+static void run_vectoring_case(const struct vectoring_case *k)
+{
+    machine_up();
+    load_code(k->code, k->code_len);
+    unmap_idt_in_ept();
+    set(F(GUEST_RFLAGS), 2 | RF_IF);
+    set(F(ENTRY_INTR_INFO), k->inject);
+    enter(k->name);
+    c->gpr[RAX] = k->rax;
+    uint64_t insns = c->insns;
+    expect_eq(k->name, "exit reason", run_to_exit(k->name), R_EPT_VIOLATION);
+    expect_eq(k->name, "instructions retired", c->insns, insns);
+    expect_eq(k->name, "RAX", c->gpr[RAX], k->rax);
+    expect_eq(k->name, "guest RIP", get(F(GUEST_RIP)), AT(0));
+    expect_eq(k->name, "IDT-vectoring info", get(F(IDT_VECTORING_INFO)),
+              k->vectoring);
+    if (k->vectoring & BIT(11))
+        expect_eq(k->name, "IDT-vectoring error",
+                  get(F(IDT_VECTORING_ERROR)), k->vectoring_error);
+    expect_eq(k->name, "guest-physical address",
+              get(F(GUEST_PHYSICAL_ADDR)), IDT + 16ull * k->vector);
+    expect_eq(k->name, "guest-linear address", get(F(GUEST_LINEAR_ADDR)),
+              IDT + 16ull * k->vector);
+    expect_eq(k->name, "qualification",
+              get(F(EXIT_QUALIFICATION)) & EPTQ_DEFINED,
+              Q_READ | Q_LINEAR | Q_FINAL);
+    machine_down();
+}
+
+static void test_idt_vectoring(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < N(vectoring_cases); k++)
+        run_vectoring_case(&vectoring_cases[k]);
+}
+
+/* ---- EPT (SDM Vol. 3C 29.3.3) ---- */
+
+static void test_ept_violation_on_read_only_page(void **state)
+{
+    (void)state;
+    poke64(EPT_PT + 8 * (DATA >> 12), EPT_LEAF((uint64_t)DATA, 1)); /* R */
+    /* mov ecx, [rbx] (allowed); mov [rbx], eax (not) */
+    load_code(CODE_OF("\x8b\x0b\x89\x03"));
+    enter("ept");
+    c->gpr[RBX] = ALIAS_LIN + 0x10; /* linear != guest-physical */
+    expect_eq("ept", "exit reason", run_to_exit("ept"), R_EPT_VIOLATION);
+    expect_eq("ept", "guest RIP", get(F(GUEST_RIP)), AT(2));
+    expect_eq("ept", "qualification",
+              get(F(EXIT_QUALIFICATION)) & EPTQ_DEFINED,
+              Q_WRITE | Q_PERM_R | Q_LINEAR | Q_FINAL);
+    expect_eq("ept", "guest-physical address", get(F(GUEST_PHYSICAL_ADDR)),
+              DATA + 0x10);
+    expect_eq("ept", "guest-linear address", get(F(GUEST_LINEAR_ADDR)),
+              ALIAS_LIN + 0x10);
+    expect_eq("ept", "IDT-vectoring valid", get(F(IDT_VECTORING_INFO)) >> 31,
+              0);
+}
+
+/* A guest paging-structure entry the EPT forbids: bit 8 clear. */
+static void test_ept_violation_on_guest_paging(void **state)
+{
+    (void)state;
+    poke64(EPT_PT + 8 * (PT >> 12), 0);
+    load_code(CODE_OF("\x8b\x0b"));
+    enter("ept paging");
+    c->gpr[RBX] = ALIAS_LIN;
+    /* Fetching the first instruction walks the PT already. */
+    expect_eq("ept paging", "exit reason", run_to_exit("ept paging"),
+              R_EPT_VIOLATION);
+    expect_eq("ept paging", "qualification",
+              get(F(EXIT_QUALIFICATION)) & EPTQ_DEFINED, Q_READ | Q_LINEAR);
+    expect_eq("ept paging", "guest-physical address",
+              get(F(GUEST_PHYSICAL_ADDR)), PT + 8 * (CODE >> 12));
+    expect_eq("ept paging", "guest-linear address",
+              get(F(GUEST_LINEAR_ADDR)), CODE);
+}
+
+static void test_ept_misconfiguration(void **state)
+{
+    (void)state;
+    /* Write without read is a misconfiguration (29.3.3.1). */
+    poke64(EPT_PT + 8 * (DATA >> 12), EPT_LEAF((uint64_t)DATA, 2));
+    load_code(CODE_OF("\x8b\x0b"));
+    enter("misconfig");
+    c->gpr[RBX] = ALIAS_LIN + 0x20;
+    expect_eq("misconfig", "exit reason", run_to_exit("misconfig"),
+              R_EPT_MISCONFIG);
+    expect_eq("misconfig", "guest RIP", get(F(GUEST_RIP)), AT(0));
+    expect_eq("misconfig", "guest-physical address",
+              get(F(GUEST_PHYSICAL_ADDR)), DATA + 0x20);
+}
+
+/* The 2D walk: the first fetch after VM entry (the TLB is empty) walks
+ * four guest levels, each entry's guest-physical address and then the
+ * page's through a four-level EPT walk: 5 x 4 EPT entries. */
+static void test_ept_walk_references(void **state)
+{
+    (void)state;
+    load_code(CODE_OF("\x0f\xa2"));
+    c->vmx.ept_walk_refs = 0;
+    enter("ept refs");
+    expect_eq("ept refs", "exit reason", run_to_exit("ept refs"), R_CPUID);
+    expect_eq("ept refs", "EPT references", c->vmx.ept_walk_refs, 20);
+}
+
+/* ---- VMCS shadowing (SDM Vol. 3C 25.10; Vol. 2C VMREAD, VMWRITE) ---- */
+
+static void shadowing_on(void)
+{
+    set_bits(F(PROC_CONTROLS2), P2_SHADOWING);
+    set(F(LINK_POINTER), SHADOW_REGION);
+    /* The region the link pointer names: revision, shadow indicator. */
+    uint32_t rev = VMCS_REVISION_ID | BIT(31);
+    memcpy(m->ram + SHADOW_REGION, &rev, 4);
+    vmcs_init(&shadow, VMCS_REVISION_ID | BIT(31));
+    vmcs_set(&shadow, F(GUEST_RIP), 0xABCDEF0123ull);
+    vmcs_set(&shadow, F(GUEST_RSP), 0x5555);
+    c->vmx.lookup_vmcs = lookup_shadow;
+    /* Every field exits but GUEST_RIP (reads) and EXIT_QUALIFICATION
+     * (writes): bit n of a bitmap is field encoding n. */
+    memset(m->ram + VMREAD_BITMAP, 0xFF, 4096);
+    memset(m->ram + VMWRITE_BITMAP, 0xFF, 4096);
+    m->ram[VMREAD_BITMAP + ENC_GUEST_RIP / 8] &= ~(1u << ENC_GUEST_RIP % 8);
+    m->ram[VMWRITE_BITMAP + ENC_EXIT_QUALIFICATION / 8] &=
+        ~(1u << ENC_EXIT_QUALIFICATION % 8);
+}
+
+/* VMfail/VMsucceed start from all six arithmetic flags set. */
+#define ALL_FLAGS (2 | FL_ARITH6)
+
+/* vmread rcx, rdx: 0F 78 D1 (ModRM: reg = RDX the field, rm = RCX). */
+#define VMREAD_RCX_RDX "\x0f\x78\xd1"
+/* vmwrite rdx, rcx: 0F 79 D1 (reg = RDX the field, rm = RCX the value). */
+#define VMWRITE_RDX_RCX "\x0f\x79\xd1"
+
+static void test_shadow_vmread_without_exit(void **state)
+{
+    (void)state;
+    shadowing_on();
+    set(F(GUEST_RFLAGS), ALL_FLAGS);
+    load_code(CODE_OF(VMREAD_RCX_RDX "\x0f\xa2"));
+    enter("vmread");
+    c->gpr[RDX] = ENC_GUEST_RIP;
+    expect_eq("vmread", "exit reason", run_to_exit("vmread"), R_CPUID);
+    expect_eq("vmread", "guest RIP", get(F(GUEST_RIP)), AT(3));
+    expect_eq("vmread", "RCX", c->gpr[RCX], 0xABCDEF0123ull);
+    /* VMsucceed: CF, PF, AF, ZF, SF, OF cleared. */
+    expect_eq("vmread", "guest RFLAGS", get(F(GUEST_RFLAGS)), 2);
+}
+
+static void test_shadow_vmwrite_read_only_field(void **state)
+{
+    (void)state;
+    uint64_t misc = 0;
+    assert_true(vmx_cap_read(0x485, &misc));
+    /* IA32_VMX_MISC bit 29: VMWRITE may write exit-information fields
+     * (SDM Vol. 3D A.6); this CPU reports it. */
+    expect_eq("vmwrite", "VMX_MISC bit 29", misc >> 29 & 1, 1);
+    shadowing_on();
+    set(F(GUEST_RFLAGS), ALL_FLAGS);
+    load_code(CODE_OF(VMWRITE_RDX_RCX "\x0f\xa2"));
+    enter("vmwrite");
+    c->gpr[RDX] = ENC_EXIT_QUALIFICATION;
+    c->gpr[RCX] = 0x77;
+    expect_eq("vmwrite", "exit reason", run_to_exit("vmwrite"), R_CPUID);
+    expect_eq("vmwrite", "guest RIP", get(F(GUEST_RIP)), AT(3));
+    expect_eq("vmwrite", "shadow field", vmcs_get(&shadow,
+              F(EXIT_QUALIFICATION)), 0x77);
+    expect_eq("vmwrite", "guest RFLAGS", get(F(GUEST_RFLAGS)), 2);
+    /* The VMCS controlling the guest is not the one written. */
+    expect_eq("vmwrite", "own exit qualification",
+              get(F(EXIT_QUALIFICATION)), 0);
+}
+
+/* A field whose bit is set exits, with the instruction information of
+ * Table 28-13: scaling 1:0, reg1 6:3, address size 9:7, register
+ * operand 10, segment 17:15, index 21:18 (invalid 22), base 26:23
+ * (invalid 27), reg2 31:28. Bits a register or memory form leaves
+ * undefined are not compared. */
+struct vmread_exit_case {
+    const char *name;
+    const char *code;
+    size_t code_len;
+    uint32_t info, defined;
+    uint64_t qual;
+};
+
+static const struct vmread_exit_case vmread_exit_cases[] = {
+    /* reg1 = RCX (1), register, reg2 = RDX (2). */
+    {"register", CODE_OF(VMREAD_RCX_RDX), 1u << 3 | 1u << 10 | 2u << 28,
+     0xF0000478u, 0},
+    /* vmread [rsi + rdi*4 + 0x10], rdx: scale 2, 64-bit, DS (3), index
+     * RDI (7), base RSI (6), reg2 RDX; the qualification is the
+     * displacement (28.2.1). */
+    {"memory", CODE_OF("\x0f\x78\x54\xbe\x10"), 2u | 2u << 7 | 3u << 15 |
+     7u << 18 | 6u << 23 | 2u << 28, 0xFFFF8787u, 0x10},
+};
+
+static void test_shadow_vmread_exit(void **state)
+{
+    (void)state;
+    for (size_t n = 0; n < N(vmread_exit_cases); n++) {
+        const struct vmread_exit_case *k = &vmread_exit_cases[n];
+        machine_up();
+        shadowing_on();
+        load_code(k->code, k->code_len);
+        enter(k->name);
+        c->gpr[RDX] = ENC_GUEST_RSP;
+        c->gpr[RSI] = DATA;
+        expect_eq(k->name, "exit reason", run_to_exit(k->name), R_VMREAD);
+        expect_eq(k->name, "guest RIP", get(F(GUEST_RIP)), AT(0));
+        expect_eq(k->name, "instruction length", get(F(EXIT_INSN_LEN)),
+                  k->code_len);
+        expect_eq(k->name, "instruction information",
+                  get(F(EXIT_INSN_INFO)) & k->defined, k->info);
+        expect_eq(k->name, "qualification", get(F(EXIT_QUALIFICATION)),
+                  k->qual);
+        machine_down();
+    }
+}
+
+/* Link pointer ~0: VMfailInvalid, CF = 1 and the other five cleared. */
+static void test_shadow_vmread_fail_invalid(void **state)
+{
+    (void)state;
+    shadowing_on();
+    set(F(LINK_POINTER), ~0ull);
+    set(F(GUEST_RFLAGS), ALL_FLAGS);
+    load_code(CODE_OF(VMREAD_RCX_RDX "\x0f\xa2"));
+    enter("fail invalid");
+    c->gpr[RDX] = ENC_GUEST_RIP;
+    c->gpr[RCX] = 0x99;
+    expect_eq("fail invalid", "exit reason", run_to_exit("fail invalid"),
+              R_CPUID);
+    expect_eq("fail invalid", "guest RFLAGS", get(F(GUEST_RFLAGS)),
+              2 | BIT(0));
+    expect_eq("fail invalid", "RCX", c->gpr[RCX], 0x99);
+}
+
+/* CPL 3: the VM exit comes first (bit set), then #GP(0) (bit clear). */
+static void test_shadow_vmread_cpl3(void **state)
+{
+    (void)state;
+    static const struct { const char *name; uint64_t field; uint32_t reason; }
+        cases[] = {{"CPL 3, bit clear", ENC_GUEST_RIP, R_EXCEPTION},
+                   {"CPL 3, bit set", ENC_GUEST_RSP, R_VMREAD}};
+    for (size_t n = 0; n < N(cases); n++) {
+        machine_up();
+        shadowing_on();
+        make_user();
+        set(F(EXCEPTION_BITMAP), 1u << 13);
+        load_code(CODE_OF(VMREAD_RCX_RDX));
+        enter(cases[n].name);
+        c->gpr[RDX] = cases[n].field;
+        expect_eq(cases[n].name, "exit reason", run_to_exit(cases[n].name),
+                  cases[n].reason);
+        expect_eq(cases[n].name, "guest RIP", get(F(GUEST_RIP)), AT(0));
+        if (cases[n].reason == R_EXCEPTION) {
+            expect_eq(cases[n].name, "interruption info",
+                      get(F(EXIT_INTR_INFO)), GP_EXIT);
+            expect_eq(cases[n].name, "error code", get(F(EXIT_INTR_ERROR)),
+                      0);
+        }
+        machine_down();
+    }
+}
+
+/* ---- interrupt window, preemption timer, triple fault ---- */
+
+/* SDM Vol. 3C 26.7.5: exits before any instruction at which IF = 1 and
+ * nothing blocks interrupts: at once with IF = 1; after STI only past
+ * the next instruction (blocking by STI). */
+static void test_interrupt_window(void **state)
+{
+    (void)state;
+    static const struct { const char *name; uint64_t rflags; uint64_t rip; }
+        cases[] = {{"IF = 1", 2 | RF_IF, AT(0)}, {"sti; nop", 2, AT(2)}};
+    for (size_t n = 0; n < N(cases); n++) {
+        machine_up();
+        load_code(CODE_OF("\xfb\x90\x0f\xa2")); /* sti; nop; cpuid */
+        set_bits(F(PROC_CONTROLS), P_INTR_WINDOW);
+        set(F(GUEST_RFLAGS), cases[n].rflags);
+        enter(cases[n].name);
+        expect_eq(cases[n].name, "exit reason", run_to_exit(cases[n].name),
+                  R_INTR_WINDOW);
+        expect_eq(cases[n].name, "guest RIP", get(F(GUEST_RIP)),
+                  cases[n].rip);
+        machine_down();
+    }
+}
+
+/* SDM Vol. 3C 26.5.1: the timer counts down by 1 each time bit X of the
+ * TSC changes, X = IA32_VMX_MISC bits 4:0; the exit comes when it
+ * reaches 0, and at once if it is 0 at VM entry (27.7.4). */
+static void test_preemption_timer(void **state)
+{
+    (void)state;
+    uint64_t misc = 0;
+    assert_true(vmx_cap_read(0x485, &misc));
+    unsigned rate = misc & 0x1F;
+    static const uint64_t values[] = {0, 1, 10, 1000};
+    for (size_t n = 0; n < N(values); n++) {
+        machine_up();
+        load_code(CODE_OF("\xeb\xfe")); /* jmp $ */
+        set_bits(F(PIN_CONTROLS), PIN_PREEMPTION);
+        set_bits(F(EXIT_CONTROLS), X_SAVE_PREEMPTION);
+        set(F(PREEMPTION_TIMER), values[n]);
+        enter("preemption");
+        uint64_t t0 = c->cycles, insns = c->insns;
+        expect_eq("preemption", "exit reason", run_to_exit("preemption"),
+                  R_PREEMPTION);
+        uint64_t elapsed = c->cycles - t0;
+        if (values[n] == 0) {
+            expect_eq("preemption 0", "instructions", c->insns, insns);
+        } else if (elapsed <= (values[n] - 1) << rate ||
+                   elapsed > values[n] << rate) {
+            fail_msg("preemption timer %llu: exit after %llu cycles",
+                     (unsigned long long)values[n],
+                     (unsigned long long)elapsed);
+        }
+        expect_eq("preemption", "saved timer", get(F(PREEMPTION_TIMER)), 0);
+        expect_eq("preemption", "guest RIP", get(F(GUEST_RIP)), AT(0));
+        machine_down();
+    }
+}
+
+/* The timer counts in the HLT state too, and its exit saves the
+ * activity state HLT (SDM Vol. 3C 26.5.1, 28.3.4). */
+static void test_preemption_timer_in_hlt(void **state)
+{
+    (void)state;
+    static const struct { const char *name; uint64_t rflags; } cases[] = {
+        {"hlt, IF = 1", 2 | RF_IF}};
+    for (size_t n = 0; n < N(cases); n++) {
+        machine_up();
+        load_code(CODE_OF("\xf4"));
+        set_bits(F(PIN_CONTROLS), PIN_PREEMPTION);
+        set(F(PREEMPTION_TIMER), 10);
+        set(F(GUEST_RFLAGS), cases[n].rflags);
+        enter(cases[n].name);
+        expect_eq(cases[n].name, "exit reason", run_to_exit(cases[n].name),
+                  R_PREEMPTION);
+        expect_eq(cases[n].name, "guest RIP", get(F(GUEST_RIP)), AT(1));
+        expect_eq(cases[n].name, "activity state",
+                  get(F(GUEST_ACTIVITY_STATE)), 1);
+        machine_down();
+    }
+}
+
+/* IDT limit 0: #UD cannot be delivered (#GP), nor the #GP, nor the #DF:
+ * shutdown, which in non-root operation is a VM exit (SDM Vol. 3C
+ * 26.2) and does not stop the machine. */
+static void test_triple_fault_exits(void **state)
+{
+    (void)state;
+    load_code(CODE_OF("\x0f\x0b"));
+    set(F(GUEST_IDTR_LIMIT), 0);
+    enter("triple fault");
+    expect_eq("triple fault", "exit reason", run_to_exit("triple fault"),
+              R_TRIPLE_FAULT);
+    expect_eq("triple fault", "machine stop", m->stop, STOP_NONE);
+    expect_eq("triple fault", "non-root", c->vmx.nonroot, 0);
+    expect_eq("triple fault", "RIP", c->rip, HOST_RIP);
+}
+
+/* ---- VM-entry failures (SDM Vol. 3C 27.1, 27.3.1, 28.8) ---- */
+
+static void test_vmlaunch_of_launched_vmcs(void **state)
+{
+    (void)state;
+    load_code(CODE_OF("\x0f\xa2"));
+    enter("launch");
+    expect_eq("launch", "exit reason", run_to_exit("launch"), R_CPUID);
+    struct vmx_entry_result r;
+    vmx_vmentry(c, &vmcs, true, &r);
+    expect_eq("VMLAUNCH", "status", r.status, VMX_FAIL_VALID);
+    expect_eq("VMLAUNCH", "error", r.error, 4);
+    expect_eq("VMLAUNCH", "VM-instruction error", get(F(INSN_ERROR)), 4);
+    expect_eq("VMLAUNCH", "non-root", c->vmx.nonroot, 0);
+    /* VMRESUME of the same VMCS enters. */
+    vmx_vmentry(c, &vmcs, false, &r);
+    expect_eq("VMRESUME", "status", r.status, VMX_ENTERED);
+}
+
+static void test_vmresume_of_clear_vmcs(void **state)
+{
+    (void)state;
+    struct vmx_entry_result r;
+    vmx_vmentry(c, &vmcs, false, &r);
+    expect_eq("VMRESUME", "status", r.status, VMX_FAIL_VALID);
+    expect_eq("VMRESUME", "VM-instruction error", get(F(INSN_ERROR)), 5);
+}
+
+/* RFLAGS bit 1 clear: a VM-entry failure, basic reason 33 with bit 31
+ * of the exit reason set (28.8), the rule named. */
+static void test_entry_failure_bad_guest_state(void **state)
+{
+    (void)state;
+    set(F(GUEST_RFLAGS), 0);
+    struct vmx_entry_result r;
+    vmx_vmentry(c, &vmcs, true, &r);
+    expect_eq("bad guest", "status", r.status, VMX_ENTRY_FAILURE);
+    expect_eq("bad guest", "basic reason", r.error, R_BAD_GUEST);
+    expect_eq("bad guest", "exit reason", get(F(EXIT_REASON)),
+              BIT(31) | R_BAD_GUEST);
+    assert_non_null(r.rule);
+    assert_non_null(strstr(r.rule, "RFLAGS"));
+    expect_eq("bad guest", "non-root", c->vmx.nonroot, 0);
+    expect_eq("bad guest", "launch state", vmcs.launch, VMCS_STATE_CLEAR);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define TABLE(f) cmocka_unit_test(f)
+        T(test_cpuid_exit_loads_host_state),
+        TABLE(test_instruction_exits),
+        T(test_hlt_without_exiting),
+        T(test_cr0_mask_and_shadow),
+        TABLE(test_page_fault_mask_match),
+        TABLE(test_event_injection),
+        TABLE(test_idt_vectoring),
+        T(test_ept_violation_on_read_only_page),
+        T(test_ept_violation_on_guest_paging),
+        T(test_ept_misconfiguration),
+        T(test_ept_walk_references),
+        T(test_shadow_vmread_without_exit),
+        T(test_shadow_vmwrite_read_only_field),
+        TABLE(test_shadow_vmread_exit),
+        T(test_shadow_vmread_fail_invalid),
+        TABLE(test_shadow_vmread_cpl3),
+        TABLE(test_interrupt_window),
+        TABLE(test_preemption_timer),
+        TABLE(test_preemption_timer_in_hlt),
+        T(test_triple_fault_exits),
+        T(test_vmlaunch_of_launched_vmcs),
+        T(test_vmresume_of_clear_vmcs),
+        T(test_entry_failure_bad_guest_state),
+#undef T
+#undef TABLE
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
