@@ -220,6 +220,18 @@ bool vmx_request_exit(struct cpu *c, uint32_t reason, uint64_t qualification)
     return false;
 }
 
+/* The CPU keeps one interrupt shadow for STI and MOV SS/POP SS. STI
+ * opens it only when it sets IF, so a shadow with IF = 0 is MOV SS's;
+ * saving it as blocking by STI would fail the next VM entry (SDM Vol.
+ * 3C 27.3.1.5: STI blocking needs IF = 1). With IF = 1 either kind
+ * blocks interrupts for one instruction: it is saved as STI's. */
+static uint64_t shadow_blocking(const struct cpu *c)
+{
+    if (!c->interrupt_shadow)
+        return 0;
+    return (cpu_rflags(c) & FL_IF) ? INTR_BLOCK_STI : INTR_BLOCK_MOV_SS;
+}
+
 static void save_guest_state(struct cpu *c, struct vmcs *v, uint64_t rip)
 {
     vmcs_set(v, VMCS_IDX_GUEST_CR0, c->cr0);
@@ -245,8 +257,7 @@ static void save_guest_state(struct cpu *c, struct vmcs *v, uint64_t rip)
     vmcs_set(v, VMCS_IDX_GUEST_ACTIVITY_STATE,
              c->halted ? ACTIVITY_HLT : ACTIVITY_ACTIVE);
     vmcs_set(v, VMCS_IDX_GUEST_INTERRUPTIBILITY,
-             (c->interrupt_shadow ? INTR_BLOCK_STI : 0) |
-                 (c->vmx.nmi_blocked ? INTR_BLOCK_NMI : 0));
+             shadow_blocking(c) | (c->vmx.nmi_blocked ? INTR_BLOCK_NMI : 0));
     if ((c->vmx.exit_ctls & EXIT_SAVE_PREEMPTION_TIMER) &&
         c->vmx.preemption_deadline != UINT64_MAX) {
         uint64_t left = c->vmx.preemption_deadline > c->cycles

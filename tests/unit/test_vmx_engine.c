@@ -19,6 +19,8 @@
 #include <cmocka.h>
 
 #include "cpu/cpu.h"
+#include "dev/bus.h"
+#include "dev/lapic.h"
 #include "machine.h"
 #include "vmx/caps.h"
 #include "vmx/vmcs.h"
@@ -32,14 +34,16 @@
 
 /* Basic exit reasons (SDM Vol. 3D Appendix C). */
 enum {
-    R_EXCEPTION = 0, R_TRIPLE_FAULT = 2, R_INTR_WINDOW = 7, R_CPUID = 10,
-    R_HLT = 12, R_INVLPG = 14, R_RDTSC = 16, R_VMREAD = 23, R_VMWRITE = 25,
-    R_CR = 28, R_IO = 30, R_RDMSR = 31, R_WRMSR = 32, R_BAD_GUEST = 33,
-    R_EPT_VIOLATION = 48, R_EPT_MISCONFIG = 49, R_RDTSCP = 51,
-    R_PREEMPTION = 52,
+    R_EXCEPTION = 0, R_EXTERNAL_INTR = 1, R_TRIPLE_FAULT = 2, R_INTR_WINDOW = 7, R_CPUID = 10,
+    R_HLT = 12, R_INVD = 13, R_INVLPG = 14, R_RDTSC = 16, R_VMCALL = 18,
+    R_VMREAD = 23, R_VMWRITE = 25, R_CR = 28, R_DR = 29, R_IO = 30,
+    R_RDMSR = 31, R_WRMSR = 32, R_BAD_GUEST = 33, R_PAUSE = 40,
+    R_GDTR_IDTR = 46, R_EPT_VIOLATION = 48, R_EPT_MISCONFIG = 49,
+    R_RDTSCP = 51, R_PREEMPTION = 52, R_WBINVD = 54,
 };
 
 /* VM-execution controls (SDM Vol. 3C 25.6.1, 25.6.2). */
+#define PIN_EXT_INTR BIT(0)
 #define PIN_PREEMPTION BIT(6)
 #define P_INTR_WINDOW BIT(2)
 #define P_HLT BIT(7)
@@ -49,15 +53,20 @@ enum {
 #define P_CR3_STORE BIT(16)
 #define P_CR8_LOAD BIT(19)
 #define P_CR8_STORE BIT(20)
+#define P_MOV_DR BIT(23)
 #define P_UNCOND_IO BIT(24)
 #define P_IO_BITMAPS BIT(25)
 #define P_MSR_BITMAPS BIT(28)
+#define P_PAUSE BIT(30)
 #define P_SECONDARY BIT(31)
 #define P2_EPT BIT(1)
+#define P2_DESC_TABLE BIT(2)
 #define P2_RDTSCP BIT(3)
+#define P2_WBINVD BIT(6)
 #define P2_SHADOWING BIT(14)
 /* VM-exit controls (25.7.1) and VM-entry controls (25.8.1). */
 #define X_HOST64 BIT(9)
+#define X_ACK_INTR BIT(15)
 #define X_SAVE_EFER BIT(20)
 #define X_LOAD_EFER BIT(21)
 #define X_SAVE_PREEMPTION BIT(22)
@@ -74,8 +83,12 @@ enum { T_EXTERNAL = 0, T_HW_EXCEPTION = 3, T_SW_INT = 4, T_SW_EXCEPTION = 6 };
 #define PF_EXIT INFO_ERR(T_HW_EXCEPTION, 14)
 
 /* Control-register qualification (Table 28-3): CR 3:0, access type 5:4
- * (0 MOV to CR, 1 MOV from CR), GPR 11:8. */
-#define CRQ(cr, from, gpr) ((cr) | (from) << 4 | (gpr) << 8)
+ * (0 MOV to CR, 1 MOV from CR, 2 CLTS, 3 LMSW), GPR 11:8 (MOV CR only),
+ * LMSW operand in memory 6, LMSW source data 31:16. */
+#define CRQ(cr, type, gpr) ((cr) | (type) << 4 | (gpr) << 8)
+#define LMSWQ(memory, data) (3u << 4 | (memory) << 6 | (uint64_t)(data) << 16)
+/* MOV DR qualification (Table 28-4): DR 2:0, MOV from DR 4, GPR 11:8. */
+#define DRQ(dr, from, gpr) ((dr) | (from) << 4 | (gpr) << 8)
 /* I/O qualification (Table 28-5): size - 1 in 2:0, IN 3, string 4,
  * REP 5, immediate operand 6, port 31:16. */
 #define IOQ(size, in, imm, port)                                              \
@@ -86,7 +99,10 @@ enum { T_EXTERNAL = 0, T_HW_EXCEPTION = 3, T_SW_INT = 4, T_SW_EXCEPTION = 6 };
  * structure) 8; NMI unblocking 12. Other bits depend on features this
  * CPU does not report. */
 #define EPTQ_DEFINED 0x11FFull
-enum { Q_READ = 1, Q_WRITE = 2, Q_PERM_R = 8, Q_LINEAR = 0x80, Q_FINAL = 0x100 };
+enum {
+    Q_READ = 1, Q_WRITE = 2, Q_FETCH = 4, Q_PERM_R = 8, Q_PERM_W = 0x10,
+    Q_LINEAR = 0x80, Q_FINAL = 0x100,
+};
 
 /* Arithmetic flags (VMsucceed clears them, SDM Vol. 3C 31.2). */
 #define FL_ARITH6 (BIT(0) | BIT(2) | BIT(4) | BIT(6) | BIT(7) | BIT(11))
@@ -437,15 +453,20 @@ struct insn_case {
     uint32_t exceptions; /* exception bitmap */
     bool user;           /* run at CPL 3 */
     void (*setup)(void);
-    uint64_t rax, rcx, rdx;
-    /* The exit expected: reason, guest RIP, and where the SDM defines
-     * them the instruction length (0: not checked), the qualification
-     * and the exit interruption information (reason 0). */
+    uint64_t rax, rbx, rcx, rdx;
+    /* The exit expected: reason, guest RIP, qualification (cleared by
+     * exits that do not define one, SDM 28.2.1), and where the SDM
+     * defines them the instruction length (0: not checked), the exit
+     * interruption information (reason 0), the guest-linear address
+     * (0: not checked) and the instruction information (its defined
+     * bits: info_mask, 0 when not checked). */
     uint32_t reason;
     uint64_t rip;
     unsigned len;
     uint64_t qual;
     uint32_t intr_info;
+    uint64_t linear;
+    uint32_t info, info_mask;
 };
 
 static const struct insn_case insn_cases[] = {
@@ -572,6 +593,44 @@ static const struct insn_case insn_cases[] = {
      .qual = CRQ(8, 1, 1)},
     {"mov cr8 without exiting", CODE_OF("\x44\x0f\x22\xc0\x0f\xa2"),
      .proc = P_CR8_STORE, .reason = R_CPUID, .rip = AT(4)},
+    /* CLTS exits when TS is host-owned and set in the shadow. */
+    {"clts, TS owned, shadow TS 1", CODE_OF("\x0f\x06"),
+     .setup = cr0_ts_owned, .reason = R_CR, .rip = AT(0), .len = 2,
+     .qual = CRQ(0, 2, 0)},
+    /* LMSW exits when it would make an owned bit differ from the shadow
+     * (TS here: shadow 1, source 0); the GPR field stays 0. */
+    {"lmsw cx", CODE_OF("\x0f\x01\xf1"), .setup = cr0_ts_owned,
+     .rcx = 0x11, .reason = R_CR, .rip = AT(0), .len = 3,
+     .qual = LMSWQ(0, 0x11)},
+    {"lmsw [rbx]", CODE_OF("\x0f\x01\x33"), .setup = cr0_ts_owned,
+     .rbx = DATA, .reason = R_CR, .rip = AT(0), .len = 3,
+     .qual = LMSWQ(1, 0), .linear = DATA},
+    {"mov dr0, rax", CODE_OF("\x0f\x23\xc0"), .proc = P_MOV_DR,
+     .reason = R_DR, .rip = AT(0), .len = 3, .qual = DRQ(0, 0, 0)},
+    {"mov rcx, dr7", CODE_OF("\x0f\x21\xf9"), .proc = P_MOV_DR,
+     .reason = R_DR, .rip = AT(0), .len = 3, .qual = DRQ(7, 1, 1)},
+
+    /* The rest of 26.1.2-26.1.3: the qualification of INVLPG is the
+     * linear address; that of SGDT the displacement, with the
+     * instruction information of Table 28-10 (scaling 1:0, address size
+     * 9:7, segment 17:15, index 21:18 and invalid 22, base 26:23 and
+     * invalid 27, identity 29:28: 0 SGDT). */
+    {"invd", CODE_OF("\x0f\x08"), .reason = R_INVD, .rip = AT(0),
+     .len = 2},
+    {"vmcall", CODE_OF("\x0f\x01\xc1"), .reason = R_VMCALL, .rip = AT(0),
+     .len = 3},
+    {"invlpg [rax]", CODE_OF("\x0f\x01\x38"), .proc = P_INVLPG,
+     .rax = 0x123456, .reason = R_INVLPG, .rip = AT(0), .len = 3,
+     .qual = 0x123456},
+    {"pause", CODE_OF("\xf3\x90"), .proc = P_PAUSE, .reason = R_PAUSE,
+     .rip = AT(0), .len = 2},
+    {"wbinvd", CODE_OF("\x0f\x09"), .proc2 = P2_WBINVD, .reason = R_WBINVD,
+     .rip = AT(0), .len = 2},
+    {"sgdt [rbx + 8]", CODE_OF("\x0f\x01\x43\x08"),
+     .proc2 = P2_DESC_TABLE, .rbx = DATA, .reason = R_GDTR_IDTR,
+     .rip = AT(0), .len = 4, .qual = 8,
+     .info = 2u << 7 | 3u << 15 | 1u << 22 | 3u << 23,
+     .info_mask = 0x3FFF8783u},
 
     /* Exception bitmap (26.2): #UD exits with its interruption
      * information; without the bit it is delivered through the IDT. */
@@ -603,6 +662,7 @@ static void run_insn_case(const struct insn_case *k)
         k->setup();
     enter(k->name);
     c->gpr[RAX] = k->rax;
+    c->gpr[RBX] = k->rbx;
     c->gpr[RCX] = k->rcx;
     c->gpr[RDX] = k->rdx;
     expect_eq(k->name, "exit reason", run_to_exit(k->name), k->reason);
@@ -610,9 +670,16 @@ static void run_insn_case(const struct insn_case *k)
     if (k->len)
         expect_eq(k->name, "instruction length", get(F(EXIT_INSN_LEN)),
                   k->len);
-    if (k->reason == R_CR || k->reason == R_IO)
-        expect_eq(k->name, "qualification", get(F(EXIT_QUALIFICATION)),
-                  k->qual);
+    expect_eq(k->name, "qualification", get(F(EXIT_QUALIFICATION)), k->qual);
+    if (k->linear)
+        expect_eq(k->name, "guest-linear address",
+                  get(F(GUEST_LINEAR_ADDR)), k->linear);
+    if (k->info_mask)
+        expect_eq(k->name, "instruction information",
+                  get(F(EXIT_INSN_INFO)) & k->info_mask, k->info);
+    /* No event was being delivered (28.2.4). */
+    expect_eq(k->name, "IDT-vectoring valid",
+              get(F(IDT_VECTORING_INFO)) >> 31, 0);
     if (k->reason == R_EXCEPTION) {
         expect_eq(k->name, "interruption info", get(F(EXIT_INTR_INFO)),
                   k->intr_info);
@@ -853,59 +920,66 @@ static void test_idt_vectoring(void **state)
 
 /* ---- EPT (SDM Vol. 3C 29.3.3) ---- */
 
-static void test_ept_violation_on_read_only_page(void **state)
-{
-    (void)state;
-    poke64(EPT_PT + 8 * (DATA >> 12), EPT_LEAF((uint64_t)DATA, 1)); /* R */
-    /* mov ecx, [rbx] (allowed); mov [rbx], eax (not) */
-    load_code(CODE_OF("\x8b\x0b\x89\x03"));
-    enter("ept");
-    c->gpr[RBX] = ALIAS_LIN + 0x10; /* linear != guest-physical */
-    expect_eq("ept", "exit reason", run_to_exit("ept"), R_EPT_VIOLATION);
-    expect_eq("ept", "guest RIP", get(F(GUEST_RIP)), AT(2));
-    expect_eq("ept", "qualification",
-              get(F(EXIT_QUALIFICATION)) & EPTQ_DEFINED,
-              Q_WRITE | Q_PERM_R | Q_LINEAR | Q_FINAL);
-    expect_eq("ept", "guest-physical address", get(F(GUEST_PHYSICAL_ADDR)),
-              DATA + 0x10);
-    expect_eq("ept", "guest-linear address", get(F(GUEST_LINEAR_ADDR)),
-              ALIAS_LIN + 0x10);
-    expect_eq("ept", "IDT-vectoring valid", get(F(IDT_VECTORING_INFO)) >> 31,
-              0);
-}
+struct ept_case {
+    const char *name;
+    uint64_t page;     /* guest-physical page whose EPT entry changes */
+    uint64_t entry;    /* its new EPT entry */
+    const char *code;
+    size_t code_len;
+    uint64_t rbx;
+    uint32_t reason;
+    uint64_t rip, qual, gpa, gla;
+};
 
-/* A guest paging-structure entry the EPT forbids: bit 8 clear. */
-static void test_ept_violation_on_guest_paging(void **state)
-{
-    (void)state;
-    poke64(EPT_PT + 8 * (PT >> 12), 0);
-    load_code(CODE_OF("\x8b\x0b"));
-    enter("ept paging");
-    c->gpr[RBX] = ALIAS_LIN;
-    /* Fetching the first instruction walks the PT already. */
-    expect_eq("ept paging", "exit reason", run_to_exit("ept paging"),
-              R_EPT_VIOLATION);
-    expect_eq("ept paging", "qualification",
-              get(F(EXIT_QUALIFICATION)) & EPTQ_DEFINED, Q_READ | Q_LINEAR);
-    expect_eq("ept paging", "guest-physical address",
-              get(F(GUEST_PHYSICAL_ADDR)), PT + 8 * (CODE >> 12));
-    expect_eq("ept paging", "guest-linear address",
-              get(F(GUEST_LINEAR_ADDR)), CODE);
-}
+/* EPT violations (qualification Table 28-7) and misconfigurations
+ * (29.3.3.1). Guest code: mov ecx, [rbx]; mov [rbx], eax. RBX is the
+ * guest's alias of DATA, so linear and guest-physical differ. */
+static const struct ept_case ept_cases[] = {
+    /* The read is allowed, the write is not. */
+    {"write to a read-only page", DATA, EPT_LEAF((uint64_t)DATA, 1),
+     CODE_OF("\x8b\x0b\x89\x03"), ALIAS_LIN + 0x10, R_EPT_VIOLATION,
+     AT(2), Q_WRITE | Q_PERM_R | Q_LINEAR | Q_FINAL, DATA + 0x10,
+     ALIAS_LIN + 0x10},
+    {"read of a page not present", DATA, 0, CODE_OF("\x8b\x0b"),
+     ALIAS_LIN + 0x18, R_EPT_VIOLATION, AT(0), Q_READ | Q_LINEAR | Q_FINAL,
+     DATA + 0x18, ALIAS_LIN + 0x18},
+    {"fetch from a page without X", CODE, EPT_LEAF((uint64_t)CODE, 3),
+     CODE_OF("\x8b\x0b"), ALIAS_LIN, R_EPT_VIOLATION, AT(0),
+     Q_FETCH | Q_PERM_R | Q_PERM_W | Q_LINEAR | Q_FINAL, CODE, CODE},
+    /* A guest paging-structure entry (the PT, read to fetch the first
+     * instruction): bit 8 clear. */
+    {"guest page table not present", PT, 0, CODE_OF("\x8b\x0b"), ALIAS_LIN,
+     R_EPT_VIOLATION, AT(0), Q_READ | Q_LINEAR, PT + 8 * (CODE >> 12), CODE},
+    /* Write without read is a misconfiguration. */
+    {"write-only entry", DATA, EPT_LEAF((uint64_t)DATA, 2),
+     CODE_OF("\x8b\x0b"), ALIAS_LIN + 0x20, R_EPT_MISCONFIG, AT(0), 0,
+     DATA + 0x20, 0},
+};
 
-static void test_ept_misconfiguration(void **state)
+static void test_ept_exits(void **state)
 {
     (void)state;
-    /* Write without read is a misconfiguration (29.3.3.1). */
-    poke64(EPT_PT + 8 * (DATA >> 12), EPT_LEAF((uint64_t)DATA, 2));
-    load_code(CODE_OF("\x8b\x0b"));
-    enter("misconfig");
-    c->gpr[RBX] = ALIAS_LIN + 0x20;
-    expect_eq("misconfig", "exit reason", run_to_exit("misconfig"),
-              R_EPT_MISCONFIG);
-    expect_eq("misconfig", "guest RIP", get(F(GUEST_RIP)), AT(0));
-    expect_eq("misconfig", "guest-physical address",
-              get(F(GUEST_PHYSICAL_ADDR)), DATA + 0x20);
+    for (size_t n = 0; n < N(ept_cases); n++) {
+        const struct ept_case *k = &ept_cases[n];
+        machine_up();
+        poke64(EPT_PT + 8 * (k->page >> 12), k->entry);
+        load_code(k->code, k->code_len);
+        enter(k->name);
+        c->gpr[RBX] = k->rbx;
+        expect_eq(k->name, "exit reason", run_to_exit(k->name), k->reason);
+        expect_eq(k->name, "guest RIP", get(F(GUEST_RIP)), k->rip);
+        expect_eq(k->name, "guest-physical address",
+                  get(F(GUEST_PHYSICAL_ADDR)), k->gpa);
+        if (k->reason == R_EPT_VIOLATION) {
+            expect_eq(k->name, "qualification",
+                      get(F(EXIT_QUALIFICATION)) & EPTQ_DEFINED, k->qual);
+            expect_eq(k->name, "guest-linear address",
+                      get(F(GUEST_LINEAR_ADDR)), k->gla);
+        }
+        expect_eq(k->name, "IDT-vectoring valid",
+                  get(F(IDT_VECTORING_INFO)) >> 31, 0);
+        machine_down();
+    }
 }
 
 /* The 2D walk: the first fetch after VM entry (the TLB is empty) walks
@@ -964,6 +1038,23 @@ static void test_shadow_vmread_without_exit(void **state)
     expect_eq("vmread", "RCX", c->gpr[RCX], 0xABCDEF0123ull);
     /* VMsucceed: CF, PF, AF, ZF, SF, OF cleared. */
     expect_eq("vmread", "guest RFLAGS", get(F(GUEST_RFLAGS)), 2);
+}
+
+/* The same into memory: vmread [rsi + rdi*4 + 0x10], rdx. */
+static void test_shadow_vmread_to_memory(void **state)
+{
+    (void)state;
+    shadowing_on();
+    load_code(CODE_OF("\x0f\x78\x54\xbe\x10\x0f\xa2"));
+    enter("vmread [mem]");
+    c->gpr[RDX] = ENC_GUEST_RIP;
+    c->gpr[RSI] = ALIAS_LIN;
+    c->gpr[RDI] = 2;
+    expect_eq("vmread [mem]", "exit reason", run_to_exit("vmread [mem]"),
+              R_CPUID);
+    expect_eq("vmread [mem]", "guest RIP", get(F(GUEST_RIP)), AT(5));
+    expect_eq("vmread [mem]", "memory", peek64(DATA + 0x18),
+              0xABCDEF0123ull);
 }
 
 static void test_shadow_vmwrite_read_only_field(void **state)
@@ -1107,6 +1198,37 @@ static void test_interrupt_window(void **state)
     }
 }
 
+/* A VM exit in the shadow of MOV SS saves "blocking by MOV SS" (bit 1
+ * of the interruptibility state, SDM Vol. 3C 25.4.2, 28.3.4); the
+ * next VM entry accepts it, which it would not for "blocking by STI"
+ * with RFLAGS.IF = 0 (27.3.1.5). STI (IF = 1 after it) saves bit 0. */
+static void test_interrupt_shadow_saved(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *code;
+        size_t code_len;
+        uint64_t blocking;
+    } cases[] = {
+        {"mov ss, ax; cpuid", CODE_OF("\x8e\xd0\x0f\xa2"), 2},
+        {"sti; cpuid", CODE_OF("\xfb\x0f\xa2"), 1},
+    };
+    for (size_t n = 0; n < N(cases); n++) {
+        machine_up();
+        load_code(cases[n].code, cases[n].code_len);
+        enter(cases[n].name);
+        c->gpr[RAX] = 0x10;
+        expect_eq(cases[n].name, "exit reason", run_to_exit(cases[n].name),
+                  R_CPUID);
+        expect_eq(cases[n].name, "guest RIP", get(F(GUEST_RIP)),
+                  AT(cases[n].code_len - 2));
+        expect_eq(cases[n].name, "interruptibility",
+                  get(F(GUEST_INTERRUPTIBILITY)), cases[n].blocking);
+        enter(cases[n].name); /* VMRESUME */
+        machine_down();
+    }
+}
+
 /* SDM Vol. 3C 26.5.1: the timer counts down by 1 each time bit X of the
  * TSC changes, X = IA32_VMX_MISC bits 4:0; the exit comes when it
  * reaches 0, and at once if it is 0 at VM entry (27.7.4). */
@@ -1161,6 +1283,55 @@ static void test_preemption_timer_in_hlt(void **state)
         expect_eq(cases[n].name, "guest RIP", get(F(GUEST_RIP)), AT(1));
         expect_eq(cases[n].name, "activity state",
                   get(F(GUEST_ACTIVITY_STATE)), 1);
+        machine_down();
+    }
+}
+
+/* External interrupts (SDM Vol. 3C 26.2, 28.2.2): with "external-
+ * interrupt exiting" one exits whatever RFLAGS.IF says; "acknowledge
+ * interrupt on exit" takes it from the APIC and reports its vector,
+ * otherwise it stays requested and the information is invalid. Without
+ * exiting it is delivered through the guest's IDT. The LAPIC timer
+ * raises vector 0x50 after 10 cycles. */
+static void test_external_interrupts(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        uint64_t pin, exit, rflags;
+        uint32_t reason;
+        uint64_t rip, info;
+        int pending_after;
+    } cases[] = {
+        {"exiting, acknowledged", PIN_EXT_INTR, X_ACK_INTR, 2,
+         R_EXTERNAL_INTR, AT(0), INFO(T_EXTERNAL, 0x50), -1},
+        {"exiting, not acknowledged", PIN_EXT_INTR, 0, 2, R_EXTERNAL_INTR,
+         AT(0), 0, 0x50},
+        {"delivered to the guest", 0, 0, 2 | RF_IF, R_CPUID, HANDLER(0x50),
+         0, -1},
+    };
+    for (size_t n = 0; n < N(cases); n++) {
+        machine_up();
+        load_code(CODE_OF("\xeb\xfe")); /* jmp $ */
+        set_bits(F(PIN_CONTROLS), cases[n].pin);
+        set_bits(F(EXIT_CONTROLS), cases[n].exit);
+        set(F(GUEST_RFLAGS), cases[n].rflags);
+        /* SVR: enabled; LVT timer: vector 0x50, one-shot; divide by 1. */
+        bus_write(&m->mmio, LAPIC_DEFAULT_BASE + 0xF0, 4, 0x1FF);
+        bus_write(&m->mmio, LAPIC_DEFAULT_BASE + 0x320, 4, 0x50);
+        bus_write(&m->mmio, LAPIC_DEFAULT_BASE + 0x3E0, 4, 0xB);
+        bus_write(&m->mmio, LAPIC_DEFAULT_BASE + 0x380, 4, 10);
+        enter(cases[n].name);
+        expect_eq(cases[n].name, "exit reason", run_to_exit(cases[n].name),
+                  cases[n].reason);
+        expect_eq(cases[n].name, "guest RIP", get(F(GUEST_RIP)),
+                  cases[n].rip);
+        if (cases[n].reason == R_EXTERNAL_INTR)
+            expect_eq(cases[n].name, "interruption info",
+                      get(F(EXIT_INTR_INFO)), cases[n].info);
+        expect_eq(cases[n].name, "requested vector",
+                  (uint64_t)lapic_pending_vector(m->lapic, c->cycles),
+                  (uint64_t)cases[n].pending_after);
         machine_down();
     }
 }
@@ -1239,18 +1410,19 @@ int main(void)
         TABLE(test_page_fault_mask_match),
         TABLE(test_event_injection),
         TABLE(test_idt_vectoring),
-        T(test_ept_violation_on_read_only_page),
-        T(test_ept_violation_on_guest_paging),
-        T(test_ept_misconfiguration),
+        TABLE(test_ept_exits),
         T(test_ept_walk_references),
         T(test_shadow_vmread_without_exit),
+        T(test_shadow_vmread_to_memory),
         T(test_shadow_vmwrite_read_only_field),
         TABLE(test_shadow_vmread_exit),
         T(test_shadow_vmread_fail_invalid),
         TABLE(test_shadow_vmread_cpl3),
         TABLE(test_interrupt_window),
+        TABLE(test_interrupt_shadow_saved),
         TABLE(test_preemption_timer),
         TABLE(test_preemption_timer_in_hlt),
+        TABLE(test_external_interrupts),
         T(test_triple_fault_exits),
         T(test_vmlaunch_of_launched_vmcs),
         T(test_vmresume_of_clear_vmcs),
