@@ -867,19 +867,25 @@ struct vectoring_case {
     uint32_t inject; /* VM-entry interruption information, or 0 */
     unsigned vector;
     uint32_t vectoring, vectoring_error;
+    unsigned len; /* VM-exit instruction length, for software events */
 };
 
 static const struct vectoring_case vectoring_cases[] = {
-    {"#UD", CODE_OF("\x0f\x0b"), 0, 0, 6, INFO(T_HW_EXCEPTION, 6), 0},
+    {"#UD", CODE_OF("\x0f\x0b"), 0, 0, 6, INFO(T_HW_EXCEPTION, 6), 0, 0},
     /* mov ds, ax with a selector beyond the GDT limit: #GP(0x38). */
     {"#GP(0x38)", CODE_OF("\x8e\xd8"), 0x38, 0, 13,
-     INFO_ERR(T_HW_EXCEPTION, 13), 0x38},
+     INFO_ERR(T_HW_EXCEPTION, 13), 0x38, 0},
     /* An injected event: the exit happens at VM entry, before the first
      * guest instruction (inc rax) runs, and records the injected event
      * (27.6.1.2). */
     {"injected interrupt", CODE_OF("\x48\xff\xc0"), 0x41,
      INFO(T_EXTERNAL, 0x41),
-     0x41, INFO(T_EXTERNAL, 0x41), 0},
+     0x41, INFO(T_EXTERNAL, 0x41), 0, 0},
+    /* Software interrupts and exceptions also report the instruction
+     * length (28.2.5). */
+    {"int 0x30", CODE_OF("\xcd\x30"), 0, 0, 0x30, INFO(T_SW_INT, 0x30), 0,
+     2},
+    {"int3", CODE_OF("\xcc"), 0, 0, 3, INFO(T_SW_EXCEPTION, 3), 0, 1},
 };
 
 static void run_vectoring_case(const struct vectoring_case *k)
@@ -901,6 +907,9 @@ static void run_vectoring_case(const struct vectoring_case *k)
     if (k->vectoring & BIT(11))
         expect_eq(k->name, "IDT-vectoring error",
                   get(F(IDT_VECTORING_ERROR)), k->vectoring_error);
+    if (k->len)
+        expect_eq(k->name, "instruction length", get(F(EXIT_INSN_LEN)),
+                  k->len);
     expect_eq(k->name, "guest-physical address",
               get(F(GUEST_PHYSICAL_ADDR)), IDT + 16ull * k->vector);
     expect_eq(k->name, "guest-linear address", get(F(GUEST_LINEAR_ADDR)),
