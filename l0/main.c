@@ -40,6 +40,8 @@ struct options {
     struct boot_module modules[MAX_MODULES];
     int module_count;
     const char *db;     /* --db: the results database, or NULL */
+    const char *l1;     /* --l1: the L1 hypervisor of --mode nested */
+    const char *l1_args; /* --l1-args: its command line */
     int want_trace;     /* --trace */
     struct exit_trace *trace;
 };
@@ -55,7 +57,11 @@ static void usage(FILE *out)
 "options:\n"
 "  --mode MODE        bare: the image runs on the emulated CPU (default);\n"
 "                     single: it runs as the guest of L0, the hypervisor,\n"
-"                     in VMX non-root operation; nested: not yet\n"
+"                     in VMX non-root operation; nested: L0 runs the L1\n"
+"                     hypervisor (--l1), which runs the image as L2\n"
+"  --l1 FILE          the L1 hypervisor of --mode nested\n"
+"                     (default build/images/l1vmm.elf)\n"
+"  --l1-args TEXT     its command line, e.g. \"paging=shadow\"\n"
 "  --mem MIB          guest RAM in MiB (default 256, 2 to 4096)\n"
 "  --max-insns N      stop after N instructions (exit %d); 0 = no limit\n"
 "  --serial FILE      UART output to FILE instead of standard output\n"
@@ -118,11 +124,14 @@ static int parse_run(int argc, char **argv, struct options *o)
         {"module", required_argument, 0, 'o'},
         {"stats", no_argument, 0, 'S'},
         {"db", required_argument, 0, 'd'},
+        {"l1", required_argument, 0, 'L'},
+        {"l1-args", required_argument, 0, 'A'},
         {"trace", no_argument, 0, 't'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
-    *o = (struct options){.mode = "bare", .mem_mib = 256};
+    *o = (struct options){.mode = "bare", .mem_mib = 256,
+                          .l1 = "build/images/l1vmm.elf", .l1_args = ""};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
@@ -167,6 +176,12 @@ static int parse_run(int argc, char **argv, struct options *o)
         case 'd':
             o->db = optarg;
             break;
+        case 'L':
+            o->l1 = optarg;
+            break;
+        case 'A':
+            o->l1_args = optarg;
+            break;
         case 't':
             o->want_trace = 1;
             break;
@@ -177,10 +192,10 @@ static int parse_run(int argc, char **argv, struct options *o)
             return -1;
         }
     }
-    if (strcmp(o->mode, "bare") != 0 && strcmp(o->mode, "single") != 0) {
-        fprintf(stderr, "turtles: --mode %s is not %s\n", o->mode,
-                strcmp(o->mode, "nested") == 0 ? "implemented yet"
-                                               : "bare, single or nested");
+    if (strcmp(o->mode, "bare") != 0 && strcmp(o->mode, "single") != 0 &&
+        strcmp(o->mode, "nested") != 0) {
+        fprintf(stderr, "turtles: --mode %s is not bare, single or nested\n",
+                o->mode);
         return -1;
     }
     if (optind >= argc) {
@@ -212,6 +227,10 @@ static void boot_and_run(struct machine *m, const struct options *o,
 {
     struct boot_config cfg = {o->image, o->cmdline, o->modules,
                               o->module_count};
+    /* Nested: L0 boots the L1 hypervisor, whose module is the image. */
+    struct boot_module l2 = {o->image, o->cmdline};
+    if (strcmp(o->mode, "nested") == 0)
+        cfg = (struct boot_config){o->l1, o->l1_args, &l2, 1};
     struct boot_entry entry;
     char err[512];
     if (multiboot_load(m, &cfg, &entry, err, sizeof err) != 0) {
@@ -220,10 +239,11 @@ static void boot_and_run(struct machine *m, const struct options *o,
         return;
     }
     cpu_reset_multiboot(m->cpu, entry.entry, entry.info_pa);
-    bool single = strcmp(o->mode, "single") == 0;
+    bool single = strcmp(o->mode, "bare") != 0; /* L0 runs the image */
     if (!single) {
         cpu_run(m->cpu, o->max_insns);
-    } else if (hv_init(hv, m, &cost_default, entry.entry, entry.info_pa, err,
+    } else if (hv_init(hv, m, &cost_default, entry.entry,
+                       strcmp(o->mode, "nested") == 0, err,
                        sizeof err) == 0) {
         hv->trace = o->trace;
         *stats = &hv->stats;

@@ -8,6 +8,7 @@
 #include "cpu/ops.h"
 #include "dev/lapic.h"
 #include "hv/hv.h"
+#include "hv/nested.h"
 #include "machine.h"
 #include "vmx/controls.h"
 #include "vmx/exit_cond.h"
@@ -36,10 +37,15 @@ void hv_skip_instruction(struct hv *h)
              field(h, VMCS_IDX_GUEST_INTERRUPTIBILITY) & ~INTR_BLOCK_STI_MOVSS);
 }
 
-static void inject_exception(struct hv *h, unsigned vector, uint32_t error)
+void hv_inject_exception(struct hv *h, unsigned vector, uint32_t error)
 {
+    /* Exceptions with an error code (SDM Vol. 3A Table 7-1). */
+    bool has_error = vector == VEC_DF || (vector >= VEC_TS &&
+                                          vector <= VEC_PF) ||
+                     vector == VEC_AC;
     vmcs_set(&h->vmcs01, VMCS_IDX_ENTRY_INTR_INFO,
-             INTR_VALID | INTR_TYPE_HW_EXCEPTION | INTR_HAS_ERROR | vector);
+             INTR_VALID | INTR_TYPE_HW_EXCEPTION |
+                 (has_error ? INTR_HAS_ERROR : 0) | vector);
     vmcs_set(&h->vmcs01, VMCS_IDX_ENTRY_EXCEPTION_ERROR, error);
 }
 
@@ -86,6 +92,18 @@ static bool exit_stats_leaf(struct hv *h, uint32_t leaf, uint32_t ecx,
     return true;
 }
 
+static enum hv_action handle_unexpected(struct hv *h)
+{
+    uint32_t reason = (uint32_t)field(h, VMCS_IDX_EXIT_REASON) & 0xFFFF;
+    const char *name = vmx_exit_reason_name(reason);
+    char what[160];
+    snprintf(what, sizeof what,
+             "unexpected VM exit: reason %u (%s), qualification %#llx",
+             reason, name ? name : "undefined",
+             (unsigned long long)field(h, VMCS_IDX_EXIT_QUALIFICATION));
+    return stop(h, STOP_INTERNAL, what);
+}
+
 /* ---- handlers ----------------------------------------------------------- */
 
 /* CPUID: the CPU's model, with the hypervisor-present bit (CPUID.1:ECX
@@ -97,8 +115,11 @@ static enum hv_action handle_cpuid(struct hv *h)
     struct cpuid_result r;
     if (!exit_stats_leaf(h, leaf, sub, &r)) {
         r = cpuid_query(leaf, sub);
-        if (leaf == 1)
+        if (leaf == 1) {
             r.ecx |= 1u << 31;
+            if (h->l1.enabled)
+                r.ecx |= 1u << 5; /* VMX, emulated by L0 for L1 */
+        }
     }
     gpr_set(c, RAX, 4, false, r.eax);
     gpr_set(c, RBX, 4, false, r.ebx);
@@ -167,19 +188,24 @@ static enum hv_action handle_interrupt_window(struct hv *h)
 static enum hv_action handle_rdmsr(struct hv *h)
 {
     struct cpu *c = h->c;
-    if ((uint32_t)c->gpr[RCX] != MSR_FEATURE_CONTROL) {
-        inject_exception(h, VEC_GP, 0);
+    uint64_t v;
+    uint32_t msr = (uint32_t)c->gpr[RCX];
+    if (h->l1.enabled ? !nested_read_msr(h, msr, &v)
+                      : msr != MSR_FEATURE_CONTROL) {
+        hv_inject_exception(h, VEC_GP, 0);
         return HV_RESUME;
     }
-    gpr_set(c, RAX, 4, false, 1); /* locked */
-    gpr_set(c, RDX, 4, false, 0);
+    if (!h->l1.enabled)
+        v = 1; /* locked, VMX off */
+    gpr_set(c, RAX, 4, false, v);
+    gpr_set(c, RDX, 4, false, v >> 32);
     hv_skip_instruction(h);
     return HV_RESUME;
 }
 
 static enum hv_action handle_wrmsr(struct hv *h)
 {
-    inject_exception(h, VEC_GP, 0);
+    hv_inject_exception(h, VEC_GP, 0);
     return HV_RESUME;
 }
 
@@ -198,6 +224,34 @@ static enum hv_action handle_ept_violation(struct hv *h)
     return HV_RESUME;
 }
 
+/* MOV to CR0/CR4 that changes a bit L0 owns (CR0.NE, CR4.VMXE: VMX keeps
+ * them set): the guest's value goes to the read shadow, the real
+ * register keeps the bit set (SDM Vol. 3C 26.3). CR4.VMXE is a reserved
+ * bit for a guest without VMX, so setting it is #GP(0). Qualification:
+ * SDM Vol. 3C Table 28-3. */
+static enum hv_action handle_cr_access(struct hv *h)
+{
+    uint64_t q = field(h, VMCS_IDX_EXIT_QUALIFICATION);
+    unsigned cr = q & 0xF, type = (q >> 4) & 3, reg = (q >> 8) & 0xF;
+    if (type != 0 || (cr != 0 && cr != 4))
+        return handle_unexpected(h);
+    uint64_t value = reg == RSP ? field(h, VMCS_IDX_GUEST_RSP)
+                                : h->c->gpr[reg];
+    enum vmcs_index mask_i = cr ? VMCS_IDX_CR4_MASK : VMCS_IDX_CR0_MASK;
+    enum vmcs_index shadow_i = cr ? VMCS_IDX_CR4_READ_SHADOW
+                                  : VMCS_IDX_CR0_READ_SHADOW;
+    enum vmcs_index real_i = cr ? VMCS_IDX_GUEST_CR4 : VMCS_IDX_GUEST_CR0;
+    uint64_t mask = field(h, mask_i);
+    if (cr == 4 && (value & CR4_VMXE) && !h->l1.enabled) {
+        hv_inject_exception(h, VEC_GP, 0);
+        return HV_RESUME;
+    }
+    vmcs_set(&h->vmcs01, shadow_i, value & mask);
+    vmcs_set(&h->vmcs01, real_i, value | mask);
+    hv_skip_instruction(h);
+    return HV_RESUME;
+}
+
 static enum hv_action handle_triple_fault(struct hv *h)
 {
     return stop(h, STOP_TRIPLE_FAULT, "triple fault in the guest");
@@ -209,26 +263,26 @@ static const hv_handler handlers[VMX_EXIT_REASON_LIMIT] = {
     [VMX_EXIT_INTERRUPT_WINDOW] = handle_interrupt_window,
     [VMX_EXIT_CPUID] = handle_cpuid,
     [VMX_EXIT_HLT] = handle_hlt,
+    [VMX_EXIT_CR_ACCESS] = handle_cr_access,
     [VMX_EXIT_IO] = handle_io,
     [VMX_EXIT_RDMSR] = handle_rdmsr,
     [VMX_EXIT_WRMSR] = handle_wrmsr,
     [VMX_EXIT_EPT_VIOLATION] = handle_ept_violation,
 };
 
-static enum hv_action handle_unexpected(struct hv *h)
+/* A VMX instruction in a guest that has no VMX: #UD, as the CPU it
+ * believes it runs on would raise. */
+static enum hv_action handle_no_vmx(struct hv *h)
 {
-    uint32_t reason = (uint32_t)field(h, VMCS_IDX_EXIT_REASON) & 0xFFFF;
-    const char *name = vmx_exit_reason_name(reason);
-    char what[160];
-    snprintf(what, sizeof what,
-             "unexpected VM exit: reason %u (%s), qualification %#llx",
-             reason, name ? name : "undefined",
-             (unsigned long long)field(h, VMCS_IDX_EXIT_QUALIFICATION));
-    return stop(h, STOP_INTERNAL, what);
+    hv_inject_exception(h, VEC_UD, 0);
+    return HV_RESUME;
 }
 
-hv_handler hv_handler_for(uint32_t basic_reason)
+hv_handler hv_handler_for(struct hv *h, uint32_t basic_reason)
 {
+    hv_handler vmx = nested_vmx_handler(basic_reason);
+    if (vmx)
+        return h->l1.enabled ? vmx : handle_no_vmx;
     if (basic_reason < VMX_EXIT_REASON_LIMIT && handlers[basic_reason])
         return handlers[basic_reason];
     return handle_unexpected;

@@ -26,10 +26,11 @@ static bool l0_read(void *ctx, uint64_t hpa, void *dst, unsigned len)
 }
 
 int hv_init(struct hv *h, struct machine *m, const struct cost_profile *cost,
-            uint32_t entry, uint32_t info_pa, char *err, size_t err_size)
+            uint32_t entry, bool nested, char *err, size_t err_size)
 {
-    (void)info_pa; /* already in EBX */
     memset(h, 0, sizeof *h);
+    h->l1.enabled = nested;
+    h->l1.current = ~0ull;
     h->m = m;
     h->c = m->cpu;
     h->cost = cost;
@@ -46,6 +47,9 @@ int hv_init(struct hv *h, struct machine *m, const struct cost_profile *cost,
     uint8_t *bitmap = h->mem + (h->msr_bitmap - L0_MEM_BASE);
     bitmap[0x3A / 8] |= 1u << (0x3A % 8);
     bitmap[2048 + 0x3A / 8] |= 1u << (0x3A % 8);
+    /* A nested L1 reads the VMX capability MSRs 0x480-0x491 from L0. */
+    for (unsigned msr = 0x480; nested && msr <= 0x491; msr++)
+        bitmap[msr / 8] |= 1u << (msr % 8);
     h->c->vmx.l0_read = l0_read;
     h->c->vmx.l0_ctx = h;
     hv_vmcs01_setup(h, entry);
@@ -132,7 +136,7 @@ void hv_run(struct hv *h, uint64_t max_insns)
          * leaves include the exit asking for them. */
         stats_count(&h->stats, 0, 1, reason, cost, 0);
         uint64_t cycle = c->cycles;
-        enum hv_action a = hv_handler_for(reason)(h);
+        enum hv_action a = hv_handler_for(h, reason)(h);
         /* Host time is the one figure that varies from run to run. */
         uint64_t ns = host_ns() - t0;
         if (reason < EXIT_REASON_LIMIT)

@@ -22,6 +22,15 @@ struct cpu;
 #define L0_MEM_BASE (1ull << 38)
 #define L0_MEM_SIZE (1u << 20)
 
+/* L1's view of VMX (--mode nested): its VMX operation and current VMCS. */
+struct l1_vmx {
+    bool enabled;      /* L1 sees VMX */
+    bool vmxon;
+    uint64_t vmxon_ptr;
+    uint64_t current;  /* L1-physical address of the current VMCS, or ~0 */
+    struct vmcs vmcs12; /* the current VMCS, cached by L0 */
+};
+
 struct hv {
     struct machine *m;
     struct cpu *c;
@@ -37,6 +46,7 @@ struct hv {
     uint64_t msr_bitmap;
 
     int pending_irq;    /* an external interrupt not injected yet, or -1 */
+    struct l1_vmx l1;
     struct exit_trace *trace; /* every exit, when --trace asks (or NULL) */
     uint64_t mmio_pages_mapped;
 };
@@ -44,7 +54,7 @@ struct hv {
 /* Sets up vmcs01 and EPT01 for a guest starting at its multiboot entry
  * (EAX/EBX are in the CPU already). Returns 0, or -1 with err set. */
 int hv_init(struct hv *h, struct machine *m, const struct cost_profile *cost,
-            uint32_t entry, uint32_t info_pa, char *err, size_t err_size);
+            uint32_t entry, bool nested, char *err, size_t err_size);
 void hv_destroy(struct hv *h);
 
 /* Runs the guest until the machine stops. */
@@ -67,8 +77,10 @@ void hv_vmcs01_setup(struct hv *h, uint32_t entry);
 
 enum hv_action { HV_RESUME, HV_STOP };
 typedef enum hv_action (*hv_handler)(struct hv *h);
-hv_handler hv_handler_for(uint32_t basic_reason);
+hv_handler hv_handler_for(struct hv *h, uint32_t basic_reason);
 /* Guest RIP past the exiting instruction (and its interrupt shadow). */
 void hv_skip_instruction(struct hv *h);
+/* A hardware exception for the guest at the next VM entry. */
+void hv_inject_exception(struct hv *h, unsigned vector, uint32_t error);
 
 #endif

@@ -1,0 +1,27 @@
+/* Nested VMX in L0 (--mode nested): L1 runs under vmcs01 and believes it
+ * has VMX; L0 emulates its VMX instructions (nested_vmx.c) and runs its
+ * guest, L2, under vmcs02 (nested.c). */
+#ifndef L0_HV_NESTED_H
+#define L0_HV_NESTED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hv/hv.h"
+
+#define NO_VMCS (~0ull)
+
+/* nested_vmx.c: the handler of a VMX-instruction exit of L1, or NULL. */
+hv_handler nested_vmx_handler(uint32_t reason);
+
+/* nested.c */
+void nested_vmcs12_loaded(struct hv *h);
+void nested_field_written(struct hv *h, uint64_t encoding);
+void nested_invalidate(struct hv *h, bool vpid);
+enum hv_action nested_vmentry(struct hv *h, bool launch);
+
+/* What L1 sees of VMX: the CPUID bit, the capability MSRs (a subset of
+ * the hardware's: no VMCS shadowing for L1), IA32_FEATURE_CONTROL. */
+bool nested_read_msr(struct hv *h, uint32_t msr, uint64_t *value);
+
+#endif
