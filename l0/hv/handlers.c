@@ -22,14 +22,16 @@ enum {
     MSR_FEATURE_CONTROL = 0x3A,
 };
 
+/* The VMCS of the guest that exited: vmcs01 (L1, or the single guest)
+ * or vmcs02 (L2, for exits L0 handles itself). */
 static uint64_t field(struct hv *h, enum vmcs_index i)
 {
-    return vmcs_get(&h->vmcs01, i);
+    return vmcs_get(h->cur, i);
 }
 
 void hv_skip_instruction(struct hv *h)
 {
-    struct vmcs *v = &h->vmcs01;
+    struct vmcs *v = h->cur;
     vmcs_set(v, VMCS_IDX_GUEST_RIP,
              field(h, VMCS_IDX_GUEST_RIP) + field(h, VMCS_IDX_EXIT_INSN_LEN));
     /* Skipping an instruction ends the STI / MOV SS shadow it was in. */
@@ -43,10 +45,10 @@ void hv_inject_exception(struct hv *h, unsigned vector, uint32_t error)
     bool has_error = vector == VEC_DF || (vector >= VEC_TS &&
                                           vector <= VEC_PF) ||
                      vector == VEC_AC;
-    vmcs_set(&h->vmcs01, VMCS_IDX_ENTRY_INTR_INFO,
+    vmcs_set(h->cur, VMCS_IDX_ENTRY_INTR_INFO,
              INTR_VALID | INTR_TYPE_HW_EXCEPTION |
                  (has_error ? INTR_HAS_ERROR : 0) | vector);
-    vmcs_set(&h->vmcs01, VMCS_IDX_ENTRY_EXCEPTION_ERROR, error);
+    vmcs_set(h->cur, VMCS_IDX_ENTRY_EXCEPTION_ERROR, error);
 }
 
 static enum hv_action stop(struct hv *h, enum machine_stop why,
@@ -178,7 +180,7 @@ static enum hv_action handle_external_interrupt(struct hv *h)
 
 static enum hv_action handle_interrupt_window(struct hv *h)
 {
-    vmcs_set(&h->vmcs01, VMCS_IDX_PROC_CONTROLS,
+    vmcs_set(h->cur, VMCS_IDX_PROC_CONTROLS,
              field(h, VMCS_IDX_PROC_CONTROLS) & ~PROC_INTR_WINDOW_EXITING);
     return HV_RESUME;
 }
@@ -246,8 +248,8 @@ static enum hv_action handle_cr_access(struct hv *h)
         hv_inject_exception(h, VEC_GP, 0);
         return HV_RESUME;
     }
-    vmcs_set(&h->vmcs01, shadow_i, value & mask);
-    vmcs_set(&h->vmcs01, real_i, value | mask);
+    vmcs_set(h->cur, shadow_i, value & mask);
+    vmcs_set(h->cur, real_i, value | mask);
     hv_skip_instruction(h);
     return HV_RESUME;
 }

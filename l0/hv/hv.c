@@ -53,6 +53,7 @@ int hv_init(struct hv *h, struct machine *m, const struct cost_profile *cost,
     h->c->vmx.l0_read = l0_read;
     h->c->vmx.l0_ctx = h;
     hv_vmcs01_setup(h, entry);
+    h->cur = &h->vmcs01;
     return 0;
 }
 
@@ -79,7 +80,7 @@ static uint64_t host_ns(void)
  * interrupt window is asked for (SDM Vol. 3C 27.6, 26.7.5). */
 static void prepare_entry(struct hv *h)
 {
-    struct vmcs *v = &h->vmcs01;
+    struct vmcs *v = h->cur;
     uint64_t entry = vmcs_get(v, VMCS_IDX_ENTRY_CONTROLS);
     bool lma = vmcs_get(v, VMCS_IDX_GUEST_EFER) & EFER_LMA;
     vmcs_set(v, VMCS_IDX_ENTRY_CONTROLS,
@@ -110,7 +111,7 @@ void hv_run(struct hv *h, uint64_t max_insns)
     while (m->stop == STOP_NONE) {
         prepare_entry(h);
         struct vmx_entry_result r;
-        vmx_vmentry(c, &h->vmcs01, !h->launched, &r);
+        vmx_vmentry(c, h->cur, h->cur->launch == VMCS_STATE_CLEAR, &r);
         if (r.status != VMX_ENTERED) {
             machine_stop(m, STOP_INTERNAL, 0,
                          "L0 could not enter its guest: %s (%s %u)",
@@ -120,7 +121,6 @@ void hv_run(struct hv *h, uint64_t max_insns)
                          r.error);
             break;
         }
-        h->launched = true;
         c->cycles += h->cost->vmentry;
         cpu_run(c, max_insns);
         if (!c->vmx.exited)
@@ -128,7 +128,7 @@ void hv_run(struct hv *h, uint64_t max_insns)
         c->vmx.exited = false;
         uint64_t t0 = host_ns();
         uint32_t reason =
-            (uint32_t)vmcs_get(&h->vmcs01, VMCS_IDX_EXIT_REASON) & 0xFFFF;
+            (uint32_t)vmcs_get(h->cur, VMCS_IDX_EXIT_REASON) & 0xFFFF;
         uint64_t cost = h->cost->vmexit + cost_handler(h->cost, reason) +
                         h->cost->vmentry;
         c->cycles += h->cost->vmexit + cost_handler(h->cost, reason);
@@ -146,8 +146,8 @@ void hv_run(struct hv *h, uint64_t max_insns)
                 .parent_seq = TRACE_NO_SEQ, .handler_level = 0,
                 .guest_level = 1, .reason = (uint16_t)reason,
                 .qualification =
-                    vmcs_get(&h->vmcs01, VMCS_IDX_EXIT_QUALIFICATION),
-                .guest_rip = vmcs_get(&h->vmcs01, VMCS_IDX_GUEST_RIP),
+                    vmcs_get(h->cur, VMCS_IDX_EXIT_QUALIFICATION),
+                .guest_rip = vmcs_get(h->cur, VMCS_IDX_GUEST_RIP),
                 .cycle = cycle, .cycles = cost, .host_ns = ns};
             trace_add(h->trace, &e);
         }

@@ -38,7 +38,7 @@ struct hv {
     struct exit_stats stats;
 
     struct vmcs vmcs01;
-    bool launched;
+    struct vmcs *cur; /* the VMCS of the guest being run or handled */
 
     uint8_t *mem;       /* L0_MEM_SIZE bytes at L0_MEM_BASE */
     uint64_t mem_used;  /* bump allocator, 4 KiB pages */
