@@ -38,6 +38,7 @@ struct hv {
     struct exit_stats stats;
 
     struct vmcs vmcs01;
+    struct vmcs vmcs02; /* L2 under L1 (--mode nested), built by L0 */
     struct vmcs *cur; /* the VMCS of the guest being run or handled */
 
     uint8_t *mem;       /* L0_MEM_SIZE bytes at L0_MEM_BASE */

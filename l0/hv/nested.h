@@ -20,6 +20,18 @@ void nested_field_written(struct hv *h, uint64_t encoding);
 void nested_invalidate(struct hv *h, bool vpid);
 enum hv_action nested_vmentry(struct hv *h, bool launch);
 
+/* A nested VM exit: L2's exit, handled by L1. When L0 changes what L1
+ * sees (a reflected EPT12 fault), `e` says how; NULL copies the
+ * hardware's exit information. */
+struct nested_exit {
+    uint32_t reason;
+    uint64_t qualification;
+    uint64_t guest_physical;
+};
+void nested_vmexit(struct hv *h, const struct nested_exit *e);
+/* nested.c: after a nested exit, before L1 runs (VMCS shadow sync). */
+void nested_after_exit(struct hv *h);
+
 /* What L1 sees of VMX: the CPUID bit, the capability MSRs (a subset of
  * the hardware's: no VMCS shadowing for L1), IA32_FEATURE_CONTROL. */
 bool nested_read_msr(struct hv *h, uint32_t msr, uint64_t *value);
