@@ -8,6 +8,7 @@
 
 #include "cpu/cpu.h"
 #include "hv/hv.h"
+#include "hv/nested.h"
 #include "machine.h"
 #include "vmx/controls.h"
 #include "vmx/exit_cond.h"
@@ -134,17 +135,27 @@ void hv_run(struct hv *h, uint64_t max_insns)
         c->cycles += h->cost->vmexit + cost_handler(h->cost, reason);
         /* Counted before the handler runs, so that the CPUID statistics
          * leaves include the exit asking for them. */
-        stats_count(&h->stats, 0, 1, reason, cost, 0);
+        unsigned level = h->cur == &h->vmcs02 ? 2 : 1;
+        /* L1's exits are counted before their handler, so that L1's own
+         * CPUID statistics include the asking exit; L2's once L0 knows
+         * who handles them (L0, or L1 by reflection). */
+        if (level == 1)
+            stats_count(&h->stats, 0, 1, reason, cost, 0);
         uint64_t cycle = c->cycles;
-        enum hv_action a = hv_handler_for(h, reason)(h);
+        enum hv_action a = h->cur == &h->vmcs02
+                               ? nested_l2_exit(h, reason)
+                               : hv_handler_for(h, reason)(h);
         /* Host time is the one figure that varies from run to run. */
         uint64_t ns = host_ns() - t0;
-        if (reason < EXIT_REASON_LIMIT)
+        unsigned handler = level == 2 && h->cur == &h->vmcs01 ? 1 : 0;
+        if (level == 2)
+            stats_count(&h->stats, handler, 2, reason, cost, ns);
+        else if (reason < EXIT_REASON_LIMIT)
             h->stats.cell[0][0][reason].host_ns += ns;
         if (h->trace) {
             struct trace_entry e = {
-                .parent_seq = TRACE_NO_SEQ, .handler_level = 0,
-                .guest_level = 1, .reason = (uint16_t)reason,
+                .parent_seq = TRACE_NO_SEQ, .handler_level = (uint8_t)handler,
+                .guest_level = (uint8_t)level, .reason = (uint16_t)reason,
                 .qualification =
                     vmcs_get(h->cur, VMCS_IDX_EXIT_QUALIFICATION),
                 .guest_rip = vmcs_get(h->cur, VMCS_IDX_GUEST_RIP),

@@ -12,6 +12,8 @@
 #include "hv/cost.h"
 #include "record/stats.h"
 #include "record/trace.h"
+#include "ept-compress/ept02.h"
+#include "vmcs-shadow/vmcs12.h"
 #include "vmx/vmcs.h"
 
 struct machine;
@@ -21,6 +23,14 @@ struct cpu;
  * from L0_MEM_BASE (above any RAM, below 2^39) hold EPT01 and bitmaps. */
 #define L0_MEM_BASE (1ull << 38)
 #define L0_MEM_SIZE (1u << 20)
+
+/* L0's state for running L2 (--mode nested). */
+struct nested_state {
+    uint64_t dirty[VMCS12_DIRTY_WORDS]; /* vmcs12 fields L1 wrote */
+    bool merge_dirty;                   /* --merge dirty */
+    struct ept02 ept02;
+    bool ept02_ready;
+};
 
 /* L1's view of VMX (--mode nested): its VMX operation and current VMCS. */
 struct l1_vmx {
@@ -48,6 +58,7 @@ struct hv {
 
     int pending_irq;    /* an external interrupt not injected yet, or -1 */
     struct l1_vmx l1;
+    struct nested_state nested;
     struct exit_trace *trace; /* every exit, when --trace asks (or NULL) */
     uint64_t mmio_pages_mapped;
 };

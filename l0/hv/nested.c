@@ -1,10 +1,20 @@
 /* Nested VMX: what L1 sees of VMX, and running L2 for it. */
 #include "hv/nested.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "machine.h"
 
 #include "cpu/cpu.h"
+#include "cpu/mmu.h"
+#include "ept-compress/ept02.h"
+#include "hv/guest_mem.h"
+#include "vmcs-shadow/merge.h"
+#include "vmcs-shadow/vmcs12.h"
 #include "vmx/caps.h"
+#include "vmx/entry_checks.h"
+#include "vmx/vmx.h"
 #include "vmx/controls.h"
 #include "vmx/vmcs.h"
 
@@ -23,27 +33,6 @@ bool nested_read_msr(struct hv *h, uint32_t msr, uint64_t *value)
     if (msr == MSR_IA32_VMX_PROCBASED_CTLS2)
         *value &= ~((uint64_t)PROC2_VMCS_SHADOWING << 32);
     return true;
-}
-
-void nested_vmcs12_loaded(struct hv *h) { (void)h; }
-void nested_after_exit(struct hv *h) { (void)h; }
-void nested_field_written(struct hv *h, uint64_t encoding)
-{
-    (void)h;
-    (void)encoding;
-}
-void nested_invalidate(struct hv *h, bool vpid)
-{
-    (void)h;
-    (void)vpid;
-}
-
-enum hv_action nested_vmentry(struct hv *h, bool launch)
-{
-    (void)launch;
-    machine_stop(h->m, STOP_INTERNAL, 0,
-                 "L1 entered its guest: nested VM entry is not implemented yet");
-    return HV_STOP;
 }
 
 /* ---- nested VM exit: L2 -> L1 --------------------------------------------- */
@@ -149,7 +138,226 @@ void nested_vmexit(struct hv *h, const struct nested_exit *e)
     }
     vmcs_set(v12, VMCS_IDX_ENTRY_INTR_INFO,
              get12(h, VMCS_IDX_ENTRY_INTR_INFO) & ~(1ull << 31));
+    /* Saved with the guest state: "IA-32e mode guest" = L2's EFER.LMA. */
+    uint64_t ia32e = vmcs_get(v02, VMCS_IDX_ENTRY_CONTROLS) &
+                     ENTRY_IA32E_MODE_GUEST;
+    vmcs_set(v12, VMCS_IDX_ENTRY_CONTROLS,
+             (get12(h, VMCS_IDX_ENTRY_CONTROLS) & ~(uint64_t)ENTRY_IA32E_MODE_GUEST) |
+                 ia32e);
     load_l1_host_state(h);
     h->cur = &h->vmcs01;
     nested_after_exit(h);
+}
+
+void nested_vmcs12_loaded(struct hv *h)
+{
+    /* A different vmcs12: every field is new to vmcs02. */
+    vmcs12_dirty_all(h->nested.dirty);
+}
+
+void nested_after_exit(struct hv *h) { (void)h; }
+
+void nested_field_written(struct hv *h, uint64_t encoding)
+{
+    int i = vmcs_field_index(encoding);
+    if (i >= 0)
+        vmcs12_dirty_mark(h->nested.dirty, (enum vmcs_index)i);
+}
+
+void nested_invalidate(struct hv *h, bool vpid)
+{
+    /* INVVPID: the software TLB is flushed on every transition anyway.
+     * INVEPT: EPT02 caches EPT12, so it goes (ept-compress/README.md). */
+    if (!vpid && h->nested.ept02_ready)
+        ept02_invalidate_all(&h->nested.ept02);
+}
+
+/* ---- nested VM entry: L1's VMLAUNCH / VMRESUME ------------------------- */
+
+static bool read_l1(void *ctx, uint64_t pa, void *dst, unsigned len)
+{
+    return gmem_read_phys(ctx, pa, dst, len);
+}
+
+static bool write_l1(void *ctx, uint64_t pa, const void *src, unsigned len)
+{
+    return gmem_write_phys(ctx, pa, src, len);
+}
+
+/* EPT02's pages come from L0's memory. */
+static uint64_t ept02_alloc(void *ctx) { return hv_alloc_page(ctx); }
+
+static uint64_t *ept02_page(void *ctx, uint64_t hpa)
+{
+    struct hv *h = ctx;
+    return (uint64_t *)(h->mem + (hpa - L0_MEM_BASE));
+}
+
+static void ept02_free(void *ctx, uint64_t hpa)
+{
+    (void)ctx;
+    (void)hpa; /* L0's bump allocator keeps them for the next fill */
+}
+
+static bool l0_ept_read(void *ctx, uint64_t hpa, void *dst, unsigned len)
+{
+    struct hv *h = ctx;
+    return vmx_read_host(h->c, hpa, dst, len);
+}
+
+static int ept02_setup(struct hv *h)
+{
+    uint64_t cap = 0;
+    vmx_cap_read(MSR_IA32_VMX_EPT_VPID_CAP, &cap);
+    struct ept02_config cfg = {
+        .ept01 = {.eptp = vmcs_get(&h->vmcs01, VMCS_IDX_EPT_POINTER),
+                  .cap = cap, .maxphyaddr = PHYS_ADDR_BITS,
+                  .read = l0_ept_read, .ctx = h},
+        .read_l1 = read_l1, .write_l1 = write_l1, .l1_ctx = h,
+        .ept12_cap = cap,
+        .alloc = ept02_alloc, .page = ept02_page, .free = ept02_free,
+        .mem_ctx = h,
+    };
+    if (ept02_init(&h->nested.ept02, &cfg) != 0)
+        return -1;
+    h->nested.ept02_ready = true;
+    return 0;
+}
+
+/* The capabilities L1 is held to: what nested_read_msr reports. */
+static const struct vmx_check_caps *l1_caps(void)
+{
+    static struct vmx_check_caps caps;
+    static bool ready;
+    if (!ready) {
+        vmx_check_caps_default(&caps);
+        caps.controls[VMX_CTL_PROC2] &= ~((uint64_t)PROC2_VMCS_SHADOWING << 32);
+        ready = true;
+    }
+    return &caps;
+}
+
+enum nested_entry nested_vmentry(struct hv *h, bool launch, uint32_t *error)
+{
+    struct l1_vmx *x = &h->l1;
+    struct vmcs *v12 = &x->vmcs12;
+    if (x->current == NO_VMCS)
+        return NESTED_FAIL_INVALID;
+    /* SDM Vol. 2C "VMLAUNCH/VMRESUME": errors 4 and 5. */
+    if (launch != (v12->launch == VMCS_STATE_CLEAR)) {
+        *error = launch ? 4 : 5;
+        return NESTED_FAIL_VALID;
+    }
+    struct vmx_check_env env;
+    vmx_check_env_init(&env);
+    env.caps = l1_caps();
+    env.current_vmcs = x->current;
+    env.read_phys = read_l1;
+    env.ctx = h;
+    struct vmx_entry_check check;
+    vmx_check_entry(v12, &env, &check);
+    if (check.outcome == ENTRY_VMFAIL) {
+        *error = check.vm_instruction_error;
+        return NESTED_FAIL_VALID;
+    }
+    if (check.outcome != ENTRY_OK && getenv("TURTLES_DEBUG"))
+        fprintf(stderr, "turtles: L1's VM entry fails: %s (SDM %s)\n",
+                check.rule, check.sdm);
+    if (check.outcome == ENTRY_FAIL_EXIT) {
+        /* A VM-entry failure (SDM Vol. 3C 27.8): exit information, then
+         * L1's host state. */
+        vmcs_set(v12, VMCS_IDX_EXIT_REASON,
+                 check.exit_reason | VMX_EXIT_REASON_ENTRY_FAILURE);
+        vmcs_set(v12, VMCS_IDX_EXIT_QUALIFICATION, check.qualification);
+        load_l1_host_state(h);
+        return NESTED_ENTRY_FAILED;
+    }
+
+    uint32_t proc2 = (get12(h, VMCS_IDX_PROC_CONTROLS) & PROC_SECONDARY_CONTROLS)
+                         ? (uint32_t)get12(h, VMCS_IDX_PROC_CONTROLS2)
+                         : 0;
+    bool ept12 = proc2 & PROC2_EPT;
+    if (ept12) {
+        if (!h->nested.ept02_ready && ept02_setup(h) != 0) {
+            machine_stop(h->m, STOP_INTERNAL, 0, "L0 memory full: no EPT02");
+            return NESTED_FAIL_INVALID;
+        }
+        ept02_switch(&h->nested.ept02, get12(h, VMCS_IDX_EPT_POINTER));
+    }
+    /* vmcs02: L2's state and L1's controls, L0's host state, and what L0
+     * needs: CR0.NE and CR4.VMXE stay set; EPT02 when L1 uses EPT, else
+     * EPT01 (L2's physical addresses are then L1's, as L1's shadow page
+     * tables say). */
+    struct merge_params p = {
+        .ept02_pointer = ept12 ? ept02_root(&h->nested.ept02)
+                               : vmcs_get(&h->vmcs01, VMCS_IDX_EPT_POINTER),
+        .vpid02 = 2,
+        .l0_cr0_mask = CR0_NE,
+        .l0_cr4_mask = CR4_VMXE,
+        .l0_exit_controls = (uint32_t)vmcs_get(&h->vmcs01,
+                                               VMCS_IDX_EXIT_CONTROLS),
+        .use_io_bitmaps = get12(h, VMCS_IDX_PROC_CONTROLS) & PROC_USE_IO_BITMAPS,
+        .io_bitmap_a = get12(h, VMCS_IDX_IO_BITMAP_A),
+        .io_bitmap_b = get12(h, VMCS_IDX_IO_BITMAP_B),
+        .use_msr_bitmap = get12(h, VMCS_IDX_PROC_CONTROLS) & PROC_USE_MSR_BITMAPS,
+        .msr_bitmap = get12(h, VMCS_IDX_MSR_BITMAP),
+    };
+    bool full = !h->nested.merge_dirty || h->vmcs02.launch == VMCS_STATE_CLEAR;
+    struct merge_count n = vmcs02_merge(&h->vmcs02, &h->vmcs01, v12, &p,
+                                        full ? NULL : h->nested.dirty);
+    *stats_counter(&h->stats, "vmcs02_fields_copied") += n.copied;
+    vmcs12_dirty_clear(h->nested.dirty);
+    v12->launch = VMCS_STATE_LAUNCHED;
+    h->cur = &h->vmcs02;
+    return NESTED_ENTERED;
+}
+
+
+/* ---- L2's exits ----------------------------------------------------------- */
+
+/* An EPT violation of EPT02 (L1 uses EPT): fill EPT02 from EPT12 and
+ * EPT01, or give L1 the fault its EPT12 has (Turtles sec. 3.3). */
+static enum hv_action l2_ept_violation(struct hv *h)
+{
+    uint64_t q = vmcs_get(&h->vmcs02, VMCS_IDX_EXIT_QUALIFICATION);
+    uint64_t gpa = vmcs_get(&h->vmcs02, VMCS_IDX_GUEST_PHYSICAL_ADDR);
+    enum ept_access access = (enum ept_access)(q & 7);
+    enum ept_origin origin = !(q & (1u << 7)) ? EPT_ORIGIN_NO_LINEAR
+                             : (q & (1u << 8)) ? EPT_ORIGIN_LINEAR
+                                               : EPT_ORIGIN_GUEST_PAGING;
+    struct ept02_result r;
+    ept02_fault(&h->nested.ept02, gpa, access, origin, &r);
+    switch (r.outcome) {
+    case EPT02_FILLED:
+        return HV_RESUME;
+    case EPT02_REFLECT_VIOLATION: {
+        struct nested_exit e = {VMX_EXIT_EPT_VIOLATION, r.qualification, gpa};
+        nested_vmexit(h, &e);
+        return HV_RESUME;
+    }
+    case EPT02_REFLECT_MISCONFIG: {
+        struct nested_exit e = {VMX_EXIT_EPT_MISCONFIG, 0, gpa};
+        nested_vmexit(h, &e);
+        return HV_RESUME;
+    }
+    default:
+        /* Outside L1's RAM: MMIO, mapped through EPT01 like L1's own. */
+        if (hv_ept_map_page(h, r.l1_gpa & ~0xFFFull, true) != 0)
+            return HV_STOP;
+        ept02_invalidate_all(&h->nested.ept02);
+        return HV_RESUME;
+    }
+}
+
+enum hv_action nested_l2_exit(struct hv *h, uint32_t reason)
+{
+    bool ept12 = vmcs_get(&h->vmcs02, VMCS_IDX_EPT_POINTER) ==
+                     ept02_root(&h->nested.ept02) &&
+                 h->nested.ept02_ready;
+    if (reason == VMX_EXIT_EPT_VIOLATION && ept12)
+        return l2_ept_violation(h);
+    /* Every other exit of L2 is L1's: vmcs02 exits only where vmcs12 or
+     * L0's fixed CR bits ask for it. */
+    nested_vmexit(h, NULL);
+    return HV_RESUME;
 }

@@ -18,7 +18,19 @@ hv_handler nested_vmx_handler(uint32_t reason);
 void nested_vmcs12_loaded(struct hv *h);
 void nested_field_written(struct hv *h, uint64_t encoding);
 void nested_invalidate(struct hv *h, bool vpid);
-enum hv_action nested_vmentry(struct hv *h, bool launch);
+
+/* L1's VMLAUNCH/VMRESUME: the checks on vmcs12, then vmcs02 and EPT02;
+ * L2 runs next. */
+enum nested_entry {
+    NESTED_ENTERED,
+    NESTED_FAIL_INVALID, /* VMfailInvalid: no current VMCS */
+    NESTED_FAIL_VALID,   /* VMfailValid with *error */
+    NESTED_ENTRY_FAILED, /* a VM-entry failure: L1 resumes at its host RIP */
+};
+enum nested_entry nested_vmentry(struct hv *h, bool launch, uint32_t *error);
+
+/* A VM exit of L2: L0 handles it or reflects it to L1. */
+enum hv_action nested_l2_exit(struct hv *h, uint32_t reason);
 
 /* A nested VM exit: L2's exit, handled by L1. When L0 changes what L1
  * sees (a reflected EPT12 fault), `e` says how; NULL copies the

@@ -337,21 +337,21 @@ static enum hv_action handle_invvpid_exit(struct hv *h) { return handle_invept(h
  * "VMCALL": what a VMM does is its choice). */
 static enum hv_action handle_vmcall(struct hv *h) { return raise(h, VEC_UD); }
 
-static enum hv_action handle_vmlaunch(struct hv *h)
+static enum hv_action launch_or_resume(struct hv *h, bool launch)
 {
     enum hv_action a;
     if (!check_vmx_operation(h, false, &a))
         return a;
-    return nested_vmentry(h, true);
+    uint32_t error = 0;
+    switch (nested_vmentry(h, launch, &error)) {
+    case NESTED_FAIL_INVALID: return fail_invalid(h);
+    case NESTED_FAIL_VALID: return fail(h, error);
+    default: return HV_RESUME; /* L2 runs, or L1 at its host RIP */
+    }
 }
 
-static enum hv_action handle_vmresume(struct hv *h)
-{
-    enum hv_action a;
-    if (!check_vmx_operation(h, false, &a))
-        return a;
-    return nested_vmentry(h, false);
-}
+static enum hv_action handle_vmlaunch(struct hv *h) { return launch_or_resume(h, true); }
+static enum hv_action handle_vmresume(struct hv *h) { return launch_or_resume(h, false); }
 
 hv_handler nested_vmx_handler(uint32_t reason)
 {

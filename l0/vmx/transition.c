@@ -254,6 +254,12 @@ static void save_guest_state(struct cpu *c, struct vmcs *v, uint64_t rip)
     vmcs_set(v, VMCS_IDX_GUEST_RSP, c->gpr[RSP]);
     vmcs_set(v, VMCS_IDX_GUEST_RIP, rip);
     vmcs_set(v, VMCS_IDX_GUEST_RFLAGS, cpu_rflags(c));
+    /* The "IA-32e mode guest" entry control is saved as EFER.LMA (SDM
+     * Vol. 3C 28.3, saving control registers and MSRs). */
+    uint64_t entry = vmcs_get(v, VMCS_IDX_ENTRY_CONTROLS);
+    vmcs_set(v, VMCS_IDX_ENTRY_CONTROLS,
+             (c->efer & EFER_LMA) ? entry | ENTRY_IA32E_MODE_GUEST
+                                  : entry & ~(uint64_t)ENTRY_IA32E_MODE_GUEST);
     vmcs_set(v, VMCS_IDX_GUEST_ACTIVITY_STATE,
              c->halted ? ACTIVITY_HLT : ACTIVITY_ACTIVE);
     vmcs_set(v, VMCS_IDX_GUEST_INTERRUPTIBILITY,
