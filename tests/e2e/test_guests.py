@@ -26,6 +26,13 @@ BACKENDS = {
     "bochs": (["scripts/bochs-run.sh"], {}),
     "turtles": (["scripts/turtles-run.sh"], {"TURTLES_MODE": "bare"}),
     "turtles-single": (["scripts/turtles-run.sh"], {"TURTLES_MODE": "single"}),
+    # The image as L2 under l1vmm, in both of its paging modes.
+    "turtles-nested-ept": (["scripts/turtles-run.sh"],
+                           {"TURTLES_MODE": "nested",
+                            "TURTLES_L1_ARGS": "paging=ept"}),
+    "turtles-nested-shadow": (["scripts/turtles-run.sh"],
+                              {"TURTLES_MODE": "nested",
+                               "TURTLES_L1_ARGS": "paging=shadow"}),
 }
 
 OK, FAIL, EXCEPTION = 0, 1, 2  # RT_EXIT_* in guests/rt/rt.h
