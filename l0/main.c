@@ -11,6 +11,7 @@
 #include "cpu/cpu.h"
 #include "cpu/decode.h"
 #include "hv/hv.h"
+#include "hv/nested.h"
 #include "machine.h"
 #include "record/db.h"
 #include "results.h"
@@ -42,6 +43,8 @@ struct options {
     const char *db;     /* --db: the results database, or NULL */
     const char *l1;     /* --l1: the L1 hypervisor of --mode nested */
     const char *l1_args; /* --l1-args: its command line */
+    int shadowing;      /* --vmcs-shadowing on|off (nested) */
+    int merge_dirty;    /* --merge full|dirty (nested) */
     int want_trace;     /* --trace */
     struct exit_trace *trace;
 };
@@ -62,6 +65,11 @@ static void usage(FILE *out)
 "  --l1 FILE          the L1 hypervisor of --mode nested\n"
 "                     (default build/images/l1vmm.elf)\n"
 "  --l1-args TEXT     its command line, e.g. \"paging=shadow\"\n"
+"  --vmcs-shadowing on|off  nested: L1's VMREAD/VMWRITE of hot fields hit\n"
+"                     a hardware shadow VMCS (on, default) or all trap\n"
+"                     to L0 (off, Turtles' original design)\n"
+"  --merge full|dirty nested: vmcs02 gets every vmcs12 field at each\n"
+"                     entry (full) or only those L1 wrote (dirty, default)\n"
 "  --mem MIB          guest RAM in MiB (default 256, 2 to 4096)\n"
 "  --max-insns N      stop after N instructions (exit %d); 0 = no limit\n"
 "  --serial FILE      UART output to FILE instead of standard output\n"
@@ -126,12 +134,15 @@ static int parse_run(int argc, char **argv, struct options *o)
         {"db", required_argument, 0, 'd'},
         {"l1", required_argument, 0, 'L'},
         {"l1-args", required_argument, 0, 'A'},
+        {"vmcs-shadowing", required_argument, 0, 'V'},
+        {"merge", required_argument, 0, 'G'},
         {"trace", no_argument, 0, 't'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     *o = (struct options){.mode = "bare", .mem_mib = 256,
-                          .l1 = "build/images/l1vmm.elf", .l1_args = ""};
+                          .l1 = "build/images/l1vmm.elf", .l1_args = "",
+                          .shadowing = 1, .merge_dirty = 1};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
@@ -182,6 +193,20 @@ static int parse_run(int argc, char **argv, struct options *o)
         case 'A':
             o->l1_args = optarg;
             break;
+        case 'V':
+        case 'G': {
+            const char *on = ch == 'V' ? "on" : "dirty";
+            const char *off = ch == 'V' ? "off" : "full";
+            if (strcmp(optarg, on) && strcmp(optarg, off)) {
+                fprintf(stderr, "turtles: --%s wants %s or %s, not '%s'\n",
+                        ch == 'V' ? "vmcs-shadowing" : "merge", on, off,
+                        optarg);
+                return -1;
+            }
+            *(ch == 'V' ? &o->shadowing : &o->merge_dirty) =
+                strcmp(optarg, on) == 0;
+            break;
+        }
         case 't':
             o->want_trace = 1;
             break;
@@ -244,7 +269,9 @@ static void boot_and_run(struct machine *m, const struct options *o,
         cpu_run(m->cpu, o->max_insns);
     } else if (hv_init(hv, m, &cost_default, entry.entry,
                        strcmp(o->mode, "nested") == 0, err,
-                       sizeof err) == 0) {
+                       sizeof err) == 0 &&
+               (strcmp(o->mode, "nested") != 0 ||
+                nested_init(hv, o->shadowing, o->merge_dirty) == 0)) {
         hv->trace = o->trace;
         *stats = &hv->stats;
         hv_run(hv, o->max_insns);

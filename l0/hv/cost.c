@@ -21,6 +21,8 @@ const struct cost_profile cost_default = {
         [VMX_EXIT_INTERRUPT_WINDOW] = 600,
     },
     .handler_default = 1000,
+    .merge_field = 20,
+    .sync_field = 10,
 };
 
 uint32_t cost_handler(const struct cost_profile *p, uint32_t reason)

@@ -16,6 +16,8 @@ struct cost_profile {
     uint32_t vmentry;       /* hardware VM entry */
     uint32_t handler[VMX_EXIT_REASON_LIMIT]; /* L0's handling, by reason */
     uint32_t handler_default;
+    uint32_t merge_field;   /* nested: one vmcs12 field merged into vmcs02 */
+    uint32_t sync_field;    /* nested: one field synced with the shadow VMCS */
 };
 
 extern const struct cost_profile cost_default;

@@ -28,6 +28,9 @@ struct cpu;
 struct nested_state {
     uint64_t dirty[VMCS12_DIRTY_WORDS]; /* vmcs12 fields L1 wrote */
     bool merge_dirty;                   /* --merge dirty */
+    bool shadowing;                     /* --vmcs-shadowing on */
+    struct vmcs shadow;                 /* the shadow VMCS of vmcs01 */
+    uint64_t shadow_pa;                 /* its region, in L0 memory */
     struct ept02 ept02;
     bool ept02_ready;
 };

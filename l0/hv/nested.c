@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "machine.h"
 
@@ -11,6 +12,7 @@
 #include "ept-compress/ept02.h"
 #include "hv/guest_mem.h"
 #include "vmcs-shadow/merge.h"
+#include "vmcs-shadow/shadow_fields.h"
 #include "vmcs-shadow/vmcs12.h"
 #include "vmx/caps.h"
 #include "vmx/entry_checks.h"
@@ -33,6 +35,95 @@ bool nested_read_msr(struct hv *h, uint32_t msr, uint64_t *value)
     if (msr == MSR_IA32_VMX_PROCBASED_CTLS2)
         *value &= ~((uint64_t)PROC2_VMCS_SHADOWING << 32);
     return true;
+}
+
+/* ---- VMCS shadowing for L1 (Turtles sec. 3.5.2) ------------------------ */
+
+/* L0's VMREADs/VMWRITEs of the shadow VMCS while syncing it. */
+static void charge_sync(struct hv *h, unsigned fields)
+{
+    *stats_counter(&h->stats, "shadow_sync_fields") += fields;
+    h->c->cycles += (uint64_t)fields * h->cost->sync_field;
+}
+
+/* vmcs12 -> shadow VMCS, so that L1's shadowed VMREADs see vmcs12. */
+static void show_in_shadow(struct hv *h)
+{
+    if (h->nested.shadowing && h->l1.current != NO_VMCS)
+        charge_sync(h, shadow_sync_to_shadow(&h->nested.shadow,
+                                             &h->l1.vmcs12));
+}
+
+void nested_set_current(struct hv *h, uint64_t vmcs12_pa)
+{
+    h->l1.current = vmcs12_pa;
+    vmcs12_dirty_all(h->nested.dirty); /* all of it is new to vmcs02 */
+    if (!h->nested.shadowing)
+        return;
+    /* Hardware VMREADs of a VMCS that is not there fail (VMfailInvalid):
+     * the link pointer is all ones while L1 has no current VMCS. */
+    vmcs_set(&h->vmcs01, VMCS_IDX_LINK_POINTER,
+             vmcs12_pa == NO_VMCS ? ~0ull : h->nested.shadow_pa);
+    show_in_shadow(h);
+}
+
+void nested_sync_from_shadow(struct hv *h)
+{
+    if (h->nested.shadowing && h->l1.current != NO_VMCS)
+        charge_sync(h, shadow_sync_from_shadow(&h->l1.vmcs12, h->nested.dirty,
+                                               &h->nested.shadow,
+                                               vmx_cap_vmwrite_any_field()));
+}
+
+static struct vmcs *lookup_shadow(void *ctx, uint64_t pa)
+{
+    struct hv *h = ctx;
+    return pa == h->nested.shadow_pa ? &h->nested.shadow : NULL;
+}
+
+int nested_init(struct hv *h, bool shadowing, bool merge_dirty)
+{
+    h->nested.merge_dirty = merge_dirty;
+    h->nested.shadowing = shadowing;
+    if (!shadowing)
+        return 0;
+    /* The shadow VMCS: a region whose header carries the revision with
+     * the shadow-VMCS indicator (SDM Vol. 3C 25.10), for the VM-entry
+     * check of the link pointer; its contents live in a struct vmcs. */
+    uint64_t region = hv_alloc_page(h);
+    uint64_t rd = hv_alloc_page(h), wr = hv_alloc_page(h);
+    if (!region || !rd || !wr)
+        return -1;
+    uint32_t rev = VMCS_REVISION_ID | VMCS_SHADOW_INDICATOR;
+    memcpy(h->mem + (region - L0_MEM_BASE), &rev, 4);
+    vmcs_init(&h->nested.shadow, rev);
+    h->nested.shadow_pa = region;
+    shadow_bitmaps_build(h->mem + (rd - L0_MEM_BASE),
+                         h->mem + (wr - L0_MEM_BASE),
+                         vmx_cap_vmwrite_any_field());
+    struct vmcs *v = &h->vmcs01;
+    vmcs_set(v, VMCS_IDX_PROC_CONTROLS2,
+             vmcs_get(v, VMCS_IDX_PROC_CONTROLS2) | PROC2_VMCS_SHADOWING);
+    vmcs_set(v, VMCS_IDX_VMREAD_BITMAP_ADDR, rd);
+    vmcs_set(v, VMCS_IDX_VMWRITE_BITMAP_ADDR, wr);
+    vmcs_set(v, VMCS_IDX_LINK_POINTER, ~0ull);
+    h->c->vmx.lookup_vmcs = lookup_shadow;
+    h->c->vmx.lookup_ctx = h;
+    return 0;
+}
+
+void nested_field_written(struct hv *h, uint64_t encoding)
+{
+    int i = vmcs_field_index(encoding);
+    if (i < 0)
+        return;
+    vmcs12_dirty_mark(h->nested.dirty, (enum vmcs_index)i);
+    /* A field whose VMWRITE exits but whose VMREAD is shadowed: the
+     * shadow must show the new value. */
+    if (h->nested.shadowing && shadow_field_shadowed((enum vmcs_index)i,
+                                                     false, false))
+        vmcs_set(&h->nested.shadow, (enum vmcs_index)i,
+                 vmcs_get(&h->l1.vmcs12, (enum vmcs_index)i));
 }
 
 /* ---- nested VM exit: L2 -> L1 --------------------------------------------- */
@@ -146,30 +237,16 @@ void nested_vmexit(struct hv *h, const struct nested_exit *e)
                  ia32e);
     load_l1_host_state(h);
     h->cur = &h->vmcs01;
-    nested_after_exit(h);
+    show_in_shadow(h); /* L1 reads the exit from the shadow */
 }
 
-void nested_vmcs12_loaded(struct hv *h)
-{
-    /* A different vmcs12: every field is new to vmcs02. */
-    vmcs12_dirty_all(h->nested.dirty);
-}
 
-void nested_after_exit(struct hv *h) { (void)h; }
-
-void nested_field_written(struct hv *h, uint64_t encoding)
-{
-    int i = vmcs_field_index(encoding);
-    if (i >= 0)
-        vmcs12_dirty_mark(h->nested.dirty, (enum vmcs_index)i);
-}
-
-void nested_invalidate(struct hv *h, bool vpid)
+void nested_invalidate(struct hv *h, bool vpid, uint64_t type, uint64_t eptp)
 {
     /* INVVPID: the software TLB is flushed on every transition anyway.
-     * INVEPT: EPT02 caches EPT12, so it goes (ept-compress/README.md). */
+     * INVEPT: EPT02 caches EPT12 (ept-compress/README.md). */
     if (!vpid && h->nested.ept02_ready)
-        ept02_invalidate_all(&h->nested.ept02);
+        ept02_invept(&h->nested.ept02, (unsigned)type, eptp);
 }
 
 /* ---- nested VM entry: L1's VMLAUNCH / VMRESUME ------------------------- */
@@ -243,6 +320,7 @@ enum nested_entry nested_vmentry(struct hv *h, bool launch, uint32_t *error)
     struct vmcs *v12 = &x->vmcs12;
     if (x->current == NO_VMCS)
         return NESTED_FAIL_INVALID;
+    nested_sync_from_shadow(h);
     /* SDM Vol. 2C "VMLAUNCH/VMRESUME": errors 4 and 5. */
     if (launch != (v12->launch == VMCS_STATE_CLEAR)) {
         *error = launch ? 4 : 5;
@@ -306,6 +384,7 @@ enum nested_entry nested_vmentry(struct hv *h, bool launch, uint32_t *error)
     struct merge_count n = vmcs02_merge(&h->vmcs02, &h->vmcs01, v12, &p,
                                         full ? NULL : h->nested.dirty);
     *stats_counter(&h->stats, "vmcs02_fields_copied") += n.copied;
+    h->c->cycles += (uint64_t)n.copied * h->cost->merge_field;
     vmcs12_dirty_clear(h->nested.dirty);
     v12->launch = VMCS_STATE_LAUNCHED;
     h->cur = &h->vmcs02;
@@ -340,13 +419,18 @@ static enum hv_action l2_ept_violation(struct hv *h)
         nested_vmexit(h, &e);
         return HV_RESUME;
     }
-    default:
+    case EPT02_L0_FAULT:
         /* Outside L1's RAM: MMIO, mapped through EPT01 like L1's own. */
         if (hv_ept_map_page(h, r.l1_gpa & ~0xFFFull, true) != 0)
-            return HV_STOP;
-        ept02_invalidate_all(&h->nested.ept02);
+            break;
         return HV_RESUME;
+    default: /* EPT02_NO_MEMORY */
+        break;
     }
+    machine_stop(h->m, STOP_INTERNAL, 0,
+                 "L0 memory is full: cannot map L2's guest-physical %#llx",
+                 (unsigned long long)gpa);
+    return HV_STOP;
 }
 
 enum hv_action nested_l2_exit(struct hv *h, uint32_t reason)

@@ -15,9 +15,14 @@
 hv_handler nested_vmx_handler(uint32_t reason);
 
 /* nested.c */
-void nested_vmcs12_loaded(struct hv *h);
+/* L1's current VMCS changes (VMPTRLD, VMCLEAR, VMXON/VMXOFF): with VMCS
+ * shadowing, vmcs01's link pointer follows it. */
+void nested_set_current(struct hv *h, uint64_t vmcs12_pa);
+/* Shadow VMCS -> vmcs12: what L1 wrote without exits (shadowing on). */
+void nested_sync_from_shadow(struct hv *h);
 void nested_field_written(struct hv *h, uint64_t encoding);
-void nested_invalidate(struct hv *h, bool vpid);
+/* L1's INVEPT (type, EPTP) or INVVPID. */
+void nested_invalidate(struct hv *h, bool vpid, uint64_t type, uint64_t eptp);
 
 /* L1's VMLAUNCH/VMRESUME: the checks on vmcs12, then vmcs02 and EPT02;
  * L2 runs next. */
@@ -41,11 +46,14 @@ struct nested_exit {
     uint64_t guest_physical;
 };
 void nested_vmexit(struct hv *h, const struct nested_exit *e);
-/* nested.c: after a nested exit, before L1 runs (VMCS shadow sync). */
-void nested_after_exit(struct hv *h);
 
 /* What L1 sees of VMX: the CPUID bit, the capability MSRs (a subset of
  * the hardware's: no VMCS shadowing for L1), IA32_FEATURE_CONTROL. */
 bool nested_read_msr(struct hv *h, uint32_t msr, uint64_t *value);
+
+/* Sets up what nested mode needs beyond vmcs01: VMCS shadowing for L1
+ * (a shadow VMCS and its bitmaps, --vmcs-shadowing on) and the merge
+ * policy (--merge dirty). Returns 0, or -1 if L0's memory is full. */
+int nested_init(struct hv *h, bool shadowing, bool merge_dirty);
 
 #endif

@@ -170,6 +170,7 @@ static void flush_current(struct hv *h)
     struct l1_vmx *x = &h->l1;
     if (x->current == NO_VMCS)
         return;
+    nested_sync_from_shadow(h);
     uint8_t region[VMCS_REGION_SIZE];
     vmcs_store(&x->vmcs12, region);
     gmem_write_phys(h, x->current, region, sizeof region);
@@ -191,7 +192,7 @@ static enum hv_action handle_vmxon(struct hv *h)
         return fail_invalid(h);
     h->l1.vmxon = true;
     h->l1.vmxon_ptr = p;
-    h->l1.current = NO_VMCS;
+    nested_set_current(h, NO_VMCS);
     return succeed(h);
 }
 
@@ -202,7 +203,7 @@ static enum hv_action handle_vmxoff(struct hv *h)
         return a;
     flush_current(h);
     h->l1.vmxon = false;
-    h->l1.current = NO_VMCS;
+    nested_set_current(h, NO_VMCS);
     return succeed(h);
 }
 
@@ -221,7 +222,7 @@ static enum hv_action handle_vmclear(struct hv *h)
     if (p == h->l1.current) {
         h->l1.vmcs12.launch = VMCS_STATE_CLEAR;
         flush_current(h);
-        h->l1.current = NO_VMCS;
+        nested_set_current(h, NO_VMCS);
     } else {
         /* Launch state clear in the region (vmcs.h layout). */
         uint32_t clear = VMCS_STATE_CLEAR;
@@ -250,8 +251,7 @@ static enum hv_action handle_vmptrld(struct hv *h)
         uint8_t region[VMCS_REGION_SIZE];
         gmem_read_phys(h, p, region, sizeof region);
         vmcs_load(&h->l1.vmcs12, region);
-        h->l1.current = p;
-        nested_vmcs12_loaded(h);
+        nested_set_current(h, p);
     }
     return succeed(h);
 }
@@ -326,7 +326,7 @@ static enum hv_action handle_invept(struct hv *h, bool vpid)
         return fail(h, VMERR_INVALID_INVEPT_OPERAND);
     if (!gmem_read(h, o.linear, desc, sizeof desc))
         return HV_RESUME;
-    nested_invalidate(h, vpid);
+    nested_invalidate(h, vpid, type, desc[0]);
     return succeed(h);
 }
 
