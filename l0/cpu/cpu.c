@@ -380,7 +380,10 @@ static void check_interrupts(struct cpu *c)
 static void wait_halted(struct cpu *c)
 {
     uint64_t next = next_event(c);
-    bool can_wake = (flags_get(&c->flags) & FL_IF) || interrupts_exit(c);
+    /* The VMX-preemption timer counts in HLT too (SDM Vol. 3C 26.5.1). */
+    bool can_wake = (flags_get(&c->flags) & FL_IF) || interrupts_exit(c) ||
+                    (c->vmx.nonroot &&
+                     c->vmx.preemption_deadline != UINT64_MAX);
     if (!can_wake || next == UINT64_MAX) {
         machine_stop(c->m, STOP_HALTED, 0,
                      "HLT at rip %#llx with %s: the machine would wait "

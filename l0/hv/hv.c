@@ -105,10 +105,54 @@ static void prepare_entry(struct hv *h)
     }
 }
 
+void hv_charge(struct hv *h, enum nested_part part, uint64_t cycles)
+{
+    h->c->cycles += cycles;
+    stats_nested_charge(&h->stats, part, cycles);
+}
+
+/* The end of a nested episode, as L2 is entered again: L1's share is
+ * what the episode took beyond L0's handlers and the transitions (the
+ * instructions of L1's exit handler). */
+static void end_episode(struct hv *h)
+{
+    if (!h->stats.nested_open)
+        return;
+    uint64_t charged = nested_cost_total(&h->stats.nested_now);
+    uint64_t spent = h->c->cycles - h->episode_start;
+    stats_nested_charge(&h->stats, NESTED_L1,
+                        spent > charged ? spent - charged : 0);
+    stats_nested_end(&h->stats);
+}
+
+/* Records one exit: statistics, and with --trace the trace (an L1 exit
+ * inside a nested episode names the L2 exit that caused it). */
+static void record_exit(struct hv *h, unsigned handler, unsigned level,
+                        uint32_t reason, uint64_t cost, uint64_t ns,
+                        uint64_t qual, uint64_t rip, uint64_t cycle)
+{
+    if (!(level == 1 && handler == 0)) /* L1's were counted up front */
+        stats_count(&h->stats, handler, level, reason, cost, ns);
+    else if (reason < EXIT_REASON_LIMIT)
+        h->stats.cell[0][0][reason].host_ns += ns;
+    if (!h->trace)
+        return;
+    struct trace_entry e = {
+        .parent_seq = level == 1 && h->stats.nested_open ? h->episode_seq
+                                                         : TRACE_NO_SEQ,
+        .handler_level = (uint8_t)handler, .guest_level = (uint8_t)level,
+        .reason = (uint16_t)reason, .qualification = qual, .guest_rip = rip,
+        .cycle = cycle, .cycles = cost, .host_ns = ns};
+    uint64_t seq = trace_add(h->trace, &e);
+    if (level == 2)
+        h->episode_seq = seq;
+}
+
 void hv_run(struct hv *h, uint64_t max_insns)
 {
     struct cpu *c = h->c;
     struct machine *m = h->m;
+    const struct cost_profile *cost = h->cost;
     while (m->stop == STOP_NONE) {
         prepare_entry(h);
         struct vmx_entry_result r;
@@ -122,46 +166,39 @@ void hv_run(struct hv *h, uint64_t max_insns)
                          r.error);
             break;
         }
-        c->cycles += h->cost->vmentry;
+        hv_charge(h, NESTED_TRANSITIONS, cost->vmentry);
+        if (h->cur == &h->vmcs02)
+            end_episode(h);
         cpu_run(c, max_insns);
         if (!c->vmx.exited)
             break; /* the machine stopped inside the guest */
         c->vmx.exited = false;
-        uint64_t t0 = host_ns();
+
+        uint64_t t0 = host_ns(), cycle = c->cycles;
         uint32_t reason =
             (uint32_t)vmcs_get(h->cur, VMCS_IDX_EXIT_REASON) & 0xFFFF;
-        uint64_t cost = h->cost->vmexit + cost_handler(h->cost, reason) +
-                        h->cost->vmentry;
-        c->cycles += h->cost->vmexit + cost_handler(h->cost, reason);
-        /* Counted before the handler runs, so that the CPUID statistics
-         * leaves include the exit asking for them. */
+        uint64_t qual = vmcs_get(h->cur, VMCS_IDX_EXIT_QUALIFICATION);
+        uint64_t rip = vmcs_get(h->cur, VMCS_IDX_GUEST_RIP);
         unsigned level = h->cur == &h->vmcs02 ? 2 : 1;
-        /* L1's exits are counted before their handler, so that L1's own
-         * CPUID statistics include the asking exit; L2's once L0 knows
-         * who handles them (L0, or L1 by reflection). */
-        if (level == 1)
-            stats_count(&h->stats, 0, 1, reason, cost, 0);
-        uint64_t cycle = c->cycles;
-        enum hv_action a = h->cur == &h->vmcs02
-                               ? nested_l2_exit(h, reason)
-                               : hv_handler_for(h, reason)(h);
-        /* Host time is the one figure that varies from run to run. */
-        uint64_t ns = host_ns() - t0;
-        unsigned handler = level == 2 && h->cur == &h->vmcs01 ? 1 : 0;
-        if (level == 2)
-            stats_count(&h->stats, handler, 2, reason, cost, ns);
-        else if (reason < EXIT_REASON_LIMIT)
-            h->stats.cell[0][0][reason].host_ns += ns;
-        if (h->trace) {
-            struct trace_entry e = {
-                .parent_seq = TRACE_NO_SEQ, .handler_level = (uint8_t)handler,
-                .guest_level = (uint8_t)level, .reason = (uint16_t)reason,
-                .qualification =
-                    vmcs_get(h->cur, VMCS_IDX_EXIT_QUALIFICATION),
-                .guest_rip = vmcs_get(h->cur, VMCS_IDX_GUEST_RIP),
-                .cycle = cycle, .cycles = cost, .host_ns = ns};
-            trace_add(h->trace, &e);
+        uint64_t handling = cost_handler(cost, reason);
+        uint64_t total = cost->vmexit + handling + cost->vmentry;
+        if (level == 2) {
+            /* An L2 exit opens a nested episode (Turtles Figs. 6, 10). */
+            stats_nested_begin(&h->stats, reason);
+            h->episode_start = c->cycles;
+        } else {
+            /* Counted before the handler runs, so that the CPUID
+             * statistics leaves include the exit asking for them. */
+            stats_count(&h->stats, 0, 1, reason, total, 0);
         }
+        hv_charge(h, NESTED_TRANSITIONS, cost->vmexit);
+        hv_charge(h, NESTED_L0, handling);
+        enum hv_action a = level == 2 ? nested_l2_exit(h, reason)
+                                      : hv_handler_for(h, reason)(h);
+        /* Handled by L1 when L0 reflected it (L1 runs next). */
+        unsigned handler = level == 2 && h->cur == &h->vmcs01 ? 1 : 0;
+        record_exit(h, handler, level, reason, total, host_ns() - t0, qual,
+                    rip, cycle);
         if (a == HV_STOP)
             break;
     }

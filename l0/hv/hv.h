@@ -63,6 +63,8 @@ struct hv {
     struct l1_vmx l1;
     struct nested_state nested;
     struct exit_trace *trace; /* every exit, when --trace asks (or NULL) */
+    uint64_t episode_start;   /* cycle of the L2 exit being handled */
+    uint64_t episode_seq;     /* its trace entry */
     uint64_t mmio_pages_mapped;
 };
 
@@ -74,6 +76,10 @@ void hv_destroy(struct hv *h);
 
 /* Runs the guest until the machine stops. */
 void hv_run(struct hv *h, uint64_t max_insns);
+
+/* Modeled cycles of L0's own work, charged to the clock and, during a
+ * nested episode, to its part of the episode. */
+void hv_charge(struct hv *h, enum nested_part part, uint64_t cycles);
 
 /* ---- ept01.c ---- */
 

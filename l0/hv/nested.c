@@ -12,6 +12,7 @@
 #include "ept-compress/ept02.h"
 #include "hv/guest_mem.h"
 #include "vmcs-shadow/merge.h"
+#include "vmcs-shadow/reflect.h"
 #include "vmcs-shadow/shadow_fields.h"
 #include "vmcs-shadow/vmcs12.h"
 #include "vmx/caps.h"
@@ -43,7 +44,7 @@ bool nested_read_msr(struct hv *h, uint32_t msr, uint64_t *value)
 static void charge_sync(struct hv *h, unsigned fields)
 {
     *stats_counter(&h->stats, "shadow_sync_fields") += fields;
-    h->c->cycles += (uint64_t)fields * h->cost->sync_field;
+    hv_charge(h, NESTED_L0, (uint64_t)fields * h->cost->sync_field);
 }
 
 /* vmcs12 -> shadow VMCS, so that L1's shadowed VMREADs see vmcs12. */
@@ -384,7 +385,7 @@ enum nested_entry nested_vmentry(struct hv *h, bool launch, uint32_t *error)
     struct merge_count n = vmcs02_merge(&h->vmcs02, &h->vmcs01, v12, &p,
                                         full ? NULL : h->nested.dirty);
     *stats_counter(&h->stats, "vmcs02_fields_copied") += n.copied;
-    h->c->cycles += (uint64_t)n.copied * h->cost->merge_field;
+    hv_charge(h, NESTED_L0, (uint64_t)n.copied * h->cost->merge_field);
     vmcs12_dirty_clear(h->nested.dirty);
     v12->launch = VMCS_STATE_LAUNCHED;
     h->cur = &h->vmcs02;
@@ -433,15 +434,42 @@ static enum hv_action l2_ept_violation(struct hv *h)
     return HV_STOP;
 }
 
+/* An L2 register as the exit left it: RSP is in vmcs02. */
+static uint64_t l2_gpr(struct hv *h, unsigned reg)
+{
+    return reg == RSP ? vmcs_get(&h->vmcs02, VMCS_IDX_GUEST_RSP)
+                      : h->c->gpr[reg];
+}
+
 enum hv_action nested_l2_exit(struct hv *h, uint32_t reason)
 {
-    bool ept12 = vmcs_get(&h->vmcs02, VMCS_IDX_EPT_POINTER) ==
-                     ept02_root(&h->nested.ept02) &&
-                 h->nested.ept02_ready;
-    if (reason == VMX_EXIT_EPT_VIOLATION && ept12)
+    const struct vmcs *v02 = &h->vmcs02;
+    bool ept12 = h->nested.ept02_ready &&
+                 vmcs_get(v02, VMCS_IDX_EPT_POINTER) ==
+                     ept02_root(&h->nested.ept02);
+    if ((reason == VMX_EXIT_EPT_VIOLATION ||
+         reason == VMX_EXIT_EPT_MISCONFIG) && ept12)
         return l2_ept_violation(h);
-    /* Every other exit of L2 is L1's: vmcs02 exits only where vmcs12 or
-     * L0's fixed CR bits ask for it. */
-    nested_vmexit(h, NULL);
-    return HV_RESUME;
+    /* Who handles it: vmcs-shadow/reflect.c. */
+    uint64_t q = vmcs_get(v02, VMCS_IDX_EXIT_QUALIFICATION);
+    uint32_t info = (uint32_t)vmcs_get(v02, VMCS_IDX_EXIT_INSN_INFO);
+    struct exit_info e = {
+        .reason = reason,
+        .qualification = q,
+        .intr_info = (uint32_t)vmcs_get(v02, VMCS_IDX_EXIT_INTR_INFO),
+        .intr_error = (uint32_t)vmcs_get(v02, VMCS_IDX_EXIT_INTR_ERROR),
+        .cr_source = l2_gpr(h, (q >> 8) & 0xF),
+        .msr = (uint32_t)h->c->gpr[RCX],
+        .vmcs_field = l2_gpr(h, (info >> 28) & 0xF),
+    };
+    /* L0 keeps nothing for itself while L2 runs: the APIC is passed
+     * through and L0 arms no timer. */
+    static const struct l0_exit_wants l0;
+    if (reflect_exit(&l0, &h->l1.vmcs12, &e, read_l1, h) == REFLECT_TO_L1) {
+        nested_vmexit(h, NULL);
+        return HV_RESUME;
+    }
+    /* An exit only L0's additions to vmcs02 caused (CR0.NE, CR4.VMXE):
+     * L0 handles it for L2 as for any guest. */
+    return hv_handler_for(h, reason)(h);
 }
