@@ -43,13 +43,10 @@ include tests/tests.mk
 
 all: $(IMAGES) $(UNIT_TESTS) $(LAYER_PROGRAMS)
 
-# Until nested VMX exists, the main job boots the default guest on the
-# emulated machine, then runs the CPUID microbenchmark bare and as L0's
-# guest (--mode single), recording both in results.db.
+# The main job: the default experiment (experiments/default.exp) into
+# results.db, and its report, read back from the database.
 run: $(IMAGES) $(LAYER_PROGRAMS)
-	$(TURTLES) run --stats $(BUILD)/images/hello.elf
-	$(TURTLES) run --stats --db results.db $(BUILD)/images/cpuid.elf -- iters=100000
-	$(TURTLES) run --stats --db results.db --mode single $(BUILD)/images/cpuid.elf -- iters=100000
+	TURTLES=$(TURTLES) scripts/experiment.sh experiments/default.exp results.db
 
 bench: $(IMAGES) $(LAYER_PROGRAMS)
 	scripts/bench.sh

@@ -14,6 +14,7 @@
 #include "hv/nested.h"
 #include "machine.h"
 #include "record/db.h"
+#include "analysis/report.h"
 #include "results.h"
 
 /* Exit codes of `turtles run` besides the guest's own status. */
@@ -46,6 +47,7 @@ struct options {
     int shadowing;      /* --vmcs-shadowing on|off (nested) */
     int merge_dirty;    /* --merge full|dirty (nested) */
     int want_trace;     /* --trace */
+    const char *label;  /* --label: the configuration, for the report */
     struct exit_trace *trace;
 };
 
@@ -53,6 +55,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
 "usage: turtles run [options] IMAGE [-- CMDLINE...]\n"
+"       turtles report --db FILE\n"
 "\n"
 "Boots the multiboot v1 ELF IMAGE on the emulated x86-64 machine and exits\n"
 "with the status the guest writes to isa-debug-exit (port 0xf4).\n"
@@ -79,6 +82,7 @@ static void usage(FILE *out)
 "  --db FILE          add the run to the SQLite results database FILE\n"
 "                     (created with analysis/schema.sql if absent)\n"
 "  --trace            with --db, also record every VM exit\n"
+"  --label NAME       with --db, the configuration's name for the report\n"
 "  -h, --help         this text\n"
 "\n"
 "Anything after -- is the image's command line.\n"
@@ -137,6 +141,7 @@ static int parse_run(int argc, char **argv, struct options *o)
         {"vmcs-shadowing", required_argument, 0, 'V'},
         {"merge", required_argument, 0, 'G'},
         {"trace", no_argument, 0, 't'},
+        {"label", required_argument, 0, 'l'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -209,6 +214,9 @@ static int parse_run(int argc, char **argv, struct options *o)
         }
         case 't':
             o->want_trace = 1;
+            break;
+        case 'l':
+            o->label = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -364,7 +372,9 @@ static int run(int argc, char **argv)
                 .cost_profile = cost_default.name, .mem_mib = o.mem_mib,
                 .max_insns = o.max_insns, .started = started,
                 .finished = finished, .host_ns = elapsed_ns(&t0, &t1),
-                .exit_code = status};
+                .exit_code = status, .label = o.label,
+                .l1_args = strcmp(o.mode, "nested") == 0 ? o.l1_args : NULL,
+                .shadowing = o.shadowing, .merge_dirty = o.merge_dirty};
             if (results_write(db, &f, m, stats, &metrics, o.trace) != 0 &&
                 status == 0)
                 status = EXIT_NO_DB;
@@ -385,6 +395,9 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "run") == 0)
         return run(argc - 1, argv + 1);
+    if (argc == 4 && strcmp(argv[1], "report") == 0 &&
+        strcmp(argv[2], "--db") == 0)
+        return report_main(argv[3]);
     if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         usage(stdout);
         return 0;

@@ -25,12 +25,22 @@ int results_write(struct db *db, const struct run_facts *f,
                   const struct guest_metrics *metrics,
                   const struct exit_trace *trace)
 {
-    const struct run_option options[] = {
+    struct run_option options[8] = {
         {"mode", f->mode, 0},
         {"mem_mib", NULL, (int64_t)f->mem_mib},
         {"max_insns", NULL, (int64_t)f->max_insns},
         {"cost_profile", f->cost_profile, 0},
     };
+    size_t n = 4;
+    if (f->label)
+        options[n++] = (struct run_option){"label", f->label, 0};
+    if (f->l1_args) {
+        options[n++] = (struct run_option){"l1_args", f->l1_args, 0};
+        options[n++] = (struct run_option){
+            "vmcs_shadowing", f->shadowing ? "on" : "off", 0};
+        options[n++] = (struct run_option){
+            "merge", f->merge_dirty ? "dirty" : "full", 0};
+    }
     emulator_counters(stats, m->cpu);
     const char *rev = TURTLES_GIT_REVISION;
     struct run_record r = {
@@ -40,7 +50,7 @@ int results_write(struct db *db, const struct run_facts *f,
         .image = f->image,
         .cmdline = f->cmdline,
         .options = options,
-        .option_count = sizeof options / sizeof *options,
+        .option_count = n,
         .git_revision = rev[0] ? rev : NULL,
         .cost_profile = f->cost_profile,
         .stop = m->stop,

@@ -17,6 +17,9 @@ struct run_facts {
     struct timespec started, finished;
     uint64_t host_ns;
     int exit_code;
+    const char *label;   /* --label, or NULL */
+    const char *l1_args; /* nested: L1's command line, else NULL */
+    int shadowing, merge_dirty; /* nested: L0's options */
 };
 
 /* Writes one run. Returns 0, or -1 with a message on stderr (the run

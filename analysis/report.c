@@ -1,0 +1,141 @@
+/* turtles report --db FILE: the tables of the default experiment, read
+ * from a results database (analysis/schema.sql) and never from memory, so
+ * any results.db can be reported again. For every labeled configuration
+ * (its newest run): the cost of one exit of the workload's main reason,
+ * how many L1 exits one L2 exit caused, and where its cycles went, beside
+ * the Turtles paper's numbers (OSDI 2010, sec. 4). */
+#include "analysis/report.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The newest run of each label, in the order the labels first appear. */
+static const char *const runs_sql =
+    "SELECT json_extract(options, '$.label') AS label, max(run_id), mode "
+    "FROM runs WHERE label IS NOT NULL "
+    "GROUP BY label ORDER BY min(run_id)";
+
+static double scalar(sqlite3 *db, const char *sql, sqlite3_int64 run,
+                     int reason)
+{
+    sqlite3_stmt *st;
+    double v = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_int64(st, 1, run);
+    if (sqlite3_bind_parameter_count(st) > 1)
+        sqlite3_bind_int(st, 2, reason);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+enum { REASON_CPUID = 10, REASON_VMREAD = 23, REASON_VMWRITE = 25 };
+
+/* One configuration: single-level runs report L0's CPUID exits; nested
+ * runs report L2's CPUID exits and what each one cost at every level. */
+static void report_run(sqlite3 *db, const char *label, sqlite3_int64 run,
+                       const char *mode)
+{
+    if (strcmp(mode, "nested") != 0) {
+        double cycles = scalar(db,
+            "SELECT cycles_per_exit FROM exit_cost_by_reason WHERE run_id = ?1 "
+            "AND handler_level = 0 AND guest_level = 1 AND reason = ?2",
+            run, REASON_CPUID);
+        printf("%-18s %-7s %12.0f %10s %10s %8s %8s %8s %11s   %s\n", label,
+               mode, cycles, "-", "-", "-", "-", "-", "-",
+               "single-level CPUID ~2,600");
+        return;
+    }
+    const char *per_exit =
+        "SELECT %s FROM nested_cost_per_exit WHERE run_id = ?1 AND reason = ?2";
+    char sql[256];
+    double v[6];
+    static const char *const cols[6] = {
+        "l2_exits", "cycles_per_l2_exit", "l1_exits_per_l2_exit",
+        "l0_cycles_per_l2_exit", "l1_cycles_per_l2_exit",
+        "transition_cycles_per_l2_exit"};
+    for (int k = 0; k < 6; k++) {
+        snprintf(sql, sizeof sql, per_exit, cols[k]);
+        v[k] = scalar(db, sql, run, REASON_CPUID);
+    }
+    double traps = scalar(db,
+        "SELECT coalesce(sum(count), 0) FROM exit_stats WHERE run_id = ?1 "
+        "AND handler_level = 0 AND guest_level = 1 AND reason IN (23, 25)",
+        run, 0);
+    double traps_per = v[0] > 0 ? traps / v[0] : 0;
+    printf("%-18s %-7s %12.0f %10.1f %10.1f %8.0f %8.0f %8.0f %11.1f   %s\n",
+           label, mode, v[1], v[2], traps_per, v[3], v[4], v[5], v[2] + 1,
+           "nested CPUID ~58,000; 11 traps, 13 pairs without shadowing");
+}
+
+/* The page-fault workload: L2's exits that L1 handled, by reason. */
+static void report_paging(sqlite3 *db, const char *label, sqlite3_int64 run)
+{
+    static const int reasons[] = {0, 10, 14, 28, 58};
+    printf("%-18s", label);
+    for (size_t k = 0; k < sizeof reasons / sizeof *reasons; k++)
+        printf(" %10.0f", scalar(db,
+            "SELECT coalesce(sum(count), 0) FROM exit_stats WHERE run_id = ?1 "
+            "AND handler_level = 1 AND guest_level = 2 AND reason = ?2",
+            run, reasons[k]));
+    printf("\n");
+}
+
+int report_main(const char *path)
+{
+    sqlite3 *db;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        fprintf(stderr, "turtles report: cannot open %s: %s\n", path,
+                sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return 1;
+    }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, runs_sql, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "turtles report: %s is not a results database: %s\n",
+                path, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return 1;
+    }
+    printf("CPUID microbenchmark: modeled cycles per exit of the workload "
+           "(L2's CPUID when nested)\n");
+    printf("%-18s %-7s %12s %10s %10s %8s %8s %8s %11s   %s\n",
+           "configuration", "mode", "cycles/exit", "L1 exits", "VMRD/WR",
+           "L0", "L1", "trans.", "exit pairs", "published (Turtles)");
+    int rows = 0;
+    char paging[8][64];
+    sqlite3_int64 paging_run[8];
+    int npaging = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *label = (const char *)sqlite3_column_text(st, 0);
+        sqlite3_int64 run = sqlite3_column_int64(st, 1);
+        const char *mode = (const char *)sqlite3_column_text(st, 2);
+        if (strncmp(label, "pf-", 3) == 0) {
+            if (npaging < 8) {
+                snprintf(paging[npaging], sizeof paging[0], "%s", label);
+                paging_run[npaging++] = run;
+            }
+            continue;
+        }
+        report_run(db, label, run, mode);
+        rows++;
+    }
+    sqlite3_finalize(st);
+    if (npaging) {
+        printf("\nPage-fault workload under l1vmm: L2 exits handled by L1, "
+               "by reason\n%-18s %10s %10s %10s %10s %10s\n", "configuration",
+               "#PF(0)", "CPUID(10)", "INVLPG(14)", "CR(28)", "INVPCID(58)");
+        for (int k = 0; k < npaging; k++)
+            report_paging(db, paging[k], paging_run[k]);
+    }
+    sqlite3_close(db);
+    if (!rows && !npaging) {
+        fprintf(stderr, "turtles report: %s has no labeled runs (turtles "
+                        "run --label NAME --db FILE)\n", path);
+        return 1;
+    }
+    return 0;
+}
