@@ -40,10 +40,10 @@ printf 'image: %s, %d extra rounds = %d guest instructions\n' \
 printf '%-22s %10s %12s %14s\n' backend seconds "M insns/s" "vs turtles"
 
 declare -A speed
-for backend in turtles turtles-single qemu bochs; do
-    runner=scripts/${backend%-single}-run.sh
-    export TURTLES_MODE=bare
-    [ "$backend" = turtles-single ] && export TURTLES_MODE=single
+for backend in turtles turtles-single turtles-nested qemu bochs; do
+    runner=scripts/${backend%%-*}-run.sh
+    export TURTLES_MODE=${backend#turtles-}
+    [ "$backend" = turtles ] && export TURTLES_MODE=bare
     t1=$(best_time "$runner" rounds=1)
     tn=$(best_time "$runner" rounds=$((1 + extra)))
     speed[$backend]=$(awk -v n="$insns" -v a="$t1" -v b="$tn" \
@@ -56,15 +56,22 @@ for backend in turtles turtles-single qemu bochs; do
 done
 echo "(best of $runs runs; host wall time of the extra rounds only)"
 awk -v t="${speed[turtles]}" -v b="${speed[bochs]}" -v q="${speed[qemu]}" \
-    -v s="${speed[turtles-single]}" \
+    -v s="${speed[turtles-single]}" -v n="${speed[turtles-nested]}" \
     'BEGIN { printf "turtles / bochs = %.2f (target > 1), turtles / qemu = %.2f (later goal 0.5)\n", t / b, t / q
-             printf "single / bare = %.2f (target >= 0.90)\n", s / t }'
+             printf "single / bare = %.2f, nested / bare = %.2f (targets >= 0.90)\n", s / t, n / t }'
 
-# One CPUID exit round trip in --mode single, in host time: the cpuid
-# guest with many iterations against one, the difference per iteration.
-n=${BENCH_CPUID_ITERS:-200000}
-export TURTLES_MODE=single
-c1=$(best_time scripts/turtles-run.sh iters=1 build/images/cpuid.elf)
-cn=$(best_time scripts/turtles-run.sh "iters=$((n + 1))" build/images/cpuid.elf)
-awk -v a="$c1" -v b="$cn" -v n="$n" \
-    'BEGIN { printf "single-level CPUID exit round trip: %.0f ns host time (%d exits)\n", (b - a) / n * 1e9, n }'
+# One CPUID exit round trip in host time: the cpuid guest with many
+# iterations against one, the difference per iteration.
+round_trip() { # LABEL ITERS TURTLES-OPTIONS...
+    local label=$1 n=$2
+    shift 2
+    export TURTLES_MODE=$1 TURTLES_EXTRA="${*:2}"
+    local a b
+    a=$(best_time scripts/turtles-run.sh iters=1 build/images/cpuid.elf)
+    b=$(best_time scripts/turtles-run.sh "iters=$((n + 1))" build/images/cpuid.elf)
+    awk -v a="$a" -v b="$b" -v n="$n" -v l="$label" \
+        'BEGIN { printf "%s CPUID exit round trip: %.0f ns host time (%d exits)\n", l, (b - a) / n * 1e9, n }'
+}
+round_trip single-level "${BENCH_CPUID_ITERS:-200000}" single
+round_trip "nested, shadowing off" 20000 nested --vmcs-shadowing off
+round_trip "nested, shadowing on" 20000 nested --vmcs-shadowing on

@@ -11,6 +11,8 @@ source "$(dirname "$0")/run-lib.sh"
 turtles="${TURTLES:-$(dirname "$0")/../build/turtles}"
 args=(run --mode "${TURTLES_MODE:-bare}" --serial "$work/serial.txt")
 [ "${TURTLES_MODE:-}" = nested ] && args+=(--l1-args "${TURTLES_L1_ARGS:-}")
+# shellcheck disable=SC2206
+args+=(${TURTLES_EXTRA:-}) # more options of turtles run, for benchmarks
 for m in "${modules[@]}"; do
     args+=(--module "$m")
 done
