@@ -352,6 +352,16 @@ enum nested_entry nested_vmentry(struct hv *h, bool launch, uint32_t *error)
         return NESTED_ENTRY_FAILED;
     }
 
+    /* L0 does not process MSR-load lists: an entry that would load one
+     * fails as an MSR-loading failure of its first entry (SDM Vol. 3C
+     * 27.4, exit reason 34, qualification = the entry's index from 1). */
+    if (get12(h, VMCS_IDX_ENTRY_MSR_LOAD_COUNT) != 0) {
+        vmcs_set(v12, VMCS_IDX_EXIT_REASON,
+                 VMX_EXIT_ENTRY_FAIL_MSR_LOAD | VMX_EXIT_REASON_ENTRY_FAILURE);
+        vmcs_set(v12, VMCS_IDX_EXIT_QUALIFICATION, 1);
+        load_l1_host_state(h);
+        return NESTED_ENTRY_FAILED;
+    }
     uint32_t proc2 = (get12(h, VMCS_IDX_PROC_CONTROLS) & PROC_SECONDARY_CONTROLS)
                          ? (uint32_t)get12(h, VMCS_IDX_PROC_CONTROLS2)
                          : 0;
