@@ -19,21 +19,31 @@ import expected_system  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-# Each backend runs IMAGE with CMDLINE and exits with the guest's status.
-# Each backend: the runner and the environment it needs.
+# Each backend: the runner (IMAGE CMDLINE..., exits with the guest's
+# status) and the environment it needs.
 BACKENDS = {
     "qemu": (["scripts/qemu-run.sh"], {}),
     "bochs": (["scripts/bochs-run.sh"], {}),
     "turtles": (["scripts/turtles-run.sh"], {"TURTLES_MODE": "bare"}),
     "turtles-single": (["scripts/turtles-run.sh"], {"TURTLES_MODE": "single"}),
-    # The image as L2 under l1vmm, in both of its paging modes.
-    "turtles-nested-ept": (["scripts/turtles-run.sh"],
-                           {"TURTLES_MODE": "nested",
-                            "TURTLES_L1_ARGS": "paging=ept"}),
-    "turtles-nested-shadow": (["scripts/turtles-run.sh"],
-                              {"TURTLES_MODE": "nested",
-                               "TURTLES_L1_ARGS": "paging=shadow"}),
 }
+
+
+def nested_backends():
+    """The image as L2 under l1vmm: both paging modes, every combination
+    of L0's nested options."""
+    for paging in ("ept", "shadow"):
+        for shadowing in ("on", "off"):
+            for merge in ("dirty", "full"):
+                name = f"nested-{paging}-{shadowing}-{merge}"
+                BACKENDS[name] = (["scripts/turtles-run.sh"], {
+                    "TURTLES_MODE": "nested",
+                    "TURTLES_L1_ARGS": f"paging={paging}",
+                    "TURTLES_EXTRA": f"--vmcs-shadowing {shadowing} "
+                                     f"--merge {merge}"})
+
+
+nested_backends()
 
 OK, FAIL, EXCEPTION = 0, 1, 2  # RT_EXIT_* in guests/rt/rt.h
 
