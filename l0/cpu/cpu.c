@@ -97,13 +97,16 @@ bool cpu_fault(struct cpu *c, unsigned vector, uint32_t error)
 {
     /* The first exception of an instruction is the one delivered. */
     if (!c->exc.raised)
-        c->exc = (struct pending_exception){true, (uint8_t)vector, true, error};
-    /* Exceptions without an error code (SDM Vol. 3A Table 7-1). */
-    if (vector != VEC_DF && vector != VEC_TS && vector != VEC_NP &&
-        vector != VEC_SS && vector != VEC_GP && vector != VEC_PF &&
-        vector != VEC_AC)
-        c->exc.has_error = false;
+        c->exc = (struct pending_exception){
+            true, (uint8_t)vector, cpu_exception_has_error(vector), error};
     return false;
+}
+
+/* SDM Vol. 3A Table 7-1: #DF, #TS, #NP, #SS, #GP, #PF and #AC push one. */
+bool cpu_exception_has_error(unsigned vector)
+{
+    return vector == VEC_DF || (vector >= VEC_TS && vector <= VEC_PF) ||
+           vector == VEC_AC;
 }
 
 bool cpu_fault_noerr(struct cpu *c, unsigned vector)

@@ -185,6 +185,8 @@ void cpu_update_mode(struct cpu *c);
  * so that handlers can write `return cpu_fault(...)`. */
 bool cpu_fault(struct cpu *c, unsigned vector, uint32_t error);
 bool cpu_fault_noerr(struct cpu *c, unsigned vector);
+/* Whether an exception pushes an error code. */
+bool cpu_exception_has_error(unsigned vector);
 
 /* RFLAGS as software sees it, and a write of it (all bits; the caller
  * applies privilege rules). */

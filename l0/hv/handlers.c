@@ -41,10 +41,7 @@ void hv_skip_instruction(struct hv *h)
 
 void hv_inject_exception(struct hv *h, unsigned vector, uint32_t error)
 {
-    /* Exceptions with an error code (SDM Vol. 3A Table 7-1). */
-    bool has_error = vector == VEC_DF || (vector >= VEC_TS &&
-                                          vector <= VEC_PF) ||
-                     vector == VEC_AC;
+    bool has_error = cpu_exception_has_error(vector);
     vmcs_set(h->cur, VMCS_IDX_ENTRY_INTR_INFO,
              INTR_VALID | INTR_TYPE_HW_EXCEPTION |
                  (has_error ? INTR_HAS_ERROR : 0) | vector);
