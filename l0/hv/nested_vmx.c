@@ -207,18 +207,32 @@ static enum hv_action handle_vmxoff(struct hv *h)
     return succeed(h);
 }
 
+/* The VMCS-pointer operand of VMCLEAR and VMPTRLD, with the checks they
+ * share: false with *out set when the instruction ends here. */
+static bool vmcs_pointer(struct hv *h, uint32_t bad_address,
+                         uint32_t vmxon_pointer, uint64_t *p,
+                         enum hv_action *out)
+{
+    if (!check_vmx_operation(h, false, out))
+        return false;
+    if (!read_pointer(h, p)) {
+        *out = HV_RESUME; /* the #PF is injected */
+        return false;
+    }
+    if (bad_pointer(*p) || *p == h->l1.vmxon_ptr) {
+        *out = fail(h, bad_pointer(*p) ? bad_address : vmxon_pointer);
+        return false;
+    }
+    return true;
+}
+
 static enum hv_action handle_vmclear(struct hv *h)
 {
     enum hv_action a;
     uint64_t p;
-    if (!check_vmx_operation(h, false, &a))
+    if (!vmcs_pointer(h, VMERR_VMCLEAR_BAD_ADDRESS,
+                      VMERR_VMCLEAR_VMXON_POINTER, &p, &a))
         return a;
-    if (!read_pointer(h, &p))
-        return HV_RESUME;
-    if (bad_pointer(p))
-        return fail(h, VMERR_VMCLEAR_BAD_ADDRESS);
-    if (p == h->l1.vmxon_ptr)
-        return fail(h, VMERR_VMCLEAR_VMXON_POINTER);
     if (p == h->l1.current) {
         h->l1.vmcs12.launch = VMCS_STATE_CLEAR;
         flush_current(h);
@@ -235,14 +249,9 @@ static enum hv_action handle_vmptrld(struct hv *h)
 {
     enum hv_action a;
     uint64_t p;
-    if (!check_vmx_operation(h, false, &a))
+    if (!vmcs_pointer(h, VMERR_VMPTRLD_BAD_ADDRESS,
+                      VMERR_VMPTRLD_VMXON_POINTER, &p, &a))
         return a;
-    if (!read_pointer(h, &p))
-        return HV_RESUME;
-    if (bad_pointer(p))
-        return fail(h, VMERR_VMPTRLD_BAD_ADDRESS);
-    if (p == h->l1.vmxon_ptr)
-        return fail(h, VMERR_VMPTRLD_VMXON_POINTER);
     uint32_t rev = revision_at(h, p);
     if (rev != VMCS_REVISION_ID)
         return fail(h, VMERR_VMPTRLD_BAD_REVISION);

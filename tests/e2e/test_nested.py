@@ -16,6 +16,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap import Report  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 REASON_CPUID, REASON_VMREAD, REASON_VMWRITE = 10, 23, 25
 
@@ -54,21 +57,8 @@ def l1stats(out):
             if line.startswith("L1STATS reason=")]
 
 
-class Report:
-    def __init__(self):
-        self.count = self.failures = 0
-
-    def check(self, ok, name, *detail):
-        self.count += 1
-        print(f"{'ok' if ok else 'not ok'} {self.count} - {name}")
-        if not ok:
-            self.failures += 1
-            for d in detail:
-                print(f"#   {d}")
-
-
 def main():
-    r = Report()
+    r = Report("nested")
     for guest, paging in SAME_OUTPUT:
         s1, ours = turtles_nested(guest, paging)[:2]
         s2, theirs = bochs_l1vmm(guest, paging)
@@ -144,9 +134,7 @@ def main():
             "a hostile L1 gets the architectural VMX answers and cannot "
             "hurt L0", out[-600:], p.stderr[-300:])
 
-    print(f"# nested: {r.count - r.failures} passed, {r.failures} failed, "
-          f"{r.count} total")
-    return 1 if r.failures else 0
+    return r.finish()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap import Report  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXIT_NO_DB = 73
 REASON_CPUID, REASON_IO = 10, 30
@@ -38,21 +41,8 @@ def exitstat(out, key):
     return m.group(1) if m else None
 
 
-class Report:
-    def __init__(self):
-        self.count = self.failures = 0
-
-    def check(self, ok, name, *detail):
-        self.count += 1
-        print(f"{'ok' if ok else 'not ok'} {self.count} - {name}")
-        if not ok:
-            self.failures += 1
-            for d in detail:
-                print(f"#   {d}")
-
-
 def main():
-    r = Report()
+    r = Report("single")
     with tempfile.TemporaryDirectory() as d:
         db = os.path.join(d, "results.db")
 
@@ -165,9 +155,7 @@ def main():
                 "a locked --db fails cleanly with no partial run", status,
                 n, err)
 
-    print(f"# single: {r.count - r.failures} passed, {r.failures} failed, "
-          f"{r.count} total")
-    return 1 if r.failures else 0
+    return r.finish()
 
 
 if __name__ == "__main__":
