@@ -49,10 +49,18 @@ info: action=ignore
 debug: action=ignore
 RC
 echo c > "$work/dbg.rc"
-: > "$work/serial.txt"
-(cd "$work" && timeout "$timeout_s" bochs -q -rc dbg.rc -f bochsrc) \
-    > "$work/bochs.out" 2>&1 < /dev/null
-code=$?
+# Bochs' VNC server binds the first free port of 5900-5949, but a bind
+# that wins a race against another Bochs and then fails to listen leaves
+# its socket unusable: it gives up before the guest starts ("RFB could
+# not bind"). Only then is the run repeated, after a pause.
+for attempt in 1 2 3; do
+    : > "$work/serial.txt"
+    (cd "$work" && timeout "$timeout_s" bochs -q -rc dbg.rc -f bochsrc) \
+        > "$work/bochs.out" 2>&1 < /dev/null
+    code=$?
+    grep -q "RFB could not bind" "$work/bochs.log" 2>/dev/null || break
+    sleep "$attempt"
+done
 tr -d '\r' < "$work/serial.txt"
 status=$(guest_status "$work/serial.txt")
 [ -n "$status" ] && exit "$status"
