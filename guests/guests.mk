@@ -32,7 +32,7 @@ define image_rules
 $(BUILD)/images/$(notdir $(1)).elf64: $(patsubst $(1)/%,$(BUILD)/images/$(notdir $(1))/%.o,$(wildcard $(1)/*.c $(1)/*.S)) $(RT_OBJECTS) guests/rt/rt.ld
 	$(GUEST_CC) $(GUEST_LDFLAGS) -o $$@ $$(filter %.o,$$^)
 
-$(BUILD)/images/$(notdir $(1))/%.o: $(1)/% $(wildcard guests/rt/*.h $(1)/*.h)
+$(BUILD)/images/$(notdir $(1))/%.o: $(1)/% $(wildcard guests/rt/*.h $(1)/*.h tests/guests/*.h) l1vmm/vmx.h
 	@mkdir -p $$(dir $$@)
 	$(GUEST_CC) $(GUEST_CFLAGS) -I$(1) -c $$< -o $$@
 endef

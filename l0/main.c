@@ -24,7 +24,7 @@ enum {
     EXIT_NO_OUTPUT = 66,  /* --serial cannot be opened */
     EXIT_NO_DB = 73,      /* --db cannot be opened or written */
     EXIT_INTERNAL = 70,   /* the emulator could not go on */
-    EXIT_TRIPLE_FAULT = 80,
+    EXIT_TRIPLE_FAULT = 80, /* shutdown: triple fault or VMX abort */
     EXIT_HALTED = 81,     /* HLT forever */
     EXIT_INSN_LIMIT = 82, /* --max-insns reached */
 };
@@ -89,8 +89,9 @@ static void usage(FILE *out)
 "\n"
 "exit status: the guest's isa-debug-exit value (0-255); %d bad usage;\n"
 "%d the image cannot be loaded; %d --serial cannot be opened; %d --db\n"
-"cannot be opened or written; %d internal limit reached; %d triple fault;\n"
-"%d HLT with nothing to wake it; %d instruction limit reached.\n",
+"cannot be opened or written; %d internal limit reached; %d shutdown (triple\n"
+"fault, or a VMX abort of L1 in nested mode); %d HLT with nothing to wake\n"
+"it; %d instruction limit reached.\n",
             EXIT_INSN_LIMIT, MAX_MODULES, EXIT_USAGE, EXIT_BAD_IMAGE,
             EXIT_NO_OUTPUT, EXIT_NO_DB, EXIT_INTERNAL, EXIT_TRIPLE_FAULT,
             EXIT_HALTED, EXIT_INSN_LIMIT);

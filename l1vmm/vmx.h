@@ -129,6 +129,11 @@ enum vmcs_field {
     HOST_GS_SELECTOR = 0x0C0A,
     HOST_TR_SELECTOR = 0x0C0C,
     /* 64-bit */
+    MSR_BITMAP = 0x2004,
+    EXIT_MSR_STORE_ADDR = 0x2006,
+    EXIT_MSR_LOAD_ADDR = 0x2008,
+    ENTRY_MSR_LOAD_ADDR = 0x200A,
+    TSC_OFFSET = 0x2010,
     EPT_POINTER = 0x201A,
     GUEST_PHYSICAL_ADDRESS = 0x2400,
     VMCS_LINK_POINTER = 0x2800,
@@ -214,6 +219,7 @@ enum seg { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR };
 #define PIN_NMI (1u << 3)
 #define PIN_PREEMPTION_TIMER (1u << 6)
 #define PROC_INTERRUPT_WINDOW (1u << 2)
+#define PROC_TSC_OFFSETTING (1u << 3)
 #define PROC_HLT (1u << 7)
 #define PROC_INVLPG (1u << 9)
 #define PROC_MWAIT (1u << 10)

@@ -22,6 +22,7 @@ e2e-test: $(IMAGES) $(LAYER_PROGRAMS)
 	TURTLES=$(TURTLES) python3 tests/e2e/test_turtles_cli.py
 	TURTLES=$(TURTLES) python3 tests/e2e/test_single.py
 	TURTLES=$(TURTLES) python3 tests/e2e/test_nested.py
+	TURTLES=$(TURTLES) python3 tests/e2e/test_l1_vmx.py
 	TURTLES=$(TURTLES) python3 tests/e2e/test_report.py
 
 test: unit-test e2e-test $(LAYER_TESTS)

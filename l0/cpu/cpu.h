@@ -193,10 +193,13 @@ bool cpu_exception_has_error(unsigned vector);
 uint64_t cpu_rflags(const struct cpu *c);
 void cpu_set_rflags(struct cpu *c, uint64_t value);
 
-/* The time stamp counter as the guest sees it. */
+/* The time stamp counter as software sees it: in VMX non-root operation
+ * with "use TSC offsetting", RDTSC, RDTSCP and RDMSR of IA32_TSC add the
+ * VMCS's TSC offset (SDM Vol. 3C 26.3; cached at VM entry). */
 static inline uint64_t cpu_tsc(const struct cpu *c)
 {
-    return c->cycles + c->tsc_offset;
+    return c->cycles + c->tsc_offset +
+           (c->vmx.nonroot ? c->vmx.tsc_offset : 0);
 }
 
 #endif

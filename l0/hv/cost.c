@@ -23,6 +23,7 @@ const struct cost_profile cost_default = {
     .handler_default = 1000,
     .merge_field = 20,
     .sync_field = 10,
+    .msr_list_entry = 150,
 };
 
 uint32_t cost_handler(const struct cost_profile *p, uint32_t reason)

@@ -18,6 +18,7 @@ struct cost_profile {
     uint32_t handler_default;
     uint32_t merge_field;   /* nested: one vmcs12 field merged into vmcs02 */
     uint32_t sync_field;    /* nested: one field synced with the shadow VMCS */
+    uint32_t msr_list_entry; /* nested: one entry of L1's MSR lists */
 };
 
 extern const struct cost_profile cost_default;

@@ -227,7 +227,9 @@ static enum hv_action handle_ept_violation(struct hv *h)
  * them set): the guest's value goes to the read shadow, the real
  * register keeps the bit set (SDM Vol. 3C 26.3). CR4.VMXE is a reserved
  * bit for a guest without VMX, so setting it is #GP(0). Qualification:
- * SDM Vol. 3C Table 28-3. */
+ * SDM Vol. 3C Table 28-3. Simplification: only these two of the bits
+ * VMX fixes are checked in L1's VMX operation (the others, CR0.PE and
+ * CR0.PG, are L1's own and MOV to CR0 in 64-bit mode keeps them). */
 static enum hv_action handle_cr_access(struct hv *h)
 {
     uint64_t q = field(h, VMCS_IDX_EXIT_QUALIFICATION);
@@ -241,7 +243,11 @@ static enum hv_action handle_cr_access(struct hv *h)
                                   : VMCS_IDX_CR0_READ_SHADOW;
     enum vmcs_index real_i = cr ? VMCS_IDX_GUEST_CR4 : VMCS_IDX_GUEST_CR0;
     uint64_t mask = field(h, mask_i);
-    if (cr == 4 && (value & CR4_VMXE) && !h->l1.enabled) {
+    /* L0's bits are fixed to 1 in L1's VMX operation too (SDM Vol. 3C
+     * 24.8): clearing one there is #GP(0). */
+    bool in_vmx = h->l1.vmxon && h->cur == &h->vmcs01; /* L1, not L2 */
+    bool clears_fixed = in_vmx && (value & mask) != mask;
+    if ((cr == 4 && (value & CR4_VMXE) && !h->l1.enabled) || clears_fixed) {
         hv_inject_exception(h, VEC_GP, 0);
         return HV_RESUME;
     }

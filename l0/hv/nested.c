@@ -236,9 +236,10 @@ void nested_vmexit(struct hv *h, const struct nested_exit *e)
     vmcs_set(v12, VMCS_IDX_ENTRY_CONTROLS,
              (get12(h, VMCS_IDX_ENTRY_CONTROLS) & ~(uint64_t)ENTRY_IA32E_MODE_GUEST) |
                  ia32e);
-    load_l1_host_state(h);
     h->cur = &h->vmcs01;
-    show_in_shadow(h); /* L1 reads the exit from the shadow */
+    load_l1_host_state(h);
+    if (nested_msr_exit(h, false))
+        show_in_shadow(h); /* L1 reads the exit from the shadow */
 }
 
 
@@ -315,6 +316,21 @@ static const struct vmx_check_caps *l1_caps(void)
     return &caps;
 }
 
+/* A VM-entry failure after the checks of the controls and host state
+ * (SDM Vol. 3C 27.8): the exit reason and qualification, L1's host
+ * state, and the VM-exit MSR-load list; the launch state stays. */
+static enum nested_entry entry_failure(struct hv *h, uint32_t reason,
+                                       uint64_t qualification)
+{
+    vmcs_set(&h->l1.vmcs12, VMCS_IDX_EXIT_REASON,
+             reason | VMX_EXIT_REASON_ENTRY_FAILURE);
+    vmcs_set(&h->l1.vmcs12, VMCS_IDX_EXIT_QUALIFICATION, qualification);
+    load_l1_host_state(h);
+    if (nested_msr_exit(h, true))
+        show_in_shadow(h); /* L1 reads the failure from the shadow */
+    return NESTED_ENTRY_FAILED;
+}
+
 enum nested_entry nested_vmentry(struct hv *h, bool launch, uint32_t *error)
 {
     struct l1_vmx *x = &h->l1;
@@ -342,26 +358,9 @@ enum nested_entry nested_vmentry(struct hv *h, bool launch, uint32_t *error)
     if (check.outcome != ENTRY_OK && getenv("TURTLES_DEBUG"))
         fprintf(stderr, "turtles: L1's VM entry fails: %s (SDM %s)\n",
                 check.rule, check.sdm);
-    if (check.outcome == ENTRY_FAIL_EXIT) {
-        /* A VM-entry failure (SDM Vol. 3C 27.8): exit information, then
-         * L1's host state. */
-        vmcs_set(v12, VMCS_IDX_EXIT_REASON,
-                 check.exit_reason | VMX_EXIT_REASON_ENTRY_FAILURE);
-        vmcs_set(v12, VMCS_IDX_EXIT_QUALIFICATION, check.qualification);
-        load_l1_host_state(h);
-        return NESTED_ENTRY_FAILED;
-    }
+    if (check.outcome == ENTRY_FAIL_EXIT)
+        return entry_failure(h, check.exit_reason, check.qualification);
 
-    /* L0 does not process MSR-load lists: an entry that would load one
-     * fails as an MSR-loading failure of its first entry (SDM Vol. 3C
-     * 27.4, exit reason 34, qualification = the entry's index from 1). */
-    if (get12(h, VMCS_IDX_ENTRY_MSR_LOAD_COUNT) != 0) {
-        vmcs_set(v12, VMCS_IDX_EXIT_REASON,
-                 VMX_EXIT_ENTRY_FAIL_MSR_LOAD | VMX_EXIT_REASON_ENTRY_FAILURE);
-        vmcs_set(v12, VMCS_IDX_EXIT_QUALIFICATION, 1);
-        load_l1_host_state(h);
-        return NESTED_ENTRY_FAILED;
-    }
     uint32_t proc2 = (get12(h, VMCS_IDX_PROC_CONTROLS) & PROC_SECONDARY_CONTROLS)
                          ? (uint32_t)get12(h, VMCS_IDX_PROC_CONTROLS2)
                          : 0;
@@ -397,6 +396,13 @@ enum nested_entry nested_vmentry(struct hv *h, bool launch, uint32_t *error)
     *stats_counter(&h->stats, "vmcs02_fields_copied") += n.copied;
     hv_charge(h, NESTED_L0, (uint64_t)n.copied * h->cost->merge_field);
     vmcs12_dirty_clear(h->nested.dirty);
+    /* MSRs load after the guest state, which vmcs02 now holds (27.4). */
+    uint32_t bad = nested_msr_entry_load(h);
+    if (bad) {
+        /* vmcs02 holds what the failed entry loaded: merge it all anew. */
+        vmcs12_dirty_all(h->nested.dirty);
+        return entry_failure(h, VMX_EXIT_ENTRY_FAIL_MSR_LOAD, bad);
+    }
     v12->launch = VMCS_STATE_LAUNCHED;
     h->cur = &h->vmcs02;
     return NESTED_ENTERED;

@@ -47,6 +47,17 @@ struct nested_exit {
 };
 void nested_vmexit(struct hv *h, const struct nested_exit *e);
 
+/* nested_msr.c: L1's MSR lists, which L0 processes itself. */
+/* At a nested VM entry, after vmcs02 is built: the VM-entry MSR-load
+ * list. Returns 0, or the number (from 1) of the entry that failed: the
+ * qualification of the VM-entry failure (exit reason 34) L1 then gets. */
+uint32_t nested_msr_entry_load(struct hv *h);
+/* At a nested VM exit (or VM-entry failure, which stores nothing), after
+ * L1's host state is in vmcs01: the VM-exit MSR-store list, then the
+ * VM-exit MSR-load list. A failing entry is a VMX abort: the run stops
+ * (L1's processor shuts down) and the result is false. */
+bool nested_msr_exit(struct hv *h, bool entry_failure);
+
 /* What L1 sees of VMX: the CPUID bit, the capability MSRs (a subset of
  * the hardware's: no VMCS shadowing for L1), IA32_FEATURE_CONTROL. */
 bool nested_read_msr(struct hv *h, uint32_t msr, uint64_t *value);

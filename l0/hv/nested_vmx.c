@@ -178,6 +178,37 @@ static void flush_current(struct hv *h)
 
 /* ---- the instructions ---------------------------------------------------- */
 
+/* L1's CR0 or CR4 as L1 sees it: L0's bits from the read shadow. */
+static uint64_t l1_cr(struct hv *h, enum vmcs_index real,
+                      enum vmcs_index mask, enum vmcs_index shadow)
+{
+    return (field(h, real) & ~field(h, mask)) | (field(h, shadow) & field(h, mask));
+}
+
+/* Whether L1's CR0 and CR4 respect the bits VMX operation fixes (SDM
+ * Vol. 3C 24.8, the IA32_VMX_CR0/CR4_FIXED MSRs). */
+static bool l1_crs_fit_vmx(struct hv *h)
+{
+    static const struct {
+        enum vmcs_index real, mask, shadow;
+        uint32_t fixed0, fixed1;
+    } crs[] = {
+        {VMCS_IDX_GUEST_CR0, VMCS_IDX_CR0_MASK, VMCS_IDX_CR0_READ_SHADOW,
+         MSR_IA32_VMX_CR0_FIXED0, MSR_IA32_VMX_CR0_FIXED1},
+        {VMCS_IDX_GUEST_CR4, VMCS_IDX_CR4_MASK, VMCS_IDX_CR4_READ_SHADOW,
+         MSR_IA32_VMX_CR4_FIXED0, MSR_IA32_VMX_CR4_FIXED1},
+    };
+    for (size_t k = 0; k < sizeof crs / sizeof *crs; k++) {
+        uint64_t cr = l1_cr(h, crs[k].real, crs[k].mask, crs[k].shadow);
+        uint64_t must = 0, may = 0;
+        nested_read_msr(h, crs[k].fixed0, &must);
+        nested_read_msr(h, crs[k].fixed1, &may);
+        if ((cr & must) != must || (cr & ~may))
+            return false;
+    }
+    return true;
+}
+
 static enum hv_action handle_vmxon(struct hv *h)
 {
     enum hv_action a;
@@ -185,6 +216,11 @@ static enum hv_action handle_vmxon(struct hv *h)
         return a;
     if (h->l1.vmxon)
         return fail(h, VMERR_VMXON_IN_ROOT);
+    /* SDM Vol. 3C 31.3 "VMXON": CR0 and CR4 must suit VMX operation;
+     * IA32_FEATURE_CONTROL, the other #GP(0) cause, is locked with VMX
+     * allowed for L1. */
+    if (!l1_crs_fit_vmx(h))
+        return raise(h, VEC_GP);
     uint64_t p;
     if (!read_pointer(h, &p))
         return HV_RESUME;

@@ -56,6 +56,9 @@ static void cache_controls(struct cpu *c, const struct vmcs *v)
     x->ept = x->proc2 & PROC2_EPT;
     x->vpid = (x->proc2 & PROC2_VPID) ? (uint16_t)vmcs_get(v, VMCS_IDX_VPID)
                                       : 0;
+    x->tsc_offset = (x->proc & PROC_TSC_OFFSETTING)
+                        ? vmcs_get(v, VMCS_IDX_TSC_OFFSET)
+                        : 0;
     uint64_t cap = 0;
     vmx_cap_read(MSR_IA32_VMX_EPT_VPID_CAP, &cap);
     x->ept_cfg.eptp = vmcs_get(v, VMCS_IDX_EPT_POINTER);
@@ -189,6 +192,20 @@ void vmx_vmentry(struct cpu *c, struct vmcs *v, bool launch,
         vmcs_set(v, VMCS_IDX_EXIT_REASON,
                  check.exit_reason | VMX_EXIT_REASON_ENTRY_FAILURE);
         vmcs_set(v, VMCS_IDX_EXIT_QUALIFICATION, check.qualification);
+        return;
+    }
+    /* Simplification: the engine loads and stores no MSR lists. L0, its
+     * only user, gives its VMCSs none and processes L1's itself; a VMCS
+     * with one fails loudly here rather than run without it. */
+    if (vmcs_get(v, VMCS_IDX_ENTRY_MSR_LOAD_COUNT) ||
+        vmcs_get(v, VMCS_IDX_EXIT_MSR_STORE_COUNT) ||
+        vmcs_get(v, VMCS_IDX_EXIT_MSR_LOAD_COUNT)) {
+        *out = (struct vmx_entry_result){
+            VMX_ENTRY_FAILURE, VMX_EXIT_ENTRY_FAIL_MSR_LOAD,
+            "MSR lists are not processed by the engine"};
+        vmcs_set(v, VMCS_IDX_EXIT_REASON, VMX_EXIT_ENTRY_FAIL_MSR_LOAD |
+                                              VMX_EXIT_REASON_ENTRY_FAILURE);
+        vmcs_set(v, VMCS_IDX_EXIT_QUALIFICATION, 1);
         return;
     }
     c->vmx.vmcs = v;

@@ -51,6 +51,7 @@ struct vmx_cpu {
     struct ept_config ept_cfg;
     uint16_t vpid;
     uint64_t preemption_deadline; /* in cycles; UINT64_MAX when off */
+    uint64_t tsc_offset; /* the TSC offset, 0 without "use TSC offsetting" */
     bool nmi_blocked; /* interruptibility "blocking by NMI" (bit 3) */
 
     struct vmx_exit_request request;

@@ -1407,6 +1407,88 @@ static void test_entry_failure_bad_guest_state(void **state)
     expect_eq("bad guest", "launch state", vmcs.launch, VMCS_STATE_CLEAR);
 }
 
+/* ---- TSC offsetting (SDM Vol. 3C 26.3) ---- */
+
+#define P_TSC_OFFSETTING BIT(3)
+#define TSC_OFF (1ull << 40)
+
+/* rdtsc; mov %eax,%ebx; mov %edx,%esi; mov $0x10,%ecx; rdmsr; cpuid */
+#define READ_TSC_TWICE "\x0f\x31\x89\xc3\x89\xd6\xb9\x10\x00\x00\x00\x0f\x32\x0f\xa2"
+
+static void test_tsc_offsetting(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        uint64_t proc, offset_seen;
+    } cases[] = {
+        {"no offsetting", P_MSR_BITMAPS, 0},
+        {"offsetting", P_MSR_BITMAPS | P_TSC_OFFSETTING, TSC_OFF},
+    };
+    for (size_t k = 0; k < N(cases); k++) {
+        machine_up();
+        load_code(CODE_OF(READ_TSC_TWICE));
+        set_bits(F(PROC_CONTROLS), cases[k].proc);
+        set(F(TSC_OFFSET), TSC_OFF); /* ignored without the control */
+        uint64_t t0 = c->cycles;
+        enter(cases[k].name);
+        expect_eq(cases[k].name, "exit", run_to_exit(cases[k].name), R_CPUID);
+        uint64_t t1 = c->cycles, off = cases[k].offset_seen;
+        uint64_t rdtsc = c->gpr[RSI] << 32 | (uint32_t)c->gpr[RBX];
+        uint64_t rdmsr = c->gpr[RDX] << 32 | (uint32_t)c->gpr[RAX];
+        if (rdtsc < t0 + off || rdtsc > rdmsr || rdmsr > t1 + off)
+            fail_msg("%s: RDTSC %#llx, RDMSR %#llx outside [%#llx, %#llx]",
+                     cases[k].name, (unsigned long long)rdtsc,
+                     (unsigned long long)rdmsr,
+                     (unsigned long long)(t0 + off),
+                     (unsigned long long)(t1 + off));
+        /* Root operation reads the TSC itself. */
+        expect_eq(cases[k].name, "TSC in root", cpu_tsc(c), c->cycles);
+        machine_down();
+    }
+}
+
+/* WRMSR of IA32_TSC in non-root operation writes the TSC itself: the
+ * guest reads the value plus its offset, the host the value. */
+static void test_tsc_write_in_guest(void **state)
+{
+    (void)state;
+    /* mov $0x10,%ecx; xor %edx,%edx; mov $0x1000,%eax; wrmsr; rdtsc; cpuid */
+    load_code(CODE_OF("\xb9\x10\x00\x00\x00\x31\xd2\xb8\x00\x10\x00\x00"
+                      "\x0f\x30\x0f\x31\x0f\xa2"));
+    set_bits(F(PROC_CONTROLS), P_MSR_BITMAPS | P_TSC_OFFSETTING);
+    set(F(TSC_OFFSET), TSC_OFF);
+    enter("wrmsr tsc");
+    expect_eq("wrmsr tsc", "exit", run_to_exit("wrmsr tsc"), R_CPUID);
+    uint64_t seen = c->gpr[RDX] << 32 | (uint32_t)c->gpr[RAX];
+    uint64_t host = cpu_tsc(c);
+    if (seen < TSC_OFF + 0x1000 || seen > TSC_OFF + 0x1000 + 100 ||
+        host < seen - TSC_OFF || host > 0x1000 + 100)
+        fail_msg("guest read %#llx, host reads %#llx",
+                 (unsigned long long)seen, (unsigned long long)host);
+}
+
+/* The engine processes no MSR lists (L0 processes L1's itself): a VMCS
+ * with one fails to enter instead of running without it. */
+static void test_msr_lists_refused(void **state)
+{
+    (void)state;
+    static const enum vmcs_index counts[] = {
+        F(ENTRY_MSR_LOAD_COUNT), F(EXIT_MSR_STORE_COUNT),
+        F(EXIT_MSR_LOAD_COUNT)};
+    for (size_t k = 0; k < N(counts); k++) {
+        machine_up();
+        set(counts[k], 1);
+        struct vmx_entry_result r;
+        vmx_vmentry(c, &vmcs, true, &r);
+        expect_eq("msr list", "status", r.status, VMX_ENTRY_FAILURE);
+        expect_eq("msr list", "exit reason", get(F(EXIT_REASON)),
+                  34 | BIT(31));
+        expect_eq("msr list", "non-root", c->vmx.nonroot, 0);
+        machine_down();
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1436,6 +1518,9 @@ int main(void)
         T(test_vmlaunch_of_launched_vmcs),
         T(test_vmresume_of_clear_vmcs),
         T(test_entry_failure_bad_guest_state),
+        TABLE(test_tsc_offsetting),
+        T(test_tsc_write_in_guest),
+        TABLE(test_msr_lists_refused),
 #undef T
 #undef TABLE
     };

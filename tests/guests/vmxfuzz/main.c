@@ -7,80 +7,13 @@
  *
  * RESULT vmxfuzz <check>=<error number or outcome> ...
  * METRIC vmxfuzz launches, by outcome (depends on nothing but the PRNG). */
-#include <stdbool.h>
-
-#include "cpu.h"
-#include "rt.h"
-
-#include "../../../l1vmm/vmx.h"
-
-enum {
-    FIELD_INSN_ERROR = 0x4400,
-    FIELD_EXIT_REASON = 0x4402,
-    FIELD_HOST_RSP = 0x6C14,
-    FIELD_HOST_RIP = 0x6C16,
-};
+#include "../l1test.h"
 
 static uint8_t vmxon_region[4096] __attribute__((aligned(4096)));
 static uint8_t vmcs_a[4096] __attribute__((aligned(4096)));
 static uint8_t vmcs_b[4096] __attribute__((aligned(4096)));
 
-static uint64_t pa(const void *p) { return (uint64_t)(uintptr_t)p; }
-
-/* VMREAD with its status (l1vmm's helper assumes success). */
-static enum vmx_result vmread_status(uint64_t field, uint64_t *value)
-{
-    uint8_t be, b;
-    __asm__ volatile("vmread %3, %2\n\t" VMX_RESULT_ASM
-                     : "=q"(be), "=q"(b), "=r"(*value)
-                     : "r"(field)
-                     : "cc");
-    return vmx_result(be, b);
-}
-
-/* VMLAUNCH (or VMRESUME) that comes back: on VMfail the next
- * instruction, on a VM-entry failure (or an exit of an L2 that somehow
- * ran) the host RIP, which is set to the label after it. */
-enum launch_outcome { LAUNCH_FAIL_VALID, LAUNCH_FAIL_INVALID, LAUNCH_HOST };
-
-static enum launch_outcome launch(bool resume)
-{
-    uint8_t be = 0, b = 0, host = 0;
-    __asm__ volatile(
-        "lea 1f(%%rip), %%rax\n\t"
-        "vmwrite %%rax, %[rip]\n\t"
-        "vmwrite %%rsp, %[rsp]\n\t"
-        "test %[resume], %[resume]\n\t"
-        "jnz 2f\n\t"
-        "vmlaunch\n\t"
-        "jmp 3f\n"
-        "2:\tvmresume\n"
-        "3:\tsetbe %[be]\n\t"
-        "setb %[b]\n\t"
-        "jmp 4f\n"
-        "1:\tmovb $1, %[host]\n"
-        "4:"
-        : [be] "+q"(be), [b] "+q"(b), [host] "+q"(host)
-        : [rip] "r"((uint64_t)FIELD_HOST_RIP),
-          [rsp] "r"((uint64_t)FIELD_HOST_RSP), [resume] "r"((uint64_t)resume)
-        : "rax", "cc", "memory");
-    if (host)
-        return LAUNCH_HOST;
-    return b ? LAUNCH_FAIL_INVALID : LAUNCH_FAIL_VALID;
-}
-
-/* The VM-instruction error after a VMfailValid, or -1 for VMfailInvalid
- * and -2 for success. */
-static int error_of(enum vmx_result r)
-{
-    if (r == VMX_OK)
-        return -2;
-    if (r == VMX_FAIL_INVALID)
-        return -1;
-    uint64_t e = 0;
-    vmread_status(FIELD_INSN_ERROR, &e);
-    return (int)e;
-}
+static uint64_t pa(const void *p) { return l1test_pa(p); }
 
 /* VMPTRST and VMPTRLD of [RAX] are 3 bytes long (0F C7 /7 and /6 with a
  * ModRM naming [RAX]): the handler skips the faulting one. */
@@ -92,18 +25,41 @@ static void skip_faulting_vmx_insn(struct rt_frame *f)
     f->rip += 3;
 }
 
-static unsigned entry_failures;
+/* #GP(0) from an instruction of known length: the handler skips it. */
+static volatile int gp_faults;
+static volatile unsigned gp_skip;
 
-/* The descriptor-table registers as the runtime set them. */
-static struct __attribute__((packed)) {
-    uint16_t limit;
-    uint64_t base;
-} saved_gdtr, saved_idtr;
-
-static void reload_tables(void)
+static void skip_faulting_gp(struct rt_frame *f)
 {
-    __asm__ volatile("lgdt %0; lidt %1" ::"m"(saved_gdtr), "m"(saved_idtr));
+    gp_faults++;
+    f->rip += gp_skip;
 }
+
+#define CR0_NE (1ull << 5)
+
+/* VMXON with CR0.NE clear: #GP(0), CR0 does not suit VMX operation (SDM
+ * Vol. 3C 24.8, 31.3 "VMXON"). Returns the #GPs seen. */
+static int vmxon_without_ne(uint64_t region)
+{
+    uint64_t cr0 = read_cr0();
+    int before = gp_faults;
+    gp_skip = 4; /* F3 0F C7 30: vmxon (%rax) */
+    l1test_write_cr0(cr0 & ~CR0_NE);
+    __asm__ volatile("vmxon (%0)" ::"a"(&region) : "cc", "memory");
+    l1test_write_cr0(cr0);
+    return gp_faults - before;
+}
+
+/* MOV to CR0 clearing NE in VMX operation: #GP(0) (24.8). */
+static int clear_ne_in_vmx(void)
+{
+    int before = gp_faults;
+    gp_skip = 3; /* 0F 22 C0: mov %rax, %cr0 */
+    __asm__ volatile("mov %0, %%cr0" ::"a"(read_cr0() & ~CR0_NE) : "memory");
+    return gp_faults - before;
+}
+
+static unsigned entry_failures;
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 
@@ -125,56 +81,19 @@ static const uint32_t fields[] = {
     0x4000, 0x4002, 0x4012, 0x4016, 0x201A, 0x0000, 0x4402, 0x6400,
 };
 
-/* Controls every CPU accepts: the allowed-0 settings of the TRUE MSRs,
- * with a 64-bit host (exit control bit 9). */
-static void valid_controls(void)
-{
-    vmwrite(0x4000, (uint32_t)rdmsr(0x48D));
-    vmwrite(0x4002, (uint32_t)rdmsr(0x48E));
-    vmwrite(0x400C, (uint32_t)rdmsr(0x48F) | 1u << 9);
-    vmwrite(0x4012, (uint32_t)rdmsr(0x490));
-}
-
-/* The host state of this program as it runs, so that a VM-entry failure
- * returns here intact (SDM Vol. 3C 28.5: selectors, bases, CRs). */
-static void valid_host(void)
-{
-    extern uint64_t rt_gdt[];
-    struct __attribute__((packed)) { uint16_t limit; uint64_t base; } gdt, idt;
-    __asm__ volatile("sgdt %0; sidt %1" : "=m"(gdt), "=m"(idt));
-    uint64_t lo = rt_gdt[RT_SEL_TSS / 8], hi = rt_gdt[RT_SEL_TSS / 8 + 1];
-    uint64_t tss = ((lo >> 16) & 0xFFFFFF) | ((lo >> 32) & 0xFF000000) |
-                   hi << 32;
-    static const struct { uint32_t field; uint64_t value; } host[] = {
-        {0x0C00, RT_SEL_KDATA}, {0x0C02, RT_SEL_KCODE},
-        {0x0C04, RT_SEL_KDATA}, {0x0C06, RT_SEL_KDATA},
-        {0x0C08, RT_SEL_KDATA}, {0x0C0A, RT_SEL_KDATA},
-        {0x0C0C, RT_SEL_TSS}, {0x6C06, 0}, {0x6C08, 0}, {0x6C10, 0},
-        {0x6C12, 0},
-    };
-    for (unsigned k = 0; k < sizeof host / sizeof *host; k++)
-        vmwrite(host[k].field, host[k].value);
-    /* With the bits VMX fixes to 1 (IA32_VMX_CR0/CR4_FIXED0). */
-    vmwrite(0x6C00, read_cr0() | rdmsr(0x486));
-    vmwrite(0x6C02, read_cr3());
-    vmwrite(0x6C04, read_cr4() | rdmsr(0x488));
-    vmwrite(0x6C0A, tss);
-    vmwrite(0x6C0C, gdt.base);
-    vmwrite(0x6C0E, idt.base);
-}
-
 int main(const struct rt_boot *boot)
 {
     uint64_t rounds = rt_cmdline_u64(boot->cmdline, "rounds", 300);
-    __asm__ volatile("sgdt %0; sidt %1" : "=m"(saved_gdtr), "=m"(saved_idtr));
-    if (!(cpuid(1, 0).ecx & (1u << 5)))
-        rt_panic("vmxfuzz: no VMX (run it as L1 of turtles --mode nested)");
-    uint32_t revision = (uint32_t)rdmsr(0x480) & 0x7FFFFFFF;
+    l1test_save_tables();
+    uint32_t revision = l1test_prepare_vmx("vmxfuzz");
     *(uint32_t *)vmxon_region = revision;
     *(uint32_t *)vmcs_a = revision;
     *(uint32_t *)vmcs_b = revision;
-    write_cr4(read_cr4() | (1u << 13));
+    rt_set_handler(13, skip_faulting_gp);
+    int vmxon_ne0 = vmxon_without_ne(pa(vmxon_region));     /* #GP */
     int on = error_of(vmxon(pa(vmxon_region)));
+    int clear_ne = clear_ne_in_vmx();                       /* #GP */
+    rt_set_handler(13, NULL); /* any other #GP is a failure */
     int twice = error_of(vmxon(pa(vmxon_region)));         /* 15 */
     int clear_a = error_of(vmclear(pa(vmcs_a)));
     int ptrld_a = error_of(vmptrld(pa(vmcs_a)));
@@ -185,7 +104,7 @@ int main(const struct rt_boot *boot)
     int ptrld_rev = error_of(vmptrld(pa(vmcs_b)));          /* 11 */
     uint64_t v;
     int read_bad = error_of(vmread_status(0xFFFF, &v));     /* 12 */
-    int write_ro = error_of(vmwrite(FIELD_EXIT_REASON, 7)); /* ok: MISC[29] */
+    int write_ro = error_of(vmwrite(EXIT_REASON, 7)); /* ok: MISC[29] */
     int resume_clear = launch(true) == LAUNCH_FAIL_VALID
                            ? error_of(VMX_FAIL_VALID) : -3;   /* 5 */
     int invept_bad = error_of(invept(0, 0));                  /* 28 */
@@ -216,22 +135,24 @@ int main(const struct rt_boot *boot)
         outcome[o]++;
         if (o == LAUNCH_FAIL_VALID) {
             uint64_t e = 0;
-            vmread_status(FIELD_INSN_ERROR, &e);
+            vmread_status(VM_INSTRUCTION_ERROR, &e);
             errors[e < 64 ? e : 63]++;
         } else if (o == LAUNCH_HOST) {
             /* A VM-entry failure cleared IF and the GDTR/IDTR limits
              * (SDM 28.5.2); this program needs its own tables back. */
             uint64_t reason = 0;
-            vmread_status(FIELD_EXIT_REASON, &reason);
+            vmread_status(EXIT_REASON, &reason);
             entry_failures += reason >> 31;
-            reload_tables();
+            l1test_reload_tables();
         }
     }
-    rt_printf("RESULT vmxfuzz vmxon=%d twice=%d clear=%d ptrld=%d "
+    rt_printf("RESULT vmxfuzz vmxon_ne0_gp=%d vmxon=%d clear_ne_gp=%d "
+              "twice=%d clear=%d ptrld=%d "
               "ptrld_vmxon=%d clear_odd=%d clear_vmxon=%d ptrld_rev=%d "
               "read_bad=%d write_ro=%d resume_clear=%d invept_bad=%d "
               "operand_faults=%d\n",
-              on, twice, clear_a, ptrld_a, ptrld_vmxon, clear_odd,
+              vmxon_ne0, on, clear_ne, twice, clear_a, ptrld_a, ptrld_vmxon,
+              clear_odd,
               clear_vmxon, ptrld_rev, read_bad, write_ro, resume_clear,
               invept_bad, faults);
     rt_printf("METRIC vmxfuzz rounds=%lu fail_valid=%u fail_invalid=%u "

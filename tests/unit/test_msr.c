@@ -1,0 +1,121 @@
+/* l0/cpu/msr.c: the WRMSR rule msr_check_write() that L0 applies to MSRs
+ * it keeps in a VMCS (L1's MSR lists), and the non-faulting accesses.
+ * Expected values are typed from the SDM (Vol. 3A 10.8.5 for EFER, Vol.
+ * 3A 13.12.2 for the PAT memory types, Vol. 4 for the indices). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "cpu/cpu.h"
+#include "cpu/msr.h"
+
+#define PG (1ull << 31)
+#define SCE (1ull << 0)
+#define LME (1ull << 8)
+#define LMA (1ull << 10)
+#define NXE (1ull << 11)
+
+static bool check(uint32_t index, uint64_t old, uint64_t cr0, uint64_t *v)
+{
+    return msr_check_write(index, old, cr0, v);
+}
+
+static void test_efer_keeps_lma_and_refuses_reserved_bits(void **state)
+{
+    (void)state;
+    uint64_t v = SCE | LME | NXE; /* LMA not written: read-only */
+    assert_true(check(0xC0000080, LME | LMA, PG, &v));
+    assert_int_equal(v, SCE | LME | NXE | LMA);
+    v = LME | LMA | (1ull << 2); /* bits 1-7 are reserved */
+    assert_false(check(0xC0000080, LME | LMA, PG, &v));
+    v = 1ull << 12;
+    assert_false(check(0xC0000080, 0, 0, &v));
+}
+
+static void test_efer_lme_cannot_change_while_paging(void **state)
+{
+    (void)state;
+    uint64_t v = 0;
+    assert_false(check(0xC0000080, LME | LMA, PG, &v));
+    v = LME;
+    assert_false(check(0xC0000080, 0, PG, &v));
+    v = LME;
+    assert_true(check(0xC0000080, 0, 0, &v)); /* paging off: allowed */
+}
+
+static void test_pat_takes_only_defined_memory_types(void **state)
+{
+    (void)state;
+    uint64_t v = 0x0007040600070406ull; /* the power-up value */
+    assert_true(check(0x277, 0, 0, &v));
+    for (unsigned type = 0; type < 256; type++) {
+        v = (uint64_t)type << 40;
+        bool defined = type <= 1 || (type >= 4 && type <= 7);
+        assert_int_equal(check(0x277, 0, 0, &v), defined);
+    }
+}
+
+static void test_addresses_must_be_canonical(void **state)
+{
+    (void)state;
+    static const uint32_t address_msrs[] = {
+        0x175, 0x176, 0xC0000082, 0xC0000083, 0xC0000100, 0xC0000101,
+        0xC0000102};
+    for (size_t k = 0; k < sizeof address_msrs / sizeof *address_msrs; k++) {
+        uint64_t low = 0x00007FFFFFFFF000ull, high = 0xFFFF800000000000ull,
+                 bad = 0x0000800000000000ull;
+        assert_true(check(address_msrs[k], 0, 0, &low));
+        assert_true(check(address_msrs[k], 0, 0, &high));
+        assert_false(check(address_msrs[k], 0, 0, &bad));
+    }
+}
+
+static void test_locked_feature_control_and_unknown_msrs_refuse(void **state)
+{
+    (void)state;
+    uint64_t v = 0x5;
+    assert_true(check(0x3A, 0, 0, &v));
+    assert_false(check(0x3A, 0x1, 0, &v));   /* lock bit set */
+    assert_false(check(0x808, 0, 0, &v));    /* x2APIC: not offered */
+    assert_false(check(0x9B, 0, 0, &v));     /* IA32_SMM_MONITOR_CTL */
+    v = 1ull << 32;
+    assert_false(check(0xC0000103, 0, 0, &v)); /* TSC_AUX: 32 bits */
+}
+
+/* msr_get/msr_set refuse as RDMSR/WRMSR would, without an exception. */
+static void test_nonfaulting_access_raises_nothing(void **state)
+{
+    (void)state;
+    struct cpu *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    uint64_t v = 0;
+    assert_false(msr_get(c, 0x808, &v));
+    assert_false(msr_set(c, 0xC0000102, 0x0000800000000000ull));
+    assert_false(c->exc.raised);
+    assert_true(msr_set(c, 0xC0000102, 0x1234000));
+    assert_true(msr_get(c, 0xC0000102, &v));
+    assert_int_equal(v, 0x1234000);
+    c->cycles = 1000;
+    assert_true(msr_set(c, 0x10, 5000));
+    assert_true(msr_get(c, 0x10, &v));
+    assert_int_equal(v, 5000);
+    free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_efer_keeps_lma_and_refuses_reserved_bits),
+        cmocka_unit_test(test_efer_lme_cannot_change_while_paging),
+        cmocka_unit_test(test_pat_takes_only_defined_memory_types),
+        cmocka_unit_test(test_addresses_must_be_canonical),
+        cmocka_unit_test(test_locked_feature_control_and_unknown_msrs_refuse),
+        cmocka_unit_test(test_nonfaulting_access_raises_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
