@@ -212,6 +212,17 @@ static void load_l1_host_state(struct hv *h)
     set01(h, VMCS_IDX_GUEST_PENDING_DBG, 0);
 }
 
+/* L1 resumes at its host RIP, after a VM exit or a VM-entry failure:
+ * its host state, its VM-exit MSR lists, and the shadow VMCS it reads
+ * the exit from. */
+static void resume_l1(struct hv *h, bool entry_failure)
+{
+    h->cur = &h->vmcs01;
+    load_l1_host_state(h);
+    if (nested_msr_exit(h, entry_failure))
+        show_in_shadow(h);
+}
+
 void nested_vmexit(struct hv *h, const struct nested_exit *e)
 {
     struct vmcs *v12 = &h->l1.vmcs12, *v02 = &h->vmcs02;
@@ -236,10 +247,7 @@ void nested_vmexit(struct hv *h, const struct nested_exit *e)
     vmcs_set(v12, VMCS_IDX_ENTRY_CONTROLS,
              (get12(h, VMCS_IDX_ENTRY_CONTROLS) & ~(uint64_t)ENTRY_IA32E_MODE_GUEST) |
                  ia32e);
-    h->cur = &h->vmcs01;
-    load_l1_host_state(h);
-    if (nested_msr_exit(h, false))
-        show_in_shadow(h); /* L1 reads the exit from the shadow */
+    resume_l1(h, false);
 }
 
 
@@ -325,9 +333,7 @@ static enum nested_entry entry_failure(struct hv *h, uint32_t reason,
     vmcs_set(&h->l1.vmcs12, VMCS_IDX_EXIT_REASON,
              reason | VMX_EXIT_REASON_ENTRY_FAILURE);
     vmcs_set(&h->l1.vmcs12, VMCS_IDX_EXIT_QUALIFICATION, qualification);
-    load_l1_host_state(h);
-    if (nested_msr_exit(h, true))
-        show_in_shadow(h); /* L1 reads the failure from the shadow */
+    resume_l1(h, true);
     return NESTED_ENTRY_FAILED;
 }
 

@@ -113,18 +113,15 @@ static bool vcpu_write(struct hv *h, struct vmcs *v, uint32_t msr,
     return msr_set(h->c, msr, value);
 }
 
-/* Bits 31:8 = 000008H: the x2APIC registers, which no list may name. */
-static bool x2apic_msr(uint32_t msr) { return (msr >> 8) == 0x8; }
-
-/* Entries beyond IA32_VMX_MISC's recommended maximum fail, as in KVM:
- * the SDM leaves them undefined. Unreadable memory (outside L1's RAM)
- * reads as all ones, whose reserved bits fail the entry. */
-static bool read_entry(struct hv *h, uint64_t area, uint32_t k,
-                       struct msr_entry *e)
+/* MSRs no list may name: the x2APIC registers (bits 31:8 = 000008H),
+ * the SMM-only ones, and for loads FS/GS base (SDM 27.4, 28.4, 28.6). */
+static bool refused(uint32_t msr, bool store)
 {
-    return k < VMX_MISC_MAX_MSR_LIST &&
-           gmem_read_phys(h, area + 16ull * k, e, sizeof *e) &&
-           e->reserved == 0;
+    if ((msr >> 8) == 0x8)
+        return true;
+    return store ? msr == MSR_SMBASE
+                 : msr == MSR_FS_BASE || msr == MSR_GS_BASE ||
+                       msr == MSR_SMM_MONITOR_CTL;
 }
 
 static void charge_entries(struct hv *h, uint32_t entries)
@@ -133,41 +130,30 @@ static void charge_entries(struct hv *h, uint32_t entries)
     hv_charge(h, NESTED_L0, (uint64_t)entries * h->cost->msr_list_entry);
 }
 
-/* Loads a list into the processor for software under `v` (27.4, 28.6,
- * which share their rules). Returns 0, or the number (from 1) of the
- * entry that failed; the entries before it stay loaded. */
-static uint32_t load_list(struct hv *h, struct vmcs *v, uint64_t area,
-                          uint32_t count)
+/* Loads a list into the processor for software under `v` (27.4, 28.6),
+ * or stores that processor's MSRs in it (28.4). Returns 0, or the number
+ * (from 1) of the entry that failed, which is left in *e; the entries
+ * before it stay done. Entries beyond IA32_VMX_MISC's recommended
+ * maximum fail, as in KVM: the SDM leaves them undefined. Memory outside
+ * L1's RAM reads as all ones, whose reserved bits fail the entry. */
+static uint32_t process_list(struct hv *h, struct vmcs *v, uint64_t area,
+                             uint32_t count, bool store, struct msr_entry *e)
 {
-    for (uint32_t k = 0; k < count; k++) {
-        struct msr_entry e;
-        if (!read_entry(h, area, k, &e) || e.index == MSR_FS_BASE ||
-            e.index == MSR_GS_BASE || x2apic_msr(e.index) ||
-            e.index == MSR_SMM_MONITOR_CTL ||
-            !vcpu_write(h, v, e.index, e.data)) {
-            charge_entries(h, k + 1);
-            return k + 1;
-        }
+    uint32_t k = 0;
+    for (; k < count; k++) {
+        uint64_t at = area + 16ull * k;
+        *e = (struct msr_entry){0, 0, 0};
+        if (k >= VMX_MISC_MAX_MSR_LIST ||
+            !gmem_read_phys(h, at, e, sizeof *e) || e->reserved ||
+            refused(e->index, store) ||
+            !(store ? vcpu_read(h, v, e->index, &e->data)
+                    : vcpu_write(h, v, e->index, e->data)))
+            break;
+        if (store)
+            gmem_write_phys(h, at + 8, &e->data, sizeof e->data);
     }
-    charge_entries(h, count);
-    return 0;
-}
-
-/* Stores the MSRs of the processor under `v` in a list (28.4). */
-static uint32_t store_list(struct hv *h, struct vmcs *v, uint64_t area,
-                           uint32_t count)
-{
-    for (uint32_t k = 0; k < count; k++) {
-        struct msr_entry e;
-        if (!read_entry(h, area, k, &e) || x2apic_msr(e.index) ||
-            e.index == MSR_SMBASE || !vcpu_read(h, v, e.index, &e.data)) {
-            charge_entries(h, k + 1);
-            return k + 1;
-        }
-        gmem_write_phys(h, area + 16ull * k + 8, &e.data, sizeof e.data);
-    }
-    charge_entries(h, count);
-    return 0;
+    charge_entries(h, k < count ? k + 1 : count);
+    return k < count ? k + 1 : 0;
 }
 
 static uint64_t get12(struct hv *h, enum vmcs_index i)
@@ -177,42 +163,43 @@ static uint64_t get12(struct hv *h, enum vmcs_index i)
 
 uint32_t nested_msr_entry_load(struct hv *h)
 {
-    return load_list(h, &h->vmcs02, get12(h, VMCS_IDX_ENTRY_MSR_LOAD_ADDR),
-                     (uint32_t)get12(h, VMCS_IDX_ENTRY_MSR_LOAD_COUNT));
+    struct msr_entry failed;
+    return process_list(h, &h->vmcs02,
+                        get12(h, VMCS_IDX_ENTRY_MSR_LOAD_ADDR),
+                        (uint32_t)get12(h, VMCS_IDX_ENTRY_MSR_LOAD_COUNT),
+                        false, &failed);
 }
 
 /* A VMX abort (28.7): the indicator goes to offset 4 of the VMCS region
  * and L1's processor shuts down, which ends the run. */
 static bool vmx_abort(struct hv *h, uint32_t indicator, const char *list,
-                      uint32_t entry)
+                      uint32_t entry, const struct msr_entry *e)
 {
-    struct msr_entry e = {0, 0, 0};
-    uint64_t area = get12(h, indicator == VMX_ABORT_SAVING_MSRS
-                                 ? VMCS_IDX_EXIT_MSR_STORE_ADDR
-                                 : VMCS_IDX_EXIT_MSR_LOAD_ADDR);
-    gmem_read_phys(h, area + 16ull * (entry - 1), &e, sizeof e);
     gmem_write_phys(h, h->l1.current + 4, &indicator, sizeof indicator);
     machine_stop(h->m, STOP_TRIPLE_FAULT, 0,
                  "VMX abort %u in a VM exit to L1: entry %u of the VM-exit "
                  "%s list (index %#x, reserved %#x) fails (SDM Vol. 3C "
                  "28.4/28.6); L1's processor shuts down (28.7)",
-                 indicator, entry, list, e.index, e.reserved);
+                 indicator, entry, list, e->index, e->reserved);
     return false;
 }
 
 bool nested_msr_exit(struct hv *h, bool entry_failure)
 {
+    struct msr_entry failed;
     /* A VM-entry failure saves no guest state, so no MSRs (27.8). */
     uint32_t bad = entry_failure
                        ? 0
-                       : store_list(h, &h->vmcs02,
-                                    get12(h, VMCS_IDX_EXIT_MSR_STORE_ADDR),
-                                    (uint32_t)get12(h, VMCS_IDX_EXIT_MSR_STORE_COUNT));
+                       : process_list(h, &h->vmcs02,
+                                      get12(h, VMCS_IDX_EXIT_MSR_STORE_ADDR),
+                                      (uint32_t)get12(h, VMCS_IDX_EXIT_MSR_STORE_COUNT),
+                                      true, &failed);
     if (bad)
-        return vmx_abort(h, VMX_ABORT_SAVING_MSRS, "MSR-store", bad);
-    bad = load_list(h, &h->vmcs01, get12(h, VMCS_IDX_EXIT_MSR_LOAD_ADDR),
-                    (uint32_t)get12(h, VMCS_IDX_EXIT_MSR_LOAD_COUNT));
+        return vmx_abort(h, VMX_ABORT_SAVING_MSRS, "MSR-store", bad, &failed);
+    bad = process_list(h, &h->vmcs01, get12(h, VMCS_IDX_EXIT_MSR_LOAD_ADDR),
+                       (uint32_t)get12(h, VMCS_IDX_EXIT_MSR_LOAD_COUNT),
+                       false, &failed);
     if (bad)
-        return vmx_abort(h, VMX_ABORT_LOADING_MSRS, "MSR-load", bad);
+        return vmx_abort(h, VMX_ABORT_LOADING_MSRS, "MSR-load", bad, &failed);
     return true;
 }

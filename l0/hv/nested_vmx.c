@@ -178,13 +178,6 @@ static void flush_current(struct hv *h)
 
 /* ---- the instructions ---------------------------------------------------- */
 
-/* L1's CR0 or CR4 as L1 sees it: L0's bits from the read shadow. */
-static uint64_t l1_cr(struct hv *h, enum vmcs_index real,
-                      enum vmcs_index mask, enum vmcs_index shadow)
-{
-    return (field(h, real) & ~field(h, mask)) | (field(h, shadow) & field(h, mask));
-}
-
 /* Whether L1's CR0 and CR4 respect the bits VMX operation fixes (SDM
  * Vol. 3C 24.8, the IA32_VMX_CR0/CR4_FIXED MSRs). */
 static bool l1_crs_fit_vmx(struct hv *h)
@@ -199,7 +192,10 @@ static bool l1_crs_fit_vmx(struct hv *h)
          MSR_IA32_VMX_CR4_FIXED0, MSR_IA32_VMX_CR4_FIXED1},
     };
     for (size_t k = 0; k < sizeof crs / sizeof *crs; k++) {
-        uint64_t cr = l1_cr(h, crs[k].real, crs[k].mask, crs[k].shadow);
+        /* As L1 sees it: L0's bits from the read shadow. */
+        uint64_t cr = vmx_cr_read_shadowed(field(h, crs[k].real),
+                                           field(h, crs[k].mask),
+                                           field(h, crs[k].shadow));
         uint64_t must = 0, may = 0;
         nested_read_msr(h, crs[k].fixed0, &must);
         nested_read_msr(h, crs[k].fixed1, &may);
