@@ -37,7 +37,7 @@ LAYER_PROGRAMS :=
 UNIT_LIBS :=
 UNIT_LIB_DEPS :=
 UNIT_INCLUDES :=
-include guests/guests.mk
+include guests/guests.mk guests/linux/linux.mk
 include $(wildcard l0/l0.mk l0/record/record.mk l1vmm/l1vmm.mk)
 include tests/tests.mk
 

@@ -1,5 +1,5 @@
 # Freestanding images: the shared runtime (guests/rt) and every program
-# linked with it. Each of guests/NAME/, tests/guests/NAME/ and l1vmm/
+# linked with it (guests/linux is not one: guests/linux/linux.mk). Each of guests/NAME/, tests/guests/NAME/ and l1vmm/
 # holds one program (its *.c and *.S files); it becomes
 # $(BUILD)/images/NAME.elf, a multiboot ELF.
 #
@@ -19,7 +19,7 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,guests/rt/rt.ld \
 RT_SOURCES := $(wildcard guests/rt/*.c guests/rt/*.S)
 RT_OBJECTS := $(patsubst guests/rt/%,$(BUILD)/rt/%.o,$(RT_SOURCES))
 
-IMAGE_DIRS := $(patsubst %/,%,$(filter-out guests/rt/,\
+IMAGE_DIRS := $(patsubst %/,%,$(filter-out guests/rt/ guests/linux/,\
 	$(wildcard guests/*/ tests/guests/*/ l1vmm/)))
 IMAGES := $(foreach d,$(IMAGE_DIRS),$(BUILD)/images/$(notdir $(d)).elf)
 

@@ -5,6 +5,8 @@
 L0_SOURCES := $(filter-out l0/main.c,$(wildcard l0/*.c l0/*/*.c))
 # L0's nested-VMX helpers, pure C in their own top-level folders.
 L0_SOURCES += $(wildcard vmcs-shadow/*.c ept-compress/*.c analysis/*.c)
+# Linux's boot protocol, written once for L0 and l1vmm (freestanding).
+L0_SOURCES += guests/rt/bzimage.c
 L0_OBJECTS := $(L0_SOURCES:%.c=$(HOST_BUILD)/%.o)
 L0_LIB := $(HOST_BUILD)/libturtles.a
 L0_LDLIBS := -lcapstone -lsqlite3 -lm

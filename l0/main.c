@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "boot/linux_load.h"
 #include "boot/multiboot_load.h"
 #include "cpu/cpu.h"
 #include "cpu/decode.h"
@@ -48,6 +49,9 @@ struct options {
     int merge_dirty;    /* --merge full|dirty (nested) */
     int want_trace;     /* --trace */
     const char *label;  /* --label: the configuration, for the report */
+    const char *kernel; /* --kernel: a Linux bzImage instead of IMAGE */
+    const char *initrd; /* --initrd: its initramfs */
+    const char *cmdline_text; /* --append: the kernel's command line */
     struct exit_trace *trace;
 };
 
@@ -55,6 +59,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
 "usage: turtles run [options] IMAGE [-- CMDLINE...]\n"
+"       turtles run [options] --kernel BZIMAGE [--initrd FILE] [--append TEXT]\n"
 "       turtles report --db FILE\n"
 "\n"
 "Boots the multiboot v1 ELF IMAGE on the emulated x86-64 machine and exits\n"
@@ -78,6 +83,10 @@ static void usage(FILE *out)
 "  --serial FILE      UART output to FILE instead of standard output\n"
 "  --module FILE[=ARGS]  a multiboot module with its command line\n"
 "                     (may be repeated, up to %d)\n"
+"  --kernel FILE      boot a Linux bzImage (32-bit boot protocol) instead\n"
+"                     of a multiboot IMAGE; bare and single mode\n"
+"  --initrd FILE      with --kernel: the initramfs\n"
+"  --append TEXT      with --kernel: the kernel command line\n"
 "  --stats            print instruction and cycle counts on stderr\n"
 "  --db FILE          add the run to the SQLite results database FILE\n"
 "                     (created with analysis/schema.sql if absent)\n"
@@ -127,6 +136,26 @@ static char *join(int argc, char **argv)
     return s;
 }
 
+/* With --kernel: no IMAGE and no command-line words (--append has it);
+ * L0 boots the kernel itself, so nested mode (where l1vmm would load it)
+ * is refused until l1vmm loads bzImages. */
+static int linux_options(int argc, char **argv, struct options *o)
+{
+    if (optind < argc) {
+        fprintf(stderr, "turtles: with --kernel, give the kernel's command "
+                        "line with --append, not '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (strcmp(o->mode, "nested") == 0 || o->module_count > 0) {
+        fprintf(stderr, "turtles: --kernel runs in bare and single mode, "
+                        "without --module\n");
+        return -1;
+    }
+    o->image = o->kernel;
+    o->cmdline = strdup(o->cmdline_text ? o->cmdline_text : "");
+    return o->cmdline ? 0 : -1;
+}
+
 static int parse_run(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
@@ -143,6 +172,9 @@ static int parse_run(int argc, char **argv, struct options *o)
         {"merge", required_argument, 0, 'G'},
         {"trace", no_argument, 0, 't'},
         {"label", required_argument, 0, 'l'},
+        {"kernel", required_argument, 0, 'K'},
+        {"initrd", required_argument, 0, 'I'},
+        {"append", required_argument, 0, 'a'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -219,6 +251,15 @@ static int parse_run(int argc, char **argv, struct options *o)
         case 'l':
             o->label = optarg;
             break;
+        case 'K':
+            o->kernel = optarg;
+            break;
+        case 'I':
+            o->initrd = optarg;
+            break;
+        case 'a':
+            o->cmdline_text = optarg;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -230,6 +271,12 @@ static int parse_run(int argc, char **argv, struct options *o)
         strcmp(o->mode, "nested") != 0) {
         fprintf(stderr, "turtles: --mode %s is not bare, single or nested\n",
                 o->mode);
+        return -1;
+    }
+    if (o->kernel)
+        return linux_options(argc, argv, o);
+    if (o->initrd || o->cmdline_text) {
+        fprintf(stderr, "turtles: --initrd and --append go with --kernel\n");
         return -1;
     }
     if (optind >= argc) {
@@ -266,17 +313,25 @@ static void boot_and_run(struct machine *m, const struct options *o,
     if (strcmp(o->mode, "nested") == 0)
         cfg = (struct boot_config){o->l1, o->l1_args, &l2, 1};
     struct boot_entry entry;
+    struct cpu_boot_state linux_entry;
+    struct linux_config linux_cfg = {o->kernel, o->initrd, o->cmdline};
     char err[512];
-    if (multiboot_load(m, &cfg, &entry, err, sizeof err) != 0) {
+    int loaded = o->kernel
+                     ? linux_load(m, &linux_cfg, &linux_entry, err, sizeof err)
+                     : multiboot_load(m, &cfg, &entry, err, sizeof err);
+    if (loaded != 0) {
         fprintf(stderr, "turtles: %s\n", err);
         *status = EXIT_BAD_IMAGE;
         return;
     }
-    cpu_reset_multiboot(m->cpu, entry.entry, entry.info_pa);
+    if (o->kernel)
+        cpu_reset_boot(m->cpu, &linux_entry);
+    else
+        cpu_reset_multiboot(m->cpu, entry.entry, entry.info_pa);
     bool single = strcmp(o->mode, "bare") != 0; /* L0 runs the image */
     if (!single) {
         cpu_run(m->cpu, o->max_insns);
-    } else if (hv_init(hv, m, &cost_default, entry.entry,
+    } else if (hv_init(hv, m, &cost_default,
                        strcmp(o->mode, "nested") == 0, err,
                        sizeof err) == 0 &&
                (strcmp(o->mode, "nested") != 0 ||

@@ -4,7 +4,7 @@
 set -eu
 
 packages="
-gcc make binutils pkg-config python3
+gcc libc6-dev make binutils pkg-config python3
 libcapstone-dev libsqlite3-dev sqlite3 libcmocka-dev
 qemu-system-x86
 bochs bochsbios vgabios

@@ -15,6 +15,9 @@ if [ ${#modules[@]} -gt 0 ]; then
     initrd=(-initrd "$list")
 fi
 
+# A Linux kernel: its initramfs, and no reboot after a panic.
+[ -n "$linux_initrd" ] && initrd=(-initrd "$linux_initrd" -no-reboot)
+
 timeout "$timeout_s" qemu-system-x86_64 -nodefaults -display none \
     -machine accel=tcg -cpu max -m 256 -serial "file:$work/serial.txt" \
     -device isa-debug-exit,iobase=0xf4,iosize=0x4 \

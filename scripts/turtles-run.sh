@@ -16,7 +16,12 @@ args+=(${TURTLES_EXTRA:-}) # more options of turtles run, for benchmarks
 for m in "${modules[@]}"; do
     args+=(--module "$m")
 done
-timeout "$timeout_s" "$turtles" "${args[@]}" "$image" -- $cmdline
+if [ -n "$linux_initrd" ]; then
+    timeout "$timeout_s" "$turtles" "${args[@]}" --kernel "$image" \
+        --initrd "$linux_initrd" --append "$cmdline"
+else
+    timeout "$timeout_s" "$turtles" "${args[@]}" "$image" -- $cmdline
+fi
 code=$?
 tr -d '\r' < "$work/serial.txt" | sed 's/^\[L2\] //' > "$work/out.txt"
 cat "$work/out.txt"

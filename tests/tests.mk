@@ -13,16 +13,17 @@ $(HOST_BUILD)/tests/%: tests/unit/%.c $(UNIT_PURE_SOURCES) $(UNIT_LIB_DEPS) \
 	$(HOST_CC) $(HOST_CFLAGS) $(UNIT_INCLUDES) $(HOST_LDFLAGS) -o $@ \
 		$< $(UNIT_PURE_SOURCES) $(UNIT_LIBS) -lcmocka
 
-unit-test: $(UNIT_TESTS) $(IMAGES)
+unit-test: $(UNIT_TESTS) $(IMAGES) $(LINUX_KERNEL) $(LINUX_INITRD)
 	@failed=0; for t in $(UNIT_TESTS); do $$t || failed=1; done; \
 	exit $$failed
 
-e2e-test: $(IMAGES) $(LAYER_PROGRAMS)
+e2e-test: $(IMAGES) $(LAYER_PROGRAMS) $(LINUX_KERNEL) $(LINUX_INITRD)
 	TURTLES=$(TURTLES) python3 tests/e2e/test_guests.py --build $(BUILD)
 	TURTLES=$(TURTLES) python3 tests/e2e/test_turtles_cli.py
 	TURTLES=$(TURTLES) python3 tests/e2e/test_single.py
 	TURTLES=$(TURTLES) python3 tests/e2e/test_nested.py
 	TURTLES=$(TURTLES) python3 tests/e2e/test_l1_vmx.py
 	TURTLES=$(TURTLES) python3 tests/e2e/test_report.py
+	TURTLES=$(TURTLES) python3 tests/e2e/test_linux.py
 
 test: unit-test e2e-test $(LAYER_TESTS)

@@ -45,25 +45,24 @@ static void flat_segment(struct segment *s, uint16_t sel, unsigned type)
     s->attr = type | SEG_ATTR_S | SEG_ATTR_P | SEG_ATTR_DB | SEG_ATTR_G;
 }
 
-/* Multiboot 0.6.96 section 3.2: protected mode, flat 4 GiB segments,
- * paging off, interrupts off, EAX = magic, EBX = information. The
- * remaining state is the processor's power-up state (SDM Vol. 3A 10.1.1)
- * where the spec is silent. */
-void cpu_reset_multiboot(struct cpu *c, uint32_t entry, uint32_t info_pa)
+/* The boot protocol's entry state (cpu.h); where a protocol is silent,
+ * the processor's power-up state (SDM Vol. 3A 10.1.1). */
+void cpu_reset_boot(struct cpu *c, const struct cpu_boot_state *s)
 {
     memset(c->gpr, 0, sizeof c->gpr);
-    c->gpr[RAX] = 0x2BADB002;
-    c->gpr[RBX] = info_pa;
-    c->rip = entry;
+    c->gpr[RAX] = s->eax;
+    c->gpr[RBX] = s->ebx;
+    c->gpr[RSI] = s->esi;
+    c->rip = s->eip;
     flags_set(&c->flags, FL_FIXED1);
-    flat_segment(&c->seg[SEG_CS], 0x08, 0xB);
-    for (unsigned s = 0; s < SEG_COUNT; s++)
-        if (s != SEG_CS && s != SEG_LDTR && s != SEG_TR)
-            flat_segment(&c->seg[s], 0x10, 0x3);
+    flat_segment(&c->seg[SEG_CS], s->code_sel, 0xB);
+    for (unsigned k = 0; k < SEG_COUNT; k++)
+        if (k != SEG_CS && k != SEG_LDTR && k != SEG_TR)
+            flat_segment(&c->seg[k], s->data_sel, 0x3);
     c->seg[SEG_LDTR] = (struct segment){.attr = SEG_ATTR_UNUSABLE};
     c->seg[SEG_TR] = (struct segment){.limit = 0xFFFF,
                                       .attr = 0xB | SEG_ATTR_P};
-    c->gdtr = (struct table_reg){0, 0xFFFF};
+    c->gdtr = s->gdtr;
     c->idtr = (struct table_reg){0, 0xFFFF};
     c->cr0 = CR0_PE | CR0_ET;
     c->cr2 = c->cr3 = c->cr4 = c->cr8 = 0;
@@ -78,6 +77,18 @@ void cpu_reset_multiboot(struct cpu *c, uint32_t entry, uint32_t info_pa)
     c->next_event_check = 0;
     mmu_flush_all(c);
     cpu_update_mode(c);
+}
+
+/* Multiboot 0.6.96 section 3.2: flat segments (the spec leaves the
+ * selectors and GDTR to the loader: 0x08, 0x10, and no table), EAX =
+ * magic, EBX = information. */
+void cpu_reset_multiboot(struct cpu *c, uint32_t entry, uint32_t info_pa)
+{
+    struct cpu_boot_state s = {
+        .eip = entry, .eax = 0x2BADB002, .ebx = info_pa,
+        .code_sel = 0x08, .data_sel = 0x10, .gdtr = {0, 0xFFFF},
+    };
+    cpu_reset_boot(c, &s);
 }
 
 void cpu_update_mode(struct cpu *c)

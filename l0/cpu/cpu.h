@@ -164,6 +164,18 @@ struct cpu {
 struct cpu *cpu_create(struct machine *m);
 void cpu_destroy(struct cpu *c);
 
+/* What a boot protocol promises at its 32-bit entry: protected mode,
+ * paging off, interrupts off, flat 4 GiB code and data segments with the
+ * given selectors, GDTR, EIP and the registers it names (the others 0). */
+struct cpu_boot_state {
+    uint32_t eip, eax, ebx, esi;
+    uint16_t code_sel, data_sel;
+    struct table_reg gdtr;
+};
+
+/* Resets the CPU into that state; the rest is the power-up state. */
+void cpu_reset_boot(struct cpu *c, const struct cpu_boot_state *s);
+
 /* Multiboot entry state (Multiboot 0.6.96 section 3.2). */
 void cpu_reset_multiboot(struct cpu *c, uint32_t entry, uint32_t info_pa);
 

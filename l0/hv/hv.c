@@ -27,7 +27,7 @@ static bool l0_read(void *ctx, uint64_t hpa, void *dst, unsigned len)
 }
 
 int hv_init(struct hv *h, struct machine *m, const struct cost_profile *cost,
-            uint32_t entry, bool nested, char *err, size_t err_size)
+            bool nested, char *err, size_t err_size)
 {
     memset(h, 0, sizeof *h);
     h->l1.enabled = nested;
@@ -53,7 +53,7 @@ int hv_init(struct hv *h, struct machine *m, const struct cost_profile *cost,
         bitmap[msr / 8] |= 1u << (msr % 8);
     h->c->vmx.l0_read = l0_read;
     h->c->vmx.l0_ctx = h;
-    hv_vmcs01_setup(h, entry);
+    hv_vmcs01_setup(h);
     h->cur = &h->vmcs01;
     return 0;
 }

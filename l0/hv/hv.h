@@ -68,10 +68,11 @@ struct hv {
     uint64_t mmio_pages_mapped;
 };
 
-/* Sets up vmcs01 and EPT01 for a guest starting at its multiboot entry
- * (EAX/EBX are in the CPU already). Returns 0, or -1 with err set. */
+/* Sets up vmcs01 and EPT01 for a guest that starts in the CPU's present
+ * state (the boot loader's entry state, cpu_reset_boot). Returns 0, or -1
+ * with err set. */
 int hv_init(struct hv *h, struct machine *m, const struct cost_profile *cost,
-            uint32_t entry, bool nested, char *err, size_t err_size);
+            bool nested, char *err, size_t err_size);
 void hv_destroy(struct hv *h);
 
 /* Runs the guest until the machine stops. */
@@ -92,7 +93,8 @@ int hv_ept_map_page(struct hv *h, uint64_t gpa, bool uncached);
 
 /* ---- vmcs01.c ---- */
 
-void hv_vmcs01_setup(struct hv *h, uint32_t entry);
+/* vmcs01 with its guest state taken from the CPU. */
+void hv_vmcs01_setup(struct hv *h);
 
 /* ---- handlers.c ---- */
 

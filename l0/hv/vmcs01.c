@@ -1,20 +1,14 @@
 /* vmcs01: how L0 runs its guest (SDM Vol. 3C chapter 25 for the fields).
- * The guest starts in the state the multiboot spec promises: 32-bit
- * protected mode, flat segments, paging off. Paging off in VMX non-root
- * operation needs "unrestricted guest", which needs EPT. */
+ * The guest starts in the state its boot protocol promises (multiboot or
+ * Linux's 32-bit entry): 32-bit protected mode, flat segments, paging
+ * off. Paging off in VMX non-root operation needs "unrestricted guest",
+ * which needs EPT. */
 #include "cpu/cpu.h"
 #include "hv/hv.h"
 #include "vmx/caps.h"
 #include "vmx/controls.h"
+#include "vmx/guest_segments.h"
 #include "vmx/vmcs.h"
-
-/* Segment access rights in the VMCS format (SDM Vol. 3C 25.4.1). */
-enum {
-    AR_CODE32 = 0xC09B, /* execute/read, accessed, S, P, D/B, G */
-    AR_DATA32 = 0xC093, /* read/write, accessed, S, P, D/B, G */
-    AR_TSS32_BUSY = 0x008B,
-    AR_UNUSABLE = 0x10000,
-};
 
 /* A control field: what L0 wants, with the bits the CPU insists on
  * (allowed-0) added; bits the CPU cannot do are dropped, and VM entry
@@ -30,7 +24,7 @@ static void set(struct vmcs *v, enum vmcs_index i, uint64_t value)
     vmcs_set(v, i, value);
 }
 
-void hv_vmcs01_setup(struct hv *h, uint32_t entry)
+void hv_vmcs01_setup(struct hv *h)
 {
     struct vmcs *v = &h->vmcs01;
     vmcs_init(v, VMCS_REVISION_ID);
@@ -70,37 +64,30 @@ void hv_vmcs01_setup(struct hv *h, uint32_t entry)
     set(v, VMCS_IDX_CR4_MASK, CR4_VMXE);
     set(v, VMCS_IDX_CR4_READ_SHADOW, 0);
 
-    /* Guest state: the multiboot entry (Multiboot 0.6.96 section 3.2). */
-    static const enum vmcs_index data_sel[] = {
-        VMCS_IDX_GUEST_ES_SELECTOR, VMCS_IDX_GUEST_SS_SELECTOR,
-        VMCS_IDX_GUEST_DS_SELECTOR, VMCS_IDX_GUEST_FS_SELECTOR,
-        VMCS_IDX_GUEST_GS_SELECTOR};
-    static const enum vmcs_index data_ar[] = {
-        VMCS_IDX_GUEST_ES_AR, VMCS_IDX_GUEST_SS_AR, VMCS_IDX_GUEST_DS_AR,
-        VMCS_IDX_GUEST_FS_AR, VMCS_IDX_GUEST_GS_AR};
-    static const enum vmcs_index data_limit[] = {
-        VMCS_IDX_GUEST_ES_LIMIT, VMCS_IDX_GUEST_SS_LIMIT,
-        VMCS_IDX_GUEST_DS_LIMIT, VMCS_IDX_GUEST_FS_LIMIT,
-        VMCS_IDX_GUEST_GS_LIMIT};
-    for (unsigned k = 0; k < 5; k++) {
-        set(v, data_sel[k], 0x10);
-        set(v, data_ar[k], AR_DATA32);
-        set(v, data_limit[k], 0xFFFFFFFF);
+    /* Guest state: the CPU as the boot loader left it (cpu_reset_boot),
+     * so that L0's guest starts exactly where a bare run starts. CR0.NE
+     * and CR4.VMXE are forced as above; the shadows hide them. */
+    const struct cpu *c = h->c;
+    for (unsigned s = 0; s < SEG_COUNT; s++) {
+        const struct segment *seg = &c->seg[s];
+        const struct vmcs_segment_fields *f = &vmcs_guest_segment[s];
+        set(v, f->sel, seg->sel);
+        set(v, f->base, seg->base);
+        set(v, f->limit, seg->limit);
+        set(v, f->ar, seg->attr);
     }
-    set(v, VMCS_IDX_GUEST_CS_SELECTOR, 0x08);
-    set(v, VMCS_IDX_GUEST_CS_LIMIT, 0xFFFFFFFF);
-    set(v, VMCS_IDX_GUEST_CS_AR, AR_CODE32);
-    set(v, VMCS_IDX_GUEST_LDTR_AR, AR_UNUSABLE);
-    set(v, VMCS_IDX_GUEST_TR_LIMIT, 0xFFFF);
-    set(v, VMCS_IDX_GUEST_TR_AR, AR_TSS32_BUSY);
-    set(v, VMCS_IDX_GUEST_GDTR_LIMIT, 0xFFFF);
-    set(v, VMCS_IDX_GUEST_IDTR_LIMIT, 0xFFFF);
-    set(v, VMCS_IDX_GUEST_CR0, CR0_PE | CR0_ET | CR0_NE);
-    set(v, VMCS_IDX_GUEST_CR4, CR4_VMXE);
-    set(v, VMCS_IDX_GUEST_DR7, 0x400);
-    set(v, VMCS_IDX_GUEST_RFLAGS, 0x2);
-    set(v, VMCS_IDX_GUEST_RIP, entry);
-    set(v, VMCS_IDX_GUEST_PAT, 0x0007040600070406ull);
+    set(v, VMCS_IDX_GUEST_GDTR_BASE, c->gdtr.base);
+    set(v, VMCS_IDX_GUEST_GDTR_LIMIT, c->gdtr.limit);
+    set(v, VMCS_IDX_GUEST_IDTR_BASE, c->idtr.base);
+    set(v, VMCS_IDX_GUEST_IDTR_LIMIT, c->idtr.limit);
+    set(v, VMCS_IDX_GUEST_CR0, c->cr0 | CR0_NE);
+    set(v, VMCS_IDX_GUEST_CR3, c->cr3);
+    set(v, VMCS_IDX_GUEST_CR4, c->cr4 | CR4_VMXE);
+    set(v, VMCS_IDX_GUEST_DR7, c->dr[7]);
+    set(v, VMCS_IDX_GUEST_RFLAGS, cpu_rflags(c));
+    set(v, VMCS_IDX_GUEST_RIP, c->rip);
+    set(v, VMCS_IDX_GUEST_EFER, c->efer);
+    set(v, VMCS_IDX_GUEST_PAT, c->pat);
 
     /* Host state: L0 is a 64-bit host. Nothing executes it (L0 is C
      * code), but VM exits load it as the architecture says. */

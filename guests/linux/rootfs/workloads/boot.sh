@@ -1,0 +1,2 @@
+# boot: nothing beyond reaching /init (its RESULT line says so).
+:
