@@ -69,6 +69,7 @@ void cpu_reset_boot(struct cpu *c, const struct cpu_boot_state *s)
     c->efer = 0;
     c->apic_base = 0xFEE00000 | 1u << 11 | 1u << 8; /* enabled, BSP */
     c->pat = 0x0007040600070406ull;
+    c->misc_enable = 1; /* fast strings: its default (SDM Vol. 4 Table 2-2) */
     c->dr[6] = 0xFFFF0FF0;
     c->dr[7] = 0x400;
     c->cpl = 0;

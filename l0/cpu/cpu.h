@@ -117,6 +117,7 @@ struct cpu {
     uint64_t efer, star, lstar, cstar, fmask, kernel_gs_base;
     uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
     uint64_t apic_base, pat, tsc_aux, misc_enable, feature_control;
+    uint64_t bios_sign_id; /* IA32_BIOS_SIGN_ID: no microcode, revision 0 */
     uint64_t tsc_offset; /* IA32_TSC writes: TSC = cycles + offset */
     unsigned cpl;
 

@@ -51,7 +51,7 @@ static struct cpuid_result extended(uint32_t leaf)
         r.eax = MAX_EXTENDED;
         break;
     case 0x80000001:
-        r.ecx = BIT(0); /* LAHF/SAHF in 64-bit mode */
+        r.ecx = BIT(0) /* LAHF/SAHF in 64-bit mode */ | BIT(8) /* PREFETCHW */;
         r.edx = BIT(11) /* SYSCALL */ | BIT(20) /* NX */ |
                 BIT(26) /* 1 GiB pages */ | BIT(27) /* RDTSCP */ |
                 BIT(29) /* long mode */;

@@ -104,6 +104,13 @@ static const struct isa_row rows[] = {
     {X86_INS_SCASD, exec_string, STR_SCAS, 0},
     {X86_INS_SCASQ, exec_string, STR_SCAS, 0},
     {X86_INS_NOP, exec_nop, 0, 0},
+    /* Cache hints with no architectural effect (SDM Vol. 2B PREFETCHh:
+     * "does not affect program behavior"), so no faults either. */
+    {X86_INS_PREFETCHT0, exec_nop, 0, 0},
+    {X86_INS_PREFETCHT1, exec_nop, 0, 0},
+    {X86_INS_PREFETCHT2, exec_nop, 0, 0},
+    {X86_INS_PREFETCHNTA, exec_nop, 0, 0},
+    {X86_INS_PREFETCHW, exec_nop, 0, 0},
     {X86_INS_PAUSE, exec_nop, 0, ISA_VMX},
     {X86_INS_ENDBR64, exec_nop, 0, 0},
     {X86_INS_ENDBR32, exec_nop, 0, 0},

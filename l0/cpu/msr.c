@@ -25,6 +25,10 @@ static const struct msr_def msrs[] = {
     {MSR_TSC, "IA32_TIME_STAMP_COUNTER", 0, MSR_SPECIAL},
     {0x1B, "IA32_APIC_BASE", CPU_FIELD(apic_base), MSR_SPECIAL},
     {0x3A, "IA32_FEATURE_CONTROL", CPU_FIELD(feature_control), MSR_SPECIAL},
+    /* SDM Vol. 4 Table 2-2: software writes 0, executes CPUID and reads
+     * the microcode revision in bits 63:32. There is no microcode here,
+     * so CPUID leaves the value written (0 after that sequence). */
+    {0x8B, "IA32_BIOS_SIGN_ID", CPU_FIELD(bios_sign_id), MSR_PLAIN},
     {0x174, "IA32_SYSENTER_CS", CPU_FIELD(sysenter_cs), MSR_PLAIN},
     {0x175, "IA32_SYSENTER_ESP", CPU_FIELD(sysenter_esp), MSR_CANONICAL},
     {0x176, "IA32_SYSENTER_EIP", CPU_FIELD(sysenter_eip), MSR_CANONICAL},

@@ -107,6 +107,21 @@ static void test_nonfaulting_access_raises_nothing(void **state)
     free(c);
 }
 
+/* Linux's early Intel setup: write 0 to IA32_BIOS_SIGN_ID (0x8B), run
+ * CPUID, read the microcode revision back (SDM Vol. 4 Table 2-2). With no
+ * microcode it reads 0, and neither access faults. */
+static void test_microcode_signature_reads_back_zero(void **state)
+{
+    (void)state;
+    struct cpu *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    uint64_t v = ~0ull;
+    assert_true(msr_set(c, 0x8B, 0));
+    assert_true(msr_get(c, 0x8B, &v));
+    assert_int_equal(v, 0);
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -116,6 +131,7 @@ int main(void)
         cmocka_unit_test(test_addresses_must_be_canonical),
         cmocka_unit_test(test_locked_feature_control_and_unknown_msrs_refuse),
         cmocka_unit_test(test_nonfaulting_access_raises_nothing),
+        cmocka_unit_test(test_microcode_signature_reads_back_zero),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
