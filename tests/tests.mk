@@ -20,6 +20,7 @@ unit-test: $(UNIT_TESTS) $(IMAGES) $(LINUX_KERNEL) $(LINUX_INITRD)
 e2e-test: $(IMAGES) $(LAYER_PROGRAMS) $(LINUX_KERNEL) $(LINUX_INITRD)
 	TURTLES=$(TURTLES) python3 tests/e2e/test_guests.py --build $(BUILD)
 	TURTLES=$(TURTLES) python3 tests/e2e/test_turtles_cli.py
+	TURTLES=$(TURTLES) python3 tests/e2e/test_reproducers.py
 	TURTLES=$(TURTLES) python3 tests/e2e/test_single.py
 	TURTLES=$(TURTLES) python3 tests/e2e/test_nested.py
 	TURTLES=$(TURTLES) python3 tests/e2e/test_l1_vmx.py

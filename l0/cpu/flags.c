@@ -21,16 +21,18 @@ bool flags_sf(const struct lazy_flags *f)
                              : (f->res & sign_bit(f->size)) != 0;
 }
 
+/* With op == FOP_NONE no operand size is recorded (size 0, as after
+ * flags_set): only the recorded operations have a sign bit. */
 bool flags_of(const struct lazy_flags *f)
 {
+    if (f->op == FOP_NONE || f->op == FOP_LOGIC)
+        return f->op == FOP_NONE && (f->bits & FL_OF) != 0;
     uint64_t sign = sign_bit(f->size);
     switch (f->op) {
     case FOP_ADD: return ((f->a ^ f->res) & (f->b ^ f->res) & sign) != 0;
     case FOP_SUB: return ((f->a ^ f->b) & (f->a ^ f->res) & sign) != 0;
-    case FOP_LOGIC: return false;
     case FOP_INC: return f->res == sign;
-    case FOP_DEC: return f->res == sign - 1;
-    default: return (f->bits & FL_OF) != 0;
+    default: return f->res == sign - 1; /* FOP_DEC */
     }
 }
 
