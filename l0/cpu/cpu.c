@@ -330,7 +330,10 @@ void cpu_describe_rip(struct cpu *c, char *out, unsigned out_size)
 
 void cpu_step(struct cpu *c)
 {
-    step(c);
+    do {
+        c->string_paused = false;
+        step(c);
+    } while (c->string_paused && c->m->stop == STOP_NONE);
     dcache_collect(c->dcache);
 }
 
@@ -415,19 +418,23 @@ static void wait_halted(struct cpu *c)
 
 /* Runs instructions until something needs the outer loop: an event is
  * due (machine_stop, MMIO writes and STI make it due at once), an
- * interrupt shadow begins, HLT, or `budget` instructions. */
-static void run_batch(struct cpu *c, uint64_t budget)
+ * interrupt shadow begins, HLT, the instruction limit, or a batch of
+ * 2^16 steps. */
+static void run_batch(struct cpu *c)
 {
-    while (budget-- && c->cycles < c->next_event_check &&
-           !c->interrupt_shadow && !c->halted)
+    for (unsigned n = 1u << 16; n && cpu_steps(c) < c->step_limit &&
+                                c->cycles < c->next_event_check &&
+                                !c->interrupt_shadow && !c->halted;
+         n--)
         step(c);
 }
 
 void cpu_run(struct cpu *c, uint64_t max_insns)
 {
     struct machine *m = c->m;
+    c->step_limit = max_insns ? max_insns : UINT64_MAX;
     while (m->stop == STOP_NONE && !c->vmx.exited) {
-        if (max_insns && c->insns >= max_insns) {
+        if (cpu_steps(c) >= c->step_limit) {
             machine_stop(m, STOP_INSN_LIMIT, 0,
                          "instruction limit of %llu reached at rip %#llx",
                          (unsigned long long)max_insns,
@@ -444,8 +451,7 @@ void cpu_run(struct cpu *c, uint64_t max_insns)
             step(c);
             c->interrupt_shadow = false;
         } else {
-            uint64_t budget = max_insns ? max_insns - c->insns : 1u << 16;
-            run_batch(c, budget < (1u << 16) ? budget : 1u << 16);
+            run_batch(c);
         }
         if (c->collected_generation != c->fetch_generation) {
             dcache_collect(c->dcache);

@@ -160,7 +160,23 @@ struct cpu {
     struct decode_cache *dcache;
     const uint8_t *code_map; /* per RAM page: 1 if decoded code lives there */
     struct machine *m;
+
+    /* REP strings pause between iterations (exec_move.c): iterations run
+     * so far, which count against the instruction limit with the
+     * retired instructions; the limit itself (UINT64_MAX: none); and
+     * whether the last step paused one. */
+    uint64_t rep_iterations;
+    uint64_t step_limit;
+    bool string_paused;
 };
+
+/* What `--max-insns` counts: every retired instruction and every
+ * iteration of a REP string (the same units as the modeled cycles that
+ * instructions cost, docs/emulator.md). */
+static inline uint64_t cpu_steps(const struct cpu *c)
+{
+    return c->insns + c->rep_iterations;
+}
 
 struct cpu *cpu_create(struct machine *m);
 void cpu_destroy(struct cpu *c);
@@ -180,12 +196,13 @@ void cpu_reset_boot(struct cpu *c, const struct cpu_boot_state *s);
 /* Multiboot entry state (Multiboot 0.6.96 section 3.2). */
 void cpu_reset_multiboot(struct cpu *c, uint32_t entry, uint32_t info_pa);
 
-/* Runs until the machine stops or `max_insns` instructions have retired
- * in total (0: no limit). */
+/* Runs until the machine stops or cpu_steps() reaches `max_insns`
+ * (0: no limit). */
 void cpu_run(struct cpu *c, uint64_t max_insns);
 
-/* Executes one instruction (or delivers the exception it raises). No
- * interrupt checks: for tests that drive the CPU directly. */
+/* Executes one instruction (or delivers the exception it raises); a REP
+ * string runs to its end. No interrupt checks: for tests that drive the
+ * CPU directly. */
 void cpu_step(struct cpu *c);
 
 /* "rip 0x...: <disassembly>" for messages; never faults. */

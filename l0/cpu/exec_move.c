@@ -196,11 +196,23 @@ static bool string_step(struct cpu *c, const struct insn *i, unsigned size,
     return true;
 }
 
+/* Whether a REP string stops between two iterations, so that the run
+ * loop can take what is due: an interrupt, an NMI or a VM exit (external
+ * interrupt, preemption timer) the next event check finds, the machine
+ * stopping, or the instruction limit. */
+static bool string_must_pause(const struct cpu *c)
+{
+    return c->cycles >= c->next_event_check || cpu_steps(c) >= c->step_limit;
+}
+
 /* With a REP prefix the count register is RCX/ECX/CX by address size.
  * Registers advance after every element, so a fault mid-way leaves a
- * restartable state (SDM Vol. 2B "REP/REPE/REPZ/REPNE/REPNZ").
- * Simplification: the whole repetition is one step of the emulator, so
- * no interrupt is taken between elements (docs/emulator.md). */
+ * restartable state (SDM Vol. 2B "REP/REPE/REPZ/REPNE/REPNZ"). Events
+ * are taken between iterations (SDM Vol. 1 7.3.9.1): the instruction
+ * then returns false with nothing raised, RIP stays at it, and the next
+ * step resumes it from RCX/RSI/RDI. Each iteration costs a modeled cycle
+ * and counts one step against the instruction limit; the instruction
+ * retires (c->insns) once, when it completes (docs/emulator.md). */
 bool exec_string(struct cpu *c, const struct insn *i)
 {
     unsigned size = element_size(i), src_seg = string_source_seg(i);
@@ -215,8 +227,13 @@ bool exec_string(struct cpu *c, const struct insn *i)
             return false;
         gpr_set(c, RCX, i->addrsize, false, (c->gpr[RCX] & am) - 1);
         c->cycles++;
+        c->rep_iterations++;
         if (compares && flags_zf(&c->flags) != (i->rep == REP_E))
             break;
+        if ((c->gpr[RCX] & am) && string_must_pause(c)) {
+            c->string_paused = true;
+            return false;
+        }
     }
     return true;
 }

@@ -12,11 +12,16 @@ from rawimage import image_file
 from tap import Report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXIT_INSN_LIMIT = 82
 MODES = ("bare", "single")
 
 # x86 encodings, 32-bit code.
 OUT_F4 = b"\xe6\xf4"                      # out 0xf4, al
 def mov_al(v): return b"\xb0" + bytes([v])
+def mov_ecx(v): return b"\xb9" + v.to_bytes(4, "little")
+def mov_esi(v): return b"\xbe" + v.to_bytes(4, "little")
+CLD = b"\xfc"
+REP_LODSB = b"\xf3\xac"
 
 # (name, code, extra options, expected exit status)
 CASES = [
@@ -24,6 +29,10 @@ CASES = [
     # JG with displacement 0), then exit 42.
     ("Jcc before any arithmetic",
      b"\x70\x00\x7c\x00\x7e\x00\x7f\x00" + mov_al(42) + OUT_F4, [], 42),
+    # Item 1: a REP string of 2^32 - 1 iterations stops at the limit.
+    ("rep lodsb stops at --max-insns",
+     mov_ecx(0xFFFFFFFF) + mov_esi(0x200000) + CLD + REP_LODSB + OUT_F4,
+     ["--max-insns", "10"], EXIT_INSN_LIMIT),
 ]
 
 

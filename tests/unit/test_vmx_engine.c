@@ -1273,6 +1273,46 @@ static void test_preemption_timer(void **state)
     }
 }
 
+/* A REP string is interruptible between iterations (SDM Vol. 1 7.3.9.1):
+ * the preemption-timer exit comes in the middle of a long REP LODSB with
+ * RCX and RSI advanced and RIP still at the instruction, and VM entry
+ * resumes it where it stopped. */
+static void test_preemption_timer_in_rep_string(void **state)
+{
+    (void)state;
+    enum { COUNT = 50000 }; /* within run_to_exit's limit */
+    machine_up();
+    load_code(CODE_OF("\xf3\xac\x0f\xa2")); /* rep lodsb; cpuid */
+    set_bits(F(PIN_CONTROLS), PIN_PREEMPTION);
+    set_bits(F(EXIT_CONTROLS), X_SAVE_PREEMPTION);
+    set(F(PREEMPTION_TIMER), 10);
+    enter("rep lodsb");
+    c->gpr[RCX] = COUNT;
+    c->gpr[RSI] = DATA;
+    uint64_t insns = c->insns;
+    expect_eq("rep lodsb", "exit reason", run_to_exit("rep lodsb"),
+              R_PREEMPTION);
+    expect_eq("rep lodsb", "guest RIP", get(F(GUEST_RIP)), AT(0));
+    uint64_t done = COUNT - c->gpr[RCX];
+    if (done == 0 || done >= COUNT)
+        fail_msg("rep lodsb: %llu of %u iterations before the exit",
+                 (unsigned long long)done, COUNT);
+    expect_eq("rep lodsb", "RSI", c->gpr[RSI], DATA + done);
+    expect_eq("rep lodsb", "instructions retired", c->insns, insns);
+
+    /* Resumed with the timer far away: it finishes, then CPUID exits. */
+    set(F(PREEMPTION_TIMER), 0xFFFFFFFF);
+    enter("rep lodsb resumed");
+    expect_eq("rep lodsb resumed", "exit reason",
+              run_to_exit("rep lodsb resumed"), R_CPUID);
+    expect_eq("rep lodsb resumed", "guest RIP", get(F(GUEST_RIP)), AT(2));
+    expect_eq("rep lodsb resumed", "RCX", c->gpr[RCX], 0);
+    expect_eq("rep lodsb resumed", "RSI", c->gpr[RSI], DATA + COUNT);
+    expect_eq("rep lodsb resumed", "instructions retired", c->insns,
+              insns + 1);
+    machine_down();
+}
+
 /* The timer counts in the HLT state too, and its exit saves the
  * activity state HLT (SDM Vol. 3C 26.5.1, 28.3.4). */
 static void test_preemption_timer_in_hlt(void **state)
@@ -1512,6 +1552,7 @@ int main(void)
         TABLE(test_interrupt_window),
         TABLE(test_interrupt_shadow_saved),
         TABLE(test_preemption_timer),
+        TABLE(test_preemption_timer_in_rep_string),
         TABLE(test_preemption_timer_in_hlt),
         TABLE(test_external_interrupts),
         T(test_triple_fault_exits),
