@@ -5,6 +5,7 @@
 #   make run        the main job on its built-in default
 #   make bench      benchmarks (side-by-side measurements, never tests)
 #   make SAN=1 test host code built with ASan and UBSan
+#   make fuzz       the fuzzers for FUZZ_TIME seconds (docs/fuzzing.md)
 #
 # Every target first runs scripts/deps.sh, which installs the Debian
 # packages that are missing (NO_DEPS=1 skips it).
@@ -40,6 +41,7 @@ UNIT_INCLUDES :=
 include guests/guests.mk guests/linux/linux.mk
 include $(wildcard l0/l0.mk l0/record/record.mk l1vmm/l1vmm.mk)
 include tests/tests.mk
+include fuzz/fuzz.mk
 
 all: $(IMAGES) $(UNIT_TESTS) $(LAYER_PROGRAMS)
 

@@ -9,6 +9,7 @@ libcapstone-dev libsqlite3-dev sqlite3 libcmocka-dev
 qemu-system-x86
 bochs bochsbios vgabios
 grub-pc-bin grub-common xorriso mtools
+clang llvm
 "
 
 missing=""

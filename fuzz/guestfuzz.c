@@ -1,0 +1,623 @@
+/* guestfuzz: the guest-code fuzzer (docs/fuzzing.md).
+ *
+ *   guestfuzz [--time S] [--seed N] [--jobs N] [--max-insns N]
+ *             [--nested-every N] [--findings DIR] [--l1 FILE]
+ *   guestfuzz --replay IMAGE     one saved program, every check, verbose
+ *   guestfuzz --minimize IMAGE   NOPs out slots while the finding stays
+ *
+ * Each case is a program (fuzz/gen.c), new or mutated from an earlier
+ * one, run in a forked child (fuzz/sandbox.c): bare, single, both again
+ * for determinism, and for one case in --nested-every also nested under
+ * l1vmm. Findings are saved with the command that replays them. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "findings.h"
+#include "gen.h"
+#include "machine.h"
+#include "sandbox.h"
+
+/* Sanitizer builds: abort on the first report, so that the child dies
+ * of SIGABRT and the parent sees it; leaks are checked on demand. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "abort_on_error=1:detect_leaks=1:leak_check_at_exit=0";
+}
+const char *__ubsan_default_options(void);
+const char *__ubsan_default_options(void)
+{
+    return "print_stacktrace=1:halt_on_error=1:abort_on_error=1";
+}
+
+struct options {
+    double seconds;
+    uint64_t seed;
+    int jobs;
+    unsigned nested_every;
+    unsigned leak_every;
+    unsigned repeat_every;
+    const char *findings;
+    const char *replay, *minimize;
+    const char *self;    /* argv[0], for replay commands */
+    const char *turtles; /* the turtles program of the same build */
+    struct run_config cfg;
+};
+
+/* How a bare run ended, for the summary. */
+enum end { END_DONE, END_FAULT_LIMIT, END_EXIT_OTHER, END_TRIPLE, END_HALT,
+           END_INSN_LIMIT, END_OTHER, ENDS };
+static const char *const end_names[ENDS] = {
+    "registers-dumped", "fault-limit", "other-exit", "triple-fault", "hlt",
+    "insn-limit", "other"};
+
+static enum end end_of(const struct run_result *r)
+{
+    switch (r->stop) {
+    case STOP_DEBUG_EXIT:
+        return r->exit_status == IMG_EXIT_DONE ? END_DONE
+               : r->exit_status == IMG_EXIT_FAULT_LIMIT ? END_FAULT_LIMIT
+                                                        : END_EXIT_OTHER;
+    case STOP_TRIPLE_FAULT: return END_TRIPLE;
+    case STOP_HALTED: return END_HALT;
+    case STOP_INSN_LIMIT: return END_INSN_LIMIT;
+    default: return END_OTHER;
+    }
+}
+
+struct counts {
+    uint64_t cases, runs[RUN_MODES], compared, skipped_visible;
+    uint64_t limits; /* runs ended by a documented emulator limit */
+    uint64_t ends[ENDS];  /* how the bare runs ended */
+    uint64_t findings[FIND_KINDS], known, saved;
+};
+
+/* ---- one case ---- */
+
+/* Wall-clock seconds per run: 20,000 instructions take milliseconds
+ * (tens under ASan on a loaded machine); a nested boot of l1vmm about a
+ * second under ASan. */
+static const struct sandbox_limits limits = {{5, 5, 120}};
+
+/* Runs 0 and 1 are bare and single; with `repeat`, 2 and 3 are the same
+ * again (determinism); nested comes last. */
+static bool every(unsigned period, uint64_t n)
+{
+    return period && n % period == 0;
+}
+
+static void plan_for(const struct options *o, uint64_t n, bool full,
+                     struct case_plan *plan)
+{
+    *plan = (struct case_plan){
+        .modes = {RUN_BARE, RUN_SINGLE, RUN_BARE, RUN_SINGLE}, .runs = 2,
+        .leak_check = full || every(o->leak_every, n)};
+    if (full || every(o->repeat_every, n))
+        plan->runs = 4;
+    if (full || (o->nested_every && n % o->nested_every == 0))
+        plan->modes[plan->runs++] = RUN_NESTED;
+}
+
+/* The emulator's documented simplifications stop a run with a message
+ * that says so (docs/emulator.md): not a finding, and not compared. */
+static bool documented_limit(const struct run_result *r)
+{
+    return r->stop == STOP_INTERNAL && strstr(r->stop_message, "not emulated");
+}
+
+static bool comparable(const struct prog *p, const struct case_outcome *oc)
+{
+    return oc->done >= 2 && !documented_limit(&oc->res[0]) &&
+           !documented_limit(&oc->res[1]) &&
+           check_run_comparable(&oc->res[0], &oc->res[1]) &&
+           check_code_comparable(p);
+}
+
+static bool has_rep_string(const struct prog *p)
+{
+    for (size_t i = 0; i + 1 < sizeof p->code; i++)
+        if ((p->code[i] == 0xf3 || p->code[i] == 0xf2) &&
+            ((p->code[i + 1] >= 0xa4 && p->code[i + 1] <= 0xaf) ||
+             (p->code[i + 1] >= 0x6c && p->code[i + 1] <= 0x6f)))
+            return true;
+    return false;
+}
+
+/* Every finding of one case, in `found` (at most FIND_KINDS). */
+static int judge(const struct prog *p, const struct case_plan *plan,
+                 const struct case_outcome *oc, struct finding *found)
+{
+    int n = 0;
+    const char *failing = oc->done < plan->runs
+                              ? run_mode_names[plan->modes[oc->done]]
+                              : "all";
+    if (oc->hang) {
+        found[n] = (struct finding){FIND_HANG, failing, "", NULL, NULL};
+        snprintf(found[n].detail, sizeof found[n].detail,
+                 "no result within %.0f s of wall-clock time",
+                 limits.seconds[plan->modes[oc->done]]);
+        if (has_rep_string(p))
+            found[n].known = "REP string instructions are not "
+                             "interruptible (issue 9 item 1, helper rep)";
+        n++;
+    } else if (oc->died) {
+        bool san = strstr(oc->err, "Sanitizer") ||
+                   strstr(oc->err, "runtime error");
+        found[n] = (struct finding){san ? FIND_SANITIZER : FIND_CRASH, failing,
+                                    "", NULL, oc->err};
+        const char *line = strstr(oc->err, "runtime error");
+        if (!line)
+            line = strstr(oc->err, "ERROR:");
+        snprintf(found[n].detail, sizeof found[n].detail,
+                 "child ended with signal %d, exit code %d: %.300s",
+                 oc->signal, oc->exit_code, line ? line : "");
+        char *nl = strchr(found[n].detail, '\n');
+        if (nl)
+            *nl = '\0';
+        n++;
+    }
+    if (oc->leak) {
+        found[n] = (struct finding){FIND_LEAK, "all", "LeakSanitizer reported",
+                                    NULL, oc->err};
+        n++;
+    }
+    for (int i = 0; i < oc->done; i++) {
+        if ((oc->res[i].stop == STOP_INTERNAL && !documented_limit(&oc->res[i])) ||
+            oc->res[i].stop == STOP_NONE) {
+            found[n] = (struct finding){FIND_INTERNAL,
+                                        run_mode_names[plan->modes[i]], "",
+                                        NULL, NULL};
+            snprintf(found[n].detail, sizeof found[n].detail, "%s",
+                     oc->res[i].stop_message);
+            n++;
+            break;
+        }
+    }
+    for (int i = 0; plan->runs >= 4 && i + 2 < oc->done && i < 2; i++) {
+        const char *why = check_same_run(&oc->res[i], &oc->res[i + 2]);
+        if (why) {
+            found[n] = (struct finding){FIND_NONDETERMINISM,
+                                        run_mode_names[plan->modes[i]], "",
+                                        NULL, NULL};
+            snprintf(found[n].detail, sizeof found[n].detail,
+                     "the same image twice differs in %s", why);
+            n++;
+            break;
+        }
+    }
+    if (comparable(p, oc)) {
+        const char *why = check_agree(&oc->res[0], &oc->res[1]);
+        if (why) {
+            found[n] = (struct finding){FIND_DISAGREEMENT, "single", "", NULL,
+                                        NULL};
+            snprintf(found[n].detail, sizeof found[n].detail,
+                     "bare and single differ in %s (bare: %.200s, single: %.200s)",
+                     why, oc->res[0].stop_message, oc->res[1].stop_message);
+            n++;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (!found[i].known)
+            found[i].known = findings_known(&found[i]);
+    return n;
+}
+
+static void run_case(const struct options *o, const struct prog *p,
+                     const struct case_plan *plan, const char *err_path,
+                     struct case_outcome *oc, uint8_t *image)
+{
+    prog_image(p, image);
+    sandbox_run(&o->cfg, &limits, plan, image, IMAGE_SIZE, err_path, oc);
+}
+
+static void replay_command(const struct options *o, const char *kind,
+                           const char *mode, char *out, size_t size)
+{
+    if (strcmp(kind, "disagreement") == 0 ||
+        strcmp(kind, "nondeterminism") == 0 || strcmp(mode, "all") == 0)
+        snprintf(out, size, "%s --replay %%s", o->self);
+    else
+        snprintf(out, size,
+                 "%s run --mode %s --mem %llu --max-insns %llu %%s",
+                 o->turtles, mode, (unsigned long long)o->cfg.mem_mib,
+                 (unsigned long long)o->cfg.max_insns);
+}
+
+/* ---- the fuzzing loop of one worker ---- */
+
+enum { POOL = 256 };
+
+/* A cheap feedback: programs whose (mode, stop, exit, vectors seen)
+ * signature is new join the pool that mutation draws from. */
+static uint64_t outcome_signature(const struct prog *p,
+                                  const struct run_result *r)
+{
+    uint64_t vectors[4] = {0};
+    size_t n = r->out_len < RUN_OUT_MAX ? r->out_len : RUN_OUT_MAX;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (r->out[i] == IMG_MARK_FAULT) {
+            vectors[r->out[i + 1] >> 6] |= 1ull << (r->out[i + 1] & 63);
+            i++;
+        } else if (r->out[i] == IMG_MARK_DONE) {
+            break;
+        }
+    uint64_t h = p->mode * 31 + (uint64_t)r->stop * 7 + r->exit_status;
+    for (int i = 0; i < 4; i++)
+        h = (h ^ vectors[i]) * 0x100000001B3ull;
+    return h;
+}
+
+static void worker(const struct options *o, int id, struct counts *c)
+{
+    struct rng r = {o->seed * 1000003u + (uint64_t)id};
+    static struct prog pool[POOL];
+    static uint64_t seen[4096];
+    int pool_n = 0;
+    char err_path[256];
+    snprintf(err_path, sizeof err_path, "%s/../work/guestfuzz.%d.err",
+             o->findings, (int)getpid());
+    static struct case_outcome oc;
+    static uint8_t image[IMAGE_SIZE];
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (uint64_t n = 0;; n++) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((double)(t.tv_sec - t0.tv_sec) +
+                (double)(t.tv_nsec - t0.tv_nsec) / 1e9 >= o->seconds)
+            break;
+        struct prog p;
+        if (pool_n == 0 || rng_below(&r, 2)) {
+            prog_generate(&p, &r);
+        } else {
+            p = pool[rng_below(&r, (uint32_t)pool_n)];
+            prog_mutate(&p, &pool[rng_below(&r, (uint32_t)pool_n)], &r);
+        }
+        struct case_plan plan;
+        plan_for(o, n + 1, false, &plan);
+        run_case(o, &p, &plan, err_path, &oc, image);
+        c->cases++;
+        for (int i = 0; i < oc.done; i++)
+            c->runs[plan.modes[i]]++;
+        for (int i = 0; i < oc.done; i++)
+            c->limits += documented_limit(&oc.res[i]);
+        if (oc.done >= 1)
+            c->ends[end_of(&oc.res[0])]++;
+        if (oc.done >= 2) {
+            if (comparable(&p, &oc))
+                c->compared++;
+            else
+                c->skipped_visible++;
+            uint64_t sig = outcome_signature(&p, &oc.res[0]);
+            uint64_t *slot = &seen[sig % 4096];
+            if (*slot != sig) {
+                *slot = sig;
+                pool[pool_n < POOL ? (uint32_t)pool_n++ : rng_below(&r, POOL)] = p;
+            }
+        }
+        struct finding found[FIND_KINDS];
+        int k = judge(&p, &plan, &oc, found);
+        for (int i = 0; i < k; i++) {
+            c->findings[found[i].kind]++;
+            c->known += found[i].known != NULL;
+            char fmt[512], path[600];
+            replay_command(o, finding_names[found[i].kind], found[i].mode, fmt,
+                           sizeof fmt);
+            if (findings_save(o->findings, "guestfuzz", &found[i], image,
+                              IMAGE_SIZE, fmt, path, sizeof path) == 1) {
+                c->saved++;
+                fprintf(stderr, "guestfuzz: %s in %s mode: %s%s%s\n  saved %s\n",
+                        finding_names[found[i].kind], found[i].mode,
+                        found[i].detail, found[i].known ? "\n  known: " : "",
+                        found[i].known ? found[i].known : "", path);
+            }
+        }
+    }
+    unlink(err_path);
+}
+
+static int fuzz(const struct options *o)
+{
+    char work[512];
+    snprintf(work, sizeof work, "%s/../work", o->findings);
+    mkdir(o->findings, 0755);
+    mkdir(work, 0755);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int pipes[64][2];
+    pid_t pids[64];
+    for (int j = 0; j < o->jobs; j++) {
+        if (pipe(pipes[j]) != 0)
+            return 2;
+        fflush(NULL);
+        pids[j] = fork();
+        if (pids[j] == 0) {
+            close(pipes[j][0]);
+            struct counts c = {0};
+            worker(o, j, &c);
+            ssize_t w = write(pipes[j][1], &c, sizeof c);
+            _exit(w == (ssize_t)sizeof c ? 0 : 2);
+        }
+        close(pipes[j][1]);
+    }
+    struct counts sum = {0};
+    int bad_workers = 0;
+    for (int j = 0; j < o->jobs; j++) {
+        struct counts c;
+        if (read(pipes[j][0], &c, sizeof c) != (ssize_t)sizeof c) {
+            bad_workers++;
+        } else {
+            sum.cases += c.cases;
+            for (int m = 0; m < RUN_MODES; m++)
+                sum.runs[m] += c.runs[m];
+            sum.compared += c.compared;
+            sum.limits += c.limits;
+            for (int e = 0; e < ENDS; e++)
+                sum.ends[e] += c.ends[e];
+            sum.skipped_visible += c.skipped_visible;
+            for (int k = 0; k < FIND_KINDS; k++)
+                sum.findings[k] += c.findings[k];
+            sum.known += c.known;
+            sum.saved += c.saved;
+        }
+        close(pipes[j][0]);
+        waitpid(pids[j], NULL, 0);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) +
+                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+                 (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    uint64_t total = 0;
+    for (int k = 0; k < FIND_KINDS; k++)
+        total += sum.findings[k];
+    printf("guestfuzz: %.0f s, %d jobs: %llu programs (%.1f/s, %.2g per hour), "
+           "runs bare=%llu single=%llu nested=%llu, compared bare/single=%llu "
+           "(not comparable: %llu), runs ended by a documented limit=%llu\n",
+           secs, o->jobs, (unsigned long long)sum.cases, sum.cases / secs,
+           sum.cases / secs * 3600, (unsigned long long)sum.runs[RUN_BARE],
+           (unsigned long long)sum.runs[RUN_SINGLE],
+           (unsigned long long)sum.runs[RUN_NESTED],
+           (unsigned long long)sum.compared,
+           (unsigned long long)sum.skipped_visible,
+           (unsigned long long)sum.limits);
+    printf("guestfuzz: %.1f CPU seconds: %.2f ms per program, %.3g programs "
+           "per hour on 2 otherwise idle cores\n",
+           cpu, sum.cases ? cpu * 1000 / (double)sum.cases : 0.0,
+           cpu > 0 ? (double)sum.cases / cpu * 2 * 3600 : 0.0);
+    printf("guestfuzz: bare runs ended:");
+    for (int e = 0; e < ENDS; e++)
+        printf(" %s=%llu", end_names[e], (unsigned long long)sum.ends[e]);
+    printf("\n");
+    printf("guestfuzz: findings=%llu", (unsigned long long)total);
+    for (int k = 0; k < FIND_KINDS; k++)
+        printf(" %s=%llu", finding_names[k],
+               (unsigned long long)sum.findings[k]);
+    printf(" (known bugs: %llu; reproducers saved: %llu in %s)\n",
+           (unsigned long long)sum.known, (unsigned long long)sum.saved,
+           o->findings);
+    if (bad_workers)
+        printf("guestfuzz: %d worker(s) died\n", bad_workers);
+    return total || bad_workers ? 1 : 0;
+}
+
+/* ---- replay and minimize ---- */
+
+static int load_prog(const char *path, struct prog *p)
+{
+    static uint8_t buf[IMAGE_SIZE + 1];
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "guestfuzz: cannot open %s: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    if (prog_from_image(p, buf, n) != 0) {
+        fprintf(stderr, "guestfuzz: %s is not a guestfuzz image of this "
+                        "build\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Every run and every check on one program; its findings in `found`. */
+static struct case_plan full_plan;
+static struct case_outcome full_outcome;
+
+static int check_fully(const struct options *o, const struct prog *p,
+                       struct finding *found)
+{
+    static uint8_t image[IMAGE_SIZE];
+    char err_path[600];
+    snprintf(err_path, sizeof err_path, "%s/../work", o->findings);
+    mkdir(o->findings, 0755);
+    mkdir(err_path, 0755);
+    snprintf(err_path, sizeof err_path, "%s/../work/check.%d.err",
+             o->findings, (int)getpid());
+    plan_for(o, 0, true, &full_plan);
+    run_case(o, p, &full_plan, err_path, &full_outcome, image);
+    int k = judge(p, &full_plan, &full_outcome, found);
+    unlink(err_path);
+    return k;
+}
+
+static int replay(const struct options *o)
+{
+    struct prog p;
+    if (load_prog(o->replay, &p))
+        return 2;
+    struct finding found[FIND_KINDS];
+    int k = check_fully(o, &p, found);
+    const struct case_plan plan = full_plan;
+    const struct case_outcome *oc = &full_outcome;
+    for (int i = 0; i < oc->done; i++) {
+        const struct run_result *r = &oc->res[i];
+        printf("%-6s stop=%d exit=%#x insns=%llu cycles=%llu serial=%llu "
+               "bytes%s: %s\n       serial:",
+               run_mode_names[plan.modes[i]], r->stop, r->exit_status,
+               (unsigned long long)r->insns, (unsigned long long)r->cycles,
+               (unsigned long long)r->out_len,
+               r->code_changed ? " (code rewritten)" : "", r->stop_message);
+        for (uint64_t b = 0; b < r->out_len && b < RUN_OUT_MAX; b++)
+            printf(" %02x", r->out[b]);
+        printf("\n");
+    }
+    printf("bare/single comparable: %s\n", comparable(&p, oc) ? "yes" : "no");
+    if (oc->err[0])
+        printf("stderr of the emulator:\n%s\n", oc->err);
+    for (int i = 0; i < k; i++)
+        printf("FINDING %s in %s mode: %s%s%s\n", finding_names[found[i].kind],
+               found[i].mode, found[i].detail, found[i].known ? " -- known: " : "",
+               found[i].known ? found[i].known : "");
+    return k ? 1 : 0;
+}
+
+static bool reproduces(const struct options *o, const struct prog *p,
+                       enum finding_kind kind)
+{
+    struct finding found[FIND_KINDS];
+    int k = check_fully(o, p, found);
+    for (int i = 0; i < k; i++)
+        if (found[i].kind == kind)
+            return true;
+    return false;
+}
+
+static int minimize(const struct options *o)
+{
+    struct prog p;
+    if (load_prog(o->minimize, &p))
+        return 2;
+    struct finding found[FIND_KINDS];
+    if (check_fully(o, &p, found) == 0) {
+        fprintf(stderr, "guestfuzz: %s does not reproduce a finding\n",
+                o->minimize);
+        return 1;
+    }
+    enum finding_kind kind = found[0].kind;
+    /* Slot by slot: a NOP slot where the finding stays. */
+    int kept = 0;
+    for (unsigned s = 0; s < IMG_SLOTS; s++) {
+        struct prog q = p;
+        memset(q.code + s * IMG_SLOT, 0x90, IMG_SLOT);
+        if (memcmp(&q, &p, sizeof p) == 0)
+            continue;
+        if (reproduces(o, &q, kind))
+            p = q;
+        else
+            kept++;
+    }
+    char out[600];
+    snprintf(out, sizeof out, "%.*s.min.img", (int)(strlen(o->minimize) - 4),
+             o->minimize);
+    static uint8_t image[IMAGE_SIZE];
+    prog_image(&p, image);
+    FILE *f = fopen(out, "wb");
+    if (!f || fwrite(image, 1, IMAGE_SIZE, f) != IMAGE_SIZE) {
+        fprintf(stderr, "guestfuzz: cannot write %s\n", out);
+        return 2;
+    }
+    fclose(f);
+    printf("guestfuzz: %s with %d non-NOP slot(s) left: %s\n",
+           finding_names[kind], kept, out);
+    for (unsigned s = 0; s < IMG_SLOTS; s++) {
+        static const uint8_t nops[IMG_SLOT] = {
+            0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90,
+            0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90};
+        if (memcmp(p.code + s * IMG_SLOT, nops, IMG_SLOT) == 0)
+            continue;
+        printf("  slot %3u (%#x):", s, IMG_CODE + s * IMG_SLOT);
+        for (unsigned b = 0; b < IMG_SLOT; b++)
+            printf(" %02x", p.code[s * IMG_SLOT + b]);
+        printf("\n");
+    }
+    return 0;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+"usage: guestfuzz [--time SECONDS] [--seed N] [--jobs N] [--max-insns N]\n"
+"                 [--nested-every N] [--leak-every N] [--repeat-every N]\n"
+"                 [--findings DIR] [--turtles FILE]\n"
+"                 [--l1 FILE]\n"
+"       guestfuzz --replay IMAGE | --minimize IMAGE\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"time", required_argument, 0, 't'},
+        {"seed", required_argument, 0, 's'},
+        {"jobs", required_argument, 0, 'j'},
+        {"max-insns", required_argument, 0, 'n'},
+        {"nested-every", required_argument, 0, 'N'},
+        {"leak-every", required_argument, 0, 'k'},
+        {"repeat-every", required_argument, 0, 'R'},
+        {"findings", required_argument, 0, 'f'},
+        {"l1", required_argument, 0, 'L'},
+        {"turtles", required_argument, 0, 'T'},
+        {"replay", required_argument, 0, 'r'},
+        {"minimize", required_argument, 0, 'm'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    struct options o = {.seconds = 60, .seed = (uint64_t)time(NULL), .jobs = 1,
+                        .nested_every = 50, .leak_every = 16,
+                        .repeat_every = 4,
+                        .findings = "build/fuzz/findings", .self = argv[0],
+                        .turtles = "build/turtles-san",
+                        .cfg = {.max_insns = 20000, .mem_mib = 16,
+                                .l1_path = "build/images/l1vmm.elf",
+                                .l1_args = ""}};
+    int ch;
+    char *end;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        errno = 0;
+        switch (ch) {
+        case 't': o.seconds = strtod(optarg, &end); break;
+        case 's': o.seed = strtoull(optarg, &end, 0); break;
+        case 'j': o.jobs = (int)strtol(optarg, &end, 0); break;
+        case 'n': o.cfg.max_insns = strtoull(optarg, &end, 0); break;
+        case 'N': o.nested_every = (unsigned)strtoul(optarg, &end, 0); break;
+        case 'R': o.repeat_every = (unsigned)strtoul(optarg, &end, 0); break;
+        case 'k': o.leak_every = (unsigned)strtoul(optarg, &end, 0); break;
+        case 'f': o.findings = optarg; end = optarg + strlen(optarg); break;
+        case 'L': o.cfg.l1_path = optarg; end = optarg + strlen(optarg); break;
+        case 'T': o.turtles = optarg; end = optarg + strlen(optarg); break;
+        case 'r': o.replay = optarg; end = optarg + strlen(optarg); break;
+        case 'm': o.minimize = optarg; end = optarg + strlen(optarg); break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+        if (errno || *end) {
+            fprintf(stderr, "guestfuzz: bad value '%s'\n", optarg);
+            return 2;
+        }
+    }
+    if (optind != argc || o.jobs < 1 || o.jobs > 64 || o.cfg.max_insns == 0) {
+        usage(stderr);
+        return 2;
+    }
+    if (o.replay)
+        return replay(&o);
+    if (o.minimize)
+        return minimize(&o);
+    printf("guestfuzz: seed %llu, %d job(s), %.0f s, --max-insns %llu\n",
+           (unsigned long long)o.seed, o.jobs, o.seconds,
+           (unsigned long long)o.cfg.max_insns);
+    fflush(stdout);
+    return fuzz(&o);
+}

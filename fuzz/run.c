@@ -1,0 +1,127 @@
+/* Runs one image the way `turtles run` does (l0/main.c), in process. */
+#include "run.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "boot/multiboot_load.h"
+#include "cpu/cpu.h"
+#include "hv/hv.h"
+#include "hv/nested.h"
+#include "layout.h"
+#include "machine.h"
+#include "record/trace.h"
+
+/* Which exits L0 saw, from the exit trace (SDM Vol. 3C Table 28-5: bit 3 of
+ * an I/O exit's qualification is the direction, 1 = IN). */
+static void summarize_exits(const struct exit_trace *t, struct run_result *r)
+{
+    for (size_t i = 0; i < t->count; i++) {
+        const struct trace_entry *e = &t->entries[i];
+        if (e->reason < 64)
+            r->exit_reasons |= 1ull << e->reason;
+        if (e->reason == 30 && (e->qualification & 8))
+            r->port_input = true;
+    }
+}
+
+const char *const run_mode_names[RUN_MODES] = {"bare", "single", "nested"};
+
+static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001B3ull;
+    return h;
+}
+
+#define FNV_START 0xCBF29CE484222325ull
+
+static void tap(void *ctx, uint8_t byte)
+{
+    struct run_result *r = ctx;
+    if (r->out_len < RUN_OUT_MAX)
+        r->out[r->out_len] = byte;
+    r->out_len++;
+    r->out_hash = fnv1a(r->out_hash, &byte, 1);
+}
+
+static int boot(struct machine *m, const struct run_config *cfg,
+                enum run_mode mode, const uint8_t *image, size_t size,
+                struct boot_entry *entry, char *err, size_t err_size)
+{
+    if (mode != RUN_NESTED)
+        return multiboot_load_image(m, image, size, "image", "", entry, err,
+                                    err_size);
+    int fd = memfd_create("fuzz-l2", 0);
+    if (fd < 0) {
+        snprintf(err, err_size, "memfd_create failed");
+        return -1;
+    }
+    int rc = -1;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    if (write(fd, image, size) == (ssize_t)size) {
+        struct boot_module l2 = {path, ""};
+        struct boot_config bc = {cfg->l1_path, cfg->l1_args, &l2, 1};
+        rc = multiboot_load(m, &bc, entry, err, err_size);
+    } else {
+        snprintf(err, err_size, "cannot write the memfd");
+    }
+    close(fd);
+    return rc;
+}
+
+int run_image(const struct run_config *cfg, enum run_mode mode,
+              const uint8_t *image, size_t size, struct run_result *r)
+{
+    memset(r, 0, offsetof(struct run_result, out));
+    r->out_hash = FNV_START;
+    struct machine *m = machine_create(cfg->mem_mib, NULL);
+    if (!m) {
+        snprintf(r->stop_message, sizeof r->stop_message,
+                 "cannot create the machine");
+        return -1;
+    }
+    m->serial_tap = tap;
+    m->serial_tap_ctx = r;
+    struct hv hv = {0};
+    struct exit_trace trace;
+    trace_init(&trace, 1u << 16);
+    struct boot_entry entry;
+    char err[256];
+    int rc = boot(m, cfg, mode, image, size, &entry, err, sizeof err);
+    if (rc == 0) {
+        cpu_reset_multiboot(m->cpu, entry.entry, entry.info_pa);
+        if (mode == RUN_BARE)
+            cpu_run(m->cpu, cfg->max_insns);
+        else if (hv_init(&hv, m, &cost_default,
+                         mode == RUN_NESTED, err, sizeof err) == 0 &&
+                 (mode != RUN_NESTED || nested_init(&hv, true, true) == 0)) {
+            hv.trace = &trace;
+            hv_run(&hv, cfg->max_insns);
+        }
+        else
+            machine_stop(m, STOP_INTERNAL, 0, "%s", err);
+        r->stop = (int)m->stop;
+        r->exit_status = m->exit_status;
+        r->insns = m->cpu->insns;
+        r->cycles = m->cpu->cycles;
+        snprintf(r->stop_message, sizeof r->stop_message, "%s",
+                 m->stop_message);
+        summarize_exits(&trace, r);
+        if (mode != RUN_NESTED && m->ram_size >= IMG_CODE_END) {
+            const uint8_t *code = m->ram + IMG_CODE;
+            r->ram_hash = fnv1a(FNV_START, code, IMG_CODE_END - IMG_CODE);
+            r->code_changed = memcmp(code, image + (IMG_CODE - IMG_LOAD),
+                                     IMG_CODE_END - IMG_CODE) != 0;
+        }
+    } else {
+        snprintf(r->stop_message, sizeof r->stop_message, "%s", err);
+    }
+    hv_destroy(&hv);
+    machine_destroy(m);
+    trace_free(&trace);
+    return rc;
+}

@@ -1,0 +1,45 @@
+/* One run of an image on a fresh machine, in this process: bare, single
+ * or nested (under the L1 hypervisor), with an instruction limit. What a
+ * run ended with is kept for the checks (check.h). */
+#ifndef FUZZ_RUN_H
+#define FUZZ_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum run_mode { RUN_BARE, RUN_SINGLE, RUN_NESTED, RUN_MODES };
+
+extern const char *const run_mode_names[RUN_MODES];
+
+#define RUN_OUT_MAX 4096
+
+struct run_result {
+    int stop;             /* enum machine_stop */
+    uint32_t exit_status;
+    uint64_t insns, cycles;
+    uint64_t out_len;     /* serial bytes, of which the first RUN_OUT_MAX */
+    uint64_t out_hash;    /* FNV-1a of all of them */
+    uint64_t ram_hash;    /* of the generated code region afterwards */
+    bool code_changed;    /* the program wrote to its own code */
+    uint64_t exit_reasons; /* single/nested: bit n set if L0 saw reason n */
+    bool port_input;      /* single: an I/O exit for IN or INS */
+    char stop_message[256];
+    uint8_t out[RUN_OUT_MAX];
+};
+
+struct run_config {
+    uint64_t max_insns;
+    uint64_t mem_mib;
+    const char *l1_path;  /* nested: the L1 hypervisor's image */
+    const char *l1_args;
+};
+
+/* Runs `image` (its bytes, a multiboot file) once. For nested mode the
+ * image is passed to the L1 hypervisor as its module through a memfd.
+ * Returns 0, or -1 if the machine could not even be set up (the reason
+ * in r->stop_message). */
+int run_image(const struct run_config *cfg, enum run_mode mode,
+              const uint8_t *image, size_t size, struct run_result *r);
+
+#endif

@@ -1,0 +1,157 @@
+/* One fuzz case in a forked child. */
+#include "sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* LeakSanitizer's on-demand check; absent without sanitizers. */
+int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t k = write(fd, c, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        c += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static void child(int fd, const struct run_config *cfg,
+                  const struct case_plan *plan, const uint8_t *image,
+                  size_t size, const char *err_path)
+{
+    int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (e >= 0) {
+        dup2(e, 2);
+        close(e);
+    }
+    static struct run_result r;
+    for (int i = 0; i < plan->runs; i++) {
+        run_image(cfg, plan->modes[i], image, size, &r);
+        if (write_all(fd, &r, sizeof r))
+            _exit(2);
+    }
+    int leaks = plan->leak_check && __lsan_do_recoverable_leak_check
+                    ? __lsan_do_recoverable_leak_check()
+                    : 0;
+    write_all(fd, &leaks, sizeof leaks);
+    _exit(0);
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Reads exactly n bytes before the deadline: 1 done, 0 end of file or
+ * error, -1 timed out. */
+static int read_until(int fd, void *p, size_t n, double deadline)
+{
+    char *c = p;
+    while (n) {
+        double left = deadline - now();
+        if (left <= 0)
+            return -1;
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int rc = poll(&pfd, 1, (int)(left * 1000) + 1);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc == 0)
+            return -1;
+        ssize_t k = read(fd, c, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return 0;
+        c += k;
+        n -= (size_t)k;
+    }
+    return 1;
+}
+
+static void read_err(const char *path, char *out, size_t size)
+{
+    out[0] = '\0';
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    long from = len > (long)size - 1 ? len - ((long)size - 1) : 0;
+    fseek(f, from, SEEK_SET);
+    size_t n = fread(out, 1, size - 1, f);
+    out[n] = '\0';
+    fclose(f);
+}
+
+void sandbox_run(const struct run_config *cfg, const struct sandbox_limits *lim,
+                 const struct case_plan *plan, const uint8_t *image,
+                 size_t size, const char *err_path, struct case_outcome *out)
+{
+    memset(out, 0, offsetof(struct case_outcome, res));
+    out->hang = out->died = out->leak = false;
+    out->err[0] = '\0';
+    int fds[2];
+    if (pipe(fds) != 0) {
+        out->died = true;
+        snprintf(out->err, sizeof out->err, "pipe: %s", strerror(errno));
+        return;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        child(fds[1], cfg, plan, image, size, err_path);
+    }
+    close(fds[1]);
+    if (pid < 0) {
+        close(fds[0]);
+        out->died = true;
+        snprintf(out->err, sizeof out->err, "fork: %s", strerror(errno));
+        return;
+    }
+    int got = 1;
+    while (out->done < plan->runs) {
+        double limit = lim->seconds[plan->modes[out->done]];
+        got = read_until(fds[0], &out->res[out->done], sizeof out->res[0],
+                         now() + limit);
+        if (got != 1)
+            break;
+        out->done++;
+    }
+    int leaks = 0;
+    if (got == 1)
+        got = read_until(fds[0], &leaks, sizeof leaks, now() + 60);
+    if (got == -1) {
+        out->hang = true;
+        kill(pid, SIGKILL);
+    }
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!out->hang && (got != 1 || !WIFEXITED(status) ||
+                       WEXITSTATUS(status) != 0)) {
+        out->died = true;
+        out->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+        out->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    out->leak = leaks != 0;
+    if (out->died || out->leak)
+        read_err(err_path, out->err, sizeof out->err);
+}

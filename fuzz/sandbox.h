@@ -1,0 +1,42 @@
+/* Runs one fuzz case in a forked child, so that a crash, a sanitizer
+ * abort or a hang of the emulator ends only the child: the child sends
+ * each run's result back through a pipe, the parent waits for each with
+ * a wall-clock limit and kills the child when it is exceeded. */
+#ifndef FUZZ_SANDBOX_H
+#define FUZZ_SANDBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "run.h"
+
+enum { CASE_MAX_RUNS = 6 };
+
+struct case_plan {
+    enum run_mode modes[CASE_MAX_RUNS];
+    int runs;
+    bool leak_check; /* LeakSanitizer after the runs (sanitizer builds) */
+};
+
+struct case_outcome {
+    int done;                   /* runs that reported a result */
+    struct run_result res[CASE_MAX_RUNS];
+    bool hang;                  /* run `done` exceeded its time */
+    bool died;                  /* the child ended abnormally in run `done` */
+    int signal, exit_code;
+    bool leak;
+    char err[4096];             /* the child's stderr (the end of it) */
+};
+
+/* Wall-clock limits per run: far above what the instruction limit needs
+ * (a few milliseconds bare, about a second for nested boots under ASan). */
+struct sandbox_limits {
+    double seconds[RUN_MODES];
+};
+
+void sandbox_run(const struct run_config *cfg, const struct sandbox_limits *lim,
+                 const struct case_plan *plan, const uint8_t *image,
+                 size_t size, const char *err_path, struct case_outcome *out);
+
+#endif
