@@ -259,7 +259,9 @@ static bool double_shift(struct cpu *c, const struct insn *i, bool left)
     bool cf;
     if (left) {
         wide = ((unsigned __int128)a << bits) | b;
-        r = (uint64_t)(wide >> (bits - (count % (2 * bits)))) & size_mask(size);
+        /* The window slides left over a:b; for a 16-bit count above 16
+         * it moves into b (never a shift by a negative amount). */
+        r = (uint64_t)((wide << count) >> bits) & size_mask(size);
         cf = (uint64_t)(wide >> (2 * bits - count)) & 1;
     } else {
         wide = ((unsigned __int128)b << bits) | a;
