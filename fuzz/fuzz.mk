@@ -35,4 +35,43 @@ fuzz-programs: $(GUESTFUZZ) $(TURTLES) $(IMAGES)
 # The fuzzers always run under the sanitizers.
 fuzz:
 	$(MAKE) SAN=1 fuzz-programs
+	$(MAKE) fuzz-libfuzzer
 	FUZZ_TIME=$(FUZZ_TIME) BUILD=$(BUILD) fuzz/run.sh
+
+# libFuzzer harnesses, built with Debian's clang: the library sources
+# with coverage for the fuzzer (fuzzer-no-link), each harness with the
+# fuzzer's main. Their seed corpora are in fuzz/corpus/NAME/.
+LF_CC := clang
+LF_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
+	-fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+LF_BUILD := $(FUZZ_BUILD)/lf
+LF_HARNESSES := exec entry_checks merge ept02
+LF_PROGRAMS := $(LF_HARNESSES:%=$(FUZZ_BUILD)/lf_%)
+LF_LIB := $(LF_BUILD)/libturtles.a
+LF_SUPPORT := $(LF_BUILD)/fuzz/gen.o $(LF_BUILD)/fuzz/lf_vmcs.o \
+	$(LF_BUILD)/fuzz/template.o
+
+$(LF_BUILD)/%.o: %.c $(wildcard l0/*.h l0/*/*.h vmcs-shadow/*.h \
+		ept-compress/*.h fuzz/*.h)
+	@mkdir -p $(dir $@)
+	$(LF_CC) $(LF_CFLAGS) -fsanitize=fuzzer-no-link $(L0_INCLUDES) -Ifuzz \
+		-c $< -o $@
+
+$(LF_BUILD)/fuzz/template.o: fuzz/template.S $(FUZZ_BUILD)/image.bin
+	@mkdir -p $(dir $@)
+	$(LF_CC) -c -DFUZZ_TEMPLATE='"$(FUZZ_BUILD)/image.bin"' $< -o $@
+
+$(LF_LIB): $(L0_SOURCES:%.c=$(LF_BUILD)/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/lf_%: $(LF_BUILD)/fuzz/lf_%.o $(LF_SUPPORT) $(LF_LIB)
+	$(LF_CC) $(LF_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(L0_LDLIBS) -lcapstone
+
+.PHONY: fuzz-libfuzzer
+fuzz-libfuzzer: $(LF_PROGRAMS)
+
+# The results writer embeds the schema (l0/record/record.mk).
+$(LF_BUILD)/l0/record/db.o: $(RECORD_SCHEMA_INC)
+$(LF_BUILD)/l0/record/db.o: L0_INCLUDES += -I$(RECORD_GEN)

@@ -64,9 +64,9 @@ static const uint16_t selectors[] = {
 static const uint8_t ports[] = {0x20, 0x21, 0x40, 0x43, 0x61, 0x70, 0x71,
                                 0x80, 0xa0, 0xa1, 0xf8, 0xf9, 0xfa, 0xfc};
 static const uint32_t tables[] = {IMG_PML4, IMG_PDPT, IMG_PD, IMG_PD + 8,
-                                  IMG_IDT, IMG_IDT + 13 * 16, IMG_TSS32,
-                                  IMG_TSS64, IMG_LOAD + 0x60, IMG_DATA,
-                                  IMG_CODE, IMG_STACK_TOP - 8};
+                                  IMG_IDT32, IMG_IDT64, IMG_IDT64 + 14 * 16,
+                                  IMG_TSS32, IMG_TSS64, IMG_LOAD + 0x90,
+                                  IMG_DATA, IMG_CODE, IMG_STACK_TOP - 8};
 
 static uint32_t value32(struct rng *r)
 {

@@ -11,6 +11,9 @@
 #include "layout.h"
 
 #define MB_FLAGS 0x00010003 /* page-aligned, memory info, a.out kludge */
+/* An available TSS descriptor (SDM Vol. 3A 9.2.2), limit 0x67, base
+ * below 16 MiB. */
+#define TSS_DESC(base) (0x67 | ((base) & 0xffffff) << 16 | 0x89 << 40)
 #define UART 0x3f8
 #define DEBUG_EXIT 0xf4
 
@@ -38,12 +41,12 @@ gdt:
     .quad 0x00AF9A000000FFFF /* 0x18 code64 */
     .quad 0x00009A000000FFFF /* 0x20 code16 */
     .quad 0x000092000000FFFF /* 0x28 data16 */
-    .quad 0x00008910A1000067 /* 0x30 TSS64 at IMG_TSS64 (two entries) */
+    .quad TSS_DESC(IMG_TSS64) /* 0x30 TSS64 (two entries) */
     .quad 0
     .quad 0x00CFFA000000FFFF /* 0x40 user code32 */
     .quad 0x00CFF2000000FFFF /* 0x48 user data */
     .quad 0x00AFFA000000FFFF /* 0x50 user code64 */
-    .quad 0x00008910A0000067 /* 0x58 TSS32 at IMG_TSS32 */
+    .quad TSS_DESC(IMG_TSS32) /* 0x58 TSS32 */
 gdt_ptr:
     .word GDT_ENTRIES * 8 - 1
     .long gdt
@@ -60,30 +63,9 @@ _start:
     movw %ax, %gs
     movw %ax, %ss
     movl $IMG_STACK_TOP, %esp
-    movl $IMG_STACK_TOP, IMG_TSS32 + 4  /* esp0 */
-    movl $SEL_DATA, IMG_TSS32 + 8       /* ss0 */
-    movw $104, IMG_TSS32 + 102          /* no I/O bitmap */
-    movl $IMG_STACK_TOP, IMG_TSS64 + 4  /* rsp0 */
-    movl $IMG_STACK_TOP - 0x1000, IMG_TSS64 + 36 /* IST1, for #DF */
-    movw $104, IMG_TSS64 + 102
     cmpl $PROG_MODE_LONG64, IMG_P_MODE
     je to_long
 
-    /* 32-bit interrupt gates, DPL 3 so that INT n works from ring 3. */
-    xorl %ecx, %ecx
-2:  movl %ecx, %eax
-    shll $4, %eax
-    addl $stubs32, %eax
-    movl %eax, %edx
-    andl $0xffff, %eax
-    orl $(SEL_CODE32 << 16), %eax
-    movl %eax, IMG_IDT(,%ecx,8)
-    andl $0xffff0000, %edx
-    orl $0xEE00, %edx
-    movl %edx, IMG_IDT + 4(,%ecx,8)
-    incl %ecx
-    cmpl $256, %ecx
-    jne 2b
     lidt idt32_ptr
     movw $SEL_TSS32, %ax
     ltr %ax
@@ -101,24 +83,13 @@ _start:
 
 idt32_ptr:
     .word 256 * 8 - 1
-    .long IMG_IDT
+    .long IMG_IDT32
 idt64_ptr:
     .word 256 * 16 - 1
-    .quad IMG_IDT
+    .quad IMG_IDT64
 
-/* SDM Vol. 3A 10.8.5: PAE tables, EFER.LME, then CR0.PG. User-accessible
- * 2 MiB pages so that ring-3 code can run. */
+/* SDM Vol. 3A 10.8.5: PAE tables, EFER.LME, then CR0.PG. */
 to_long:
-    movl $(IMG_PDPT | 7), IMG_PML4
-    movl $(IMG_PD | 7), IMG_PDPT
-    xorl %ecx, %ecx
-3:  movl %ecx, %eax
-    shll $21, %eax
-    orl $0x87, %eax
-    movl %eax, IMG_PD(,%ecx,8)
-    incl %ecx
-    cmpl $512, %ecx
-    jne 3b
     movl %cr4, %eax
     orl $(1 << 5), %eax
     orl IMG_P_CR4_EXTRA, %eax
@@ -136,26 +107,6 @@ to_long:
 
     .code64
 long64:
-    xorl %ecx, %ecx
-4:  movl %ecx, %eax
-    shll $4, %eax
-    addl $stubs64, %eax
-    movl %eax, %edx
-    andl $0xffff, %eax
-    orl $(SEL_CODE64 << 16), %eax
-    movl %ecx, %edi
-    shll $4, %edi
-    movl %eax, IMG_IDT(%edi)
-    andl $0xffff0000, %edx
-    orl $0xEE00, %edx
-    cmpl $8, %ecx
-    jne 5f
-    orl $1, %edx /* #DF on IST1: it survives a broken stack */
-5:  movl %edx, IMG_IDT + 4(%edi)
-    movq $0, IMG_IDT + 8(%edi)
-    incl %ecx
-    cmpl $256, %ecx
-    jne 4b
     lidt idt64_ptr
     movw $SEL_TSS64, %ax
     ltr %ax
@@ -382,8 +333,8 @@ done64:
     hlt
 
 /* 16 bytes per vector: push the vector, go to the common handler. */
-    .balign 16
-stubs32:
+    .code32
+    .org IMG_STUBS32 - IMG_LOAD
     .set vec, 0
     .rept 256
     .balign 16
@@ -394,8 +345,7 @@ stubs32:
     .endr
 
     .code64
-    .balign 16
-stubs64:
+    .org IMG_STUBS64 - IMG_LOAD
     .set vec, 0
     .rept 256
     .balign 16
@@ -403,6 +353,55 @@ stubs64:
     .long vec
     jmp common64
     .set vec, vec + 1
+    .endr
+
+/* Interrupt gates, DPL 3 so that INT n works from ring 3 (SDM Vol. 3A
+ * 7.14.1). In 64-bit mode #DF uses IST1: it survives a broken stack. */
+    .org IMG_IDT32 - IMG_LOAD
+    .set vec, 0
+    .rept 256
+    .long SEL_CODE32 << 16 | ((IMG_STUBS32 + 16 * vec) & 0xffff)
+    .long ((IMG_STUBS32 + 16 * vec) & 0xffff0000) | 0xEE00
+    .set vec, vec + 1
+    .endr
+
+    .org IMG_TSS32 - IMG_LOAD
+    .long 0, IMG_STACK_TOP, SEL_DATA /* link, esp0, ss0 */
+    .org IMG_TSS32 + 102 - IMG_LOAD
+    .word 104 /* no I/O bitmap */
+
+    .org IMG_TSS64 - IMG_LOAD
+    .long 0
+    .quad IMG_STACK_TOP /* rsp0 */
+    .org IMG_TSS64 + 36 - IMG_LOAD
+    .quad IMG_STACK_TOP - 0x1000 /* IST1 */
+    .org IMG_TSS64 + 102 - IMG_LOAD
+    .word 104
+
+    .org IMG_IDT64 - IMG_LOAD
+    .set vec, 0
+    .rept 256
+    .long SEL_CODE64 << 16 | ((IMG_STUBS64 + 16 * vec) & 0xffff)
+    .if vec == 8
+    .long ((IMG_STUBS64 + 16 * vec) & 0xffff0000) | 0xEE01
+    .else
+    .long ((IMG_STUBS64 + 16 * vec) & 0xffff0000) | 0xEE00
+    .endif
+    .quad 0
+    .set vec, vec + 1
+    .endr
+
+/* 2 MiB pages over the first GiB, user-accessible, so that ring-3 code
+ * runs. */
+    .org IMG_PML4 - IMG_LOAD
+    .quad IMG_PDPT | 7
+    .org IMG_PDPT - IMG_LOAD
+    .quad IMG_PD | 7
+    .org IMG_PD - IMG_LOAD
+    .set page, 0
+    .rept 512
+    .quad page << 21 | 0x87
+    .set page, page + 1
     .endr
 
 /* The generated code goes here (the generator overwrites every slot). */

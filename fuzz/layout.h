@@ -19,10 +19,24 @@
 #define PROG_MODE_LONG64 1 /* 64-bit mode, 2 MiB pages over the first GiB */
 #define PROG_MODES 2
 
-/* The random code: SLOTS slots of SLOT bytes, each holding one generated
- * instruction padded with NOPs. An exception handler resumes at the slot
- * after the one that faulted, so one fault does not end the program. */
-#define IMG_CODE 0x104000
+/* Fixed at build time (image.S), so that the prologue is a few dozen
+ * instructions: exception stubs, IDTs, TSSs and the long-mode page
+ * tables (2 MiB pages over the first GiB). */
+#define IMG_STUBS32 0x101000 /* 256 stubs of 16 bytes */
+#define IMG_STUBS64 0x102000
+#define IMG_IDT32 0x103000   /* 256 8-byte gates */
+#define IMG_TSS32 0x103800
+#define IMG_TSS64 0x103900
+#define IMG_IDT64 0x104000   /* 256 16-byte gates */
+#define IMG_PML4 0x105000
+#define IMG_PDPT 0x106000
+#define IMG_PD 0x107000
+
+/* The generated code: IMG_SLOTS slots of IMG_SLOT bytes, each holding one
+ * generated instruction sequence padded with NOPs. An exception handler
+ * resumes at the slot after the one that faulted, so one fault does not
+ * end the program. */
+#define IMG_CODE 0x108000
 #define IMG_SLOT 16
 #define IMG_SLOTS 256
 #define IMG_CODE_END (IMG_CODE + IMG_SLOT * IMG_SLOTS)
@@ -30,16 +44,10 @@
 #define IMG_FILE_END (IMG_CODE_END + 32)
 
 /* Zeroed at load (bss). */
-#define IMG_PML4 0x106000
-#define IMG_PDPT 0x107000
-#define IMG_PD 0x108000
-#define IMG_IDT 0x109000 /* 256 16-byte gates */
-#define IMG_TSS32 0x10a000
-#define IMG_TSS64 0x10a100
-#define IMG_STATE 0x10a200 /* harness variables, then the register save */
+#define IMG_STATE 0x10a000 /* harness variables, then the register save */
 #define IMG_FAULTS (IMG_STATE + 0)
 #define IMG_IN_DONE (IMG_STATE + 4)
-#define IMG_SAVE (IMG_STATE + 16) /* 17 u64: GPRs then RFLAGS */
+#define IMG_SAVE (IMG_STATE + 16) /* 17 u64: GPRs then the flags */
 #define IMG_DATA 0x10c000         /* what memory operands point at */
 #define IMG_DATA_SIZE 0x4000
 #define IMG_STACK_TOP 0x114000

@@ -43,6 +43,37 @@ $(grep -E '^[a-z0-9_-]+: (findings|.*programs|.*launches|.*cases)' "$log" | tail
 run guestfuzz "$BUILD/host-san/fuzz/guestfuzz" --time "$(share 50)" \
     --jobs "$FUZZ_JOBS" --findings "$findings" --turtles "$BUILD/turtles-san"
 
+# A libFuzzer harness: the repo's seeds, and the corpus it grows under
+# build/fuzz/corpus/NAME; a crash, leak or timeout is saved as
+# findings/lf_NAME-crash-*, ... and replays with `build/fuzz/lf_NAME FILE`.
+libfuzzer() {
+    name=$1
+    seconds=$2
+    corpus=$out/corpus/$name
+    mkdir -p "$corpus"
+    echo "fuzz: lf_$name: $seconds s"
+    log=$out/logs/lf_$name.log
+    "$out/lf_$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+        -print_final_stats=1 -artifact_prefix="$findings/lf_$name-" \
+        "$corpus" "fuzz/corpus/$name" > "$log" 2>&1
+    rc=$?
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+    count() { ls "$findings" | grep -c "^lf_$name-$1-" ; }
+    line="lf_$name: cases=${execs:-0} crashes=$(count crash) leaks=$(count leak) timeouts=$(count timeout) ooms=$(count oom)"
+    echo "  $line"
+    summary="$summary
+$line"
+    if [ "$rc" -ne 0 ]; then
+        failed="$failed lf_$name"
+        grep -m1 -E "ERROR|runtime error|abort|composition|vmcs02|entry" "$log" |
+            sed "s/^/  /"
+        echo "  replay: $out/lf_$name $(ls -t "$findings"/lf_"$name"-* 2>/dev/null | head -n 1)"
+    fi
+}
+for h in exec entry_checks merge ept02; do
+    libfuzzer "$h" "$(share 7)"
+done
+
 echo
 echo "fuzz: summary ($FUZZ_TIME s budget)"
 echo "$summary" | sed '/^$/d; s/^/  /'
