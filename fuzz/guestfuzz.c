@@ -108,7 +108,7 @@ static void plan_for(const struct options *o, uint64_t n, bool full,
 }
 
 /* The emulator's documented simplifications stop a run with a message
- * that says so (docs/emulator.md): not a finding, and not compared. */
+ * that says so (docs/emulator.md): not a finding. */
 static bool documented_limit(const struct run_result *r)
 {
     return r->stop == STOP_INTERNAL && strstr(r->stop_message, "not emulated");
@@ -116,8 +116,9 @@ static bool documented_limit(const struct run_result *r)
 
 static bool comparable(const struct prog *p, const struct case_outcome *oc)
 {
-    return oc->done >= 2 && !documented_limit(&oc->res[0]) &&
-           !documented_limit(&oc->res[1]) &&
+    /* An internal stop is a finding of its own. */
+    return oc->done >= 2 && oc->res[0].stop != STOP_INTERNAL &&
+           oc->res[1].stop != STOP_INTERNAL &&
            check_run_comparable(&oc->res[0], &oc->res[1]) &&
            check_code_comparable(p);
 }

@@ -11,6 +11,7 @@ FUZZ_TIME=${FUZZ_TIME:-180}
 FUZZ_JOBS=${FUZZ_JOBS:-$(nproc)}
 out=$BUILD/fuzz
 findings=$out/findings
+rm -rf "$findings" # each run's findings only
 mkdir -p "$findings" "$out/logs"
 export ASAN_SYMBOLIZER_PATH=${ASAN_SYMBOLIZER_PATH:-$(command -v llvm-symbolizer || true)}
 
