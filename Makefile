@@ -1,7 +1,9 @@
 # turtles: a nested-virtualization research emulator. See README.md.
 #
 #   make            build everything into build/
-#   make test       build and run every test (unit and end-to-end)
+#   make test       build and run every test suite (unit and end-to-end),
+#                   all of them even if one fails, then a summary;
+#                   SUITE=NAME and BACKEND=NAME narrow it (docs/testing.md)
 #   make run        the main job on its built-in default
 #   make bench      benchmarks (side-by-side measurements, never tests)
 #   make SAN=1 test host code built with ASan and UBSan
@@ -32,8 +34,8 @@ endif
 .DEFAULT_GOAL := all
 
 # Each layer's rules live beside it. A layer may add targets to
-# LAYER_TESTS (run by `make test`) and LAYER_PROGRAMS (built by `make`).
-LAYER_TESTS :=
+# LAYER_PROGRAMS (built by `make`); its tests are suites of
+# tests/run_suites.py.
 LAYER_PROGRAMS :=
 UNIT_LIBS :=
 UNIT_LIB_DEPS :=

@@ -370,7 +370,7 @@ static void on_exception(void)
 /* Only if the CPU forces external-interrupt exiting (l1vmm leaves it
  * off so that APIC interrupts go to L2): l1vmm runs with interrupts off
  * and takes none, so it masks the PICs again and resumes. */
-static void on_external_interrupt(void) { io_mask_pic(); }
+static void on_external_interrupt(void) { rt_mask_pic(); }
 
 static void on_interrupt_window(void)
 {

@@ -1,7 +1,10 @@
 /* L2's port I/O. Every IN and OUT exits (unconditional I/O exiting); the
  * devices L2's runtime uses register their port ranges in one table, and
  * any other port behaves as an empty ISA bus: reads give all ones, writes
- * are dropped. String I/O (INS/OUTS) is not emulated. */
+ * are dropped. String I/O (INS/OUTS) is not emulated. L2 gets the local
+ * APIC but no 8259: the 8259's ports are such empty ports, and the real
+ * PICs stay masked as l1vmm's runtime left them (rt_mask_pic), so that
+ * legacy IRQs such as the PIT's cannot reach L2 through LINT0. */
 #include "cpu.h"
 #include "l1vmm.h"
 
@@ -96,15 +99,6 @@ static const struct port_range {
     {0xF4, 0xF7, 0, debug_exit_out},
     {0x8900, 0x8900, 0, shutdown_out},
 };
-
-/* L2 gets the local APIC but no 8259 (its ports are not passed
- * through): both PICs are masked, so that legacy IRQs such as the PIT's
- * cannot reach L2 through the APIC's LINT0 (ExtINT) behind its back. */
-void io_mask_pic(void)
-{
-    outb(0x21, 0xFF);
-    outb(0xA1, 0xFF);
-}
 
 void io_exit(uint64_t q)
 {

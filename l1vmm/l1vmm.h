@@ -113,7 +113,6 @@ void skip_instruction(void);
 void io_exit(uint64_t qualification);
 void io_console_putc(char c); /* L2's console, forwarded with "[L2] " */
 void io_flush(void);
-void io_mask_pic(void);
 
 /* stats.c */
 void stats_count(unsigned reason);

@@ -1,6 +1,7 @@
 # l1vmm, the L1 hypervisor. Its image (build/images/l1vmm.elf) is built by
 # guests/guests.mk like every program directory; this fragment adds its
-# test and the runners (docs/l1vmm.md).
+# test (also the suite l1vmm of `make test`) and the runners
+# (docs/l1vmm.md).
 #
 #   make bochs-run GUEST=cpuid GUEST_ARGS=iters=1000 ARGS="paging=shadow"
 #       l1vmm on Bochs' VMX with build/images/GUEST.elf as L2
@@ -10,7 +11,6 @@
 #
 # ARGS is l1vmm's command line, GUEST_ARGS the guest's.
 
-LAYER_TESTS += l1vmm-test
 GUEST ?= hello
 GUEST_ARGS ?=
 ARGS ?=

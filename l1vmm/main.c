@@ -148,7 +148,6 @@ int main(const struct rt_boot *boot)
         (l2.paging == PAGING_EPT ? ept_init() : shadow_init()))
         return RT_EXIT_FAIL;
 
-    io_mask_pic();
     rt_printf("l1vmm: paging=%s, L2 RAM %lu MiB at %#lx, L2 entry %#lx\n",
               l2.paging == PAGING_EPT ? "ept" : "shadow", ram_mib,
               (uint64_t)(uintptr_t)l2.ram, image.entry);

@@ -13,18 +13,18 @@ $(HOST_BUILD)/tests/%: tests/unit/%.c $(UNIT_PURE_SOURCES) $(UNIT_LIB_DEPS) \
 	$(HOST_CC) $(HOST_CFLAGS) $(UNIT_INCLUDES) $(HOST_LDFLAGS) -o $@ \
 		$< $(UNIT_PURE_SOURCES) $(UNIT_LIBS) -lcmocka
 
+# `make test` runs every suite, even after one fails, and ends with one
+# summary (tests/run_suites.py, docs/testing.md). SUITE narrows it to
+# some suites (names or shell patterns: SUITE=nested, SUITE='unit/*'),
+# BACKEND the end-to-end suites to some backends (BACKEND=turtles).
+RUN_SUITES = TURTLES=$(TURTLES) python3 tests/run_suites.py --build $(BUILD) \
+	--only '$(SUITE)' --backend '$(BACKEND)' --unit $(UNIT_TESTS)
+
+test: $(UNIT_TESTS) $(IMAGES) $(LAYER_PROGRAMS) $(LINUX_KERNEL) $(LINUX_INITRD)
+	$(RUN_SUITES)
+
 unit-test: $(UNIT_TESTS) $(IMAGES) $(LINUX_KERNEL) $(LINUX_INITRD)
-	@failed=0; for t in $(UNIT_TESTS); do $$t || failed=1; done; \
-	exit $$failed
+	$(RUN_SUITES) --group unit
 
 e2e-test: $(IMAGES) $(LAYER_PROGRAMS) $(LINUX_KERNEL) $(LINUX_INITRD)
-	TURTLES=$(TURTLES) python3 tests/e2e/test_guests.py --build $(BUILD)
-	TURTLES=$(TURTLES) python3 tests/e2e/test_turtles_cli.py
-	TURTLES=$(TURTLES) python3 tests/e2e/test_reproducers.py
-	TURTLES=$(TURTLES) python3 tests/e2e/test_single.py
-	TURTLES=$(TURTLES) python3 tests/e2e/test_nested.py
-	TURTLES=$(TURTLES) python3 tests/e2e/test_l1_vmx.py
-	TURTLES=$(TURTLES) python3 tests/e2e/test_report.py
-	TURTLES=$(TURTLES) python3 tests/e2e/test_linux.py
-
-test: unit-test e2e-test $(LAYER_TESTS)
+	$(RUN_SUITES) --group e2e

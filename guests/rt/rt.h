@@ -65,6 +65,8 @@ const char *rt_exception_name(unsigned vector);
 /* Prints the EXCEPTION report of an unexpected exception (no exit). */
 void rt_report_exception(const struct rt_frame *frame);
 void rt_set_kernel_stack(uint64_t rsp0);
+/* Masks both 8259 PICs (done at start; see start.c for why). */
+void rt_mask_pic(void);
 
 /* Segment selectors of the runtime's GDT (SYSCALL/SYSRET compatible:
  * STAR[47:32] = RT_SEL_KCODE, STAR[63:48] = RT_SEL_UCODE32). */

@@ -1,14 +1,31 @@
 /* The first C code: set up the console and the descriptor tables, check
  * what the loader handed over, run main, exit with its status. */
+#include "cpu.h"
 #include "rt.h"
 
 void rt_desc_init(void);
 void rt_start(uint32_t magic, uint32_t info_pa);
 
+/* The firmware before us (SeaBIOS under QEMU, the Bochs BIOS) leaves the
+ * two 8259 PICs programmed in the real-mode way: IRQ 0, the PIT's 18.2 Hz
+ * tick, unmasked at vector 8, with the local APIC's LINT0 in ExtINT
+ * (virtual wire) mode. A program that sets IF would then take a vector 8
+ * without an error code, which its stub reads as a double fault with a
+ * shifted frame, whenever a tick happens to fall while IF is set. So every
+ * program starts with both PICs masked (OCW1, all 8 bits) and gets
+ * interrupts from the local APIC only. Ports 0x21/0xA1 are an open bus
+ * on our emulator, which has no PIC. */
+void rt_mask_pic(void)
+{
+    outb(0x21, 0xFF);
+    outb(0xA1, 0xFF);
+}
+
 void rt_start(uint32_t magic, uint32_t info_pa)
 {
     static struct rt_boot boot;
 
+    rt_mask_pic();
     rt_uart_init();
     rt_desc_init();
     if (magic != MB_BOOT_MAGIC) {

@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tap import Report  # noqa: E402
+from tap import Report, arguments  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXIT_SHUTDOWN = 80  # turtles run: the processor shut down (docs/emulator.md)
@@ -75,24 +75,29 @@ L0_OPTIONS = [("on", "dirty"), ("off", "full")]
 
 def main():
     r = Report("l1-vmx")
+    wants = arguments(__doc__, ["bochs", "turtles"]).wants
     for program, args, expected in (("vmxfuzz", "rounds=300", VMXFUZZ),
                                      ("vmxmsr", "", VMXMSR)):
-        status, out, err = bochs(program, args)
-        reference = lines(out, "METRIC")
-        r.check(status == 0 and lines(out, "RESULT") == [expected],
-                f"bochs: {program} gets the architectural answers",
-                f"status {status}", *lines(out, "RESULT"), err[-300:])
-        for shadowing, merge in L0_OPTIONS:
+        reference = None  # Bochs' METRIC lines, when Bochs runs
+        if wants("bochs"):
+            status, out, err = bochs(program, args)
+            reference = lines(out, "METRIC")
+            r.check(status == 0 and lines(out, "RESULT") == [expected],
+                    f"bochs: {program} gets the architectural answers",
+                    f"status {status}", *lines(out, "RESULT"), err[-300:])
+        for shadowing, merge in L0_OPTIONS if wants("turtles") else ():
             status, out, err = turtles_l1(
                 program, args, ("--vmcs-shadowing", shadowing, "--merge", merge))
             r.check(status == 0 and lines(out, "RESULT") == [expected] and
-                    lines(out, "METRIC") == reference,
+                    reference in (None, lines(out, "METRIC")),
                     f"turtles (shadowing {shadowing}, merge {merge}): "
                     f"{program} prints what Bochs does",
                     f"status {status}", *lines(out, "RESULT"),
                     f"metric: {lines(out, 'METRIC')} vs {reference}",
                     err[-300:])
 
+    if not wants("turtles"):
+        return r.finish()
     # Many random launches: whatever L1 writes, L0 answers and survives
     # (CI runs 3000 more under ASan).
     status, out, err = turtles_l1("vmxfuzz", "rounds=1000")

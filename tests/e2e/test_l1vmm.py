@@ -12,7 +12,6 @@ TCG (no VMX) l1vmm must say so and fail; bad L2 input must fail clearly.
 
 Runs go two at a time (each Bochs run is a GRUB boot of a few seconds)."""
 
-import argparse
 import os
 import re
 import struct
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import expected  # noqa: E402
+from tap import arguments  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUNNERS = {"bochs": "scripts/bochs-run.sh", "qemu": "scripts/qemu-run.sh"}
@@ -267,14 +267,12 @@ def check(case, status, lines, alone):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--build", default="build")
-    parser.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1))
-    args = parser.parse_args()
+    args = arguments(__doc__, list(RUNNERS))
+    args.jobs = args.jobs or min(4, os.cpu_count() or 1)
 
     failures = 0
     with tempfile.TemporaryDirectory() as scratch:
-        todo = cases(scratch)
+        todo = [c for c in cases(scratch) if args.wants(c.backend)]
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             guests = sorted({c.alone for c in todo if c.alone})
             alone = dict(zip(guests, pool.map(lambda g: run_alone(g, args.build), guests)))

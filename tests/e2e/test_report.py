@@ -9,21 +9,17 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap import Report, arguments  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def main():
-    failures = count = 0
-
-    def check(ok, name, *detail):
-        nonlocal failures, count
-        count += 1
-        print(f"{'ok' if ok else 'not ok'} {count} - {name}")
-        if not ok:
-            failures += 1
-            for d in detail:
-                print(f"#   {d}")
-
+    r = Report("report")
+    check = r.check
+    if not arguments(__doc__, ["turtles"]).wants("turtles"):
+        return r.finish()
     with tempfile.TemporaryDirectory() as d:
         db = os.path.join(d, "results.db")
         p = subprocess.run(["scripts/experiment.sh", "experiments/default.exp",
@@ -67,9 +63,7 @@ def main():
               "CPUID cheaper", on, off)
         con.close()
 
-    print(f"# report: {count - failures} passed, {failures} failed, "
-          f"{count} total")
-    return 1 if failures else 0
+    return r.finish()
 
 
 if __name__ == "__main__":

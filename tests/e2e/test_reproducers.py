@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from rawimage import image_file
-from tap import Report
+from tap import Report, arguments
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXIT_INSN_LIMIT = 82
@@ -39,6 +39,8 @@ CASES = [
 def main():
     prog = os.environ.get("TURTLES", os.path.join(ROOT, "build", "turtles"))
     report = Report("reproducers")
+    if not arguments(__doc__, ["turtles"]).wants("turtles"):
+        return report.finish()
     for name, code, opts, want in CASES:
         path = image_file(code)
         try:

@@ -13,7 +13,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tap import Report  # noqa: E402
+from tap import Report, arguments  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXIT_NO_DB = 73
@@ -43,6 +43,8 @@ def exitstat(out, key):
 
 def main():
     r = Report("single")
+    if not arguments(__doc__, ["turtles"]).wants("turtles"):
+        return r.finish()
     with tempfile.TemporaryDirectory() as d:
         db = os.path.join(d, "results.db")
 

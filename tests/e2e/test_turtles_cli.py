@@ -8,6 +8,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap import Report, arguments  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 EXIT_USAGE, EXIT_BAD_IMAGE, EXIT_NO_OUTPUT = 64, 65, 66
@@ -87,16 +90,12 @@ def cases():
 
 
 def main():
-    failures = count = 0
+    r = Report("turtles cli")
+    if not arguments(__doc__, ["turtles"]).wants("turtles"):
+        return r.finish()
 
     def report(ok, name, detail=()):
-        nonlocal failures, count
-        count += 1
-        print(f"{'ok' if ok else 'not ok'} {count} - {name}")
-        if not ok:
-            failures += 1
-            for d in detail:
-                print(f"#   {d}")
+        r.check(ok, name, *detail)
 
     for name, args, want_status, want_text in cases():
         status, out, err = turtles(["run"] + args)
@@ -131,8 +130,7 @@ def main():
                "--serial receives the output; --module and the command line "
                "reach the guest", [f"status {status}", f"serial: {text[:200]!r}"])
 
-    print(f"# turtles cli: {count - failures} passed, {failures} failed, {count} total")
-    return 1 if failures else 0
+    return r.finish()
 
 
 if __name__ == "__main__":
