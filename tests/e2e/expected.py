@@ -41,5 +41,11 @@ def cpuid(iters):
     return f"RESULT cpuid iters={iters}"
 
 
+def exits(kind, iters):
+    """guests/exits: every iteration completes (an exception or interrupt
+    kind counts the events its handler took, one per iteration)."""
+    return f"RESULT exits kind={kind} iters={iters} done={iters}"
+
+
 if __name__ == "__main__":
     print(hello())

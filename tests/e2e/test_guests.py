@@ -92,6 +92,10 @@ CASES = [
     Case("hello", "", OK, lines=[expected.hello()]),
     Case("cpuid", "iters=1000", OK, lines=[expected.cpuid(1000)]),
     Case("cpuid", "", OK, lines=[expected.cpuid(10000)]),  # the default
+    # Exit-type microbenchmarks (Figure 6): the kinds whose operation
+    # takes a handler or a device on some backend.
+    *[Case("exits", f"kind={k} iters=20", OK, lines=[expected.exits(k, 20)])
+      for k in ("vmcall", "pio-in", "cr", "interrupt", "ept")],
     # A write to an unmapped page: #PF, error code W=1 (SDM Vol. 3A 4.7).
     Case("fault", "kind=pf", EXCEPTION,
          patterns=[exception_line(14, "0x2", 0x123456789000)]),

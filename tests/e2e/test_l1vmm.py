@@ -38,6 +38,7 @@ SHADOW_ONLY = (EXCEPTION_NMI, INVLPG, CR_ACCESS, INVPCID)
 
 # Command lines of the guests that need one here; the rest run without.
 GUEST_ARGS = {"cpuid": "iters=1000", "fault": "kind=pf",
+              "exits": "kind=vmcall iters=20",
               "exitstats": f"iters={EXITSTATS_ITERS}"}
 # Guests that cannot run under l1vmm, with the reason.
 SKIP = {"linux": "Debian's kernel, a bzImage: l1vmm loads multiboot images "
