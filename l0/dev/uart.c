@@ -7,9 +7,11 @@
  * loopback mode (MCR bit 4), where a transmitted byte comes back in RBR
  * as the data sheet describes; drivers use that to probe for the chip.
  *
- * The interrupt line is not connected (this machine has no PIC or IO
- * APIC), but IIR reports the transmitter-empty interrupt the way the
- * chip would, for drivers that read it. */
+ * The interrupt output follows the data sheet: the transmitter-empty
+ * interrupt (IER bit 1, cleared by an IIR read that reports it or a THR
+ * write) and received data (IER bit 0, loopback only), gated onto the
+ * board's IRQ line by MCR.OUT2 as on every PC; uart_connect_irq names
+ * the line. Linux's 8250 driver sends user output on these interrupts. */
 #include "dev/uart.h"
 
 #include <stdbool.h>
@@ -59,7 +61,30 @@ struct uart {
     bool rx_full;
     bool thre_pending;   /* the THRE interrupt (data sheet: cleared by an
                             IIR read that reports it or a THR write) */
+    void (*irq)(void *ctx, bool level); /* the IRQ line, or NULL */
+    void *irq_ctx;
 };
+
+#define IER_RDA 0x01  /* enable the received-data-available interrupt */
+#define MCR_OUT2 0x08 /* on a PC, connects the interrupt output to IRQ4 */
+
+/* Drives the IRQ line after every register access: an enabled interrupt
+ * is pending and OUT2 lets it through. */
+static void update_irq(struct uart *u)
+{
+    bool pending = ((u->ier & IER_THRE) && u->thre_pending) ||
+                   ((u->ier & IER_RDA) && u->rx_full);
+    if (u->irq)
+        u->irq(u->irq_ctx, pending && (u->mcr & MCR_OUT2));
+}
+
+void uart_connect_irq(struct uart *u, void (*irq)(void *ctx, bool level),
+                      void *ctx)
+{
+    u->irq = irq;
+    u->irq_ctx = ctx;
+    update_irq(u);
+}
 
 /* In loopback the modem-control outputs drive the modem-status inputs:
  * DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD (data sheet, MCR bit 4). */
@@ -69,10 +94,8 @@ static uint8_t loopback_msr(uint8_t mcr)
                      ((mcr & 0x04) << 4) | ((mcr & 0x08) << 4));
 }
 
-static uint64_t uart_read(void *dev, uint64_t offset, unsigned size)
+static uint64_t read_register(struct uart *u, uint64_t offset)
 {
-    struct uart *u = dev;
-    (void)size;
     bool dlab = u->lcr & LCR_DLAB;
     switch (offset) {
     case REG_DATA:
@@ -104,6 +127,14 @@ static uint64_t uart_read(void *dev, uint64_t offset, unsigned size)
         return u->scr;
     }
     return 0xff;
+}
+
+static uint64_t uart_read(void *dev, uint64_t offset, unsigned size)
+{
+    (void)size;
+    uint64_t value = read_register(dev, offset);
+    update_irq(dev); /* an IIR read may have cleared THRE */
+    return value;
 }
 
 static void uart_write(void *dev, uint64_t offset, unsigned size,
@@ -155,6 +186,7 @@ static void uart_write(void *dev, uint64_t offset, unsigned size,
     default: /* LSR and MSR: writes are for factory testing; ignored */
         break;
     }
+    update_irq(u);
 }
 
 struct uart *uart_create(struct machine *m, FILE *out)

@@ -153,6 +153,39 @@ static void test_occupies_com1_only(void **state)
     assert_null(uart_create(&r->m, r->out));
 }
 
+/* The interrupt output on its line (PC16550D data sheet: IER, IIR; the
+ * PC's MCR.OUT2 gate): every change is seen after the access that made it. */
+static int line = -1;
+static void record_line(void *ctx, bool level)
+{
+    (void)ctx;
+    line = level;
+}
+
+static void test_interrupt_line(void **state)
+{
+    struct rig *r = *state;
+    uart_connect_irq(r->u, record_line, NULL);
+    assert_int_equal(line, 0);
+    out(r, IER, 0x02);               /* THRE enabled: pending, but OUT2 off */
+    assert_int_equal(line, 0);
+    out(r, MCR, 0x08);               /* OUT2 connects it */
+    assert_int_equal(line, 1);
+    assert_int_equal(in(r, IIR) & 0x0f, 0x02); /* reported, so cleared */
+    assert_int_equal(line, 0);
+    out(r, THR, 'x');                /* THR empty again at once */
+    assert_int_equal(line, 1);
+    out(r, IER, 0x00);               /* disabled: the line drops */
+    assert_int_equal(line, 0);
+    /* Received data in loopback (IER bit 0), until RBR is read. */
+    out(r, MCR, 0x18);
+    out(r, IER, 0x01);
+    out(r, THR, 'y');
+    assert_int_equal(line, 1);
+    assert_int_equal(in(r, THR), 'y');
+    assert_int_equal(line, 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -164,6 +197,7 @@ int main(void)
         T(test_interrupt_identification),
         T(test_loopback_and_modem_status),
         T(test_occupies_com1_only),
+        T(test_interrupt_line),
     };
     return cmocka_run_group_tests_name("uart", tests, NULL, NULL);
 }
