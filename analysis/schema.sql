@@ -8,7 +8,7 @@
 -- The writer runs this file once, inside one transaction, on an empty
 -- database; `sqlite3 FILE < analysis/schema.sql` does the same by hand.
 
-PRAGMA user_version = 1;
+PRAGMA user_version = 2; -- 2: status 'interrupted'
 
 -- One row per `turtles run`. Everything below hangs off run_id.
 CREATE TABLE runs (
@@ -23,7 +23,8 @@ CREATE TABLE runs (
     git_revision    TEXT,
     cost_profile    TEXT NOT NULL,
     status          TEXT NOT NULL CHECK (status IN ('debug-exit', 'shutdown',
-                        'triple-fault', 'halted', 'insn-limit', 'internal')),
+                        'triple-fault', 'halted', 'insn-limit', 'internal',
+                        'interrupted')),
     exit_code       INTEGER NOT NULL,
     guest_status    INTEGER,         -- NULL: the guest did not report one
     instructions    INTEGER NOT NULL CHECK (instructions >= 0),

@@ -7,6 +7,8 @@ L0_SOURCES := $(filter-out l0/main.c,$(wildcard l0/*.c l0/*/*.c))
 L0_SOURCES += $(wildcard vmcs-shadow/*.c ept-compress/*.c analysis/*.c)
 # Linux's boot protocol, written once for L0 and l1vmm (freestanding).
 L0_SOURCES += guests/rt/bzimage.c
+# Strict number parsing, shared with the guests' runtime.
+L0_SOURCES += guests/rt/cmdline.c guests/rt/format.c
 L0_OBJECTS := $(L0_SOURCES:%.c=$(HOST_BUILD)/%.o)
 L0_LIB := $(HOST_BUILD)/libturtles.a
 L0_LDLIBS := -lcapstone -lsqlite3 -lm

@@ -3,8 +3,10 @@
 #ifndef L0_MACHINE_H
 #define L0_MACHINE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "dev/bus.h"
 
@@ -17,6 +19,7 @@ enum machine_stop {
     STOP_HALTED,        /* HLT with interrupts off and no event to wait for */
     STOP_INSN_LIMIT,    /* --max-insns reached */
     STOP_INTERNAL,      /* an emulator limit; the message says which */
+    STOP_INTERRUPTED,   /* SIGINT or SIGTERM (stop_signal) */
 };
 
 struct machine {
@@ -35,6 +38,12 @@ struct machine {
     enum machine_stop stop;
     uint32_t exit_status; /* the value written to isa-debug-exit */
     char stop_message[256];
+
+    /* Set by a signal handler (the host's SIGINT, SIGTERM): the signal
+     * that asks the run to stop, or 0. An int, as sig_atomic_t is on
+     * Linux (main.c checks), so that this header need not pull in
+     * <signal.h> and its raise() everywhere. */
+    volatile int stop_signal;
 };
 
 /* A machine with `ram_mib` MiB of RAM, the UART writing to `serial`,
@@ -47,5 +56,15 @@ void machine_destroy(struct machine *m);
 void machine_stop(struct machine *m, enum machine_stop reason,
                   uint32_t status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Between instructions: stops the run if a signal asked for it. */
+static inline bool machine_take_signal(struct machine *m)
+{
+    if (!m->stop_signal)
+        return false;
+    machine_stop(m, STOP_INTERRUPTED, 0, "stopped by signal %d (%s)",
+                 m->stop_signal, strsignal(m->stop_signal));
+    return true;
+}
 
 #endif

@@ -2,6 +2,9 @@
  * emulated machine. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +16,11 @@
 #include "cpu/decode.h"
 #include "hv/hv.h"
 #include "hv/nested.h"
+#include "vmx/exit_cond.h"
 #include "machine.h"
 #include "record/db.h"
 #include "analysis/report.h"
+#include "guests/rt/cmdline.h"
 #include "results.h"
 
 /* Exit codes of `turtles run` besides the guest's own status. */
@@ -24,16 +29,42 @@ enum {
     EXIT_BAD_IMAGE = 65,  /* the image or a module cannot be loaded */
     EXIT_NO_OUTPUT = 66,  /* --serial cannot be opened */
     EXIT_NO_DB = 73,      /* --db cannot be opened or written */
+    EXIT_OUTPUT_LOST = 74, /* the serial output could not be written */
     EXIT_INTERNAL = 70,   /* the emulator could not go on */
     EXIT_TRIPLE_FAULT = 80, /* shutdown: triple fault or VMX abort */
     EXIT_HALTED = 81,     /* HLT forever */
     EXIT_INSN_LIMIT = 82, /* --max-insns reached */
+    EXIT_NO_L2 = 83,      /* nested: L1 ended without ever running L2 */
+    EXIT_SIGNAL = 128,    /* + the signal: SIGINT 130, SIGTERM 143 */
+};
+
+/* What each status means, for --help (docs/emulator.md has the table). */
+static const struct {
+    int code;
+    const char *meaning;
+} exit_statuses[] = {
+    {EXIT_USAGE, "bad usage"},
+    {EXIT_BAD_IMAGE, "the image (or, nested, the L2 image) or a module "
+                     "cannot be loaded"},
+    {EXIT_NO_OUTPUT, "--serial cannot be opened"},
+    {EXIT_INTERNAL, "internal limit reached"},
+    {EXIT_NO_DB, "--db cannot be opened or written"},
+    {EXIT_OUTPUT_LOST, "the serial output could not be written"},
+    {EXIT_TRIPLE_FAULT, "shutdown (triple fault, or a VMX abort of L1 in "
+                        "nested mode)"},
+    {EXIT_HALTED, "HLT with nothing to wake it"},
+    {EXIT_INSN_LIMIT, "instruction limit reached"},
+    {EXIT_NO_L2, "nested: L1 ended without running L2"},
+    {EXIT_SIGNAL + SIGINT, "interrupted by SIGINT (Ctrl-C)"},
+    {EXIT_SIGNAL + SIGTERM, "stopped by SIGTERM"},
 };
 
 enum { MAX_MODULES = 16 };
+enum run_mode { MODE_BARE, MODE_SINGLE, MODE_NESTED };
+static const char *const mode_names[] = {"bare", "single", "nested"};
 
 struct options {
-    const char *mode;
+    int mode;           /* enum run_mode */
     uint64_t mem_mib;
     uint64_t max_insns;
     const char *serial;
@@ -55,68 +86,112 @@ struct options {
     struct exit_trace *trace;
 };
 
+/* The options of `turtles run`, one row each: parsing, the checks of
+ * where an option applies and --help all come from this table. */
+enum opt_kind {
+    OPT_FLAG,   /* no argument: the int field becomes 1 */
+    OPT_TEXT,   /* a string: the const char * field */
+    OPT_NUMBER, /* a whole number in [min, max]: the uint64_t field */
+    OPT_CHOICE, /* one of `choices`: its index into the int field */
+    OPT_MODULE, /* FILE[=ARGS], appended to the module list */
+};
+#define ALL_MODES (1u << MODE_BARE | 1u << MODE_SINGLE | 1u << MODE_NESTED)
+#define NESTED_ONLY (1u << MODE_NESTED)
+#define NOT_NESTED (1u << MODE_BARE | 1u << MODE_SINGLE)
+
+static const struct opt_row {
+    const char *name, *arg, *help;
+    enum opt_kind kind;
+    size_t field; /* offsetof(struct options, ...) */
+    uint64_t min, max;
+    const char *choices[4];
+    unsigned modes;    /* the modes it applies to */
+    const char *needs; /* the option without which it means nothing */
+} opt_rows[] = {
+    {"mode", "MODE", "bare: the image runs on the emulated CPU (default);\n"
+     "single: it runs as the guest of L0, the hypervisor,\nin VMX non-root "
+     "operation; nested: L0 runs the L1\nhypervisor (--l1), which runs the "
+     "image as L2", OPT_CHOICE, offsetof(struct options, mode), 0, 0,
+     {"bare", "single", "nested"}, ALL_MODES, NULL},
+    {"l1", "FILE", "the L1 hypervisor of --mode nested\n(default "
+     "build/images/l1vmm.elf)", OPT_TEXT, offsetof(struct options, l1), 0,
+     0, {0}, NESTED_ONLY, NULL},
+    {"l1-args", "TEXT", "its command line, e.g. \"paging=shadow\"",
+     OPT_TEXT, offsetof(struct options, l1_args), 0, 0, {0}, NESTED_ONLY, NULL},
+    {"vmcs-shadowing", "on|off", "nested: L1's VMREAD/VMWRITE of hot fields "
+     "hit\na hardware shadow VMCS (on, default) or all trap\nto L0 (off, "
+     "Turtles' original design)", OPT_CHOICE,
+     offsetof(struct options, shadowing), 0, 0, {"off", "on"}, NESTED_ONLY, NULL},
+    {"merge", "full|dirty", "nested: vmcs02 gets every vmcs12 field at "
+     "each\nentry (full) or only those L1 wrote (dirty, default)",
+     OPT_CHOICE, offsetof(struct options, merge_dirty), 0, 0,
+     {"full", "dirty"}, NESTED_ONLY, NULL},
+    {"mem", "MIB", "guest RAM in MiB (default 256, 2 to 4096)", OPT_NUMBER,
+     offsetof(struct options, mem_mib), 2, 4096, {0}, ALL_MODES, NULL},
+    {"max-insns", "N", "stop after N instructions (exit 82); 0 = no limit",
+     OPT_NUMBER, offsetof(struct options, max_insns), 0, UINT64_MAX, {0},
+     ALL_MODES, NULL},
+    {"serial", "FILE", "UART output to FILE instead of standard output",
+     OPT_TEXT, offsetof(struct options, serial), 0, 0, {0}, ALL_MODES,
+     NULL},
+    {"module", "FILE[=ARGS]", "a multiboot module with its command line\n"
+     "(up to 16; not in nested mode, where the image\nis L1's module)",
+     OPT_MODULE, 0, 0, 0, {0}, NOT_NESTED, NULL},
+    {"kernel", "FILE", "boot a Linux bzImage (32-bit boot protocol) "
+     "instead\nof a multiboot IMAGE", OPT_TEXT,
+     offsetof(struct options, kernel), 0, 0, {0}, NOT_NESTED, NULL},
+    {"initrd", "FILE", "with --kernel: the initramfs", OPT_TEXT,
+     offsetof(struct options, initrd), 0, 0, {0}, NOT_NESTED, "kernel"},
+    {"append", "TEXT", "with --kernel: the kernel command line", OPT_TEXT,
+     offsetof(struct options, cmdline_text), 0, 0, {0}, NOT_NESTED,
+     "kernel"},
+    {"stats", NULL, "print instruction and cycle counts on stderr",
+     OPT_FLAG, offsetof(struct options, stats), 0, 0, {0}, ALL_MODES,
+     NULL},
+    {"db", "FILE", "add the run to the SQLite results database FILE\n"
+     "(created with analysis/schema.sql if absent)", OPT_TEXT,
+     offsetof(struct options, db), 0, 0, {0}, ALL_MODES, NULL},
+    {"trace", NULL, "with --db, also record every VM exit", OPT_FLAG,
+     offsetof(struct options, want_trace), 0, 0, {0}, ALL_MODES, "db"},
+    {"label", "NAME", "with --db, the configuration's name for the report",
+     OPT_TEXT, offsetof(struct options, label), 0, 0, {0}, ALL_MODES, "db"},
+};
+enum { OPT_COUNT = sizeof opt_rows / sizeof opt_rows[0] };
+#define HELP_COLUMN 21
+
 static void usage(FILE *out)
 {
     fprintf(out,
-"usage: turtles run [options] IMAGE [-- CMDLINE...]\n"
+"usage: turtles run [options] IMAGE [--] [CMDLINE...]\n"
 "       turtles run [options] --kernel BZIMAGE [--initrd FILE] [--append TEXT]\n"
 "       turtles report --db FILE\n"
 "\n"
 "Boots the multiboot v1 ELF IMAGE on the emulated x86-64 machine and exits\n"
 "with the status the guest writes to isa-debug-exit (port 0xf4).\n"
 "\n"
-"options:\n"
-"  --mode MODE        bare: the image runs on the emulated CPU (default);\n"
-"                     single: it runs as the guest of L0, the hypervisor,\n"
-"                     in VMX non-root operation; nested: L0 runs the L1\n"
-"                     hypervisor (--l1), which runs the image as L2\n"
-"  --l1 FILE          the L1 hypervisor of --mode nested\n"
-"                     (default build/images/l1vmm.elf)\n"
-"  --l1-args TEXT     its command line, e.g. \"paging=shadow\"\n"
-"  --vmcs-shadowing on|off  nested: L1's VMREAD/VMWRITE of hot fields hit\n"
-"                     a hardware shadow VMCS (on, default) or all trap\n"
-"                     to L0 (off, Turtles' original design)\n"
-"  --merge full|dirty nested: vmcs02 gets every vmcs12 field at each\n"
-"                     entry (full) or only those L1 wrote (dirty, default)\n"
-"  --mem MIB          guest RAM in MiB (default 256, 2 to 4096)\n"
-"  --max-insns N      stop after N instructions (exit %d); 0 = no limit\n"
-"  --serial FILE      UART output to FILE instead of standard output\n"
-"  --module FILE[=ARGS]  a multiboot module with its command line\n"
-"                     (may be repeated, up to %d)\n"
-"  --kernel FILE      boot a Linux bzImage (32-bit boot protocol) instead\n"
-"                     of a multiboot IMAGE; bare and single mode\n"
-"  --initrd FILE      with --kernel: the initramfs\n"
-"  --append TEXT      with --kernel: the kernel command line\n"
-"  --stats            print instruction and cycle counts on stderr\n"
-"  --db FILE          add the run to the SQLite results database FILE\n"
-"                     (created with analysis/schema.sql if absent)\n"
-"  --trace            with --db, also record every VM exit\n"
-"  --label NAME       with --db, the configuration's name for the report\n"
+"options (all before IMAGE):\n");
+    for (size_t i = 0; i < OPT_COUNT; i++) {
+        const struct opt_row *r = &opt_rows[i];
+        int n = fprintf(out, "  --%s%s%s", r->name, r->arg ? " " : "",
+                        r->arg ? r->arg : "");
+        fprintf(out, "%*s", n < HELP_COLUMN ? HELP_COLUMN - n : 1, "");
+        for (const char *h = r->help; *h; h++) {
+            fputc(*h, out);
+            if (*h == '\n')
+                fprintf(out, "%*s", HELP_COLUMN, "");
+        }
+        fputc('\n', out);
+    }
+    fprintf(out,
 "  -h, --help         this text\n"
 "\n"
-"Anything after -- is the image's command line.\n"
+"The words after IMAGE are the image's command line; one that starts with\n"
+"'-' must come after --.\n"
 "\n"
-"exit status: the guest's isa-debug-exit value (0-255); %d bad usage;\n"
-"%d the image cannot be loaded; %d --serial cannot be opened; %d --db\n"
-"cannot be opened or written; %d internal limit reached; %d shutdown (triple\n"
-"fault, or a VMX abort of L1 in nested mode); %d HLT with nothing to wake\n"
-"it; %d instruction limit reached.\n",
-            EXIT_INSN_LIMIT, MAX_MODULES, EXIT_USAGE, EXIT_BAD_IMAGE,
-            EXIT_NO_OUTPUT, EXIT_NO_DB, EXIT_INTERNAL, EXIT_TRIPLE_FAULT,
-            EXIT_HALTED, EXIT_INSN_LIMIT);
-}
-
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    if (!*s || *s == '-')
-        return -1;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (errno || *end)
-        return -1;
-    *out = v;
-    return 0;
+"exit status: the guest's isa-debug-exit value (0-255), or\n");
+    for (size_t i = 0; i < sizeof exit_statuses / sizeof *exit_statuses; i++)
+        fprintf(out, "  %3d  %s\n", exit_statuses[i].code,
+                exit_statuses[i].meaning);
 }
 
 /* Joins argv into one space-separated command line. */
@@ -136,9 +211,105 @@ static char *join(int argc, char **argv)
     return s;
 }
 
+/* Stores one option's argument; -1 with a message if it is bad. */
+static int set_option(const struct opt_row *r, const char *arg,
+                      struct options *o)
+{
+    char *field = (char *)o + r->field;
+    switch (r->kind) {
+    case OPT_FLAG:
+        *(int *)field = 1;
+        return 0;
+    case OPT_TEXT:
+        *(const char **)field = arg;
+        return 0;
+    case OPT_NUMBER: {
+        /* Digits only (or 0x and hex digits): no sign, no spaces, no
+         * suffix, no overflow. */
+        uint64_t v;
+        if (!rt_parse_u64(arg, &v) || v < r->min || v > r->max) {
+            if (r->max == UINT64_MAX)
+                fprintf(stderr, "turtles: --%s wants a whole number "
+                        "(decimal or 0x hex, at most 2^64-1), not '%s'\n",
+                        r->name, arg);
+            else
+                fprintf(stderr, "turtles: --%s wants a whole number from "
+                        "%llu to %llu, not '%s'\n", r->name,
+                        (unsigned long long)r->min,
+                        (unsigned long long)r->max, arg);
+            return -1;
+        }
+        *(uint64_t *)field = v;
+        return 0;
+    }
+    case OPT_CHOICE:
+        for (int k = 0; r->choices[k]; k++) {
+            if (strcmp(arg, r->choices[k]) == 0) {
+                *(int *)field = k;
+                return 0;
+            }
+        }
+        fprintf(stderr, "turtles: --%s wants", r->name);
+        for (int k = 0; r->choices[k]; k++)
+            fprintf(stderr, "%s %s", k ? (r->choices[k + 1] ? "," : " or")
+                                       : "", r->choices[k]);
+        fprintf(stderr, ", not '%s'\n", arg);
+        return -1;
+    case OPT_MODULE: {
+        if (o->module_count == MAX_MODULES) {
+            fprintf(stderr, "turtles: at most %d modules\n", MAX_MODULES);
+            return -1;
+        }
+        struct boot_module *mod = &o->modules[o->module_count++];
+        char *eq = strchr(arg, '=');
+        if (eq)
+            *eq = '\0';
+        mod->path = arg;
+        mod->args = eq ? eq + 1 : NULL;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+static const struct opt_row *find_row(const char *name)
+{
+    for (size_t i = 0; i < OPT_COUNT; i++)
+        if (strcmp(opt_rows[i].name, name) == 0)
+            return &opt_rows[i];
+    return NULL;
+}
+
+/* An option given where it means nothing is a mistake, not a no-op. */
+static int check_applies(const struct opt_row *r, const struct options *o,
+                         const bool *given)
+{
+    if (!(r->modes & 1u << o->mode)) {
+        if (r->kind == OPT_MODULE) {
+            fprintf(stderr, "turtles: --module: in --mode nested the image "
+                    "is L1's module and L1 gives L2 no modules; run the "
+                    "image in bare or single mode to give it modules\n");
+            return -1;
+        }
+        fprintf(stderr, "turtles: --%s applies to --mode", r->name);
+        for (int k = 0, n = 0; k <= MODE_NESTED; k++)
+            if (r->modes & 1u << k)
+                fprintf(stderr, "%s %s", n++ ? " and" : "", mode_names[k]);
+        fprintf(stderr, " only, not to --mode %s\n", mode_names[o->mode]);
+        return -1;
+    }
+    const struct opt_row *needed = r->needs ? find_row(r->needs) : NULL;
+    if (needed && !given[needed - opt_rows]) {
+        fprintf(stderr, "turtles: --%s only means something with --%s\n",
+                r->name, r->needs);
+        return -1;
+    }
+    return 0;
+}
+
 /* With --kernel: no IMAGE and no command-line words (--append has it);
  * L0 boots the kernel itself, so nested mode (where l1vmm would load it)
- * is refused until l1vmm loads bzImages. */
+ * is refused (opt_rows) until l1vmm loads bzImages. */
 static int linux_options(int argc, char **argv, struct options *o)
 {
     if (optind < argc) {
@@ -146,9 +317,8 @@ static int linux_options(int argc, char **argv, struct options *o)
                         "line with --append, not '%s'\n", argv[optind]);
         return -1;
     }
-    if (strcmp(o->mode, "nested") == 0 || o->module_count > 0) {
-        fprintf(stderr, "turtles: --kernel runs in bare and single mode, "
-                        "without --module\n");
+    if (o->module_count > 0) {
+        fprintf(stderr, "turtles: --kernel runs without --module\n");
         return -1;
     }
     o->image = o->kernel;
@@ -158,134 +328,54 @@ static int linux_options(int argc, char **argv, struct options *o)
 
 static int parse_run(int argc, char **argv, struct options *o)
 {
-    static const struct option longopts[] = {
-        {"mode", required_argument, 0, 'm'},
-        {"mem", required_argument, 0, 'M'},
-        {"max-insns", required_argument, 0, 'n'},
-        {"serial", required_argument, 0, 's'},
-        {"module", required_argument, 0, 'o'},
-        {"stats", no_argument, 0, 'S'},
-        {"db", required_argument, 0, 'd'},
-        {"l1", required_argument, 0, 'L'},
-        {"l1-args", required_argument, 0, 'A'},
-        {"vmcs-shadowing", required_argument, 0, 'V'},
-        {"merge", required_argument, 0, 'G'},
-        {"trace", no_argument, 0, 't'},
-        {"label", required_argument, 0, 'l'},
-        {"kernel", required_argument, 0, 'K'},
-        {"initrd", required_argument, 0, 'I'},
-        {"append", required_argument, 0, 'a'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
-    *o = (struct options){.mode = "bare", .mem_mib = 256,
+    struct option longopts[OPT_COUNT + 2];
+    for (size_t i = 0; i < OPT_COUNT; i++)
+        longopts[i] = (struct option){
+            opt_rows[i].name,
+            opt_rows[i].kind == OPT_FLAG ? no_argument : required_argument,
+            0, 256 + (int)i};
+    longopts[OPT_COUNT] = (struct option){"help", no_argument, 0, 'h'};
+    longopts[OPT_COUNT + 1] = (struct option){0, 0, 0, 0};
+    bool given[OPT_COUNT] = {false};
+
+    *o = (struct options){.mode = MODE_BARE, .mem_mib = 256,
                           .l1 = "build/images/l1vmm.elf", .l1_args = "",
                           .shadowing = 1, .merge_dirty = 1};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'm':
-            o->mode = optarg;
-            break;
-        case 'M':
-            if (parse_u64(optarg, &o->mem_mib) || o->mem_mib < 2 ||
-                o->mem_mib > 4096) {
-                fprintf(stderr, "turtles: --mem must be 2 to 4096 MiB, not "
-                                "'%s'\n", optarg);
-                return -1;
-            }
-            break;
-        case 'n':
-            if (parse_u64(optarg, &o->max_insns)) {
-                fprintf(stderr, "turtles: --max-insns wants a number, not "
-                                "'%s'\n", optarg);
-                return -1;
-            }
-            break;
-        case 's':
-            o->serial = optarg;
-            break;
-        case 'o': {
-            if (o->module_count == MAX_MODULES) {
-                fprintf(stderr, "turtles: at most %d modules\n", MAX_MODULES);
-                return -1;
-            }
-            struct boot_module *mod = &o->modules[o->module_count++];
-            char *eq = strchr(optarg, '=');
-            if (eq)
-                *eq = '\0';
-            mod->path = optarg;
-            mod->args = eq ? eq + 1 : NULL;
-            break;
-        }
-        case 'S':
-            o->stats = 1;
-            break;
-        case 'd':
-            o->db = optarg;
-            break;
-        case 'L':
-            o->l1 = optarg;
-            break;
-        case 'A':
-            o->l1_args = optarg;
-            break;
-        case 'V':
-        case 'G': {
-            const char *on = ch == 'V' ? "on" : "dirty";
-            const char *off = ch == 'V' ? "off" : "full";
-            if (strcmp(optarg, on) && strcmp(optarg, off)) {
-                fprintf(stderr, "turtles: --%s wants %s or %s, not '%s'\n",
-                        ch == 'V' ? "vmcs-shadowing" : "merge", on, off,
-                        optarg);
-                return -1;
-            }
-            *(ch == 'V' ? &o->shadowing : &o->merge_dirty) =
-                strcmp(optarg, on) == 0;
-            break;
-        }
-        case 't':
-            o->want_trace = 1;
-            break;
-        case 'l':
-            o->label = optarg;
-            break;
-        case 'K':
-            o->kernel = optarg;
-            break;
-        case 'I':
-            o->initrd = optarg;
-            break;
-        case 'a':
-            o->cmdline_text = optarg;
-            break;
-        case 'h':
+        if (ch == 'h') {
             usage(stdout);
             exit(0);
-        default:
-            return -1;
         }
+        if (ch < 256 || ch >= 256 + OPT_COUNT)
+            return -1; /* getopt said what is wrong */
+        given[ch - 256] = true;
+        if (set_option(&opt_rows[ch - 256], optarg, o))
+            return -1;
     }
-    if (strcmp(o->mode, "bare") != 0 && strcmp(o->mode, "single") != 0 &&
-        strcmp(o->mode, "nested") != 0) {
-        fprintf(stderr, "turtles: --mode %s is not bare, single or nested\n",
-                o->mode);
-        return -1;
-    }
+    for (size_t i = 0; i < OPT_COUNT; i++)
+        if (given[i] && check_applies(&opt_rows[i], o, given))
+            return -1;
     if (o->kernel)
         return linux_options(argc, argv, o);
-    if (o->initrd || o->cmdline_text) {
-        fprintf(stderr, "turtles: --initrd and --append go with --kernel\n");
-        return -1;
-    }
     if (optind >= argc) {
         fprintf(stderr, "turtles: no IMAGE given\n");
         return -1;
     }
     o->image = argv[optind++];
-    if (optind < argc && strcmp(argv[optind], "--") == 0)
+    if (optind < argc && strcmp(argv[optind], "--") == 0) {
         optind++;
+    } else {
+        for (int k = optind; k < argc; k++) {
+            if (argv[k][0] == '-') {
+                fprintf(stderr, "turtles: '%s' after IMAGE: options go "
+                        "before IMAGE; if it is meant for the guest's "
+                        "command line, put -- before it\n", argv[k]);
+                return -1;
+            }
+        }
+    }
     o->cmdline = join(argc - optind, argv + optind);
     return o->cmdline ? 0 : -1;
 }
@@ -293,6 +383,7 @@ static int parse_run(int argc, char **argv, struct options *o)
 static int exit_code(const struct machine *m)
 {
     switch (m->stop) {
+    case STOP_INTERRUPTED: return EXIT_SIGNAL + (int)m->stop_signal;
     case STOP_DEBUG_EXIT: return (int)(m->exit_status & 0xFF);
     case STOP_SHUTDOWN: return 0;
     case STOP_TRIPLE_FAULT: return EXIT_TRIPLE_FAULT;
@@ -302,23 +393,91 @@ static int exit_code(const struct machine *m)
     }
 }
 
+_Static_assert(sizeof(sig_atomic_t) == sizeof(int),
+               "machine.stop_signal stands for a sig_atomic_t");
+
+/* The machine of the run in progress, for the signal handler. */
+static struct machine *running;
+
+/* SIGINT, SIGTERM: the run loop stops at the next instruction boundary
+ * (machine_take_signal), and the run ends as any other: output flushed,
+ * the run recorded with status "interrupted". */
+static void on_signal(int signo)
+{
+    if (running)
+        running->stop_signal = signo;
+}
+
+static void catch_signals(struct machine *m)
+{
+    running = m;
+    struct sigaction sa = {.sa_handler = m ? on_signal : SIG_DFL};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Nested: did L1 use VMX at all? It executed VMXON (each one exits to
+ * L0), or L2 ran: some exit of L2 was counted, or the run ended in L2. */
+static bool l1_used_vmx(const struct hv *hv)
+{
+    return stats_sum(&hv->stats, 0, 1, VMX_EXIT_VMXON).count > 0 ||
+           stats_sum(&hv->stats, -1, 2, -1).count > 0 ||
+           (hv->cur == &hv->vmcs02 && hv->c->vmx.nonroot);
+}
+
+/* Where the serial output goes, and whether writing it failed. */
+struct output {
+    FILE *f;
+    const char *name;
+    bool lost;
+};
+
+static int report_output_error(const struct output *out, int err)
+{
+    fprintf(stderr, "turtles: writing the serial output to %s failed (%s): "
+            "the guest's output is incomplete\n", out->name,
+            err ? strerror(err) : "a write during the run failed");
+    return EXIT_OUTPUT_LOST;
+}
+
+/* Did a write of the serial output fail (a full disk, a closed or broken
+ * standard output)? The UART writes byte by byte and does not stop the
+ * guest for it; stdio remembers the error, and the last bytes are still
+ * buffered: flush them and ask. */
+static bool output_failed(struct output *out)
+{
+    errno = 0;
+    int rc = fflush(out->f), err = errno;
+    if (rc == 0 && !ferror(out->f))
+        return false;
+    report_output_error(out, rc ? err : 0);
+    return out->lost = true;
+}
+
 /* Boots the image and runs it to the end, in the mode asked for. */
 static void boot_and_run(struct machine *m, const struct options *o,
-                         struct hv *hv, struct exit_stats **stats, int *status)
+                         struct hv *hv, struct exit_stats **stats,
+                         struct output *out, int *status)
 {
     struct boot_config cfg = {o->image, o->cmdline, o->modules,
                               o->module_count};
-    /* Nested: L0 boots the L1 hypervisor, whose module is the image. */
+    bool nested = o->mode == MODE_NESTED;
+    /* Nested: L0 boots the L1 hypervisor, whose module is the image. L0
+     * checks that image first, as L1 would, so that a bad L2 image is a
+     * load error, not a failure of L1. */
     struct boot_module l2 = {o->image, o->cmdline};
-    if (strcmp(o->mode, "nested") == 0)
+    if (nested)
         cfg = (struct boot_config){o->l1, o->l1_args, &l2, 1};
     struct boot_entry entry;
     struct cpu_boot_state linux_entry;
     struct linux_config linux_cfg = {o->kernel, o->initrd, o->cmdline};
     char err[512];
-    int loaded = o->kernel
-                     ? linux_load(m, &linux_cfg, &linux_entry, err, sizeof err)
-                     : multiboot_load(m, &cfg, &entry, err, sizeof err);
+    int loaded =
+        o->kernel ? linux_load(m, &linux_cfg, &linux_entry, err, sizeof err)
+        : nested && multiboot_check_file(o->image, err, sizeof err) != 0
+            ? -1
+            : multiboot_load(m, &cfg, &entry, err, sizeof err);
     if (loaded != 0) {
         fprintf(stderr, "turtles: %s\n", err);
         *status = EXIT_BAD_IMAGE;
@@ -328,13 +487,12 @@ static void boot_and_run(struct machine *m, const struct options *o,
         cpu_reset_boot(m->cpu, &linux_entry);
     else
         cpu_reset_multiboot(m->cpu, entry.entry, entry.info_pa);
-    bool single = strcmp(o->mode, "bare") != 0; /* L0 runs the image */
+    bool single = o->mode != MODE_BARE; /* L0 runs the image */
+    catch_signals(m);
     if (!single) {
         cpu_run(m->cpu, o->max_insns);
-    } else if (hv_init(hv, m, &cost_default,
-                       strcmp(o->mode, "nested") == 0, err,
-                       sizeof err) == 0 &&
-               (strcmp(o->mode, "nested") != 0 ||
+    } else if (hv_init(hv, m, &cost_default, nested, err, sizeof err) == 0 &&
+               (!nested ||
                 nested_init(hv, o->shadowing, o->merge_dirty) == 0)) {
         hv->trace = o->trace;
         *stats = &hv->stats;
@@ -342,7 +500,8 @@ static void boot_and_run(struct machine *m, const struct options *o,
     } else {
         machine_stop(m, STOP_INTERNAL, 0, "%s", err);
     }
-    fflush(NULL);
+    catch_signals(NULL);
+    output_failed(out); /* before stderr's messages, as it flushes */
     if (m->stop != STOP_DEBUG_EXIT && m->stop != STOP_SHUTDOWN) {
         fprintf(stderr, "turtles: %s\n", m->stop_message);
         /* Where the guest is, when the CPU still runs it. */
@@ -353,6 +512,17 @@ static void boot_and_run(struct machine *m, const struct options *o,
         }
     }
     *status = exit_code(m);
+    /* An L1 that reports success without having used VMX did not do the
+     * run's job (one that reports a failure has said what went wrong). */
+    if (nested && *status == 0 && !l1_used_vmx(hv)) {
+        fprintf(stderr, "turtles: L1 (%s) ended with status 0 without ever "
+                "entering VMX operation, so L2 (%s) never ran: --l1 must "
+                "be a VMX hypervisor that runs its first module\n", o->l1,
+                o->image);
+        *status = EXIT_NO_L2;
+    }
+    if (out->lost)
+        *status = EXIT_OUTPUT_LOST;
     if (o->stats)
         fprintf(stderr,
                 "turtles: stats: instructions=%llu cycles=%llu "
@@ -413,23 +583,25 @@ static int run(int argc, char **argv)
     stats_init(&bare_stats);
     struct exit_stats *stats = &bare_stats;
 
+    struct output out = {serial, o.serial ? o.serial : "standard output",
+                         false};
     struct machine *m = machine_create(o.mem_mib, serial);
     struct hv hv = {0};
     if (m) {
         m->serial_tap = feed_metrics;
         m->serial_tap_ctx = &metrics;
-        boot_and_run(m, &o, &hv, &stats, &status);
+        boot_and_run(m, &o, &hv, &stats, &out, &status);
         metrics_flush(&metrics);
         clock_gettime(CLOCK_REALTIME, &finished);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (db && m->stop != STOP_NONE) {
             struct run_facts f = {
-                .mode = o.mode, .image = o.image, .cmdline = o.cmdline,
+                .mode = mode_names[o.mode], .image = o.image, .cmdline = o.cmdline,
                 .cost_profile = cost_default.name, .mem_mib = o.mem_mib,
                 .max_insns = o.max_insns, .started = started,
                 .finished = finished, .host_ns = elapsed_ns(&t0, &t1),
                 .exit_code = status, .label = o.label,
-                .l1_args = strcmp(o.mode, "nested") == 0 ? o.l1_args : NULL,
+                .l1_args = o.mode == MODE_NESTED ? o.l1_args : NULL,
                 .shadowing = o.shadowing, .merge_dirty = o.merge_dirty};
             if (results_write(db, &f, m, stats, &metrics, o.trace) != 0 &&
                 status == 0)
@@ -441,16 +613,28 @@ static int run(int argc, char **argv)
     db_close(db);
     metrics_free(&metrics);
     trace_free(&trace);
-    if (serial != stdout)
-        fclose(serial);
+    if (serial != stdout && fclose(serial) != 0 && !out.lost)
+        status = report_output_error(&out, errno);
     free(o.cmdline);
+    return status;
+}
+
+/* Anything printed on standard output (the report, --help, the serial
+ * output by default) must have reached it: a failed write is an error. */
+static int close_stdout(int status)
+{
+    if (fclose(stdout) != 0 && status == 0) {
+        fprintf(stderr, "turtles: writing standard output failed: %s\n",
+                strerror(errno));
+        return EXIT_OUTPUT_LOST;
+    }
     return status;
 }
 
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "run") == 0)
-        return run(argc - 1, argv + 1);
+        return close_stdout(run(argc - 1, argv + 1));
     if (argc == 4 && strcmp(argv[1], "report") == 0 &&
         strcmp(argv[2], "--db") == 0)
         return report_main(argv[3]);

@@ -5,7 +5,8 @@
  *
  * It checks for VMX, derives its controls, loads L2 into a region of its
  * own memory, runs it until it ends, prints the L1STATS block and exits
- * with L2's status. Its own failures exit with status 1. */
+ * with L2's status. Its own failures exit with status 1, mistakes on its
+ * command line (an unknown key, a bad value) with 4 (RT_EXIT_BAD_ARGS). */
 #include "cpu.h"
 #include "l1vmm.h"
 
@@ -95,18 +96,6 @@ static int place_l2_ram(const struct rt_boot *boot, uint64_t bytes)
     return -1;
 }
 
-static enum paging_mode parse_paging(const char *cmdline)
-{
-    char v[16];
-    int got = rt_cmdline_get(cmdline, "paging", v, sizeof v);
-    if (got == 0 || (got == 1 && !strcmp(v, "ept")))
-        return PAGING_EPT;
-    if (got == 1 && !strcmp(v, "shadow"))
-        return PAGING_SHADOW;
-    rt_panic("l1vmm: unknown paging mode '%s': give paging=ept or "
-             "paging=shadow",
-             v);
-}
 
 static int run_l2(void)
 {
@@ -128,11 +117,18 @@ static int run_l2(void)
 
 int main(const struct rt_boot *boot)
 {
-    l2.paging = parse_paging(boot->cmdline);
+    static const struct rt_arg args[] = {{"paging", 0, 0, "ept shadow"},
+                                         {"ram", 4, 1024, 0}};
+    RT_ARGS_REQUIRE(boot, "l1vmm", args);
+    char paging[8] = "ept";
+    rt_cmdline_get(boot->cmdline, "paging", paging, sizeof paging);
+    l2.paging = strcmp(paging, "shadow") ? PAGING_EPT : PAGING_SHADOW;
     uint64_t ram_mib = rt_cmdline_u64(boot->cmdline, "ram", DEFAULT_RAM_MIB);
-    if (ram_mib < 4 || ram_mib > 1024 || ram_mib % 2)
-        rt_panic("l1vmm: ram=%lu: give an even number of MiB from 4 to 1024",
-                 ram_mib);
+    if (ram_mib % 2) {
+        rt_printf("PANIC: l1vmm: ram=%lu: give an even number of MiB\n",
+                  ram_mib);
+        rt_exit(RT_EXIT_BAD_ARGS);
+    }
 
     check_vmx();
     if (boot->mods_count == 0)

@@ -10,9 +10,9 @@
 
 int main(const struct rt_boot *boot)
 {
+    static const struct rt_arg args[] = {{"iters", 1, 1000000000, 0}};
+    RT_ARGS_REQUIRE(boot, "cpuid", args);
     uint64_t iters = rt_cmdline_u64(boot->cmdline, "iters", 10000);
-    if (iters == 0)
-        rt_panic("cpuid: iters must be at least 1");
 
     uint32_t max_leaf = cpuid(0, 0).eax;
     /* Under a hypervisor that answers the exit-statistics leaves

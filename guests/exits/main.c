@@ -166,15 +166,18 @@ static void setup(const struct kind *k, const struct rt_boot *boot,
 
 int main(const struct rt_boot *boot)
 {
+    static const struct rt_arg args[] = {
+        {"kind", 0, 0, "cpuid vmcall pio-out pio-in rdmsr wrmsr cr apic "
+                       "exception interrupt ept"},
+        {"iters", 1, 1000000000, 0}};
+    RT_ARGS_REQUIRE(boot, "exits", args);
     char name[16] = "cpuid";
     rt_cmdline_get(boot->cmdline, "kind", name, sizeof name);
     const struct kind *k = find_kind(name);
     if (!k)
-        rt_panic("exits: unknown kind '%s' (cpuid, vmcall, pio-out, pio-in, "
-                 "rdmsr, wrmsr, cr, apic, exception, interrupt, ept)", name);
+        rt_panic("exits: kind '%s' is in the argument table but not in the "
+                 "table of kinds", name);
     uint64_t iters = rt_cmdline_u64(boot->cmdline, "iters", 1000);
-    if (iters == 0)
-        rt_panic("exits: iters must be at least 1");
     setup(k, boot, iters);
 
     uint64_t start = rdtsc();

@@ -40,6 +40,8 @@ static void invpcid_all(void)
 
 int main(const struct rt_boot *boot)
 {
+    static const struct rt_arg args[] = {{"iters", 1, 1000000, 0}};
+    RT_ARGS_REQUIRE(boot, "exitstats", args);
     uint64_t iters = rt_cmdline_u64(boot->cmdline, "iters", 64);
     if (iters == 0)
         rt_panic("exitstats: iters must be at least 1");

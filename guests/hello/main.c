@@ -92,6 +92,8 @@ int main(const struct rt_boot *boot)
     rt_printf("hello from turtles (cmdline \"%s\", %lu MiB RAM, %u modules)\n",
               boot->cmdline, rt_ram_bytes(boot) >> 20, boot->mods_count);
 
+    static const struct rt_arg args[] = {{"rounds", 1, 1000000, 0}};
+    RT_ARGS_REQUIRE(boot, "hello", args);
     uint64_t rounds = rt_cmdline_u64(boot->cmdline, "rounds", 1);
     uint32_t primes = 0, crc = 0;
     uint64_t weight = 0;

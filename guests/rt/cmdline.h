@@ -22,4 +22,19 @@ uint64_t rt_cmdline_u64(const char *cmdline, const char *key,
  * Returns 1 on success, 0 otherwise. */
 int rt_parse_u64(const char *s, uint64_t *out);
 
+/* One key a program accepts on its command line: a number from min to
+ * max, or, when `words` is set, one of its space-separated words. */
+struct rt_arg {
+    const char *key;
+    uint64_t min, max;
+    const char *words;
+};
+
+/* Checks a whole command line against the keys a program accepts: every
+ * word after the image path must be KEY=VALUE with a known key, given
+ * once, and a value the key allows. Returns 1, or 0 with a one-line
+ * reason in err. Afterwards rt_cmdline_get/_u64 read the values. */
+int rt_args_check(const char *cmdline, const struct rt_arg *args,
+                  size_t count, char *err, size_t err_size);
+
 #endif

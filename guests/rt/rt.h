@@ -19,6 +19,8 @@ enum {
     RT_EXIT_FAIL = 1,      /* the program reported a failure */
     RT_EXIT_EXCEPTION = 2, /* an unexpected CPU exception */
     RT_EXIT_BAD_BOOT = 3,  /* not started by a multiboot loader */
+    RT_EXIT_BAD_ARGS = 4,  /* an unknown key or a bad value on the command
+                              line (rt_args_require) */
 };
 
 /* What the loader told us, already checked. */
@@ -28,6 +30,14 @@ struct rt_boot {
     uint32_t mods_count;          /* 0 when the loader gave none */
     const struct mb_module *mods;
 };
+
+/* Checks the command line against the keys the program accepts
+ * (rt_args_check); on a mistake prints "PANIC: PROGRAM: reason" and exits
+ * with RT_EXIT_BAD_ARGS. */
+void rt_args_require(const struct rt_boot *boot, const char *program,
+                     const struct rt_arg *args, size_t count);
+#define RT_ARGS_REQUIRE(boot, program, args) \
+    rt_args_require(boot, program, args, sizeof(args) / sizeof((args)[0]))
 
 /* Bytes of available RAM in the loader's memory map. */
 uint64_t rt_ram_bytes(const struct rt_boot *boot);

@@ -21,6 +21,16 @@ void rt_mask_pic(void)
     outb(0xA1, 0xFF);
 }
 
+void rt_args_require(const struct rt_boot *boot, const char *program,
+                     const struct rt_arg *args, size_t count)
+{
+    char why[200];
+    if (rt_args_check(boot->cmdline, args, count, why, sizeof why))
+        return;
+    rt_printf("PANIC: %s: %s\n", program, why);
+    rt_exit(RT_EXIT_BAD_ARGS);
+}
+
 void rt_start(uint32_t magic, uint32_t info_pa)
 {
     static struct rt_boot boot;

@@ -79,7 +79,7 @@ struct placed_module {
 };
 
 struct loader {
-    struct machine *m;
+    struct machine *m;  /* NULL: only check the image (multiboot_check_file) */
     const char *name;
     char *err;
     size_t err_size;
@@ -90,9 +90,28 @@ struct loader {
 
 static int fail(struct loader *ld, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* A path as messages show it: a long one loses its middle, so that the
+ * reason after it always fits in the message. */
+#define PATH_SHOWN 120
+struct shown_path {
+    char text[PATH_SHOWN + 4];
+};
+
+static struct shown_path shown(const char *path)
+{
+    struct shown_path p;
+    size_t len = strlen(path), half = PATH_SHOWN / 2;
+    if (len <= PATH_SHOWN)
+        snprintf(p.text, sizeof p.text, "%s", path);
+    else
+        snprintf(p.text, sizeof p.text, "%.*s...%s", (int)half, path,
+                 path + len - half);
+    return p;
+}
+
 static int fail(struct loader *ld, const char *fmt, ...)
 {
-    int n = snprintf(ld->err, ld->err_size, "%s: ", ld->name);
+    int n = snprintf(ld->err, ld->err_size, "%s: ", shown(ld->name).text);
     if (n >= 0 && (size_t)n < ld->err_size) {
         va_list ap;
         va_start(ap, fmt);
@@ -141,7 +160,7 @@ static int check_placement(struct loader *ld, const char *what,
         return fail(ld, "%s (0x%llx bytes at 0x%llx) lies outside RAM "
                     "(0x0-0x%llx)", what, (unsigned long long)len,
                     (unsigned long long)addr, (unsigned long long)ld->limit);
-    if (overlaps_area(addr, len))
+    if (ld->m && overlaps_area(addr, len))
         return fail(ld, "%s (0x%llx bytes at 0x%llx) overlaps the multiboot "
                     "information area 0x%x-0x%x", what,
                     (unsigned long long)len, (unsigned long long)addr,
@@ -249,10 +268,54 @@ static int load_by_addresses(struct loader *ld, const uint8_t *image,
         return fail(ld, "entry point 0x%x is outside the loaded image "
                     "0x%x-0x%llx", h->entry_addr, h->load_addr,
                     (unsigned long long)end);
+    *entry = h->entry_addr;
+    if (!ld->m)
+        return 0;
     memcpy(ld->m->ram + h->load_addr, image + file_start, load_len);
     memset(ld->m->ram + load_end, 0, end - load_end);
-    *entry = h->entry_addr;
     return 0;
+}
+
+/* Two loadable segments that claim the same bytes of memory make a
+ * malformed image (the gABI wants PT_LOAD entries sorted by address and
+ * does not let them share memory): whichever was copied last would win.
+ * The segments, sorted by physical address, must not overlap. */
+struct span {
+    uint64_t start, end;
+    unsigned index;
+};
+
+static int by_start(const void *a, const void *b)
+{
+    const struct span *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int check_no_overlap(struct loader *ld, const struct elf_file *f)
+{
+    struct span *spans = calloc(f->phnum, sizeof *spans);
+    if (!spans)
+        return fail(ld, "out of memory");
+    unsigned n = 0;
+    for (unsigned i = 0; i < f->phnum; i++) {
+        struct elf_segment s = elf_segment(f, i);
+        if (s.type == ELF_PT_LOAD && s.memsz != 0)
+            spans[n++] = (struct span){s.paddr, s.paddr + s.memsz, i};
+    }
+    qsort(spans, n, sizeof *spans, by_start);
+    int rc = 0;
+    for (unsigned k = 1; k < n && rc == 0; k++) {
+        const struct span *a = &spans[k - 1], *b = &spans[k];
+        if (b->start < a->end)
+            rc = fail(ld, "segments %u (0x%llx-0x%llx) and %u (0x%llx-"
+                      "0x%llx) overlap in memory: a malformed image",
+                      a->index, (unsigned long long)a->start,
+                      (unsigned long long)a->end, b->index,
+                      (unsigned long long)b->start,
+                      (unsigned long long)b->end);
+    }
+    free(spans);
+    return rc;
 }
 
 static int load_elf(struct loader *ld, const uint8_t *image, size_t size,
@@ -296,7 +359,9 @@ static int load_elf(struct loader *ld, const uint8_t *image, size_t size,
     if (!entry_found)
         return fail(ld, "entry point 0x%llx is outside every loaded segment",
                     (unsigned long long)f.entry);
-    for (unsigned i = 0; i < f.phnum; i++) {
+    if (check_no_overlap(ld, &f))
+        return -1;
+    for (unsigned i = 0; ld->m && i < f.phnum; i++) {
         struct elf_segment s = elf_segment(&f, i);
         if (s.type != ELF_PT_LOAD || s.memsz == 0)
             continue;
@@ -310,7 +375,7 @@ static int load_kernel(struct loader *ld, const uint8_t *image, size_t size,
                        uint32_t *entry)
 {
     struct mb_header h = {0};
-    if (ld->m->ram_size <= HIGH_MEMORY)
+    if (ld->m && ld->m->ram_size <= HIGH_MEMORY)
         return fail(ld, "RAM of %llu bytes is too small: multiboot images "
                     "need memory above 1 MiB",
                     (unsigned long long)ld->m->ram_size);
@@ -413,7 +478,7 @@ static struct loader loader_for(struct machine *m, const char *name,
     uint64_t four_gib = 1ull << 32;
     return (struct loader){
         .m = m, .name = name, .err = err, .err_size = err_size,
-        .limit = m->ram_size < four_gib ? m->ram_size : four_gib,
+        .limit = m && m->ram_size < four_gib ? m->ram_size : four_gib,
     };
 }
 
@@ -488,10 +553,10 @@ static int load_modules(struct loader *ld, const struct boot_config *cfg,
         fclose(f);
         if (!fits)
             return fail(ld, "module %s (%llu bytes) does not fit in RAM "
-                        "at 0x%llx", bm->path, (unsigned long long)len,
-                        (unsigned long long)next);
+                        "at 0x%llx", shown(bm->path).text,
+                        (unsigned long long)len, (unsigned long long)next);
         if (!ok)
-            return fail(ld, "cannot read module %s", bm->path);
+            return fail(ld, "cannot read module %s", shown(bm->path).text);
         mods[i] = (struct placed_module){
             .start = (uint32_t)next, .end = (uint32_t)(next + len),
             .path = bm->path, .args = bm->args,
@@ -518,5 +583,19 @@ int multiboot_load(struct machine *m, const struct boot_config *cfg,
         rc = write_info(&ld, cfg->cmdline, mods, count, &out->info_pa);
     free(image);
     free(mods);
+    return rc;
+}
+
+int multiboot_check_file(const char *path, char *err, size_t err_size)
+{
+    struct loader ld = loader_for(NULL, path, err, err_size);
+    uint8_t *image = NULL;
+    size_t size = 0;
+    uint32_t entry;
+    int rc = read_image(&ld, &image, &size) == 0 &&
+                     load_kernel(&ld, image, size, &entry) == 0
+                 ? 0
+                 : -1;
+    free(image);
     return rc;
 }

@@ -37,6 +37,11 @@ struct boot_entry {
 int multiboot_load(struct machine *m, const struct boot_config *cfg,
                    struct boot_entry *out, char *err, size_t err_size);
 
+/* Checks that the file is an image multiboot_load would load into a
+ * machine of 4 GiB, without loading it (L0 checks the L2 image it hands
+ * to L1 as a module). Returns 0, or -1 with the reason in err. */
+int multiboot_check_file(const char *path, char *err, size_t err_size);
+
 /* The same from an image already in memory (for tests). */
 int multiboot_load_image(struct machine *m, const uint8_t *image,
                          size_t size, const char *name, const char *cmdline,

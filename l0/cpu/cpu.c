@@ -434,6 +434,8 @@ void cpu_run(struct cpu *c, uint64_t max_insns)
     struct machine *m = c->m;
     c->step_limit = max_insns ? max_insns : UINT64_MAX;
     while (m->stop == STOP_NONE && !c->vmx.exited) {
+        if (machine_take_signal(m))
+            break;
         if (cpu_steps(c) >= c->step_limit) {
             machine_stop(m, STOP_INSN_LIMIT, 0,
                          "instruction limit of %llu reached at rip %#llx",

@@ -2,6 +2,7 @@
 #include "cpu/exec.h"
 #include "cpu/ops.h"
 #include "cpu/system.h"
+#include "machine.h"
 
 bool exec_mov(struct cpu *c, const struct insn *i)
 {
@@ -199,10 +200,12 @@ static bool string_step(struct cpu *c, const struct insn *i, unsigned size,
 /* Whether a REP string stops between two iterations, so that the run
  * loop can take what is due: an interrupt, an NMI or a VM exit (external
  * interrupt, preemption timer) the next event check finds, the machine
- * stopping, or the instruction limit. */
+ * stopping, the instruction limit, or a signal to the host process
+ * (machine_take_signal). */
 static bool string_must_pause(const struct cpu *c)
 {
-    return c->cycles >= c->next_event_check || cpu_steps(c) >= c->step_limit;
+    return c->cycles >= c->next_event_check ||
+           cpu_steps(c) >= c->step_limit || c->m->stop_signal;
 }
 
 /* With a REP prefix the count register is RCX/ECX/CX by address size.

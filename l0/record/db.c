@@ -33,6 +33,7 @@ static const char *const status_names[] = {
     [STOP_HALTED] = "halted",
     [STOP_INSN_LIMIT] = "insn-limit",
     [STOP_INTERNAL] = "internal",
+    [STOP_INTERRUPTED] = "interrupted",
 };
 
 const char *db_status_name(enum machine_stop stop)

@@ -22,7 +22,7 @@
 #include "record/trace.h"
 
 /* PRAGMA user_version of the schema this build writes. */
-enum { DB_SCHEMA_VERSION = 1 };
+enum { DB_SCHEMA_VERSION = 2 };
 
 /* How long a write waits for another writer before it gives up. */
 enum { DB_BUSY_TIMEOUT_MS = 10000 };

@@ -45,7 +45,7 @@ def nested_backends():
 
 nested_backends()
 
-OK, FAIL, EXCEPTION = 0, 1, 2  # RT_EXIT_* in guests/rt/rt.h
+OK, FAIL, EXCEPTION, BAD_ARGS = 0, 1, 2, 4  # RT_EXIT_* in guests/rt/rt.h
 
 
 @dataclass
@@ -105,8 +105,14 @@ CASES = [
     Case("fault", "kind=de", EXCEPTION, patterns=[exception_line(0, "0")]),
     # A handled breakpoint returns through IRETQ and the guest goes on.
     Case("fault", "kind=bp", OK, lines=["RESULT fault kind=bp handled=2"]),
-    # A bad command line is the guest's own failure, reported as such.
-    Case("fault", "kind=zz", FAIL, patterns=[r"^PANIC: fault: unknown kind 'zz'$"]),
+    # A bad command line is the guest's own failure, reported as such
+    # (guests/rt/cmdline.c checks every program's keys and values).
+    Case("fault", "kind=zz", BAD_ARGS,
+         patterns=[r"^PANIC: fault: 'kind=zz': the value must be one of: "
+                   r"pf gp ud de bp tf hang$"]),
+    Case("cpuid", "iter=5", BAD_ARGS,
+         patterns=[r"^PANIC: cpuid: unknown argument 'iter=5' \(keys: "
+                   r"iters\)$"]),
     # System-level guests (issue 3): expectations from the SDM, see
     # expected_system.py.
     system_case("paging", expected_system.paging()),

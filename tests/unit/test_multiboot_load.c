@@ -277,6 +277,16 @@ static void entry_outside(struct img *im)
 {
     set_eh(im, L(im).entry, LOAD_PA + SEG_MEMSZ, L(im).word);
 }
+/* A second PT_LOAD, a copy of the first moved up by `shift` bytes. */
+static void second_segment(struct img *im, uint64_t shift)
+{
+    set_eh(im, L(im).phnum, 2, 2);
+    uint8_t *ph2 = im->b + L(im).ehsize + L(im).phsize;
+    memcpy(ph2, im->b + L(im).ehsize, L(im).phsize);
+    put(ph2 + L(im).p_vaddr, LOAD_PA + shift, L(im).word);
+    put(ph2 + L(im).p_paddr, LOAD_PA + shift, L(im).word);
+}
+static void segs_overlap(struct img *im) { second_segment(im, SEG_MEMSZ - 1); }
 static void no_magic(struct img *im) { memset(im->b + SEG_OFF, 0, 4); }
 static void bad_checksum(struct img *im) { im->b[SEG_OFF + 8] ^= 1; }
 static void video_mode(struct img *im) { set_mb(im, SEG_OFF, MB_FLAGS | 4); }
@@ -308,6 +318,8 @@ static const struct bad_case {
      "overlaps the multiboot information area", 0},
     {"entry outside the segments", entry_outside,
      "outside every loaded segment", 0},
+    {"overlapping segments", segs_overlap,
+     "segments 0 (0x100000-0x100200) and 1 (0x1001ff-0x1003ff) overlap", 0},
     {"no multiboot header", no_magic, "no multiboot header", 0},
     {"bad checksum", bad_checksum, "bad checksum", 0},
     {"video mode requested", video_mode, "video mode", 0},
@@ -330,6 +342,19 @@ static void test_bad_images_are_refused_with_the_reason(void **state)
                 fail_msg("%s (ELF%d): rc %d, message \"%s\", expected \"%s\"",
                          c->what, bits, rc, r->err, c->expect);
         }
+    }
+}
+
+/* Segments that touch without sharing a byte are fine. */
+static void test_adjacent_segments_load(void **state)
+{
+    struct run *r = *state;
+    for (int bits = 32; bits <= 64; bits += 32) {
+        make_elf(&r->im, bits);
+        second_segment(&r->im, SEG_MEMSZ);
+        assert_int_equal(load(r, NULL), 0);
+        assert_memory_equal(r->m->ram + LOAD_PA + SEG_MEMSZ,
+                            r->im.b + SEG_OFF, SEG_FILESZ);
     }
 }
 
@@ -650,6 +675,46 @@ static void test_unreadable_files(void **state)
     free_machine(m);
 }
 
+/* A path too long for the message loses its middle, never the reason. */
+static void test_long_paths_keep_the_reason(void **state)
+{
+    (void)state;
+    struct machine *m = new_machine(2 * MiB);
+    struct boot_entry e;
+    char path[700], err[512] = "";
+    memset(path, 'a', sizeof path - 1);
+    path[0] = '/';
+    path[sizeof path - 1] = '\0';
+    struct boot_config cfg = {path, NULL, NULL, 0};
+    assert_int_equal(multiboot_load(m, &cfg, &e, err, sizeof err), -1);
+    assert_non_null(strstr(err, "...aaa"));
+    assert_non_null(strstr(err, ": cannot open: File name too long"));
+    assert_true(strlen(err) < 200);
+    free_machine(m);
+}
+
+/* Checking an image needs no machine, and finds what loading finds. */
+static void test_check_file_without_a_machine(void **state)
+{
+    (void)state;
+    struct img im;
+    char err[256] = "";
+    make_elf(&im, 64);
+    char *good = write_temp(im.b, im.size);
+    assert_int_equal(multiboot_check_file(good, err, sizeof err), 0);
+    segs_overlap(&im);
+    char *bad = write_temp(im.b, im.size);
+    assert_int_equal(multiboot_check_file(bad, err, sizeof err), -1);
+    assert_non_null(strstr(err, "overlap in memory"));
+    assert_int_equal(multiboot_check_file("/nonexistent/l2.elf", err,
+                                          sizeof err), -1);
+    assert_non_null(strstr(err, "/nonexistent/l2.elf: cannot open"));
+    unlink(good);
+    unlink(bad);
+    free(good);
+    free(bad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -658,6 +723,7 @@ int main(void)
         T(test_entry_is_translated_through_its_segment),
         T(test_header_search_window),
         T(test_bad_images_are_refused_with_the_reason),
+        T(test_adjacent_segments_load),
         T(test_ram_below_high_memory_is_refused),
         T(test_command_line_too_long_for_the_info_area),
         T(test_aout_kludge_loads_by_addresses),
@@ -665,6 +731,8 @@ int main(void)
         cmocka_unit_test(test_real_elf32_image),
         cmocka_unit_test(test_real_elf64_image_loads_the_same_bytes),
         cmocka_unit_test(test_unreadable_files),
+        cmocka_unit_test(test_long_paths_keep_the_reason),
+        cmocka_unit_test(test_check_file_without_a_machine),
     };
     return cmocka_run_group_tests_name("multiboot_load", tests, NULL, NULL);
 }

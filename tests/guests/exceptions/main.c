@@ -113,7 +113,7 @@ static const unsigned caught_vectors[] = {0, 3, 6, 8, 11, 12, 13};
 
 int main(const struct rt_boot *boot)
 {
-    (void)boot;
+    rt_args_require(boot, "exceptions", 0, 0); /* it takes no arguments */
     install_gdt();
     for (unsigned k = 0; k < sizeof caught_vectors / sizeof *caught_vectors;
          k++)

@@ -23,6 +23,9 @@ static void on_breakpoint(struct rt_frame *f)
 
 int main(const struct rt_boot *boot)
 {
+    static const struct rt_arg args[] = {
+        {"kind", 0, 0, "pf gp ud de bp tf hang"}};
+    RT_ARGS_REQUIRE(boot, "fault", args);
     char kind[8];
     if (rt_cmdline_get(boot->cmdline, "kind", kind, sizeof kind) != 1)
         rt_panic("fault: give kind=pf|gp|ud|de|bp|tf|hang on the command line");

@@ -106,7 +106,7 @@ static uint64_t user_checks(uint64_t unused)
 
 int main(const struct rt_boot *boot)
 {
-    (void)boot;
+    rt_args_require(boot, "paging", 0, 0); /* it takes no arguments */
     rt_catch(14);
     uint64_t table_flags = PTE_P | PTE_W | PTE_U;
     pml4[0] = rt_pml4[0];

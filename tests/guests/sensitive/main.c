@@ -122,7 +122,7 @@ static uint8_t user_stack[8192] __attribute__((aligned(16)));
 
 int main(const struct rt_boot *boot)
 {
-    (void)boot;
+    rt_args_require(boot, "sensitive", 0, 0); /* it takes no arguments */
     /* The accessed bits of code and data descriptors depend on what was
      * loaded so far; set them all so that LAR reads known values. */
     for (unsigned k = RT_SEL_KCODE / 8; k <= RT_SEL_UCODE / 8; k++)

@@ -39,7 +39,7 @@ static void copy_code(void *dst, const void *src, uint64_t n)
 
 int main(const struct rt_boot *boot)
 {
-    (void)boot;
+    rt_args_require(boot, "smc", 0, 0); /* it takes no arguments */
     uint64_t imm_sum = 0;
     for (uint32_t k = 1; k <= 100; k++) {
         put32(smc_imm_value, k);

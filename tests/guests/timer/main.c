@@ -135,7 +135,7 @@ static int poll_requested(unsigned vector)
 
 int main(const struct rt_boot *boot)
 {
-    (void)boot;
+    rt_args_require(boot, "timer", 0, 0); /* it takes no arguments */
     static const unsigned vectors[] = {VEC_ONESHOT, VEC_PERIODIC, VEC_MASKED,
                                        VEC_IF0, VEC_TPR, VEC_CR8};
     for (unsigned k = 0; k < sizeof vectors / sizeof *vectors; k++)

@@ -116,7 +116,7 @@ static uint16_t read_cs(void)
 
 int main(const struct rt_boot *boot)
 {
-    (void)boot;
+    rt_args_require(boot, "usermode", 0, 0); /* it takes no arguments */
     rt_catch(13);
     uint64_t user_flags = FL_FIXED | FL_IF;
 

@@ -83,6 +83,8 @@ static const uint32_t fields[] = {
 
 int main(const struct rt_boot *boot)
 {
+    static const struct rt_arg args[] = {{"rounds", 1, 10000000, 0}};
+    RT_ARGS_REQUIRE(boot, "vmxfuzz", args);
     uint64_t rounds = rt_cmdline_u64(boot->cmdline, "rounds", 300);
     l1test_save_tables();
     uint32_t revision = l1test_prepare_vmx("vmxfuzz");

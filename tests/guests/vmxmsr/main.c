@@ -131,6 +131,8 @@ static void refused_entries(bool *exit_list_loaded)
 
 int main(const struct rt_boot *boot)
 {
+    static const struct rt_arg args[] = {{"abort", 0, 0, "store load"}};
+    RT_ARGS_REQUIRE(boot, "vmxmsr", args);
     char abort_list[8] = "";
     rt_cmdline_get(boot->cmdline, "abort", abort_list, sizeof abort_list);
     l1test_save_tables();
