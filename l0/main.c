@@ -138,12 +138,12 @@ static const struct opt_row {
      "(up to 16; not in nested mode, where the image\nis L1's module)",
      OPT_MODULE, 0, 0, 0, {0}, NOT_NESTED, NULL},
     {"kernel", "FILE", "boot a Linux bzImage (32-bit boot protocol) "
-     "instead\nof a multiboot IMAGE", OPT_TEXT,
-     offsetof(struct options, kernel), 0, 0, {0}, NOT_NESTED, NULL},
+     "instead\nof a multiboot IMAGE (nested: L1 boots it as L2)", OPT_TEXT,
+     offsetof(struct options, kernel), 0, 0, {0}, ALL_MODES, NULL},
     {"initrd", "FILE", "with --kernel: the initramfs", OPT_TEXT,
-     offsetof(struct options, initrd), 0, 0, {0}, NOT_NESTED, "kernel"},
+     offsetof(struct options, initrd), 0, 0, {0}, ALL_MODES, "kernel"},
     {"append", "TEXT", "with --kernel: the kernel command line", OPT_TEXT,
-     offsetof(struct options, cmdline_text), 0, 0, {0}, NOT_NESTED,
+     offsetof(struct options, cmdline_text), 0, 0, {0}, ALL_MODES,
      "kernel"},
     {"stats", NULL, "print instruction and cycle counts on stderr",
      OPT_FLAG, offsetof(struct options, stats), 0, 0, {0}, ALL_MODES,
@@ -307,9 +307,9 @@ static int check_applies(const struct opt_row *r, const struct options *o,
     return 0;
 }
 
-/* With --kernel: no IMAGE and no command-line words (--append has it);
- * L0 boots the kernel itself, so nested mode (where l1vmm would load it)
- * is refused (opt_rows) until l1vmm loads bzImages. */
+/* With --kernel: no IMAGE and no command-line words (--append has it).
+ * In nested mode L1 boots the kernel as L2: L0 hands it over as L1's
+ * first module (the --append text its string), the initrd as the second. */
 static int linux_options(int argc, char **argv, struct options *o)
 {
     if (optind < argc) {
@@ -466,16 +466,19 @@ static void boot_and_run(struct machine *m, const struct options *o,
     /* Nested: L0 boots the L1 hypervisor, whose module is the image. L0
      * checks that image first, as L1 would, so that a bad L2 image is a
      * load error, not a failure of L1. */
-    struct boot_module l2 = {o->image, o->cmdline};
+    struct boot_module l2[2] = {{o->image, o->cmdline}, {o->initrd, NULL}};
     if (nested)
-        cfg = (struct boot_config){o->l1, o->l1_args, &l2, 1};
+        cfg = (struct boot_config){o->l1, o->l1_args, l2,
+                                   o->kernel && o->initrd ? 2 : 1};
     struct boot_entry entry;
     struct cpu_boot_state linux_entry;
     struct linux_config linux_cfg = {o->kernel, o->initrd, o->cmdline};
     char err[512];
     int loaded =
-        o->kernel ? linux_load(m, &linux_cfg, &linux_entry, err, sizeof err)
-        : nested && multiboot_check_file(o->image, err, sizeof err) != 0
+        o->kernel && !nested
+            ? linux_load(m, &linux_cfg, &linux_entry, err, sizeof err)
+        : nested && !o->kernel &&
+                multiboot_check_file(o->image, err, sizeof err) != 0
             ? -1
             : multiboot_load(m, &cfg, &entry, err, sizeof err);
     if (loaded != 0) {
@@ -483,7 +486,7 @@ static void boot_and_run(struct machine *m, const struct options *o,
         *status = EXIT_BAD_IMAGE;
         return;
     }
-    if (o->kernel)
+    if (o->kernel && !nested)
         cpu_reset_boot(m->cpu, &linux_entry);
     else
         cpu_reset_multiboot(m->cpu, entry.entry, entry.info_pa);

@@ -22,6 +22,7 @@ static uint64_t pt[RAM_MAX_4K >> 21][TABLE] __attribute__((aligned(PAGE)));
 /* The APIC page: PDPT[3] -> a page directory -> a page table. */
 static uint64_t apic_pd[TABLE] __attribute__((aligned(PAGE)));
 static uint64_t apic_pt[TABLE] __attribute__((aligned(PAGE)));
+static uint64_t apic_pt2[TABLE] __attribute__((aligned(PAGE)));
 
 static uint64_t pa(const void *p) { return (uint64_t)(uintptr_t)p; }
 
@@ -62,6 +63,10 @@ int ept_init(void)
     pdpt[L2_APIC_PAGE >> 30] = pa(apic_pd) | EPT_RWX;
     apic_pd[(L2_APIC_PAGE >> 21) & 511] = pa(apic_pt) | EPT_RWX;
     apic_pt[(L2_APIC_PAGE >> 12) & 511] = apic | 0x3;
+    /* The IOAPIC's page, for a Linux L2 (direct access, linux.c): the
+     * same table covers 0xFEC00000. */
+    apic_pd[(L2_IOAPIC_PAGE >> 21) & 511] = pa(apic_pt2) | EPT_RWX;
+    apic_pt2[(L2_IOAPIC_PAGE >> 12) & 511] = L2_IOAPIC_PAGE | 0x3;
 
     uint64_t eptp = pa(pml4) | EPTP_WALK4 | type;
     if (vmwrite(EPT_POINTER, eptp) != VMX_OK) {

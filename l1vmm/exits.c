@@ -124,6 +124,15 @@ static void set_cr0(uint64_t v)
     vmcs_set_cr0(v);
     if (l2.paging == PAGING_SHADOW && ((old ^ v) & l2.cr0_mask))
         shadow_mode_changed();
+    /* Paging turned on with EFER.LME activates IA-32e mode, off leaves
+     * it (SDM Vol. 3A 10.8.5): what the CPU would have done had the
+     * write not exited. EPT only: shadow paging keeps LMA itself. */
+    if (l2.paging == PAGING_EPT && ((old ^ v) & CR0_PG)) {
+        uint64_t efer = vmread(GUEST_IA32_EFER);
+        int lma = (v & CR0_PG) && (efer & EFER_LME);
+        vmwrite(GUEST_IA32_EFER, lma ? efer | EFER_LMA : efer & ~EFER_LMA);
+        vmcs_set_long_mode(lma);
+    }
     skip_instruction();
 }
 
@@ -204,7 +213,11 @@ static const struct {
     int canonical; /* a write must be a canonical address */
 } msrs[] = {
     {0x10, MSR_TSC, 0, 0},
+    {MSR_APIC_BASE, MSR_HARDWARE, 0, 0}, /* the APIC is passed through */
     {MSR_FEATURE_CONTROL, MSR_READ_ONLY, 0, 0},
+    {0x8B, MSR_HARDWARE, 0, 0},          /* IA32_BIOS_SIGN_ID */
+    {0x1A0, MSR_HARDWARE, 0, 0},         /* IA32_MISC_ENABLE */
+    {0xC0000103, MSR_HARDWARE, 0, 0},    /* IA32_TSC_AUX, for RDTSCP */
     {0x174, MSR_VMCS, GUEST_SYSENTER_CS, 0},
     {0x175, MSR_VMCS, GUEST_SYSENTER_ESP, 1},
     {0x176, MSR_VMCS, GUEST_SYSENTER_EIP, 1},

@@ -100,6 +100,33 @@ static const struct port_range {
     {0x8900, 0x8900, 0, shutdown_out},
 };
 
+/* Direct access (Linux as L2): ports l1vmm does not need for itself
+ * (the exit and shutdown ports) are performed on the machine, so L2
+ * drives the real PIC, PIT, RTC, UART, PCI and ACPI registers. */
+static int direct;
+void io_direct(int on) { direct = on; }
+
+static void forward(uint16_t port, unsigned size, int in, uint64_t *rax)
+{
+    if (in) {
+        uint64_t mask = size == 4 ? 0xFFFFFFFFull : size == 2 ? 0xFFFF : 0xFF;
+        uint32_t v;
+        if (size == 4)
+            __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+        else if (size == 2)
+            __asm__ volatile("inw %1, %w0" : "=a"(v) : "Nd"(port));
+        else
+            __asm__ volatile("inb %1, %b0" : "=a"(v) : "Nd"(port));
+        *rax = size == 4 ? v : (*rax & ~mask) | (v & mask);
+    } else if (size == 4) {
+        outl(port, (uint32_t)*rax);
+    } else if (size == 2) {
+        outw(port, (uint16_t)*rax);
+    } else {
+        outb(port, (uint8_t)*rax);
+    }
+}
+
 void io_exit(uint64_t q)
 {
     if (IO_STRING(q)) {
@@ -117,6 +144,11 @@ void io_exit(uint64_t q)
             dev = &ports[i];
 
     uint64_t *rax = &l2.regs.gpr[GPR_RAX];
+    if (direct && (!dev || dev->in == uart_in)) {
+        forward(port, size, IO_IN(q), rax);
+        skip_instruction();
+        return;
+    }
     if (IO_IN(q)) {
         uint32_t v = dev && dev->in ? dev->in(port - dev->first) : 0xFFFFFFFF;
         /* IN writes AL or AX, or EAX zero-extended into RAX. */

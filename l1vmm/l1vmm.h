@@ -60,7 +60,8 @@ extern struct vmx_caps caps;
 int caps_init(enum paging_mode mode);
 
 /* vmcs.c */
-int vmcs_init(uint64_t entry_rip, uint64_t mb_info_gpa);
+struct l2_image;
+int vmcs_init(const struct l2_image *image);
 uint64_t vmcs_cr0_real(uint64_t visible);
 uint64_t vmcs_cr4_real(uint64_t visible);
 void vmcs_set_cr0(uint64_t visible);
@@ -86,12 +87,24 @@ enum {
     L2_IMAGE_MIN = 0x100000,
 };
 
-/* load.c: L2's image and multiboot information in L2 RAM. */
+/* How L2 starts: the entry state of its boot protocol (32-bit protected
+ * mode, flat segments with these selectors, paging off) and the
+ * registers that protocol names. */
 struct l2_image {
     uint64_t entry;
-    uint64_t mb_info_gpa;
+    uint64_t rax, rbx, rsi;
+    uint16_t code_sel, data_sel;
+    int direct_io; /* L2's ports go to the machine's devices (Linux) */
 };
-int load_l2(const struct mb_module *mod, struct l2_image *out);
+
+/* load.c: a multiboot image (module 0) and its information in L2 RAM,
+ * or, when module 0 is a bzImage, Linux (linux.c). */
+int load_l2(const struct rt_boot *boot, struct l2_image *out);
+
+/* linux.c: a bzImage (module 0, its string "PATH CMDLINE") and an initrd
+ * (module 1, optional) through the 32-bit boot protocol (bzimage.h,
+ * shared with L0's loader). 1 if module 0 is not a bzImage. */
+int load_linux(const struct rt_boot *boot, struct l2_image *out);
 
 /* ept.c */
 int ept_init(void);
@@ -113,6 +126,7 @@ void skip_instruction(void);
 void io_exit(uint64_t qualification);
 void io_console_putc(char c); /* L2's console, forwarded with "[L2] " */
 void io_flush(void);
+void io_direct(int on); /* forward unemulated ports to the machine */
 
 /* stats.c */
 void stats_count(unsigned reason);
@@ -131,6 +145,7 @@ void diag_entry_failure(uint32_t reason);
  * L2 programs the APIC timer and takes its interrupts itself. l1vmm
  * never uses the APIC, and leaves external-interrupt exiting off. */
 #define L2_APIC_PAGE 0xFEE00000ull
+#define L2_IOAPIC_PAGE 0xFEC00000ull
 #define MSR_APIC_BASE 0x1Bu
 
 /* L2's RAM as seen from L1. NULL when [gpa, gpa+len) is outside it. */

@@ -181,8 +181,12 @@ static int build_mb_info(const struct mb_module *mod)
     return 0;
 }
 
-int load_l2(const struct mb_module *mod, struct l2_image *out)
+int load_l2(const struct rt_boot *boot, struct l2_image *out)
 {
+    int linux = load_linux(boot, out);
+    if (linux <= 0)
+        return linux;
+    const struct mb_module *mod = &boot->mods[0];
     struct image im = {.bytes = (const uint8_t *)(uintptr_t)mod->mod_start,
                        .size = mod->mod_end - mod->mod_start};
     if (mod->mod_end <= mod->mod_start)
@@ -194,7 +198,8 @@ int load_l2(const struct mb_module *mod, struct l2_image *out)
         return -1;
     if (!l2_ptr(im.entry, 1) || im.entry < L2_IMAGE_MIN)
         return fail("its entry point is outside L2 RAM above 1 MiB");
-    out->entry = im.entry;
-    out->mb_info_gpa = L2_MB_INFO;
+    *out = (struct l2_image){.entry = im.entry, .rax = MB_BOOT_MAGIC,
+                             .rbx = L2_MB_INFO, .code_sel = 0x08,
+                             .data_sel = 0x10};
     return 0;
 }

@@ -139,14 +139,14 @@ int main(const struct rt_boot *boot)
         return RT_EXIT_FAIL;
 
     struct l2_image image;
-    if (load_l2(&boot->mods[0], &image) ||
-        vmcs_init(image.entry, image.mb_info_gpa) ||
+    if (load_l2(boot, &image) || vmcs_init(&image) ||
         (l2.paging == PAGING_EPT ? ept_init() : shadow_init()))
         return RT_EXIT_FAIL;
 
     rt_printf("l1vmm: paging=%s, L2 RAM %lu MiB at %#lx, L2 entry %#lx\n",
               l2.paging == PAGING_EPT ? "ept" : "shadow", ram_mib,
               (uint64_t)(uintptr_t)l2.ram, image.entry);
+    io_direct(image.direct_io);
     if (run_l2())
         return RT_EXIT_FAIL;
     io_flush();

@@ -194,24 +194,33 @@ static const struct {
     {SEG_TR, 0, 0x67, 0x8B},
 };
 
-/* The GDT those selectors come from, placed in L2 RAM so that a reload of
- * a segment register before L2's own LGDT finds the same descriptors. */
-static const uint64_t boot_gdt[] = {0, 0x00CF9A000000FFFFull,
-                                    0x00CF92000000FFFFull};
+/* The descriptors those selectors come from, placed in a GDT in L2 RAM
+ * so that a reload of a segment register before L2's own LGDT finds the
+ * same: flat 4 GiB execute/read code and read/write data. */
+#define BOOT_GDT_CODE 0x00CF9A000000FFFFull
+#define BOOT_GDT_DATA 0x00CF92000000FFFFull
 
-static void init_guest_state(uint64_t entry_rip, uint64_t mb_info_gpa)
+static void init_guest_state(const struct l2_image *image)
 {
     for (unsigned i = 0; i < sizeof boot_segments / sizeof boot_segments[0];
          i++) {
         enum seg s = boot_segments[i].seg;
-        put(GUEST_SEG_SELECTOR(s), boot_segments[i].selector);
+        uint16_t sel = s == SEG_CS ? image->code_sel
+                       : boot_segments[i].selector ? image->data_sel : 0;
+        put(GUEST_SEG_SELECTOR(s), sel);
         put(GUEST_SEG_BASE(s), 0);
         put(GUEST_SEG_LIMIT(s), boot_segments[i].limit);
         put(GUEST_SEG_ACCESS(s), boot_segments[i].access);
     }
-    memcpy(l2_ptr(L2_BOOT_GDT, sizeof boot_gdt), boot_gdt, sizeof boot_gdt);
+    /* The boot GDT has the protocol's code and data descriptors at its
+     * selectors (multiboot: 0x08/0x10 by our choice; Linux: __BOOT_CS
+     * 0x10 and __BOOT_DS 0x18). */
+    uint64_t *gdt = l2_ptr(L2_BOOT_GDT, 4 * sizeof *gdt);
+    memset(gdt, 0, 4 * sizeof *gdt);
+    gdt[image->code_sel / 8] = BOOT_GDT_CODE;
+    gdt[image->data_sel / 8] = BOOT_GDT_DATA;
     put(GUEST_GDTR_BASE, L2_BOOT_GDT);
-    put(GUEST_GDTR_LIMIT, sizeof boot_gdt - 1);
+    put(GUEST_GDTR_LIMIT, 4 * sizeof *gdt - 1);
     put(GUEST_IDTR_BASE, 0);
     put(GUEST_IDTR_LIMIT, 0);
 
@@ -226,7 +235,7 @@ static void init_guest_state(uint64_t entry_rip, uint64_t mb_info_gpa)
     put(GUEST_DR7, 0x400);
     put(GUEST_IA32_DEBUGCTL, 0);
     put(GUEST_RSP, L2_BOOT_STACK);
-    put(GUEST_RIP, entry_rip);
+    put(GUEST_RIP, image->entry);
     put(GUEST_RFLAGS, 0x2); /* IF = 0, VM = 0; bit 1 is reserved as 1 */
     put(GUEST_INTERRUPTIBILITY, 0);
     put(GUEST_ACTIVITY_STATE, 0);
@@ -237,8 +246,9 @@ static void init_guest_state(uint64_t entry_rip, uint64_t mb_info_gpa)
     put(VMCS_LINK_POINTER, ~0ull); /* no shadow VMCS (27.3.1.5) */
 
     memset(&l2.regs, 0, sizeof l2.regs);
-    l2.regs.gpr[GPR_RAX] = MB_BOOT_MAGIC;
-    l2.regs.gpr[GPR_RBX] = mb_info_gpa;
+    l2.regs.gpr[GPR_RAX] = image->rax;
+    l2.regs.gpr[GPR_RBX] = image->rbx;
+    l2.regs.gpr[GPR_RSI] = image->rsi;
 }
 
 /* VMX operation needs CR0 and CR4 within the fixed bits (SDM Vol. 3C
@@ -268,12 +278,12 @@ static int enter_vmx_operation(void)
     return 0;
 }
 
-int vmcs_init(uint64_t entry_rip, uint64_t mb_info_gpa)
+int vmcs_init(const struct l2_image *image)
 {
     if (enter_vmx_operation())
         return -1;
     init_controls();
     init_host_state();
-    init_guest_state(entry_rip, mb_info_gpa);
+    init_guest_state(image);
     return write_failed ? -1 : 0;
 }

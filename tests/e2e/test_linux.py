@@ -127,7 +127,7 @@ def main():
             (["--initrd", initrd, os.path.join(ROOT, "build", "images", "hello.elf")],
              "--initrd without --kernel"),
             (["--kernel", kernel, "console=ttyS0"], "command-line words without --append"),
-            (["--mode", "nested", "--kernel", kernel], "--kernel in nested mode")]:
+            (["--kernel", kernel, "--module", initrd], "--module beside --kernel")]:
         status, err = turtles(args)
         r.check(status == EXIT_USAGE and "turtles:" in err,
                 f"turtles: {why} is a usage error", status, err)
