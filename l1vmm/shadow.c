@@ -239,10 +239,12 @@ static uint64_t *shadow_slot(uint64_t linear, int level)
  * which is mapped uncached onto the real APIC. */
 static void shadow_install(uint64_t linear, const struct walk *w)
 {
-    int apic = (w->gpa & ~0xFFFull) == L2_APIC_PAGE;
+    uint64_t page = w->gpa & ~0xFFFull;
+    int apic = page == L2_APIC_PAGE || page == L2_IOAPIC_PAGE;
     uint64_t size = w->page_size >= SIZE_2M && !apic ? SIZE_2M : SIZE_4K;
     uint64_t gpa = w->gpa & ~(size - 1);
-    uint64_t host = apic ? rdmsr(MSR_APIC_BASE) & PTE_ADDR : pa(l2.ram) + gpa;
+    uint64_t host = page == L2_APIC_PAGE ? rdmsr(MSR_APIC_BASE) & PTE_ADDR
+                    : apic ? L2_IOAPIC_PAGE : pa(l2.ram) + gpa;
     uint64_t flags = PTE_P | (w->writable ? PTE_W : 0) |
                      (w->user ? PTE_U : 0) | (w->nx ? PTE_XD : 0) |
                      (apic ? PTE_PCD | PTE_PWT : 0) |
@@ -298,7 +300,8 @@ void shadow_page_fault(uint64_t address, uint32_t error)
         l2_end(RT_EXIT_FAIL, why);
         return;
     }
-    if (!l2_ptr(w.gpa, 1) && (w.gpa & ~0xFFFull) != L2_APIC_PAGE) {
+    if (!l2_ptr(w.gpa, 1) && (w.gpa & ~0xFFFull) != L2_APIC_PAGE &&
+        (w.gpa & ~0xFFFull) != L2_IOAPIC_PAGE) {
         rt_snprintf(why, sizeof why,
                     "L2 accessed guest-physical %#lx (linear %#lx), "
                     "outside its %lu MiB of RAM",
