@@ -117,6 +117,22 @@ static void copy_span(char *dst, struct span s)
     dst[s.len] = '\0';
 }
 
+/* An L1 hypervisor forwards its guest's console as "[L2] line" on its own
+ * (l1vmm's convention, docs/l1vmm.md): such a line printed by level 1 is
+ * level 2's line, and is recorded with level 2. */
+static const char l2_forward_prefix[] = "[L2] ";
+
+static void strip_forward_prefix(struct span *line, unsigned *level)
+{
+    size_t n = sizeof l2_forward_prefix - 1;
+    if (*level == 1 && line->len >= n &&
+        memcmp(line->p, l2_forward_prefix, n) == 0) {
+        line->p += n;
+        line->len -= n;
+        *level = 2;
+    }
+}
+
 size_t metrics_parse_line(struct guest_metrics *m, unsigned level,
                           const char *text, size_t len)
 {
@@ -124,6 +140,7 @@ size_t metrics_parse_line(struct guest_metrics *m, unsigned level,
     while (line.len && (line.p[line.len - 1] == '\n' ||
                         line.p[line.len - 1] == '\r'))
         line.len--;
+    strip_forward_prefix(&line, &level);
     int kind = line_kind(line);
     if (kind < 0 || level < 1 || level > METRIC_LEVELS)
         return 0;
@@ -163,7 +180,10 @@ static void end_line(struct guest_metrics *m, unsigned level)
     struct metric_line *l = &m->line[level - 1];
     if (l->overflow) {
         /* Only the lines that claimed to be ours count as lost. */
-        if (line_kind((struct span){l->buf, l->len}) >= 0)
+        struct span start = {l->buf, l->len};
+        unsigned from = level;
+        strip_forward_prefix(&start, &from);
+        if (line_kind(start) >= 0)
             m->lines_dropped++;
     } else if (l->len) {
         metrics_parse_line(m, level, l->buf, l->len);

@@ -374,6 +374,36 @@ static void test_metrics_feed_splits_lines(void **state)
     metrics_free(&m);
 }
 
+/* l1vmm forwards L2's console as "[L2] line" on L1's: those lines are
+ * L2's, and land with level 2 (issue 13: they were dropped). */
+static void test_metrics_forwarded_l2_lines(void **state)
+{
+    (void)state;
+    struct guest_metrics m;
+    metrics_init(&m);
+    feed(&m, 1, "l1vmm: paging=ept\n[L2] RESULT cpuid iters=200\n"
+                "[L2] METRIC cpuid tsc_per_iter=7947 cpuid_exits=201\n"
+                "[L2] EXIT status=0\n[L2]\nRESULT l1vmm k=v\n");
+    assert_int_equal(m.count, 4);
+    assert_row(&m.rows[0], 2, METRIC_RESULT, "cpuid", "iters", "200");
+    assert_row(&m.rows[1], 2, METRIC_METRIC, "cpuid", "tsc_per_iter", "7947");
+    assert_row(&m.rows[2], 2, METRIC_METRIC, "cpuid", "cpuid_exits", "201");
+    assert_row(&m.rows[3], 1, METRIC_RESULT, "l1vmm", "k", "v");
+    /* Only the exact prefix at the start of an L1 line forwards. */
+    assert_int_equal(parse(&m, 1, "[L2]RESULT x k=v"), 0);
+    assert_int_equal(parse(&m, 1, " [L2] RESULT x k=v"), 0);
+    assert_int_equal(parse(&m, 2, "[L2] RESULT x k=v"), 0);
+    /* A forwarded line that is too long is counted as lost. */
+    char big[METRIC_LINE_MAX + 64];
+    memset(big, ' ', sizeof big);
+    memcpy(big, "[L2] RESULT big k=v", 19);
+    metrics_feed(&m, 1, big, sizeof big);
+    feed(&m, 1, "\n");
+    assert_int_equal(m.lines_dropped, 1);
+    assert_int_equal(m.count, 4);
+    metrics_free(&m);
+}
+
 static void test_metrics_very_long_lines(void **state)
 {
     (void)state;
@@ -446,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_metrics_other_lines_ignored),
         cmocka_unit_test(test_metrics_malformed),
         cmocka_unit_test(test_metrics_feed_splits_lines),
+        cmocka_unit_test(test_metrics_forwarded_l2_lines),
         cmocka_unit_test(test_metrics_very_long_lines),
         cmocka_unit_test(test_metrics_rows_are_bounded),
     };
