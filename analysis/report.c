@@ -10,11 +10,18 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The newest run of each label, in the order the labels first appear. */
+/* The newest run of each label, in the order the labels first appear,
+ * with how it ended and whether its workload made CPUID exits (the CPUID
+ * table shows only those: a bare run or another workload has none). */
 static const char *const runs_sql =
-    "SELECT json_extract(options, '$.label') AS label, max(run_id), mode "
-    "FROM runs WHERE label IS NOT NULL "
-    "GROUP BY label ORDER BY min(run_id)";
+    "SELECT l.label, r.run_id, r.mode, r.status, r.exit_code, "
+    "EXISTS (SELECT 1 FROM exit_stats AS e WHERE e.run_id = r.run_id "
+    "        AND e.reason = 10 AND e.guest_level = "
+    "        (CASE r.mode WHEN 'nested' THEN 2 ELSE 1 END)) "
+    "FROM (SELECT json_extract(options, '$.label') AS label, "
+    "      max(run_id) AS newest, min(run_id) AS first FROM runs "
+    "      WHERE label IS NOT NULL GROUP BY label) AS l "
+    "JOIN runs AS r ON r.run_id = l.newest ORDER BY l.first";
 
 static double scalar(sqlite3 *db, const char *sql, sqlite3_int64 run,
                      int reason)
@@ -105,14 +112,26 @@ int report_main(const char *path)
     printf("%-18s %-7s %12s %10s %10s %8s %8s %8s %11s   %s\n",
            "configuration", "mode", "cycles/exit", "L1 exits", "VMRD/WR",
            "L0", "L1", "trans.", "exit pairs", "published (Turtles)");
-    int rows = 0;
-    char paging[8][64];
+    int rows = 0, labeled = 0;
+    char paging[8][64], failed[8][160];
     sqlite3_int64 paging_run[8];
-    int npaging = 0;
+    int npaging = 0, nfailed = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *label = (const char *)sqlite3_column_text(st, 0);
         sqlite3_int64 run = sqlite3_column_int64(st, 1);
         const char *mode = (const char *)sqlite3_column_text(st, 2);
+        int exit_code = sqlite3_column_int(st, 4);
+        labeled++;
+        if (exit_code != 0) {
+            /* A crashed or cut-off run is not a measurement. */
+            if (nfailed < 8)
+                snprintf(failed[nfailed], sizeof failed[0],
+                         "%-18s run %lld ended %s (exit %d)", label,
+                         (long long)run, sqlite3_column_text(st, 3),
+                         exit_code);
+            nfailed++;
+            continue;
+        }
         if (strncmp(label, "pf-", 3) == 0) {
             if (npaging < 8) {
                 snprintf(paging[npaging], sizeof paging[0], "%s", label);
@@ -120,6 +139,8 @@ int report_main(const char *path)
             }
             continue;
         }
+        if (!sqlite3_column_int(st, 5))
+            continue; /* not a CPUID workload */
         report_run(db, label, run, mode);
         rows++;
     }
@@ -131,8 +152,15 @@ int report_main(const char *path)
         for (int k = 0; k < npaging; k++)
             report_paging(db, paging[k], paging_run[k]);
     }
+    if (nfailed) {
+        printf("\nRuns that did not end with status 0 (not measurements)\n");
+        for (int k = 0; k < nfailed && k < 8; k++)
+            printf("%s\n", failed[k]);
+        if (nfailed > 8)
+            printf("... and %d more\n", nfailed - 8);
+    }
     sqlite3_close(db);
-    if (!rows && !npaging) {
+    if (!labeled) {
         fprintf(stderr, "turtles report: %s has no labeled runs (turtles "
                         "run --label NAME --db FILE)\n", path);
         return 1;

@@ -24,9 +24,12 @@ $(filter-out $(HOST_BUILD)/l0/%,$(L0_OBJECTS)): $(HOST_BUILD)/%.o: %.c \
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(HOST_CFLAGS) $(L0_INCLUDES) -c $< -o $@
 
-# The git revision a run was made with, for the results database.
+# The git revision a run was made with, for the results database; HEAD's
+# reflog changes with every commit or checkout, so results.o is rebuilt then.
 $(HOST_BUILD)/l0/results.o: HOST_CFLAGS += \
 	-DTURTLES_GIT_REVISION='"$(shell git rev-parse --short=12 HEAD 2>/dev/null)"'
+$(HOST_BUILD)/l0/results.o: \
+	$(wildcard $(shell git rev-parse --git-path logs/HEAD 2>/dev/null))
 
 $(L0_LIB): $(L0_OBJECTS)
 	@rm -f $@

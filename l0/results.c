@@ -10,6 +10,11 @@
 #define TURTLES_GIT_REVISION ""
 #endif
 
+const char *results_revision(void)
+{
+    return TURTLES_GIT_REVISION[0] ? TURTLES_GIT_REVISION : NULL;
+}
+
 /* The emulator's own counters, as the `counters` table holds them. */
 static void emulator_counters(struct exit_stats *st, const struct cpu *c)
 {
@@ -42,7 +47,7 @@ int results_write(struct db *db, const struct run_facts *f,
             "merge", f->merge_dirty ? "dirty" : "full", 0};
     }
     emulator_counters(stats, m->cpu);
-    const char *rev = TURTLES_GIT_REVISION;
+    const char *rev = results_revision();
     struct run_record r = {
         .started_at = f->started,
         .finished_at = f->finished,
@@ -51,7 +56,7 @@ int results_write(struct db *db, const struct run_facts *f,
         .cmdline = f->cmdline,
         .options = options,
         .option_count = n,
-        .git_revision = rev[0] ? rev : NULL,
+        .git_revision = rev,
         .cost_profile = f->cost_profile,
         .stop = m->stop,
         .exit_code = f->exit_code,

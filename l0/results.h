@@ -29,4 +29,7 @@ int results_write(struct db *db, const struct run_facts *f,
                   const struct guest_metrics *metrics,
                   const struct exit_trace *trace);
 
+/* The git revision turtles was built from (runs.git_revision), or NULL. */
+const char *results_revision(void);
+
 #endif
