@@ -4,7 +4,8 @@
 #   make test       build and run every test suite (unit and end-to-end),
 #                   all of them even if one fails, then a summary;
 #                   SUITE=NAME and BACKEND=NAME narrow it (docs/testing.md)
-#   make run        the main job on its built-in default
+#   make run        the main job on its built-in default (EXP=FILE: another
+#                   experiment file, docs/experiments.md; V=1: show the build)
 #   make bench      benchmarks (side-by-side measurements, never tests)
 #   make SAN=1 test host code built with ASan and UBSan
 #   make fuzz       the fuzzers for FUZZ_TIME seconds (docs/fuzzing.md)
@@ -47,10 +48,18 @@ include fuzz/fuzz.mk
 
 all: $(IMAGES) $(UNIT_TESTS) $(LAYER_PROGRAMS)
 
-# The main job: the default experiment (experiments/default.exp) into
-# results.db, and its report, read back from the database.
+# The main job: an experiment file (default experiments/default.toml, into
+# results.db) run in parallel, then its report read back from the database
+# and a short summary; figures and tables go to results/NAME/. The build's
+# command lines stay quiet unless V=1.
+EXP ?= experiments/default.toml
+ifneq ($(V),1)
+ifneq ($(filter run,$(MAKECMDGOALS)),)
+.SILENT:
+endif
+endif
 run: $(IMAGES) $(LAYER_PROGRAMS)
-	TURTLES=$(TURTLES) scripts/experiment.sh experiments/default.exp results.db
+	TURTLES=$(TURTLES) scripts/experiment.sh $(EXP)
 
 bench: $(IMAGES) $(LAYER_PROGRAMS)
 	scripts/bench.sh

@@ -10,6 +10,7 @@ qemu-system-x86
 bochs bochsbios vgabios
 grub-pc-bin grub-common xorriso mtools
 clang llvm
+python3-matplotlib
 "
 
 missing=""

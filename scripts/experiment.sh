@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
-# Runs an experiment file (default: experiments/default.exp) into a results
-# database (default: results.db), then prints the report from that
-# database. Each line: label mode guest guest-args l1-args L0-options...
+# `make run`: runs an experiment file (default experiments/default.toml)
+# into a results database (default: results.db for the default
+# experiment, results/NAME.db otherwise), then prints its report read back
+# from the database and a short summary; figures, CSV, JSON and REPORT.md
+# go to the third argument (default results/NAME/). The guests' output of each run is kept in the
+# database's .logs/ directory.
 set -eu
 cd "$(dirname "$0")/.."
-exp=${1:-experiments/default.exp}
-db=${2:-results.db}
+exp=${1:-experiments/default.toml}
+db=${2:-}
+out=${3:-}
 turtles=${TURTLES:-build/turtles}
-
-while read -r label mode guest gargs l1args opts; do
-    case "$label" in ''|'#'*) continue ;; esac
-    args=(run --db "$db" --label "$label" --mode "$mode")
-    [ "$l1args" != - ] && args+=(--l1-args "$l1args")
-    # shellcheck disable=SC2206
-    [ "$opts" != - ] && args+=($opts)
-    args+=("build/images/$guest.elf")
-    [ "$gargs" != - ] && args+=(-- "$gargs")
-    printf '%-18s %s\n' "$label" "${args[*]:1}" >&2
-    "$turtles" "${args[@]}" > /dev/null
-done < "$exp"
+if [ -z "$db" ] && [ "$exp" = experiments/default.toml ]; then
+    db=results.db
+fi
+status=0
+TURTLES=$turtles scripts/exp run "$exp" ${db:+--db "$db"} || status=$?
 echo >&2
-"$turtles" report --db "$db"
+if [ "$exp" = experiments/default.toml ]; then
+    "$turtles" report --db "$db"
+    echo
+fi
+scripts/exp report "$exp" ${db:+--db "$db"} ${out:+--out "$out"} --summary
+exit "$status"

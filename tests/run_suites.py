@@ -30,6 +30,7 @@ E2E = [
     ("report", "tests/e2e/test_report.py", False),
     ("l1vmm", "tests/e2e/test_l1vmm.py", True),
     ("linux", "tests/e2e/test_linux.py", False),
+    ("exp", "tests/e2e/test_exp.py", False),
 ]
 
 # How a suite reports its checks: the e2e scripts' last TAP line

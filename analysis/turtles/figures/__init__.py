@@ -1,0 +1,1 @@
+"""One module per figure; each has data(con) and plot(con, outdir)."""

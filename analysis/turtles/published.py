@@ -1,0 +1,40 @@
+"""Turtles' published numbers (Ben-Yehuda et al., OSDI 2010), as
+digitized in the project's notes on the paper: the second series of every
+figure and the "paper" column of every table."""
+
+# Figure 10: cycles per L2 CPUID, (L1, L0, CPU mode switch) per column.
+FIGURE10 = [
+    ("single-level guest", 0, 1506, 996),
+    ("nested guest", 7992, 38502, 12000),
+    ("nested, 3.5.1 (merge opt.)", 5004, 25992, 12000),
+    ("nested, 3.5.2 (no vmread/vmwrite traps)", 5465, 19433, 3304),
+    ("nested, 3.5.1 & 3.5.2", 3352, 5320, 3231),
+]
+FIGURE10_TOTALS = [2502, 58494, 42996, 28202, 11903]
+
+# Figure 6: cycles to handle one exit, by basic exit reason (SDM Vol. 3D
+# App. C): (nested, nested without vmread/vmwrite traps, single level).
+FIGURE6 = {
+    1: ("External interrupt", 192160, 147369, 64465),
+    30: ("PIO", 183375, 129655, 12341),
+    31: ("Read MSR", 128349, 86317, 4647),
+    28: ("CR access", 90963, 37822, 6317),
+    44: ("APIC access", 88131, 40944, 11833),
+    0: ("Exception", 41597, 20690, 4647),
+    32: ("Write MSR", 73104, 37242, 0),
+    7: ("Pending interrupt", 69547, 31506, 3631),
+    10: ("CPUID", 63594, 31071, 2832),
+    48: ("EPT violation", 49438, 40581, 24247),
+}
+
+# L1 exits per L2 exit (sec. 4.1, 4.3): reason -> (trapping vmread/vmwrite,
+# without the traps). For CPUID the paper counts 13 and 2 exit/entry
+# pairs, the L2 exit included: 12 and 1 L1 exits.
+L1_EXITS_PER_L2_EXIT = {10: (12, 1), 30: (31, 14)}
+
+# What the default cost profile (docs/cost-model.md) was calibrated on:
+# these published numbers are inputs, every nested number is a prediction.
+CALIBRATION_INPUTS = (
+    "single-level CPUID round trip ~2,600 cycles (sec. 4.3)",
+    "one VM exit/entry pair ~1,000 cycles (sec. 4.3)",
+)

@@ -1,0 +1,59 @@
+"""A report of any experiment from its database: the tables it asks for
+as text, CSV and JSON, its figures as PNG and SVG, and REPORT.md."""
+
+from . import export, report_md, results
+from .tables import exits, multiplication, slowdown
+
+TABLES = {"exits": exits, "slowdown": slowdown,
+          "multiplication": multiplication}
+ALL = ("slowdown", "multiplication", "exits", "figure10", "figure6", "csv",
+       "json", "markdown")
+
+
+def failures_text(con):
+    _, bad = results.configurations(con)
+    failed = [f for f in results.failed_runs(con)]
+    good_labels = {r.label for rs in results.configurations(con)[0].values()
+                   for r in rs}
+    lines = []
+    for r in bad:
+        lines.append(f"  {r.label}: run {r.run_id} ended {r.status} "
+                     f"(exit {r.exit_code})")
+    for f in failed:
+        if f["label"] in good_labels:
+            continue
+        tail = f["stderr_tail"].strip().splitlines()[-1:] or [""]
+        code = f" {f['exit_code']}" if f["exit_code"] is not None else ""
+        lines.append(f"  {f['label']}: not recorded, {f['reason']}{code}: "
+                     f"{tail[0][:120]}")
+    if not lines:
+        return ""
+    return ("Runs that did not end well (not in the tables above):\n" +
+            "\n".join(lines))
+
+
+def make(con, products, outdir, experiment, out):
+    """Writes what `products` asks for; prints the tables to out."""
+    products = list(products) or list(ALL)
+    tables = [TABLES[p].table(con) for p in products if p in TABLES]
+    for t in tables:
+        out.write(t.text() + "\n\n")
+    fail = failures_text(con)
+    if fail:
+        out.write(fail + "\n\n")
+    table_paths, figure_paths = [], []
+    if "csv" in products:
+        table_paths += export.write_csv(tables, outdir)
+    if "json" in products:
+        table_paths += export.write_json(tables, outdir)
+    if "figure10" in products or "figure6" in products:
+        from .figures import figure6, figure10  # matplotlib: only if asked
+        if "figure10" in products:
+            figure_paths += figure10.plot_figure(con, outdir)
+        if "figure6" in products:
+            figure_paths += figure6.plot_figure(con, outdir)
+    written = table_paths + figure_paths
+    if "markdown" in products:
+        written.append(report_md.write(con, outdir, experiment, products,
+                                       figure_paths, table_paths))
+    return written

@@ -1,0 +1,145 @@
+"""Reading a results database (analysis/schema.sql, docs/results.md): the
+runs of an experiment grouped into configurations, with their status.
+Every report module reads through here, never through the emulator."""
+
+import json
+import os
+import re
+import sqlite3
+from dataclasses import dataclass
+
+SCHEMA_VERSION = 1
+# A run that ended the way a workload should: the guest reported status 0.
+OK_EXIT_CODE = 0
+
+
+class NotResults(Exception):
+    """A path that is not a results database this analysis can read."""
+
+
+def open_readonly(path):
+    """The database at path, read-only, after checking its version."""
+    if not os.path.isfile(path):
+        raise NotResults(f"no results database at {path}")
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as e:
+        con.close()
+        raise NotResults(f"{path} is not an SQLite database: {e}") from None
+    if version != SCHEMA_VERSION:
+        con.close()
+        raise NotResults(f"{path} has schema version {version}; this "
+                         f"analysis reads version {SCHEMA_VERSION}")
+    return con
+
+
+def connect(path):
+    """open_readonly for the reports: rows by column name, and a clear
+    message and exit for a file that is not a results database."""
+    try:
+        con = open_readonly(path)
+    except NotResults as e:
+        raise SystemExit(str(e)) from None
+    con.row_factory = sqlite3.Row
+    return con
+
+
+@dataclass(frozen=True)
+class Run:
+    run_id: int
+    label: str | None
+    config: str        # the label without its "#repetition" suffix
+    workload: str      # guest image name and its command line
+    mode: str
+    l1_args: str | None
+    vmcs_shadowing: str | None
+    merge: str | None
+    cost_profile: str
+    status: str
+    exit_code: int
+    cycles: int
+    instructions: int
+    host_ns: int
+    git_revision: str | None
+
+    @property
+    def ok(self):
+        return self.exit_code == OK_EXIT_CODE
+
+    @property
+    def nesting(self):
+        """L0's options and L1's, as a short name ('-' when not nested)."""
+        if self.mode != "nested":
+            return "-"
+        l1 = self.l1_args or "l1vmm"
+        return f"{l1} shadow={self.vmcs_shadowing} merge={self.merge}"
+
+
+def workload_name(image, cmdline):
+    name = os.path.basename(image)
+    name = re.sub(r"\.elf$", "", name)
+    return f"{name} {cmdline}".strip()
+
+
+def runs(con):
+    """Every run, oldest first."""
+    out = []
+    for r in con.execute("SELECT * FROM runs ORDER BY run_id"):
+        o = json.loads(r["options"])
+        label = o.get("label")
+        out.append(Run(
+            run_id=r["run_id"], label=label,
+            config=re.sub(r"#\d+$", "", label) if label else
+            f"run{r['run_id']}",
+            workload=workload_name(r["image"], r["cmdline"]),
+            mode=r["mode"], l1_args=o.get("l1_args"),
+            vmcs_shadowing=o.get("vmcs_shadowing"), merge=o.get("merge"),
+            cost_profile=r["cost_profile"], status=r["status"],
+            exit_code=r["exit_code"], cycles=r["cycles"],
+            instructions=r["instructions"], host_ns=r["host_ns"],
+            git_revision=r["git_revision"]))
+    return out
+
+
+def newest_per_label(all_runs):
+    """The newest run of each label, labels in the order they first ran:
+    a resumed or repeated experiment reports each configuration once per
+    repetition. all_runs is oldest first."""
+    newest = {}
+    for r in all_runs:
+        key = r.label or r.config
+        newest[key] = r
+    first = {}
+    for r in all_runs:
+        first.setdefault(r.label or r.config, r.run_id)
+    return sorted(newest.values(), key=lambda r: first[r.label or r.config])
+
+
+def configurations(con):
+    """{config: [runs of its repetitions]} for the runs that ended well,
+    and the list of runs that did not."""
+    good, bad = {}, []
+    for r in newest_per_label(runs(con)):
+        if r.ok:
+            good.setdefault(r.config, []).append(r)
+        else:
+            bad.append(r)
+    return good, bad
+
+
+def failed_runs(con):
+    """Rows of the runner's failed_runs table (none if it is absent)."""
+    if not con.execute("SELECT 1 FROM sqlite_master WHERE name = "
+                       "'failed_runs'").fetchone():
+        return []
+    return [dict(r) for r in con.execute(
+        "SELECT * FROM failed_runs ORDER BY failure_id")]
+
+
+def run_ids(runs_):
+    return [r.run_id for r in runs_]
+
+
+def placeholders(xs):
+    return ",".join("?" * len(xs))

@@ -1,0 +1,1 @@
+"""One module per table; each has table(con) -> Table."""
