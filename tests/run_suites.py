@@ -31,6 +31,7 @@ E2E = [
     ("l1vmm", "tests/e2e/test_l1vmm.py", True),
     ("linux", "tests/e2e/test_linux.py", False),
     ("exp", "tests/e2e/test_exp.py", False),
+    ("slurm", "tests/e2e/test_slurm.py", False),
 ]
 
 # How a suite reports its checks: the e2e scripts' last TAP line

@@ -174,10 +174,23 @@ class Progress:
             self.stream.write("\n")
 
 
+def _in_other(path, rev):
+    """already_done against another database (a Slurm task skips what the
+    experiment's database has), or nothing if there is none yet."""
+    if not path or not os.path.isfile(path):
+        return lambda cfg: False
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+    if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs'"
+                       ).fetchone():
+        return lambda cfg: False
+    return lambda cfg: already_done(con, cfg, rev) is not None
+
+
 def run(exp, db, turtles, jobs=None, task=None, tasks=None, rerun=False,
-        stream=sys.stderr):
+        skip_in=None, stream=sys.stderr):
     """Runs exp into db. task/tasks select one share of the matrix (a Slurm
-    array task). Returns (ran, skipped, failed)."""
+    array task); skip_in is another database whose configurations count as
+    done. Returns (ran, skipped, failed)."""
     db, turtles = os.path.abspath(db), os.path.abspath(turtles)
     prepare_db(db)
     rev = revision(turtles)
@@ -185,8 +198,9 @@ def run(exp, db, turtles, jobs=None, task=None, tasks=None, rerun=False,
     if tasks:
         configs = configs[task::tasks]
     con = sqlite3.connect(db, timeout=60)
+    elsewhere = _in_other(skip_in, rev)
     todo = [c for c in configs if rerun or
-            already_done(con, c, rev) is None]
+            (already_done(con, c, rev) is None and not elsewhere(c))]
     after = con.execute("SELECT coalesce(max(run_id), 0) FROM runs"
                         ).fetchone()[0]
     con.close()
