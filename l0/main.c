@@ -641,6 +641,11 @@ int main(int argc, char **argv)
     if (argc == 4 && strcmp(argv[1], "report") == 0 &&
         strcmp(argv[2], "--db") == 0)
         return report_main(argv[3]);
+    if (argc == 3 && strcmp(argv[1], "report") == 0 &&
+        (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+        usage(stdout);
+        return 0;
+    }
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
         const char *rev = results_revision();
         printf("turtles %s\n", rev ? rev : "unknown");

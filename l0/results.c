@@ -67,9 +67,13 @@ int results_write(struct db *db, const struct run_facts *f,
         .host_ns = f->host_ns,
     };
     char err[512];
-    if (db_write_run(db, &r, stats, metrics, trace, err, sizeof err) < 0) {
+    int64_t run_id = db_write_run(db, &r, stats, metrics, trace, err,
+                                  sizeof err);
+    if (run_id < 0) {
         fprintf(stderr, "turtles: --db: %s\n", err);
         return -1;
     }
+    /* stderr: stdout is the guest's serial output. */
+    fprintf(stderr, "turtles: --db: wrote run_id=%lld\n", (long long)run_id);
     return 0;
 }

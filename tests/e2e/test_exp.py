@@ -274,10 +274,30 @@ def test_merge(d):
             "written", p.stderr)
 
 
+def test_command_line(d):
+    p = subprocess.run([TURTLES, "report", "--help"], capture_output=True,
+                       text=True)
+    T.check(p.returncode == 0 and "turtles report --db FILE" in p.stdout,
+            "turtles report --help prints the usage and exits 0",
+            p.returncode, p.stdout[:200])
+    db = os.path.join(d, "cli.db")
+    ids = []
+    for _ in range(2):
+        p = subprocess.run([TURTLES, "run", "--db", db, os.path.join(
+            ROOT, "build", "images", "cpuid.elf"), "--", "iters=1"],
+            capture_output=True, text=True)
+        ids.append([l for l in p.stderr.splitlines() if "run_id=" in l])
+    want = [r[0] for r in rows(db, "SELECT run_id FROM runs ORDER BY 1")]
+    T.check([i[-1].rsplit("=", 1)[1] for i in ids if i] ==
+            [str(w) for w in want] and len(want) == 2,
+            "turtles run --db says which run id it wrote", ids, want)
+
+
 def main():
     if not arguments(__doc__, ["turtles"]).wants("turtles"):
         return T.finish()
     with tempfile.TemporaryDirectory() as d:
+        test_command_line(d)
         test_format(d)
         db = test_run_resume_report(d)
         test_figures(d, db)

@@ -51,6 +51,7 @@ def plot_figure(con, outdir):
     width = 0.13
     colors = ("#c44e52", "#4c72b0", "#55a868")
     for k, (name, _, _) in enumerate(SERIES):
+        labeled = False  # the legend names the first measured bar
         for i, reason in enumerate(reasons):
             paper = published.FIGURE6[reason][k + 1]
             m = measured[reason][k]
@@ -59,7 +60,8 @@ def plot_figure(con, outdir):
                    label=f"{name} (published)" if i == 0 else None)
             if m is not None:
                 ax.bar(x0 + width / 2, m, width, color=colors[k],
-                       label=f"{name} (measured)" if i == 0 else None)
+                       label=None if labeled else f"{name} (measured)")
+                labeled = True
     ax.set_xticks(range(len(reasons)))
     ax.set_xticklabels([published.FIGURE6[r][0] for r in reasons],
                        rotation=30, ha="right", fontsize=8)
