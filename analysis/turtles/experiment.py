@@ -40,6 +40,8 @@ class Config:
     guest_image: str
     guest_args: tuple
     mode: str
+    initrd: str | None = None   # a Linux workload: guest_image is its
+    kernel: bool = False        # bzImage, guest_args its command line
     l1: str | None = None
     l1_image: str | None = None
     l1_args: tuple = ()
@@ -70,6 +72,13 @@ class Config:
             a += ["--mem", str(self.mem)]
         if self.max_insns is not None:
             a += ["--max-insns", str(self.max_insns)]
+        if self.kernel:
+            a += ["--kernel", self.guest_image]
+            if self.initrd:
+                a += ["--initrd", self.initrd]
+            if self.guest_args:
+                a += ["--append", " ".join(self.guest_args)]
+            return a
         a.append(self.guest_image)
         if self.guest_args:
             a += ["--", *self.guest_args]
@@ -116,19 +125,34 @@ def _image(name, root):
     return os.path.join("build", "images", name + ".elf")
 
 
+def _path(name):
+    return name if name.startswith("build/") else os.path.abspath(name)
+
+
 def _workloads(table, root):
+    """{name: (image, args, initrd, is_kernel)}: a guest image with its
+    command line, or a Linux bzImage (kernel) with an initrd and the
+    kernel's command line (args)."""
     if not isinstance(table, dict) or not table:
         raise ExperimentError("[workloads] must define at least one workload")
     out = {}
     for name, w in table.items():
-        if not isinstance(w, dict) or "guest" not in w:
-            raise ExperimentError(f"workload {name!r} needs guest = \"NAME\"")
-        unknown = set(w) - {"guest", "args"}
+        if not isinstance(w, dict) or ("guest" in w) == ("kernel" in w):
+            raise ExperimentError(f"workload {name!r} needs guest = \"NAME\""
+                                  " or kernel = \"PATH\"")
+        keys = {"guest", "args"} if "guest" in w else {"kernel", "initrd",
+                                                       "args"}
+        unknown = set(w) - keys
         if unknown:
             raise ExperimentError(f"workload {name!r}: unknown keys "
-                                  f"{sorted(unknown)} (guest, args)")
-        out[name] = (_image(w["guest"], root),
-                     tuple(_strings(w.get("args", []), f"{name}.args")))
+                                  f"{sorted(unknown)} ({', '.join(sorted(keys))})")
+        args = tuple(_strings(w.get("args", []), f"{name}.args"))
+        if "guest" in w:
+            out[name] = (_image(w["guest"], root), args, None, False)
+        else:
+            initrd = w.get("initrd")
+            out[name] = (_path(w["kernel"]), args,
+                         _path(initrd) if initrd else None, True)
     return out
 
 
@@ -231,12 +255,18 @@ def _expand(m, i, workloads, l1s):
         seen.add(key)
         base = (_label(m["label"], values, where) if "label" in m
                 else _default_label(values))
-        image, args = workloads[w]
+        image, args, initrd, kernel = workloads[w]
+        if kernel and mode == "nested":
+            raise ExperimentError(
+                f"{where}: workload {w!r} is a Linux kernel, which turtles "
+                "boots in bare and single mode only (l1vmm does not load "
+                "bzImages yet): leave nested out of its modes")
         l1_image, l1_args = l1s[l1] if l1 else (None, ())
         for rep in range(reps):
             out.append(Config(
                 label=base if reps == 1 else f"{base}#{rep}",
                 workload=w, guest_image=image, guest_args=args, mode=mode,
+                initrd=initrd, kernel=kernel,
                 l1=l1, l1_image=l1_image, l1_args=l1_args,
                 vmcs_shadowing=sh, merge=mg, cost_profile=prof,
                 repetition=rep, trace=trace, mem=_positive(m, "mem", where),

@@ -51,6 +51,16 @@ exclude = [{ merge = "full" }]
 """
 
 
+LINUX = """
+[workloads.boot]
+kernel = "build/linux/vmlinuz"
+initrd = "build/linux/initrd.gz"
+args = ["console=ttyS0", "workload=boot"]
+[[matrix]]
+modes = ["single"]
+"""
+
+
 def test_format(d):
     p = exp("list", write(d, "m.toml", MATRIX))
     lines = p.stdout.splitlines()
@@ -67,6 +77,16 @@ def test_format(d):
     b = [l for l in lines if l.startswith("b-single ")]
     T.check(b and b[0].endswith("build/images/hello.elf -- x=1 y=2"),
             "a workload takes any number of arguments", b)
+    p = exp("list", write(d, "linux.toml", LINUX))
+    T.check(p.returncode == 0 and p.stdout.split("\n")[0].endswith(
+        "--mode single --kernel build/linux/vmlinuz --initrd "
+        "build/linux/initrd.gz --append console=ttyS0 workload=boot"),
+        "a Linux workload runs with --kernel, --initrd and --append",
+        p.stdout, p.stderr)
+    p = exp("list", write(d, "linux-nested.toml", LINUX.replace(
+        '["single"]', '["single", "nested"]')))
+    T.check(p.returncode != 0 and "bare and single mode only" in p.stderr,
+            "a Linux workload in nested mode is refused", p.stderr)
     bad = {
         'name = "x"\nbogus = 1\n[workloads]\na={guest="cpuid"}\n'
         '[[matrix]]\n': "unknown keys ['bogus']",
@@ -293,6 +313,34 @@ def test_command_line(d):
             "turtles run --db says which run id it wrote", ids, want)
 
 
+def test_trace(d):
+    db = os.path.join(d, "trace.db")
+    subprocess.run([TURTLES, "run", "--mode", "nested", "--vmcs-shadowing",
+                    "off", "--merge", "full", "--trace", "--db", db,
+                    os.path.join(ROOT, "build", "images", "cpuid.elf"), "--",
+                    "iters=3"], capture_output=True)
+    svg = os.path.join(d, "t.svg")
+    p = exp("trace", "--db", db, "--reason", "CPUID", "--svg", svg)
+    seq, cost = rows(db, "SELECT seq, cycles FROM exit_trace WHERE "
+                         "guest_level = 2 AND reason = 10 ORDER BY seq")[0]
+    kids = rows(db, "SELECT reason, cycles FROM exit_trace WHERE "
+                    "parent_seq = ? ORDER BY seq", seq)
+    steps = [l for l in p.stdout.splitlines() if " -> L0 " in l]
+    T.check(p.returncode == 0 and len(steps) == 1 + len(kids) and
+            f"#{seq}, CPUID" in p.stdout and "VMRESUME" in steps[-1] and
+            f"sum to {cost + sum(k[1] for k in kids):,} cycles" in p.stdout,
+            "exp trace shows one L2 CPUID and every L1 exit it caused",
+            p.stdout, p.stderr, kids)
+    import xml.dom.minidom
+    try:
+        doc = xml.dom.minidom.parse(svg)
+        arrows = len(doc.getElementsByTagName("line")) - 3  # 3 lifelines
+    except Exception as e:  # noqa: BLE001 (any parse error fails)
+        arrows = repr(e)
+    T.check(arrows == 2 * (1 + len(kids)),
+            "the SVG has an arrow for each exit and each return", arrows)
+
+
 def main():
     if not arguments(__doc__, ["turtles"]).wants("turtles"):
         return T.finish()
@@ -302,6 +350,7 @@ def main():
         db = test_run_resume_report(d)
         test_figures(d, db)
         test_merge(d)
+        test_trace(d)
     return T.finish()
 
 
