@@ -256,11 +256,6 @@ def _expand(m, i, workloads, l1s):
         base = (_label(m["label"], values, where) if "label" in m
                 else _default_label(values))
         image, args, initrd, kernel = workloads[w]
-        if kernel and mode == "nested":
-            raise ExperimentError(
-                f"{where}: workload {w!r} is a Linux kernel, which turtles "
-                "boots in bare and single mode only (l1vmm does not load "
-                "bzImages yet): leave nested out of its modes")
         l1_image, l1_args = l1s[l1] if l1 else (None, ())
         for rep in range(reps):
             out.append(Config(

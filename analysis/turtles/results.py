@@ -8,7 +8,19 @@ import re
 import sqlite3
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 1
+# The schema versions this analysis reads: 2 only added the runs.status
+# value 'interrupted' (analysis/schema.sql), so version 1 reads the same.
+READABLE_VERSIONS = (1, 2)
+SCHEMA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))), "schema.sql")
+
+
+def written_version():
+    """The version analysis/schema.sql creates: what turtles writes."""
+    with open(SCHEMA) as f:
+        m = re.search(r"PRAGMA user_version = (\d+)", f.read())
+    return int(m.group(1))
+
 # A run that ended the way a workload should: the guest reported status 0.
 OK_EXIT_CODE = 0
 
@@ -27,10 +39,11 @@ def open_readonly(path):
     except sqlite3.DatabaseError as e:
         con.close()
         raise NotResults(f"{path} is not an SQLite database: {e}") from None
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         con.close()
         raise NotResults(f"{path} has schema version {version}; this "
-                         f"analysis reads version {SCHEMA_VERSION}")
+                         f"analysis reads versions "
+                         f"{', '.join(map(str, READABLE_VERSIONS))}")
     return con
 
 

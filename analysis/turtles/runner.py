@@ -17,7 +17,6 @@ from . import results
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-SCHEMA = os.path.join(ROOT, "analysis", "schema.sql")
 EXPERIMENT_SCHEMA = os.path.join(ROOT, "analysis", "experiments.sql")
 STDERR_TAIL = 2000
 
@@ -44,13 +43,14 @@ def prepare_db(path):
         new = con.execute("PRAGMA user_version").fetchone()[0] == 0 and \
             con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
         if new:
-            with open(SCHEMA) as f:
+            with open(results.SCHEMA) as f:
                 con.executescript(f.read())
         version = con.execute("PRAGMA user_version").fetchone()[0]
-        if version != results.SCHEMA_VERSION:
+        if version != results.written_version():
             raise SystemExit(f"exp: {path} has schema version {version}, "
-                             f"this tool reads version "
-                             f"{results.SCHEMA_VERSION}: use another --db")
+                             f"this turtles writes version "
+                             f"{results.written_version()}: use another "
+                             "--db")
         with open(EXPERIMENT_SCHEMA) as f:
             con.executescript(f.read())
         con.execute("PRAGMA journal_mode = WAL")
@@ -62,8 +62,10 @@ def prepare_db(path):
 def already_done(con, cfg, rev, after=0):
     """The run_id of a run of cfg at this revision (newer than run `after`),
     if there is one."""
+    # An interrupted run (Ctrl-C, a killed runner) is not a result.
     where = ["json_extract(options, '$.label') = ?", "git_revision IS ?",
-             "image = ?", "cmdline = ?", "run_id > ?"]
+             "image = ?", "cmdline = ?", "run_id > ?",
+             "status != 'interrupted'"]
     args = [cfg.label, rev, cfg.guest_image, " ".join(cfg.guest_args), after]
     for k, v in cfg.recorded_options().items():
         if k == "label":

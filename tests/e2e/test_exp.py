@@ -84,9 +84,12 @@ def test_format(d):
         "a Linux workload runs with --kernel, --initrd and --append",
         p.stdout, p.stderr)
     p = exp("list", write(d, "linux-nested.toml", LINUX.replace(
-        '["single"]', '["single", "nested"]')))
-    T.check(p.returncode != 0 and "bare and single mode only" in p.stderr,
-            "a Linux workload in nested mode is refused", p.stderr)
+        '["single"]', '["nested"]')))
+    T.check(p.returncode == 0 and p.stdout.split("\n")[0].endswith(
+        "--merge dirty --kernel build/linux/vmlinuz --initrd "
+        "build/linux/initrd.gz --append console=ttyS0 workload=boot"),
+        "a nested Linux workload gives turtles its kernel, initrd and "
+        "command line to pass to L1", p.stdout, p.stderr)
     bad = {
         'name = "x"\nbogus = 1\n[workloads]\na={guest="cpuid"}\n'
         '[[matrix]]\n': "unknown keys ['bogus']",
