@@ -11,6 +11,8 @@
 #define CR4_PAE (1ull << 5)
 #define CR4_VMXE (1ull << 13)
 #define CR4_PCIDE (1ull << 17)
+#define CR4_OSXSAVE (1ull << 18)
+#define CPUID1_ECX_OSXSAVE (1u << 27)
 #define EFER_SCE (1ull << 0)
 #define EFER_LME (1ull << 8)
 #define EFER_LMA (1ull << 10)
@@ -355,11 +357,40 @@ static void on_cpuid(void)
                 (leaf != 7 || sub == 0))
                 r[cpuid_hidden[i].reg] &= ~cpuid_hidden[i].bits;
         }
+        /* OSXSAVE reflects the CR4 of the software asking: L2's. */
+        if (leaf == 1)
+            r[2] = (r[2] & ~CPUID1_ECX_OSXSAVE) |
+                   (visible_cr4() & CR4_OSXSAVE ? CPUID1_ECX_OSXSAVE : 0);
         l2.regs.gpr[GPR_RAX] = r[0];
         l2.regs.gpr[GPR_RBX] = r[1];
         l2.regs.gpr[GPR_RCX] = r[2];
         l2.regs.gpr[GPR_RDX] = r[3];
     }
+    skip_instruction();
+}
+
+/* --- XSETBV --- */
+
+/* XSETBV always exits (SDM Vol. 3C 26.1.2), after the CPU's own #UD
+ * (CR4.OSXSAVE) and CPL checks. The machine has one XCR0 and l1vmm uses
+ * no state XSAVE manages, so l1vmm sets L2's value itself (enabling
+ * CR4.OSXSAVE for its own XSETBV), after the checks of the instruction
+ * page: XCR0 only, x87 always on, AVX only with SSE, nothing CPUID leaf
+ * 0xD does not offer; anything else is #GP(0) for L2. */
+static void on_xsetbv(void)
+{
+    uint32_t index = (uint32_t)l2.regs.gpr[GPR_RCX];
+    uint64_t v = (l2.regs.gpr[GPR_RDX] << 32) | (uint32_t)l2.regs.gpr[GPR_RAX];
+    struct cpuid_regs d = cpuid(0xD, 0);
+    uint64_t supported = (uint64_t)d.edx << 32 | d.eax;
+    if (index != 0 || !(v & 1) || (v & ~supported) || ((v & 4) && !(v & 2))) {
+        gp0();
+        return;
+    }
+    if (!(read_cr4() & CR4_OSXSAVE))
+        write_cr4(read_cr4() | CR4_OSXSAVE);
+    __asm__ volatile("xsetbv" : : "c"(0), "a"((uint32_t)v),
+                     "d"((uint32_t)(v >> 32)) : "memory");
     skip_instruction();
 }
 
@@ -500,6 +531,7 @@ static const exit_handler handlers[EXIT_REASON_COUNT] = {
     [EXIT_PREEMPTION_TIMER] = on_preemption_timer,
     [53] = on_vmx_instruction, /* INVVPID */
     [EXIT_INVPCID] = on_invpcid,
+    [EXIT_XSETBV] = on_xsetbv,
 };
 
 void exits_dispatch(uint32_t reason_field)

@@ -276,6 +276,7 @@ enum exit_reason {
     EXIT_EPT_VIOLATION = 48,
     EXIT_EPT_MISCONFIG = 49,
     EXIT_PREEMPTION_TIMER = 52,
+    EXIT_XSETBV = 55,
     EXIT_INVPCID = 58,
     EXIT_REASON_COUNT = 70, /* reasons 0-69, see stats.c */
 };

@@ -76,6 +76,7 @@ void cpu_reset_boot(struct cpu *c, const struct cpu_boot_state *s)
     c->halted = false;
     c->exc.raised = false;
     c->next_event_check = 0;
+    fpu_reset(c);
     mmu_flush_all(c);
     cpu_update_mode(c);
 }

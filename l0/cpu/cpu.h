@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "cpu/flags.h"
+#include "cpu/fpu.h"
 #include "cpu/tlb.h"
 #include "vmx/vmx.h"
 
@@ -168,6 +169,8 @@ struct cpu {
     uint64_t rep_iterations;
     uint64_t step_limit;
     bool string_paused;
+
+    struct fpu fpu; /* x87, MMX, SSE and XCR0: l0/cpu/fpu.h */
 };
 
 /* What `--max-insns` counts: every retired instruction and every

@@ -1,13 +1,15 @@
 /* CPUID (SDM Vol. 2A "CPUID"). Every feature bit set here is implemented;
  * everything else is clear, so software that checks CPUID never uses
- * what the emulator lacks (no x87/SSE, no XSAVE, no BMI, no SMEP/SMAP,
- * no PCID, no SYSENTER, no CMPXCHG8B/16B). */
+ * what the emulator lacks (no SSE3 or later, no AVX, no XSAVEOPT/XSAVES,
+ * no BMI, no SMEP/SMAP, no PCID, no SYSENTER). */
 #include "cpu/cpuid.h"
 
 #include <string.h>
 
+#include "cpu/cpu.h"
+
 enum {
-    MAX_BASIC = 0x7,
+    MAX_BASIC = 0xD,
     MAX_EXTENDED = 0x80000008,
     /* Family 6, model 0x3C (Haswell), stepping 3. */
     SIGNATURE = 0x000306C3,
@@ -30,12 +32,24 @@ static struct cpuid_result basic(uint32_t leaf, uint32_t subleaf)
     case 1:
         r.eax = SIGNATURE;
         r.ebx = 8u << 8 | 1u << 16; /* CLFLUSH 64 bytes, 1 logical CPU */
+        r.ecx = BIT(13) /* CMPXCHG16B */ | BIT(26) /* XSAVE */;
         r.edx = BIT(3) /* PSE */ | BIT(4) /* TSC */ | BIT(5) /* MSR */ |
-                BIT(6) /* PAE */ | BIT(9) /* APIC */ | BIT(13) /* PGE */ |
-                BIT(15) /* CMOV */ | BIT(16) /* PAT */ | BIT(19) /* CLFSH */;
+                BIT(6) /* PAE */ | BIT(8) /* CX8 */ | BIT(9) /* APIC */ |
+                BIT(13) /* PGE */ | BIT(15) /* CMOV */ | BIT(16) /* PAT */ |
+                BIT(19) /* CLFSH */ | BIT(23) /* MMX */ | BIT(24) /* FXSR */ |
+                BIT(25) /* SSE */ | BIT(26) /* SSE2 */;
         break;
     case 7:
-        (void)subleaf; /* no structured extended features */
+        break; /* no structured extended features */
+    case 0xD:
+        /* XSAVE: the x87 and SSE components, 576 bytes in the standard
+         * form whatever XCR0 enables (both live in the legacy region);
+         * sub-leaf 1: no XSAVEOPT, XSAVEC, XGETBV with ECX = 1 or XSAVES. */
+        if (subleaf == 0) {
+            r.eax = (uint32_t)XCR0_SUPPORTED;
+            r.ebx = XSAVE_AREA_SIZE;
+            r.ecx = XSAVE_AREA_SIZE;
+        }
         break;
     default:
         break;
@@ -68,6 +82,12 @@ static struct cpuid_result extended(uint32_t leaf)
         break;
     }
     return r;
+}
+
+void cpuid_reflect_cr4(struct cpuid_result *r, uint32_t leaf, uint64_t cr4)
+{
+    if (leaf == 1 && (cr4 & CR4_OSXSAVE))
+        r->ecx |= BIT(27); /* OSXSAVE */
 }
 
 struct cpuid_result cpuid_query(uint32_t leaf, uint32_t subleaf)

@@ -10,5 +10,7 @@ struct cpuid_result {
 };
 
 struct cpuid_result cpuid_query(uint32_t leaf, uint32_t subleaf);
+/* CPUID.1:ECX.OSXSAVE reflects CR4.OSXSAVE of the software asking. */
+void cpuid_reflect_cr4(struct cpuid_result *r, uint32_t leaf, uint64_t cr4);
 
 #endif

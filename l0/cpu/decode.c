@@ -80,6 +80,11 @@ static void reg_table_init(void)
     for (unsigned i = 0; i < 16; i++) {
         reg_set((x86_reg)(X86_REG_CR0 + i), RC_CR, i, 8, 0);
         reg_set((x86_reg)(X86_REG_DR0 + i), RC_DR, i, 8, 0);
+        reg_set((x86_reg)(X86_REG_XMM0 + i), RC_XMM, i, 16, 0);
+    }
+    for (unsigned i = 0; i < 8; i++) {
+        reg_set((x86_reg)(X86_REG_MM0 + i), RC_MM, i, 8, 0);
+        reg_set((x86_reg)(X86_REG_ST0 + i), RC_ST, i, 10, 0);
     }
 }
 

@@ -17,7 +17,7 @@ struct insn;
 typedef bool (*exec_fn)(struct cpu *c, const struct insn *i);
 
 enum operand_kind { OPK_NONE, OPK_REG, OPK_IMM, OPK_MEM };
-enum reg_class { RC_GPR, RC_SEG, RC_CR, RC_DR, RC_OTHER };
+enum reg_class { RC_GPR, RC_SEG, RC_CR, RC_DR, RC_OTHER, RC_XMM, RC_MM, RC_ST };
 
 #define BASE_NONE 0xFF
 #define BASE_RIP 0xFE

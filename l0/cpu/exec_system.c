@@ -19,6 +19,7 @@ bool exec_cpuid(struct cpu *c, const struct insn *i)
     (void)i;
     struct cpuid_result r = cpuid_query((uint32_t)c->gpr[RAX],
                                         (uint32_t)c->gpr[RCX]);
+    cpuid_reflect_cr4(&r, (uint32_t)c->gpr[RAX], c->cr4);
     gpr_set(c, RAX, 4, false, r.eax);
     gpr_set(c, RBX, 4, false, r.ebx);
     gpr_set(c, RCX, 4, false, r.ecx);
@@ -508,7 +509,8 @@ static void write_cr8(struct cpu *c, uint64_t v)
 }
 
 /* CR4 bits this CPU implements (and reports through CPUID). */
-#define CR4_SUPPORTED (CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE)
+#define CR4_SUPPORTED (CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE | \
+                       CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_OSXSAVE)
 #define CR3_RESERVED_64 (~((1ull << 39) - 1))
 
 bool sys_write_cr(struct cpu *c, unsigned n, uint64_t v)

@@ -5,6 +5,8 @@
 #include <capstone/capstone.h>
 
 #include "cpu/exec.h"
+#include "cpu/exec_fpu.h"
+#include "cpu/sse_ops.h"
 
 struct isa_row {
     unsigned id;
@@ -219,6 +221,75 @@ static const struct isa_row rows[] = {
     {X86_INS_INVEPT, exec_ud, 0, ISA_VMX},
     {X86_INS_INVVPID, exec_ud, 0, ISA_VMX},
     {X86_INS_VMFUNC, exec_ud, 0, ISA_VMX},
+    /* exec_sse.c: SSE, SSE2 and MMX */
+#define SSE_ROW(name, mn, size, flags) {X86_INS_##name, exec_sse_op, SSE_OP_##name, 0},
+    SSE_HOST_OPS(SSE_ROW)
+#undef SSE_ROW
+    {X86_INS_CMPPS, exec_sse_cmp, 0, 0},
+    {X86_INS_CMPPD, exec_sse_cmp, 0, 0},
+    {X86_INS_CMPSS, exec_sse_cmp, 0, 0},
+    {X86_INS_MOVAPS, exec_sse_move, 0, 0},
+    {X86_INS_MOVAPD, exec_sse_move, 0, 0},
+    {X86_INS_MOVDQA, exec_sse_move, 0, 0},
+    {X86_INS_MOVUPS, exec_sse_move, 0, 0},
+    {X86_INS_MOVUPD, exec_sse_move, 0, 0},
+    {X86_INS_MOVDQU, exec_sse_move, 0, 0},
+    {X86_INS_MOVNTPS, exec_sse_move, 0, 0},
+    {X86_INS_MOVNTPD, exec_sse_move, 0, 0},
+    {X86_INS_MOVNTDQ, exec_sse_move, 0, 0},
+    {X86_INS_MOVNTQ, exec_sse_move, 0, 0},
+    {X86_INS_MOVSS, exec_sse_move, 0, 0},
+    {X86_INS_MOVLPS, exec_sse_move, 0, 0},
+    {X86_INS_MOVLPD, exec_sse_move, 0, 0},
+    {X86_INS_MOVHPS, exec_sse_move, 0, 0},
+    {X86_INS_MOVHPD, exec_sse_move, 0, 0},
+    {X86_INS_MOVHLPS, exec_sse_move, 0, 0},
+    {X86_INS_MOVLHPS, exec_sse_move, 0, 0},
+    {X86_INS_MOVD, exec_sse_move, 0, 0},
+    {X86_INS_MOVQ, exec_sse_move, 0, 0},
+    {X86_INS_MOVQ2DQ, exec_sse_move, 0, 0},
+    {X86_INS_MOVDQ2Q, exec_sse_move, 0, 0},
+    {X86_INS_MOVNTI, exec_mov, 0, 0},
+    {X86_INS_PSHUFD, exec_sse_shuffle, 0, 0},
+    {X86_INS_PSHUFLW, exec_sse_shuffle, 0, 0},
+    {X86_INS_PSHUFHW, exec_sse_shuffle, 0, 0},
+    {X86_INS_PSHUFW, exec_sse_shuffle, 0, 0},
+    {X86_INS_SHUFPS, exec_sse_shuffle, 0, 0},
+    {X86_INS_SHUFPD, exec_sse_shuffle, 0, 0},
+    {X86_INS_PSLLDQ, exec_sse_byteshift, 0, 0},
+    {X86_INS_PSRLDQ, exec_sse_byteshift, 0, 0},
+    {X86_INS_PINSRW, exec_sse_pinsrw, 0, 0},
+    {X86_INS_PEXTRW, exec_sse_pextrw, 0, 0},
+    {X86_INS_PMOVMSKB, exec_sse_movemask, 0, 0},
+    {X86_INS_MOVMSKPS, exec_sse_movemask, 0, 0},
+    {X86_INS_MOVMSKPD, exec_sse_movemask, 0, 0},
+    {X86_INS_CVTSI2SS, exec_sse_cvt_from_int, 0, 0},
+    {X86_INS_CVTSI2SD, exec_sse_cvt_from_int, 0, 0},
+    {X86_INS_CVTSS2SI, exec_sse_cvt_to_int, 0, 0},
+    {X86_INS_CVTTSS2SI, exec_sse_cvt_to_int, 0, 0},
+    {X86_INS_CVTSD2SI, exec_sse_cvt_to_int, 0, 0},
+    {X86_INS_CVTTSD2SI, exec_sse_cvt_to_int, 0, 0},
+    {X86_INS_COMISS, exec_sse_comi, 0, 0},
+    {X86_INS_COMISD, exec_sse_comi, 0, 0},
+    {X86_INS_UCOMISS, exec_sse_comi, 0, 0},
+    {X86_INS_UCOMISD, exec_sse_comi, 0, 0},
+    {X86_INS_LDMXCSR, exec_ldmxcsr, 0, 0},
+    {X86_INS_STMXCSR, exec_stmxcsr, 0, 0},
+    {X86_INS_EMMS, exec_emms, 0, 0},
+    /* xsave.c */
+    {X86_INS_FXSAVE, exec_fxsave, 0, 0},
+    {X86_INS_FXSAVE64, exec_fxsave, 0, 0},
+    {X86_INS_FXRSTOR, exec_fxrstor, 0, 0},
+    {X86_INS_FXRSTOR64, exec_fxrstor, 0, 0},
+    {X86_INS_XSAVE, exec_xsave, 0, 0},
+    {X86_INS_XSAVE64, exec_xsave, 0, 0},
+    {X86_INS_XRSTOR, exec_xrstor, 0, 0},
+    {X86_INS_XRSTOR64, exec_xrstor, 0, 0},
+    {X86_INS_XGETBV, exec_xgetbv, 0, 0},
+    {X86_INS_XSETBV, exec_xsetbv, 0, ISA_VMX},
+    /* exec_cmpxchg8b.c */
+    {X86_INS_CMPXCHG8B, exec_cmpxchg8b, 0, 0},
+    {X86_INS_CMPXCHG16B, exec_cmpxchg8b, 0, 0},
 };
 
 static bool plain_gpr(const struct operand *o)
@@ -233,6 +304,11 @@ static bool special_reg(const struct operand *o)
 
 exec_fn isa_specialize(const struct insn *i)
 {
+    /* MOVSD and CMPSD: the string rows above, unless SSE2's encoding. */
+    if (i->exec == exec_string && (i->id == X86_INS_MOVSD ||
+                                   i->id == X86_INS_CMPSD) &&
+        !exec_sse_is_string(i))
+        return i->id == X86_INS_MOVSD ? exec_sse_move : exec_sse_cmp;
     if (i->exec == exec_mov && !special_reg(&i->op[0]) &&
         !special_reg(&i->op[1]))
         return exec_mov_data;

@@ -5,6 +5,7 @@
 
 #include "cpu/cpu.h"
 #include "cpu/cpuid.h"
+#include "cpu/exec_fpu.h"
 #include "cpu/ops.h"
 #include "dev/lapic.h"
 #include "hv/hv.h"
@@ -114,6 +115,7 @@ static enum hv_action handle_cpuid(struct hv *h)
     struct cpuid_result r;
     if (!exit_stats_leaf(h, leaf, sub, &r)) {
         r = cpuid_query(leaf, sub);
+        cpuid_reflect_cr4(&r, leaf, field(h, VMCS_IDX_GUEST_CR4));
         if (leaf == 1) {
             r.ecx |= 1u << 31;
             if (h->l1.enabled)
@@ -257,6 +259,23 @@ static enum hv_action handle_cr_access(struct hv *h)
     return HV_RESUME;
 }
 
+/* XSETBV exits unconditionally (SDM Vol. 3C 26.1.2). The machine has one
+ * XCR0 and L0 itself never uses XSAVE, so the guest's value goes
+ * straight into it, with the instruction's own checks: #GP(0) for an
+ * index other than 0 or a value the CPU does not support. */
+static enum hv_action handle_xsetbv(struct hv *h)
+{
+    struct cpu *c = h->c;
+    uint64_t v = (c->gpr[RDX] << 32) | (uint32_t)c->gpr[RAX];
+    if (!xsetbv_check(c, (uint32_t)c->gpr[RCX], v)) {
+        hv_inject_exception(h, VEC_GP, 0);
+        return HV_RESUME;
+    }
+    c->fpu.xcr0 = v;
+    hv_skip_instruction(h);
+    return HV_RESUME;
+}
+
 static enum hv_action handle_triple_fault(struct hv *h)
 {
     return stop(h, STOP_TRIPLE_FAULT, "triple fault in the guest");
@@ -273,6 +292,7 @@ static const hv_handler handlers[VMX_EXIT_REASON_LIMIT] = {
     [VMX_EXIT_RDMSR] = handle_rdmsr,
     [VMX_EXIT_WRMSR] = handle_wrmsr,
     [VMX_EXIT_EPT_VIOLATION] = handle_ept_violation,
+    [VMX_EXIT_XSETBV] = handle_xsetbv,
 };
 
 /* A VMX instruction in a guest that has no VMX: #UD, as the CPU it

@@ -70,8 +70,8 @@ static const struct control_caps controls[] = {
             | PROC2_VMCS_SHADOWING,    /* the optimization under study */
         /* not: APIC virtualization (bits 0, 4, 8, 9), PAUSE-loop exiting,
          * RDRAND/RDSEED exiting and INVPCID (the CPU has none of those
-         * instructions), VM functions, ENCLS, PML, #VE, XSAVES, TSC
-         * scaling */
+         * instructions), VM functions, ENCLS, PML, #VE, XSAVES (the CPU
+         * has XSAVE but not XSAVES/XRSTORS), TSC scaling */
     },
     [VMX_CTL_EXIT] = {
         MSR_IA32_VMX_EXIT_CTLS, MSR_IA32_VMX_TRUE_EXIT_CTLS,
@@ -129,7 +129,8 @@ static uint64_t control_msr(const struct control_caps *c, bool true_msr)
  * (CR4_SUPPORTED in l0/cpu/exec_system.c) plus VMXE. */
 #define CR4_FIXED0 CR4_VMXE
 #define CR4_FIXED1                                                            \
-    (CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE | CR4_VMXE)
+    (CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE | CR4_OSFXSR | \
+     CR4_OSXMMEXCPT | CR4_VMXE | CR4_OSXSAVE)
 
 /* A.10. Execute-only EPT entries and A/D flags cost the walker nothing
  * extra; UC and WB are the memory types an EPTP may name. */

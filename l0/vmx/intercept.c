@@ -304,6 +304,11 @@ bool vmx_intercept(struct cpu *c, const struct insn *i)
         return exit_with(c, VMX_EXIT_CPUID, 0, 0);
     case X86_INS_INVD:
         return cpl0 && exit_with(c, VMX_EXIT_INVD, 0, 0);
+    case X86_INS_XSETBV:
+        /* Always exits (26.1.2), after the #UD of CR4.OSXSAVE and the
+         * privilege check, which come first (26.1.1). */
+        return (c->cr4 & CR4_OSXSAVE) && cpl0 &&
+               exit_with(c, VMX_EXIT_XSETBV, 0, 0);
     case X86_INS_HLT:
         return cpl0 && (x->proc & PROC_HLT_EXITING) &&
                exit_with(c, VMX_EXIT_HLT, 0, 0);

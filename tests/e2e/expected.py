@@ -2,7 +2,10 @@
 principles (Python's own sieve, zlib's CRC-32, Python's sort), never
 taken from a guest's output."""
 
+import math
+import struct
 import zlib
+from fractions import Fraction
 
 MASK64 = (1 << 64) - 1
 
@@ -49,3 +52,79 @@ def exits(kind, iters):
 
 if __name__ == "__main__":
     print(hello())
+
+
+# ---- tests/guests/float ------------------------------------------------
+
+def _f32(x):
+    """x rounded to binary32 (to nearest even), as a Python float."""
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
+
+def _bits64(x):
+    return struct.unpack("<Q", struct.pack("<d", x))[0]
+
+
+def _bits32(x):
+    return struct.unpack("<I", struct.pack("<f", x))[0]
+
+
+def _round_fraction(q, mode):
+    """The binary64 value of the exact rational q in a rounding mode
+    ('nearest', 'down', 'up', 'zero'), for normal results."""
+    sign = -1 if q < 0 else 1
+    a = abs(q)
+    e = 0
+    while a >= 2:
+        a /= 2
+        e += 1
+    while a < 1:
+        a *= 2
+        e -= 1
+    scaled = a * (1 << 52)  # in [2^52, 2^53)
+    low = scaled.numerator // scaled.denominator
+    rest = scaled - low
+    if mode == "nearest":
+        up = rest > Fraction(1, 2) or (rest == Fraction(1, 2) and low & 1)
+    elif mode == "zero":
+        up = False
+    else:
+        up = rest != 0 and ((mode == "up") == (sign > 0))
+    return sign * math.ldexp(low + (1 if up else 0), e - 52)
+
+
+def float_guest():
+    """tests/guests/float: Python's floats are IEEE binary64 with rounding
+    to nearest; binary32 steps are rounded through struct (double rounding
+    is exact for +, *, / and sqrt of binary32 operands)."""
+    zeta, harmonic = 0.0, 0.0
+    for k in range(1, 2001):
+        zeta += 1.0 / (float(k) * k)
+        harmonic = _f32(harmonic + _f32(1.0 / k))
+    newton = 2.0
+    for _ in range(6):
+        newton = 0.5 * (newton + 2.0 / newton)
+    lines = [
+        f"RESULT float arith zeta={_bits64(zeta):016x} "
+        f"harmonic={_bits32(harmonic):08x} newton={_bits64(newton):016x} "
+        f"sqrt3={_bits64(math.sqrt(3.0)):016x} "
+        f"sqrt3f={_bits32(_f32(math.sqrt(3.0))):08x} "
+        f"trunc={int(zeta * 1e15)} narrow={int(_f32(harmonic * 1000.0))} "
+        f"widened={_bits64(harmonic):016x}"]
+    conv = {"nearest": 2, "down": 2, "up": 3, "zero": 2}  # 2.5: ties to even
+    for mode in ("nearest", "down", "up", "zero"):
+        third = _round_fraction(Fraction(1, 3), mode)
+        neg = _round_fraction(Fraction(-1, 3), mode)
+        lines.append(f"RESULT float round={mode} third={_bits64(third):016x} "
+                     f"neg={_bits64(neg):016x} cvt2.5={conv[mode]}")
+    # SDM Vol. 1 11.5.2: ZE (bit 2), IE (bit 0), UE|PE (bits 4, 5) over
+    # the default MXCSR 0x1F80.
+    lines.append("RESULT float flags div0=0x1f84 invalid=0x1f81 underflow=0x1fb0")
+    # FXSAVE stored MXCSR with RC = up (0x5F80); FXRSTOR restored it and XMM0.
+    lines.append("RESULT float fxsave saved_mxcsr=0x5f80 restored_mxcsr=0x5f80 "
+                 "xmm0=4444444411111111")
+    lines.append("RESULT float xsave osxsave=0/1 xcr0=0:0x3 sse_bv=1 xmm1=77 "
+                 "restored_init=0")
+    # One #XM; the handler masks ZE and the division gives +inf.
+    detail = ["DETAIL float xm count=1 result=7f800000 mxcsr=0x1f84"]
+    return lines, detail

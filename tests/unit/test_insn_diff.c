@@ -16,7 +16,16 @@
  * (opcode, ModRM kind, sizes, immediate), with random registers, random
  * addressing modes (base, base+index*scale, disp8/disp32, absolute,
  * RIP-relative, 0x67 32-bit addressing), edge and random operand values,
- * and random incoming flags, from a fixed-seed PRNG per form. */
+ * and random incoming flags, from a fixed-seed PRNG per form.
+ *
+ * Vector forms (SSE, SSE2, MMX, CMPXCHG8B/16B) also carry the x87/SSE
+ * state: both sides start from the same FXSAVE image (random XMM lanes
+ * rich in NaNs, infinities, denormals and integer-conversion edges; a
+ * random MXCSR with every rounding mode, DAZ, FZ and some unmasked
+ * exceptions; random MMX registers), and FCW, FSW, the abridged tag
+ * word, MXCSR, the eight x87/MMX registers and XMM0-15 must match after
+ * the instruction. The host loads and saves that image with FXRSTOR64 and
+ * FXSAVE64 around the instruction. */
 #include <inttypes.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -59,14 +68,20 @@
 #define WINDOW_PA 0x200000u
 
 struct regs {
+    uint8_t fx[512] __attribute__((aligned(16))); /* FXSAVE64 image */
     uint64_t gpr[16];
     uint64_t rflags;
 };
 
 struct host_block {
     struct regs in, out;
+    uint8_t saved_fx[512] __attribute__((aligned(16))); /* the host's own */
     uint64_t saved_rsp;
 };
+
+/* FXSAVE image offsets (SDM Vol. 1 Table 10-2). */
+enum { FX_FCW = 0, FX_FSW = 2, FX_FTW = 4, FX_MXCSR = 24, FX_ST = 32,
+       FX_XMM = 160 };
 
 #define HB ((struct host_block *)(uintptr_t)STATE)
 #define HB_ADDR(field) ((uint32_t)(STATE + offsetof(struct host_block, field)))
@@ -103,6 +118,8 @@ enum fix {
     FIX_ZERO_SRC,  /* source zero a quarter of the time */
     FIX_STRING,    /* RSI, RDI, RCX for string instructions */
     FIX_LEAVE,     /* RBP: a frame pointer near RSP */
+    FIX_VEC_COUNT, /* vector shift: a count of 0..70 in the source */
+    FIX_CX8,       /* CMPXCHG8B/16B: EDX:EAX equal to memory half the time */
 };
 /* Which arithmetic flags the SDM defines after the form (the others are
  * masked); flags an instruction does not affect are defined (preserved). */
@@ -131,6 +148,10 @@ enum opt {
     OPT_NOACCESS = 16, /* LEA: the address is computed, not accessed */
     OPT_LOCK = 32,    /* LOCK allowed with a memory destination (SDM Vol.
                          2A "LOCK"); added to a third of those cases */
+    OPT_VEC = 64,     /* x87/SSE state compared; SIGFPE is #XM */
+    OPT_ALIGN = 128,  /* a 16-byte-aligned operand three times in four;
+                         SIGSEGV is the #GP of a misaligned one */
+    OPT_MMX = 256,    /* MMX registers: numbers 0..7, no REX.R/B */
 };
 #define L OPT_LOCK
 
@@ -145,15 +166,17 @@ enum opt {
 struct form {
     const char *name;
     uint16_t opcode; /* one byte, or 0x0Fxx */
-    uint8_t enc, ext, sizes, rm, imm, fix, rule, opts;
+    uint8_t enc, ext, sizes, rm, imm, fix, rule;
+    uint16_t opts;
+    uint8_t pfx; /* vector forms: the mandatory prefix (66, F2, F3) or 0 */
 };
 
 /* Most forms come in pairs: a byte form at `op` and its 16/32/64-bit
  * sibling at op + 1 (SDM Vol. 2 2.1.2, the w bit), with an imm8 or an
  * imm16/32 immediate. */
 #define PAIR(n8, n, op, enc, ext, rm, imm8, imm, fix, rule, opts)             \
-    {n8, op, enc, ext, B, rm, imm8, fix, rule, opts},                         \
-    {n, (op) + 1, enc, ext, WDQ, rm, imm, fix, rule, opts}
+    {n8, op, enc, ext, B, rm, imm8, fix, rule, opts, 0},                      \
+    {n, (op) + 1, enc, ext, WDQ, rm, imm, fix, rule, opts, 0}
 
 /* A read-modify-write r/m form with the operation in ModRM.reg. */
 #define UNARY(n8, n, op, ext, fix, rule, opts)                                \
@@ -169,7 +192,7 @@ struct form {
          IMM_Z, FIX_NONE, rule, 0),                                           \
     PAIR(n " r/m8, imm8", n " r/m, imm", 0x80, ENC_EXT, o, RM_ANY, IMM_B,     \
          IMM_Z, FIX_NONE, rule, lk),                                          \
-    {n " r/m, simm8", 0x83, ENC_EXT, o, WDQ, RM_ANY, IMM_B, FIX_NONE, rule, lk}
+    {n " r/m, simm8", 0x83, ENC_EXT, o, WDQ, RM_ANY, IMM_B, FIX_NONE, rule, lk, 0}
 
 static const struct form alu_forms[] = {
     ALU("add", 0, R_ALL, L), ALU("or", 1, R_LOGIC, L), ALU("adc", 2, R_ALL, L),
@@ -197,10 +220,10 @@ static const struct form shift_forms[] = {
     SHIFT("rol", 0, R_ROT), SHIFT("ror", 1, R_ROT), SHIFT("rcl", 2, R_ROT),
     SHIFT("rcr", 3, R_ROT), SHIFT("shl", 4, R_SHIFT), SHIFT("shr", 5, R_SHIFT),
     SHIFT("sal", 6, R_SHIFT), SHIFT("sar", 7, R_SHIFT),
-    {"shld r/m, r, imm8", 0x0FA4, ENC_RM, 0, WDQ, RM_ANY, IMM_B, FIX_COUNT_IMM, R_SHXD, 0},
-    {"shld r/m, r, cl", 0x0FA5, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_COUNT_CL, R_SHXD, 0},
-    {"shrd r/m, r, imm8", 0x0FAC, ENC_RM, 0, WDQ, RM_ANY, IMM_B, FIX_COUNT_IMM, R_SHXD, 0},
-    {"shrd r/m, r, cl", 0x0FAD, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_COUNT_CL, R_SHXD, 0},
+    {"shld r/m, r, imm8", 0x0FA4, ENC_RM, 0, WDQ, RM_ANY, IMM_B, FIX_COUNT_IMM, R_SHXD, 0, 0},
+    {"shld r/m, r, cl", 0x0FA5, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_COUNT_CL, R_SHXD, 0, 0},
+    {"shrd r/m, r, imm8", 0x0FAC, ENC_RM, 0, WDQ, RM_ANY, IMM_B, FIX_COUNT_IMM, R_SHXD, 0, 0},
+    {"shrd r/m, r, cl", 0x0FAD, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_COUNT_CL, R_SHXD, 0, 0},
 };
 
 static const struct form muldiv_forms[] = {
@@ -208,23 +231,23 @@ static const struct form muldiv_forms[] = {
     UNARY("imul r/m8", "imul r/m", 0xF6, 5, FIX_NONE, R_MUL, 0),
     UNARY("div r/m8", "div r/m", 0xF6, 6, FIX_DIV, R_NONE, 0),
     UNARY("idiv r/m8", "idiv r/m", 0xF6, 7, FIX_DIV, R_NONE, 0),
-    {"imul r, r/m", 0x0FAF, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_NONE, R_MUL, 0},
-    {"imul r, r/m, simm8", 0x6B, ENC_RM, 0, WDQ, RM_ANY, IMM_B, FIX_NONE, R_MUL, 0},
-    {"imul r, r/m, imm", 0x69, ENC_RM, 0, WDQ, RM_ANY, IMM_Z, FIX_NONE, R_MUL, 0},
+    {"imul r, r/m", 0x0FAF, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_NONE, R_MUL, 0, 0},
+    {"imul r, r/m, simm8", 0x6B, ENC_RM, 0, WDQ, RM_ANY, IMM_B, FIX_NONE, R_MUL, 0, 0},
+    {"imul r, r/m, imm", 0x69, ENC_RM, 0, WDQ, RM_ANY, IMM_Z, FIX_NONE, R_MUL, 0, 0},
 };
 
 #define BITOP(n, op, e, lk)                                                   \
-    {n " r/m, r", op, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_BT, R_BT, lk},    \
-    {n " r/m, imm8", 0x0FBA, ENC_EXT, e, WDQ, RM_ANY, IMM_B, FIX_NONE, R_BT, lk}
+    {n " r/m, r", op, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_BT, R_BT, lk, 0},    \
+    {n " r/m, imm8", 0x0FBA, ENC_EXT, e, WDQ, RM_ANY, IMM_B, FIX_NONE, R_BT, lk, 0}
 
 static const struct form bit_forms[] = {
     BITOP("bt", 0x0FA3, 4, 0), BITOP("bts", 0x0FAB, 5, L),
     BITOP("btr", 0x0FB3, 6, L), BITOP("btc", 0x0FBB, 7, L),
-    {"bsf r, r/m", 0x0FBC, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_ZERO_SRC, R_BS, 0},
-    {"bsr r, r/m", 0x0FBD, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_ZERO_SRC, R_BS, 0},
-    {"bswap r", 0x0FC8, ENC_OPREG, 0, DQ, 0, IMM_NONE, FIX_NONE, R_ALL, 0},
-    {"setcc r/m8", 0x0F90, ENC_EXT, 0, B, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, OPT_CC},
-    {"cmovcc r, r/m", 0x0F40, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, OPT_CC},
+    {"bsf r, r/m", 0x0FBC, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_ZERO_SRC, R_BS, 0, 0},
+    {"bsr r, r/m", 0x0FBD, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_ZERO_SRC, R_BS, 0, 0},
+    {"bswap r", 0x0FC8, ENC_OPREG, 0, DQ, 0, IMM_NONE, FIX_NONE, R_ALL, 0, 0},
+    {"setcc r/m8", 0x0F90, ENC_EXT, 0, B, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, OPT_CC, 0},
+    {"cmovcc r, r/m", 0x0F40, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, OPT_CC, 0},
 };
 
 #define RMW(n8, n, op, fix)                                                   \
@@ -234,42 +257,42 @@ static const struct form xchg_forms[] = {
     RMW("xadd r/m8, r8", "xadd r/m, r", 0x0FC0, FIX_NONE),
     RMW("cmpxchg r/m8, r8", "cmpxchg r/m, r", 0x0FB0, FIX_CMPXCHG),
     RMW("xchg r/m8, r8", "xchg r/m, r", 0x86, FIX_NONE),
-    {"xchg eax, r", 0x90, ENC_OPREG, 0, WDQ, 0, IMM_NONE, FIX_NONE, R_ALL, 0},
+    {"xchg eax, r", 0x90, ENC_OPREG, 0, WDQ, 0, IMM_NONE, FIX_NONE, R_ALL, 0, 0},
 };
 
 #define MOVE(n8, n, op, enc, ext, rm, imm8, imm)                              \
     PAIR(n8, n, op, enc, ext, rm, imm8, imm, FIX_NONE, R_ALL, 0)
 
 static const struct form move_forms[] = {
-    {"cbw/cwde/cdqe", 0x98, ENC_NONE, 0, WDQ, 0, IMM_NONE, FIX_NONE, R_ALL, 0},
-    {"cwd/cdq/cqo", 0x99, ENC_NONE, 0, WDQ, 0, IMM_NONE, FIX_NONE, R_ALL, 0},
-    {"movzx r, r/m8", 0x0FB6, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
-    {"movzx r, r/m16", 0x0FB7, ENC_RM, 0, DQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
-    {"movsx r, r/m8", 0x0FBE, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
-    {"movsx r, r/m16", 0x0FBF, ENC_RM, 0, DQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
-    {"movsxd r64, r/m32", 0x63, ENC_RM, 0, Q, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0},
+    {"cbw/cwde/cdqe", 0x98, ENC_NONE, 0, WDQ, 0, IMM_NONE, FIX_NONE, R_ALL, 0, 0},
+    {"cwd/cdq/cqo", 0x99, ENC_NONE, 0, WDQ, 0, IMM_NONE, FIX_NONE, R_ALL, 0, 0},
+    {"movzx r, r/m8", 0x0FB6, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0, 0},
+    {"movzx r, r/m16", 0x0FB7, ENC_RM, 0, DQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0, 0},
+    {"movsx r, r/m8", 0x0FBE, ENC_RM, 0, WDQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0, 0},
+    {"movsx r, r/m16", 0x0FBF, ENC_RM, 0, DQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0, 0},
+    {"movsxd r64, r/m32", 0x63, ENC_RM, 0, Q, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, 0, 0},
     MOVE("mov r/m8, r8", "mov r/m, r", 0x88, ENC_RM, 0, RM_ANY, IMM_NONE, IMM_NONE),
     MOVE("mov r8, r/m8", "mov r, r/m", 0x8A, ENC_RM, 0, RM_ANY, IMM_NONE, IMM_NONE),
     MOVE("mov r/m8, imm8", "mov r/m, imm", 0xC6, ENC_EXT, 0, RM_ANY, IMM_B, IMM_Z),
     MOVE("mov al, moffs", "mov eax, moffs", 0xA0, ENC_NONE, 0, 0, IMM_MOFFS, IMM_MOFFS),
     MOVE("mov moffs, al", "mov moffs, eax", 0xA2, ENC_NONE, 0, 0, IMM_MOFFS, IMM_MOFFS),
-    {"mov r8, imm8", 0xB0, ENC_OPREG, 0, B, 0, IMM_V, FIX_NONE, R_ALL, 0},
-    {"mov r, imm", 0xB8, ENC_OPREG, 0, WDQ, 0, IMM_V, FIX_NONE, R_ALL, 0},
-    {"lea r, m", 0x8D, ENC_RM, 0, WDQ, RM_MEM, IMM_NONE, FIX_NONE, R_ALL, OPT_NOACCESS},
+    {"mov r8, imm8", 0xB0, ENC_OPREG, 0, B, 0, IMM_V, FIX_NONE, R_ALL, 0, 0},
+    {"mov r, imm", 0xB8, ENC_OPREG, 0, WDQ, 0, IMM_V, FIX_NONE, R_ALL, 0, 0},
+    {"lea r, m", 0x8D, ENC_RM, 0, WDQ, RM_MEM, IMM_NONE, FIX_NONE, R_ALL, OPT_NOACCESS, 0},
 };
 
 static const struct form stack_forms[] = {
-    {"push r", 0x50, ENC_OPREG, 0, WQ, 0, IMM_NONE, FIX_NONE, R_ALL, OPT_DEF64},
-    {"push r/m", 0xFF, ENC_EXT, 6, WQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, OPT_DEF64},
-    {"push simm8", 0x6A, ENC_NONE, 0, WQ, 0, IMM_B, FIX_NONE, R_ALL, OPT_DEF64},
-    {"push imm", 0x68, ENC_NONE, 0, WQ, 0, IMM_Z, FIX_NONE, R_ALL, OPT_DEF64},
-    {"pop r", 0x58, ENC_OPREG, 0, WQ, 0, IMM_NONE, FIX_NONE, R_ALL, OPT_DEF64},
-    {"pop r/m", 0x8F, ENC_EXT, 0, WQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, OPT_DEF64},
-    {"leave", 0xC9, ENC_NONE, 0, WQ, 0, IMM_NONE, FIX_LEAVE, R_ALL, OPT_DEF64},
+    {"push r", 0x50, ENC_OPREG, 0, WQ, 0, IMM_NONE, FIX_NONE, R_ALL, OPT_DEF64, 0},
+    {"push r/m", 0xFF, ENC_EXT, 6, WQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, OPT_DEF64, 0},
+    {"push simm8", 0x6A, ENC_NONE, 0, WQ, 0, IMM_B, FIX_NONE, R_ALL, OPT_DEF64, 0},
+    {"push imm", 0x68, ENC_NONE, 0, WQ, 0, IMM_Z, FIX_NONE, R_ALL, OPT_DEF64, 0},
+    {"pop r", 0x58, ENC_OPREG, 0, WQ, 0, IMM_NONE, FIX_NONE, R_ALL, OPT_DEF64, 0},
+    {"pop r/m", 0x8F, ENC_EXT, 0, WQ, RM_ANY, IMM_NONE, FIX_NONE, R_ALL, OPT_DEF64, 0},
+    {"leave", 0xC9, ENC_NONE, 0, WQ, 0, IMM_NONE, FIX_LEAVE, R_ALL, OPT_DEF64, 0},
 };
 
 /* No operands (size 0: no operand-size prefix); DF comes in random. */
-#define FLAGOP(n, op) {n, op, ENC_NONE, 0, 0, 0, IMM_NONE, FIX_NONE, R_ALL, OPT_DF}
+#define FLAGOP(n, op) {n, op, ENC_NONE, 0, 0, 0, IMM_NONE, FIX_NONE, R_ALL, OPT_DF, 0}
 
 static const struct form flag_forms[] = {
     FLAGOP("lahf", 0x9F), FLAGOP("sahf", 0x9E), FLAGOP("clc", 0xF8),
@@ -284,6 +307,170 @@ static const struct form flag_forms[] = {
 static const struct form string_forms[] = {
     STRING("movs", 0xA4), STRING("cmps", 0xA6), STRING("stos", 0xAA),
     STRING("lods", 0xAC), STRING("scas", 0xAE),
+};
+
+/* Vector forms: opcode 0x0Fxx after the mandatory prefix. */
+#define V(n, pfx, op, rm, imm, fix, opts)                                     \
+    {n, 0x0F00 | (op), ENC_RM, 0, 0, rm, imm, fix, R_ALL, OPT_VEC | (opts), pfx}
+#define VS(n, pfx, op, sizes, rm, opts)                                       \
+    {n, 0x0F00 | (op), ENC_RM, 0, sizes, rm, IMM_NONE, FIX_NONE, R_ALL,       \
+     OPT_VEC | (opts), pfx}
+#define VA OPT_ALIGN
+/* The four floating-point shapes of one opcode: PS, SS, PD, SD. */
+#define VF(n, op)                                                             \
+    V(n "ps", 0, op, RM_ANY, IMM_NONE, FIX_NONE, VA),                        \
+    V(n "ss", 0xF3, op, RM_ANY, IMM_NONE, FIX_NONE, 0),                      \
+    V(n "pd", 0x66, op, RM_ANY, IMM_NONE, FIX_NONE, VA),                     \
+    V(n "sd", 0xF2, op, RM_ANY, IMM_NONE, FIX_NONE, 0)
+/* An integer operation on XMM (66) and on MMX registers. */
+#define VI(n, op, fix)                                                        \
+    V(n " xmm", 0x66, op, RM_ANY, IMM_NONE, fix, VA),                        \
+    V(n " mm", 0, op, RM_ANY, IMM_NONE, fix, OPT_MMX)
+/* A shift by imm8 (group 12-14: ModRM.reg selects it). */
+#define VSH(n, op, e)                                                         \
+    {n " xmm, imm8", 0x0F00 | (op), ENC_EXT, e, 0, RM_REG, IMM_B,             \
+     FIX_COUNT_IMM, R_ALL, OPT_VEC, 0x66},                                    \
+    {n " mm, imm8", 0x0F00 | (op), ENC_EXT, e, 0, RM_REG, IMM_B,              \
+     FIX_COUNT_IMM, R_ALL, OPT_VEC | OPT_MMX, 0}
+
+static const struct form sse_move_forms[] = {
+    V("movaps x, x/m", 0, 0x28, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("movaps x/m, x", 0, 0x29, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("movups x, x/m", 0, 0x10, RM_ANY, IMM_NONE, FIX_NONE, 0),
+    V("movups x/m, x", 0, 0x11, RM_ANY, IMM_NONE, FIX_NONE, 0),
+    V("movapd x, x/m", 0x66, 0x28, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("movupd x/m, x", 0x66, 0x11, RM_ANY, IMM_NONE, FIX_NONE, 0),
+    V("movdqa x, x/m", 0x66, 0x6F, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("movdqa x/m, x", 0x66, 0x7F, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("movdqu x, x/m", 0xF3, 0x6F, RM_ANY, IMM_NONE, FIX_NONE, 0),
+    V("movdqu x/m, x", 0xF3, 0x7F, RM_ANY, IMM_NONE, FIX_NONE, 0),
+    V("movss x, x/m32", 0xF3, 0x10, RM_ANY, IMM_NONE, FIX_NONE, 0),
+    V("movss x/m32, x", 0xF3, 0x11, RM_ANY, IMM_NONE, FIX_NONE, 0),
+    V("movsd x, x/m64", 0xF2, 0x10, RM_ANY, IMM_NONE, FIX_NONE, 0),
+    V("movsd x/m64, x", 0xF2, 0x11, RM_ANY, IMM_NONE, FIX_NONE, 0),
+    V("movlps x, m64", 0, 0x12, RM_MEM, IMM_NONE, FIX_NONE, 0),
+    V("movlps m64, x", 0, 0x13, RM_MEM, IMM_NONE, FIX_NONE, 0),
+    V("movhps x, m64", 0, 0x16, RM_MEM, IMM_NONE, FIX_NONE, 0),
+    V("movhps m64, x", 0, 0x17, RM_MEM, IMM_NONE, FIX_NONE, 0),
+    V("movhlps x, x", 0, 0x12, RM_REG, IMM_NONE, FIX_NONE, 0),
+    V("movlhps x, x", 0, 0x16, RM_REG, IMM_NONE, FIX_NONE, 0),
+    V("movlpd x, m64", 0x66, 0x12, RM_MEM, IMM_NONE, FIX_NONE, 0),
+    V("movhpd m64, x", 0x66, 0x17, RM_MEM, IMM_NONE, FIX_NONE, 0),
+    VS("movd/movq x, r/m", 0x66, 0x6E, DQ, RM_ANY, 0),
+    VS("movd/movq r/m, x", 0x66, 0x7E, DQ, RM_ANY, 0),
+    V("movq x, x/m64", 0xF3, 0x7E, RM_ANY, IMM_NONE, FIX_NONE, 0),
+    V("movq x/m64, x", 0x66, 0xD6, RM_ANY, IMM_NONE, FIX_NONE, 0),
+    V("movntps m, x", 0, 0x2B, RM_MEM, IMM_NONE, FIX_NONE, VA),
+    V("movntdq m, x", 0x66, 0xE7, RM_MEM, IMM_NONE, FIX_NONE, VA),
+    VS("movnti m, r", 0, 0xC3, DQ, RM_MEM, 0),
+    V("movq mm, mm/m64", 0, 0x6F, RM_ANY, IMM_NONE, FIX_NONE, OPT_MMX),
+    V("movq mm/m64, mm", 0, 0x7F, RM_ANY, IMM_NONE, FIX_NONE, OPT_MMX),
+    VS("movd/movq mm, r/m", 0, 0x6E, DQ, RM_ANY, OPT_MMX),
+    VS("movd/movq r/m, mm", 0, 0x7E, DQ, RM_ANY, OPT_MMX),
+    V("movntq m64, mm", 0, 0xE7, RM_MEM, IMM_NONE, FIX_NONE, OPT_MMX),
+    V("movq2dq x, mm", 0xF3, 0xD6, RM_REG, IMM_NONE, FIX_NONE, OPT_MMX),
+    V("movdq2q mm, x", 0xF2, 0xD6, RM_REG, IMM_NONE, FIX_NONE, OPT_MMX),
+    V("pshufd x, x/m, imm8", 0x66, 0x70, RM_ANY, IMM_B, FIX_NONE, VA),
+    V("pshuflw x, x/m, imm8", 0xF2, 0x70, RM_ANY, IMM_B, FIX_NONE, VA),
+    V("pshufhw x, x/m, imm8", 0xF3, 0x70, RM_ANY, IMM_B, FIX_NONE, VA),
+    V("pshufw mm, mm/m, imm8", 0, 0x70, RM_ANY, IMM_B, FIX_NONE, OPT_MMX),
+    V("shufps x, x/m, imm8", 0, 0xC6, RM_ANY, IMM_B, FIX_NONE, VA),
+    V("shufpd x, x/m, imm8", 0x66, 0xC6, RM_ANY, IMM_B, FIX_NONE, VA),
+    V("unpcklps x, x/m", 0, 0x14, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("unpckhps x, x/m", 0, 0x15, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("unpcklpd x, x/m", 0x66, 0x14, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("unpckhpd x, x/m", 0x66, 0x15, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("pinsrw x, r/m16, imm8", 0x66, 0xC4, RM_ANY, IMM_B, FIX_NONE, 0),
+    V("pinsrw mm, r/m16, imm8", 0, 0xC4, RM_ANY, IMM_B, FIX_NONE, OPT_MMX),
+    V("pextrw r, x, imm8", 0x66, 0xC5, RM_REG, IMM_B, FIX_NONE, 0),
+    V("pextrw r, mm, imm8", 0, 0xC5, RM_REG, IMM_B, FIX_NONE, OPT_MMX),
+    V("pmovmskb r, x", 0x66, 0xD7, RM_REG, IMM_NONE, FIX_NONE, 0),
+    V("pmovmskb r, mm", 0, 0xD7, RM_REG, IMM_NONE, FIX_NONE, OPT_MMX),
+    V("movmskps r, x", 0, 0x50, RM_REG, IMM_NONE, FIX_NONE, 0),
+    V("movmskpd r, x", 0x66, 0x50, RM_REG, IMM_NONE, FIX_NONE, 0),
+    {"emms", 0x0F77, ENC_NONE, 0, 0, 0, IMM_NONE, FIX_NONE, R_ALL, OPT_VEC, 0},
+    {"stmxcsr m32", 0x0FAE, ENC_EXT, 3, 0, RM_MEM, IMM_NONE, FIX_NONE, R_ALL, OPT_VEC, 0},
+    {"cmpxchg8b m64", 0x0FC7, ENC_EXT, 1, D, RM_MEM, IMM_NONE, FIX_CX8, R_ALL, OPT_VEC | OPT_LOCK, 0},
+    {"cmpxchg16b m128", 0x0FC7, ENC_EXT, 1, Q, RM_MEM, IMM_NONE, FIX_CX8, R_ALL, OPT_VEC | OPT_LOCK | VA, 0},
+};
+
+static const struct form sse_int_forms[] = {
+    VI("paddb", 0xFC, FIX_NONE), VI("paddw", 0xFD, FIX_NONE),
+    VI("paddd", 0xFE, FIX_NONE), VI("paddq", 0xD4, FIX_NONE),
+    VI("paddsb", 0xEC, FIX_NONE), VI("paddsw", 0xED, FIX_NONE),
+    VI("paddusb", 0xDC, FIX_NONE), VI("paddusw", 0xDD, FIX_NONE),
+    VI("psubb", 0xF8, FIX_NONE), VI("psubw", 0xF9, FIX_NONE),
+    VI("psubd", 0xFA, FIX_NONE), VI("psubq", 0xFB, FIX_NONE),
+    VI("psubsb", 0xE8, FIX_NONE), VI("psubsw", 0xE9, FIX_NONE),
+    VI("psubusb", 0xD8, FIX_NONE), VI("psubusw", 0xD9, FIX_NONE),
+    VI("pmullw", 0xD5, FIX_NONE), VI("pmulhw", 0xE5, FIX_NONE),
+    VI("pmulhuw", 0xE4, FIX_NONE), VI("pmuludq", 0xF4, FIX_NONE),
+    VI("pmaddwd", 0xF5, FIX_NONE), VI("psadbw", 0xF6, FIX_NONE),
+    VI("pavgb", 0xE0, FIX_NONE), VI("pavgw", 0xE3, FIX_NONE),
+    VI("pminub", 0xDA, FIX_NONE), VI("pmaxub", 0xDE, FIX_NONE),
+    VI("pminsw", 0xEA, FIX_NONE), VI("pmaxsw", 0xEE, FIX_NONE),
+    VI("pcmpeqb", 0x74, FIX_NONE), VI("pcmpeqw", 0x75, FIX_NONE),
+    VI("pcmpeqd", 0x76, FIX_NONE), VI("pcmpgtb", 0x64, FIX_NONE),
+    VI("pcmpgtw", 0x65, FIX_NONE), VI("pcmpgtd", 0x66, FIX_NONE),
+    VI("pand", 0xDB, FIX_NONE), VI("pandn", 0xDF, FIX_NONE),
+    VI("por", 0xEB, FIX_NONE), VI("pxor", 0xEF, FIX_NONE),
+    VI("packsswb", 0x63, FIX_NONE), VI("packssdw", 0x6B, FIX_NONE),
+    VI("packuswb", 0x67, FIX_NONE), VI("punpcklbw", 0x60, FIX_NONE),
+    VI("punpcklwd", 0x61, FIX_NONE), VI("punpckldq", 0x62, FIX_NONE),
+    VI("punpckhbw", 0x68, FIX_NONE), VI("punpckhwd", 0x69, FIX_NONE),
+    VI("punpckhdq", 0x6A, FIX_NONE),
+    V("punpcklqdq", 0x66, 0x6C, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("punpckhqdq", 0x66, 0x6D, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    VI("psllw", 0xF1, FIX_VEC_COUNT), VI("pslld", 0xF2, FIX_VEC_COUNT),
+    VI("psllq", 0xF3, FIX_VEC_COUNT), VI("psrlw", 0xD1, FIX_VEC_COUNT),
+    VI("psrld", 0xD2, FIX_VEC_COUNT), VI("psrlq", 0xD3, FIX_VEC_COUNT),
+    VI("psraw", 0xE1, FIX_VEC_COUNT), VI("psrad", 0xE2, FIX_VEC_COUNT),
+    VSH("psrlw", 0x71, 2), VSH("psraw", 0x71, 4), VSH("psllw", 0x71, 6),
+    VSH("psrld", 0x72, 2), VSH("psrad", 0x72, 4), VSH("pslld", 0x72, 6),
+    VSH("psrlq", 0x73, 2), VSH("psllq", 0x73, 6),
+    {"psrldq x, imm8", 0x0F73, ENC_EXT, 3, 0, RM_REG, IMM_B, FIX_COUNT_IMM, R_ALL, OPT_VEC, 0x66},
+    {"pslldq x, imm8", 0x0F73, ENC_EXT, 7, 0, RM_REG, IMM_B, FIX_COUNT_IMM, R_ALL, OPT_VEC, 0x66},
+};
+
+static const struct form sse_float_forms[] = {
+    VF("add", 0x58), VF("mul", 0x59), VF("sub", 0x5C), VF("min", 0x5D),
+    VF("div", 0x5E), VF("max", 0x5F), VF("sqrt", 0x51),
+    V("rcpps", 0, 0x53, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("rcpss", 0xF3, 0x53, RM_ANY, IMM_NONE, FIX_NONE, 0),
+    V("rsqrtps", 0, 0x52, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("rsqrtss", 0xF3, 0x52, RM_ANY, IMM_NONE, FIX_NONE, 0),
+    V("cmpps", 0, 0xC2, RM_ANY, IMM_B, FIX_NONE, VA),
+    V("cmpss", 0xF3, 0xC2, RM_ANY, IMM_B, FIX_NONE, 0),
+    V("cmppd", 0x66, 0xC2, RM_ANY, IMM_B, FIX_NONE, VA),
+    V("cmpsd", 0xF2, 0xC2, RM_ANY, IMM_B, FIX_NONE, 0),
+    V("andps", 0, 0x54, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("andnps", 0, 0x55, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("orps", 0, 0x56, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("xorps", 0, 0x57, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("andpd", 0x66, 0x54, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("andnpd", 0x66, 0x55, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("orpd", 0x66, 0x56, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("xorpd", 0x66, 0x57, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("comiss", 0, 0x2F, RM_ANY, IMM_NONE, FIX_NONE, 0),
+    V("ucomiss", 0, 0x2E, RM_ANY, IMM_NONE, FIX_NONE, 0),
+    V("comisd", 0x66, 0x2F, RM_ANY, IMM_NONE, FIX_NONE, 0),
+    V("ucomisd", 0x66, 0x2E, RM_ANY, IMM_NONE, FIX_NONE, 0),
+    V("cvtps2pd", 0, 0x5A, RM_ANY, IMM_NONE, FIX_NONE, 0),
+    V("cvtpd2ps", 0x66, 0x5A, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("cvtss2sd", 0xF3, 0x5A, RM_ANY, IMM_NONE, FIX_NONE, 0),
+    V("cvtsd2ss", 0xF2, 0x5A, RM_ANY, IMM_NONE, FIX_NONE, 0),
+    V("cvtdq2ps", 0, 0x5B, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("cvtps2dq", 0x66, 0x5B, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("cvttps2dq", 0xF3, 0x5B, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("cvtdq2pd", 0xF3, 0xE6, RM_ANY, IMM_NONE, FIX_NONE, 0),
+    V("cvtpd2dq", 0xF2, 0xE6, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    V("cvttpd2dq", 0x66, 0xE6, RM_ANY, IMM_NONE, FIX_NONE, VA),
+    VS("cvtsi2ss x, r/m", 0xF3, 0x2A, DQ, RM_ANY, 0),
+    VS("cvtsi2sd x, r/m", 0xF2, 0x2A, DQ, RM_ANY, 0),
+    VS("cvtss2si r, x/m32", 0xF3, 0x2D, DQ, RM_ANY, 0),
+    VS("cvttss2si r, x/m32", 0xF3, 0x2C, DQ, RM_ANY, 0),
+    VS("cvtsd2si r, x/m64", 0xF2, 0x2D, DQ, RM_ANY, 0),
+    VS("cvttsd2si r, x/m64", 0xF2, 0x2C, DQ, RM_ANY, 0),
 };
 
 /* ---- random values ---------------------------------------------------- */
@@ -329,6 +516,75 @@ static uint64_t gen_value(uint64_t *s)
     }
 }
 
+/* A 32- or 64-bit floating-point lane: often a special value (zeros,
+ * infinities, quiet and signaling NaNs, denormals, the extremes, values
+ * at the integer-conversion limits), often a number of moderate
+ * exponent, sometimes random bits. */
+static uint64_t gen_fp(uint64_t *s, bool dbl)
+{
+    static const uint32_t f32[] = {
+        0x00000000, 0x80000000, 0x7F800000, 0xFF800000, 0x7FC00000,
+        0xFFC00000, 0x7FA00001, 0xFF800001, 0x00000001, 0x807FFFFF,
+        0x00800000, 0x7F7FFFFF, 0x3F800000, 0xBF800000, 0x4F000000,
+        0xCF000000, 0x5F000000, 0xDF000000, 0x3F000000, 0x4B000000};
+    static const uint64_t f64[] = {
+        0, 1ull << 63, 0x7FF0000000000000ull, 0xFFF0000000000000ull,
+        0x7FF8000000000000ull, 0xFFF8000000000000ull, 0x7FF4000000000001ull,
+        0xFFF0000000000001ull, 1, 0x800FFFFFFFFFFFFFull, 0x0010000000000000ull,
+        0x7FEFFFFFFFFFFFFFull, 0x3FF0000000000000ull, 0xBFF0000000000000ull,
+        0x41E0000000000000ull, 0xC1E0000000000000ull, 0x43E0000000000000ull,
+        0xC3E0000000000000ull, 0x3FE0000000000000ull, 0x41DFFFFFFFC00000ull};
+    switch (rng_below(s, 4)) {
+    case 0:
+        return dbl ? f64[rng_below(s, 20)] : f32[rng_below(s, 20)];
+    case 1:
+        return rng_next(s) & (dbl ? ~0ull : 0xFFFFFFFFull);
+    default: { /* sign, exponent near the bias, random mantissa */
+        uint64_t r = rng_next(s);
+        int e = (int)rng_below(s, 64) - 32;
+        if (dbl)
+            return (r & ((1ull << 52) - 1)) | (uint64_t)(1023 + e) << 52 |
+                   (r >> 63) << 63;
+        return (r & ((1u << 23) - 1)) | (uint64_t)(127 + e) << 23 |
+               ((r >> 40) & 1) << 31;
+    }
+    }
+}
+
+/* 16 bytes of lanes of one random width. */
+static void gen_vec(uint64_t *s, uint8_t *out)
+{
+    bool dbl = rng_below(s, 2);
+    for (unsigned b = 0; b < 16; b += dbl ? 8 : 4) {
+        uint64_t v = rng_below(s, 8) == 0 ? gen_value(s) : gen_fp(s, dbl);
+        memcpy(out + b, &v, dbl ? 8 : 4);
+    }
+}
+
+/* The x87/SSE state a vector case starts from: FCW and FSW as FNINIT
+ * leaves them, random tags and MMX registers, random XMM lanes, and a
+ * random MXCSR: any rounding mode, DAZ and FZ, old flags, and all
+ * exceptions masked three times in four. */
+static void gen_fx(uint64_t *s, uint8_t *fx)
+{
+    memset(fx, 0, 512);
+    uint16_t fcw = 0x37F;
+    memcpy(fx + FX_FCW, &fcw, 2);
+    fx[FX_FTW] = (uint8_t)rng_next(s);
+    uint32_t mxcsr = (uint32_t)rng_next(s) & 0xFFFF;
+    if (rng_below(s, 4))
+        mxcsr |= 0x1F80;
+    memcpy(fx + FX_MXCSR, &mxcsr, 4);
+    for (unsigned k = 0; k < 8; k++) {
+        uint64_t m = gen_value(s);
+        uint16_t e = (uint16_t)rng_next(s);
+        memcpy(fx + FX_ST + 16 * k, &m, 8);
+        memcpy(fx + FX_ST + 16 * k + 8, &e, 2);
+    }
+    for (unsigned k = 0; k < 16; k++)
+        gen_vec(s, fx + FX_XMM + 16 * k);
+}
+
 /* ---- the host runner ------------------------------------------------ */
 
 static uint8_t *window_map, *code_map_host;
@@ -364,8 +620,20 @@ static void emit_abs_mov(uint8_t **p, bool store, unsigned reg, uint32_t addr)
     put_le(p, addr, 4);
 }
 
-/* Saves the callee-saved registers and RSP, loads RFLAGS and the 16 GPRs
- * from HB->in. Everything uses absolute addresses: no register is free. */
+/* FXSAVE64 [abs32] or FXRSTOR64 [abs32]. */
+static void emit_abs_fx(uint8_t **p, bool restore, uint32_t addr)
+{
+    static const uint8_t op[] = {0x48, 0x0F, 0xAE};
+    memcpy(*p, op, sizeof op);
+    *p += sizeof op;
+    *(*p)++ = restore ? 0x0C : 0x04;
+    *(*p)++ = 0x25;
+    put_le(p, addr, 4);
+}
+
+/* Saves the callee-saved registers, RSP and the host's x87/SSE state,
+ * loads the case's x87/SSE state, RFLAGS and the 16 GPRs from HB->in.
+ * Everything uses absolute addresses: no register is free. */
 static void write_prologue(void)
 {
     uint8_t *p = code_map_host;
@@ -374,6 +642,8 @@ static void write_prologue(void)
     memcpy(p, saves, sizeof saves);
     p += sizeof saves;
     emit_abs_mov(&p, true, RSP, HB_ADDR(saved_rsp));
+    emit_abs_fx(&p, false, HB_ADDR(saved_fx));
+    emit_abs_fx(&p, true, HB_ADDR(in.fx));
     *p++ = 0xFF; /* PUSH qword [abs32]; POPFQ */
     *p++ = 0x34;
     *p++ = 0x25;
@@ -384,8 +654,9 @@ static void write_prologue(void)
     prologue_len = (unsigned)(p - code_map_host);
 }
 
-/* The instruction, then: store the GPRs, restore RSP, store RFLAGS, CLD
- * (the ABI wants DF clear), restore the callee-saved registers. */
+/* The instruction, then: store the GPRs and the x87/SSE state, restore
+ * the host's, restore RSP, store RFLAGS, CLD (the ABI wants DF clear),
+ * restore the callee-saved registers. */
 static void write_insn_and_epilogue(const uint8_t *insn, unsigned len)
 {
     uint8_t *p = code_map_host + prologue_len;
@@ -393,6 +664,8 @@ static void write_insn_and_epilogue(const uint8_t *insn, unsigned len)
     p += len;
     for (unsigned r = 0; r < 16; r++)
         emit_abs_mov(&p, true, r, HB_ADDR(out.gpr) + 8 * r);
+    emit_abs_fx(&p, false, HB_ADDR(out.fx));
+    emit_abs_fx(&p, true, HB_ADDR(saved_fx));
     emit_abs_mov(&p, false, RSP, HB_ADDR(saved_rsp));
     *p++ = 0x9C; /* PUSHFQ; POP qword [abs32] */
     *p++ = 0x8F;
@@ -465,6 +738,8 @@ static int host_run(const uint8_t *insn, unsigned len, const struct regs *in,
     host_signal = 0;
     if (sigsetjmp(host_jmp, 0) == 0)
         ((void (*)(void))(uintptr_t)CODE)();
+    else /* the epilogue did not run: the host's own x87/SSE state back */
+        __asm__ volatile("fxrstor64 %0" : : "m"(HB->saved_fx) : "memory");
     *out = HB->out;
     return host_signal;
 }
@@ -503,7 +778,7 @@ static bool guest_init(void)
     struct cpu *c = m->cpu;
     cpu_reset_multiboot(c, 0, 0);
     c->cr0 |= CR0_PG | CR0_NE;
-    c->cr4 = CR4_PAE;
+    c->cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
     c->cr3 = PML4_PA;
     c->efer = EFER_LME | EFER_LMA | EFER_NXE;
     c->gdtr = (struct table_reg){GDT_PA, 23};
@@ -516,6 +791,39 @@ static bool guest_init(void)
     return c->code64;
 }
 
+/* The emulated CPU's x87/SSE state from and to an FXSAVE64 image (the
+ * fields the test compares; ST(i) is R((TOP + i) mod 8)). */
+static void fx_to_cpu(struct cpu *c, const uint8_t *fx)
+{
+    struct fpu *f = &c->fpu;
+    memcpy(&f->fcw, fx + FX_FCW, 2);
+    memcpy(&f->fsw, fx + FX_FSW, 2);
+    f->ftw = fx[FX_FTW];
+    memcpy(&f->mxcsr, fx + FX_MXCSR, 4);
+    unsigned top = (f->fsw >> 11) & 7;
+    for (unsigned k = 0; k < 8; k++) {
+        memcpy(&f->st[(top + k) & 7].mant, fx + FX_ST + 16 * k, 8);
+        memcpy(&f->st[(top + k) & 7].sexp, fx + FX_ST + 16 * k + 8, 2);
+    }
+    memcpy(f->xmm, fx + FX_XMM, 256);
+}
+
+static void cpu_to_fx(const struct cpu *c, uint8_t *fx)
+{
+    const struct fpu *f = &c->fpu;
+    memset(fx, 0, 512);
+    memcpy(fx + FX_FCW, &f->fcw, 2);
+    memcpy(fx + FX_FSW, &f->fsw, 2);
+    fx[FX_FTW] = f->ftw;
+    memcpy(fx + FX_MXCSR, &f->mxcsr, 4);
+    unsigned top = (f->fsw >> 11) & 7;
+    for (unsigned k = 0; k < 8; k++) {
+        memcpy(fx + FX_ST + 16 * k, &f->st[(top + k) & 7].mant, 8);
+        memcpy(fx + FX_ST + 16 * k + 8, &f->st[(top + k) & 7].sexp, 2);
+    }
+    memcpy(fx + FX_XMM, f->xmm, 256);
+}
+
 /* Runs the instruction on the emulated CPU. Returns the vector of the
  * exception delivered, -1 for none, -2 if the machine stopped. */
 static int guest_run(const uint8_t *insn, unsigned len, const struct regs *in,
@@ -526,12 +834,14 @@ static int guest_run(const uint8_t *insn, unsigned len, const struct regs *in,
     phys_write(c, WINDOW_PA + (at - WINDOW), len, insn);
     memcpy(m->ram + WINDOW_PA, data, DATA_SIZE);
     memcpy(c->gpr, in->gpr, sizeof c->gpr);
+    fx_to_cpu(c, in->fx);
     cpu_set_rflags(c, in->rflags);
     c->rip = at;
     c->exc.raised = false;
     c->halted = false;
     cpu_step(c);
     memcpy(out->gpr, c->gpr, sizeof out->gpr);
+    cpu_to_fx(c, out->fx);
     out->rflags = cpu_rflags(c);
     *rip = c->rip;
     if (m->stop != STOP_NONE)
@@ -605,7 +915,7 @@ static unsigned fix_writes(enum fix f)
 {
     switch (f) {
     case FIX_COUNT_CL: return 1u << RCX;
-    case FIX_DIV: return 1u << RAX | 1u << RDX;
+    case FIX_DIV: case FIX_CX8: return 1u << RAX | 1u << RDX;
     case FIX_CMPXCHG: return 1u << RAX;
     default: return 0;
     }
@@ -720,9 +1030,21 @@ static void build_case(struct tcase *t, const struct form *f, unsigned size,
         t->in.rflags |= FL_DF;
     memcpy(t->data, pattern, DATA_SIZE);
     uint64_t target = DATA + TARGET_OFF + rng_below(s, 512) - 256;
+    if ((f->opts & OPT_ALIGN) && rng_below(s, 4))
+        target &= ~15ull;
     for (unsigned b = 0; b < 16; b += 8) {
         uint64_t v = gen_value(s);
         memcpy(t->data + (target - DATA) + b, &v, 8);
+    }
+    if (f->opts & OPT_VEC) {
+        gen_vec(s, t->data + (target - DATA));
+        gen_fx(s, t->in.fx);
+    } else { /* FNINIT's x87 state, MXCSR's reset value */
+        memset(t->in.fx, 0, sizeof t->in.fx);
+        uint16_t fcw = 0x37F;
+        uint32_t mxcsr = 0x1F80;
+        memcpy(t->in.fx + FX_FCW, &fcw, 2);
+        memcpy(t->in.fx + FX_MXCSR, &mxcsr, 4);
     }
     t->count = f->fix == FIX_COUNT_1 ? 1 : k % 71;
 
@@ -731,6 +1053,8 @@ static void build_case(struct tcase *t, const struct form *f, unsigned size,
     bool addr32 = (mem || f->imm == IMM_MOFFS || f->fix == FIX_STRING) &&
                   rng_below(s, 4) == 0;
     unsigned reg = rng_below(s, 16), rm = rng_below(s, 16);
+    if (f->opts & OPT_MMX) /* MMX registers ignore REX.R and REX.B */
+        reg &= 7, rm &= 7;
     struct mem_enc me = {.base = NO_REG, .index = NO_REG, .target = target,
                          .addr32 = addr32};
     if (mem) {
@@ -765,6 +1089,8 @@ static void build_case(struct tcase *t, const struct form *f, unsigned size,
         *q = *other;
         *other = x;
     }
+    if (f->pfx) /* mandatory prefix: right before REX and the opcode */
+        *p++ = f->pfx;
     unsigned rex = 0x40;
     if (size == 8 && !(f->opts & OPT_DEF64))
         rex |= 8;
@@ -886,6 +1212,27 @@ static void build_case(struct tcase *t, const struct form *f, unsigned size,
     case FIX_LEAVE:
         t->in.gpr[RBP] = DATA + STACK_OFF + rng_below(s, 256) - 128;
         break;
+    case FIX_VEC_COUNT: {
+        uint64_t count = t->count;
+        uint8_t *src = mem ? t->data + (target - DATA)
+                     : t->in.fx + ((f->opts & OPT_MMX) ? FX_ST : FX_XMM) + 16 * rm;
+        if (rng_below(s, 4))
+            memcpy(src, &count, 8);
+        break;
+    }
+    case FIX_CX8:
+        if (rng_below(s, 2)) {
+            unsigned half = size == 8 ? 8 : 4;
+            struct loc ax = {false, 0, RAX, 0}, dx = {false, 0, RDX, 0};
+            uint64_t lo = 0, hi = 0;
+            memcpy(&lo, t->data + (target - DATA), half);
+            memcpy(&hi, t->data + (target - DATA) + half, half);
+            t->size = half;
+            loc_set(t, &ax, lo);
+            loc_set(t, &dx, hi);
+            t->size = size;
+        }
+        break;
     default:
         break;
     }
@@ -993,13 +1340,73 @@ static void report(const struct tcase *t, const struct outcome *h,
         print_error("  emulator stopped: %s\n", m->stop_message);
 }
 
+/* The x87/SSE state after a vector form: FCW, FSW, the abridged tag
+ * word, MXCSR, ST0-7 (80 bits each) and XMM0-15. */
+static void compare_fx(const struct tcase *t, const struct outcome *h,
+                       const struct outcome *e)
+{
+    static const struct { const char *name; unsigned at, n; } fields[] = {
+        {"fcw", FX_FCW, 2}, {"fsw", FX_FSW, 2}, {"ftw", FX_FTW, 1},
+        {"mxcsr", FX_MXCSR, 4}};
+    const uint8_t *a = h->r.fx, *b = e->r.fx;
+    bool differ = false;
+    for (unsigned k = 0; k < 4; k++)
+        differ |= memcmp(a + fields[k].at, b + fields[k].at, fields[k].n) != 0;
+    for (unsigned k = 0; k < 8; k++)
+        differ |= memcmp(a + FX_ST + 16 * k, b + FX_ST + 16 * k, 10) != 0;
+    differ |= memcmp(a + FX_XMM, b + FX_XMM, 256) != 0;
+    if (!differ)
+        return;
+    report(t, h, e, "x87/SSE state");
+    if (failures > MAX_REPORTS)
+        return;
+    for (unsigned k = 0; k < 4; k++) {
+        uint32_t x = 0, y = 0, in = 0;
+        memcpy(&x, a + fields[k].at, fields[k].n);
+        memcpy(&y, b + fields[k].at, fields[k].n);
+        memcpy(&in, t->in.fx + fields[k].at, fields[k].n);
+        print_error("  %-5s in %08x host %08x emu %08x%s\n", fields[k].name,
+                    in, x, y, x != y ? "  <--" : "");
+    }
+    for (unsigned k = 0; k < 16; k++) {
+        const uint8_t *x = a + FX_XMM + 16 * k, *y = b + FX_XMM + 16 * k;
+        const uint8_t *in = t->in.fx + FX_XMM + 16 * k;
+        if (!memcmp(x, y, 16) && k >= 2)
+            continue;
+        uint64_t q[6];
+        memcpy(q, in, 16);
+        memcpy(q + 2, x, 16);
+        memcpy(q + 4, y, 16);
+        print_error("  xmm%-2u in %016" PRIx64 "%016" PRIx64 " host %016" PRIx64
+                    "%016" PRIx64 " emu %016" PRIx64 "%016" PRIx64 "%s\n",
+                    k, q[1], q[0], q[3], q[2], q[5], q[4],
+                    memcmp(x, y, 16) ? "  <--" : "");
+    }
+    for (unsigned k = 0; k < 8; k++) {
+        const uint8_t *x = a + FX_ST + 16 * k, *y = b + FX_ST + 16 * k;
+        if (!memcmp(x, y, 10))
+            continue;
+        uint64_t mx, my;
+        uint16_t ex, ey;
+        memcpy(&mx, x, 8);
+        memcpy(&my, y, 8);
+        memcpy(&ex, x + 8, 2);
+        memcpy(&ey, y + 8, 2);
+        print_error("  st%u host %04x:%016" PRIx64 " emu %04x:%016" PRIx64
+                    "  <--\n", k, ex, mx, ey, my);
+    }
+}
+
 /* Runs one case on both sides and compares. */
 static void run_case(const struct tcase *t)
 {
     struct outcome h = {.data = window_map}, e = {.data = NULL};
     int sig = host_run(t->bytes, t->len, &t->in, t->data, &h.r);
-    h.vector = sig == 0 ? -1 : sig == SIGFPE ? VEC_DE
-             : sig == SIGILL ? VEC_UD : 100 + sig;
+    bool vec = t->f->opts & OPT_VEC;
+    h.vector = sig == 0 ? -1 : sig == SIGFPE ? (vec ? VEC_XM : VEC_DE)
+             : sig == SIGILL ? VEC_UD
+             : sig == SIGSEGV && (t->f->opts & OPT_ALIGN) ? VEC_GP
+                                                         : 100 + sig;
     e.vector = guest_run(t->bytes, t->len, &t->in, t->data, &e.r, &e.rip);
     e.data = m->ram + WINDOW_PA;
     if (e.vector == -2) {
@@ -1023,8 +1430,10 @@ static void run_case(const struct tcase *t)
             }
         return;
     }
-    if (e.vector != -1)
+    if (e.vector != -1) {
+        faults++;
         return; /* both sides faulted alike: nothing more to compare */
+    }
     if (e.rip != CODE + prologue_len + t->len) {
         report(t, &h, &e, "rip");
         return;
@@ -1048,8 +1457,12 @@ static void run_case(const struct tcase *t)
         report(t, &h, &e, "flags");
         return;
     }
-    if (memcmp(h.data, e.data, DATA_SIZE) != 0)
+    if (memcmp(h.data, e.data, DATA_SIZE) != 0) {
         report(t, &h, &e, "memory");
+        return;
+    }
+    if (vec)
+        compare_fx(t, &h, &e);
 }
 
 /* ---- the tests -------------------------------------------------------- */
@@ -1101,8 +1514,8 @@ static void run_group(void **state)
         }
     }
     host_signals_off();
-    print_message("[ insn-diff] %s: %zu forms, %u cases (%u raised #DE on "
-                  "both sides; %u with an undefined result skipped), "
+    print_message("[ insn-diff] %s: %zu forms, %u cases (%u raised the same "
+                  "exception on both sides; %u with an undefined result skipped), "
                   "%u mismatches\n",
                   g->name, g->n, cases, faults, skipped, failures);
     if (failures)
@@ -1129,6 +1542,185 @@ static int teardown(void **state)
     return 0;
 }
 
+/* ---- the rules of SDM Vol. 3A 2.5 and 13.x, Vol. 1 11.5 and 13 -------- */
+
+/* Runs `bytes` on the emulated CPU from `the_case`'s registers, state and
+ * data (RDI pointing at the data buffer + `rdi_off`); returns the
+ * vector delivered (-1 for none). */
+static int rule_run(const uint8_t *bytes, unsigned len, uint64_t rdi_off)
+{
+    struct regs out;
+    uint64_t rip;
+    the_case.in.gpr[RDI] = DATA + rdi_off;
+    the_case.in.gpr[RSP] = DATA + STACK_OFF;
+    the_case.in.rflags = FL_FIXED1;
+    return guest_run(bytes, len, &the_case.in, the_case.data, &out, &rip);
+}
+
+static void rule_state(uint32_t mxcsr)
+{
+    memset(&the_case.in, 0, sizeof the_case.in);
+    memset(the_case.data, 0, DATA_SIZE);
+    uint16_t fcw = 0x37F;
+    memcpy(the_case.in.fx + FX_FCW, &fcw, 2);
+    memcpy(the_case.in.fx + FX_MXCSR, &mxcsr, 4);
+    float one = 1.0f;
+    memcpy(the_case.in.fx + FX_XMM, &one, 4); /* xmm0 = 1.0, xmm1 = 0 */
+}
+
+static void sse_exception_rules(void **state)
+{
+    (void)state;
+    struct cpu *c = m->cpu;
+    static const uint8_t movaps[] = {0x0F, 0x28, 0xC1};       /* xmm0, xmm1 */
+    static const uint8_t movaps_m[] = {0x0F, 0x28, 0x07};     /* xmm0, [rdi] */
+    static const uint8_t movups_m[] = {0x0F, 0x10, 0x07};     /* xmm0, [rdi] */
+    static const uint8_t paddb_mm[] = {0x0F, 0xFC, 0xC1};     /* mm0, mm1 */
+    static const uint8_t divss[] = {0xF3, 0x0F, 0x5E, 0xC1};  /* xmm0, xmm1 */
+    static const uint8_t fxsave[] = {0x48, 0x0F, 0xAE, 0x07}; /* [rdi] */
+    static const uint8_t fxrstor[] = {0x48, 0x0F, 0xAE, 0x0F};
+    static const uint8_t emms[] = {0x0F, 0x77};
+    uint64_t cr0 = c->cr0, cr4 = c->cr4;
+
+    /* CR0.TS: #NM for SSE, MMX, FXSAVE (Vol. 3A Table 13-? / 2.5). */
+    rule_state(0x1F80);
+    c->cr0 = cr0 | CR0_TS;
+    assert_int_equal(rule_run(movaps, sizeof movaps, 0), VEC_NM);
+    assert_int_equal(rule_run(paddb_mm, sizeof paddb_mm, 0), VEC_NM);
+    assert_int_equal(rule_run(emms, sizeof emms, 0), VEC_NM);
+    assert_int_equal(rule_run(fxsave, sizeof fxsave, 0), VEC_NM);
+    /* CR0.EM: #UD for SSE and MMX, #NM for FXSAVE. */
+    c->cr0 = cr0 | CR0_EM;
+    assert_int_equal(rule_run(movaps, sizeof movaps, 0), VEC_UD);
+    assert_int_equal(rule_run(paddb_mm, sizeof paddb_mm, 0), VEC_UD);
+    assert_int_equal(rule_run(fxsave, sizeof fxsave, 0), VEC_NM);
+    c->cr0 = cr0;
+    /* CR4.OSFXSR clear: SSE is #UD, MMX is not affected. */
+    c->cr4 = cr4 & ~CR4_OSFXSR;
+    assert_int_equal(rule_run(movaps, sizeof movaps, 0), VEC_UD);
+    assert_int_equal(rule_run(paddb_mm, sizeof paddb_mm, 0), -1);
+    c->cr4 = cr4;
+
+    /* Alignment: a misaligned m128 is #GP(0) for MOVAPS, fine for MOVUPS
+     * (Vol. 1 11.4.1.1); FXSAVE needs 16 bytes too. */
+    rule_state(0x1F80);
+    assert_int_equal(rule_run(movaps_m, sizeof movaps_m, 0x1008), VEC_GP);
+    assert_int_equal(rule_run(movups_m, sizeof movups_m, 0x1008), -1);
+    assert_int_equal(rule_run(movaps_m, sizeof movaps_m, 0x1010), -1);
+    assert_int_equal(rule_run(fxsave, sizeof fxsave, 0x1008), VEC_GP);
+
+    /* An unmasked divide-by-zero: #XM with CR4.OSXMMEXCPT, else #UD; the
+     * flag is set and the destination unchanged (Vol. 1 11.5.1). */
+    rule_state(0x1F80 & ~(1u << 9));
+    assert_int_equal(rule_run(divss, sizeof divss, 0), VEC_XM);
+    assert_true(c->fpu.mxcsr & MXCSR_ZE);
+    assert_int_equal(c->fpu.xmm[0].d[0], 0x3F800000);
+    c->cr4 = cr4 & ~CR4_OSXMMEXCPT;
+    assert_int_equal(rule_run(divss, sizeof divss, 0), VEC_UD);
+    c->cr4 = cr4;
+    rule_state(0x1F80); /* masked: the infinity, and ZE */
+    assert_int_equal(rule_run(divss, sizeof divss, 0), -1);
+    assert_int_equal(c->fpu.xmm[0].d[0], 0x7F800000);
+    assert_int_equal(c->fpu.mxcsr, 0x1F80 | MXCSR_ZE);
+
+    /* FXSAVE's layout (Vol. 1 Table 10-2) and FXRSTOR's MXCSR check. */
+    rule_state(0x1F80 | MXCSR_PE);
+    assert_int_equal(rule_run(fxsave, sizeof fxsave, 0x1000), -1);
+    const uint8_t *img = m->ram + WINDOW_PA + 0x1000;
+    uint32_t v32;
+    uint16_t v16;
+    memcpy(&v16, img + FX_FCW, 2);
+    assert_int_equal(v16, 0x37F);
+    memcpy(&v32, img + FX_MXCSR, 4);
+    assert_int_equal(v32, 0x1F80 | MXCSR_PE);
+    memcpy(&v32, img + FX_MXCSR + 4, 4);
+    assert_int_equal(v32, 0xFFFF); /* MXCSR_MASK: DAZ supported */
+    memcpy(&v32, img + FX_XMM, 4);
+    assert_int_equal(v32, 0x3F800000);
+    memcpy(the_case.data + 0x1000, img, 512);
+    v32 = 0x1F80 | MXCSR_FZ | 3u << 13;
+    memcpy(the_case.data + 0x1000 + FX_MXCSR, &v32, 4);
+    memset(the_case.in.fx + FX_XMM, 0, 16);
+    assert_int_equal(rule_run(fxrstor, sizeof fxrstor, 0x1000), -1);
+    assert_int_equal(c->fpu.mxcsr, v32);
+    assert_int_equal(c->fpu.xmm[0].d[0], 0x3F800000);
+    v32 = 1u << 16; /* reserved */
+    memcpy(the_case.data + 0x1000 + FX_MXCSR, &v32, 4);
+    assert_int_equal(rule_run(fxrstor, sizeof fxrstor, 0x1000), VEC_GP);
+}
+
+static void xsave_rules(void **state)
+{
+    (void)state;
+    struct cpu *c = m->cpu;
+    static const uint8_t xgetbv[] = {0x0F, 0x01, 0xD0};
+    static const uint8_t xsetbv[] = {0x0F, 0x01, 0xD1};
+    static const uint8_t xsave[] = {0x48, 0x0F, 0xAE, 0x27};  /* [rdi] */
+    static const uint8_t xrstor[] = {0x48, 0x0F, 0xAE, 0x2F};
+    uint64_t cr4 = c->cr4;
+
+    rule_state(0x1F80);
+    c->fpu.xcr0 = 1;
+    /* Without CR4.OSXSAVE every one of them is #UD (Vol. 2C). */
+    c->cr4 = cr4 & ~CR4_OSXSAVE;
+    assert_int_equal(rule_run(xgetbv, sizeof xgetbv, 0), VEC_UD);
+    assert_int_equal(rule_run(xsetbv, sizeof xsetbv, 0), VEC_UD);
+    assert_int_equal(rule_run(xsave, sizeof xsave, 0x1000), VEC_UD);
+    c->cr4 = cr4 | CR4_OSXSAVE;
+    /* XSETBV: XCR0 = x87|SSE accepted; AVX, no x87, ECX = 1: #GP(0). */
+    static const struct { uint32_t ecx; uint64_t value; int vector; } sets[] = {
+        {0, 3, -1}, {0, 2, VEC_GP}, {0, 7, VEC_GP}, {0, 5, VEC_GP},
+        {1, 3, VEC_GP}, {0, 1ull << 32 | 3, VEC_GP}, {0, 1, -1}, {0, 3, -1}};
+    for (unsigned k = 0; k < sizeof sets / sizeof *sets; k++) {
+        the_case.in.gpr[RCX] = sets[k].ecx;
+        the_case.in.gpr[RAX] = (uint32_t)sets[k].value;
+        the_case.in.gpr[RDX] = sets[k].value >> 32;
+        uint64_t before = c->fpu.xcr0;
+        assert_int_equal(rule_run(xsetbv, sizeof xsetbv, 0), sets[k].vector);
+        assert_int_equal(c->fpu.xcr0, sets[k].vector < 0 ? sets[k].value : before);
+    }
+    the_case.in.gpr[RCX] = 0;
+    assert_int_equal(rule_run(xgetbv, sizeof xgetbv, 0), -1);
+    assert_int_equal(c->gpr[RAX], 3);
+    assert_int_equal(c->gpr[RDX], 0);
+    the_case.in.gpr[RCX] = 1; /* XGETBV with ECX = 1 is not supported */
+    assert_int_equal(rule_run(xgetbv, sizeof xgetbv, 0), VEC_GP);
+
+    /* XSAVE: 64-byte alignment; XSTATE_BV gets RFBM's bits; MXCSR and
+     * XMM0 where the legacy region keeps them. */
+    the_case.in.gpr[RAX] = ~0u;
+    the_case.in.gpr[RDX] = ~0u;
+    assert_int_equal(rule_run(xsave, sizeof xsave, 0x1020), VEC_GP);
+    assert_int_equal(rule_run(xsave, sizeof xsave, 0x1000), -1);
+    const uint8_t *img = m->ram + WINDOW_PA + 0x1000;
+    uint64_t bv;
+    uint32_t v32;
+    memcpy(&bv, img + 512, 8);
+    assert_int_equal(bv, 3);
+    memcpy(&v32, img + FX_XMM, 4);
+    assert_int_equal(v32, 0x3F800000);
+    /* XRSTOR with XSTATE_BV = 1: SSE to its initial state (XMM0 = 0), MXCSR
+     * still loaded from the area (standard form, Vol. 1 13.8.1). */
+    memcpy(the_case.data + 0x1000, img, XSAVE_AREA_SIZE);
+    bv = 1;
+    memcpy(the_case.data + 0x1000 + 512, &bv, 8);
+    v32 = 0x1F80 | 1u << 13;
+    memcpy(the_case.data + 0x1000 + FX_MXCSR, &v32, 4);
+    assert_int_equal(rule_run(xrstor, sizeof xrstor, 0x1000), -1);
+    assert_int_equal(c->fpu.xmm[0].d[0], 0);
+    assert_int_equal(c->fpu.mxcsr, v32);
+    /* A bit outside XCR0 in XSTATE_BV, or a nonzero XCOMP_BV: #GP(0). */
+    bv = 4;
+    memcpy(the_case.data + 0x1000 + 512, &bv, 8);
+    assert_int_equal(rule_run(xrstor, sizeof xrstor, 0x1000), VEC_GP);
+    bv = 3;
+    memcpy(the_case.data + 0x1000 + 512, &bv, 8);
+    memcpy(the_case.data + 0x1000 + 520, &bv, 8);
+    assert_int_equal(rule_run(xrstor, sizeof xrstor, 0x1000), VEC_GP);
+    c->cr4 = cr4;
+    c->fpu.xcr0 = 1;
+}
+
 #define GROUP(n, t) {n, t, sizeof t / sizeof *t}
 static struct group groups[] = {
     GROUP("alu", alu_forms),       GROUP("shift", shift_forms),
@@ -1136,6 +1728,8 @@ static struct group groups[] = {
     GROUP("xchg", xchg_forms),     GROUP("move", move_forms),
     GROUP("stack", stack_forms),   GROUP("flags", flag_forms),
     GROUP("string", string_forms),
+    GROUP("sse-move", sse_move_forms), GROUP("sse-int", sse_int_forms),
+    GROUP("sse-float", sse_float_forms),
 };
 
 int main(void)
@@ -1150,6 +1744,11 @@ int main(void)
         cmocka_unit_test_prestate(run_group, &groups[6]),
         cmocka_unit_test_prestate(run_group, &groups[7]),
         cmocka_unit_test_prestate(run_group, &groups[8]),
+        cmocka_unit_test_prestate(run_group, &groups[9]),
+        cmocka_unit_test_prestate(run_group, &groups[10]),
+        cmocka_unit_test_prestate(run_group, &groups[11]),
+        cmocka_unit_test(sse_exception_rules),
+        cmocka_unit_test(xsave_rules),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
