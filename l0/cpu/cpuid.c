@@ -33,8 +33,9 @@ static struct cpuid_result basic(uint32_t leaf, uint32_t subleaf)
         r.eax = SIGNATURE;
         r.ebx = 8u << 8 | 1u << 16; /* CLFLUSH 64 bytes, 1 logical CPU */
         r.ecx = BIT(13) /* CMPXCHG16B */ | BIT(26) /* XSAVE */;
-        r.edx = BIT(3) /* PSE */ | BIT(4) /* TSC */ | BIT(5) /* MSR */ |
-                BIT(6) /* PAE */ | BIT(8) /* CX8 */ | BIT(9) /* APIC */ |
+        r.edx = BIT(0) /* FPU */ | BIT(3) /* PSE */ | BIT(4) /* TSC */ |
+                BIT(5) /* MSR */ | BIT(6) /* PAE */ | BIT(8) /* CX8 */ |
+                BIT(9) /* APIC */ |
                 BIT(13) /* PGE */ | BIT(15) /* CMOV */ | BIT(16) /* PAT */ |
                 BIT(19) /* CLFSH */ | BIT(23) /* MMX */ | BIT(24) /* FXSR */ |
                 BIT(25) /* SSE */ | BIT(26) /* SSE2 */;

@@ -308,6 +308,7 @@ bool dcache_decode(struct decode_cache *dc, const uint8_t *bytes,
                                                   : REP_NONE;
     out->lock = x->prefix[0] == X86_PREFIX_LOCK;
     out->opcode = x->opcode[1] ? x->opcode[1] : x->opcode[0];
+    out->modrm = x->modrm;
 
     /* Operand size: REX.W, else 0x66, else the mode's default (4). */
     if (x->rex & 8)

@@ -49,6 +49,7 @@ struct insn {
     uint8_t mode64;   /* decoded for 64-bit mode */
     uint8_t opcode;   /* the last opcode byte, where families need it */
     uint8_t vmx_exits; /* may cause a VM exit in VMX non-root operation */
+    uint8_t modrm;    /* the ModRM byte, where families need it (x87) */
     struct operand op[3];
 };
 

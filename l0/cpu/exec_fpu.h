@@ -24,6 +24,10 @@ bool exec_emms(struct cpu *c, const struct insn *i);
 /* Whether a MOVSD/CMPSD record is the string instruction. */
 bool exec_sse_is_string(const struct insn *i);
 
+/* exec_x87.c */
+bool exec_x87(struct cpu *c, const struct insn *i); /* D8-DF by ModRM */
+bool exec_fwait(struct cpu *c, const struct insn *i);
+
 /* xsave.c */
 bool exec_fxsave(struct cpu *c, const struct insn *i);
 bool exec_fxrstor(struct cpu *c, const struct insn *i);

@@ -125,6 +125,66 @@ def float_guest():
                  "xmm0=4444444411111111")
     lines.append("RESULT float xsave osxsave=0/1 xcr0=0:0x3 sse_bv=1 xmm1=77 "
                  "restored_init=0")
+    lines.append(_x87_line())
     # One #XM; the handler masks ZE and the division gives +inf.
     detail = ["DETAIL float xm count=1 result=7f800000 mxcsr=0x1f84"]
     return lines, detail
+
+
+def _round_bits(q, bits):
+    """The exact rational q rounded to `bits` significant bits, to nearest
+    even (normal range)."""
+    if q == 0:
+        return q
+    sign = -1 if q < 0 else 1
+    a = abs(q)
+    e = a.numerator.bit_length() - a.denominator.bit_length()
+    if Fraction(2) ** e > a:
+        e -= 1
+    scaled = a / Fraction(2) ** (e - bits + 1)  # in [2^(bits-1), 2^bits)
+    low = scaled.numerator // scaled.denominator
+    rest = scaled - low
+    if rest > Fraction(1, 2) or (rest == Fraction(1, 2) and low & 1):
+        low += 1
+    return sign * low * Fraction(2) ** (e - bits + 1)
+
+
+def _enc80(q):
+    """The x87 80-bit encoding of a normal rational, as SEXP:MANTISSA."""
+    sign = 0x8000 if q < 0 else 0
+    a = abs(q)
+    e = a.numerator.bit_length() - a.denominator.bit_length()
+    if Fraction(2) ** e > a:
+        e -= 1
+    mant = a * Fraction(2) ** (63 - e)
+    assert mant.denominator == 1
+    return f"{sign | (16383 + e):04x}:{mant.numerator:016x}"
+
+
+def _sqrt64(x):
+    """sqrt(x) rounded to nearest with a 64-bit significand."""
+    e = (x.numerator.bit_length() - x.denominator.bit_length()) // 2
+    scale = Fraction(2) ** (2 * (63 - e))
+    n = x * scale
+    m = math.isqrt(n.numerator // n.denominator)
+    if Fraction(2 * m + 1, 2) ** 2 < n:
+        m += 1
+    return _round_bits(Fraction(m) / Fraction(2) ** (63 - e), 64)
+
+
+def _x87_line():
+    """The x87 line: 64-bit significands, round to nearest (SDM Vol. 1
+    8.1.5), except third24 under 24-bit precision control. FLDPI is pi
+    rounded to 64 bits; FISTP of +-2.5 follows RC (nearest even, down, up,
+    zero); FCOMI with a NaN sets ZF, PF, CF; FXAM of +inf is C2|C0; after
+    FLD1 and FLDZ the full tag word holds R7 valid, R6 zero, the rest
+    empty."""
+    zeta = Fraction(0)
+    for k in range(1, 501):
+        zeta = _round_bits(zeta + _round_bits(Fraction(1, k * k), 64), 64)
+    pi = Fraction(int("3243F6A8885A308D313198A2E037073", 16), 16 ** 30)
+    root = _sqrt64(_round_bits(_round_bits(pi, 64) + 1, 64))
+    third = _round_bits(Fraction(1, 3), 24)
+    return (f"RESULT float x87 zeta={_enc80(zeta)} "
+            f"sqrt_pi_plus_1={_enc80(root)} third24={_enc80(third)} "
+            "fistp=2,-2,2,-3,3,-2,2,-2 fcomi=0x45 fxam=0x500 tags=0x1fff")

@@ -17,7 +17,11 @@
  *   fxsave    FXSAVE, clobber XMM0 and MXCSR, FXRSTOR brings them back
  *   xsave     where CPUID has XSAVE: CR4.OSXSAVE shows in CPUID, XSETBV
  *             of x87|SSE, XGETBV, XSAVE's XSTATE_BV, XRSTOR of the saved
- *             and of the initial SSE state (SDM Vol. 1 13) */
+ *             and of the initial SSE state (SDM Vol. 1 13)
+ *   x87       long double arithmetic (FLD, FMUL, FDIVR, FADDP ...), FLDPI
+ *             and FSQRT, 1/3 under 24-bit precision control, FISTP of
+ *             +-2.5 under the four rounding modes, FCOMI with a NaN, FXAM
+ *             of an infinity, and the tag word FNSTENV reports */
 #include "cpu.h"
 #include "rt.h"
 
@@ -240,6 +244,62 @@ static void xsave(void)
               (unsigned)(init[0] | init[1] | init[2] | init[3]));
 }
 
+static void print80(const char *name, long double v)
+{
+    uint64_t mant;
+    uint16_t sexp;
+    memcpy(&mant, &v, 8);
+    memcpy(&sexp, (const uint8_t *)&v + 8, 2);
+    rt_printf(" %s=%04x:%016llx", name, sexp, (unsigned long long)mant);
+}
+
+static void fldcw(uint16_t cw)
+{
+    __asm__ volatile("fldcw %0" : : "m"(cw) : "memory");
+}
+
+static volatile long double vl_three = 3.0L, vl_half = 2.5L;
+
+static void x87(void)
+{
+    __asm__ volatile("fninit" ::: "memory");
+    long double zeta = 0;
+    for (int k = 1; k <= 500; k++)
+        zeta += 1.0L / ((long double)k * k);
+    long double root;
+    __asm__ volatile("fldpi\n\tfld1\n\tfaddp\n\tfsqrt" : "=t"(root));
+    fldcw(0x037F & ~(3u << 8)); /* precision control: 24 bits */
+    long double third = 1.0L / vl_three;
+    fldcw(0x037F);
+    long long fist[8];
+    for (unsigned rc = 0; rc < 4; rc++) {
+        fldcw((uint16_t)(0x037F | rc << 10));
+        long double up = vl_half, down = -vl_half;
+        __asm__ volatile("fistpll %0" : "=m"(fist[2 * rc]) : "t"(up) : "st");
+        __asm__ volatile("fistpll %0" : "=m"(fist[2 * rc + 1]) : "t"(down) : "st");
+    }
+    fldcw(0x037F);
+    uint64_t flags;
+    long double nan = __builtin_nanl(""), one = 1.0L;
+    __asm__ volatile("fcomi %%st(1), %%st\n\tpushfq\n\tpopq %0"
+                     : "=r"(flags) : "t"(one), "u"(nan) : "cc");
+    uint16_t sw;
+    long double inf = __builtin_infl();
+    __asm__ volatile("fxam\n\tfnstsw %0" : "=a"(sw) : "t"(inf));
+    uint32_t env[7];
+    __asm__ volatile("fninit\n\tfld1\n\tfldz\n\tfnstenv %0\n\tfninit"
+                     : "=m"(env) : : "memory", "st", "st(1)");
+    rt_printf("RESULT float x87");
+    print80("zeta", zeta);
+    print80("sqrt_pi_plus_1", root);
+    print80("third24", third);
+    rt_printf(" fistp=%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld",
+              fist[0], fist[1], fist[2], fist[3], fist[4], fist[5], fist[6],
+              fist[7]);
+    rt_printf(" fcomi=%#lx fxam=%#x tags=%#x\n",
+              (unsigned long)(flags & 0x45), sw & 0x4700u, env[2] & 0xFFFF);
+}
+
 int main(const struct rt_boot *boot)
 {
     (void)boot;
@@ -250,5 +310,6 @@ int main(const struct rt_boot *boot)
     simd_exception();
     fxsave();
     xsave();
+    x87();
     return RT_EXIT_OK;
 }
