@@ -85,7 +85,7 @@ void fpu_reset(struct cpu *c);
 void fpu_x87_init(struct cpu *c);
 
 /* The checks every SSE instruction makes before anything else (SDM Vol.
- * 2 2.5 and Vol. 3A Table 13-? "Exceptions for SSE"): #UD when CR0.EM is
+ * 3A 2.5 on CR0.EM, CR0.TS and CR4.OSFXSR; Vol. 1 13.1.3): #UD when CR0.EM is
  * set or CR4.OSFXSR is clear, #NM when CR0.TS is set. */
 bool fpu_sse_usable(struct cpu *c);
 /* MMX (SDM Vol. 1 9.6): #UD with CR0.EM, #NM with CR0.TS, #MF with an

@@ -1712,7 +1712,7 @@ static void sse_exception_rules(void **state)
     static const uint8_t emms[] = {0x0F, 0x77};
     uint64_t cr0 = c->cr0, cr4 = c->cr4;
 
-    /* CR0.TS: #NM for SSE, MMX, FXSAVE (Vol. 3A Table 13-? / 2.5). */
+    /* CR0.TS: #NM for SSE, MMX, FXSAVE (Vol. 3A 2.5). */
     rule_state(0x1F80);
     c->cr0 = cr0 | CR0_TS;
     assert_int_equal(rule_run(movaps, sizeof movaps, 0), VEC_NM);
