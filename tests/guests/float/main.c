@@ -302,7 +302,7 @@ static void x87(void)
 
 int main(const struct rt_boot *boot)
 {
-    (void)boot;
+    rt_args_require(boot, "float", 0, 0); /* it takes no arguments */
     sse_enable();
     arith();
     vector();
