@@ -90,6 +90,10 @@ def test_format(d):
         "build/linux/initrd.gz --append console=ttyS0 workload=boot"),
         "a nested Linux workload gives turtles its kernel, initrd and "
         "command line to pass to L1", p.stdout, p.stderr)
+    for name in sorted(os.listdir(os.path.join(ROOT, "experiments"))):
+        p = exp("list", os.path.join("experiments", name))
+        T.check(p.returncode == 0 and p.stdout.strip(),
+                f"experiments/{name} is a valid experiment file", p.stderr)
     bad = {
         'name = "x"\nbogus = 1\n[workloads]\na={guest="cpuid"}\n'
         '[[matrix]]\n': "unknown keys ['bogus']",
