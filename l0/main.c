@@ -606,8 +606,9 @@ static int run(int argc, char **argv)
                 .exit_code = status, .label = o.label,
                 .l1_args = o.mode == MODE_NESTED ? o.l1_args : NULL,
                 .shadowing = o.shadowing, .merge_dirty = o.merge_dirty};
-            if (results_write(db, &f, m, stats, &metrics, o.trace) != 0 &&
-                status == 0)
+            /* A run that was not recorded says so whatever the guest
+             * did: the guest's own status is in the output it printed. */
+            if (results_write(db, &f, m, stats, &metrics, o.trace) != 0)
                 status = EXIT_NO_DB;
         }
         hv_destroy(&hv);

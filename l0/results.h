@@ -22,8 +22,9 @@ struct run_facts {
     int shadowing, merge_dirty; /* nested: L0's options */
 };
 
-/* Writes one run. Returns 0, or -1 with a message on stderr (the run
- * itself is not affected: its exit status stays the guest's). */
+/* Writes one run. Returns 0, or -1 with a message on stderr; `turtles
+ * run` then exits with the database-failure status (docs/emulator.md),
+ * whatever the guest's own status was. */
 int results_write(struct db *db, const struct run_facts *f,
                   struct machine *m, struct exit_stats *stats,
                   const struct guest_metrics *metrics,

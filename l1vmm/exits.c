@@ -112,13 +112,17 @@ static uint64_t efer_visible(void)
 }
 
 /* MOV to CR0, CLTS and LMSW: the #GP checks of SDM Vol. 3A 2.5 and the
- * MOV CR instruction page, then the new value. */
+ * MOV CR instruction page, then the new value. Paging cannot be turned
+ * off in 64-bit mode (IA-32e mode is left from compatibility mode). */
 static void set_cr0(uint64_t v)
 {
+    int code64 = (efer_visible() & EFER_LMA) &&
+                 (vmread(GUEST_SEG_ACCESS(SEG_CS)) & SEG_ACCESS_L);
     if ((v >> 32) || ((v & CR0_PG) && !(v & CR0_PE)) ||
         ((v & CR0_NW) && !(v & CR0_CD)) ||
         ((v & CR0_PG) && (efer_visible() & EFER_LME) &&
-         !(visible_cr4() & CR4_PAE))) {
+         !(visible_cr4() & CR4_PAE)) ||
+        (!(v & CR0_PG) && (visible_cr0() & CR0_PG) && code64)) {
         gp0();
         return;
     }
@@ -158,8 +162,18 @@ static void set_cr4(uint64_t v)
     skip_instruction();
 }
 
+/* In IA-32e mode, CR3 bits 62:MAXPHYADDR are reserved, and bit 63 too
+ * without PCIDs (SDM Vol. 2B "MOV to CR": #GP(0)). */
 static void set_cr3(uint64_t v)
 {
+    unsigned maxphy = cpuid(0x80000008, 0).eax & 0xFF;
+    uint64_t reserved = ~((1ull << maxphy) - 1);
+    if (visible_cr4() & CR4_PCIDE)
+        reserved &= ~(1ull << 63);
+    if ((efer_visible() & EFER_LMA) && (v & reserved)) {
+        gp0();
+        return;
+    }
     l2.cr3 = v;
     if (l2.paging == PAGING_SHADOW)
         shadow_flush(); /* a new address space: drop every shadow */
@@ -455,6 +469,11 @@ static void on_hlt(void)
     }
 }
 
+/* INVD always exits (SDM Vol. 3C 26.1.2; at CPL > 0 L2 gets its #GP(0)
+ * without an exit). No caches are modeled for L2: skipping it is
+ * complete. */
+static void on_invd(void) { skip_instruction(); }
+
 static void on_invlpg(void)
 {
     shadow_invlpg(vmread(EXIT_QUALIFICATION));
@@ -518,6 +537,7 @@ static const exit_handler handlers[EXIT_REASON_COUNT] = {
     [EXIT_INTERRUPT_WINDOW] = on_interrupt_window,
     [EXIT_CPUID] = on_cpuid,
     [EXIT_HLT] = on_hlt,
+    [13] = on_invd, /* INVD */
     [EXIT_INVLPG] = on_invlpg,
     [EXIT_VMCALL] = on_vmcall,
     [19 ... 27] = on_vmx_instruction, /* VMCLEAR ... VMXON */

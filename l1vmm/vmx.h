@@ -213,6 +213,7 @@ enum seg { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR };
 #define GUEST_SEG_ACCESS(s) (GUEST_ES_ACCESS + 2 * (s))
 #define GUEST_SEG_BASE(s) (GUEST_ES_BASE + 2 * (s))
 #define SEG_ACCESS_UNUSABLE (1u << 16) /* SDM Vol. 3C 25.4.1 */
+#define SEG_ACCESS_L (1u << 13)        /* 64-bit code segment */
 
 /* Control bits (SDM Vol. 3C Tables 25-5 to 25-7, 25-13, 25-15). */
 #define PIN_EXTERNAL_INTERRUPT (1u << 0)

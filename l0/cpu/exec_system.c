@@ -513,15 +513,51 @@ static void write_cr8(struct cpu *c, uint64_t v)
                        CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_OSXSAVE)
 #define CR3_RESERVED_64 (~((1ull << 39) - 1))
 
-bool sys_write_cr(struct cpu *c, unsigned n, uint64_t v)
+bool sys_cr_write_ok(unsigned n, uint64_t v, const struct cr_state *s)
 {
     switch (n) {
     case 0: {
         /* SDM Vol. 2B "MOV—Move to/from Control Registers", Vol. 3A 2.5. */
         if (v >> 32)
-            return cpu_fault(c, VEC_GP, 0);
+            return false;
         if (((v & CR0_PG) && !(v & CR0_PE)) || ((v & CR0_NW) && !(v & CR0_CD)))
-            return cpu_fault(c, VEC_GP, 0);
+            return false;
+        bool paging_on = (v & CR0_PG) && !(s->cr0 & CR0_PG);
+        bool paging_off = !(v & CR0_PG) && (s->cr0 & CR0_PG);
+        /* Entering IA-32e mode needs CR4.PAE and a CS without L (3A
+         * 10.8.5); leaving it is not allowed from 64-bit code. */
+        if (paging_on && (s->efer & EFER_LME) &&
+            (!(s->cr4 & CR4_PAE) || s->cs_long))
+            return false;
+        return !(paging_off && s->code64);
+    }
+    case 3:
+        return !((s->efer & EFER_LMA) && (v & CR3_RESERVED_64));
+    case 4:
+        /* CR4.VMXE: VMX belongs to L0. Its guests run with it set (VMX
+         * fixes it to 1 in non-root operation); anywhere else it is a
+         * reserved bit, as CPUID reports no VMX. */
+        if (v & ~(CR4_SUPPORTED | (s->vmxe_allowed ? CR4_VMXE : 0)))
+            return false;
+        return !((s->efer & EFER_LMA) && !(v & CR4_PAE));
+    case 8:
+        return !(v & ~0xFull);
+    default: /* CR2 takes any value; the others are #UD (sys_write_cr) */
+        return true;
+    }
+}
+
+bool sys_write_cr(struct cpu *c, unsigned n, uint64_t v)
+{
+    struct cr_state s = {
+        .cr0 = c->cr0, .cr4 = c->cr4, .efer = c->efer,
+        .cs_long = c->seg[SEG_CS].attr & SEG_ATTR_L, .code64 = c->code64,
+        .vmxe_allowed = c->vmx.nonroot,
+    };
+    if (!sys_cr_write_ok(n, v, &s))
+        return cpu_fault(c, VEC_GP, 0);
+    switch (n) {
+    case 0: {
         if (!(v & CR0_PE)) {
             machine_stop(c->m, STOP_INTERNAL, 0,
                          "the guest cleared CR0.PE at rip %#llx: real mode "
@@ -530,16 +566,10 @@ bool sys_write_cr(struct cpu *c, unsigned n, uint64_t v)
         }
         bool paging_on = (v & CR0_PG) && !(c->cr0 & CR0_PG);
         bool paging_off = !(v & CR0_PG) && (c->cr0 & CR0_PG);
-        if (paging_on && (c->efer & EFER_LME)) {
-            if (!(c->cr4 & CR4_PAE) || (c->seg[SEG_CS].attr & SEG_ATTR_L))
-                return cpu_fault(c, VEC_GP, 0);
+        if (paging_on && (c->efer & EFER_LME))
             c->efer |= EFER_LMA; /* SDM Vol. 3A 10.8.5 */
-        }
-        if (paging_off) {
-            if (c->code64)
-                return cpu_fault(c, VEC_GP, 0);
+        if (paging_off)
             c->efer &= ~EFER_LMA;
-        }
         uint64_t changed = (c->cr0 ^ v) & (CR0_PG | CR0_WP | CR0_PE);
         c->cr0 = v | CR0_ET;
         if (changed)
@@ -551,8 +581,6 @@ bool sys_write_cr(struct cpu *c, unsigned n, uint64_t v)
         c->cr2 = v;
         return true;
     case 3:
-        if (c->long_mode && (v & CR3_RESERVED_64))
-            return cpu_fault(c, VEC_GP, 0);
         c->cr3 = c->long_mode ? v : (uint32_t)v;
         if (c->cr4 & CR4_PGE)
             tlb_flush_nonglobal(&c->tlb);
@@ -560,20 +588,11 @@ bool sys_write_cr(struct cpu *c, unsigned n, uint64_t v)
             mmu_flush_all(c);
         return true;
     case 4:
-        /* CR4.VMXE: VMX belongs to L0. Its guests run with it set (VMX
-         * fixes it to 1 in non-root operation); anywhere else it is a
-         * reserved bit, as CPUID reports no VMX. */
-        if (v & ~(CR4_SUPPORTED | (c->vmx.nonroot ? CR4_VMXE : 0)))
-            return cpu_fault(c, VEC_GP, 0);
-        if (c->long_mode && !(v & CR4_PAE))
-            return cpu_fault(c, VEC_GP, 0);
         if ((c->cr4 ^ v) & (CR4_PSE | CR4_PAE | CR4_PGE))
             mmu_flush_all(c);
         c->cr4 = v;
         return true;
     case 8:
-        if (v & ~0xFull)
-            return cpu_fault(c, VEC_GP, 0);
         write_cr8(c, v);
         return true;
     default:

@@ -42,6 +42,16 @@ bool sys_pop_seg(struct cpu *c, unsigned seg, uint64_t value, unsigned size);
 bool sys_io_allowed(struct cpu *c, uint16_t port, unsigned size);
 /* MOV to CR0/CR3/CR4/CR8 with the architectural checks and flushes. */
 bool sys_write_cr(struct cpu *c, unsigned n, uint64_t value);
+/* What the #GP(0) checks of MOV to CR0/CR3/CR4/CR8 look at besides the
+ * value: pure, so that L0 applies the CPU's rules to a guest's write it
+ * emulates (l0/hv/handlers.c). */
+struct cr_state {
+    uint64_t cr0, cr4, efer;
+    bool cs_long;      /* CS.L */
+    bool code64;       /* EFER.LMA and CS.L */
+    bool vmxe_allowed; /* CR4.VMXE is not reserved (VMX in CPUID) */
+};
+bool sys_cr_write_ok(unsigned n, uint64_t value, const struct cr_state *s);
 
 /* ---- events.c ---- */
 

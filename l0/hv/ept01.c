@@ -1,8 +1,9 @@
 /* EPT01: L0's EPT for its guest, in L0 memory (SDM Vol. 3C 29.3 for the
  * entry formats). Guest RAM is identity-mapped with 2 MiB pages,
- * write-back; other guest-physical pages (MMIO) are mapped one 4 KiB
- * page at a time to the same host-physical address, uncached, when the
- * guest first touches them (an EPT violation exit). */
+ * write-back; the rest of guest-physical space (MMIO, or nothing) is
+ * mapped to the same host-physical addresses, uncached, when the guest
+ * first touches it (an EPT violation exit), with the largest page that
+ * holds no RAM (hv_ept_map_unbacked). */
 #include <string.h>
 
 #include "hv/hv.h"
@@ -64,6 +65,30 @@ int hv_ept_map_page(struct hv *h, uint64_t gpa, bool uncached)
     *entry_at(h, pt, (gpa >> 12) & 511) =
         (gpa & ADDR_MASK) | EPT_RWX | (uncached ? MT_UC : MT_WB) << 3;
     return 0;
+}
+
+/* 1 GiB, else 2 MiB, else 4 KiB: a page never overlaps RAM or a smaller
+ * mapping made before (the local APIC's 4 KiB page). Host-physical
+ * addresses outside RAM are the machine's bus, where unclaimed ones read
+ * as all ones and drop writes, as without EPT; L0's own memory is not on
+ * the bus, so no mapping reaches it. L0's tables thus grow with the GiB
+ * regions that hold RAM or a 4 KiB mapping, not with the pages a guest
+ * touches: touching every page above RAM costs a few tables. */
+int hv_ept_map_unbacked(struct hv *h, uint64_t gpa)
+{
+    uint64_t table = h->ept_root;
+    for (unsigned shift = 39;; shift -= 9) { /* PML4E, PDPTE, PDE, PTE */
+        uint64_t *e = entry_at(h, table, (gpa >> shift) & 511);
+        uint64_t base = gpa & ~((1ull << shift) - 1);
+        if (shift <= 30 && !(*e & EPT_RWX) && base >= h->m->ram_size) {
+            *e = base | EPT_RWX | (shift > 12 ? EPT_LARGE : 0) | MT_UC << 3;
+            return 0;
+        }
+        if (shift == 12 || (*e & EPT_LARGE))
+            return -1; /* mapped already: this access cannot have faulted */
+        if (!(table = next_table(h, e)))
+            return -1;
+    }
 }
 
 int hv_ept_build(struct hv *h)

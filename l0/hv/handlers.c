@@ -6,8 +6,11 @@
 #include "cpu/cpu.h"
 #include "cpu/cpuid.h"
 #include "cpu/exec_fpu.h"
+#include "cpu/decode.h"
 #include "cpu/ops.h"
+#include "cpu/system.h"
 #include "dev/lapic.h"
+#include "hv/guest_mem.h"
 #include "hv/hv.h"
 #include "hv/nested.h"
 #include "machine.h"
@@ -49,11 +52,43 @@ void hv_inject_exception(struct hv *h, unsigned vector, uint32_t error)
     vmcs_set(h->cur, VMCS_IDX_ENTRY_EXCEPTION_ERROR, error);
 }
 
+/* Whether the guest that exited runs 64-bit code (EFER.LMA and CS.L). */
+static bool guest_code64(struct hv *h)
+{
+    return (field(h, VMCS_IDX_GUEST_EFER) & EFER_LMA) &&
+           (field(h, VMCS_IDX_GUEST_CS_AR) & SEG_ATTR_L);
+}
+
+/* "rip 0x...: <instruction>" of the guest that exited, for messages:
+ * its code read through its own paging (vmcs01's guest; L2's code is
+ * not read). */
+static void describe_guest_rip(struct hv *h, char *out, size_t size)
+{
+    uint64_t rip = field(h, VMCS_IDX_GUEST_RIP);
+    bool code64 = guest_code64(h);
+    uint64_t lin = code64 ? rip
+                          : (field(h, VMCS_IDX_GUEST_CS_BASE) + rip) & 0xFFFFFFFF;
+    uint8_t bytes[15];
+    unsigned n = 0;
+    uint64_t gpa;
+    uint32_t pf_error;
+    while (h->cur == &h->vmcs01 && n < sizeof bytes &&
+           gmem_translate(h, lin + n, false, &gpa, &pf_error) &&
+           gmem_read_phys(h, gpa, bytes + n, 1))
+        n++;
+    char text[96] = "(code not readable by L0)";
+    if (n)
+        dcache_disassemble(h->c->dcache, bytes, n, rip, code64, text,
+                           sizeof text);
+    snprintf(out, size, "rip %#llx: %s", (unsigned long long)rip, text);
+}
+
 static enum hv_action stop(struct hv *h, enum machine_stop why,
                            const char *what)
 {
-    machine_stop(h->m, why, 0, "%s at guest rip %#llx", what,
-                 (unsigned long long)field(h, VMCS_IDX_GUEST_RIP));
+    char where[160];
+    describe_guest_rip(h, where, sizeof where);
+    machine_stop(h->m, why, 0, "%s at guest %s", what, where);
     return HV_STOP;
 }
 
@@ -210,16 +245,17 @@ static enum hv_action handle_wrmsr(struct hv *h)
     return HV_RESUME;
 }
 
-/* A guest-physical page outside RAM: MMIO. L0 maps it through to the
- * machine's bus and lets the guest retry; unclaimed addresses then read
- * as all ones, as without EPT. */
+/* A guest-physical address outside RAM: MMIO, or nothing. L0 maps it
+ * through to the machine's bus (a large page where it can, ept01.c) and
+ * lets the guest retry; unclaimed addresses then read as all ones and
+ * drop writes, as without EPT. */
 static enum hv_action handle_ept_violation(struct hv *h)
 {
     uint64_t gpa = field(h, VMCS_IDX_GUEST_PHYSICAL_ADDR);
     if (gpa < h->m->ram_size)
         return stop(h, STOP_INTERNAL, "EPT violation inside guest RAM: "
                                       "EPT01 is wrong");
-    if (hv_ept_map_page(h, gpa & ~0xFFFull, true) != 0)
+    if (hv_ept_map_unbacked(h, gpa) != 0)
         return stop(h, STOP_INTERNAL, "L0 memory full: cannot map MMIO");
     h->mmio_pages_mapped++;
     return HV_RESUME;
@@ -227,11 +263,16 @@ static enum hv_action handle_ept_violation(struct hv *h)
 
 /* MOV to CR0/CR4 that changes a bit L0 owns (CR0.NE, CR4.VMXE: VMX keeps
  * them set): the guest's value goes to the read shadow, the real
- * register keeps the bit set (SDM Vol. 3C 26.3). CR4.VMXE is a reserved
- * bit for a guest without VMX, so setting it is #GP(0). Qualification:
- * SDM Vol. 3C Table 28-3. Simplification: only these two of the bits
- * VMX fixes are checked in L1's VMX operation (the others, CR0.PE and
- * CR0.PG, are L1's own and MOV to CR0 in 64-bit mode keeps them). */
+ * register keeps the bit set (SDM Vol. 3C 26.3). The exit comes before
+ * the instruction's #GP(0) checks (26.1.1: only #UD, privilege and I/O
+ * permission faults precede it), so L0 makes them with the CPU's rules
+ * (sys_cr_write_ok) on the guest's state: reserved bits, PG without PE,
+ * NW without CD, entering or leaving IA-32e mode wrongly (SDM Vol. 3A
+ * 2.5, Vol. 2B "MOV to CR"). CR4.VMXE is reserved for a guest without
+ * VMX. Qualification: SDM Vol. 3C Table 28-3. Simplification: of the
+ * bits VMX fixes, only these two are checked in L1's VMX operation (the
+ * others, CR0.PE and CR0.PG, are L1's own and MOV to CR0 in 64-bit mode
+ * keeps them). */
 static enum hv_action handle_cr_access(struct hv *h)
 {
     uint64_t q = field(h, VMCS_IDX_EXIT_QUALIFICATION);
@@ -245,13 +286,35 @@ static enum hv_action handle_cr_access(struct hv *h)
                                   : VMCS_IDX_CR0_READ_SHADOW;
     enum vmcs_index real_i = cr ? VMCS_IDX_GUEST_CR4 : VMCS_IDX_GUEST_CR0;
     uint64_t mask = field(h, mask_i);
+    uint64_t efer = field(h, VMCS_IDX_GUEST_EFER);
+    bool is_l1 = h->cur == &h->vmcs01; /* L1 or the single guest, not L2 */
+    struct cr_state state = {
+        .cr0 = field(h, VMCS_IDX_GUEST_CR0),
+        .cr4 = field(h, VMCS_IDX_GUEST_CR4),
+        .efer = efer,
+        .cs_long = field(h, VMCS_IDX_GUEST_CS_AR) & SEG_ATTR_L,
+        .code64 = guest_code64(h),
+        .vmxe_allowed = h->l1.enabled && is_l1,
+    };
     /* L0's bits are fixed to 1 in L1's VMX operation too (SDM Vol. 3C
      * 24.8): clearing one there is #GP(0). */
-    bool in_vmx = h->l1.vmxon && h->cur == &h->vmcs01; /* L1, not L2 */
-    bool clears_fixed = in_vmx && (value & mask) != mask;
-    if ((cr == 4 && (value & CR4_VMXE) && !h->l1.enabled) || clears_fixed) {
+    bool clears_fixed = h->l1.vmxon && is_l1 && (value & mask) != mask;
+    if (!sys_cr_write_ok(cr, value, &state) || clears_fixed) {
         hv_inject_exception(h, VEC_GP, 0);
         return HV_RESUME;
+    }
+    if (cr == 0 && !(value & CR0_PE))
+        return stop(h, STOP_INTERNAL, "the guest cleared CR0.PE: real mode "
+                                      "is not emulated");
+    if (cr == 0) {
+        /* Paging on with EFER.LME enters IA-32e mode, paging off leaves
+         * it (SDM Vol. 3A 10.8.5); the entry controls follow (hv.c). */
+        bool pg_was = state.cr0 & CR0_PG, pg_now = value & CR0_PG;
+        if (!pg_was && pg_now && (efer & EFER_LME))
+            efer |= EFER_LMA;
+        if (pg_was && !pg_now)
+            efer &= ~(uint64_t)EFER_LMA;
+        vmcs_set(h->cur, VMCS_IDX_GUEST_EFER, efer);
     }
     vmcs_set(h->cur, shadow_i, value & mask);
     vmcs_set(h->cur, real_i, value | mask);
@@ -276,6 +339,15 @@ static enum hv_action handle_xsetbv(struct hv *h)
     return HV_RESUME;
 }
 
+/* INVD always exits (SDM Vol. 3C 26.1.2; its #GP(0) at CPL > 0 comes
+ * first). The machine models no caches, so there is nothing to drop:
+ * L0 completes it as a no-op, as WBINVD runs without an exit. */
+static enum hv_action handle_invd(struct hv *h)
+{
+    hv_skip_instruction(h);
+    return HV_RESUME;
+}
+
 static enum hv_action handle_triple_fault(struct hv *h)
 {
     return stop(h, STOP_TRIPLE_FAULT, "triple fault in the guest");
@@ -287,6 +359,7 @@ static const hv_handler handlers[VMX_EXIT_REASON_LIMIT] = {
     [VMX_EXIT_INTERRUPT_WINDOW] = handle_interrupt_window,
     [VMX_EXIT_CPUID] = handle_cpuid,
     [VMX_EXIT_HLT] = handle_hlt,
+    [VMX_EXIT_INVD] = handle_invd,
     [VMX_EXIT_CR_ACCESS] = handle_cr_access,
     [VMX_EXIT_IO] = handle_io,
     [VMX_EXIT_RDMSR] = handle_rdmsr,

@@ -65,7 +65,7 @@ struct hv {
     struct exit_trace *trace; /* every exit, when --trace asks (or NULL) */
     uint64_t episode_start;   /* cycle of the L2 exit being handled */
     uint64_t episode_seq;     /* its trace entry */
-    uint64_t mmio_pages_mapped;
+    uint64_t mmio_pages_mapped; /* EPT01 mappings made outside RAM */
 };
 
 /* Sets up vmcs01 and EPT01 for a guest that starts in the CPU's present
@@ -90,6 +90,10 @@ int hv_ept_build(struct hv *h);
 /* Maps one 4 KiB page of guest-physical space to the same host-physical
  * page (MMIO: the machine's bus). */
 int hv_ept_map_page(struct hv *h, uint64_t gpa, bool uncached);
+/* Maps the guest-physical address outside RAM that the guest touched to
+ * the same host-physical one (the machine's bus), uncached, with the
+ * largest page that holds no RAM. 0, or -1 when L0's memory is full. */
+int hv_ept_map_unbacked(struct hv *h, uint64_t gpa);
 
 /* ---- vmcs01.c ---- */
 

@@ -444,7 +444,7 @@ static enum hv_action l2_ept_violation(struct hv *h)
     }
     case EPT02_L0_FAULT:
         /* Outside L1's RAM: MMIO, mapped through EPT01 like L1's own. */
-        if (hv_ept_map_page(h, r.l1_gpa & ~0xFFFull, true) != 0)
+        if (hv_ept_map_unbacked(h, r.l1_gpa) != 0)
             break;
         return HV_RESUME;
     default: /* EPT02_NO_MEMORY */

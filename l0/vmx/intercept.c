@@ -236,7 +236,7 @@ static uint32_t vmx_exit_reason_of(unsigned id)
     case X86_INS_VMXON: return VMX_EXIT_VMXON;
     case X86_INS_INVEPT: return VMX_EXIT_INVEPT;
     case X86_INS_INVVPID: return VMX_EXIT_INVVPID;
-    default: return VMX_EXIT_VMFUNC;
+    default: return VMX_EXIT_VMCALL; /* not reached: the cases above */
     }
 }
 
@@ -303,6 +303,8 @@ bool vmx_intercept(struct cpu *c, const struct insn *i)
     case X86_INS_CPUID:
         return exit_with(c, VMX_EXIT_CPUID, 0, 0);
     case X86_INS_INVD:
+        /* Always exits, after the #GP(0) of CPL > 0 (SDM Vol. 3C
+         * 26.1.1, 26.1.2); the handler raises that #GP. */
         return cpl0 && exit_with(c, VMX_EXIT_INVD, 0, 0);
     case X86_INS_XSETBV:
         /* Always exits (26.1.2), after the #UD of CR4.OSXSAVE and the
@@ -376,8 +378,14 @@ bool vmx_intercept(struct cpu *c, const struct insn *i)
     case X86_INS_VMXON:
     case X86_INS_INVEPT:
     case X86_INS_INVVPID:
-    case X86_INS_VMFUNC:
         return intercept_vmx(c, i);
+    case X86_INS_VMFUNC:
+        /* SDM Vol. 2C "VMFUNC", Vol. 3C 25.5.6: #UD unless "enable VM
+         * functions" is set (its handler raises it); then a function
+         * not enabled in the VM-function controls (this CPU offers
+         * none, IA32_VMX_VMFUNC is 0) exits with reason 59. */
+        return (x->proc2 & PROC2_VMFUNC) &&
+               exit_with(c, VMX_EXIT_VMFUNC, 0, 0);
     default:
         return false;
     }

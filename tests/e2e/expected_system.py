@@ -190,3 +190,19 @@ def timer():
     # reads as TPR 0x30, TPR 0x70 as CR8 = 7; never the spurious vector.
     return ["RESULT timer oneshot=1 isr=1,0 current=0 periodic=5 current=0"
             " masked=1,0,0 if0=1,0,1 tpr=1,0,1 cr8=0x30,7,1,0,1 spurious=0"]
+
+
+def strict():
+    # VMFUNC without VMX non-root operation (or with "enable VM functions"
+    # clear): #UD (Vol. 2C "VMFUNC"). INVD completes at CPL 0 and is
+    # #GP(0) at CPL 3 (Vol. 2A "INVD"). Every bad control-register, DR7
+    # and EFER value is #GP(0) (Vol. 3A 2.5, Vol. 2B "MOV to CR",
+    # "MOV to DR", Vol. 4 Table 2-2 for EFER); the state stays as it was.
+    faults = ["cr0_bit32", "cr0_ne_bit32", "cr0_ne_bit63", "cr0_ne_nw",
+              "cr4_bit63", "cr4_vmxe_bit32", "cr0_ne_pg_off", "cr4_pae_off"]
+    later = ["cr3_bit60", "dr7_bit32", "efer_bit2", "efer_lme_off"]
+    gp = f"{VEC_GP}/0"
+    return ([f"RESULT strict vmfunc={VEC_UD}/0 invd=- invd_cpl3={gp}"],
+            ["DETAIL strict " + " ".join(f"{n}={gp}" for n in faults)
+             + " cr0_ne=- cr0_back=- cr0=same cr4=same "
+             + " ".join(f"{n}={gp}" for n in later) + " efer=same"])

@@ -110,6 +110,19 @@ def main():
                 "two single-mode runs print the same output and counts",
                 a[2], b[2])
 
+        # A guest that touches every page of 1 GiB above its RAM: each
+        # reads back all ones (writes to nothing are dropped), in bare
+        # mode and under L0, whose EPT01 must not grow with the pages.
+        pages = 1024 * 256
+        for mode in ("bare", "single"):
+            status, out, err = turtles(["--mode", mode, image("strict"), "--",
+                                        "sweep=1024"])
+            want = f"RESULT strict sweep={pages} ones={pages}"
+            r.check(status == 0 and want in out.splitlines(),
+                    f"{mode}: unbacked memory above RAM reads as all ones "
+                    "and costs L0 no memory per page", f"status {status}",
+                    out[-300:], err[-300:])
+
         # Two runs writing the same database at once both land.
         shared = os.path.join(d, "shared.db")
         procs = [subprocess.Popen(
@@ -141,21 +154,38 @@ def main():
                 "a corrupt --db is refused and left untouched", status, err)
 
         # A locked database: the run waits for the lock, then fails the
-        # write without leaving part of the run behind.
+        # write without leaving part of the run behind, and says so with
+        # its status even when the guest's own status was not 0 (here the
+        # instruction limit, 82). Both runs wait out the busy timeout at
+        # once.
         locked = os.path.join(d, "locked.db")
         turtles(["--db", locked, image("cpuid"), "--", "iters=1"])
         holder = sqlite3.connect(locked, timeout=0)
         holder.execute("begin exclusive")
-        status, out, err = turtles(["--db", locked, image("cpuid"), "--",
-                                    "iters=1"], timeout=60)
+        prog = os.environ.get("TURTLES", os.path.join(ROOT, "build", "turtles"))
+        runs = {name: subprocess.Popen(
+            [prog, "run", "--db", locked, *extra, image("cpuid"), "--",
+             "iters=1"], cwd=ROOT, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+            for name, extra in (("ok", []), ("limit", ["--max-insns", "10"]))}
+        done = {name: (p.wait(timeout=60), p.stderr.read())
+                for name, p in runs.items()}
+        for p in runs.values():
+            p.stdout.close()
+            p.stderr.close()
         holder.rollback()
         holder.close()
         con = sqlite3.connect(locked)
         n = con.execute("select count(*) from runs").fetchone()[0]
         con.close()
+        status, err = done["ok"]
         r.check(status == EXIT_NO_DB and n == 1 and "locked" in err,
                 "a locked --db fails cleanly with no partial run", status,
                 n, err)
+        status, err = done["limit"]
+        r.check(status == EXIT_NO_DB and "locked" in err,
+                "a failed --db write gives its status even when the guest's "
+                "own status is not 0", status, err)
 
     return r.finish()
 
