@@ -143,9 +143,11 @@ void ept02_fault(struct ept02 *x, uint64_t l2_gpa, enum ept_access access,
 
     unsigned level = level_of(size);
     if (ept02_tables_install(x, l2_gpa, level, leaf) < 0) {
-        /* L0's memory is full: start EPT02 over, as KVM zaps all shadow
-         * pages when it runs out. */
-        ept02_tables_clear(x, x->root, 4);
+        /* L0's memory is full: start every root over, as KVM zaps all
+         * shadow pages when it runs out. */
+        for (unsigned k = 0; k < EPT02_ROOTS; k++)
+            if (x->slot[k].root)
+                ept02_tables_clear(x, x->slot[k].root, 4);
         if (ept02_tables_install(x, l2_gpa, level, leaf) < 0) {
             finish(x, out, EPT02_NO_MEMORY);
             return;

@@ -61,18 +61,36 @@ struct ept02_counters {
     uint64_t reflected_violations; /* EPT violations reflected to L1 */
     uint64_t reflected_misconfigs; /* EPT misconfigurations reflected */
     uint64_t l0_faults;            /* faults in EPT01, left to L0 */
-    uint64_t invalidations;        /* INVEPTs that emptied EPT02 */
-    uint64_t switches;             /* EPT12 changes that emptied EPT02 */
+    uint64_t invalidations;        /* INVEPTs that emptied EPT02 roots */
+    uint64_t switches;             /* EPT12 changes that evicted a root */
+    uint64_t root_hits;            /* EPT12 changes to a root still kept */
     uint64_t ept12_refs;           /* EPT12 entries read (L1-physical) */
     uint64_t ept01_refs;           /* EPT01 entries read (host-physical) */
     uint64_t pages;                /* EPT02 table pages now in use */
 };
 
+/* EPT02 roots kept at once, one per EPT12 pointer (KVM keeps a few
+ * roots the same way): an L1 that switches between EPT12s finds their
+ * translations again. The least recently used root is emptied for a new
+ * EPT12. */
+#define EPT02_ROOTS 4
+
+struct ept02_root_slot {
+    uint64_t ept12;     /* the EPT12 pointer it composes, when used */
+    uint64_t root;      /* host-physical PML4, 0 until first needed */
+    uint64_t last_used; /* ept02.clock at the last switch to it */
+    bool used;
+};
+
 struct ept02 {
     struct ept02_config cfg;
+    /* The current EPT12 and its root (copies of slot[current]). */
     uint64_t ept12;   /* vmcs12's EPT pointer, valid once have_ept12 */
     bool have_ept12;
     uint64_t root;    /* host-physical: EPT02's PML4 */
+    struct ept02_root_slot slot[EPT02_ROOTS];
+    unsigned current;
+    uint64_t clock;
     /* Pages L0 gave, reused after an invalidation instead of returned:
      * L0's allocator is a bump allocator. */
     uint64_t *spare;
@@ -87,10 +105,11 @@ int ept02_init(struct ept02 *x, const struct ept02_config *cfg);
 void ept02_destroy(struct ept02 *x);
 
 /* Makes EPT12 the one L2 runs under (vmcs12's EPT pointer at a nested VM
- * entry). The same EPT12 (bits 51:12 and the low bits) keeps EPT02; any
- * other empties it: one EPT02 is kept, not one per EPT12. Returns the
- * SDM 27.2.1.1 check of the pointer against ept12_cap: anything but
- * EPTP_OK is a VM-entry failure for L1 and leaves the context unchanged. */
+ * entry). A root kept for the same EPT12 (the whole pointer) is used
+ * again with its translations; another EPT12 gets a free root, or the
+ * least recently used one, emptied. Returns the SDM 27.2.1.1 check of the
+ * pointer against ept12_cap: anything but EPTP_OK is a VM-entry failure
+ * for L1 and leaves the context unchanged. */
 enum eptp_check ept02_switch(struct ept02 *x, uint64_t ept12);
 
 /* The EPT pointer for vmcs02: EPT02's root, EPT12's memory type (bits 2:0)
@@ -146,15 +165,15 @@ struct ept02_result {
 void ept02_fault(struct ept02 *x, uint64_t l2_gpa, enum ept_access access,
                  enum ept_origin origin, struct ept02_result *out);
 
-/* Empties EPT02 (the root stays, and its pages are kept for reuse). */
+/* Empties every EPT02 root (the roots stay, and their pages are kept for
+ * reuse). */
 void ept02_invalidate_all(struct ept02 *x);
 
 /* INVEPT executed by L1 (SDM 29.4.3.1 and the INVEPT page of the VMX
  * instruction reference, chapter 31), once L0 has checked the
- * instruction: type 1 (single-context) empties EPT02 if the descriptor's
- * EPTP names the current EPT12 (bits 51:12 equal) and does nothing for
- * any other, since EPT02 caches only the current one; type 2 (global)
- * empties it. Other types do nothing. */
+ * instruction: type 1 (single-context) empties the roots of every EPT12
+ * with the descriptor's EP4TA (EPTP bits 51:12), current or not; type 2
+ * (global) empties them all. Other types do nothing. */
 enum { EPT02_INVEPT_SINGLE = 1, EPT02_INVEPT_GLOBAL = 2 };
 void ept02_invept(struct ept02 *x, unsigned type, uint64_t eptp);
 

@@ -60,6 +60,9 @@ int hv_init(struct hv *h, struct machine *m, const struct cost_profile *cost,
 
 void hv_destroy(struct hv *h)
 {
+    if (h->nested.ept02_ready)
+        ept02_destroy(&h->nested.ept02);
+    h->nested.ept02_ready = false;
     if (h->c) {
         h->c->vmx.l0_read = NULL;
         h->c->vmx.vmcs = NULL;

@@ -641,21 +641,79 @@ static void test_invept_types(void **state)
     assert_int_equal(x.count.invalidations, 2);
 }
 
-/* The same EPT12 at the next nested entry keeps EPT02; another empties
- * it (one EPT02 is kept). */
-static void test_switch(void **state)
+/* A second EPT12 (here sharing the tables below its PML4) at L1's EPTP
+ * 0x20000. */
+#define EPT12_B (0x20000ull | 6 | 3 << 3)
+
+/* The same EPT12 at the next nested entry keeps its root; another gets a
+ * root of its own, and switching back finds the first one's translations
+ * again, without a new fill. */
+static void test_switch_keeps_a_root_per_ept12(void **state)
 {
     (void)state;
     fault(L2_4K, EPT_ACCESS_READ);
+    uint64_t root_a = ept02_root(&x);
     assert_int_equal(ept02_switch(&x, EPT12_EPTP), EPTP_OK);
     assert_int_equal(ept02_hw(L2_4K, EPT_ACCESS_READ).status, EPT_OK);
-    assert_int_equal(x.count.switches, 0);
-    /* A second EPT12 sharing the tables below its PML4. */
+    assert_int_equal(x.count.root_hits, 0);
     l1_set(0x20000, PDPT | RWX);
-    assert_int_equal(ept02_switch(&x, 0x20000 | 6 | 3 << 3), EPTP_OK);
+    assert_int_equal(ept02_switch(&x, EPT12_B), EPTP_OK);
+    assert_true(ept02_root(&x) != root_a);
     assert_int_equal(ept02_hw(L2_4K, EPT_ACCESS_READ).status, EPT_VIOLATION);
-    assert_int_equal(x.count.switches, 1);
     assert_int_equal(fault(L2_4K, EPT_ACCESS_READ).outcome, EPT02_FILLED);
+    assert_int_equal(ept02_switch(&x, EPT12_EPTP), EPTP_OK);
+    assert_int_equal(ept02_root(&x), root_a);
+    assert_int_equal(ept02_hw(L2_4K, EPT_ACCESS_READ).status, EPT_OK);
+    assert_int_equal(x.count.fills, 2);
+    assert_int_equal(x.count.switches, 0);
+    assert_int_equal(x.count.root_hits, 1);
+}
+
+/* EPT02_ROOTS roots at most: a new EPT12 then empties the least recently
+ * used one, and the others keep their translations. */
+static void test_switch_replaces_the_least_recently_used_root(void **state)
+{
+    (void)state;
+    uint64_t eptp[EPT02_ROOTS + 1] = {EPT12_EPTP}; /* setup's, then new */
+    for (unsigned k = 1; k <= EPT02_ROOTS; k++) {
+        eptp[k] = (0x20000ull + k * PAGE) | 6 | 3 << 3;
+        l1_set(0x20000 + k * PAGE, PDPT | RWX);
+    }
+    for (unsigned k = 0; k < EPT02_ROOTS; k++) {
+        assert_int_equal(ept02_switch(&x, eptp[k]), EPTP_OK);
+        assert_int_equal(fault(L2_4K, EPT_ACCESS_READ).outcome, EPT02_FILLED);
+    }
+    /* The first is used again: the second is now the least recent. */
+    assert_int_equal(ept02_switch(&x, eptp[0]), EPTP_OK);
+    assert_int_equal(ept02_switch(&x, eptp[EPT02_ROOTS]), EPTP_OK);
+    assert_int_equal(x.count.switches, 1);
+    assert_int_equal(ept02_hw(L2_4K, EPT_ACCESS_READ).status, EPT_VIOLATION);
+    assert_int_equal(ept02_switch(&x, eptp[1]), EPTP_OK); /* evicted */
+    assert_int_equal(ept02_hw(L2_4K, EPT_ACCESS_READ).status, EPT_VIOLATION);
+    assert_int_equal(x.count.switches, 2);
+    assert_int_equal(ept02_switch(&x, eptp[0]), EPTP_OK); /* kept */
+    assert_int_equal(ept02_hw(L2_4K, EPT_ACCESS_READ).status, EPT_OK);
+}
+
+/* INVEPT reaches every root: single-context those of its EP4TA (even
+ * when not current, and whatever the EPTP's low bits), global all. */
+static void test_invept_reaches_roots_not_current(void **state)
+{
+    (void)state;
+    l1_set(0x20000, PDPT | RWX);
+    fault(L2_4K, EPT_ACCESS_READ);
+    assert_int_equal(ept02_switch(&x, EPT12_B), EPTP_OK);
+    fault(L2_4K, EPT_ACCESS_READ);
+    ept02_invept(&x, EPT02_INVEPT_SINGLE, PML4 | 0 | 3 << 3);
+    assert_int_equal(ept02_hw(L2_4K, EPT_ACCESS_READ).status, EPT_OK);
+    assert_int_equal(ept02_switch(&x, EPT12_EPTP), EPTP_OK);
+    assert_int_equal(ept02_hw(L2_4K, EPT_ACCESS_READ).status, EPT_VIOLATION);
+    fault(L2_4K, EPT_ACCESS_READ);
+    ept02_invept(&x, EPT02_INVEPT_GLOBAL, 0);
+    assert_int_equal(ept02_hw(L2_4K, EPT_ACCESS_READ).status, EPT_VIOLATION);
+    assert_int_equal(ept02_switch(&x, EPT12_B), EPTP_OK);
+    assert_int_equal(ept02_hw(L2_4K, EPT_ACCESS_READ).status, EPT_VIOLATION);
+    assert_int_equal(x.count.invalidations, 2);
 }
 
 /* ---- vmcs02's EPT pointer ---- */
@@ -802,6 +860,9 @@ static void test_destroy_frees_every_page(void **state)
     fault(L2_2M, EPT_ACCESS_READ);
     ept02_invalidate_all(&x);
     fault(L2_2M2M, EPT_ACCESS_READ);
+    l1_set(0x20000, PDPT | RWX);
+    assert_int_equal(ept02_switch(&x, EPT12_B), EPTP_OK); /* a second root */
+    fault(L2_4K, EPT_ACCESS_READ);
     unsigned used = pool_used;
     ept02_destroy(&x);
     assert_int_equal(pool_freed, used);
@@ -845,7 +906,9 @@ int main(void)
         T(test_switch_refuses_invalid_ept12),
         T(test_invept_invalidates_and_refills),
         T(test_invept_types),
-        T(test_switch),
+        T(test_switch_keeps_a_root_per_ept12),
+        T(test_switch_replaces_the_least_recently_used_root),
+        T(test_invept_reaches_roots_not_current),
         T(test_root_eptp),
         T(test_ept12_ad_flags),
         T(test_counters_and_references),
