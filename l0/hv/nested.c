@@ -344,9 +344,15 @@ enum nested_entry nested_vmentry(struct hv *h, bool launch, uint32_t *error)
     if (x->current == NO_VMCS)
         return NESTED_FAIL_INVALID;
     nested_sync_from_shadow(h);
+    bool debug = getenv("TURTLES_DEBUG") != NULL;
     /* SDM Vol. 2C "VMLAUNCH/VMRESUME": errors 4 and 5. */
     if (launch != (v12->launch == VMCS_STATE_CLEAR)) {
         *error = launch ? 4 : 5;
+        if (debug)
+            fprintf(stderr, "turtles: L1's %s fails (VM-instruction error "
+                    "%u): the VMCS is %s (SDM Vol. 2C VMLAUNCH/VMRESUME)\n",
+                    launch ? "VMLAUNCH" : "VMRESUME", *error,
+                    launch ? "launched" : "clear");
         return NESTED_FAIL_VALID;
     }
     struct vmx_check_env env;
@@ -357,13 +363,18 @@ enum nested_entry nested_vmentry(struct hv *h, bool launch, uint32_t *error)
     env.ctx = h;
     struct vmx_entry_check check;
     vmx_check_entry(v12, &env, &check);
+    if (check.outcome != ENTRY_OK && debug)
+        fprintf(stderr, "turtles: L1's %s fails (%s %u): %s (SDM %s)\n",
+                launch ? "VMLAUNCH" : "VMRESUME",
+                check.outcome == ENTRY_VMFAIL ? "VM-instruction error"
+                                              : "VM-entry failure, exit reason",
+                check.outcome == ENTRY_VMFAIL ? check.vm_instruction_error
+                                              : check.exit_reason,
+                check.rule, check.sdm);
     if (check.outcome == ENTRY_VMFAIL) {
         *error = check.vm_instruction_error;
         return NESTED_FAIL_VALID;
     }
-    if (check.outcome != ENTRY_OK && getenv("TURTLES_DEBUG"))
-        fprintf(stderr, "turtles: L1's VM entry fails: %s (SDM %s)\n",
-                check.rule, check.sdm);
     if (check.outcome == ENTRY_FAIL_EXIT)
         return entry_failure(h, check.exit_reason, check.qualification);
 

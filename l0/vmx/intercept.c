@@ -65,10 +65,16 @@ static uint32_t insn_info(const struct insn *i, const struct operand *o,
     return info;
 }
 
-/* For memory operands the qualification holds the displacement. */
-static uint64_t displacement(const struct operand *o)
+/* For memory operands the qualification holds the displacement; with
+ * RIP-relative addressing, the displacement plus the RIP of the next
+ * instruction, the address the instruction uses (SDM Vol. 3C 28.2.1,
+ * Table 28-1). The instruction information then names no base and no
+ * index register. */
+static uint64_t displacement(const struct cpu *c, const struct operand *o)
 {
-    return o->kind == OPK_MEM ? (uint64_t)o->value : 0;
+    if (o->kind != OPK_MEM)
+        return 0;
+    return (uint64_t)o->value + (o->base == BASE_RIP ? c->next_rip : 0);
 }
 
 /* ---- control registers ---------------------------------------------- */
@@ -253,23 +259,23 @@ static bool intercept_vmx(struct cpu *c, const struct insn *i)
     switch (i->id) {
     case X86_INS_VMREAD: /* reg1: the field register; op0: destination */
         info = insn_info(i, &i->op[0], -1, i->op[1].reg);
-        qual = displacement(&i->op[0]);
+        qual = displacement(c, &i->op[0]);
         break;
     case X86_INS_VMWRITE:
         info = insn_info(i, &i->op[1], -1, i->op[0].reg);
-        qual = displacement(&i->op[1]);
+        qual = displacement(c, &i->op[1]);
         break;
     case X86_INS_VMCLEAR:
     case X86_INS_VMPTRLD:
     case X86_INS_VMPTRST:
     case X86_INS_VMXON:
         info = insn_info(i, &i->op[0], -1, -1);
-        qual = displacement(&i->op[0]);
+        qual = displacement(c, &i->op[0]);
         break;
     case X86_INS_INVEPT:
     case X86_INS_INVVPID: /* reg2: the type register */
         info = insn_info(i, &i->op[1], -1, i->op[0].reg);
-        qual = displacement(&i->op[1]);
+        qual = displacement(c, &i->op[1]);
         break;
     default:
         break;
@@ -291,7 +297,7 @@ static bool intercept_descriptor(struct cpu *c, const struct insn *i,
     uint32_t info = insn_info(i, &i->op[0], -1, -1) | identity << 28;
     if (i->op[0].kind == OPK_MEM && i->opsize == 4)
         info |= 1u << 11; /* 32-bit operand size */
-    return exit_with(c, reason, displacement(&i->op[0]), info);
+    return exit_with(c, reason, displacement(c, &i->op[0]), info);
 }
 
 bool vmx_intercept(struct cpu *c, const struct insn *i)

@@ -9,7 +9,10 @@ same way on both (its METRIC line).
   MOV to CR0 with CR0.NE clear (24.8), random VMCS contents;
 - vmxmsr: the MSR lists (27.4, 28.4, 28.6), VM-entry failures that load
   the VM-exit MSR-load list (27.8), TSC offsetting (26.3), and a VMX
-  abort (28.7) that ends the run with a clear message."""
+  abort (28.7) that ends the run with a clear message;
+- vmxguests: an L1 written differently from l1vmm, 14 L2 guests each in
+  a fresh VMCS region full of garbage, reached with RIP-relative and
+  absolute memory operands; every guest prints its exits (28.2)."""
 
 import os
 import re
@@ -48,15 +51,45 @@ VMXMSR = ("RESULT vmxmsr "
           + " tsc_offset=ok")
 
 
+# vmxguests: the first exit of each guest and, where L1 lets it go on,
+# the VMCALL (reason 18) that ends it. Basic exit reasons and
+# qualifications of SDM Vol. 3C 28.2.1 and Appendix C.
+VMCALL = 18
+EXC_INFO_VALID, HW_EXCEPTION, SW_EXCEPTION = 1 << 31, 3 << 8, 6 << 8
+IO_QUAL_IMMEDIATE = 1 << 6           # Table 28-5: OUT imm8, 1 byte
+EPT_QUAL = 1 | 1 << 7 | 1 << 8       # Table 28-7: a read, EPT12 entry not
+                                     # present, linear address, its final
+                                     # translation
+VMXGUESTS = [f"RESULT vmxguests {line}" for line in (
+    f"cpuid exit=10 qual=0 then={VMCALL}",         # CPUID always exits
+    f"intr_window exit=7 qual=0 then={VMCALL}",    # IF = 1: at once (26.7.5)
+    f"preemption_timer exit=52 qual=0 then={VMCALL}",  # value 0 (26.5.1.3)
+    f"io_trap exit=30 qual={0x80 << 16 | IO_QUAL_IMMEDIATE:#x} then={VMCALL}",
+    f"io_pass exit={VMCALL} qual=0",                # bitmaps of zeros
+    f"msr_trap exit=31 qual=0 then={VMCALL}",
+    f"msr_pass exit={VMCALL} qual=0 seen=0x42",     # the guest MSR loaded
+    f"ept exit=10 qual=0 then={VMCALL}",
+    f"ept_other exit=48 qual={EPT_QUAL:#x} gpa=0x40000000",
+    f"vpid exit=10 qual=0 then={VMCALL}",
+    f"exception_ud exit=0 qual=0 "
+    f"info={EXC_INFO_VALID | HW_EXCEPTION | 6:#x} then={VMCALL}",
+    f"exception_bp exit=0 qual=0 "
+    f"info={EXC_INFO_VALID | SW_EXCEPTION | 3:#x} then={VMCALL}",
+    f"cr0_shadow exit={VMCALL} qual=0 seen=1,1",    # TS from the shadow
+    f"ept_vpid exit=10 qual=0 then={VMCALL}",
+)]
+
+
 def image(name):
     return os.path.join(ROOT, "build", "images", name + ".elf")
 
 
-def turtles_l1(program, args, extra=()):
+def turtles_l1(program, args, extra=(), env=None):
     prog = os.environ.get("TURTLES", os.path.join(ROOT, "build", "turtles"))
     p = subprocess.run([prog, "run", "--mode", "nested", *extra, "--l1",
                         image(program), "--l1-args", args, image("hello")],
-                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+                       cwd=ROOT, capture_output=True, text=True, timeout=300,
+                       env={**os.environ, **(env or {})})
     return p.returncode, p.stdout.replace("\r", ""), p.stderr
 
 
@@ -96,8 +129,34 @@ def main():
                     f"metric: {lines(out, 'METRIC')} vs {reference}",
                     err[-300:])
 
+    # A foreign L1: Bochs and every combination of L0's options.
+    if wants("bochs"):
+        status, out, err = bochs("vmxguests", "")
+        r.check(status == 0 and lines(out, "RESULT") == VMXGUESTS,
+                "bochs: vmxguests gets the architectural exits",
+                f"status {status}", *lines(out, "RESULT"), err[-300:])
     if not wants("turtles"):
         return r.finish()
+    for shadowing in ("on", "off"):
+        for merge in ("dirty", "full"):
+            status, out, err = turtles_l1(
+                "vmxguests", "", ("--vmcs-shadowing", shadowing,
+                                  "--merge", merge))
+            r.check(status == 0 and lines(out, "RESULT") == VMXGUESTS,
+                    f"turtles (shadowing {shadowing}, merge {merge}): "
+                    "vmxguests prints what Bochs does",
+                    f"status {status}", *lines(out, "RESULT"), err[-300:])
+
+    # TURTLES_DEBUG=1 names the rule of every refused VMLAUNCH/VMRESUME,
+    # VMfail included (random VMCS contents give both kinds).
+    status, out, err = turtles_l1("vmxfuzz", "rounds=60",
+                                  env={"TURTLES_DEBUG": "1"})
+    r.check(status == 0 and re.search(
+                r"L1's VMLAUNCH fails \(VM-instruction error [78]\): .+ "
+                r"\(SDM [0-9.]+", err),
+            "the debug option prints the rule of a VMfail",
+            f"status {status}", err[-600:])
+
     # Many random launches: whatever L1 writes, L0 answers and survives
     # (CI runs 3000 more under ASan).
     status, out, err = turtles_l1("vmxfuzz", "rounds=1000")
