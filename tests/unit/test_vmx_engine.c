@@ -631,6 +631,17 @@ static const struct insn_case insn_cases[] = {
      .rip = AT(0), .len = 4, .qual = 8,
      .info = 2u << 7 | 3u << 15 | 1u << 22 | 3u << 23,
      .info_mask = 0x3FFF8783u},
+    /* RIP-relative: the qualification is the address, displacement plus
+     * the next RIP (28.2.1, Table 28-1), and neither base nor index is
+     * valid. */
+    {"sgdt [rip + 0x10]", CODE_OF("\x0f\x01\x05\x10\x00\x00\x00"),
+     .proc2 = P2_DESC_TABLE, .reason = R_GDTR_IDTR, .rip = AT(0), .len = 7,
+     .qual = AT(7) + 0x10, .info = 2u << 7 | 3u << 15 | 1u << 22 | 1u << 27,
+     .info_mask = 0x3FFF8783u},
+    /* VMFUNC without "enable VM functions" is #UD, not an exit (Vol. 2C
+     * "VMFUNC", 25.5.6). */
+    {"vmfunc delivered as #UD", CODE_OF("\x0f\x01\xd4"),
+     .exceptions = ~(1u << 6), .reason = R_CPUID, .rip = HANDLER(6)},
 
     /* Exception bitmap (26.2): #UD exits with its interruption
      * information; without the bit it is delivered through the IDT. */
