@@ -86,6 +86,8 @@ static void sweep(uint64_t ram, uint64_t mib)
 
 int main(const struct rt_boot *boot)
 {
+    static const struct rt_arg args[] = {{"sweep", 1, 2048, 0}};
+    RT_ARGS_REQUIRE(boot, "strict", args);
     rt_catch(6);
     rt_catch(13);
     uint64_t cr0 = read_cr(0), cr3 = read_cr(3), cr4 = read_cr(4);
@@ -166,14 +168,10 @@ int main(const struct rt_boot *boot)
     }
     rt_printf(" efer=%s\n", rdmsr(MSR_EFER_NUM) == efer ? "same" : "changed");
 
-    char arg[24] = "";
-    uint64_t mib;
-    if (rt_cmdline_get(boot->cmdline, "sweep", arg, sizeof arg) > 0) {
-        if (!rt_parse_u64(arg, &mib) || mib == 0 || mib > 2048)
-            rt_panic("strict: sweep=%s: give MiB, 1 to 2048", arg);
+    uint64_t mib = rt_cmdline_u64(boot->cmdline, "sweep", 0);
+    if (mib)
         /* The available RAM leaves out the 384 KiB below 1 MiB; RAM
          * itself ends at a MiB boundary (turtles --mem is in MiB). */
         sweep((rt_ram_bytes(boot) + 0xFFFFF) & ~0xFFFFFull, mib);
-    }
     return RT_EXIT_OK;
 }

@@ -267,7 +267,7 @@ static void run_guest(unsigned n, uint32_t revision)
 
 int main(const struct rt_boot *boot)
 {
-    (void)boot;
+    rt_args_require(boot, "vmxguests", 0, 0); /* it takes no arguments */
     l1test_save_tables();
     uint32_t revision = l1test_prepare_vmx("vmxguests");
     *(uint32_t *)vmxon_region = revision;
