@@ -21,6 +21,11 @@
  *   by the instruction limit stops at a different place; such runs, and
  *   runs of programs that rewrote their own code (the decoding above no
  *   longer holds), are not compared.
+ * - Stale translations: a program that writes its page tables without
+ *   invalidating may go on using the old translation or not (SDM Vol. 3A
+ *   5.10.4 leaves it to the processor); in single mode every VM exit
+ *   and entry flushes the TLB (no VPID), in bare mode nothing does.
+ *   Programs that changed their page tables are not compared.
  *
  * Determinism has no exception: the same image in the same mode twice
  * gives the same output, stop, instruction count, cycles and memory. */
@@ -81,7 +86,8 @@ bool check_run_comparable(const struct run_result *bare,
                           const struct run_result *single)
 {
     if (bare->stop == STOP_INSN_LIMIT || single->stop == STOP_INSN_LIMIT ||
-        bare->code_changed || single->code_changed || single->port_input)
+        bare->code_changed || single->code_changed || bare->paging_changed ||
+        single->paging_changed || single->port_input)
         return false;
     for (size_t i = 0; i < sizeof visible_exits / sizeof visible_exits[0]; i++)
         if (single->exit_reasons & (1ull << visible_exits[i]))

@@ -582,8 +582,17 @@ static void gen_slot(struct prog *p, unsigned i, struct rng *r)
     }
     struct slot s = {.addr = IMG_CODE + i * IMG_SLOT, .hidden = p->hidden};
     emitters[k].emit(&s, r);
-    memset(p->code + i * IMG_SLOT, 0x90, IMG_SLOT);
-    memcpy(p->code + i * IMG_SLOT, s.b, s.n);
+    /* The rest of the slot: a short JMP to the next one (one instruction
+     * instead of up to 15 NOPs), or a NOP when only one byte is left. */
+    uint8_t *at = p->code + i * IMG_SLOT;
+    memcpy(at, s.b, s.n);
+    if (IMG_SLOT - s.n >= 2) {
+        at[s.n] = 0xeb;
+        at[s.n + 1] = (uint8_t)(IMG_SLOT - s.n - 2);
+        memset(at + s.n + 2, 0x90, IMG_SLOT - s.n - 2);
+    } else {
+        at[s.n] = 0x90;
+    }
 }
 
 static uint64_t initial_reg(struct rng *r, unsigned reg)

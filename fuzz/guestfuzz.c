@@ -229,7 +229,10 @@ static void replay_command(const struct options *o, const char *kind,
     else
         snprintf(out, size,
                  "%s run --mode %s --mem %llu --max-insns %llu %%s",
-                 o->turtles, mode, (unsigned long long)o->cfg.mem_mib,
+                 o->turtles, mode,
+                 (unsigned long long)(strcmp(mode, "nested") == 0
+                                          ? o->cfg.nested_mem_mib
+                                          : o->cfg.mem_mib),
                  (unsigned long long)o->cfg.max_insns);
 }
 
@@ -580,7 +583,11 @@ int main(int argc, char **argv)
                         .repeat_every = 4,
                         .findings = "build/fuzz/findings", .self = argv[0],
                         .turtles = "build/turtles-san",
-                        .cfg = {.max_insns = 20000, .mem_mib = 16,
+                        /* 2 MiB hold the image (layout.h); every MiB
+                         * more costs page faults at each machine's
+                         * creation under ASan. */
+                        .cfg = {.max_insns = 20000, .mem_mib = 2,
+                                .nested_mem_mib = 64,
                                 .l1_path = "build/images/l1vmm.elf",
                                 .l1_args = ""}};
     int ch;

@@ -78,7 +78,8 @@ int run_image(const struct run_config *cfg, enum run_mode mode,
 {
     memset(r, 0, offsetof(struct run_result, out));
     r->out_hash = FNV_START;
-    struct machine *m = machine_create(cfg->mem_mib, NULL);
+    struct machine *m = machine_create(
+        mode == RUN_NESTED ? cfg->nested_mem_mib : cfg->mem_mib, NULL);
     if (!m) {
         snprintf(r->stop_message, sizeof r->stop_message,
                  "cannot create the machine");
@@ -116,6 +117,9 @@ int run_image(const struct run_config *cfg, enum run_mode mode,
             r->ram_hash = fnv1a(FNV_START, code, IMG_CODE_END - IMG_CODE);
             r->code_changed = memcmp(code, image + (IMG_CODE - IMG_LOAD),
                                      IMG_CODE_END - IMG_CODE) != 0;
+            r->paging_changed =
+                memcmp(m->ram + IMG_PML4, image + (IMG_PML4 - IMG_LOAD),
+                       IMG_PD + 4096 - IMG_PML4) != 0;
         }
     } else {
         snprintf(r->stop_message, sizeof r->stop_message, "%s", err);

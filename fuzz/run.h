@@ -22,6 +22,7 @@ struct run_result {
     uint64_t out_hash;    /* FNV-1a of all of them */
     uint64_t ram_hash;    /* of the generated code region afterwards */
     bool code_changed;    /* the program wrote to its own code */
+    bool paging_changed;  /* ... or to its page tables (layout.h) */
     uint64_t exit_reasons; /* single/nested: bit n set if L0 saw reason n */
     bool port_input;      /* single: an I/O exit for IN or INS */
     char stop_message[256];
@@ -30,7 +31,8 @@ struct run_result {
 
 struct run_config {
     uint64_t max_insns;
-    uint64_t mem_mib;
+    uint64_t mem_mib;     /* bare and single */
+    uint64_t nested_mem_mib; /* nested: room for the L1 hypervisor */
     const char *l1_path;  /* nested: the L1 hypervisor's image */
     const char *l1_args;
 };

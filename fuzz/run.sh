@@ -44,6 +44,8 @@ $(grep -E '^[a-z0-9_-]+: (findings|.*programs|.*launches|.*cases)' "$log" | tail
 run guestfuzz "$BUILD/host-san/fuzz/guestfuzz" --time "$(share 50)" \
     --jobs "$FUZZ_JOBS" --findings "$findings" --turtles "$BUILD/turtles-san"
 
+run l1fuzz fuzz/l1fuzz.sh "$(share 22)" "$FUZZ_JOBS" "$findings"
+
 # A libFuzzer harness: the repo's seeds, and the corpus it grows under
 # build/fuzz/corpus/NAME; a crash, leak or timeout is saved as
 # findings/lf_NAME-crash-*, ... and replays with `build/fuzz/lf_NAME FILE`.
