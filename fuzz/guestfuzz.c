@@ -6,9 +6,10 @@
  *   guestfuzz --minimize IMAGE   NOPs out slots while the finding stays
  *
  * Each case is a program (fuzz/gen.c), new or mutated from an earlier
- * one, run in a forked child (fuzz/sandbox.c): bare, single, both again
- * for determinism, and for one case in --nested-every also nested under
- * l1vmm. Findings are saved with the command that replays them. */
+ * one, run in a forked child (fuzz/sandbox.c, 16 cases per child): bare,
+ * single, for one case in --repeat-every both again (determinism), and
+ * for one in --nested-every also nested under l1vmm. Findings are saved
+ * with the command that replays them. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -217,7 +218,8 @@ static void run_case(const struct options *o, const struct prog *p,
                      struct case_outcome *oc, uint8_t *image)
 {
     prog_image(p, image);
-    sandbox_run(&o->cfg, &limits, plan, image, IMAGE_SIZE, err_path, oc);
+    struct sandbox_case one = {plan, image, IMAGE_SIZE, oc};
+    sandbox_run(&o->cfg, &limits, &one, 1, err_path);
 }
 
 static void replay_command(const struct options *o, const char *kind,
@@ -260,6 +262,45 @@ static uint64_t outcome_signature(const struct prog *p,
     return h;
 }
 
+/* The checks of one case that ran, with its findings saved. */
+static void account(const struct options *o, struct counts *c,
+                    const struct prog *p, const struct case_plan *plan,
+                    const struct case_outcome *oc, const uint8_t *image)
+{
+    c->cases++;
+    for (int i = 0; i < oc->done; i++) {
+        c->runs[plan->modes[i]]++;
+        c->limits += documented_limit(&oc->res[i]);
+    }
+    if (oc->done >= 1)
+        c->ends[end_of(&oc->res[0])]++;
+    if (oc->done >= 2) {
+        if (comparable(p, oc))
+            c->compared++;
+        else
+            c->skipped_visible++;
+    }
+    struct finding found[FIND_KINDS];
+    int k = judge(p, plan, oc, found);
+    for (int i = 0; i < k; i++) {
+        c->findings[found[i].kind]++;
+        c->known += found[i].known != NULL;
+        char fmt[512], path[600];
+        replay_command(o, finding_names[found[i].kind], found[i].mode, fmt,
+                       sizeof fmt);
+        if (findings_save(o->findings, "guestfuzz", &found[i], image,
+                          IMAGE_SIZE, fmt, path, sizeof path) == 1) {
+            c->saved++;
+            fprintf(stderr, "guestfuzz: %s in %s mode: %s%s%s\n  saved %s\n",
+                    finding_names[found[i].kind], found[i].mode,
+                    found[i].detail, found[i].known ? "\n  known: " : "",
+                    found[i].known ? found[i].known : "", path);
+        }
+    }
+}
+
+enum { BATCH = 16 };
+
 static void worker(const struct options *o, int id, struct counts *c)
 {
     struct rng r = {o->seed * 1000003u + (uint64_t)id};
@@ -269,59 +310,57 @@ static void worker(const struct options *o, int id, struct counts *c)
     char err_path[256];
     snprintf(err_path, sizeof err_path, "%s/../work/guestfuzz.%d.err",
              o->findings, (int)getpid());
-    static struct case_outcome oc;
-    static uint8_t image[IMAGE_SIZE];
+    static struct prog progs[BATCH];
+    static struct case_plan plans[BATCH];
+    static struct case_outcome outs[BATCH];
+    static uint8_t images[BATCH][IMAGE_SIZE];
+    struct sandbox_case batch[BATCH];
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (uint64_t n = 0;; n++) {
+    for (uint64_t n = 0;;) {
         clock_gettime(CLOCK_MONOTONIC, &t);
         if ((double)(t.tv_sec - t0.tv_sec) +
                 (double)(t.tv_nsec - t0.tv_nsec) / 1e9 >= o->seconds)
             break;
-        struct prog p;
-        if (pool_n == 0 || rng_below(&r, 2)) {
-            prog_generate(&p, &r);
-        } else {
-            p = pool[rng_below(&r, (uint32_t)pool_n)];
-            prog_mutate(&p, &pool[rng_below(&r, (uint32_t)pool_n)], &r);
+        for (int b = 0; b < BATCH; b++) {
+            struct prog *p = &progs[b];
+            if (pool_n == 0 || rng_below(&r, 2)) {
+                prog_generate(p, &r);
+            } else {
+                *p = pool[rng_below(&r, (uint32_t)pool_n)];
+                prog_mutate(p, &pool[rng_below(&r, (uint32_t)pool_n)], &r);
+            }
+            plan_for(o, ++n, false, &plans[b]);
+            prog_image(p, images[b]);
+            batch[b] = (struct sandbox_case){&plans[b], images[b], IMAGE_SIZE,
+                                             &outs[b]};
         }
-        struct case_plan plan;
-        plan_for(o, n + 1, false, &plan);
-        run_case(o, &p, &plan, err_path, &oc, image);
-        c->cases++;
-        for (int i = 0; i < oc.done; i++)
-            c->runs[plan.modes[i]]++;
-        for (int i = 0; i < oc.done; i++)
-            c->limits += documented_limit(&oc.res[i]);
-        if (oc.done >= 1)
-            c->ends[end_of(&oc.res[0])]++;
-        if (oc.done >= 2) {
-            if (comparable(&p, &oc))
-                c->compared++;
-            else
-                c->skipped_visible++;
-            uint64_t sig = outcome_signature(&p, &oc.res[0]);
-            uint64_t *slot = &seen[sig % 4096];
-            if (*slot != sig) {
-                *slot = sig;
-                pool[pool_n < POOL ? (uint32_t)pool_n++ : rng_below(&r, POOL)] = p;
+        int ran = sandbox_run(&o->cfg, &limits, batch, BATCH, err_path);
+        bool leaked = outs[ran - 1].leak;
+        outs[ran - 1].leak = false;
+        for (int b = 0; b < ran; b++) {
+            account(o, c, &progs[b], &plans[b], &outs[b], images[b]);
+            if (outs[b].done >= 2) {
+                uint64_t sig = outcome_signature(&progs[b], &outs[b].res[0]);
+                uint64_t *slot = &seen[sig % 4096];
+                if (*slot != sig) {
+                    *slot = sig;
+                    pool[pool_n < POOL ? (uint32_t)pool_n++
+                                       : rng_below(&r, POOL)] = progs[b];
+                }
             }
         }
-        struct finding found[FIND_KINDS];
-        int k = judge(&p, &plan, &oc, found);
-        for (int i = 0; i < k; i++) {
-            c->findings[found[i].kind]++;
-            c->known += found[i].known != NULL;
-            char fmt[512], path[600];
-            replay_command(o, finding_names[found[i].kind], found[i].mode, fmt,
-                           sizeof fmt);
-            if (findings_save(o->findings, "guestfuzz", &found[i], image,
-                              IMAGE_SIZE, fmt, path, sizeof path) == 1) {
-                c->saved++;
-                fprintf(stderr, "guestfuzz: %s in %s mode: %s%s%s\n  saved %s\n",
-                        finding_names[found[i].kind], found[i].mode,
-                        found[i].detail, found[i].known ? "\n  known: " : "",
-                        found[i].known ? found[i].known : "", path);
+        /* A leak of the batch: each case again alone, to find whose. */
+        for (int b = 0; leaked && b < ran; b++) {
+            static struct case_outcome alone;
+            struct case_plan plan = plans[b];
+            plan.leak_check = true;
+            run_case(o, &progs[b], &plan, err_path, &alone, images[b]);
+            if (alone.leak) {
+                alone.died = alone.hang = false;
+                alone.done = 0; /* only the leak is new */
+                account(o, c, &progs[b], &plan, &alone, images[b]);
+                c->cases--;
             }
         }
     }

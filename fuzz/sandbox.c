@@ -30,8 +30,7 @@ static int write_all(int fd, const void *p, size_t n)
 }
 
 static void child(int fd, const struct run_config *cfg,
-                  const struct case_plan *plan, const uint8_t *image,
-                  size_t size, const char *err_path)
+                  const struct sandbox_case *cases, int n, const char *err_path)
 {
     int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (e >= 0) {
@@ -39,12 +38,17 @@ static void child(int fd, const struct run_config *cfg,
         close(e);
     }
     static struct run_result r;
-    for (int i = 0; i < plan->runs; i++) {
-        run_image(cfg, plan->modes[i], image, size, &r);
-        if (write_all(fd, &r, sizeof r))
-            _exit(2);
+    bool leak_check = false;
+    for (int c = 0; c < n; c++) {
+        const struct case_plan *plan = cases[c].plan;
+        leak_check |= plan->leak_check;
+        for (int i = 0; i < plan->runs; i++) {
+            run_image(cfg, plan->modes[i], cases[c].image, cases[c].size, &r);
+            if (write_all(fd, &r, sizeof r))
+                _exit(2);
+        }
     }
-    int leaks = plan->leak_check && __lsan_do_recoverable_leak_check
+    int leaks = leak_check && __lsan_do_recoverable_leak_check
                     ? __lsan_do_recoverable_leak_check()
                     : 0;
     write_all(fd, &leaks, sizeof leaks);
@@ -99,59 +103,68 @@ static void read_err(const char *path, char *out, size_t size)
     fclose(f);
 }
 
-void sandbox_run(const struct run_config *cfg, const struct sandbox_limits *lim,
-                 const struct case_plan *plan, const uint8_t *image,
-                 size_t size, const char *err_path, struct case_outcome *out)
+int sandbox_run(const struct run_config *cfg, const struct sandbox_limits *lim,
+                struct sandbox_case *cases, int n, const char *err_path)
 {
-    memset(out, 0, offsetof(struct case_outcome, res));
-    out->hang = out->died = out->leak = false;
-    out->err[0] = '\0';
+    for (int c = 0; c < n; c++) {
+        struct case_outcome *out = cases[c].out;
+        memset(out, 0, offsetof(struct case_outcome, res));
+        out->err[0] = '\0';
+    }
+    struct case_outcome *first = cases[0].out;
     int fds[2];
     if (pipe(fds) != 0) {
-        out->died = true;
-        snprintf(out->err, sizeof out->err, "pipe: %s", strerror(errno));
-        return;
+        first->died = true;
+        snprintf(first->err, sizeof first->err, "pipe: %s", strerror(errno));
+        return 1;
     }
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
         close(fds[0]);
-        child(fds[1], cfg, plan, image, size, err_path);
+        child(fds[1], cfg, cases, n, err_path);
     }
     close(fds[1]);
     if (pid < 0) {
         close(fds[0]);
-        out->died = true;
-        snprintf(out->err, sizeof out->err, "fork: %s", strerror(errno));
-        return;
+        first->died = true;
+        snprintf(first->err, sizeof first->err, "fork: %s", strerror(errno));
+        return 1;
     }
-    int got = 1;
-    while (out->done < plan->runs) {
-        double limit = lim->seconds[plan->modes[out->done]];
-        got = read_until(fds[0], &out->res[out->done], sizeof out->res[0],
-                         now() + limit);
-        if (got != 1)
-            break;
-        out->done++;
+    int got = 1, c = 0;
+    for (; c < n && got == 1; c++) {
+        struct case_outcome *out = cases[c].out;
+        const struct case_plan *plan = cases[c].plan;
+        while (out->done < plan->runs) {
+            double limit = lim->seconds[plan->modes[out->done]];
+            got = read_until(fds[0], &out->res[out->done], sizeof out->res[0],
+                             now() + limit);
+            if (got != 1)
+                break;
+            out->done++;
+        }
     }
+    /* c is one past the last case with an outcome. */
+    struct case_outcome *last = cases[c - 1].out;
     int leaks = 0;
     if (got == 1)
         got = read_until(fds[0], &leaks, sizeof leaks, now() + 60);
     if (got == -1) {
-        out->hang = true;
+        last->hang = true;
         kill(pid, SIGKILL);
     }
     close(fds[0]);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
-    if (!out->hang && (got != 1 || !WIFEXITED(status) ||
-                       WEXITSTATUS(status) != 0)) {
-        out->died = true;
-        out->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-        out->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (!last->hang && (got != 1 || !WIFEXITED(status) ||
+                        WEXITSTATUS(status) != 0)) {
+        last->died = true;
+        last->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+        last->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     }
-    out->leak = leaks != 0;
-    if (out->died || out->leak)
-        read_err(err_path, out->err, sizeof out->err);
+    last->leak = leaks != 0;
+    if (last->died || last->leak)
+        read_err(err_path, last->err, sizeof last->err);
+    return c;
 }

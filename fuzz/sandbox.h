@@ -1,7 +1,9 @@
-/* Runs one fuzz case in a forked child, so that a crash, a sanitizer
- * abort or a hang of the emulator ends only the child: the child sends
- * each run's result back through a pipe, the parent waits for each with
- * a wall-clock limit and kills the child when it is exceeded. */
+/* Runs fuzz cases in a forked child, so that a crash, a sanitizer abort
+ * or a hang of the emulator ends only the child: the child sends each
+ * run's result back through a pipe, the parent waits for each with a
+ * wall-clock limit and kills the child when it is exceeded. One child
+ * runs a batch of cases, one after the other, each on fresh machines:
+ * forking an ASan process costs more than a case. */
 #ifndef FUZZ_SANDBOX_H
 #define FUZZ_SANDBOX_H
 
@@ -16,7 +18,7 @@ enum { CASE_MAX_RUNS = 6 };
 struct case_plan {
     enum run_mode modes[CASE_MAX_RUNS];
     int runs;
-    bool leak_check; /* LeakSanitizer after the runs (sanitizer builds) */
+    bool leak_check; /* LeakSanitizer after the batch (sanitizer builds) */
 };
 
 struct case_outcome {
@@ -25,7 +27,7 @@ struct case_outcome {
     bool hang;                  /* run `done` exceeded its time */
     bool died;                  /* the child ended abnormally in run `done` */
     int signal, exit_code;
-    bool leak;
+    bool leak;                  /* of the batch, set on its last case */
     char err[4096];             /* the child's stderr (the end of it) */
 };
 
@@ -35,8 +37,17 @@ struct sandbox_limits {
     double seconds[RUN_MODES];
 };
 
-void sandbox_run(const struct run_config *cfg, const struct sandbox_limits *lim,
-                 const struct case_plan *plan, const uint8_t *image,
-                 size_t size, const char *err_path, struct case_outcome *out);
+struct sandbox_case {
+    const struct case_plan *plan;
+    const uint8_t *image;
+    size_t size;
+    struct case_outcome *out;
+};
+
+/* Runs the cases in order in one child; returns how many have an
+ * outcome: all of them, or up to and including the one during which the
+ * child died or hung (later ones did not run). */
+int sandbox_run(const struct run_config *cfg, const struct sandbox_limits *lim,
+                struct sandbox_case *cases, int n, const char *err_path);
 
 #endif
