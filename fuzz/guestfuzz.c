@@ -235,7 +235,8 @@ static void replay_command(const struct options *o, const char *kind,
                  (unsigned long long)(strcmp(mode, "nested") == 0
                                           ? o->cfg.nested_mem_mib
                                           : o->cfg.mem_mib),
-                 (unsigned long long)o->cfg.max_insns);
+                 (unsigned long long)o->cfg.max_insns +
+                     (strcmp(mode, "nested") == 0 ? 10000000 : 0));
 }
 
 /* ---- the fuzzing loop of one worker ---- */
@@ -626,7 +627,7 @@ int main(int argc, char **argv)
                          * more costs page faults at each machine's
                          * creation under ASan. */
                         .cfg = {.max_insns = 20000, .mem_mib = 2,
-                                .nested_mem_mib = 64,
+                                .nested_mem_mib = 160, /* l1vmm: 64 for L2 */
                                 .l1_path = "build/images/l1vmm.elf",
                                 .l1_args = ""}};
     int ch;

@@ -47,6 +47,46 @@ static void tap(void *ctx, uint8_t byte)
     r->out_hash = fnv1a(r->out_hash, &byte, 1);
 }
 
+/* l1vmm loads its L2 from ELF program headers only: the flat image
+ * behind an ELF32 header with one PT_LOAD segment (System V gABI) at the
+ * image's load address, its bss included. */
+enum { ELF_WRAP = 0x1000 };
+
+/* What l1vmm takes to boot and load L2 (REP iterations count). */
+enum { NESTED_BOOT_INSNS = 10000000 };
+
+static void put(uint8_t *at, uint32_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        at[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void elf_wrap(uint8_t *elf, const uint8_t *image, size_t size)
+{
+    memset(elf, 0, ELF_WRAP);
+    static const uint8_t ident[] = {0x7f, 'E', 'L', 'F', 1, 1, 1};
+    memcpy(elf, ident, sizeof ident);
+    put(elf + 16, 2, 2);    /* ET_EXEC */
+    put(elf + 18, 3, 2);    /* EM_386 */
+    put(elf + 20, 1, 4);    /* EV_CURRENT */
+    put(elf + 24, (uint32_t)image[28] | (uint32_t)image[29] << 8 |
+                      (uint32_t)image[30] << 16 | (uint32_t)image[31] << 24,
+        4);                 /* e_entry: the multiboot header's entry_addr */
+    put(elf + 28, 52, 4);   /* e_phoff */
+    put(elf + 40, 52, 2);   /* e_ehsize */
+    put(elf + 42, 32, 2);   /* e_phentsize */
+    put(elf + 44, 1, 2);    /* e_phnum */
+    uint8_t *ph = elf + 52;
+    put(ph + 0, 1, 4);      /* PT_LOAD */
+    put(ph + 4, ELF_WRAP, 4);
+    put(ph + 8, IMG_LOAD, 4);
+    put(ph + 12, IMG_LOAD, 4);
+    put(ph + 16, (uint32_t)size, 4);
+    put(ph + 20, IMG_BSS_END - IMG_LOAD, 4);
+    put(ph + 24, 7, 4);     /* RWX */
+    put(ph + 28, 0x1000, 4);
+}
+
 static int boot(struct machine *m, const struct run_config *cfg,
                 enum run_mode mode, const uint8_t *image, size_t size,
                 struct boot_entry *entry, char *err, size_t err_size)
@@ -62,7 +102,10 @@ static int boot(struct machine *m, const struct run_config *cfg,
     int rc = -1;
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    if (write(fd, image, size) == (ssize_t)size) {
+    uint8_t elf[ELF_WRAP];
+    elf_wrap(elf, image, size);
+    if (write(fd, elf, sizeof elf) == (ssize_t)sizeof elf &&
+        write(fd, image, size) == (ssize_t)size) {
         struct boot_module l2 = {path, ""};
         struct boot_config bc = {cfg->l1_path, cfg->l1_args, &l2, 1};
         rc = multiboot_load(m, &bc, entry, err, err_size);
@@ -101,7 +144,8 @@ int run_image(const struct run_config *cfg, enum run_mode mode,
                          mode == RUN_NESTED, err, sizeof err) == 0 &&
                  (mode != RUN_NESTED || nested_init(&hv, true, true) == 0)) {
             hv.trace = &trace;
-            hv_run(&hv, cfg->max_insns);
+            hv_run(&hv, mode == RUN_NESTED ? cfg->max_insns + NESTED_BOOT_INSNS
+                                           : cfg->max_insns);
         }
         else
             machine_stop(m, STOP_INTERNAL, 0, "%s", err);
