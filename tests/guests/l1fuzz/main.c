@@ -423,6 +423,11 @@ static void one_round(struct tally *t)
 
 int main(const struct rt_boot *boot)
 {
+    static const struct rt_arg args[] = {
+        {"seed", 0, UINT64_MAX, 0},
+        {"rounds", 0, 1u << 30, 0},
+    };
+    RT_ARGS_REQUIRE(boot, "l1fuzz", args);
     rng_state = rt_cmdline_u64(boot->cmdline, "seed", 1) * 2654435761u + 1;
     uint64_t rounds = rt_cmdline_u64(boot->cmdline, "rounds", 100);
     l1test_save_tables();
