@@ -75,3 +75,13 @@ fuzz-libfuzzer: $(LF_PROGRAMS)
 # The results writer embeds the schema (l0/record/record.mk).
 $(LF_BUILD)/l0/record/db.o: $(RECORD_SCHEMA_INC)
 $(LF_BUILD)/l0/record/db.o: L0_INCLUDES += -I$(RECORD_GEN)
+
+# The harnesses are only linked by `make fuzz` (clang), but compiled by
+# every `make`, so that a change of the APIs they use is seen at once.
+LF_CHECK_OBJECTS := $(LF_HARNESSES:%=$(HOST_BUILD)/fuzz/lf_%.o) \
+	$(HOST_BUILD)/fuzz/lf_vmcs.o
+$(HOST_BUILD)/fuzz/lf_%.o: fuzz/lf_%.c $(wildcard fuzz/*.h l0/*/*.h \
+		vmcs-shadow/*.h ept-compress/*.h)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(HOST_CFLAGS) $(L0_INCLUDES) -Ifuzz -c $< -o $@
+LAYER_PROGRAMS += $(LF_CHECK_OBJECTS)
