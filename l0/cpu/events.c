@@ -4,23 +4,11 @@
  * gates are not emulated and raise #GP as a malformed gate would. */
 #include <stdio.h>
 
+#include "cpu/double_fault.h"
 #include "cpu/mmu.h"
 #include "cpu/ops.h"
 #include "cpu/system.h"
 #include "machine.h"
-
-enum exc_class { BENIGN, CONTRIBUTORY, PAGE_FAULT, DOUBLE_FAULT };
-
-static enum exc_class classify(unsigned vector)
-{
-    switch (vector) {
-    case VEC_DE: case VEC_TS: case VEC_NP: case VEC_SS: case VEC_GP:
-        return CONTRIBUTORY;
-    case VEC_PF: return PAGE_FAULT;
-    case VEC_DF: return DOUBLE_FAULT;
-    default: return BENIGN;
-    }
-}
 
 /* Faults push RF = 1 (SDM Vol. 3A 18.3.1.1); traps and interrupts don't. */
 static bool is_fault(unsigned vector)
@@ -267,39 +255,36 @@ void cpu_deliver(struct cpu *c, unsigned vector, enum event_kind kind,
     uint64_t fault_rip = c->rip;
     c->halted = false;
     c->exc.raised = false;
-    if (try_deliver(c, vector, kind, has_error, error, return_rip))
-        return;
-    /* An exception while delivering: SDM Vol. 3A Table 7-5. */
-    struct pending_exception second = c->exc;
-    c->exc.raised = false;
-    enum exc_class first = classify(vector), then = classify(second.vector);
-    bool to_double = (first == CONTRIBUTORY && then == CONTRIBUTORY) ||
-                     (first == PAGE_FAULT &&
-                      (then == CONTRIBUTORY || then == PAGE_FAULT));
-    if (first == DOUBLE_FAULT && then != BENIGN) {
-        triple_fault(c, "triple fault: #%u while delivering a double fault "
-                        "(vector %u, rip %#llx)",
-                     second.vector, vector, fault_rip);
-        return;
-    }
-    if (to_double) {
-        if (!try_deliver(c, VEC_DF, EV_EXCEPTION, true, 0, fault_rip))
+    /* Each exception raised while delivering is handled serially or
+     * becomes a double fault (SDM Vol. 3A Table 7-5, double_fault.c).
+     * Delivery raises only contributory exceptions and page faults, so
+     * the chain climbs benign -> contributory -> page fault -> double
+     * fault -> shutdown and ends within five attempts. */
+    unsigned df_cause = vector;
+    while (!try_deliver(c, vector, kind, has_error, error, return_rip)) {
+        struct pending_exception next = c->exc;
+        c->exc.raised = false;
+        switch (double_fault_rule(vector, kind == EV_EXCEPTION,
+                                  next.vector)) {
+        case DELIVER_SHUTDOWN:
             triple_fault(c, "triple fault: vector %u while delivering a "
-                            "double fault after vector %u (rip %#llx)",
-                         c->exc.vector, vector, fault_rip);
-        c->exc.raised = false;
-        return;
-    }
-    /* Benign combinations are handled serially: deliver the second. */
-    if (!try_deliver(c, second.vector, EV_EXCEPTION, second.has_error,
-                     second.error, fault_rip)) {
-        struct pending_exception third = c->exc;
-        c->exc.raised = false;
-        if (!try_deliver(c, VEC_DF, EV_EXCEPTION, true, 0, fault_rip))
-            triple_fault(c, "triple fault: vector %u, then %u, then a "
-                            "double fault could not be delivered "
-                            "(rip %#llx)",
-                         second.vector, third.vector, fault_rip);
-        c->exc.raised = false;
+                            "double fault (raised delivering vector %u, "
+                            "rip %#llx)",
+                         next.vector, df_cause, fault_rip);
+            return;
+        case DELIVER_DOUBLE:
+            df_cause = vector;
+            vector = VEC_DF;
+            has_error = true;
+            error = 0;
+            break;
+        default:
+            vector = next.vector;
+            has_error = next.has_error;
+            error = next.error;
+            break;
+        }
+        kind = EV_EXCEPTION;
+        return_rip = fault_rip;
     }
 }

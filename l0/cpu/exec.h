@@ -76,6 +76,7 @@ bool exec_ud(struct cpu *c, const struct insn *i);
 bool exec_cpuid(struct cpu *c, const struct insn *i);
 bool exec_rdtsc(struct cpu *c, const struct insn *i);
 bool exec_rdtscp(struct cpu *c, const struct insn *i);
+bool exec_rdpmc(struct cpu *c, const struct insn *i);
 bool exec_rdmsr(struct cpu *c, const struct insn *i);
 bool exec_wrmsr(struct cpu *c, const struct insn *i);
 bool exec_in(struct cpu *c, const struct insn *i);

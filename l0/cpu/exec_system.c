@@ -47,6 +47,16 @@ bool exec_rdtscp(struct cpu *c, const struct insn *i)
     return true;
 }
 
+/* RDPMC (SDM Vol. 2B "RDPMC"). The CPU has no performance counters:
+ * CPUID's maximum basic leaf is below 0xA, so software reads
+ * architectural PMU version 0, and every counter index in ECX is
+ * invalid, which is #GP(0); so is CPL > 0 with CR4.PCE clear. */
+bool exec_rdpmc(struct cpu *c, const struct insn *i)
+{
+    (void)i;
+    return cpu_fault(c, VEC_GP, 0);
+}
+
 bool exec_rdmsr(struct cpu *c, const struct insn *i)
 {
     (void)i;

@@ -335,6 +335,7 @@ static const struct isa_row rows[] = {
     /* exec_cmpxchg8b.c */
     {X86_INS_CMPXCHG8B, exec_cmpxchg8b, 0, 0},
     {X86_INS_CMPXCHG16B, exec_cmpxchg8b, 0, 0},
+    {X86_INS_RDPMC, exec_rdpmc, 0, ISA_VMX},
 };
 
 static bool plain_gpr(const struct operand *o)

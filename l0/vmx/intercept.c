@@ -336,6 +336,12 @@ bool vmx_intercept(struct cpu *c, const struct insn *i)
         return !((c->cr4 & CR4_TSD) && !cpl0) &&
                (x->proc & PROC_RDTSC_EXITING) &&
                exit_with(c, VMX_EXIT_RDTSCP, 0, 0);
+    case X86_INS_RDPMC:
+        /* The CPL/CR4.PCE #GP comes first (26.1.1); the #GP of a counter
+         * that does not exist comes after the exit (26.1.3). */
+        return !(!(c->cr4 & CR4_PCE) && !cpl0) &&
+               (x->proc & PROC_RDPMC_EXITING) &&
+               exit_with(c, VMX_EXIT_RDPMC, 0, 0);
     case X86_INS_PAUSE:
         return (x->proc & PROC_PAUSE_EXITING) &&
                exit_with(c, VMX_EXIT_PAUSE, 0, 0);

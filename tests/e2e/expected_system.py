@@ -23,7 +23,7 @@ IDT_LIMIT = 256 * 16 - 1
 
 # Page-fault error code bits (SDM Vol. 3A 4.7).
 PF_P, PF_W, PF_U, PF_RSVD, PF_I = 1, 2, 4, 8, 16
-VEC_DE, VEC_BP, VEC_UD, VEC_DF, VEC_NP, VEC_SS, VEC_GP = 0, 3, 6, 8, 11, 12, 13
+VEC_DE, VEC_BP, VEC_UD, VEC_DF, VEC_NP, VEC_SS, VEC_GP, VEC_PF = 0, 3, 6, 8, 11, 12, 13, 14
 
 
 def idt_error(vector):
@@ -162,6 +162,8 @@ def exceptions():
         ("wrmsr_noncanonical", (VEC_GP, 0)),
         ("int_absent", (VEC_NP, idt_error(0x90))),
         ("int_beyond_limit", (VEC_GP, idt_error(0xA0))),
+        # No counter with that index: #GP(0) (Vol. 2B "RDPMC").
+        ("rdpmc", (VEC_GP, 0)),
     ]
 
     def fmt(items):
@@ -172,7 +174,11 @@ def exceptions():
         f"RESULT exceptions {fmt(seg)}",
         # A #GP whose gate is absent: #NP while delivering it, a double
         # fault with error 0 (Vol. 3A 7.15, Table 7-5).
-        f"RESULT exceptions {fmt(other)} trap_rip=1,1 gp_gate_absent={VEC_DF}/0",
+        # INT through an absent gate on an absent stack: #NP, then #PF
+        # pushing its frame (write, not present: error 2) at 8 below the
+        # stack pointer, delivered serially (Table 7-5), not a #DF.
+        f"RESULT exceptions {fmt(other)} trap_rip=1,1 gp_gate_absent={VEC_DF}/0"
+        f" int_bad_stack={VEC_PF}/{PF_W:#x} cr2=-0x8",
     ], [f"DETAIL exceptions {fmt(detail)}"]
 
 

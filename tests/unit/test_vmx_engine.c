@@ -35,7 +35,7 @@
 /* Basic exit reasons (SDM Vol. 3D Appendix C). */
 enum {
     R_EXCEPTION = 0, R_EXTERNAL_INTR = 1, R_TRIPLE_FAULT = 2, R_INTR_WINDOW = 7, R_CPUID = 10,
-    R_HLT = 12, R_INVD = 13, R_INVLPG = 14, R_RDTSC = 16, R_VMCALL = 18,
+    R_HLT = 12, R_INVD = 13, R_INVLPG = 14, R_RDPMC = 15, R_RDTSC = 16, R_VMCALL = 18,
     R_VMREAD = 23, R_VMWRITE = 25, R_CR = 28, R_DR = 29, R_IO = 30,
     R_RDMSR = 31, R_WRMSR = 32, R_BAD_GUEST = 33, R_PAUSE = 40,
     R_GDTR_IDTR = 46, R_EPT_VIOLATION = 48, R_EPT_MISCONFIG = 49,
@@ -48,6 +48,7 @@ enum {
 #define P_INTR_WINDOW BIT(2)
 #define P_HLT BIT(7)
 #define P_INVLPG BIT(9)
+#define P_RDPMC BIT(11)
 #define P_RDTSC BIT(12)
 #define P_CR3_LOAD BIT(15)
 #define P_CR3_STORE BIT(16)
@@ -509,6 +510,18 @@ static const struct insn_case insn_cases[] = {
     {"rdtsc at CPL 3 with CR4.TSD", CODE_OF("\x0f\x31"), .proc = P_RDTSC,
      .user = true, .setup = guest_tsd, .exceptions = 1u << 13,
      .reason = R_EXCEPTION, .rip = AT(0), .intr_info = GP_EXIT},
+    /* RDPMC (Vol. 2B "RDPMC"): at CPL 3 with CR4.PCE clear #GP(0)
+     * before the exit; otherwise it exits with "RDPMC exiting", and
+     * without it is #GP(0): this CPU has no counters (CPUID.0AH version
+     * 0), so no index is valid. */
+    {"rdpmc with RDPMC exiting", CODE_OF("\x0f\x33"), .proc = P_RDPMC,
+     .reason = R_RDPMC, .rip = AT(0), .len = 2},
+    {"rdpmc at CPL 3, CR4.PCE clear", CODE_OF("\x0f\x33"), .proc = P_RDPMC,
+     .user = true, .exceptions = 1u << 13, .reason = R_EXCEPTION,
+     .rip = AT(0), .intr_info = GP_EXIT},
+    {"rdpmc of counter 0 without exiting", CODE_OF("\x0f\x33"),
+     .exceptions = 1u << 13, .reason = R_EXCEPTION, .rip = AT(0),
+     .intr_info = GP_EXIT},
     /* I/O at CPL 3 with IOPL 0 and no I/O permission bitmap: #GP. */
     {"in at CPL 3", CODE_OF("\xe4\x60"), .proc = P_UNCOND_IO, .user = true,
      .exceptions = 1u << 13, .reason = R_EXCEPTION, .rip = AT(0),

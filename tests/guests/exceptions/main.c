@@ -16,6 +16,13 @@
  *   #DF            #GP whose gate is not present: #NP during delivery of
  *                  a contributory exception is a double fault, error 0
  *                  (7.15, Table 7-5)
+ *   serial #PF     INT through a not-present gate on a not-present
+ *                  stack: #NP, then #PF pushing its frame, which is
+ *                  delivered (contributory then #PF is not a double
+ *                  fault, Table 7-5), on its own IST stack
+ *
+ *   RDPMC          of a counter that does not exist: #GP(0) (Vol. 2B
+ *                  "RDPMC"; QEMU's TCG gives #UD, so a DETAIL line)
  *
  * Left out: #TS (needs a task switch or a 32-bit stack switch), #AC
  * (QEMU's TCG does not check alignment), #OF (INTO is invalid in 64-bit
@@ -82,10 +89,13 @@ static void set_gate_present(unsigned vector, int present)
     X(load_ds) X(load_ss) X(ljmp_sel) X(read_ds) X(read_ss) X(ud2)          \
     X(push_es) X(into) X(lock_nop) X(mov_cs) X(syscall) X(div0)             \
     X(idiv_overflow) X(div8_overflow) X(wrmsr_fs) X(int_n) X(int_a0)        \
-    X(int3) X(int_3)
+    X(int3) X(int_3) X(rdpmc)
 #define DECLARE(name) int probe_##name(uint64_t arg);
 PROBES(DECLARE)
 extern const char after_int3[], after_int_3[];
+int probe_int_bad_stack(uint64_t rsp);
+extern uint64_t probe_good_rsp;
+extern const char rt_probe_fail[];
 
 #define NONCANONICAL 0x8000000000000000ull
 
@@ -107,6 +117,50 @@ static void check(const char *name, int (*probe)(uint64_t), uint64_t arg)
     if (rt_caught.count != before + 1)
         rt_panic("exceptions: %s: the count of exceptions is off", name);
     rt_printf(" %s=%lu/%#lx", name, rt_caught.vector, rt_caught.error);
+}
+
+/* The IST field of an IDT gate (bits 34:32). */
+static void set_gate_ist(unsigned vector, unsigned ist)
+{
+    volatile uint8_t *gate =
+        (volatile uint8_t *)(uintptr_t)(read_idtr().base + 16 * vector);
+    gate[4] = (uint8_t)ist;
+}
+
+/* Canonical, and not mapped by the runtime's tables (PML4 entry 254). */
+#define ABSENT_STACK 0x00007F0000001000ul
+
+/* The handler of the exception that ends probe_int_bad_stack, whichever
+ * it is: recorded like rt_catch does, resumed on the probe's stack. */
+static void on_bad_stack(struct rt_frame *f)
+{
+    rt_caught.vector = f->vector;
+    rt_caught.error = f->error;
+    rt_caught.cr2 = read_cr2();
+    rt_caught.count++;
+    f->rip = (uint64_t)(uintptr_t)rt_probe_fail;
+    f->rsp = probe_good_rsp;
+}
+
+/* " int_bad_stack=vector/error cr2=offset": the #PF of the first push,
+ * 8 bytes below the stack pointer. #PF and #DF get IST 1 (the runtime's
+ * double-fault stack) for the check, so that either can be delivered. */
+static void check_serial_page_fault(void)
+{
+    rt_set_handler(8, on_bad_stack);
+    rt_set_handler(14, on_bad_stack);
+    set_gate_ist(14, 1);
+    set_gate_present(0x90, 0);
+    unsigned before = rt_caught.count;
+    int faulted = probe_int_bad_stack(ABSENT_STACK);
+    set_gate_present(0x90, 1);
+    set_gate_ist(14, 0);
+    rt_set_handler(14, 0);
+    rt_catch(8);
+    if (!faulted || rt_caught.count != before + 1)
+        rt_panic("exceptions: int_bad_stack: no exception");
+    rt_printf(" int_bad_stack=%lu/%#lx cr2=-%#lx", rt_caught.vector,
+              rt_caught.error, ABSENT_STACK - rt_caught.cr2);
 }
 
 static const unsigned caught_vectors[] = {0, 3, 6, 8, 11, 12, 13};
@@ -155,6 +209,7 @@ int main(const struct rt_boot *boot)
     set_gate_present(13, 0);
     check("gp_gate_absent", probe_read_ds, NONCANONICAL);
     set_gate_present(13, 1);
+    check_serial_page_fault();
     rt_printf("\n");
 
     /* Where QEMU 7.2 departs from the SDM, so that only Bochs and turtles
@@ -162,7 +217,7 @@ int main(const struct rt_boot *boot)
      * 64-bit mode exceptions: #GP(0)); a non-canonical stack reference
      * (Vol. 3A 3.3.7.1: #SS(0)); a non-canonical IA32_FS_BASE (Vol. 4
      * Table 2-2: #GP(0)); the IDT error codes (7.13: the index is the
-     * vector, QEMU puts vector * 16 there); the double fault. */
+     * vector, QEMU puts vector * 16 there); RDPMC (QEMU: #UD). */
     rt_printf("DETAIL exceptions");
     check("ss_null_rpl3", probe_load_ss, 3);
     check("noncanonical_ss", probe_read_ss, NONCANONICAL);
@@ -175,6 +230,7 @@ int main(const struct rt_boot *boot)
     __asm__ volatile("lidt %0" ::"m"(shorter));
     check("int_beyond_limit", probe_int_a0, 0);
     __asm__ volatile("lidt %0" ::"m"(idtr));
+    check("rdpmc", probe_rdpmc, 0);
     rt_printf("\n");
     return RT_EXIT_OK;
 }

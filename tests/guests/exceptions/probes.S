@@ -28,6 +28,8 @@ PROBE(div8_overflow, movw $0x1000, %ax; movb $0x10, %cl; divb %cl)
 PROBE(wrmsr_fs, movl $0xC0000100, %ecx; xorl %eax, %eax; movl $0x8000, %edx; wrmsr)
 PROBE(int_n, int $0x90)
 PROBE(int_a0, int $0xA0)
+/* A counter index beyond any PMU's general and fixed counters. */
+PROBE(rdpmc, movl $0x7FFF, %ecx; rdpmc)
     .global probe_int3, after_int3, after_int_3
 probe_int3:
     xorl %eax, %eax
@@ -41,7 +43,21 @@ probe_int_3:
 after_int_3:
     ret
 
+/* INT 0x90, whose gate the caller made not present, with RSP at the
+ * not-present address in RDI: #NP, whose frame cannot be pushed: #PF.
+ * The handler resumes at rt_probe_fail on the stack saved here. */
+    .global probe_int_bad_stack, probe_good_rsp
+probe_int_bad_stack:
+    xorl %eax, %eax
+    movq %rsp, probe_good_rsp(%rip)
+    movq %rdi, %rsp
+    int $0x90
+    movq probe_good_rsp(%rip), %rsp
+    ret
+
     .data
+probe_good_rsp:
+    .quad 0
 far_ptr:
     .long far_done
     .word 0
