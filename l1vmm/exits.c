@@ -111,6 +111,13 @@ static uint64_t efer_visible(void)
     return l2.efer | (lma ? EFER_LMA : 0);
 }
 
+struct l2_paging l2_paging_now(void)
+{
+    uint64_t cr3 = l2.paging == PAGING_EPT ? vmread(GUEST_CR3) : l2.cr3;
+    return (struct l2_paging){visible_cr0(), cr3, visible_cr4(),
+                              efer_visible()};
+}
+
 /* MOV to CR0, CLTS and LMSW: the #GP checks of SDM Vol. 3A 2.5 and the
  * MOV CR instruction page, then the new value. Paging cannot be turned
  * off in 64-bit mode (IA-32e mode is left from compatibility mode). */

@@ -109,6 +109,19 @@ int load_linux(const struct rt_boot *boot, struct l2_image *out);
 /* ept.c */
 int ept_init(void);
 
+/* L2's paging registers as L2 sees them (exits.c), and L2-linear to a
+ * byte of L2's RAM through them (shadow.c): NULL with *pf_error set to
+ * the #PF error code, or to L2_NOT_RAM when the tables or the page lie
+ * outside L2's RAM or use a paging mode l1vmm does not walk. `access`
+ * holds the W and U bits of a #PF error code. */
+struct l2_paging {
+    uint64_t cr0, cr3, cr4, efer;
+};
+struct l2_paging l2_paging_now(void);
+#define L2_NOT_RAM 0xFFFFFFFFu
+uint8_t *l2_linear_byte(const struct l2_paging *pg, uint64_t linear,
+                        uint32_t access, uint32_t *pf_error);
+
 /* shadow.c */
 int shadow_init(void);
 void shadow_mode_changed(void);

@@ -205,6 +205,27 @@ static int walk(const struct paging *pg, uint64_t linear, uint32_t access,
     return WALK_OK;
 }
 
+uint8_t *l2_linear_byte(const struct l2_paging *pg, uint64_t linear,
+                        uint32_t access, uint32_t *pf_error)
+{
+    struct paging p = {pg->cr0, pg->cr3, pg->cr4, pg->efer};
+    struct walk w;
+    uint64_t bad;
+    switch (walk(&p, linear, access, &w, &bad)) {
+    case WALK_OK: {
+        uint8_t *byte = l2_ptr(w.gpa, 1);
+        *pf_error = L2_NOT_RAM;
+        return byte;
+    }
+    case WALK_FAULT:
+        *pf_error = w.error;
+        return 0;
+    default:
+        *pf_error = L2_NOT_RAM;
+        return 0;
+    }
+}
+
 static unsigned pool_index(const uint64_t *t)
 {
     return (unsigned)((const uint64_t(*)[TABLE])t - pool);

@@ -12,7 +12,8 @@ enum shift_op { SH_ROL, SH_ROR, SH_RCL, SH_RCR, SH_SHL, SH_SHR, SH_SAL,
 enum bit_op { BIT_BT, BIT_BTS, BIT_BTR, BIT_BTC };
 enum flag_op { FLG_CLC, FLG_STC, FLG_CMC, FLG_CLD, FLG_STD, FLG_LAHF,
                FLG_SAHF };
-enum string_op { STR_MOVS, STR_STOS, STR_LODS, STR_CMPS, STR_SCAS };
+enum string_op { STR_MOVS, STR_STOS, STR_LODS, STR_CMPS, STR_SCAS, STR_INS,
+                 STR_OUTS };
 enum loop_op { LOOP_ALWAYS, LOOP_E, LOOP_NE, LOOP_JCXZ };
 enum table_op { TBL_GDT, TBL_IDT };
 
@@ -55,6 +56,10 @@ bool exec_pushf(struct cpu *c, const struct insn *i);
 bool exec_popf(struct cpu *c, const struct insn *i);
 bool exec_leave(struct cpu *c, const struct insn *i);
 bool exec_string(struct cpu *c, const struct insn *i);
+/* The element size of a string instruction, and the segment of its
+ * source (DS unless overridden); for the VMX engine's INS/OUTS exits. */
+unsigned string_element_size(const struct insn *i);
+unsigned string_source_seg(const struct insn *i);
 bool exec_nop(struct cpu *c, const struct insn *i);
 
 /* exec_flow.c */

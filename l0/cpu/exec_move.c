@@ -136,8 +136,7 @@ bool exec_leave(struct cpu *c, const struct insn *i)
     return true;
 }
 
-/* The source segment of a string instruction: DS unless overridden. */
-static unsigned string_source_seg(const struct insn *i)
+unsigned string_source_seg(const struct insn *i)
 {
     for (unsigned k = 0; k < i->nops; k++)
         if (i->op[k].kind == OPK_MEM && i->op[k].base == RSI)
@@ -145,16 +144,22 @@ static unsigned string_source_seg(const struct insn *i)
     return SEG_DS;
 }
 
-/* The element size from the opcode (A4..AF: even = byte) and the
- * operand size, not from capstone's operands: capstone 4.0.2 decodes
+/* The element size from the opcode (6C..6F, A4..AF: even = byte) and
+ * the operand size, not from capstone's operands: capstone 4.0.2 decodes
  * 66 F3 A5 as "rep movsd" (dword elements) although 0x66 makes them
- * words; F3 66 A5 it decodes right. */
-static unsigned element_size(const struct insn *i)
+ * words; F3 66 A5 it decodes right. INS and OUTS have no 64-bit form:
+ * REX.W leaves them at 32 bits (SDM Vol. 2A "INS", Vol. 2B "OUTS"). */
+unsigned string_element_size(const struct insn *i)
 {
-    return (i->opcode & 1) ? i->opsize : 1;
+    if (!(i->opcode & 1))
+        return 1;
+    bool io = i->sub == STR_INS || i->sub == STR_OUTS;
+    return io && i->opsize > 4 ? 4 : i->opsize;
 }
 
-/* One iteration of MOVS/STOS/LODS/CMPS/SCAS. */
+/* One iteration of MOVS/STOS/LODS/CMPS/SCAS/INS/OUTS. INS reads the
+ * port before it writes memory, so a fault on the write loses the value
+ * read (the port is read again when the instruction restarts). */
 static bool string_step(struct cpu *c, const struct insn *i, unsigned size,
                         unsigned src_seg, int64_t step)
 {
@@ -182,17 +187,30 @@ static bool string_step(struct cpu *c, const struct insn *i, unsigned size,
             return false;
         flags_record(&c->flags, FOP_SUB, size, a - b, a, b, 0);
         break;
-    default: /* SCAS */
+    case STR_SCAS:
         if (!mem_read(c, SEG_ES, di, size, &b))
             return false;
         a = c->gpr[RAX] & size_mask(size);
         flags_record(&c->flags, FOP_SUB, size, a - b, a, b, 0);
         break;
+    case STR_INS: /* ES:rDI, not overridable */
+        a = ~0ull;
+        bus_read(&c->m->ports, (uint16_t)c->gpr[RDX], size, &a);
+        if (!mem_write(c, SEG_ES, di, size, a & size_mask(size)))
+            return false;
+        break;
+    default: /* OUTS */
+        if (!mem_read(c, src_seg, si, size, &a))
+            return false;
+        bus_write(&c->m->ports, (uint16_t)c->gpr[RDX], size, a);
+        break;
     }
     unsigned as = i->addrsize;
-    if (i->sub != STR_STOS && i->sub != STR_SCAS)
+    bool reads_si = i->sub == STR_MOVS || i->sub == STR_LODS ||
+                    i->sub == STR_CMPS || i->sub == STR_OUTS;
+    if (reads_si)
         gpr_set(c, RSI, as, false, si + (uint64_t)step);
-    if (i->sub != STR_LODS)
+    if (i->sub != STR_LODS && i->sub != STR_OUTS)
         gpr_set(c, RDI, as, false, di + (uint64_t)step);
     return true;
 }
@@ -218,7 +236,13 @@ static bool string_must_pause(const struct cpu *c)
  * retires (c->insns) once, when it completes (docs/emulator.md). */
 bool exec_string(struct cpu *c, const struct insn *i)
 {
-    unsigned size = element_size(i), src_seg = string_source_seg(i);
+    unsigned size = string_element_size(i), src_seg = string_source_seg(i);
+    /* INS/OUTS: IOPL and the TSS I/O permission bitmap, once for the
+     * whole instruction and before its count is looked at (SDM Vol. 2A
+     * "INS", Vol. 2B "OUTS"). */
+    if ((i->sub == STR_INS || i->sub == STR_OUTS) &&
+        !sys_io_allowed(c, (uint16_t)c->gpr[RDX], size))
+        return false;
     int64_t step = (flags_get(&c->flags) & FL_DF) ? -(int64_t)size
                                                   : (int64_t)size;
     if (i->rep == REP_NONE)

@@ -315,14 +315,9 @@ bool exec_invlpg(struct cpu *c, const struct insn *i)
     const struct operand *o = &i->op[0];
     if (!require_cpl0(c))
         return false;
-    uint64_t lin;
     /* The address is not accessed: no canonical fault, INVLPG of a
      * non-canonical address is a no-op (SDM Vol. 2A "INVLPG"). */
-    uint64_t ea = op_ea(c, i, o);
-    lin = c->code64 ? ea + ((o->seg == SEG_FS || o->seg == SEG_GS)
-                                ? c->seg[o->seg].base : 0)
-                    : (c->seg[o->seg].base + ea) & 0xFFFFFFFF;
-    tlb_flush_page(&c->tlb, lin);
+    tlb_flush_page(&c->tlb, seg_offset_linear(c, o->seg, op_ea(c, i, o)));
     return true;
 }
 

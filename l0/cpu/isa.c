@@ -335,7 +335,15 @@ static const struct isa_row rows[] = {
     /* exec_cmpxchg8b.c */
     {X86_INS_CMPXCHG8B, exec_cmpxchg8b, 0, 0},
     {X86_INS_CMPXCHG16B, exec_cmpxchg8b, 0, 0},
+    /* exec_system.c: no PMU */
     {X86_INS_RDPMC, exec_rdpmc, 0, ISA_VMX},
+    /* exec_move.c: string I/O, which exits like IN/OUT */
+    {X86_INS_INSB, exec_string, STR_INS, ISA_VMX},
+    {X86_INS_INSW, exec_string, STR_INS, ISA_VMX},
+    {X86_INS_INSD, exec_string, STR_INS, ISA_VMX},
+    {X86_INS_OUTSB, exec_string, STR_OUTS, ISA_VMX},
+    {X86_INS_OUTSW, exec_string, STR_OUTS, ISA_VMX},
+    {X86_INS_OUTSD, exec_string, STR_OUTS, ISA_VMX},
 };
 
 static bool plain_gpr(const struct operand *o)

@@ -44,6 +44,16 @@ static inline uint64_t addr_mask(const struct insn *i)
 }
 
 /* The effective address of a memory operand (SDM Vol. 1 3.7.5). */
+/* The linear address of offset `off` in segment `seg`, without checks:
+ * in 64-bit mode only FS and GS add their base (SDM Vol. 3A 3.4.4). */
+static inline uint64_t seg_offset_linear(const struct cpu *c, unsigned seg,
+                                         uint64_t off)
+{
+    if (c->code64)
+        return off + ((seg == SEG_FS || seg == SEG_GS) ? c->seg[seg].base : 0);
+    return (c->seg[seg].base + off) & 0xFFFFFFFF;
+}
+
 static inline uint64_t op_ea(const struct cpu *c, const struct insn *i,
                              const struct operand *o)
 {

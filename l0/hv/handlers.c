@@ -166,13 +166,22 @@ static enum hv_action handle_cpuid(struct hv *h)
 }
 
 /* I/O: L0's devices are the machine's (SDM Vol. 3C Table 28-5 for the
- * qualification). String I/O never gets here: the CPU lacks INS/OUTS. */
+ * qualification). INS/OUTS (bit 4) touch guest memory through the
+ * guest's segments and paging: rather than redo those, L0 resumes the
+ * guest at the instruction and lets the CPU run it once without its I/O
+ * exit, with every check and fault of non-root operation. An interrupted
+ * REP INS/OUTS exits again when it resumes, as it would on hardware. */
 static enum hv_action handle_io(struct hv *h)
 {
     struct cpu *c = h->c;
     uint64_t q = field(h, VMCS_IDX_EXIT_QUALIFICATION);
     unsigned size = (unsigned)(q & 7) + 1;
     uint16_t port = (uint16_t)(q >> 16);
+    if (q & (1u << 4)) {
+        c->vmx.string_io_pass = true;
+        c->vmx.string_io_pass_rip = field(h, VMCS_IDX_GUEST_RIP);
+        return HV_RESUME;
+    }
     if (q & (1u << 3)) {
         uint64_t v = ~0ull;
         bus_read(&h->m->ports, port, size, &v);

@@ -16,6 +16,7 @@
 
 #include "cpu/cpu.h"
 #include "cpu/decode.h"
+#include "cpu/exec.h"
 #include "cpu/mmu.h"
 #include "cpu/ops.h"
 #include "cpu/system.h"
@@ -187,6 +188,22 @@ static bool intercept_mov_dr(struct cpu *c, const struct insn *i)
 
 /* ---- I/O and MSRs ------------------------------------------------------ */
 
+/* Whether an access of `size` bytes at `port` exits: never when the I/O
+ * permission check faults (that #GP comes first, 26.1.1, and the
+ * instruction's handler raises it), otherwise by the I/O controls and
+ * bitmaps. */
+static bool io_exits(struct cpu *c, uint16_t port, unsigned size)
+{
+    if (!sys_io_allowed(c, port, size)) {
+        c->exc.raised = false;
+        return false;
+    }
+    const struct vmcs *v = c->vmx.vmcs;
+    return vmx_io_exits(c->vmx.proc, vmcs_get(v, VMCS_IDX_IO_BITMAP_A),
+                        vmcs_get(v, VMCS_IDX_IO_BITMAP_B), port, size,
+                        vmx_read_host, c);
+}
+
 static bool intercept_io(struct cpu *c, const struct insn *i, bool in)
 {
     const struct operand *port_op = in ? &i->op[1] : &i->op[0];
@@ -194,18 +211,38 @@ static bool intercept_io(struct cpu *c, const struct insn *i, bool in)
     uint16_t port = port_op->kind == OPK_IMM ? (uint16_t)port_op->value
                                              : (uint16_t)c->gpr[RDX];
     unsigned size = data->size;
-    if (!sys_io_allowed(c, port, size)) {
-        c->exc.raised = false; /* the handler raises the #GP itself */
-        return false;
-    }
-    const struct vmcs *v = c->vmx.vmcs;
-    if (!vmx_io_exits(c->vmx.proc, vmcs_get(v, VMCS_IDX_IO_BITMAP_A),
-                      vmcs_get(v, VMCS_IDX_IO_BITMAP_B), port, size,
-                      vmx_read_host, c))
+    if (!io_exits(c, port, size))
         return false;
     struct vmx_io_access io = {.port = port, .size = size, .in = in,
                                .immediate = port_op->kind == OPK_IMM};
     return exit_with(c, VMX_EXIT_IO, vmx_io_qualification(&io), 0);
+}
+
+/* INS/OUTS: the exit of IN/OUT with the string bit, the REP bit and the
+ * port in DX (Table 28-5), whatever the count in RCX; the instruction
+ * information of Table 28-8 (address size in 9:7, the source segment in
+ * 17:15 for OUTS, undefined for INS) and the linear address of the
+ * memory operand, ES:rDI or seg:rSI (28.2.1). */
+static bool intercept_string_io(struct cpu *c, const struct insn *i, bool in)
+{
+    static const uint32_t addr_size[9] = {[2] = 0, [4] = 1, [8] = 2};
+    struct vmx_cpu *x = &c->vmx;
+    uint16_t port = (uint16_t)c->gpr[RDX];
+    unsigned size = string_element_size(i);
+    if (x->string_io_pass && x->string_io_pass_rip == c->rip) {
+        x->string_io_pass = false; /* L0 lets it run this once */
+        return false;
+    }
+    if (!io_exits(c, port, size))
+        return false;
+    unsigned seg = in ? SEG_ES : string_source_seg(i);
+    uint64_t off = c->gpr[in ? RDI : RSI] & addr_mask(i);
+    struct vmx_io_access io = {.port = port, .size = size, .in = in,
+                               .string = true, .rep = i->rep != REP_NONE};
+    uint32_t info = addr_size[i->addrsize] << 7 | (in ? 0 : seg << 15);
+    exit_with(c, VMX_EXIT_IO, vmx_io_qualification(&io), info);
+    c->vmx.request.guest_linear = seg_offset_linear(c, seg, off);
+    return true;
 }
 
 static bool intercept_msr(struct cpu *c, bool write)
@@ -366,6 +403,14 @@ bool vmx_intercept(struct cpu *c, const struct insn *i)
         return intercept_io(c, i, true);
     case X86_INS_OUT:
         return intercept_io(c, i, false);
+    case X86_INS_INSB:
+    case X86_INS_INSW:
+    case X86_INS_INSD:
+        return intercept_string_io(c, i, true);
+    case X86_INS_OUTSB:
+    case X86_INS_OUTSW:
+    case X86_INS_OUTSD:
+        return intercept_string_io(c, i, false);
     case X86_INS_RDMSR:
         return cpl0 && intercept_msr(c, false);
     case X86_INS_WRMSR:

@@ -351,6 +351,7 @@ void vmx_vmexit(struct cpu *c)
     struct vmcs *v = x->vmcs;
     struct vmx_exit_request r = x->request;
     x->request.pending = false;
+    x->string_io_pass = false;
     c->exc.raised = false;
 
     save_guest_state(c, v, r.trap_like ? c->next_rip : c->rip);

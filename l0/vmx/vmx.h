@@ -60,6 +60,11 @@ struct vmx_cpu {
     uint32_t delivering;        /* IDT-vectoring information (28.2.4) */
     uint32_t delivering_error;
     uint64_t ept_walk_refs;     /* EPT entries read, for the cost model */
+    /* L0's handler of a string I/O exit lets the instruction at this
+     * guest RIP run once without its I/O exit (l0/hv/handlers.c);
+     * cleared when used and at every VM exit. */
+    bool string_io_pass;
+    uint64_t string_io_pass_rip;
 };
 
 /* ---- transition.c ---- */

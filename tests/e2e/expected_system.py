@@ -212,3 +212,12 @@ def strict():
             ["DETAIL strict " + " ".join(f"{n}={gp}" for n in faults)
              + " cr0_ne=- cr0_back=- cr0=same cr4=same "
              + " ".join(f"{n}={gp}" for n in later) + " efer=same"])
+
+
+def strio():
+    # REP OUTSB of "turtles", then with DF = 1 from its last byte; OUTSB
+    # through FS; REP INSB of the UART's line status register with the
+    # transmitter drained: THRE and TEMT (0x60) every time (16550).
+    ins = ",".join(["0x60"] * 8)
+    return [f"RESULT strio out=turtles back=seltrut fs=F in={ins}"
+            " regs=1,1,1,1"]

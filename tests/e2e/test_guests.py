@@ -126,6 +126,7 @@ CASES = [
     # SSE/SSE2 from compiled C, bit for bit (expected.float_guest).
     system_case("float", expected.float_guest()),
     system_case("strict", expected_system.strict()),
+    system_case("strio", expected_system.strio()),
 ]
 
 

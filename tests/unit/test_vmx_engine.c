@@ -94,6 +94,14 @@ enum { T_EXTERNAL = 0, T_HW_EXCEPTION = 3, T_SW_INT = 4, T_SW_EXCEPTION = 6 };
  * REP 5, immediate operand 6, port 31:16. */
 #define IOQ(size, in, imm, port)                                              \
     ((uint64_t)((size) - 1) | (in) << 3 | (imm) << 6 | (uint64_t)(port) << 16)
+#define IOQ_STRING BIT(4)
+#define IOQ_REP BIT(5)
+/* Instruction information for INS/OUTS (Table 28-8): address size 9:7
+ * (0 16-bit, 1 32-bit, 2 64-bit); segment 17:15 (ES 0, CS 1, SS 2,
+ * DS 3, FS 4, GS 5), defined for OUTS only. */
+#define SIO_INFO(asz, seg) ((uint32_t)(asz) << 7 | (uint32_t)(seg) << 15)
+#define SIO_MASK_OUTS 0x38380u
+#define SIO_MASK_INS 0x380u
 /* EPT-violation qualification (Table 28-7): access R 0, W 1, X 2; the
  * page's permissions R 3, W 4, X 5; linear address valid 7; the access
  * was to the translation of that linear address (not to a paging
@@ -445,6 +453,7 @@ static void cr3_target_pml4(void)
     set(F(CR3_TARGET0), PML4);
 }
 static void guest_tsd(void) { set_bits(F(GUEST_CR4), C4_TSD); }
+static void fs_base_data(void) { set(F(GUEST_FS_BASE), DATA); }
 
 struct insn_case {
     const char *name;
@@ -556,6 +565,41 @@ static const struct insn_case insn_cases[] = {
     {"bitmap A full, B empty", CODE_OF("\xe6\x80\x0f\xa2"),
      .proc = P_IO_BITMAPS, .setup = io_a_all, .reason = R_IO, .rip = AT(0),
      .len = 2, .qual = IOQ(1, 0, 1, 0x80)},
+
+    /* INS/OUTS (26.1.3): the I/O exit with the string bit, the REP bit
+     * and the port in DX, also with a count of 0; the linear address of
+     * the memory operand (28.2.1) and the instruction information
+     * (28.2.5). mov rsi, rbx (48 89 de) or mov rdi, rbx (48 89 df)
+     * first. */
+    {"rep outsb", CODE_OF("\x48\x89\xde\xf3\x6e"), .proc = P_UNCOND_IO,
+     .rbx = DATA, .rcx = 5, .rdx = 0x3F8, .reason = R_IO, .rip = AT(3),
+     .len = 2, .qual = IOQ(1, 0, 0, 0x3F8) | IOQ_STRING | IOQ_REP,
+     .linear = DATA, .info = SIO_INFO(2, 3), .info_mask = SIO_MASK_OUTS},
+    {"rep outsb, count 0", CODE_OF("\x48\x89\xde\xf3\x6e"),
+     .proc = P_UNCOND_IO, .rbx = DATA, .rdx = 0x3F8, .reason = R_IO,
+     .rip = AT(3), .len = 2,
+     .qual = IOQ(1, 0, 0, 0x3F8) | IOQ_STRING | IOQ_REP, .linear = DATA},
+    {"insd", CODE_OF("\x48\x89\xdf\x6d"), .proc = P_UNCOND_IO,
+     .rbx = DATA + 8, .rdx = 0x60, .reason = R_IO, .rip = AT(3), .len = 1,
+     .qual = IOQ(4, 1, 0, 0x60) | IOQ_STRING, .linear = DATA + 8,
+     .info = SIO_INFO(2, 0), .info_mask = SIO_MASK_INS},
+    /* 66 64 67 6F: OUTSW from FS:[ESI], 32-bit addresses. */
+    {"outsw fs:[esi]", CODE_OF("\x48\x89\xde\x66\x64\x67\x6f"),
+     .proc = P_UNCOND_IO, .setup = fs_base_data, .rbx = 0x10,
+     .rdx = 0x80, .reason = R_IO, .rip = AT(3), .len = 4,
+     .qual = IOQ(2, 0, 0, 0x80) | IOQ_STRING, .linear = DATA + 0x10,
+     .info = SIO_INFO(1, 4), .info_mask = SIO_MASK_OUTS},
+    {"rep insb, bitmap clear: no exit", CODE_OF("\x48\x89\xdf\xf3\x6c\x0f\xa2"),
+     .proc = P_IO_BITMAPS, .rbx = DATA, .rcx = 3, .rdx = 0x3FD,
+     .reason = R_CPUID, .rip = AT(5)},
+    {"rep insb, bitmap bit set", CODE_OF("\x48\x89\xdf\xf3\x6c"),
+     .proc = P_IO_BITMAPS, .setup = io_a_0x60, .rbx = DATA, .rcx = 3,
+     .rdx = 0x60, .reason = R_IO, .rip = AT(3), .len = 2,
+     .qual = IOQ(1, 1, 0, 0x60) | IOQ_STRING | IOQ_REP, .linear = DATA},
+    /* The I/O permission #GP at CPL 3 comes before the exit. */
+    {"rep outsb at CPL 3", CODE_OF("\xf3\x6e"), .proc = P_UNCOND_IO,
+     .user = true, .exceptions = 1u << 13, .reason = R_EXCEPTION,
+     .rip = AT(0), .intr_info = GP_EXIT},
 
     /* MSR bitmaps (26.1.3): mov ecx, imm32; rdmsr / wrmsr. */
     {"rdmsr without MSR bitmaps", CODE_OF("\xb9\x10\0\0\0\x0f\x32"),
