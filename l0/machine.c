@@ -7,6 +7,7 @@
 #include "cpu/cpu.h"
 #include "dev/exit_ports.h"
 #include "dev/lapic.h"
+#include "dev/platform.h"
 #include "dev/uart.h"
 
 static uint64_t cpu_cycles(void *ctx)
@@ -26,7 +27,8 @@ struct machine *machine_create(uint64_t ram_mib, FILE *serial)
     if (!m->ram || !(m->cpu = cpu_create(m)) ||
         !(m->uart = uart_create(m, serial)) ||
         exit_ports_register(m) != 0 ||
-        !(m->lapic = lapic_create(m, cpu_cycles, m->cpu))) {
+        !(m->lapic = lapic_create(m, cpu_cycles, m->cpu)) ||
+        !(m->platform = platform_create(m))) {
         fprintf(stderr, "turtles: cannot create a machine with %llu MiB\n",
                 (unsigned long long)ram_mib);
         machine_destroy(m);
@@ -39,6 +41,7 @@ void machine_destroy(struct machine *m)
 {
     if (!m)
         return;
+    platform_destroy(m->platform);
     if (m->lapic)
         lapic_destroy(m->lapic);
     if (m->uart)

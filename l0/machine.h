@@ -10,6 +10,11 @@
 
 #include "dev/bus.h"
 
+/* The machine's time base: one modeled cycle is one TSC tick, and the
+ * TSC runs at this frequency. Every device clock (PIT, ACPI PM timer,
+ * RTC) is derived from it; nothing else states a frequency. */
+#define MACHINE_TSC_HZ 1000000000ull
+
 /* Why the run ended. */
 enum machine_stop {
     STOP_NONE = 0,
@@ -44,6 +49,8 @@ struct machine {
      * Linux (main.c checks), so that this header need not pull in
      * <signal.h> and its raise() everywhere. */
     volatile int stop_signal;
+
+    struct platform *platform; /* PIC, PIT, ... (l0/dev/platform.h) */
 };
 
 /* A machine with `ram_mib` MiB of RAM, the UART writing to `serial`,

@@ -8,8 +8,12 @@
  * `now`. Expiries are turned into IRR bits lazily, when the CPU asks for
  * a pending vector or when a register write changes the timer.
  *
- * Not modeled (reads 0, writes ignored unless noted): TMR (only edge-
- * triggered interrupts exist here), ESR, APR, CMCI (the version register
+ * LINT0 in ExtINT mode is the 8259's INTR input (virtual wire, SDM
+ * 11.5.1): the vector comes from the PIC's INTA, not from IRR/ISR, and
+ * the LAPIC's own requested vectors go first. TMR records which vectors
+ * the IOAPIC delivered level-triggered, whose EOI it broadcasts back.
+ *
+ * Not modeled (reads 0, writes ignored unless noted): ESR, APR, CMCI (the version register
  * reports 6 LVT entries, so there is none), the TSC-deadline timer mode,
  * IPIs other than a fixed self-IPI, relocation through IA32_APIC_BASE,
  * and x2APIC. The thermal, performance, LINT0/1 and error LVTs are plain
@@ -32,6 +36,7 @@ enum {
     REG_DFR = 0x0e0,
     REG_SVR = 0x0f0,
     REG_ISR = 0x100, /* 8 registers, 0x10 apart */
+    REG_TMR = 0x180,
     REG_IRR = 0x200,
     REG_ICR_LO = 0x300,
     REG_ICR_HI = 0x310,
@@ -47,6 +52,8 @@ enum {
 #define LVT_MASKED (1u << 16)
 #define LVT_PERIODIC (1u << 17) /* timer mode 01 (SDM Figure 11-8) */
 #define SVR_ENABLE (1u << 8)    /* APIC software enable (SDM 11.4.7.2) */
+#define LVT_MODE(v) (((v) >> 8) & 7)
+#define MODE_EXTINT 7
 
 /* The six LVT entries and the bits software may write in each (SDM
  * Figure 11-8): vector 0-7, delivery mode 8-10, polarity 13, trigger
@@ -72,7 +79,9 @@ struct lapic {
 
     uint32_t tpr, ldr, dfr, svr, icr_lo, icr_hi;
     uint32_t lvt[LVT_COUNT];
-    uint32_t irr[8], isr[8];
+    uint32_t irr[8], isr[8], tmr[8];
+    const struct lapic_platform *platform; /* or NULL */
+    bool extint_offered; /* the last pending vector came from the PIC */
 
     /* The timer: the count was `count0` at cycle `t0` and drops by one
      * every `divide` cycles; `fire` = t0 + count0 * divide. */
@@ -183,6 +192,8 @@ static uint32_t lapic_read32(struct lapic *l, uint64_t offset)
         return l->isr[(offset - REG_ISR) >> 4];
     if (offset >= REG_IRR && offset < REG_IRR + 0x80)
         return l->irr[(offset - REG_IRR) >> 4];
+    if (offset >= REG_TMR && offset < REG_TMR + 0x80)
+        return l->tmr[(offset - REG_TMR) >> 4];
     switch (offset) {
     case REG_ID:
         return 0; /* APIC ID 0 in bits 31:24: the only CPU */
@@ -248,8 +259,14 @@ static void lapic_write32(struct lapic *l, uint64_t offset, uint32_t v)
         /* SDM 11.8.5: EOI retires the highest-priority in-service vector;
          * the value written does not matter in xAPIC mode. */
         int v_isr = highest(l->isr);
-        if (v_isr >= 0)
+        if (v_isr >= 0) {
             clear_bit(l->isr, v_isr);
+            if (l->tmr[v_isr >> 5] & (1u << (v_isr & 31))) {
+                clear_bit(l->tmr, v_isr);
+                if (l->platform)
+                    l->platform->eoi(l->platform->ctx, v_isr);
+            }
+        }
         break;
     }
     case REG_LDR:
@@ -340,19 +357,42 @@ void lapic_destroy(struct lapic *l)
     free(l);
 }
 
+/* LINT0 passes the 8259's INTR as ExtINT when it is unmasked in that
+ * mode (SDM 11.5.1). The vector is the one INTA would return now. */
+static int extint_vector(struct lapic *l)
+{
+    const struct lapic_platform *p = l->platform;
+    uint32_t lint0 = l->lvt[LVT_LINT0];
+    if (!p || (lint0 & LVT_MASKED) || LVT_MODE(lint0) != MODE_EXTINT)
+        return -1;
+    return p->extint_vector(p->ctx);
+}
+
 int lapic_pending_vector(struct lapic *l, uint64_t now)
 {
+    if (l->platform)
+        l->platform->sync(l->platform->ctx, now);
     timer_update(l, now);
+    l->extint_offered = false;
     /* SDM 11.8.4: the highest requested vector is taken only if its
      * priority class is above the processor priority class. */
     int v = highest(l->irr);
-    if (v < 0 || ((uint32_t)v & 0xf0) <= (ppr(l) & 0xf0))
-        return -1;
+    if (v >= 0 && ((uint32_t)v & 0xf0) > (ppr(l) & 0xf0))
+        return v;
+    v = extint_vector(l);
+    l->extint_offered = v >= 0;
     return v;
 }
 
 void lapic_accept(struct lapic *l, int vector)
 {
+    if (l->extint_offered) {
+        /* The INTA cycle goes to the PIC; IRR and ISR are not involved.
+         * The PIC answers with the vector offered, as nothing ran since. */
+        l->extint_offered = false;
+        l->platform->inta(l->platform->ctx);
+        return;
+    }
     if (vector < 0 || vector > 255)
         return;
     clear_bit(l->irr, vector);
@@ -361,7 +401,29 @@ void lapic_accept(struct lapic *l, int vector)
 
 uint64_t lapic_next_event(const struct lapic *l, uint64_t now)
 {
-    if (!l->armed || (l->lvt[LVT_TIMER] & LVT_MASKED))
-        return UINT64_MAX;
-    return l->fire > now ? l->fire : now;
+    uint64_t t = UINT64_MAX;
+    if (l->armed && !(l->lvt[LVT_TIMER] & LVT_MASKED))
+        t = l->fire > now ? l->fire : now;
+    if (l->platform) {
+        uint64_t p = l->platform->next_event(l->platform->ctx, now);
+        if (p < t)
+            t = p;
+    }
+    return t;
+}
+
+void lapic_connect_platform(struct lapic *l, const struct lapic_platform *p)
+{
+    l->platform = p;
+}
+
+void lapic_deliver(struct lapic *l, int vector, int level)
+{
+    if (vector < 16 || vector > 255)
+        return; /* illegal vector (SDM 11.5.2): dropped, as in request() */
+    set_bit(l->irr, vector);
+    if (level)
+        set_bit(l->tmr, vector);
+    else
+        clear_bit(l->tmr, vector);
 }

@@ -27,11 +27,41 @@ void lapic_destroy(struct lapic *l);
  * `now` are accounted first. */
 int lapic_pending_vector(struct lapic *l, uint64_t now);
 
-/* The CPU delivers `vector`: it moves from IRR to ISR (SDM 11.8.4). */
+/* The CPU delivers `vector`: it moves from IRR to ISR (SDM 11.8.4), or,
+ * when lapic_pending_vector offered the PIC's vector, the PIC sees INTA. */
 void lapic_accept(struct lapic *l, int vector);
 
 /* The cycle at which the next timer interrupt will be requested, or
  * UINT64_MAX if none is armed (for HLT: time jumps there). */
 uint64_t lapic_next_event(const struct lapic *l, uint64_t now);
+
+/* The platform outside the CPU (l0/dev/platform.c): the 8259 PIC on
+ * LINT0, and the timers whose IRQ lines reach the LAPIC through the PIC
+ * or the IOAPIC. Nothing runs in the background there either, so the
+ * LAPIC asks it to catch up before it answers the CPU. */
+struct lapic_platform {
+    void *ctx;
+    /* Brings the platform's timers to `now`: their IRQ lines move, and
+     * the IOAPIC calls lapic_deliver. */
+    void (*sync)(void *ctx, uint64_t now);
+    /* The first cycle after `now` at which an IRQ line may rise, or
+     * UINT64_MAX. */
+    uint64_t (*next_event)(void *ctx, uint64_t now);
+    /* LINT0's input, the 8259's INTR output: the vector its INTA cycle
+     * would return now, or -1 while INTR is low. */
+    int (*extint_vector)(void *ctx);
+    /* The INTA cycle of an ExtINT delivery (the PIC moves IRR to ISR). */
+    void (*inta)(void *ctx);
+    /* The EOI of a level-triggered vector, broadcast to the IOAPIC. */
+    void (*eoi)(void *ctx, int vector);
+};
+
+/* Connects the platform (stored by pointer; it outlives the LAPIC). */
+void lapic_connect_platform(struct lapic *l, const struct lapic_platform *p);
+
+/* An interrupt message from the IOAPIC, fixed or lowest-priority delivery
+ * to this (the only) CPU: `vector` is requested, and its TMR bit says
+ * whether its EOI is broadcast (SDM Vol. 3A 11.8.4, 11.8.5). */
+void lapic_deliver(struct lapic *l, int vector, int level);
 
 #endif
