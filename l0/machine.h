@@ -25,6 +25,7 @@ enum machine_stop {
     STOP_INSN_LIMIT,    /* --max-insns reached */
     STOP_INTERNAL,      /* an emulator limit; the message says which */
     STOP_INTERRUPTED,   /* SIGINT or SIGTERM (stop_signal) */
+    STOP_RESET,         /* the guest reset the machine (i8042 0xFE) */
 };
 
 struct machine {

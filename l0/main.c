@@ -35,6 +35,7 @@ enum {
     EXIT_HALTED = 81,     /* HLT forever */
     EXIT_INSN_LIMIT = 82, /* --max-insns reached */
     EXIT_NO_L2 = 83,      /* nested: L1 ended without ever running L2 */
+    EXIT_RESET = 84,      /* the guest reset the machine */
     EXIT_SIGNAL = 128,    /* + the signal: SIGINT 130, SIGTERM 143 */
 };
 
@@ -55,6 +56,8 @@ static const struct {
     {EXIT_HALTED, "HLT with nothing to wake it"},
     {EXIT_INSN_LIMIT, "instruction limit reached"},
     {EXIT_NO_L2, "nested: L1 ended without running L2"},
+    {EXIT_RESET, "the guest reset the machine (i8042 0xFE, port 0xCF9): "
+                 "there is no reset path"},
     {EXIT_SIGNAL + SIGINT, "interrupted by SIGINT (Ctrl-C)"},
     {EXIT_SIGNAL + SIGTERM, "stopped by SIGTERM"},
 };
@@ -389,6 +392,7 @@ static int exit_code(const struct machine *m)
     case STOP_TRIPLE_FAULT: return EXIT_TRIPLE_FAULT;
     case STOP_HALTED: return EXIT_HALTED;
     case STOP_INSN_LIMIT: return EXIT_INSN_LIMIT;
+    case STOP_RESET: return EXIT_RESET;
     default: return EXIT_INTERNAL;
     }
 }

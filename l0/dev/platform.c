@@ -11,17 +11,29 @@
 #include <stdlib.h>
 
 #include "cpu/cpu.h"
+#include "dev/acpi.h"
+#include "dev/acpi_pm.h"
+#include "dev/fw_cfg.h"
+#include "dev/i8042.h"
+#include "dev/ioapic.h"
 #include "dev/lapic.h"
+#include "dev/pci.h"
 #include "dev/pic.h"
 #include "dev/pit.h"
+#include "dev/rtc.h"
 #include "machine.h"
 
-enum { IRQ_PIT = 0 };
+enum { IRQ_PIT = 0, IRQ_RTC = 8 };
 
 struct platform {
     struct machine *m;
     struct pic *pic;
     struct pit *pit;
+    struct ioapic *ioapic;
+    struct rtc *rtc;
+    struct acpi_pm *acpi_pm;
+    struct fw_cfg *fw_cfg;
+    struct pci *pci;
     struct lapic_platform hooks;
 };
 
@@ -39,9 +51,21 @@ static void kick(void *ctx)
         p->m->cpu->next_event_check = 0;
 }
 
+/* ISA IRQ0 is IOAPIC pin 2 (the MADT's override); the others are their
+ * own pin. Pin 0 (the 8259's INTR on some boards) is not connected. */
 void platform_set_irq(struct platform *p, unsigned irq, bool level)
 {
     pic_set_irq(p->pic, irq, level);
+    ioapic_set_pin(p->ioapic, irq == IRQ_PIT ? 2 : irq, level);
+}
+
+/* A rising edge on `irq` (the line may have been high already), after
+ * which it rests at `level`. */
+static void pulse(struct platform *p, unsigned irq, bool level)
+{
+    platform_set_irq(p, irq, false);
+    platform_set_irq(p, irq, true);
+    platform_set_irq(p, irq, level);
 }
 
 /* Each rising edge of a timer's output since the last sync is a pulse
@@ -50,12 +74,16 @@ void platform_set_irq(struct platform *p, unsigned irq, bool level)
 static void sync_to(void *ctx, uint64_t now)
 {
     struct platform *p = ctx;
-    bool level;
-    if (pit_out0_edges(p->pit, now, &level)) {
-        platform_set_irq(p, IRQ_PIT, false);
-        platform_set_irq(p, IRQ_PIT, true);
-    }
-    platform_set_irq(p, IRQ_PIT, level);
+    bool level, edge;
+    if (pit_out0_edges(p->pit, now, &level))
+        pulse(p, IRQ_PIT, level);
+    else
+        platform_set_irq(p, IRQ_PIT, level);
+    level = rtc_irq_level(p->rtc, now, &edge);
+    if (edge)
+        pulse(p, IRQ_RTC, level);
+    else
+        platform_set_irq(p, IRQ_RTC, level);
 }
 
 static void sync_now(void *ctx)
@@ -66,7 +94,9 @@ static void sync_now(void *ctx)
 static uint64_t next_event(void *ctx, uint64_t now)
 {
     struct platform *p = ctx;
-    return pit_next_out0_edge(p->pit, now);
+    uint64_t pit = pit_next_out0_edge(p->pit, now);
+    uint64_t rtc = rtc_next_event(p->rtc, now);
+    return pit < rtc ? pit : rtc;
 }
 
 static int extint_vector(void *ctx)
@@ -81,7 +111,7 @@ static void inta(void *ctx)
 
 static void level_eoi(void *ctx, int vector)
 {
-    (void)ctx, (void)vector;
+    ioapic_eoi(((struct platform *)ctx)->ioapic, vector);
 }
 
 static uint64_t now_cb(void *ctx)
@@ -104,11 +134,18 @@ struct platform *platform_create(struct machine *m)
         .eoi = level_eoi,
     };
     if (!(p->pic = pic_create(&m->ports, sync_now, kick, p)) ||
-        !(p->pit = pit_create(&m->ports, now_cb, sync_now, p))) {
+        !(p->pit = pit_create(&m->ports, now_cb, sync_now, p)) ||
+        !(p->ioapic = ioapic_create(&m->mmio, m->lapic, sync_now, p)) ||
+        !(p->rtc = rtc_create(&m->ports, now_cb, sync_now, p, m->ram_size)) ||
+        !(p->acpi_pm = acpi_pm_create(m, now_cb, p)) ||
+        !(p->fw_cfg = fw_cfg_create(m)) || !(p->pci = pci_create(m)) ||
+        i8042_register(m) != 0) {
         platform_destroy(p);
         return NULL;
     }
     lapic_connect_platform(m->lapic, &p->hooks);
+    /* Tables only where RAM reaches the BIOS area (--mem is at least 1). */
+    acpi_build_tables(m);
     return p;
 }
 
@@ -116,6 +153,11 @@ void platform_destroy(struct platform *p)
 {
     if (p == NULL)
         return;
+    pci_destroy(p->pci);
+    fw_cfg_destroy(p->fw_cfg);
+    acpi_pm_destroy(p->acpi_pm);
+    rtc_destroy(p->rtc);
+    ioapic_destroy(p->ioapic);
     pit_destroy(p->pit);
     pic_destroy(p->pic);
     free(p);

@@ -34,6 +34,9 @@ static const char *const status_names[] = {
     [STOP_INSN_LIMIT] = "insn-limit",
     [STOP_INTERNAL] = "internal",
     [STOP_INTERRUPTED] = "interrupted",
+    /* The schema has no 'reset': a reset ends the run like
+     * a power-off, and exit_code (84) tells the two apart. */
+    [STOP_RESET] = "shutdown",
 };
 
 const char *db_status_name(enum machine_stop stop)

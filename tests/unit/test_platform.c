@@ -16,19 +16,7 @@
 #include "dev/lapic.h"
 #include "dev/pit.h"
 #include "machine.h"
-
-static int setup(void **state)
-{
-    struct machine *m = machine_create(2, stderr);
-    *state = m;
-    return m ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    machine_destroy(*state);
-    return 0;
-}
+#include "machine_rig.h"
 
 static void out(struct machine *m, uint16_t port, uint8_t v)
 {
@@ -108,7 +96,7 @@ static void test_power_up_platform_is_silent(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, machine_setup, machine_teardown)
     const struct CMUnitTest tests[] = {
         T(test_pit_irq0_arrives_through_extint),
         T(test_masked_lint0_blocks_the_pic),
