@@ -221,3 +221,30 @@ def strio():
     ins = ",".join(["0x60"] * 8)
     return [f"RESULT strio out=turtles back=seltrut fs=F in={ins}"
             " regs=1,1,1,1"]
+
+
+def pcplatform():
+    # From the data sheets and QEMU's -machine pc (which turtles follows):
+    # five IRQ0s, IR0's ISR bit (0x1) in the handler and none after EOI
+    # (8259A); OUT2 low after a mode-0 control word, high at terminal
+    # count, the count going down (82C54); RTC register B 0x02 (BCD,
+    # 24-hour, as firmware leaves it), D 0x80 (VRT), four 1024 Hz periodic
+    # interrupts, the seconds advancing (MC146818A); IOAPIC version 0x20
+    # with 24 entries, three IRQ0s through pin 2; the 440FX host bridge
+    # 8086:1237, class 060000, an empty slot reading all ones; fw_cfg
+    # "QEMU", the traditional interface, one CPU, 256 MiB (the runners'
+    # -m 256 and turtles' default); the RSDP in the BIOS area, every
+    # checksum right, SCI 9, PIIX4 PM at 0x600 (PM1a_CNT 0x604, PM_TMR
+    # 0x608), the LAPIC at 0xFEE00000, one processor, the IOAPIC at
+    # 0xFEC00000, IRQ0 on GSI 2, an \_S5 object; the PM timer at 3.58 MHz.
+    return [
+        "RESULT pic+pit irq0=5 isr=0x1,0",
+        "RESULT pit2 out2=1,1 countdown=1",
+        "RESULT rtc b=0x2 d=0x80 sane=1 periodic=4 advanced=1",
+        "RESULT ioapic version=0x20 entries=24 pin2_irq0=3",
+        "RESULT pci host=8086:1237 class=060000 empty=0xffffffff",
+        "RESULT fw_cfg signature=QEMU traditional=1 cpus=1 ram_mib=256",
+        "RESULT acpi rsdp=1 checksums=ok sci=9 pm1a_cnt=0x604 pm_tmr=0x608"
+        " madt_lapic=0xfee00000 lapics=1 ioapic=0xfec00000 irq0_gsi=2 s5=1",
+        "RESULT pm_timer rate=ok",
+    ]
