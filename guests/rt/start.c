@@ -13,8 +13,8 @@ void rt_start(uint32_t magic, uint32_t info_pa);
  * without an error code, which its stub reads as a double fault with a
  * shifted frame, whenever a tick happens to fall while IF is set. So every
  * program starts with both PICs masked (OCW1, all 8 bits) and gets
- * interrupts from the local APIC only. Ports 0x21/0xA1 are an open bus
- * on our emulator, which has no PIC. */
+ * interrupts from the local APIC only. (On our emulator the PICs start
+ * uninitialized and masked already: docs/platform.md.) */
 void rt_mask_pic(void)
 {
     outb(0x21, 0xFF);

@@ -21,9 +21,10 @@
 #include "dev/pic.h"
 #include "dev/pit.h"
 #include "dev/rtc.h"
+#include "dev/uart.h"
 #include "machine.h"
 
-enum { IRQ_PIT = 0, IRQ_RTC = 8 };
+enum { IRQ_PIT = 0, IRQ_COM1 = 4, IRQ_RTC = 8 };
 
 struct platform {
     struct machine *m;
@@ -119,6 +120,11 @@ static uint64_t now_cb(void *ctx)
     return platform_now(ctx);
 }
 
+static void com1_irq(void *ctx, bool level)
+{
+    platform_set_irq(ctx, IRQ_COM1, level);
+}
+
 struct platform *platform_create(struct machine *m)
 {
     struct platform *p = calloc(1, sizeof *p);
@@ -144,6 +150,8 @@ struct platform *platform_create(struct machine *m)
         return NULL;
     }
     lapic_connect_platform(m->lapic, &p->hooks);
+    if (m->uart)
+        uart_connect_irq(m->uart, com1_irq, p);
     /* Tables only where RAM reaches the BIOS area (--mem is at least 1). */
     acpi_build_tables(m);
     return p;

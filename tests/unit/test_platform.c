@@ -94,6 +94,24 @@ static void test_power_up_platform_is_silent(void **state)
     assert_int_equal(lapic_pending_vector(m->lapic, m->cpu->cycles), -1);
 }
 
+/* The UART's interrupt output is ISA IRQ4: with MCR.OUT2 and IER's
+ * transmitter-empty bit set, the 8259 requests vector base + 4. */
+static void test_com1_interrupt_is_irq4(void **state)
+{
+    struct machine *m = *state;
+    program(m, 0);
+    out(m, 0x21, 0xEF); /* only IRQ4 */
+    m->cpu->cycles = 0;
+    assert_int_equal(lapic_pending_vector(m->lapic, 0), -1);
+    out(m, 0x3FC, 0x08); /* MCR: OUT2 */
+    out(m, 0x3F9, 0x02); /* IER: transmitter holding register empty */
+    assert_int_equal(lapic_pending_vector(m->lapic, 0), 0x24);
+    in(m, 0x3FA); /* IIR reports it and clears it */
+    lapic_accept(m->lapic, 0x24);
+    out(m, 0x20, 0x20);
+    assert_int_equal(lapic_pending_vector(m->lapic, 0), -1);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, machine_setup, machine_teardown)
@@ -101,6 +119,7 @@ int main(void)
         T(test_pit_irq0_arrives_through_extint),
         T(test_masked_lint0_blocks_the_pic),
         T(test_power_up_platform_is_silent),
+        T(test_com1_interrupt_is_irq4),
     };
     return cmocka_run_group_tests_name("platform", tests, NULL, NULL);
 }

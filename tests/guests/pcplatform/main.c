@@ -435,7 +435,7 @@ static void wait_for_power_off(void)
 
 int main(const struct rt_boot *boot)
 {
-    (void)boot;
+    rt_args_require(boot, "pcplatform", 0, 0); /* it takes no arguments */
     test_pic_pit();
     test_pit2();
     test_rtc();

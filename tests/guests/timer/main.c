@@ -140,11 +140,6 @@ int main(const struct rt_boot *boot)
                                        VEC_IF0, VEC_TPR, VEC_CR8};
     for (unsigned k = 0; k < sizeof vectors / sizeof *vectors; k++)
         rt_set_handler(vectors[k], on_timer);
-    /* Firmware (QEMU's SeaBIOS) leaves the 8259 delivering the PIT's
-     * IRQ0 at vector 8 through LINT0: mask both chips (OCW1), so that
-     * only the LAPIC timer interrupts. */
-    outb(0x21, 0xFF);
-    outb(0xA1, 0xFF);
     apic_write(APIC_TPR, 0);
     apic_write(APIC_SVR, SVR_ENABLE | VEC_SPURIOUS);
 
