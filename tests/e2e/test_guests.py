@@ -131,7 +131,8 @@ CASES = [
     system_case("strio", expected_system.strio()),
     # The PC platform (docs/platform.md); it ends with an ACPI power-off.
     # Bochs has no fw_cfg and its BIOS puts the PM ports elsewhere; under
-    # l1vmm, L2 gets neither the platform's ports nor its tables.
+    # l1vmm a multiboot L2 gets neither the platform's ports nor its tables
+    # (l1vmm's direct access is for a Linux L2 only).
     Case("pcplatform", "", OK, lines=expected_system.pcplatform(),
          backends=["qemu", "turtles", "turtles-single"]),
 ]

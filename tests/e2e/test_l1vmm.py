@@ -43,8 +43,9 @@ GUEST_ARGS = {"cpuid": "iters=1000", "fault": "kind=pf",
 # Guests that cannot run under l1vmm, with the reason.
 SKIP = {"linux": "Debian's kernel, a bzImage: l1vmm loads multiboot images "
                  "only so far (docs/linux.md)",
-        "pcplatform": "l1vmm gives L2 neither the PC platform's ports (they "
-                      "read all ones) nor its ACPI tables and IOAPIC page"}
+        "pcplatform": "a multiboot L2 gets l1vmm's emulated ports (the "
+                      "platform's read all ones) and no ACPI tables: direct "
+                      "access is for a Linux L2 only (docs/l1vmm.md)"}
 
 
 def discover_guests():
