@@ -61,7 +61,7 @@ endif
 run: $(IMAGES) $(LAYER_PROGRAMS)
 	TURTLES=$(TURTLES) scripts/experiment.sh $(EXP)
 
-bench: $(IMAGES) $(LAYER_PROGRAMS)
+bench: $(IMAGES) $(LAYER_PROGRAMS) $(LINUX_KERNEL) $(LINUX_INITRD)
 	scripts/bench.sh
 
 clean:

@@ -75,3 +75,32 @@ round_trip() { # LABEL ITERS TURTLES-OPTIONS...
 round_trip single-level "${BENCH_CPUID_ITERS:-200000}" single
 round_trip "nested, shadowing off" 20000 nested --vmcs-shadowing off
 round_trip "nested, shadowing on" 20000 nested --vmcs-shadowing on
+
+# Debian's kernel to /init and one short workload (make linux,
+# docs/linux.md): host seconds on QEMU TCG and on turtles bare and single,
+# one run each, with turtles' guest instruction count.
+linux_boot() { # BACKEND
+    local runner=scripts/${1%%-*}-run.sh t0 t1
+    export TURTLES_MODE=${1#turtles-} TURTLES_EXTRA=""
+    [ "$1" = turtles ] && export TURTLES_MODE=bare
+    t0=$(date +%s.%N)
+    "$runner" --timeout 900 --initrd build/linux/initrd.gz build/linux/vmlinuz \
+        console=ttyS0 quiet panic=-1 workload=process rounds=1 > /dev/null || return 1
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }'
+}
+if [ -f build/linux/vmlinuz ] && [ -f build/linux/initrd.gz ]; then
+    linux_insns=$("$turtles" run --stats --kernel build/linux/vmlinuz \
+        --initrd build/linux/initrd.gz \
+        --append "console=ttyS0 quiet panic=-1 workload=process rounds=1" \
+        2>&1 >/dev/null | sed -n 's/.*instructions=\([0-9]*\).*/\1/p')
+    printf 'Linux boot + process workload: %s guest instructions on turtles\n' \
+        "${linux_insns:-?}"
+    declare -A linux_s
+    for backend in qemu turtles turtles-single; do
+        linux_s[$backend]=$(linux_boot "$backend" || echo failed)
+        printf '  %-16s %8s s\n' "$backend" "${linux_s[$backend]}"
+    done
+    awk -v q="${linux_s[qemu]}" -v t="${linux_s[turtles]}" -v s="${linux_s[turtles-single]}" \
+        'BEGIN { if (q + 0 > 0 && t + 0 > 0) printf "  turtles / qemu time = %.1f, single / bare time = %.2f\n", t / q, s / t }'
+fi

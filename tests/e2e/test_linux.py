@@ -5,9 +5,12 @@ The workloads' RESULT lines are computed independently first: the same
 workload scripts run on the host under the same busybox binary, with only
 busybox's applets on PATH. QEMU TCG, the reference machine, must print
 exactly those lines for each workload and exit with status 0 through
-isa-debug-exit. turtles' Linux loader (--kernel/--initrd/--append) must
-refuse what the boot protocol cannot start, with the load-error status and
-a message that says why."""
+isa-debug-exit, and so must turtles in bare and single mode (the kernel
+runs on the emulated CPU and platform, and as the guest of L0). A kernel
+panic reboots (panic=-1): turtles ends with its reset status. turtles'
+Linux loader (--kernel/--initrd/--append) must refuse what the boot
+protocol cannot start, with the load-error status and a message that says
+why."""
 
 import concurrent.futures
 import os
@@ -22,10 +25,15 @@ from tap import Report, arguments  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LINUX = os.path.join(ROOT, "build", "linux")
 WORKLOADS = os.path.join(ROOT, "guests", "linux", "rootfs", "workloads")
-EXIT_USAGE, EXIT_BAD_IMAGE = 64, 65
+EXIT_USAGE, EXIT_BAD_IMAGE, EXIT_RESET = 64, 65, 84
 
 # Short enough for make test; experiments run the long versions.
 CASES = [("boot", ""), ("process", "2"), ("compute", "64")]
+# On turtles (about 1.6 G instructions to /init): each mode once; nested
+# is Linux as L2 under l1vmm with EPT (docs/l1vmm.md, "Linux as L2").
+TURTLES_CASES = [("bare", "process", "1"), ("single", "boot", ""),
+                 ("nested", "boot", "")]
+NESTED_OPTIONS = ["--mem", "512", "--l1-args", "ram=256"]
 
 
 def kernel_release():
@@ -59,10 +67,13 @@ def results(out):
             if l.startswith("RESULT ")]
 
 
+def kernel_cmdline(workload, rounds):
+    words = ["console=ttyS0", "quiet", "panic=-1", f"workload={workload}"]
+    return words + ([f"rounds={rounds}"] if rounds else [])
+
+
 def qemu(workload, rounds):
-    cmdline = ["console=ttyS0", "quiet", "panic=-1", f"workload={workload}"]
-    if rounds:
-        cmdline.append(f"rounds={rounds}")
+    cmdline = kernel_cmdline(workload, rounds)
     p = subprocess.run([os.path.join(ROOT, "scripts", "qemu-run.sh"),
                         "--timeout", "240", "--initrd",
                         os.path.join(LINUX, "initrd.gz"),
@@ -71,11 +82,25 @@ def qemu(workload, rounds):
     return p.returncode, p.stdout, p.stderr
 
 
-def turtles(args):
+def turtles(args, timeout=120):
     prog = os.environ.get("TURTLES", os.path.join(ROOT, "build", "turtles"))
     p = subprocess.run([prog, "run"] + args, cwd=ROOT, capture_output=True,
-                       text=True, timeout=120)
+                       text=True, timeout=timeout)
     return p.returncode, p.stderr
+
+
+def turtles_linux(mode, append, limit=6_000_000_000):
+    """Boots the kernel on turtles; returns (status, serial, stderr)."""
+    prog = os.environ.get("TURTLES", os.path.join(ROOT, "build", "turtles"))
+    args = [prog, "run", "--mode", mode, "--max-insns", str(limit),
+            "--kernel", os.path.join(LINUX, "vmlinuz"),
+            "--initrd", os.path.join(LINUX, "initrd.gz"),
+            "--append", " ".join(append)]
+    if mode == "nested":
+        args[2:2] = NESTED_OPTIONS
+    p = subprocess.run(args, cwd=ROOT, capture_output=True, text=True,
+                       timeout=900)
+    return p.returncode, p.stdout, p.stderr
 
 
 def main():
@@ -99,6 +124,23 @@ def main():
                     err.strip()[-400:])
     if not wants("turtles"):
         return r.finish()
+
+    for mode, workload, rounds in TURTLES_CASES:
+        want = host_expected(workload, rounds)
+        status, out, err = turtles_linux(mode, kernel_cmdline(workload, rounds))
+        got = results(out)
+        r.check(status == 0 and got == want,
+                f"turtles --mode {mode}: workload={workload} prints the host's "
+                "RESULT lines", f"status {status}", f"want {want}",
+                f"got {got}", out.strip()[-600:], err.strip()[-400:])
+
+    # A kernel that cannot find its init panics; panic=-1 reboots at once,
+    # through the FADT's reset register: the run ends with the reset status.
+    status, out, err = turtles_linux("bare", ["console=ttyS0", "panic=-1",
+                                              "rdinit=/nonexistent", "init=/nonexistent"])
+    r.check(status == EXIT_RESET and "Kernel panic" in out,
+            "turtles: a kernel panic ends the run with the reset status",
+            f"status {status}", out.strip()[-400:], err.strip()[-300:])
 
     with tempfile.TemporaryDirectory() as d:
         # Not a bzImage: a multiboot ELF given as --kernel.
