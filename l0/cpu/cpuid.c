@@ -101,3 +101,10 @@ struct cpuid_result cpuid_query(uint32_t leaf, uint32_t subleaf)
         return extended(leaf);
     return basic(MAX_BASIC, subleaf);
 }
+
+void cpuid_apply_state(struct cpuid_result *r, uint32_t leaf,
+                       uint64_t apic_base)
+{
+    if (leaf == 1 && !(apic_base & (1u << 11)))
+        r->edx &= ~BIT(9);
+}

@@ -20,6 +20,7 @@ bool exec_cpuid(struct cpu *c, const struct insn *i)
     struct cpuid_result r = cpuid_query((uint32_t)c->gpr[RAX],
                                         (uint32_t)c->gpr[RCX]);
     cpuid_reflect_cr4(&r, (uint32_t)c->gpr[RAX], c->cr4);
+    cpuid_apply_state(&r, (uint32_t)c->gpr[RAX], c->apic_base);
     gpr_set(c, RAX, 4, false, r.eax);
     gpr_set(c, RBX, 4, false, r.ebx);
     gpr_set(c, RCX, 4, false, r.ecx);

@@ -4,6 +4,8 @@
 
 #include "cpu/cpu.h"
 #include "cpu/mmu.h"
+#include "dev/lapic.h"
+#include "machine.h"
 
 enum msr_kind {
     MSR_PLAIN,     /* any value */
@@ -23,7 +25,7 @@ struct msr_def {
 
 static const struct msr_def msrs[] = {
     {MSR_TSC, "IA32_TIME_STAMP_COUNTER", 0, MSR_SPECIAL},
-    {0x1B, "IA32_APIC_BASE", CPU_FIELD(apic_base), MSR_SPECIAL},
+    {MSR_APIC_BASE, "IA32_APIC_BASE", CPU_FIELD(apic_base), MSR_SPECIAL},
     {0x3A, "IA32_FEATURE_CONTROL", CPU_FIELD(feature_control), MSR_SPECIAL},
     /* SDM Vol. 4 Table 2-2: software writes 0, executes CPUID and reads
      * the microcode revision in bits 63:32. There is no microcode here,
@@ -103,8 +105,14 @@ bool msr_check_write(uint32_t index, uint64_t old, uint64_t cr0,
     if (d->kind == MSR_CANONICAL)
         return canonical(v);
     switch (index) {
-    case 0x1B: /* APIC base: BSP (bit 8) read-only; x2APIC not offered */
-        if ((v & ~0xFFFFFF900ull) || (v & (1ull << 10)))
+    case MSR_APIC_BASE:
+        /* APIC base (SDM Vol. 3A 11.4.4, Figure 11-5): bits 7:0, 9 and
+         * those above MAXPHYADDR are reserved; BSP (bit 8) is read-only;
+         * EXTD (bit 10) is reserved as CPUID reports no x2APIC, which
+         * also rules out the invalid state EN = 0, EXTD = 1 (11.12.5).
+         * Relocating the page (bits 38:12) is stored but not modeled:
+         * the registers stay at 0xFEE00000 (docs/emulator.md). */
+        if ((v & ~(((1ull << PHYS_ADDR_BITS) - 1) & ~0x6FFull)))
             return false;
         *value = (v & ~0x100ull) | (old & 0x100);
         return true;
@@ -150,6 +158,11 @@ bool msr_set(struct cpu *c, uint32_t index, uint64_t v)
     case MSR_FS_BASE:
     case MSR_GS_BASE:
         c->seg[index == MSR_FS_BASE ? SEG_FS : SEG_GS].base = v;
+        return true;
+    case MSR_APIC_BASE:
+        c->apic_base = v;
+        if (c->m && c->m->lapic)
+            lapic_set_global_enable(c->m->lapic, v & APIC_BASE_EN);
         return true;
     default:
         *field(c, find(index)) = v;

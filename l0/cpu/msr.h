@@ -10,6 +10,8 @@ struct cpu;
 
 enum {
     MSR_TSC = 0x10,
+    MSR_APIC_BASE = 0x1B,
+    APIC_BASE_EN = 1u << 11, /* IA32_APIC_BASE global enable */
     MSR_EFER = 0xC0000080,
     MSR_FS_BASE = 0xC0000100,
     MSR_GS_BASE = 0xC0000101,

@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "machine.h"
 
@@ -76,6 +77,9 @@ static const struct {
 struct lapic {
     uint64_t (*now)(void *ctx);
     void *ctx;
+    /* IA32_APIC_BASE.EN clear: the APIC is globally disabled (SDM
+     * 11.4.3). Everything below is then in its power-up state. */
+    bool disabled;
 
     uint32_t tpr, ldr, dfr, svr, icr_lo, icr_hi;
     uint32_t lvt[LVT_COUNT];
@@ -320,14 +324,39 @@ static void lapic_write32(struct lapic *l, uint64_t offset, uint32_t v)
 static uint64_t lapic_mmio_read(void *dev, uint64_t offset, unsigned size)
 {
     (void)size;
-    return (offset & 0xf) ? 0 : lapic_read32(dev, offset);
+    struct lapic *l = dev;
+    /* Globally disabled, the page no longer answers: the range reads as
+     * unbacked memory does, all ones (SDM 11.4.3: the processor then
+     * behaves as one without an on-chip APIC). */
+    if (l->disabled)
+        return UINT64_MAX;
+    return (offset & 0xf) ? 0 : lapic_read32(l, offset);
 }
 
 static void lapic_mmio_write(void *dev, uint64_t offset, unsigned size,
                              uint64_t value)
 {
-    if ((offset & 0xf) == 0 && size >= 4)
-        lapic_write32(dev, offset, (uint32_t)value);
+    struct lapic *l = dev;
+    if (!l->disabled && (offset & 0xf) == 0 && size >= 4)
+        lapic_write32(l, offset, (uint32_t)value);
+}
+
+/* Power-up state (SDM 11.4.7.1): software-disabled, every LVT masked,
+ * DFR all ones, spurious vector 0xff, every other register 0, no
+ * interrupt requested or in service, the timer stopped. */
+static void reset_state(struct lapic *l)
+{
+    uint64_t (*now)(void *ctx) = l->now;
+    void *ctx = l->ctx;
+    bool disabled = l->disabled;
+    memset(l, 0, sizeof *l);
+    l->now = now;
+    l->ctx = ctx;
+    l->disabled = disabled;
+    l->svr = 0xff;
+    l->dfr = 0xffffffffu;
+    for (int i = 0; i < LVT_COUNT; i++)
+        l->lvt[i] = LVT_MASKED;
 }
 
 struct lapic *lapic_create(struct machine *m, uint64_t (*now)(void *ctx),
@@ -338,12 +367,7 @@ struct lapic *lapic_create(struct machine *m, uint64_t (*now)(void *ctx),
         return NULL;
     l->now = now;
     l->ctx = ctx;
-    /* Power-up state (SDM 11.4.7.1): software-disabled, every LVT
-     * masked, DFR all ones, spurious vector 0xff. */
-    l->svr = 0xff;
-    l->dfr = 0xffffffffu;
-    for (int i = 0; i < LVT_COUNT; i++)
-        l->lvt[i] = LVT_MASKED;
+    reset_state(l);
     if (bus_register(&m->mmio, LAPIC_DEFAULT_BASE, 0x1000, l,
                      lapic_mmio_read, lapic_mmio_write, "lapic") != 0) {
         free(l);
@@ -368,8 +392,21 @@ static int extint_vector(struct lapic *l)
     return p->extint_vector(p->ctx);
 }
 
+void lapic_set_global_enable(struct lapic *l, bool enabled)
+{
+    /* SDM 11.4.3: clearing EN may lose the APIC's programming and return
+     * it to its power-up state; here it always does, so that re-enabling
+     * finds the reset state, and nothing requested before survives. */
+    if (enabled == !l->disabled)
+        return;
+    l->disabled = !enabled;
+    reset_state(l);
+}
+
 int lapic_pending_vector(struct lapic *l, uint64_t now)
 {
+    if (l->disabled)
+        return -1;
     if (l->platform)
         l->platform->sync(l->platform->ctx, now);
     timer_update(l, now);

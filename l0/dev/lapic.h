@@ -9,6 +9,7 @@
 #ifndef L0_DEV_LAPIC_H
 #define L0_DEV_LAPIC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct machine;
@@ -21,6 +22,11 @@ struct lapic;
 struct lapic *lapic_create(struct machine *m, uint64_t (*now)(void *ctx),
                            void *ctx);
 void lapic_destroy(struct lapic *l);
+
+/* IA32_APIC_BASE.EN changed (SDM 11.4.3). Disabled, the MMIO page reads
+ * as unbacked memory and the APIC requests nothing; both a disable and
+ * a re-enable leave it in its power-up state (11.4.7.1). */
+void lapic_set_global_enable(struct lapic *l, bool enabled);
 
 /* The vector the CPU should take now (highest-priority requested vector
  * above the processor priority, SDM 11.8.3), or -1. Timer expiries up to

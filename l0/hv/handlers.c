@@ -151,6 +151,7 @@ static enum hv_action handle_cpuid(struct hv *h)
     if (!exit_stats_leaf(h, leaf, sub, &r)) {
         r = cpuid_query(leaf, sub);
         cpuid_reflect_cr4(&r, leaf, field(h, VMCS_IDX_GUEST_CR4));
+        cpuid_apply_state(&r, leaf, c->apic_base);
         if (leaf == 1) {
             r.ecx |= 1u << 31;
             if (h->l1.enabled)

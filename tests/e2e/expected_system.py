@@ -248,3 +248,16 @@ def pcplatform():
         " madt_lapic=0xfee00000 lapics=1 ioapic=0xfec00000 irq0_gsi=2 s5=1",
         "RESULT pm_timer rate=ok",
     ]
+
+
+def apicoff():
+    # SDM Vol. 3A 11.4.3: EN = 0 clears CPUID.1:EDX.APIC and stops the
+    # APIC's interrupts (two timer ticks before, none after); the page
+    # then reads as unbacked memory. EN = 1 again: the power-up state of
+    # 11.4.7.1 (SVR 0xFF, LVT masked, TPR 0, no count, IRR clear).
+    # Reserved bits 9 and 63, EXTD without x2APIC, and the state EN = 0,
+    # EXTD = 1 (11.12.5) are #GP.
+    lines = ["RESULT apicoff cpuid=1,0 en=1,0 irq=1,0"]
+    details = ["DETAIL apicoff again=1,1 page=0xffffffff"
+               " reset=0xff,0x10000,0,0,0 gp=1,1,1,1"]
+    return lines, details

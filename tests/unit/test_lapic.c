@@ -295,6 +295,52 @@ static void test_divide_change_mid_count(void **state)
     assert_int_equal(lapic_pending_vector(r->l, 160), 0x44);
 }
 
+/* IA32_APIC_BASE.EN = 0 (SDM 11.4.3): the page reads as unbacked memory
+ * (all ones), writes reach nothing, nothing is requested; EN = 1 again
+ * gives the power-up state of 11.4.7.1, whatever was programmed. */
+static void test_global_disable_and_reenable(void **state)
+{
+    struct rig *r = *state;
+    enable_timer(r, PERIODIC, 0x40, DIV1);
+    wr(r, TPR, 0x10);
+    wr(r, INITIAL, 100);
+    self_ipi(r, 0x50);
+    lapic_accept(r->l, 0x50);
+    self_ipi(r, 0x60);
+    lapic_set_global_enable(r->l, false);
+    assert_int_equal(rd(r, VERSION), 0xffffffff);
+    assert_int_equal(rd(r, SVR), 0xffffffff);
+    assert_int_equal(rd(r, IRR + 0x30), 0xffffffff);
+    r->now = 1000;
+    assert_int_equal(lapic_pending_vector(r->l, r->now), -1);
+    assert_int_equal(lapic_next_event(r->l, r->now), UINT64_MAX);
+    wr(r, SVR, 0x1ff);
+    wr(r, LVT_TIMER, 0x41);
+    wr(r, INITIAL, 10);
+    self_ipi(r, 0x70);
+    r->now = 2000;
+    assert_int_equal(lapic_pending_vector(r->l, r->now), -1);
+
+    lapic_set_global_enable(r->l, true);
+    assert_int_equal(rd(r, VERSION), 0x00050014);
+    assert_int_equal(rd(r, SVR), 0xff);
+    assert_int_equal(rd(r, LVT_TIMER), MASKED);
+    assert_int_equal(rd(r, LVT_LINT0), MASKED);
+    assert_int_equal(rd(r, TPR), 0);
+    assert_int_equal(rd(r, INITIAL), 0);
+    assert_int_equal(rd(r, CURRENT), 0);
+    for (unsigned k = 0; k < 8; k++) {
+        assert_int_equal(rd(r, IRR + 0x10 * k), 0);
+        assert_int_equal(rd(r, ISR + 0x10 * k), 0);
+    }
+    assert_int_equal(lapic_pending_vector(r->l, 1u << 20), -1);
+    assert_int_equal(lapic_next_event(r->l, r->now), UINT64_MAX);
+    /* It works again from there. */
+    wr(r, SVR, 0x1ff);
+    self_ipi(r, 0x80);
+    assert_int_equal(lapic_pending_vector(r->l, r->now), 0x80);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -310,6 +356,7 @@ int main(void)
         T(test_task_priority_blocks_its_class_and_below),
         T(test_illegal_vectors_and_unimplemented_registers),
         T(test_divide_change_mid_count),
+        T(test_global_disable_and_reenable),
     };
     return cmocka_run_group_tests_name("lapic", tests, NULL, NULL);
 }

@@ -87,6 +87,31 @@ static void test_locked_feature_control_and_unknown_msrs_refuse(void **state)
     assert_false(check(0xC0000103, 0, 0, &v)); /* TSC_AUX: 32 bits */
 }
 
+/* IA32_APIC_BASE (SDM Vol. 3A 11.4.4, Figure 11-5; MAXPHYADDR 39): bits
+ * 7:0, 9 and 63:39 reserved, EXTD reserved without x2APIC (CPUID.1:ECX
+ * bit 21 is clear), BSP read-only; EN may be cleared and set. */
+static void test_apic_base_rules(void **state)
+{
+    (void)state;
+    const uint64_t bsp = 1ull << 8, en = 1ull << 11;
+    uint64_t v = 0xFEE00000ull | en;
+    assert_true(check(0x1B, 0xFEE00000ull | en | bsp, 0, &v));
+    assert_int_equal(v, 0xFEE00000ull | en | bsp); /* BSP kept */
+    v = 0xFEE00000ull | bsp;
+    assert_true(check(0x1B, 0xFEE00000ull | en, 0, &v));
+    assert_int_equal(v, 0xFEE00000ull); /* BSP cannot be set */
+    static const uint64_t refused[] = {1ull << 0, 1ull << 7, 1ull << 9,
+                                       1ull << 10, 1ull << 39, 1ull << 63};
+    for (size_t k = 0; k < sizeof refused / sizeof *refused; k++) {
+        v = 0xFEE00000ull | en | refused[k];
+        assert_false(check(0x1B, 0xFEE00000ull | en, 0, &v));
+    }
+    v = (1ull << 38) | 0xFEE00000ull | en; /* the highest address bit */
+    assert_true(check(0x1B, 0xFEE00000ull | en, 0, &v));
+    v = 0xFEE00000ull | (1ull << 10); /* EN = 0, EXTD = 1: invalid */
+    assert_false(check(0x1B, 0xFEE00000ull | en, 0, &v));
+}
+
 /* msr_get/msr_set refuse as RDMSR/WRMSR would, without an exception. */
 static void test_nonfaulting_access_raises_nothing(void **state)
 {
@@ -132,6 +157,7 @@ int main(void)
         cmocka_unit_test(test_locked_feature_control_and_unknown_msrs_refuse),
         cmocka_unit_test(test_nonfaulting_access_raises_nothing),
         cmocka_unit_test(test_microcode_signature_reads_back_zero),
+        cmocka_unit_test(test_apic_base_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
