@@ -20,13 +20,15 @@ static uint32_t basic(const struct exit_info *e)
 
 /* ---- L0 ---- */
 
-/* NMIs belong to the machine, so to L0; an exception only if L0 put its
+/* An NMI only if L0 asked for NMI exits itself: the machine's NMIs come
+ * from the LAPIC, which L0 passes through to its guest, so an NMI exit
+ * of L2 is L1's, by L1's "NMI exiting". An exception only if L0 put its
  * vector in vmcs02's bitmap for itself. */
 static bool l0_exception(const struct l0_exit_wants *l0,
                          const struct exit_info *e)
 {
     if (((e->intr_info >> 8) & 7) == INTR_TYPE_NMI)
-        return true;
+        return l0->nmis;
     unsigned vector = e->intr_info & 0xFF;
     return vector < 32 && ((l0->exception_bitmap >> vector) & 1);
 }

@@ -39,6 +39,7 @@ struct l0_exit_wants {
     bool external_interrupts;  /* L0 takes the machine's interrupts */
     bool interrupt_window;     /* L0 waits to inject into L2 */
     bool nmi_window;
+    bool nmis;                 /* L0 set "NMI exiting" for itself */
     bool preemption_timer;     /* L0 armed the timer for itself */
 };
 

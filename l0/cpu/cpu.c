@@ -359,15 +359,35 @@ static bool interrupts_exit(const struct cpu *c)
     return c->vmx.nonroot && (c->vmx.pin & PIN_EXT_INTR_EXITING);
 }
 
-static void check_interrupts(struct cpu *c)
+/* An NMI the LAPIC holds, taken through the IDT when nothing blocks it
+ * (SDM Vol. 3A 7.7): before maskable interrupts, which rank below NMIs
+ * (Table 7-2). True if one was taken. */
+static bool take_nmi(struct cpu *c)
+{
+    struct lapic *l = c->m->lapic;
+    if (!l || !lapic_nmi_pending(l) || !vmx_nmi_deliverable(c))
+        return false;
+    lapic_nmi_accept(l);
+    cpu_deliver(c, VEC_NMI, EV_NMI, false, 0, c->rip);
+    if (c->vmx.request.pending)
+        vmx_vmexit(c);
+    c->next_event_check = 0; /* an interrupt may be pending too */
+    return true;
+}
+
+static void check_events(struct cpu *c)
 {
     struct lapic *l = c->m->lapic;
     if (c->vmx.nonroot) {
         int v = l ? lapic_pending_vector(l, c->cycles) : -1;
-        if (vmx_check_events(c, v)) {
+        if (vmx_check_events(c, v, l && lapic_nmi_pending(l))) {
             vmx_vmexit(c);
             return;
         }
+    }
+    if (take_nmi(c))
+        return;
+    if (c->vmx.nonroot) {
         if (interrupts_exit(c)) {
             c->next_event_check = c->interrupt_shadow ? c->cycles + 1
                                                       : next_event(c);
@@ -392,6 +412,16 @@ static void check_interrupts(struct cpu *c)
         return;
     }
     c->next_event_check = next_event(c);
+}
+
+static void check_interrupts(struct cpu *c)
+{
+    check_events(c);
+    /* An NMI held off only by the STI/MOV SS shadow is due right after. */
+    struct lapic *l = c->m->lapic;
+    if (c->interrupt_shadow && l && lapic_nmi_pending(l) &&
+        c->next_event_check > c->cycles + 1)
+        c->next_event_check = c->cycles + 1;
 }
 
 /* HLT: time jumps to the next timer event; with interrupts off, or no

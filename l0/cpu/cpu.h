@@ -132,6 +132,10 @@ struct cpu {
     uint64_t fault_address; /* of the pending #PF, for CR2 */
     bool halted;
     bool interrupt_shadow; /* after STI or MOV SS: no interrupt for one insn */
+    /* Blocking by NMI: from the delivery of an NMI to the next IRET (SDM
+     * Vol. 3A 7.7 "Handling Multiple NMIs"); in VMX non-root operation
+     * with "virtual NMIs", vmx.vnmi_blocked is the guest's instead. */
+    bool nmi_blocked;
 
     uint64_t next_event_check; /* cycle at which to look for interrupts */
 

@@ -82,7 +82,7 @@ static bool read_gate(struct cpu *c, unsigned vector, enum event_kind kind,
 static bool deliver_once(struct cpu *c, unsigned vector, enum event_kind kind,
                          bool has_error, uint32_t error, uint64_t return_rip)
 {
-    bool external = kind == EV_EXTERNAL;
+    bool external = kind == EV_EXTERNAL || kind == EV_NMI;
     uint64_t gate[2], cs_desc;
     if (!read_gate(c, vector, kind, external, gate, &cs_desc))
         return false;
@@ -182,7 +182,7 @@ static uint32_t vectoring_info(unsigned vector, enum event_kind kind,
 {
     static const uint32_t type[] = {
         [EV_EXCEPTION] = 3, [EV_SOFTWARE_INT] = 4, [EV_SOFTWARE_EXC] = 6,
-        [EV_EXTERNAL] = 0};
+        [EV_EXTERNAL] = 0, [EV_NMI] = 2};
     uint32_t t = vector == VEC_NMI && kind == EV_EXCEPTION ? 2 : type[kind];
     return 1u << 31 | t << 8 | vector | (has_error ? 1u << 11 : 0);
 }
@@ -202,7 +202,7 @@ static bool nonroot_intercepts(struct cpu *c, unsigned vector,
     if (kind == EV_SOFTWARE_INT || kind == EV_SOFTWARE_EXC)
         c->vmx.insn_len = (uint8_t)(return_rip - c->rip);
     if (!c->vmx.injecting && kind != EV_SOFTWARE_INT &&
-        kind != EV_EXTERNAL &&
+        kind != EV_EXTERNAL && kind != EV_NMI &&
         vmx_intercept_exception(c, vector, has_error, error,
                                 kind == EV_SOFTWARE_EXC))
         return true;
@@ -225,12 +225,17 @@ static void load_cr2(struct cpu *c, unsigned vector, enum event_kind kind)
 static bool try_deliver(struct cpu *c, unsigned vector, enum event_kind kind,
                         bool has_error, uint32_t error, uint64_t return_rip)
 {
-    if (nonroot_intercepts(c, vector, kind, has_error, error, return_rip))
+    bool exits = nonroot_intercepts(c, vector, kind, has_error, error,
+                                    return_rip);
+    c->vmx.iret_unblocked = false; /* reported, if at all, by that exit */
+    if (exits)
         return true; /* a VM exit is pending instead */
     load_cr2(c, vector, kind);
     if (!deliver_once(c, vector, kind, has_error, error, return_rip))
         return c->vmx.request.pending; /* a VM exit interrupted it */
     c->vmx.delivering = 0;
+    if (kind == EV_NMI)
+        vmx_nmi_delivered(c); /* blocked until the handler's IRET */
     return true;
 }
 

@@ -225,6 +225,9 @@ bool exec_iret(struct cpu *c, const struct insn *i)
 {
     unsigned size = i->opsize;
     uint64_t rip, cs, fl;
+    /* IRET unblocks NMIs even if it then faults (SDM Vol. 3A 7.7); an
+     * exit caused by that fault reports it (Vol. 3C 28.2.2). */
+    c->vmx.iret_unblocked = vmx_iret_unblocks_nmi(c) && c->vmx.nonroot;
     if (!c->long_mode && (flags_get(&c->flags) & FL_NT))
         return cpu_fault(c, VEC_GP, 0);
     if (!stack_peek(c, 0, size, &rip) || !stack_peek(c, size, size, &cs) ||
@@ -242,6 +245,7 @@ bool exec_iret(struct cpu *c, const struct insn *i)
         mask |= FL_IOPL | FL_VIF | FL_VIP;
     mask &= size_mask(size);
     cpu_set_rflags(c, (old & ~mask) | (fl & mask));
+    c->vmx.iret_unblocked = false;
     return true;
 }
 

@@ -15,9 +15,10 @@
  *
  * Not modeled (reads 0, writes ignored unless noted): ESR, APR, CMCI (the version register
  * reports 6 LVT entries, so there is none), the TSC-deadline timer mode,
- * IPIs other than a fixed self-IPI, relocation through IA32_APIC_BASE,
- * and x2APIC. The thermal, performance, LINT0/1 and error LVTs are plain
- * storage: nothing here raises those interrupts. */
+ * IPIs other than fixed and NMI self-IPIs, relocation through
+ * IA32_APIC_BASE, and x2APIC. LINT0/1 deliver fixed and NMI edges when a
+ * device calls lapic_lint(); the thermal, performance and error LVTs are
+ * plain storage: nothing here raises those interrupts. */
 #include "dev/lapic.h"
 
 #include <stdbool.h>
@@ -86,6 +87,10 @@ struct lapic {
     uint32_t irr[8], isr[8], tmr[8];
     const struct lapic_platform *platform; /* or NULL */
     bool extint_offered; /* the last pending vector came from the PIC */
+    /* An NMI accepted and not yet taken by the CPU: one latch, so NMIs
+     * arriving while one waits are lost (SDM Vol. 3A 7.7, "Handling
+     * Multiple NMIs"). */
+    bool nmi;
 
     /* The timer: the count was `count0` at cycle `t0` and drops by one
      * every `divide` cycles; `fire` = t0 + count0 * divide. */
@@ -227,20 +232,31 @@ static uint32_t lapic_read32(struct lapic *l, uint64_t offset)
     return 0;
 }
 
-/* SDM 11.6.1 (ICR): only a fixed-mode self-IPI has a destination here,
- * by shorthand self (01) or all-including-self (10), or by physical
- * destination 0 (us) or 0xff (broadcast). */
+/* Delivery modes of the ICR and the LVT (SDM 11.6.1, 11.5.1). */
+enum { MODE_FIXED = 0, MODE_NMI = 4 };
+
+/* SDM 11.6.1 (ICR): only a self-IPI has a destination here, by
+ * shorthand self (01) or all-including-self (10), or by physical
+ * destination 0 (us) or 0xff (broadcast); fixed and NMI delivery modes
+ * are delivered (the vector is ignored for an NMI). Shorthand "self" is
+ * only for fixed mode: an NMI with it is not among the valid ICR
+ * combinations listed in 11.6.1 (the ESR would flag it), and is dropped.
+ * Lowest priority, SMI, INIT and SIPI are dropped: no other CPU, and no
+ * SMM or reset by IPI on this one. */
 static void send_ipi(struct lapic *l)
 {
     uint32_t lo = l->icr_lo;
     unsigned mode = (lo >> 8) & 7, shorthand = (lo >> 18) & 3;
     unsigned dest = l->icr_hi >> 24;
     bool logical = lo & (1u << 11);
-    if (mode != 0)
-        return; /* INIT, SIPI, NMI, SMI: no other CPU to receive them */
-    if (shorthand == 1 || shorthand == 2 ||
-        (shorthand == 0 && !logical && (dest == 0 || dest == 0xff)))
+    bool to_us = shorthand == 2 || (shorthand == 1 && mode == MODE_FIXED) ||
+                 (shorthand == 0 && !logical && (dest == 0 || dest == 0xff));
+    if (!to_us)
+        return;
+    if (mode == MODE_FIXED)
         request(l, lo & 0xff);
+    else if (mode == MODE_NMI)
+        l->nmi = true;
 }
 
 static void lapic_write32(struct lapic *l, uint64_t offset, uint32_t v)
@@ -419,6 +435,32 @@ int lapic_pending_vector(struct lapic *l, uint64_t now)
     v = extint_vector(l);
     l->extint_offered = v >= 0;
     return v;
+}
+
+bool lapic_nmi_pending(const struct lapic *l)
+{
+    return l->nmi;
+}
+
+void lapic_nmi_accept(struct lapic *l)
+{
+    l->nmi = false;
+}
+
+void lapic_lint(struct lapic *l, unsigned pin)
+{
+    if (l->disabled || pin > 1)
+        return;
+    uint32_t lvt = l->lvt[LVT_LINT0 + pin];
+    if (lvt & LVT_MASKED)
+        return;
+    /* SDM 11.5.1: NMI ignores the vector; ExtINT, SMI and INIT are not
+     * modeled (no 8259 behind LINT0, no SMM) and are dropped. */
+    unsigned mode = (lvt >> 8) & 7;
+    if (mode == MODE_FIXED)
+        request(l, lvt & 0xff);
+    else if (mode == MODE_NMI)
+        l->nmi = true;
 }
 
 void lapic_accept(struct lapic *l, int vector)

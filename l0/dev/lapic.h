@@ -1,7 +1,9 @@
 /* The local APIC, as far as a deterministic timer needs it: the timer
  * (LVT timer, initial/current count, divide configuration; one-shot and
  * periodic), TPR, EOI, spurious-interrupt vector register, IRR/ISR, ID and
- * version, at the default MMIO base 0xFEE00000 (SDM Vol. 3A chapter 11).
+ * version, self-IPIs (fixed, NMI), LINT0/1, the global enable of
+ * IA32_APIC_BASE, at the default MMIO base 0xFEE00000 (SDM Vol. 3A
+ * chapter 11).
  *
  * Time is the CPU's modeled cycle count: the timer counts down once every
  * `divide` cycles (the divide configuration register), so a run is a pure
@@ -32,6 +34,16 @@ void lapic_set_global_enable(struct lapic *l, bool enabled);
  * above the processor priority, SDM 11.8.3), or -1. Timer expiries up to
  * `now` are accounted first. */
 int lapic_pending_vector(struct lapic *l, uint64_t now);
+
+/* An NMI waits for the CPU (a self-IPI in NMI delivery mode, or LINT0/1
+ * with an NMI LVT entry); the CPU takes it with lapic_nmi_accept(). */
+bool lapic_nmi_pending(const struct lapic *l);
+void lapic_nmi_accept(struct lapic *l);
+
+/* An edge on LINT0 (pin 0) or LINT1 (pin 1), delivered as its LVT entry
+ * says (SDM 11.5.1): fixed or NMI; masked entries and other modes drop
+ * it. For platform devices wired to the pins. */
+void lapic_lint(struct lapic *l, unsigned pin);
 
 /* The CPU delivers `vector`: it moves from IRR to ISR (SDM 11.8.4), or,
  * when lapic_pending_vector offered the PIC's vector, the PIC sees INTA. */

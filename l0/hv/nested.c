@@ -207,7 +207,17 @@ static void load_l1_host_state(struct hv *h)
     set01(h, VMCS_IDX_GUEST_GDTR_LIMIT, 0xFFFF);
     set01(h, VMCS_IDX_GUEST_IDTR_BASE, get12(h, VMCS_IDX_HOST_IDTR_BASE));
     set01(h, VMCS_IDX_GUEST_IDTR_LIMIT, 0xFFFF);
-    set01(h, VMCS_IDX_GUEST_INTERRUPTIBILITY, 0);
+    /* No STI/MOV SS blocking after an exit; blocking by NMI stays as L1
+     * had it, and an exit caused by an NMI adds it (SDM Vol. 3C 28.5,
+     * "updating non-register state"). */
+    enum { BLOCK_BY_NMI = 8, INTR_TYPE_NMI = 2 };
+    bool nmi_exit = get12(h, VMCS_IDX_EXIT_REASON) == 0 &&
+                    ((get12(h, VMCS_IDX_EXIT_INTR_INFO) >> 8) & 7) ==
+                        INTR_TYPE_NMI;
+    uint64_t l1_blocking = vmcs_get(&h->vmcs01,
+                                    VMCS_IDX_GUEST_INTERRUPTIBILITY);
+    set01(h, VMCS_IDX_GUEST_INTERRUPTIBILITY,
+          (l1_blocking & BLOCK_BY_NMI) | (nmi_exit ? BLOCK_BY_NMI : 0));
     set01(h, VMCS_IDX_GUEST_ACTIVITY_STATE, 0);
     set01(h, VMCS_IDX_GUEST_PENDING_DBG, 0);
 }

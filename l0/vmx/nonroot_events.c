@@ -1,7 +1,9 @@
 /* Events in VMX non-root operation that end in a VM exit instead of
  * being delivered to the guest (SDM Vol. 3C 26.2): exceptions in the
- * exception bitmap, external interrupts with "external-interrupt
- * exiting", interrupt windows, the VMX-preemption timer, triple faults. */
+ * exception bitmap, NMIs with "NMI exiting", external interrupts with
+ * "external-interrupt exiting", NMI and interrupt windows, the VMX-
+ * preemption timer, triple faults; and the NMI blocking rules, which
+ * VMX controls change (Vol. 3C 25.3). */
 #include "cpu/cpu.h"
 #include "dev/lapic.h"
 #include "machine.h"
@@ -10,7 +12,12 @@
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 
-enum { INTR_VALID = 1u << 31, INTR_HAS_ERROR = 1u << 11 };
+enum {
+    INTR_VALID = 1u << 31,
+    INTR_HAS_ERROR = 1u << 11,
+    INTR_NMI_UNBLOCKED_BY_IRET = 1u << 12,
+    INTR_TYPE_NMI = 2u << 8,
+};
 
 bool vmx_intercept_exception(struct cpu *c, unsigned vector, bool has_error,
                              uint32_t error, bool software)
@@ -28,11 +35,15 @@ bool vmx_intercept_exception(struct cpu *c, unsigned vector, bool has_error,
     unsigned type = vector == VEC_NMI ? 2 : software ? 6 : 3;
     c->vmx.request.intr_info = INTR_VALID | type << 8 | vector |
                                (has_error ? INTR_HAS_ERROR : 0);
+    /* A fault of an IRET that removed NMI blocking (28.2.2; not for
+     * #DF, whose bit 12 is undefined). */
+    if (c->vmx.iret_unblocked && vector != VEC_DF)
+        c->vmx.request.intr_info |= INTR_NMI_UNBLOCKED_BY_IRET;
     c->vmx.request.intr_error = has_error ? error : 0;
     return true;
 }
 
-bool vmx_check_events(struct cpu *c, int pending_vector)
+bool vmx_check_events(struct cpu *c, int pending_vector, bool nmi)
 {
     struct vmx_cpu *x = &c->vmx;
     if (c->cycles >= x->preemption_deadline) {
@@ -41,13 +52,22 @@ bool vmx_check_events(struct cpu *c, int pending_vector)
         vmx_request_exit(c, VMX_EXIT_PREEMPTION_TIMER, 0);
         return true;
     }
+    /* A STI or MOV SS shadow holds off NMIs and the NMI window too, which
+     * the SDM requires for MOV SS and allows for STI (Vol. 3C Table
+     * 25-3); this CPU keeps one shadow for both. */
     if (c->interrupt_shadow)
         return false;
-    /* NMI-window exiting: no blocking by NMI (SDM Vol. 3C 26.7.6). The
-     * machine has no NMI source, so the window is open unless a VMM
-     * entered with NMIs blocked. (A STI or MOV SS shadow holds it off
-     * too, which the SDM allows for STI and requires for MOV SS.) */
-    if ((x->proc & PROC_NMI_WINDOW_EXITING) && !x->nmi_blocked) {
+    /* "NMI exiting": an NMI exits (reason 0, type NMI, vector 2) unless
+     * blocked by NMI (26.2, 28.2.2). The exit, not the guest, takes it. */
+    if (nmi && (x->pin & PIN_NMI_EXITING) && !c->nmi_blocked) {
+        lapic_nmi_accept(c->m->lapic);
+        vmx_request_exit(c, VMX_EXIT_EXCEPTION_NMI, 0);
+        x->request.intr_info = INTR_VALID | INTR_TYPE_NMI | VEC_NMI;
+        return true;
+    }
+    /* NMI-window exiting: no virtual-NMI blocking (26.7.6; the control
+     * requires "virtual NMIs"). After a pending NMI's own exit. */
+    if ((x->proc & PROC_NMI_WINDOW_EXITING) && !x->vnmi_blocked) {
         vmx_request_exit(c, VMX_EXIT_NMI_WINDOW, 0);
         return true;
     }
@@ -72,4 +92,34 @@ bool vmx_check_events(struct cpu *c, int pending_vector)
 void vmx_triple_fault(struct cpu *c)
 {
     vmx_request_exit(c, VMX_EXIT_TRIPLE_FAULT, 0);
+}
+
+bool vmx_nmi_deliverable(const struct cpu *c)
+{
+    if (c->interrupt_shadow || c->nmi_blocked)
+        return false;
+    return !(c->vmx.nonroot && (c->vmx.pin & PIN_NMI_EXITING));
+}
+
+void vmx_nmi_delivered(struct cpu *c)
+{
+    if (c->vmx.nonroot && (c->vmx.pin & PIN_VIRTUAL_NMIS))
+        c->vmx.vnmi_blocked = true;
+    else
+        c->nmi_blocked = true;
+}
+
+bool vmx_iret_unblocks_nmi(struct cpu *c)
+{
+    bool *blocking = &c->nmi_blocked;
+    if (c->vmx.nonroot && (c->vmx.pin & PIN_NMI_EXITING)) {
+        if (!(c->vmx.pin & PIN_VIRTUAL_NMIS))
+            return false;
+        blocking = &c->vmx.vnmi_blocked;
+    }
+    if (!*blocking)
+        return false;
+    *blocking = false;
+    c->next_event_check = 0; /* a waiting NMI may be taken now */
+    return true;
 }

@@ -108,7 +108,8 @@ static void inject_event(struct cpu *c, struct vmcs *v)
     case INTR_TYPE_SW_INTERRUPT: kind = EV_SOFTWARE_INT; ret = next; break;
     case INTR_TYPE_PRIV_SW_EXCEPTION:
     case INTR_TYPE_SW_EXCEPTION: kind = EV_SOFTWARE_EXC; ret = next; break;
-    default: break; /* NMI, hardware exception */
+    case INTR_TYPE_NMI: kind = EV_NMI; break;
+    default: break; /* hardware exception */
     }
     c->vmx.injecting = info;
     cpu_deliver(c, vector, kind, has_error, error, ret);
@@ -149,7 +150,15 @@ static void load_guest_state(struct cpu *c, struct vmcs *v)
     c->halted = vmcs_get(v, VMCS_IDX_GUEST_ACTIVITY_STATE) == ACTIVITY_HLT;
     uint64_t intr = vmcs_get(v, VMCS_IDX_GUEST_INTERRUPTIBILITY);
     c->interrupt_shadow = intr & (INTR_BLOCK_STI | INTR_BLOCK_MOV_SS);
-    c->vmx.nmi_blocked = intr & INTR_BLOCK_NMI;
+    /* Bit 3 is blocking by NMI, or virtual-NMI blocking under "virtual
+     * NMIs" (SDM Vol. 3C 25.4.2, Table 25-3). Then NMIs exit ("virtual
+     * NMIs" needs "NMI exiting"), so the guest has no blocking of its
+     * own: simplification, the host's blocking is not kept across. */
+    bool blocked = intr & INTR_BLOCK_NMI;
+    bool virtual_nmis = c->vmx.pin & PIN_VIRTUAL_NMIS;
+    c->nmi_blocked = blocked && !virtual_nmis;
+    c->vmx.vnmi_blocked = blocked && virtual_nmis;
+    c->vmx.iret_unblocked = false;
 }
 
 /* Without VPIDs every VM entry and exit invalidates the mappings of VPID
@@ -279,8 +288,10 @@ static void save_guest_state(struct cpu *c, struct vmcs *v, uint64_t rip)
                                   : entry & ~(uint64_t)ENTRY_IA32E_MODE_GUEST);
     vmcs_set(v, VMCS_IDX_GUEST_ACTIVITY_STATE,
              c->halted ? ACTIVITY_HLT : ACTIVITY_ACTIVE);
+    bool nmi_blocked = (c->vmx.pin & PIN_VIRTUAL_NMIS) ? c->vmx.vnmi_blocked
+                                                      : c->nmi_blocked;
     vmcs_set(v, VMCS_IDX_GUEST_INTERRUPTIBILITY,
-             shadow_blocking(c) | (c->vmx.nmi_blocked ? INTR_BLOCK_NMI : 0));
+             shadow_blocking(c) | (nmi_blocked ? INTR_BLOCK_NMI : 0));
     if ((c->vmx.exit_ctls & EXIT_SAVE_PREEMPTION_TIMER) &&
         c->vmx.preemption_deadline != UINT64_MAX) {
         uint64_t left = c->vmx.preemption_deadline > c->cycles
@@ -355,6 +366,11 @@ void vmx_vmexit(struct cpu *c)
     c->exc.raised = false;
 
     save_guest_state(c, v, r.trap_like ? c->next_rip : c->rip);
+    /* An EPT violation of an IRET that removed NMI blocking says so in
+     * its qualification (28.2.1, Table 28-7 bit 12). */
+    if (x->iret_unblocked && r.reason == VMX_EXIT_EPT_VIOLATION)
+        r.qualification |= EPT_QUAL_NMI_UNBLOCKING;
+    x->iret_unblocked = false;
     /* Exit information (SDM Vol. 3C 28.2). */
     vmcs_set(v, VMCS_IDX_EXIT_REASON, r.reason);
     vmcs_set(v, VMCS_IDX_EXIT_QUALIFICATION, r.qualification);
@@ -374,6 +390,11 @@ void vmx_vmexit(struct cpu *c)
              vmcs_get(v, VMCS_IDX_ENTRY_INTR_INFO) & ~(uint64_t)INTR_INFO_VALID);
 
     load_host_state(c, v);
+    /* An exit caused by an NMI blocks NMIs; no other exit changes the
+     * blocking (SDM Vol. 3C 28.5, "updating non-register state"). */
+    if (r.reason == VMX_EXIT_EXCEPTION_NMI &&
+        ((r.intr_info >> 8) & 7) == INTR_TYPE_NMI)
+        c->nmi_blocked = true;
     x->nonroot = false;
     x->exited = true;
     c->halted = false;

@@ -52,7 +52,13 @@ struct vmx_cpu {
     uint16_t vpid;
     uint64_t preemption_deadline; /* in cycles; UINT64_MAX when off */
     uint64_t tsc_offset; /* the TSC offset, 0 without "use TSC offsetting" */
-    bool nmi_blocked; /* interruptibility "blocking by NMI" (bit 3) */
+    /* Virtual-NMI blocking (SDM Vol. 3C 25.3, 26.7.6): interruptibility
+     * bit 3 while "virtual NMIs" is 1. */
+    bool vnmi_blocked;
+    /* The instruction being executed is an IRET that removed (virtual-)
+     * NMI blocking: an exit it causes reports "NMI unblocking due to
+     * IRET" (SDM Vol. 3C 28.2.2, 28.2.3). */
+    bool iret_unblocked;
 
     struct vmx_exit_request request;
     uint8_t insn_len;           /* of the instruction being executed */
@@ -106,9 +112,23 @@ bool vmx_intercept(struct cpu *c, const struct insn *i);
 bool vmx_intercept_exception(struct cpu *c, unsigned vector, bool has_error,
                              uint32_t error, bool software);
 
-/* Between instructions in non-root operation: external interrupts,
- * interrupt windows, the preemption timer. True if a VM exit is pending. */
-bool vmx_check_events(struct cpu *c, int pending_vector);
+/* Between instructions in non-root operation: the preemption timer,
+ * NMIs (`nmi`: one is pending), external interrupts, NMI and interrupt
+ * windows. True if a VM exit is pending. */
+bool vmx_check_events(struct cpu *c, int pending_vector, bool nmi);
+
+/* NMI blocking, for the CPU in and out of VMX operation (bare mode is
+ * root operation without a VMCS):
+ * - vmx_nmi_deliverable: an NMI may go through the IDT now: no blocking
+ *   by NMI, no STI/MOV SS shadow, no "NMI exiting" making it an exit;
+ * - vmx_nmi_delivered: an NMI went through the IDT: blocking by NMI, or
+ *   virtual-NMI blocking under "virtual NMIs" (SDM Vol. 3C 27.6.1.2);
+ * - vmx_iret_unblocks_nmi: IRET removes blocking by NMI (SDM Vol. 3A
+ *   7.7), the virtual kind under "virtual NMIs", and none under "NMI
+ *   exiting" alone (Vol. 3C 25.3); true if it removed any. */
+bool vmx_nmi_deliverable(const struct cpu *c);
+void vmx_nmi_delivered(struct cpu *c);
+bool vmx_iret_unblocks_nmi(struct cpu *c);
 
 /* A triple fault in non-root operation exits (reason 2). */
 void vmx_triple_fault(struct cpu *c);

@@ -261,3 +261,13 @@ def apicoff():
     details = ["DETAIL apicoff again=1,1 page=0xffffffff"
                " reset=0xff,0x10000,0,0,0 gp=1,1,1,1"]
     return lines, details
+
+
+def nmi():
+    # SDM Vol. 3A 7.7: the first self-NMI runs the vector 2 handler with
+    # IF = 0 in its frame; the two it sends from inside are held off by
+    # blocking by NMI (the handler still counts 1), one is latched and
+    # taken after its IRET, the other lost: 2 in all. 11.6.1: an IPI is
+    # taken at the next instruction boundary.
+    return (["RESULT nmi count=2 in_handler=1 vector=2 if=0"],
+            ["DETAIL nmi at_next=1"])

@@ -341,6 +341,46 @@ static void test_global_disable_and_reenable(void **state)
     assert_int_equal(lapic_pending_vector(r->l, r->now), 0x80);
 }
 
+/* NMIs (SDM 11.6.1, 11.5.1): by the ICR in delivery mode NMI to our own
+ * ID or to all including self, not by the "self" shorthand (valid only
+ * for fixed mode); by LINT0/1 whose LVT entry says NMI, unless masked.
+ * One latch: a second NMI before the CPU takes the first is lost. */
+static void test_nmi_sources(void **state)
+{
+    struct rig *r = *state;
+    enum { ICR_HI = 0x310, LVT_LINT1 = 0x360, NMI_MODE = 4u << 8 };
+    wr(r, SVR, 0x1ff);
+    wr(r, ICR_HI, 0);
+    wr(r, ICR_LO, NMI_MODE | 0x33); /* physical destination 0: us */
+    assert_true(lapic_nmi_pending(r->l));
+    assert_int_equal(rd(r, IRR + 0x10), 0); /* the vector is ignored */
+    wr(r, ICR_LO, NMI_MODE);
+    lapic_nmi_accept(r->l);
+    assert_false(lapic_nmi_pending(r->l));
+    wr(r, ICR_LO, 1u << 18 | NMI_MODE); /* shorthand self: invalid */
+    assert_false(lapic_nmi_pending(r->l));
+    wr(r, ICR_LO, 2u << 18 | NMI_MODE); /* all including self */
+    assert_true(lapic_nmi_pending(r->l));
+    lapic_nmi_accept(r->l);
+    wr(r, ICR_HI, 5u << 24); /* another APIC ID: nobody */
+    wr(r, ICR_LO, NMI_MODE);
+    assert_false(lapic_nmi_pending(r->l));
+
+    lapic_lint(r->l, 1); /* LVT masked at power-up */
+    assert_false(lapic_nmi_pending(r->l));
+    wr(r, LVT_LINT1, NMI_MODE);
+    lapic_lint(r->l, 1);
+    assert_true(lapic_nmi_pending(r->l));
+    lapic_nmi_accept(r->l);
+    wr(r, LVT_LINT0, 0x45); /* fixed */
+    lapic_lint(r->l, 0);
+    assert_false(lapic_nmi_pending(r->l));
+    assert_int_equal(lapic_pending_vector(r->l, 0), 0x45);
+    lapic_set_global_enable(r->l, false);
+    lapic_lint(r->l, 1);
+    assert_false(lapic_nmi_pending(r->l));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -357,6 +397,7 @@ int main(void)
         T(test_illegal_vectors_and_unimplemented_registers),
         T(test_divide_change_mid_count),
         T(test_global_disable_and_reenable),
+        T(test_nmi_sources),
     };
     return cmocka_run_group_tests_name("lapic", tests, NULL, NULL);
 }

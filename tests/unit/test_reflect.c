@@ -436,8 +436,12 @@ static void test_l0_wants_its_events(void **state)
         assert_true(l0w(platform[k]));
         assert_false(l1(platform[k]));
     }
+    /* An NMI is L0's only when L0 itself set "NMI exiting". */
     e.intr_info = 1u << 31 | 2u << 8 | VEC_NMI;
+    assert_false(l0w(0));
+    l0.nmis = true;
     assert_true(l0w(0));
+    l0.nmis = false;
     e.intr_info = hw_exception(VEC_MC);
     assert_false(l0w(0));
     l0.exception_bitmap = 1u << VEC_MC;

@@ -1597,6 +1597,152 @@ static void test_msr_lists_refused(void **state)
     }
 }
 
+/* ---- NMIs (SDM Vol. 3A 7.7; Vol. 3C 25.3, 26.2, 26.7.6, 27.6, 28.2) ---- */
+
+#define PIN_NMI_EXITING BIT(3)
+#define PIN_VIRTUAL_NMIS BIT(5)
+#define P_NMI_WINDOW BIT(22)
+enum { T_NMI = 2, R_NMI_WINDOW = 8 };
+#define BLOCK_BY_NMI 8u           /* interruptibility bit 3 (Table 25-3) */
+#define NMI_UNBLOCKED_BY_IRET BIT(12) /* 28.2.2, Table 28-7 */
+
+/* A self-NMI through the ICR (11.6.1): delivery mode NMI (100b), the
+ * "all including self" shorthand, as the guest's own write would be. */
+static void send_nmi(void)
+{
+    assert_int_equal(bus_write(&m->mmio, LAPIC_DEFAULT_BASE + 0x300, 4,
+                               4u << 8 | 2u << 18),
+                     1);
+    assert_true(lapic_nmi_pending(m->lapic));
+}
+
+/* IRETQ at AT(0) to AT(2), where the guest runs CPUID (the 64-bit frame
+ * of Vol. 3A 7.14.2 on the stack). With bad_cs the frame's CS selector
+ * lies beyond the GDT limit: #GP(0x38). */
+static const char iret_code[] = "\x48\xcf\x0f\xa2";
+static void iret_frame(bool bad_cs)
+{
+    uint64_t sp = STACK - 40;
+    poke64(sp, AT(2));
+    poke64(sp + 8, bad_cs ? 0x38 : 0x08);
+    poke64(sp + 16, 2);
+    poke64(sp + 24, STACK);
+    poke64(sp + 32, 0x10);
+    set(F(GUEST_RSP), sp);
+}
+
+struct nmi_case {
+    const char *name;
+    uint64_t pin, proc;
+    uint32_t blocking;  /* interruptibility at entry */
+    uint32_t inject;    /* VM-entry interruption information */
+    uint32_t exceptions;
+    bool iret, bad_cs, stack_not_in_ept, nmi;
+    uint32_t reason;
+    uint64_t rip;
+    uint64_t intr_info;      /* checked for exception/NMI exits */
+    uint64_t qual_bit12;     /* checked for EPT violations */
+    uint32_t saved_blocking; /* bit 3 of the saved interruptibility */
+    bool still_pending;      /* the NMI waits in the LAPIC */
+};
+
+static const struct nmi_case nmi_cases[] = {
+    /* "NMI exiting": the NMI exits before the first instruction, as
+     * interruption type NMI, vector 2; the guest stays unblocked. */
+    {"NMI exiting", .pin = PIN_NMI_EXITING, .nmi = true,
+     .reason = R_EXCEPTION, .rip = AT(0), .intr_info = INFO(T_NMI, 2)},
+    /* Blocking by NMI (no virtual NMIs) holds the NMI exit off. */
+    {"NMI exiting, blocked by NMI", .pin = PIN_NMI_EXITING,
+     .blocking = BLOCK_BY_NMI, .iret = true, .nmi = true, .reason = R_CPUID,
+     .rip = AT(2), .saved_blocking = BLOCK_BY_NMI, .still_pending = true},
+    /* Without "NMI exiting" the guest's IDT takes it (vector 2), and it
+     * blocks further NMIs until IRET. */
+    {"NMI through the guest IDT", .nmi = true, .reason = R_CPUID,
+     .rip = HANDLER(2), .saved_blocking = BLOCK_BY_NMI},
+    /* Blocked at entry: IRET unblocks, and the NMI follows at once. */
+    {"IRET unblocks, then the NMI", .blocking = BLOCK_BY_NMI, .iret = true,
+     .nmi = true, .reason = R_CPUID, .rip = HANDLER(2),
+     .saved_blocking = BLOCK_BY_NMI},
+    /* "NMI exiting" alone: IRET leaves blocking by NMI alone (25.3). */
+    {"NMI exiting: IRET keeps blocking", .pin = PIN_NMI_EXITING,
+     .blocking = BLOCK_BY_NMI, .iret = true, .reason = R_CPUID,
+     .rip = AT(2), .saved_blocking = BLOCK_BY_NMI},
+    /* "Virtual NMIs": bit 3 is virtual-NMI blocking, which IRET clears. */
+    {"virtual NMIs: IRET clears virtual blocking",
+     .pin = PIN_NMI_EXITING | PIN_VIRTUAL_NMIS, .blocking = BLOCK_BY_NMI,
+     .iret = true, .reason = R_CPUID, .rip = AT(2)},
+    /* NMI-window exiting opens right after that IRET (26.7.6). */
+    {"NMI window after IRET", .pin = PIN_NMI_EXITING | PIN_VIRTUAL_NMIS,
+     .proc = P_NMI_WINDOW, .blocking = BLOCK_BY_NMI, .iret = true,
+     .reason = R_NMI_WINDOW, .rip = AT(2)},
+    /* Without virtual-NMI blocking the window is open at entry. */
+    {"NMI window at entry", .pin = PIN_NMI_EXITING | PIN_VIRTUAL_NMIS,
+     .proc = P_NMI_WINDOW, .iret = true, .reason = R_NMI_WINDOW,
+     .rip = AT(0)},
+    /* An injected NMI under "virtual NMIs" sets virtual-NMI blocking
+     * (27.6.1.2)... */
+    {"injected NMI, virtual NMIs", .pin = PIN_NMI_EXITING | PIN_VIRTUAL_NMIS,
+     .inject = INFO(T_NMI, 2), .reason = R_CPUID, .rip = HANDLER(2),
+     .saved_blocking = BLOCK_BY_NMI},
+    /* ...and without them, blocking by NMI: a real NMI waits. */
+    {"injected NMI, blocking by NMI", .inject = INFO(T_NMI, 2), .nmi = true,
+     .reason = R_CPUID, .rip = HANDLER(2), .saved_blocking = BLOCK_BY_NMI,
+     .still_pending = true},
+    /* A fault of an IRET that removed blocking: the exit says "NMI
+     * unblocking due to IRET", and the saved state is unblocked. */
+    {"#GP of an unblocking IRET", .blocking = BLOCK_BY_NMI, .iret = true,
+     .bad_cs = true, .exceptions = 1u << 13, .reason = R_EXCEPTION,
+     .rip = AT(0), .intr_info = GP_EXIT | NMI_UNBLOCKED_BY_IRET},
+    {"#GP of an IRET that unblocked nothing", .iret = true, .bad_cs = true,
+     .exceptions = 1u << 13, .reason = R_EXCEPTION, .rip = AT(0),
+     .intr_info = GP_EXIT},
+    {"EPT violation of an unblocking IRET", .blocking = BLOCK_BY_NMI,
+     .iret = true, .stack_not_in_ept = true, .reason = R_EPT_VIOLATION,
+     .rip = AT(0), .qual_bit12 = NMI_UNBLOCKED_BY_IRET},
+};
+
+static void run_nmi_case(const struct nmi_case *k)
+{
+    machine_up();
+    if (k->iret) {
+        load_code(iret_code, sizeof iret_code - 1);
+        iret_frame(k->bad_cs);
+    } else {
+        load_code(CODE_OF("\x0f\xa2"));
+    }
+    if (k->stack_not_in_ept)
+        poke64(EPT_PT + 8 * ((STACK - 40) >> 12), 0);
+    set_bits(F(PIN_CONTROLS), k->pin);
+    set_bits(F(PROC_CONTROLS), k->proc);
+    set(F(GUEST_INTERRUPTIBILITY), k->blocking);
+    set(F(ENTRY_INTR_INFO), k->inject);
+    set(F(EXCEPTION_BITMAP), k->exceptions);
+    enter(k->name);
+    if (k->nmi)
+        send_nmi();
+    expect_eq(k->name, "exit reason", run_to_exit(k->name), k->reason);
+    expect_eq(k->name, "guest RIP", get(F(GUEST_RIP)), k->rip);
+    if (k->reason == R_EXCEPTION)
+        expect_eq(k->name, "exit interruption info", get(F(EXIT_INTR_INFO)),
+                  k->intr_info);
+    if (k->reason == R_EPT_VIOLATION)
+        expect_eq(k->name, "qualification bit 12",
+                  get(F(EXIT_QUALIFICATION)) & BIT(12), k->qual_bit12);
+    expect_eq(k->name, "saved blocking by NMI",
+              get(F(GUEST_INTERRUPTIBILITY)) & BLOCK_BY_NMI,
+              k->saved_blocking);
+    expect_eq(k->name, "NMI still pending", lapic_nmi_pending(m->lapic),
+              k->still_pending);
+    machine_down();
+}
+
+static void test_nmis(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < N(nmi_cases); k++)
+        run_nmi_case(&nmi_cases[k]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1629,6 +1775,7 @@ int main(void)
         T(test_entry_failure_bad_guest_state),
         TABLE(test_tsc_offsetting),
         T(test_tsc_write_in_guest),
+        T(test_nmis),
         TABLE(test_msr_lists_refused),
 #undef T
 #undef TABLE
