@@ -86,11 +86,8 @@ static int write_faults(uint64_t v)
 int main(const struct rt_boot *boot)
 {
     (void)boot;
-    /* Without the APIC, the 8259's INTR reaches the CPU directly (the
-     * APIC's LINT0 no longer stands between them): mask every IRQ of
-     * both 8259s, which the firmware may have left on. */
-    outb(0x21, 0xFF);
-    outb(0xA1, 0xFF);
+    /* Without the APIC the 8259's INTR reaches the CPU directly: the
+     * runtime masked both 8259s at start. */
     rt_set_handler(VEC_TIMER, on_timer);
     uint64_t base = rdmsr(APIC_BASE_MSR);
     int cpuid_on = cpuid_apic(), en_on = en();

@@ -60,10 +60,6 @@ static void on_nmi(struct rt_frame *f)
 int main(const struct rt_boot *boot)
 {
     (void)boot;
-    /* Firmware may leave the 8259's timer IRQ routed through LINT0:
-     * mask both 8259s so that nothing but NMIs arrives. */
-    outb(0x21, 0xFF);
-    outb(0xA1, 0xFF);
     rt_set_handler(2, on_nmi);
     apic_write(APIC_SVR, 0x100 | 0xFF);
     cli();
