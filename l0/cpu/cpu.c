@@ -232,13 +232,12 @@ fetch(struct cpu *c, struct insn *scratch)
     return i ? i : decode_at(c, lin, pa, scratch);
 }
 
-/* TF set before an instruction: a single-step #DB trap after it, with
- * DR6.BS (SDM Vol. 3B 18.3.1.4). Instructions that deliver an event
- * themselves (INT n, the trap of a fault) clear TF first. */
-static __attribute__((noinline)) void single_step_trap(struct cpu *c)
+/* Instructions that deliver an event themselves and clear TF as they
+ * do: no single-step trap follows them (SDM Vol. 3B 18.3.1.4). */
+static bool delivers_event(const struct insn *i)
 {
-    c->dr[6] |= 1u << 14;
-    cpu_deliver(c, VEC_DB, EV_EXCEPTION, false, 0, c->rip);
+    return i->exec == exec_int || i->exec == exec_int3 ||
+           i->exec == exec_int1;
 }
 
 /* The end of an instruction that raised an exception or a VM exit. A
@@ -290,18 +289,24 @@ static inline __attribute__((always_inline)) void step(struct cpu *c)
     if (i) {
         uint64_t next = c->rip + i->len;
         bool single_step = c->flags.bits & FL_TF;
+        /* TF, RF, a breakpoint or a waiting #DB trap: cpu/debug.h. */
+        bool debugging = single_step || (c->flags.bits & FL_RF) ||
+                         c->dbg.active;
+        bool done = false;
         c->next_rip = c->code64 ? next : (next & 0xFFFFFFFF);
-        if (c->vmx.nonroot && i->vmx_exits && vmx_intercept(c, i)) {
+        if (__builtin_expect(debugging, 0) && !debug_before(c)) {
+            /* An instruction breakpoint: a #DB fault before it. */
+        } else if (c->vmx.nonroot && i->vmx_exits && vmx_intercept(c, i)) {
             /* Exited, faulted, or carried out by the VMX engine. */
-            if (!c->vmx.request.pending && !c->exc.raised) {
-                c->rip = c->next_rip;
-                c->insns++;
-            }
-        } else if (i->exec(c, i)) {
+            done = !c->vmx.request.pending && !c->exc.raised;
+        } else {
+            done = i->exec(c, i);
+        }
+        if (done) {
             c->rip = c->next_rip;
             c->insns++;
-            if (single_step && i->exec != exec_int && i->exec != exec_int3)
-                single_step_trap(c);
+            if (__builtin_expect(debugging, 0))
+                debug_after(c, single_step, delivers_event(i));
         }
     }
     if (c->exc.raised || c->vmx.request.pending)

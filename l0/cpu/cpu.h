@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cpu/debug.h"
 #include "cpu/flags.h"
 #include "cpu/fpu.h"
 #include "cpu/tlb.h"
@@ -175,6 +176,7 @@ struct cpu {
     bool string_paused;
 
     struct fpu fpu; /* x87, MMX, SSE and XCR0: l0/cpu/fpu.h */
+    struct debug_state dbg; /* breakpoints, single-step: cpu/debug.h */
 };
 
 /* What `--max-insns` counts: every retired instruction and every

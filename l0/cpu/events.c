@@ -10,11 +10,15 @@
 #include "cpu/system.h"
 #include "machine.h"
 
-/* Faults push RF = 1 (SDM Vol. 3A 18.3.1.1); traps and interrupts don't. */
-static bool is_fault(unsigned vector)
+/* Faults push RF = 1 (SDM Vol. 3B 18.3.1.1); traps and interrupts push
+ * RF as it is. A #DB is a fault only for general detect: an instruction
+ * breakpoint, though a fault, pushes RF as it is (0). */
+static bool is_fault(const struct cpu *c, unsigned vector)
 {
-    return vector != VEC_DB && vector != VEC_NMI && vector != VEC_BP &&
-           vector != VEC_OF && vector != VEC_MC;
+    if (vector == VEC_DB)
+        return c->dbg.bits & DR6_BD;
+    return vector != VEC_NMI && vector != VEC_BP && vector != VEC_OF &&
+           vector != VEC_MC;
 }
 
 /* The IDT's error code for a problem with the gate of `vector`. */
@@ -91,7 +95,7 @@ static bool deliver_once(struct cpu *c, unsigned vector, enum event_kind kind,
     unsigned new_cpl = conforming ? c->cpl : (cs_desc >> 45) & 3;
     uint64_t target = (gate[0] & 0xFFFF) | ((gate[0] >> 32) & 0xFFFF0000);
     uint64_t rflags = cpu_rflags(c);
-    if (kind == EV_EXCEPTION && is_fault(vector))
+    if (kind == EV_EXCEPTION && is_fault(c, vector))
         rflags |= FL_RF;
     uint64_t old_ss = c->seg[SEG_SS].sel, old_rsp = c->gpr[RSP];
     uint64_t old_cs = c->seg[SEG_CS].sel;
@@ -182,7 +186,7 @@ static uint32_t vectoring_info(unsigned vector, enum event_kind kind,
 {
     static const uint32_t type[] = {
         [EV_EXCEPTION] = 3, [EV_SOFTWARE_INT] = 4, [EV_SOFTWARE_EXC] = 6,
-        [EV_EXTERNAL] = 0, [EV_NMI] = 2};
+        [EV_EXTERNAL] = 0, [EV_NMI] = 2, [EV_PRIV_SW_EXC] = 5};
     uint32_t t = vector == VEC_NMI && kind == EV_EXCEPTION ? 2 : type[kind];
     return 1u << 31 | t << 8 | vector | (has_error ? 1u << 11 : 0);
 }
@@ -199,12 +203,14 @@ static bool nonroot_intercepts(struct cpu *c, unsigned vector,
     /* An exit while delivering a software interrupt or exception (INT n,
      * INT3, INTO; injected or not) reports the instruction's length
      * (SDM Vol. 3C 28.2.5): the distance to the return address. */
-    if (kind == EV_SOFTWARE_INT || kind == EV_SOFTWARE_EXC)
+    if (kind == EV_SOFTWARE_INT || kind == EV_SOFTWARE_EXC ||
+        kind == EV_PRIV_SW_EXC)
         c->vmx.insn_len = (uint8_t)(return_rip - c->rip);
     if (!c->vmx.injecting && kind != EV_SOFTWARE_INT &&
         kind != EV_EXTERNAL && kind != EV_NMI &&
         vmx_intercept_exception(c, vector, has_error, error,
-                                kind == EV_SOFTWARE_EXC))
+                                vectoring_info(vector, kind, false) >> 8 &
+                                    7))
         return true;
     c->vmx.delivering = c->vmx.injecting ? c->vmx.injecting
                                          : vectoring_info(vector, kind,
@@ -228,12 +234,16 @@ static bool try_deliver(struct cpu *c, unsigned vector, enum event_kind kind,
     bool exits = nonroot_intercepts(c, vector, kind, has_error, error,
                                     return_rip);
     c->vmx.iret_unblocked = false; /* reported, if at all, by that exit */
-    if (exits)
+    if (exits) {
+        c->dbg.bits = 0; /* the exit's qualification has them */
         return true; /* a VM exit is pending instead */
+    }
     load_cr2(c, vector, kind);
     if (!deliver_once(c, vector, kind, has_error, error, return_rip))
         return c->vmx.request.pending; /* a VM exit interrupted it */
     c->vmx.delivering = 0;
+    if (vector == VEC_DB && kind == EV_EXCEPTION && !c->vmx.injecting)
+        debug_deliver_db(c);
     if (kind == EV_NMI)
         vmx_nmi_delivered(c); /* blocked until the handler's IRET */
     return true;

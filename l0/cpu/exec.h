@@ -72,6 +72,7 @@ bool exec_ljmp(struct cpu *c, const struct insn *i);
 bool exec_lret(struct cpu *c, const struct insn *i);
 bool exec_int(struct cpu *c, const struct insn *i);
 bool exec_int3(struct cpu *c, const struct insn *i);
+bool exec_int1(struct cpu *c, const struct insn *i);
 bool exec_iret(struct cpu *c, const struct insn *i);
 bool exec_syscall(struct cpu *c, const struct insn *i);
 bool exec_sysret(struct cpu *c, const struct insn *i);

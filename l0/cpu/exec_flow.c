@@ -264,6 +264,17 @@ bool exec_int3(struct cpu *c, const struct insn *i)
     return !c->vmx.request.pending;
 }
 
+/* INT1 (ICEBP, F1): a #DB trap without the gate's DPL check and without
+ * DR6 bits (SDM Vol. 2A "INTn/INTO/INT3/INT1"; Vol. 3B 18.3); in VMX
+ * non-root operation a privileged software exception (type 5). */
+bool exec_int1(struct cpu *c, const struct insn *i)
+{
+    (void)i;
+    c->dbg.bits = 0;
+    cpu_deliver(c, VEC_DB, EV_PRIV_SW_EXC, false, 0, c->next_rip);
+    return !c->vmx.request.pending;
+}
+
 /* SYSCALL (SDM Vol. 2B): 64-bit mode with EFER.SCE only. Intel raises
  * #UD in compatibility mode too ("IF (CS.L != 1) or (IA32_EFER.LMA != 1)
  * or (IA32_EFER.SCE != 1) THEN #UD"); CSTAR is AMD's target for it, and

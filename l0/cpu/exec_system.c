@@ -452,8 +452,10 @@ bool sys_mov_to_seg(struct cpu *c, const struct insn *i)
         return cpu_fault_noerr(c, VEC_UD);
     if (!op_read(c, i, 1, &v) || !seg_load_data(c, seg, (uint16_t)v))
         return false;
-    if (seg == SEG_SS)
+    if (seg == SEG_SS) {
         c->interrupt_shadow = true; /* SDM Vol. 3A 7.8.3 */
+        debug_mov_ss(c);
+    }
     return true;
 }
 
@@ -472,8 +474,10 @@ bool sys_pop_seg(struct cpu *c, unsigned seg, uint64_t value, unsigned size)
     if (!seg_load_data(c, seg, (uint16_t)value))
         return false;
     gpr_set(c, RSP, stack_addr_size(c), false, c->gpr[RSP] + size);
-    if (seg == SEG_SS)
+    if (seg == SEG_SS) {
         c->interrupt_shadow = true;
+        debug_mov_ss(c);
+    }
     return true;
 }
 
@@ -626,12 +630,15 @@ bool sys_mov_to_crdr(struct cpu *c, const struct insn *i)
     if (d->rclass == RC_CR)
         return sys_write_cr(c, d->reg, v);
     unsigned n = d->reg;
+    if (c->dr[7] & DR7_GD)
+        return debug_general_detect(c);
     if (!debug_register_index(c, &n))
         return false;
     if (n >= 6 && (v >> 32))
         return cpu_fault(c, VEC_GP, 0);
-    /* Breakpoints are stored but never trigger: docs/emulator.md. */
-    c->dr[n] = v;
+    c->dr[n] = n == 6 ? debug_dr6_value(v) : n == 7 ? debug_dr7_value(v) : v;
+    if (n != 6)
+        debug_update(c);
     return true;
 }
 
@@ -652,6 +659,8 @@ bool sys_mov_from_crdr(struct cpu *c, const struct insn *i)
         }
     } else {
         unsigned n = s->reg;
+        if (c->dr[7] & DR7_GD)
+            return debug_general_detect(c);
         if (!debug_register_index(c, &n))
             return false;
         v = c->dr[n];

@@ -151,6 +151,7 @@ static const struct isa_row rows[] = {
     {X86_INS_RETFQ, exec_lret, 0, 0},
     {X86_INS_INT, exec_int, 0, 0},
     {X86_INS_INT3, exec_int3, 0, 0},
+    {X86_INS_INT1, exec_int1, 0, 0},
     {X86_INS_IRET, exec_iret, 0, 0},
     {X86_INS_IRETD, exec_iret, 0, 0},
     {X86_INS_IRETQ, exec_iret, 0, 0},

@@ -331,7 +331,12 @@ static struct tlb_entry *translate(struct cpu *c, uint64_t lin,
     uint64_t page = hpa & ~0xFFFull;
     t->tag = tag;
     t->phys = page;
-    t->host = page < c->m->ram_size ? c->m->ram + page : NULL;
+    /* A page a data breakpoint watches keeps no host pointer: its
+     * accesses take page_access(), which looks for the breakpoint. */
+    t->host = page < c->m->ram_size &&
+                      !(c->dbg.data_armed && debug_watches_page(c, lin))
+                  ? c->m->ram + page
+                  : NULL;
     t->page_mask = w.page_mask;
     t->perm = w.perm;
     c->tlb.fills++;
@@ -355,6 +360,8 @@ static bool page_access(struct cpu *c, uint64_t lin, unsigned size,
     struct tlb_entry *t = translate(c, lin, acc, user);
     if (!t)
         return false;
+    if (c->dbg.data_armed && acc != ACC_EXEC)
+        debug_data_access(c, lin, size, acc == ACC_WRITE);
     uint64_t off = lin & 0xFFF;
     if (acc == ACC_WRITE) {
         if (t->host) {

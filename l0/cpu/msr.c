@@ -34,6 +34,7 @@ static const struct msr_def msrs[] = {
     {0x174, "IA32_SYSENTER_CS", CPU_FIELD(sysenter_cs), MSR_PLAIN},
     {0x175, "IA32_SYSENTER_ESP", CPU_FIELD(sysenter_esp), MSR_CANONICAL},
     {0x176, "IA32_SYSENTER_EIP", CPU_FIELD(sysenter_eip), MSR_CANONICAL},
+    {0x1D9, "IA32_DEBUGCTL", CPU_FIELD(dbg.debugctl), MSR_SPECIAL},
     {0x1A0, "IA32_MISC_ENABLE", CPU_FIELD(misc_enable), MSR_PLAIN},
     {0x277, "IA32_PAT", CPU_FIELD(pat), MSR_SPECIAL},
     {MSR_EFER, "IA32_EFER", CPU_FIELD(efer), MSR_SPECIAL},
@@ -118,6 +119,8 @@ bool msr_check_write(uint32_t index, uint64_t old, uint64_t cr0,
         return true;
     case 0x3A: /* IA32_FEATURE_CONTROL: writes #GP once locked (bit 0) */
         return !(old & 1) && !(v & ~0x7ull);
+    case 0x1D9: /* IA32_DEBUGCTL: no LBR, BTF or other feature offered */
+        return v == 0;
     case 0x277:
         return valid_pat(v);
     case MSR_EFER: {

@@ -61,6 +61,7 @@ enum event_kind {
     EV_SOFTWARE_EXC, /* INT3, INTO: like INT n, but an exception */
     EV_EXTERNAL,     /* an interrupt from a device */
     EV_NMI,          /* a non-maskable interrupt (vector 2) */
+    EV_PRIV_SW_EXC,  /* INT1 (ICEBP): #DB as a trap, no DPL check */
 };
 
 /* Delivers an event through the IDT (SDM Vol. 3A 7.12, 7.14) with

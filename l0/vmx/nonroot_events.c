@@ -20,7 +20,7 @@ enum {
 };
 
 bool vmx_intercept_exception(struct cpu *c, unsigned vector, bool has_error,
-                             uint32_t error, bool software)
+                             uint32_t error, unsigned type)
 {
     const struct vmcs *v = c->vmx.vmcs;
     if (!vmx_exception_exits((uint32_t)vmcs_get(v, VMCS_IDX_EXCEPTION_BITMAP),
@@ -29,10 +29,12 @@ bool vmx_intercept_exception(struct cpu *c, unsigned vector, bool has_error,
                              (uint32_t)vmcs_get(v, VMCS_IDX_PF_ERROR_MATCH)))
         return false;
     /* #PF: the qualification is the linear address, and CR2 is not
-     * written (SDM Vol. 3C 28.1, Table 28-1). */
-    uint64_t qual = vector == VEC_PF ? c->fault_address : 0;
+     * written; #DB: the DR6 bits, and DR6 is not written (SDM Vol. 3C
+     * 28.1, 28.2.1). */
+    uint64_t qual = vector == VEC_PF   ? c->fault_address
+                    : vector == VEC_DB ? c->dbg.bits
+                                       : 0;
     vmx_request_exit(c, VMX_EXIT_EXCEPTION_NMI, qual);
-    unsigned type = vector == VEC_NMI ? 2 : software ? 6 : 3;
     c->vmx.request.intr_info = INTR_VALID | type << 8 | vector |
                                (has_error ? INTR_HAS_ERROR : 0);
     /* A fault of an IRET that removed NMI blocking (28.2.2; not for

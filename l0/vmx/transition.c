@@ -106,7 +106,7 @@ static void inject_event(struct cpu *c, struct vmcs *v)
     switch (type) {
     case INTR_TYPE_EXTERNAL: kind = EV_EXTERNAL; break;
     case INTR_TYPE_SW_INTERRUPT: kind = EV_SOFTWARE_INT; ret = next; break;
-    case INTR_TYPE_PRIV_SW_EXCEPTION:
+    case INTR_TYPE_PRIV_SW_EXCEPTION: kind = EV_PRIV_SW_EXC; ret = next; break;
     case INTR_TYPE_SW_EXCEPTION: kind = EV_SOFTWARE_EXC; ret = next; break;
     case INTR_TYPE_NMI: kind = EV_NMI; break;
     default: break; /* hardware exception */
@@ -121,7 +121,12 @@ static void load_guest_state(struct cpu *c, struct vmcs *v)
     c->cr0 = vmcs_get(v, VMCS_IDX_GUEST_CR0) | CR0_ET;
     c->cr3 = vmcs_get(v, VMCS_IDX_GUEST_CR3);
     c->cr4 = vmcs_get(v, VMCS_IDX_GUEST_CR4);
-    c->dr[7] = vmcs_get(v, VMCS_IDX_GUEST_DR7);
+    /* "Load debug controls" (SDM Vol. 3C 27.3.2.1). */
+    if (c->vmx.entry_ctls & ENTRY_LOAD_DEBUG_CONTROLS) {
+        c->dr[7] = vmcs_get(v, VMCS_IDX_GUEST_DR7);
+        c->dbg.debugctl = vmcs_get(v, VMCS_IDX_GUEST_DEBUGCTL);
+    }
+    debug_update(c);
     c->sysenter_cs = vmcs_get(v, VMCS_IDX_GUEST_SYSENTER_CS);
     c->sysenter_esp = vmcs_get(v, VMCS_IDX_GUEST_SYSENTER_ESP);
     c->sysenter_eip = vmcs_get(v, VMCS_IDX_GUEST_SYSENTER_EIP);
@@ -229,6 +234,14 @@ void vmx_vmentry(struct cpu *c, struct vmcs *v, bool launch,
     cpu_update_mode(c);
     c->next_event_check = 0;
     inject_event(c, v);
+    /* Pending debug exceptions: a #DB now, unless an event was injected
+     * (simplification: they are then dropped) or MOV SS blocking holds
+     * it for one instruction (SDM Vol. 3C 27.7.3). */
+    if (!(vmcs_get(v, VMCS_IDX_ENTRY_INTR_INFO) & INTR_INFO_VALID) &&
+        !c->vmx.request.pending)
+        debug_load_pending(c, vmcs_get(v, VMCS_IDX_GUEST_PENDING_DBG),
+                           vmcs_get(v, VMCS_IDX_GUEST_INTERRUPTIBILITY) &
+                               INTR_BLOCK_MOV_SS);
     /* Delivering the injected event may itself cause a VM exit (an EPT
      * violation reading the IDT, a triple fault): it happens at VM entry,
      * before any guest instruction executes (SDM Vol. 3C 27.6.1.2), and
@@ -263,7 +276,13 @@ static void save_guest_state(struct cpu *c, struct vmcs *v, uint64_t rip)
     vmcs_set(v, VMCS_IDX_GUEST_CR0, c->cr0);
     vmcs_set(v, VMCS_IDX_GUEST_CR3, c->cr3);
     vmcs_set(v, VMCS_IDX_GUEST_CR4, c->cr4);
-    vmcs_set(v, VMCS_IDX_GUEST_DR7, c->dr[7]);
+    /* "Save debug controls" (28.3.1), and the #DB traps still waiting
+     * (28.3.4: after a MOV SS, or loaded at entry under its blocking). */
+    if (c->vmx.exit_ctls & EXIT_SAVE_DEBUG_CONTROLS) {
+        vmcs_set(v, VMCS_IDX_GUEST_DR7, c->dr[7]);
+        vmcs_set(v, VMCS_IDX_GUEST_DEBUGCTL, c->dbg.debugctl);
+    }
+    vmcs_set(v, VMCS_IDX_GUEST_PENDING_DBG, debug_save_pending(c));
     vmcs_set(v, VMCS_IDX_GUEST_SYSENTER_CS, c->sysenter_cs);
     vmcs_set(v, VMCS_IDX_GUEST_SYSENTER_ESP, c->sysenter_esp);
     vmcs_set(v, VMCS_IDX_GUEST_SYSENTER_EIP, c->sysenter_eip);
@@ -323,7 +342,9 @@ static void load_host_state(struct cpu *c, const struct vmcs *v)
     c->cr0 = vmcs_get(v, VMCS_IDX_HOST_CR0) | CR0_ET;
     c->cr3 = vmcs_get(v, VMCS_IDX_HOST_CR3);
     c->cr4 = vmcs_get(v, VMCS_IDX_HOST_CR4);
-    c->dr[7] = 0x400;
+    c->dr[7] = 0x400; /* and IA32_DEBUGCTL cleared (28.5.1) */
+    c->dbg.debugctl = 0;
+    debug_update(c);
     c->sysenter_cs = vmcs_get(v, VMCS_IDX_HOST_SYSENTER_CS);
     c->sysenter_esp = vmcs_get(v, VMCS_IDX_HOST_SYSENTER_ESP);
     c->sysenter_eip = vmcs_get(v, VMCS_IDX_HOST_SYSENTER_EIP);

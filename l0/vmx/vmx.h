@@ -107,10 +107,11 @@ void vmx_vmexit(struct cpu *c);
  * shadowing executed it (VMREAD/VMWRITE) without one. */
 bool vmx_intercept(struct cpu *c, const struct insn *i);
 
-/* An exception or NMI about to be delivered in non-root operation: true
- * if the exception bitmap turns it into a VM exit (then pending). */
+/* An exception about to be delivered in non-root operation, of
+ * interruption type `type` (3 hardware, 5 INT1, 6 INT3/INTO): true if
+ * the exception bitmap turns it into a VM exit (then pending). */
 bool vmx_intercept_exception(struct cpu *c, unsigned vector, bool has_error,
-                             uint32_t error, bool software);
+                             uint32_t error, unsigned type);
 
 /* Between instructions in non-root operation: the preemption timer,
  * NMIs (`nmi`: one is pending), external interrupts, NMI and interrupt

@@ -271,3 +271,19 @@ def nmi():
     # taken at the next instruction boundary.
     return (["RESULT nmi count=2 in_handler=1 vector=2 if=0"],
             ["DETAIL nmi at_next=1"])
+
+
+def debug():
+    # SDM Vol. 3B 18.2-18.3. exec: two calls, two #DB faults at the
+    # target, B0, RF pushed as 0. write: the read does not trap, the write
+    # traps after itself, B1 (0x2). rw: the byte next to it does not
+    # trap, the read of it does, B2 (0x4). len8: offset 5 of the aligned
+    # quadword traps, offset 8 does not, B3 (0x8). step: 6 traps with BS.
+    # movss: 5 traps (the MOV SS trap merges with the next one). DR6 and
+    # DR7 written 0 read their fixed ones (0xFFFF0FF0, 0x400).
+    lines = ["RESULT debug exec=2,1,0x1,0 write=1,1,0x2,0 rw=1,1,0x4"
+             " len8=1,0x8 step=6,1 movss=5 regs=0xffff0ff0,0x400"]
+    # INT1: no #UD, one trap after it, DR6 unchanged; GD: one fault at the
+    # MOV, BD set, GD clear in the handler, RF pushed as 1.
+    details = ["DETAIL debug int1=0,1,1,0xffff0ff0 gd=1,1,1,0,1"]
+    return lines, details

@@ -144,6 +144,12 @@ CASES = [
                 deviations={"qemu": "QEMU 7.2 TCG takes the NMI of an ICR "
                                     "write at the end of its translation "
                                     "block, not at the next instruction"}),
+    system_case("debug", expected_system.debug(),
+                deviations={
+                    "qemu": "QEMU 7.2 TCG raises #UD for INT1 (built "
+                            "without ICEBP) and ignores DR7.GD",
+                    "bochs": "Bochs 2.7 pushes RF = 0 for the general-"
+                             "detect #DB fault"}),
     # l1vmm gives L2 no IA32_APIC_BASE (RDMSR is #GP): not nested.
     system_case("apicoff", expected_system.apicoff(),
                 backends=["qemu", "bochs", "turtles", "turtles-single"],

@@ -112,6 +112,19 @@ static void test_apic_base_rules(void **state)
     assert_false(check(0x1B, 0xFEE00000ull | en, 0, &v));
 }
 
+/* IA32_DEBUGCTL (SDM Vol. 3B 18.4.1): this CPU offers none of its
+ * features, so only 0 may be written. */
+static void test_debugctl_takes_only_zero(void **state)
+{
+    (void)state;
+    uint64_t v = 0;
+    assert_true(check(0x1D9, 0, 0, &v));
+    for (unsigned bit = 0; bit < 64; bit++) {
+        v = 1ull << bit;
+        assert_false(check(0x1D9, 0, 0, &v));
+    }
+}
+
 /* msr_get/msr_set refuse as RDMSR/WRMSR would, without an exception. */
 static void test_nonfaulting_access_raises_nothing(void **state)
 {
@@ -158,6 +171,7 @@ int main(void)
         cmocka_unit_test(test_nonfaulting_access_raises_nothing),
         cmocka_unit_test(test_microcode_signature_reads_back_zero),
         cmocka_unit_test(test_apic_base_rules),
+        cmocka_unit_test(test_debugctl_takes_only_zero),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1743,6 +1743,118 @@ static void test_nmis(void **state)
         run_nmi_case(&nmi_cases[k]);
 }
 
+/* ---- debug exceptions (SDM Vol. 3B 18; Vol. 3C 25.4.2, 27.7.3, 28.2.1,
+ * 28.3.4) ---- */
+
+#define RF_TF BIT(8)
+#define DR6_BS_BIT BIT(14)
+#define PENDING_BS BIT(14)
+#define PENDING_ENABLED_BP BIT(12)
+#define MOV_SS_BLOCKING 2u
+enum { T_PRIV_SW_EXCEPTION = 5 };
+
+struct debug_case {
+    const char *name;
+    const char *code;
+    size_t code_len;
+    uint64_t rflags, dr7, dr1, pending;
+    uint32_t blocking, exceptions;
+    uint32_t reason;
+    uint64_t rip, intr_info, qual, len;
+    uint64_t saved_pending, saved_blocking, dr6;
+};
+
+static const struct debug_case debug_cases[] = {
+    /* A single-step trap after NOP exits by the exception bitmap: the
+     * qualification carries BS and DR6 stays as it was (28.2.1). */
+    {"single-step #DB exits", CODE_OF("\x90\x0f\xa2"), .rflags = RF_TF,
+     .exceptions = 1u << 1, .reason = R_EXCEPTION, .rip = AT(1),
+     .intr_info = INFO(T_HW_EXCEPTION, 1), .qual = DR6_BS_BIT,
+     .dr6 = 0xFFFF0FF0},
+    /* INT1 exits as a privileged software exception with its length. */
+    {"INT1 exits", CODE_OF("\xf1\x0f\xa2"), .exceptions = 1u << 1,
+     .reason = R_EXCEPTION, .rip = AT(0),
+     .intr_info = INFO(T_PRIV_SW_EXCEPTION, 1), .len = 1, .dr6 = 0xFFFF0FF0},
+    /* A write breakpoint (DR1, 4 bytes) from the guest's DR7, loaded by
+     * "load debug controls": B1 in the qualification, after the MOV. */
+    {"data breakpoint exits", CODE_OF("\x89\x03\x0f\xa2"),
+     .dr7 = 0x400 | BIT(2) | 1ull << 20 | 3ull << 22, .dr1 = DATA,
+     .exceptions = 1u << 1, .reason = R_EXCEPTION, .rip = AT(2),
+     .intr_info = INFO(T_HW_EXCEPTION, 1), .qual = 2, .dr6 = 0xFFFF0FF0},
+    /* Without the bitmap the guest's handler runs, and DR6 reports it. */
+    {"data breakpoint delivered", CODE_OF("\x89\x03\x0f\xa2"),
+     .dr7 = 0x400 | BIT(2) | 1ull << 20 | 3ull << 22, .dr1 = DATA,
+     .reason = R_CPUID, .rip = HANDLER(1), .dr6 = 0xFFFF0FF2},
+    /* MOV SS under TF holds its trap; CPUID in its shadow exits, and the
+     * trap is saved as a pending debug exception (28.3.4). */
+    {"MOV SS trap saved as pending", CODE_OF("\x8e\xd0\x0f\xa2"),
+     .rflags = RF_TF, .reason = R_CPUID, .rip = AT(2),
+     .saved_pending = PENDING_BS, .saved_blocking = MOV_SS_BLOCKING,
+     .dr6 = 0xFFFF0FF0},
+    /* Pending debug exceptions at entry: a #DB before the first
+     * instruction (27.7.3), here exiting by the bitmap... */
+    {"pending #DB at entry exits", CODE_OF("\x0f\xa2"),
+     .pending = PENDING_BS, .exceptions = 1u << 1, .reason = R_EXCEPTION,
+     .rip = AT(0), .intr_info = INFO(T_HW_EXCEPTION, 1),
+     .qual = DR6_BS_BIT, .dr6 = 0xFFFF0FF0},
+    /* ...or delivered, ... */
+    {"pending #DB at entry delivered", CODE_OF("\x0f\xa2"),
+     .pending = PENDING_BS, .reason = R_CPUID, .rip = HANDLER(1),
+     .dr6 = 0xFFFF0FF0 | DR6_BS_BIT},
+    /* ...and under MOV SS blocking after the first instruction (BS then
+     * needs TF, 27.3.1.5), as one #DB with that instruction's trap. */
+    {"pending #DB under MOV SS blocking", CODE_OF("\x90\x0f\xa2"),
+     .rflags = RF_TF, .pending = PENDING_BS, .blocking = MOV_SS_BLOCKING,
+     .exceptions = 1u << 1, .reason = R_EXCEPTION, .rip = AT(1),
+     .intr_info = INFO(T_HW_EXCEPTION, 1), .qual = DR6_BS_BIT,
+     .dr6 = 0xFFFF0FF0},
+};
+
+static void run_debug_case(const struct debug_case *k)
+{
+    machine_up();
+    load_code(k->code, k->code_len);
+    set(F(GUEST_RFLAGS), 2 | k->rflags);
+    if (k->dr7)
+        set(F(GUEST_DR7), k->dr7);
+    /* "Load debug controls", "save debug controls" (25.8.1, 25.7.1). */
+    set_bits(F(ENTRY_CONTROLS), BIT(2));
+    set_bits(F(EXIT_CONTROLS), BIT(2));
+    set(F(GUEST_PENDING_DBG), k->pending);
+    set(F(GUEST_INTERRUPTIBILITY), k->blocking);
+    set(F(EXCEPTION_BITMAP), k->exceptions);
+    c->dr[1] = k->dr1;
+    c->dr[6] = 0xFFFF0FF0; /* its power-up value (SDM Vol. 3A 10.1.1) */
+    enter(k->name);
+    c->gpr[RBX] = DATA;
+    expect_eq(k->name, "exit reason", run_to_exit(k->name), k->reason);
+    expect_eq(k->name, "guest RIP", get(F(GUEST_RIP)), k->rip);
+    if (k->reason == R_EXCEPTION) {
+        expect_eq(k->name, "exit interruption info", get(F(EXIT_INTR_INFO)),
+                  k->intr_info);
+        expect_eq(k->name, "qualification", get(F(EXIT_QUALIFICATION)),
+                  k->qual);
+    }
+    if (k->len)
+        expect_eq(k->name, "instruction length", get(F(EXIT_INSN_LEN)),
+                  k->len);
+    expect_eq(k->name, "saved pending debug exceptions",
+              get(F(GUEST_PENDING_DBG)), k->saved_pending);
+    expect_eq(k->name, "saved STI/MOV SS blocking",
+              get(F(GUEST_INTERRUPTIBILITY)) & 3, k->saved_blocking);
+    expect_eq(k->name, "DR6", c->dr[6], k->dr6);
+    if (k->dr7)
+        expect_eq(k->name, "saved DR7", get(F(GUEST_DR7)), k->dr7);
+    machine_down();
+}
+
+static void test_debug_exceptions(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < N(debug_cases); k++)
+        run_debug_case(&debug_cases[k]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1776,6 +1888,7 @@ int main(void)
         TABLE(test_tsc_offsetting),
         T(test_tsc_write_in_guest),
         T(test_nmis),
+        T(test_debug_exceptions),
         TABLE(test_msr_lists_refused),
 #undef T
 #undef TABLE

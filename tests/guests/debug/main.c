@@ -1,0 +1,186 @@
+/* debug: debug exceptions (SDM Vol. 3B 18.2, 18.3).
+ *
+ *   exec     an instruction breakpoint (DR0, R/W 00): a #DB fault before
+ *            the instruction, DR6.B0, RF pushed as 0; the handler sets
+ *            RF in the frame and the instruction then runs once
+ *   write    a 4-byte write breakpoint (DR1, R/W 01): the read of the
+ *            word does not trigger, the write traps after itself, B1
+ *   rw       a 1-byte read/write breakpoint (DR2, R/W 11): a read traps
+ *   len8     an 8-byte breakpoint (DR3, LEN 10) on an aligned quadword:
+ *            a byte write at its offset 5 traps, one 8 bytes on does not
+ *   step     TF single-steps: 6 traps with DR6.BS over a known sequence
+ *   movss    MOV SS holds its single-step trap to after the next
+ *            instruction, reported once: 5 traps
+ *   int1     INT1 (F1): no #UD, a #DB trap after it, DR6 untouched
+ *   gd       DR7.GD: MOV from DR0 is a #DB fault with DR6.BD, DR7.GD is
+ *            clear in the handler, RF pushed as 1 (a fault)
+ *   regs     DR6 written 0 reads 0xFFFF0FF0, DR7 written 0 reads 0x400 */
+#include "cpu.h"
+#include "probe.h"
+#include "rt.h"
+
+void dbg_bp_target(void);
+void dbg_read_then_write(volatile uint32_t *p);
+void dbg_read_byte(volatile uint8_t *p);
+void dbg_write_byte(volatile uint8_t *p);
+void dbg_single_step(void);
+void dbg_mov_ss_step(void);
+int dbg_int1(void);
+void dbg_gd(void);
+extern const char dbg_after_write[], dbg_after_read[], dbg_after_int1[],
+    dbg_gd_insn[], dbg_after_gd[], dbg_after_mov_ss_nop[];
+
+#define RF (1ull << 16)
+#define DR6_BD (1ull << 13)
+#define DR6_BS (1ull << 14)
+#define DR7_GD (1ull << 13)
+/* DR7 for breakpoint n: local enable, R/W and LEN (18.2.4). */
+#define DR7_BP(n, rw, len) \
+    (1ull << (2 * (n)) | (uint64_t)(rw) << (16 + 4 * (n)) | \
+     (uint64_t)(len) << (18 + 4 * (n)))
+enum { RW_EXEC = 0, RW_WRITE = 1, RW_RW = 3 };
+enum { LEN1 = 0, LEN2 = 1, LEN8 = 2, LEN4 = 3 };
+
+#define DR_ACCESSORS(n)                                                    \
+    static inline uint64_t get_dr##n(void)                                      \
+    {                                                                      \
+        uint64_t v;                                                        \
+        __asm__ volatile("mov %%dr" #n ", %0" : "=r"(v));                  \
+        return v;                                                          \
+    }                                                                      \
+    static inline void set_dr##n(uint64_t v)                                    \
+    {                                                                      \
+        __asm__ volatile("mov %0, %%dr" #n ::"r"(v) : "memory");           \
+    }
+DR_ACCESSORS(0)
+DR_ACCESSORS(1)
+DR_ACCESSORS(2)
+DR_ACCESSORS(3)
+DR_ACCESSORS(6)
+DR_ACCESSORS(7)
+
+/* What the #DB handler saw. */
+static volatile unsigned traps;
+static volatile uint64_t seen_dr6, seen_rip, seen_rflags, seen_dr7;
+static volatile int skip_gd;
+
+static void on_db(struct rt_frame *f)
+{
+    traps++;
+    seen_dr6 = get_dr6();
+    seen_rip = f->rip;
+    seen_rflags = f->rflags;
+    if (skip_gd) {
+        seen_dr7 = get_dr7(); /* allowed: GD is clear in the handler */
+        f->rip = (uint64_t)dbg_after_gd;
+    }
+    /* Resume past an instruction breakpoint (18.3.1.1). */
+    f->rflags |= RF;
+}
+
+static void reset(void)
+{
+    set_dr7(0);
+    set_dr6(0);
+    traps = 0;
+    seen_dr6 = seen_rip = seen_rflags = 0;
+}
+
+static volatile uint32_t word __attribute__((aligned(8)));
+static volatile uint8_t bytes[32] __attribute__((aligned(8)));
+
+int main(const struct rt_boot *boot)
+{
+    (void)boot;
+    rt_set_handler(1, on_db);
+
+    reset();
+    set_dr6(0);
+    uint64_t dr6_reset = get_dr6();
+    uint64_t dr7_reset = get_dr7();
+
+    /* exec */
+    reset();
+    set_dr0((uint64_t)dbg_bp_target);
+    set_dr7(DR7_BP(0, RW_EXEC, LEN1));
+    dbg_bp_target();
+    dbg_bp_target(); /* a second call breaks again: RF lasts one insn */
+    unsigned exec_traps = traps;
+    int exec_at = seen_rip == (uint64_t)dbg_bp_target;
+    uint64_t exec_b = seen_dr6 & 0xF, exec_rf = seen_rflags >> 16 & 1;
+
+    /* write */
+    reset();
+    set_dr1((uint64_t)&word);
+    set_dr7(DR7_BP(1, RW_WRITE, LEN4));
+    dbg_read_then_write(&word);
+    unsigned write_traps = traps;
+    int write_at = seen_rip == (uint64_t)dbg_after_write;
+    uint64_t write_b = seen_dr6 & 0xF, write_rf = seen_rflags >> 16 & 1;
+
+    /* rw */
+    reset();
+    set_dr2((uint64_t)&bytes[1]);
+    set_dr7(DR7_BP(2, RW_RW, LEN1));
+    dbg_read_byte(&bytes[0]); /* the next byte: no trap */
+    dbg_read_byte(&bytes[1]);
+    unsigned rw_traps = traps;
+    int rw_at = seen_rip == (uint64_t)dbg_after_read;
+    uint64_t rw_b = seen_dr6 & 0xF;
+
+    /* len8 */
+    reset();
+    set_dr3((uint64_t)&bytes[8]);
+    set_dr7(DR7_BP(3, RW_WRITE, LEN8));
+    dbg_write_byte(&bytes[13]);
+    dbg_write_byte(&bytes[16]);
+    unsigned len8_traps = traps;
+    uint64_t len8_b = seen_dr6 & 0xF;
+
+    /* step */
+    reset();
+    dbg_single_step();
+    unsigned step_traps = traps;
+    uint64_t step_bs = seen_dr6 & DR6_BS ? 1 : 0;
+
+    /* movss */
+    reset();
+    dbg_mov_ss_step();
+    unsigned movss_traps = traps;
+
+    /* int1 */
+    reset();
+    rt_catch(6);
+    int int1_ud = dbg_int1();
+    rt_set_handler(6, 0);
+    unsigned int1_traps = traps;
+    int int1_at = seen_rip == (uint64_t)dbg_after_int1;
+    uint64_t int1_dr6 = seen_dr6;
+
+    /* gd */
+    reset();
+    skip_gd = 1;
+    set_dr7(DR7_GD);
+    dbg_gd();
+    skip_gd = 0;
+    unsigned gd_traps = traps;
+    int gd_at = seen_rip == (uint64_t)dbg_gd_insn;
+    uint64_t gd_bd = seen_dr6 & DR6_BD ? 1 : 0;
+    uint64_t gd_dr7 = seen_dr7 & DR7_GD ? 1 : 0;
+    uint64_t gd_rf = seen_rflags >> 16 & 1;
+    reset();
+
+    rt_printf("RESULT debug exec=%u,%d,%#lx,%lu write=%u,%d,%#lx,%lu "
+              "rw=%u,%d,%#lx len8=%u,%#lx step=%u,%lu movss=%u "
+              "regs=%#lx,%#lx\n",
+              exec_traps, exec_at, exec_b, exec_rf, write_traps, write_at,
+              write_b, write_rf, rw_traps, rw_at, rw_b, len8_traps, len8_b,
+              step_traps, step_bs, movss_traps, dr6_reset, dr7_reset);
+    /* QEMU 7.2 TCG raises #UD for INT1 and ignores DR7.GD; Bochs 2.7
+     * pushes RF = 0 for the general-detect fault (the SDM: 1, as for
+     * every fault but an instruction breakpoint). */
+    rt_printf("DETAIL debug int1=%d,%u,%d,%#lx gd=%u,%d,%lu,%lu,%lu\n",
+              int1_ud, int1_traps, int1_at, int1_dr6, gd_traps, gd_at, gd_bd,
+              gd_dr7, gd_rf);
+    return RT_EXIT_OK;
+}

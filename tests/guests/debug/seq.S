@@ -1,0 +1,90 @@
+/* Instruction sequences of the debug test with labels where a #DB is
+ * expected. Each is a leaf function (System V: argument in RDI). */
+    .text
+    .code64
+
+/* The target of an instruction breakpoint. */
+    .global dbg_bp_target
+dbg_bp_target:
+    movl $0x1234, %eax
+    ret
+
+/* Reads, then writes the 4-byte word at RDI; the write trap is taken
+ * with RIP at dbg_after_write. */
+    .global dbg_read_then_write
+dbg_read_then_write:
+    movl (%rdi), %eax
+    movl %eax, (%rdi)
+    .global dbg_after_write
+dbg_after_write:
+    ret
+
+/* Reads the byte at RDI; the trap is taken at dbg_after_read. */
+    .global dbg_read_byte
+dbg_read_byte:
+    movb (%rdi), %al
+    .global dbg_after_read
+dbg_after_read:
+    ret
+
+/* Writes one byte at RDI. */
+    .global dbg_write_byte
+dbg_write_byte:
+    movb $1, (%rdi)
+    ret
+
+/* Single-step over a known sequence: POPF sets TF (no trap after it, TF
+ * was clear before), then three NOPs, PUSHF, AND, and the POPF that
+ * clears TF (a trap after it too, TF was set before it): 6 traps. */
+    .global dbg_single_step
+dbg_single_step:
+    pushfq
+    orq $0x100, (%rsp)
+    popfq
+    nop
+    nop
+    nop
+    pushfq
+    andq $~0x100, (%rsp)
+    popfq
+    ret
+
+/* MOV SS under TF: its trap waits for the next instruction and the two
+ * are reported as one (SDM Vol. 3A 7.8.3): traps after the first MOV,
+ * after the NOP that follows MOV SS, then after PUSHF, AND, POPF: 5. */
+    .global dbg_mov_ss_step
+dbg_mov_ss_step:
+    pushfq
+    orq $0x100, (%rsp)
+    popfq
+    movw %ss, %ax
+    movw %ax, %ss
+    nop
+    .global dbg_after_mov_ss_nop
+dbg_after_mov_ss_nop:
+    pushfq
+    andq $~0x100, (%rsp)
+    popfq
+    ret
+
+/* INT1 (ICEBP): a #DB trap with RIP at dbg_after_int1. A probe
+ * (probe.h): returns 1 if it raised a caught exception instead. */
+    .section rt_probes, "ax"
+    .global dbg_int1
+dbg_int1:
+    xorl %eax, %eax
+    .byte 0xF1
+    .global dbg_after_int1
+dbg_after_int1:
+    ret
+    .text
+
+/* MOV from DR0 with DR7.GD set: a #DB fault at dbg_gd_insn. */
+    .global dbg_gd
+dbg_gd:
+    .global dbg_gd_insn
+dbg_gd_insn:
+    movq %dr0, %rax
+    .global dbg_after_gd
+dbg_after_gd:
+    ret
