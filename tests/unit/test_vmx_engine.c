@@ -1637,13 +1637,14 @@ struct nmi_case {
     uint32_t blocking;  /* interruptibility at entry */
     uint32_t inject;    /* VM-entry interruption information */
     uint32_t exceptions;
-    bool iret, bad_cs, stack_not_in_ept, nmi;
+    bool iret, bad_cs, stack_not_in_ept, nmi, code_nop;
     uint32_t reason;
     uint64_t rip;
     uint64_t intr_info;      /* checked for exception/NMI exits */
     uint64_t qual_bit12;     /* checked for EPT violations */
     uint32_t saved_blocking; /* bit 3 of the saved interruptibility */
     bool still_pending;      /* the NMI waits in the LAPIC */
+    uint64_t pushed_rip;     /* checked if set: the NMI frame's RIP */
 };
 
 static const struct nmi_case nmi_cases[] = {
@@ -1659,6 +1660,11 @@ static const struct nmi_case nmi_cases[] = {
      * blocks further NMIs until IRET. */
     {"NMI through the guest IDT", .nmi = true, .reason = R_CPUID,
      .rip = HANDLER(2), .saved_blocking = BLOCK_BY_NMI},
+    /* MOV SS blocking at entry holds the NMI for one instruction (Table
+     * 25-3): it arrives after the NOP. */
+    {"MOV SS blocking holds an NMI", .blocking = 2, .nmi = true,
+     .code_nop = true, .reason = R_CPUID, .rip = HANDLER(2),
+     .saved_blocking = BLOCK_BY_NMI, .pushed_rip = AT(1)},
     /* Blocked at entry: IRET unblocks, and the NMI follows at once. */
     {"IRET unblocks, then the NMI", .blocking = BLOCK_BY_NMI, .iret = true,
      .nmi = true, .reason = R_CPUID, .rip = HANDLER(2),
@@ -1707,6 +1713,8 @@ static void run_nmi_case(const struct nmi_case *k)
     if (k->iret) {
         load_code(iret_code, sizeof iret_code - 1);
         iret_frame(k->bad_cs);
+    } else if (k->code_nop) {
+        load_code(CODE_OF("\x90\x0f\xa2"));
     } else {
         load_code(CODE_OF("\x0f\xa2"));
     }
@@ -1733,6 +1741,9 @@ static void run_nmi_case(const struct nmi_case *k)
               k->saved_blocking);
     expect_eq(k->name, "NMI still pending", lapic_nmi_pending(m->lapic),
               k->still_pending);
+    if (k->pushed_rip)
+        expect_eq(k->name, "pushed RIP", peek64(get(F(GUEST_RSP))),
+                  k->pushed_rip);
     machine_down();
 }
 
