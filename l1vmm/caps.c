@@ -53,7 +53,11 @@ static const struct {
     {EXIT, EXIT_LOAD_EFER, "load IA32_EFER", NEED, NEED},
     {EXIT, EXIT_SAVE_PAT, "save IA32_PAT", WANT, WANT},
     {EXIT, EXIT_LOAD_PAT, "load IA32_PAT", WANT, WANT},
+    /* L2's DR7 and IA32_DEBUGCTL survive its exits, which reset them
+     * (SDM Vol. 3C 28.5.1): saved in the VMCS, loaded at entry. */
+    {EXIT, EXIT_SAVE_DEBUG, "save debug controls", NEED, NEED},
     {ENTRY, ENTRY_LOAD_EFER, "load IA32_EFER", NEED, NEED},
+    {ENTRY, ENTRY_LOAD_DEBUG, "load debug controls", NEED, NEED},
     {ENTRY, ENTRY_LOAD_PAT, "load IA32_PAT", WANT, WANT},
 };
 

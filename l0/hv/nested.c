@@ -169,6 +169,7 @@ static void load_l1_host_state(struct hv *h)
     set01(h, VMCS_IDX_GUEST_CR3, get12(h, VMCS_IDX_HOST_CR3));
     set01(h, VMCS_IDX_GUEST_CR4, cr4 | CR4_VMXE);
     set01(h, VMCS_IDX_GUEST_DR7, 0x400);
+    set01(h, VMCS_IDX_GUEST_DEBUGCTL, 0); /* as DR7 (SDM Vol. 3C 28.5.1) */
     set01(h, VMCS_IDX_GUEST_RSP, get12(h, VMCS_IDX_HOST_RSP));
     set01(h, VMCS_IDX_GUEST_RIP, get12(h, VMCS_IDX_HOST_RIP));
     set01(h, VMCS_IDX_GUEST_RFLAGS, 0x2);

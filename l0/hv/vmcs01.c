@@ -45,13 +45,17 @@ void hv_vmcs01_setup(struct hv *h)
     set(v, VMCS_IDX_PROC_CONTROLS2,
         control(VMX_CTL_PROC2, PROC2_EPT | PROC2_VPID | PROC2_RDTSCP |
                                    PROC2_UNRESTRICTED_GUEST));
+    /* The debug controls keep the guest's DR7 and IA32_DEBUGCTL across
+     * exits, which reset them (SDM Vol. 3C 28.5.1); vmcs02 inherits
+     * them through L0's exit controls and the merge's entry controls. */
     set(v, VMCS_IDX_EXIT_CONTROLS,
         control(VMX_CTL_EXIT, EXIT_HOST_ADDR_SPACE_SIZE |
                                   EXIT_ACK_INTR_ON_EXIT | EXIT_SAVE_EFER |
                                   EXIT_LOAD_EFER | EXIT_SAVE_PAT |
-                                  EXIT_LOAD_PAT));
+                                  EXIT_LOAD_PAT | EXIT_SAVE_DEBUG_CONTROLS));
     set(v, VMCS_IDX_ENTRY_CONTROLS,
-        control(VMX_CTL_ENTRY, ENTRY_LOAD_EFER | ENTRY_LOAD_PAT));
+        control(VMX_CTL_ENTRY, ENTRY_LOAD_EFER | ENTRY_LOAD_PAT |
+                                   ENTRY_LOAD_DEBUG_CONTROLS));
     set(v, VMCS_IDX_VPID, 1);
     set(v, VMCS_IDX_EPT_POINTER, h->ept_root | 3 << 3 | 6); /* 4 levels, WB */
     set(v, VMCS_IDX_MSR_BITMAP, h->msr_bitmap);

@@ -3,8 +3,9 @@
  *   exec     an instruction breakpoint (DR0, R/W 00): a #DB fault before
  *            the instruction, DR6.B0, RF pushed as 0; the handler sets
  *            RF in the frame and the instruction then runs once
- *   write    a 4-byte write breakpoint (DR1, R/W 01): the read of the
- *            word does not trigger, the write traps after itself, B1
+ *   write    a 4-byte write breakpoint (DR1, R/W 01), armed across an
+ *            OUT (an exit under a hypervisor): the read of the word does
+ *            not trigger, the write traps after itself, B1
  *   rw       a 1-byte read/write breakpoint (DR2, R/W 11): a read traps
  *   len8     an 8-byte breakpoint (DR3, LEN 10) on an aligned quadword:
  *            a byte write at its offset 5 traps, one 8 bytes on does not
@@ -113,6 +114,7 @@ int main(const struct rt_boot *boot)
     reset();
     set_dr1((uint64_t)&word);
     set_dr7(DR7_BP(1, RW_WRITE, LEN4));
+    outb(0x80, 0); /* an I/O exit under a hypervisor: DR7 must survive */
     dbg_read_then_write(&word);
     unsigned write_traps = traps;
     int write_at = seen_rip == (uint64_t)dbg_after_write;
