@@ -1898,8 +1898,8 @@ int main(void)
         T(test_entry_failure_bad_guest_state),
         TABLE(test_tsc_offsetting),
         T(test_tsc_write_in_guest),
-        T(test_nmis),
-        T(test_debug_exceptions),
+        TABLE(test_nmis),
+        TABLE(test_debug_exceptions),
         TABLE(test_msr_lists_refused),
 #undef T
 #undef TABLE
