@@ -307,6 +307,8 @@ static inline __attribute__((always_inline)) void step(struct cpu *c)
             c->insns++;
             if (__builtin_expect(debugging, 0))
                 debug_after(c, single_step, delivers_event(i));
+        } else if (__builtin_expect(debugging, 0) && c->string_paused) {
+            debug_after_iteration(c);
         }
     }
     if (c->exc.raised || c->vmx.request.pending)

@@ -7,10 +7,7 @@
  * bytes) is taken outside 64-bit mode too, where the SDM leaves it
  * undefined; implicit accesses of event delivery (the IDT, the stack
  * frame) are watched like the instruction's own; IA32_DEBUGCTL offers
- * no feature (LBR, BTF: writes of a set bit are #GP). A data breakpoint
- * traps after the step of the step loop that hit it: for a REP string
- * instruction that is after the iteration once iterations are steps of
- * their own (issue 9, item 1), and after the whole instruction before. */
+ * no feature (LBR, BTF: writes of a set bit are #GP). */
 #include "cpu/debug.h"
 
 #include "cpu/cpu.h"
@@ -145,6 +142,21 @@ void debug_after(struct cpu *c, bool tf, bool no_step)
     refresh_active(c);
     /* The instruction completed: a shadow it was in is over. */
     c->interrupt_shadow = false;
+    cpu_deliver(c, VEC_DB, EV_EXCEPTION, false, 0, c->rip);
+}
+
+void debug_after_iteration(struct cpu *c)
+{
+    if (!c->dbg.hits)
+        return;
+    c->dbg.bits = c->dbg.hits | c->dbg.pending;
+    c->dbg.hits = 0;
+    c->dbg.pending = 0;
+    refresh_active(c);
+    c->interrupt_shadow = false;
+    /* The handler returns to the rest of the iterations: RF = 1 keeps
+     * an instruction breakpoint on the REP from breaking again. */
+    flags_update(&c->flags, FL_RF, FL_RF);
     cpu_deliver(c, VEC_DB, EV_EXCEPTION, false, 0, c->rip);
 }
 

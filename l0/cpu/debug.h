@@ -64,6 +64,11 @@ bool debug_before(struct cpu *c);
  * breakpoints it hit, and traps waiting; delivers the #DB trap. */
 void debug_after(struct cpu *c, bool tf, bool no_step);
 
+/* A REP string instruction paused between iterations: the #DB trap of
+ * data breakpoints the last iteration hit, RIP still at the instruction
+ * and RF pushed as 1 (SDM Vol. 3B 18.3.1.1). */
+void debug_after_iteration(struct cpu *c);
+
 /* A data access of the instruction (not a fetch) through the slow path. */
 void debug_data_access(struct cpu *c, uint64_t lin, unsigned size,
                        bool write);

@@ -218,12 +218,15 @@ static bool string_step(struct cpu *c, const struct insn *i, unsigned size,
 /* Whether a REP string stops between two iterations, so that the run
  * loop can take what is due: an interrupt, an NMI or a VM exit (external
  * interrupt, preemption timer) the next event check finds, the machine
- * stopping, the instruction limit, or a signal to the host process
- * (machine_take_signal). */
+ * stopping, the instruction limit, a signal to the host process
+ * (machine_take_signal), or a data breakpoint's #DB. */
 static bool string_must_pause(const struct cpu *c)
 {
+    /* A data breakpoint traps after the iteration that hit it (SDM Vol.
+     * 3B 18.3.1.2): cpu/debug.c. */
     return c->cycles >= c->next_event_check ||
-           cpu_steps(c) >= c->step_limit || c->m->stop_signal;
+           cpu_steps(c) >= c->step_limit || c->m->stop_signal ||
+           c->dbg.hits;
 }
 
 /* With a REP prefix the count register is RCX/ECX/CX by address size.

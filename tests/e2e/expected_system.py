@@ -280,10 +280,14 @@ def debug():
     # trap, the read of it does, B2 (0x4). len8: offset 5 of the aligned
     # quadword traps, offset 8 does not, B3 (0x8). step: 6 traps with BS.
     # movss: 5 traps (the MOV SS trap merges with the next one). DR6 and
-    # DR7 written 0 read their fixed ones (0xFFFF0FF0, 0x400).
+    # DR7 written 0 read their fixed ones (0xFFFF0FF0, 0x400). rep: one
+    # trap after the fourth of 8 iterations, at the REP, RCX = 4, and all
+    # 8 bytes stored in the end.
     lines = ["RESULT debug exec=2,1,0x1,0 write=1,1,0x2,0 rw=1,1,0x4"
-             " len8=1,0x8 step=6,1 movss=5 regs=0xffff0ff0,0x400"]
+             " len8=1,0x8 rep=1,1,4,1 step=6,1 movss=5"
+             " regs=0xffff0ff0,0x400"]
     # INT1: no #UD, one trap after it, DR6 unchanged; GD: one fault at the
-    # MOV, BD set, GD clear in the handler, RF pushed as 1.
-    details = ["DETAIL debug int1=0,1,1,0xffff0ff0 gd=1,1,1,0,1"]
+    # MOV, BD set, GD clear in the handler, RF pushed as 1; the REP trap
+    # (not after the last iteration) pushes RF = 1 (18.3.1.1).
+    details = ["DETAIL debug int1=0,1,1,0xffff0ff0 gd=1,1,1,0,1 rep_rf=1"]
     return lines, details

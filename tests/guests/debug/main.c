@@ -9,6 +9,9 @@
  *   rw       a 1-byte read/write breakpoint (DR2, R/W 11): a read traps
  *   len8     an 8-byte breakpoint (DR3, LEN 10) on an aligned quadword:
  *            a byte write at its offset 5 traps, one 8 bytes on does not
+ *   rep      a 1-byte write breakpoint on the fourth byte REP STOSB
+ *            stores: the trap comes after that iteration, RIP at the
+ *            instruction, RCX 4 left, RF pushed as 1; the rest follows
  *   step     TF single-steps: 6 traps with DR6.BS over a known sequence
  *   movss    MOV SS holds its single-step trap to after the next
  *            instruction, reported once: 5 traps
@@ -27,9 +30,10 @@ void dbg_write_byte(volatile uint8_t *p);
 void dbg_single_step(void);
 void dbg_mov_ss_step(void);
 int dbg_int1(void);
+void dbg_rep_stos(volatile uint8_t *p, uint64_t n);
 void dbg_gd(void);
 extern const char dbg_after_write[], dbg_after_read[], dbg_after_int1[],
-    dbg_gd_insn[], dbg_after_gd[], dbg_after_mov_ss_nop[];
+    dbg_gd_insn[], dbg_after_gd[], dbg_after_mov_ss_nop[], dbg_rep_insn[];
 
 #define RF (1ull << 16)
 #define DR6_BD (1ull << 13)
@@ -62,7 +66,7 @@ DR_ACCESSORS(7)
 
 /* What the #DB handler saw. */
 static volatile unsigned traps;
-static volatile uint64_t seen_dr6, seen_rip, seen_rflags, seen_dr7;
+static volatile uint64_t seen_dr6, seen_rip, seen_rflags, seen_dr7, seen_rcx;
 static volatile int skip_gd;
 
 static void on_db(struct rt_frame *f)
@@ -71,6 +75,7 @@ static void on_db(struct rt_frame *f)
     seen_dr6 = get_dr6();
     seen_rip = f->rip;
     seen_rflags = f->rflags;
+    seen_rcx = f->rcx;
     if (skip_gd) {
         seen_dr7 = get_dr7(); /* allowed: GD is clear in the handler */
         f->rip = (uint64_t)dbg_after_gd;
@@ -139,6 +144,18 @@ int main(const struct rt_boot *boot)
     unsigned len8_traps = traps;
     uint64_t len8_b = seen_dr6 & 0xF;
 
+    /* rep: 8 bytes from bytes[16], a breakpoint on the fourth */
+    reset();
+    set_dr0((uint64_t)&bytes[19]);
+    set_dr7(DR7_BP(0, RW_WRITE, LEN1));
+    dbg_rep_stos(&bytes[16], 8);
+    unsigned rep_traps = traps;
+    int rep_at = seen_rip == (uint64_t)dbg_rep_insn;
+    uint64_t rep_rcx = seen_rcx, rep_rf = seen_rflags >> 16 & 1;
+    int rep_done = 1;
+    for (unsigned k = 16; k < 24; k++)
+        rep_done = rep_done && bytes[k] == 0xAA;
+
     /* step */
     reset();
     dbg_single_step();
@@ -173,16 +190,19 @@ int main(const struct rt_boot *boot)
     reset();
 
     rt_printf("RESULT debug exec=%u,%d,%#lx,%lu write=%u,%d,%#lx,%lu "
-              "rw=%u,%d,%#lx len8=%u,%#lx step=%u,%lu movss=%u "
-              "regs=%#lx,%#lx\n",
+              "rw=%u,%d,%#lx len8=%u,%#lx rep=%u,%d,%lu,%d step=%u,%lu "
+              "movss=%u regs=%#lx,%#lx\n",
               exec_traps, exec_at, exec_b, exec_rf, write_traps, write_at,
               write_b, write_rf, rw_traps, rw_at, rw_b, len8_traps, len8_b,
-              step_traps, step_bs, movss_traps, dr6_reset, dr7_reset);
+              rep_traps, rep_at, rep_rcx, rep_done, step_traps, step_bs,
+              movss_traps, dr6_reset, dr7_reset);
     /* QEMU 7.2 TCG raises #UD for INT1 and ignores DR7.GD; Bochs 2.7
      * pushes RF = 0 for the general-detect fault (the SDM: 1, as for
-     * every fault but an instruction breakpoint). */
-    rt_printf("DETAIL debug int1=%d,%u,%d,%#lx gd=%u,%d,%lu,%lu,%lu\n",
+     * every fault but an instruction breakpoint); both push RF = 0 for
+     * the trap of a REP iteration that is not the last (the SDM: 1). */
+    rt_printf("DETAIL debug int1=%d,%u,%d,%#lx gd=%u,%d,%lu,%lu,%lu "
+              "rep_rf=%lu\n",
               int1_ud, int1_traps, int1_at, int1_dr6, gd_traps, gd_at, gd_bd,
-              gd_dr7, gd_rf);
+              gd_dr7, gd_rf, rep_rf);
     return RT_EXIT_OK;
 }

@@ -67,6 +67,17 @@ dbg_after_mov_ss_nop:
     popfq
     ret
 
+/* REP STOSB of RSI bytes of 0xAA at RDI: a data breakpoint on one of
+ * them traps after its iteration, with RIP still at dbg_rep_insn. */
+    .global dbg_rep_stos
+dbg_rep_stos:
+    movq %rsi, %rcx
+    movb $0xAA, %al
+    .global dbg_rep_insn
+dbg_rep_insn:
+    rep stosb
+    ret
+
 /* INT1 (ICEBP): a #DB trap with RIP at dbg_after_int1. A probe
  * (probe.h): returns 1 if it raised a caught exception instead. */
     .section rt_probes, "ax"
