@@ -495,6 +495,7 @@ static void boot_and_run(struct machine *m, const struct options *o,
     else
         cpu_reset_multiboot(m->cpu, entry.entry, entry.info_pa);
     bool single = o->mode != MODE_BARE; /* L0 runs the image */
+    cost_apply_mmu(&cost_default, m->cpu->mtlb);
     catch_signals(m);
     if (!single) {
         cpu_run(m->cpu, o->max_insns);
@@ -538,6 +539,17 @@ static void boot_and_run(struct machine *m, const struct options *o,
                 (unsigned long long)m->cpu->cycles,
                 (unsigned long long)dcache_decoded(m->cpu->dcache),
                 (unsigned long long)m->cpu->tlb.fills);
+    if (o->stats) {
+        const struct tlbm_stats *t = &m->cpu->mtlb->stats;
+        fprintf(stderr,
+                "turtles: stats: modeled TLB: hits=%llu stlb_hits=%llu "
+                "misses=%llu walk_refs=%llu flushes=%llu cycles=%llu\n",
+                (unsigned long long)t->hits, (unsigned long long)t->stlb_hits,
+                (unsigned long long)t->misses,
+                (unsigned long long)t->walk_refs,
+                (unsigned long long)t->flushes,
+                (unsigned long long)t->cycles);
+    }
 }
 
 static void feed_metrics(void *ctx, uint8_t byte)

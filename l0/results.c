@@ -23,6 +23,14 @@ static void emulator_counters(struct exit_stats *st, const struct cpu *c)
     stats_counter_set(st, "decoded", dcache_decoded(c->dcache));
     stats_counter_set(st, "walk_refs", c->walk_refs);
     stats_counter_set(st, "ept_walk_refs", c->vmx.ept_walk_refs);
+    /* The modeled TLB (cpu/tlb_model.h): what decides modeled cycles. */
+    const struct tlbm_stats *t = &c->mtlb->stats;
+    stats_counter_set(st, "modeled_tlb_hits", t->hits);
+    stats_counter_set(st, "modeled_tlb_stlb_hits", t->stlb_hits);
+    stats_counter_set(st, "modeled_tlb_misses", t->misses);
+    stats_counter_set(st, "modeled_walk_refs", t->walk_refs);
+    stats_counter_set(st, "modeled_tlb_flushes", t->flushes);
+    stats_counter_set(st, "modeled_mmu_cycles", t->cycles);
 }
 
 int results_write(struct db *db, const struct run_facts *f,

@@ -32,6 +32,7 @@ E2E = [
     ("linux", "tests/e2e/test_linux.py", False),
     ("exp", "tests/e2e/test_exp.py", False),
     ("slurm", "tests/e2e/test_slurm.py", False),
+    ("tlb-model", "tests/e2e/test_tlb_model.py", False),
 ]
 
 # How a suite reports its checks: the e2e scripts' last TAP line

@@ -10,6 +10,7 @@
 #include "cpu/exec.h"
 #include "cpu/mmu.h"
 #include "cpu/system.h"
+#include "cpu/tlb_charge.h"
 #include "dev/lapic.h"
 #include "machine.h"
 #include "vmx/controls.h"
@@ -26,6 +27,12 @@ struct cpu *cpu_create(struct machine *m)
         return NULL;
     }
     c->code_map = dcache_code_map(c->dcache);
+    c->mtlb = tlbm_create();
+    if (!c->mtlb) {
+        dcache_destroy(c->dcache);
+        free(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -34,6 +41,7 @@ void cpu_destroy(struct cpu *c)
     if (!c)
         return;
     dcache_destroy(c->dcache);
+    tlbm_destroy(c->mtlb);
     free(c);
 }
 
@@ -287,6 +295,10 @@ static inline __attribute__((always_inline)) void step(struct cpu *c)
     }
     c->cycles++;
     if (i) {
+        tlb_charge_fetch(c, c->code64 ? c->rip
+                                      : (c->seg[SEG_CS].base + c->rip) &
+                                            0xFFFFFFFF,
+                         i->len);
         uint64_t next = c->rip + i->len;
         bool single_step = c->flags.bits & FL_TF;
         /* TF, RF, a breakpoint or a waiting #DB trap: cpu/debug.h. */

@@ -14,6 +14,7 @@
 #include "cpu/flags.h"
 #include "cpu/fpu.h"
 #include "cpu/tlb.h"
+#include "cpu/tlb_model.h"
 #include "vmx/vmx.h"
 
 struct machine;
@@ -177,6 +178,8 @@ struct cpu {
 
     struct fpu fpu; /* x87, MMX, SSE and XCR0: l0/cpu/fpu.h */
     struct debug_state dbg; /* breakpoints, single-step: cpu/debug.h */
+    /* The modeled TLB: it decides modeled cycles only (cpu/tlb_charge.h). */
+    struct tlb_model *mtlb;
 };
 
 /* What `--max-insns` counts: every retired instruction and every

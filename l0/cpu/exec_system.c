@@ -7,6 +7,7 @@
 #include "cpu/msr.h"
 #include "cpu/ops.h"
 #include "cpu/system.h"
+#include "cpu/tlb_charge.h"
 #include "machine.h"
 
 static bool require_cpl0(struct cpu *c)
@@ -318,7 +319,9 @@ bool exec_invlpg(struct cpu *c, const struct insn *i)
         return false;
     /* The address is not accessed: no canonical fault, INVLPG of a
      * non-canonical address is a no-op (SDM Vol. 2A "INVLPG"). */
-    tlb_flush_page(&c->tlb, seg_offset_linear(c, o->seg, op_ea(c, i, o)));
+    uint64_t lin = seg_offset_linear(c, o->seg, op_ea(c, i, o));
+    tlb_flush_page(&c->tlb, lin);
+    tlbm_invlpg(c->mtlb, tlb_charge_tag(c), lin);
     return true;
 }
 
@@ -581,6 +584,10 @@ bool sys_write_cr(struct cpu *c, unsigned n, uint64_t v)
         if (paging_off)
             c->efer &= ~EFER_LMA;
         uint64_t changed = (c->cr0 ^ v) & (CR0_PG | CR0_WP | CR0_PE);
+        /* The modeled TLB: only PG going from 1 to 0 invalidates, every
+         * entry of the VPID (SDM Vol. 3A 4.10.4.1). */
+        if (paging_off)
+            tlbm_flush_vpid(c->mtlb, tlb_charge_tag(c).vpid);
         c->cr0 = v | CR0_ET;
         if (changed)
             mmu_flush_all(c);
@@ -592,6 +599,11 @@ bool sys_write_cr(struct cpu *c, unsigned n, uint64_t v)
         return true;
     case 3:
         c->cr3 = c->long_mode ? v : (uint32_t)v;
+        /* The modeled TLB: the non-global entries of the PCID loaded,
+         * unless CR4.PCIDE = 1 and bit 63 is set (4.10.4.1). This CPU
+         * has no PCIDs (CPUID), so that is PCID 000H. */
+        tlbm_mov_cr3(c->mtlb, tlb_charge_tag(c).vpid,
+                     tlb_charge_tag(c).pcid);
         if (c->cr4 & CR4_PGE)
             tlb_flush_nonglobal(&c->tlb);
         else
@@ -600,6 +612,14 @@ bool sys_write_cr(struct cpu *c, unsigned n, uint64_t v)
     case 4:
         if ((c->cr4 ^ v) & (CR4_PSE | CR4_PAE | CR4_PGE))
             mmu_flush_all(c);
+        /* The modeled TLB (4.10.4.1): PGE changing (or PCIDE going to 0)
+         * drops every entry of the VPID, PAE changing those of the PCID. */
+        if ((c->cr4 ^ v) & CR4_PGE ||
+            ((c->cr4 & ~v) & CR4_PCIDE))
+            tlbm_flush_vpid(c->mtlb, tlb_charge_tag(c).vpid);
+        else if ((c->cr4 ^ v) & CR4_PAE)
+            tlbm_flush_pcid(c->mtlb, tlb_charge_tag(c).vpid,
+                            tlb_charge_tag(c).pcid);
         c->cr4 = v;
         return true;
     case 8:

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cpu/decode.h"
+#include "cpu/tlb_charge.h"
 #include "machine.h"
 #include "vmx/vmx.h"
 
@@ -360,6 +361,10 @@ static bool page_access(struct cpu *c, uint64_t lin, unsigned size,
     struct tlb_entry *t = translate(c, lin, acc, user);
     if (!t)
         return false;
+    /* Instruction fetches meet the modeled TLB once per instruction
+     * executed (cpu.c), not per byte decoded. */
+    if (acc != ACC_EXEC)
+        tlb_charge_data(c, lin);
     if (c->dbg.data_armed && acc != ACC_EXEC)
         debug_data_access(c, lin, size, acc == ACC_WRITE);
     uint64_t off = lin & 0xFFF;

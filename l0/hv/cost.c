@@ -1,5 +1,7 @@
 #include "hv/cost.h"
 
+#include "cpu/tlb_model.h"
+
 /* Calibrated to the Turtles paper's measurements (Ben-Yehuda et al.,
  * OSDI 2010, section 4): a VM exit and entry pair costs about 1,000
  * cycles, and a CPUID exit handled by a single-level hypervisor about
@@ -24,7 +26,18 @@ const struct cost_profile cost_default = {
     .merge_field = 20,
     .sync_field = 10,
     .msr_list_entry = 150,
+    /* Estimates (docs/cost-model.md): no STLB latency is published for
+     * Haswell; a walk's reference is priced between an L1D and an L2
+     * hit (4-5 and 11-12 cycles, Optimization Reference Manual). */
+    .stlb_hit = 7,
+    .walk_ref = 10,
 };
+
+void cost_apply_mmu(const struct cost_profile *p, struct tlb_model *t)
+{
+    t->stlb_hit_cycles = p->stlb_hit;
+    t->walk_ref_cycles = p->walk_ref;
+}
 
 uint32_t cost_handler(const struct cost_profile *p, uint32_t reason)
 {

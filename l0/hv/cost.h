@@ -19,7 +19,16 @@ struct cost_profile {
     uint32_t merge_field;   /* nested: one vmcs12 field merged into vmcs02 */
     uint32_t sync_field;    /* nested: one field synced with the shadow VMCS */
     uint32_t msr_list_entry; /* nested: one entry of L1's MSR lists */
+    /* The MMU (cpu/tlb_model.h): a first-level TLB miss that hits the
+     * STLB, and one paging-structure reference of a page walk (1-D, or
+     * each reference of a 2-D walk through EPT). */
+    uint32_t stlb_hit;
+    uint32_t walk_ref;
 };
+
+/* Gives the CPU's modeled TLB the profile's MMU costs. */
+struct tlb_model;
+void cost_apply_mmu(const struct cost_profile *p, struct tlb_model *t);
 
 extern const struct cost_profile cost_default;
 

@@ -9,6 +9,7 @@
 
 #include "cpu/cpu.h"
 #include "cpu/mmu.h"
+#include "cpu/tlb_charge.h"
 #include "ept-compress/ept02.h"
 #include "hv/guest_mem.h"
 #include "vmcs-shadow/merge.h"
@@ -234,6 +235,26 @@ static void resume_l1(struct hv *h, bool entry_failure)
         show_in_shadow(h);
 }
 
+/* L2 runs under this VPID in vmcs02, whatever L1 asked for. */
+enum { VPID02 = 2 };
+
+/* L1 without "enable VPID" in vmcs12 expects each VM entry and exit
+ * between it and L2 to invalidate the mappings of VPID 0 (SDM Vol. 3C
+ * 29.4.3.1), which in its view are its own and L2's. L0 runs those
+ * under vmcs01's VPID and VPID02, so the modeled TLB drops both (what
+ * KVM does with INVVPID for an L1 without VPIDs). */
+static void l1_vpid_transition(struct hv *h)
+{
+    uint32_t proc2 = (get12(h, VMCS_IDX_PROC_CONTROLS) & PROC_SECONDARY_CONTROLS)
+                         ? (uint32_t)get12(h, VMCS_IDX_PROC_CONTROLS2)
+                         : 0;
+    if (proc2 & PROC2_VPID)
+        return;
+    struct tlb_model *t = h->m->cpu->mtlb;
+    tlbm_flush_vpid(t, (uint16_t)vmcs_get(&h->vmcs01, VMCS_IDX_VPID));
+    tlbm_flush_vpid(t, VPID02);
+}
+
 void nested_vmexit(struct hv *h, const struct nested_exit *e)
 {
     struct vmcs *v12 = &h->l1.vmcs12, *v02 = &h->vmcs02;
@@ -258,6 +279,7 @@ void nested_vmexit(struct hv *h, const struct nested_exit *e)
     vmcs_set(v12, VMCS_IDX_ENTRY_CONTROLS,
              (get12(h, VMCS_IDX_ENTRY_CONTROLS) & ~(uint64_t)ENTRY_IA32E_MODE_GUEST) |
                  ia32e);
+    l1_vpid_transition(h);
     resume_l1(h, false);
 }
 
@@ -265,8 +287,20 @@ void nested_vmexit(struct hv *h, const struct nested_exit *e)
 void nested_invalidate(struct hv *h, bool vpid, uint64_t type, uint64_t eptp)
 {
     /* INVVPID: the software TLB is flushed on every transition anyway.
-     * INVEPT: EPT02 caches EPT12 (ept-compress/README.md). */
-    if (!vpid && h->nested.ept02_ready)
+     * INVEPT: EPT02 caches EPT12 (ept-compress/README.md).
+     * The modeled TLB: every VPID of L1's is VPID02 here, and every
+     * EPTP of L1's an EPT02 root, so L0 invalidates all of VPID02 (all
+     * but its global entries for type 3) or the combined mappings of
+     * every EP4TA but EPT01's: more than asked for at times, which the
+     * architecture allows (29.4.3.1), never less. */
+    struct tlb_model *t = h->m->cpu->mtlb;
+    if (vpid) {
+        tlbm_invvpid(t, type == 3 ? 3 : 1, VPID02, 0);
+        return;
+    }
+    tlbm_invept_except(t, tlb_charge_ep4ta(vmcs_get(&h->vmcs01,
+                                                    VMCS_IDX_EPT_POINTER)));
+    if (h->nested.ept02_ready)
         ept02_invept(&h->nested.ept02, (unsigned)type, eptp);
 }
 
@@ -407,7 +441,7 @@ enum nested_entry nested_vmentry(struct hv *h, bool launch, uint32_t *error)
     struct merge_params p = {
         .ept02_pointer = ept12 ? ept02_root(&h->nested.ept02)
                                : vmcs_get(&h->vmcs01, VMCS_IDX_EPT_POINTER),
-        .vpid02 = 2,
+        .vpid02 = VPID02,
         .l0_cr0_mask = CR0_NE,
         .l0_cr4_mask = CR4_VMXE,
         .l0_exit_controls = (uint32_t)vmcs_get(&h->vmcs01,
@@ -433,6 +467,7 @@ enum nested_entry nested_vmentry(struct hv *h, bool launch, uint32_t *error)
     }
     v12->launch = VMCS_STATE_LAUNCHED;
     h->cur = &h->vmcs02;
+    l1_vpid_transition(h);
     return NESTED_ENTERED;
 }
 

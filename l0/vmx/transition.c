@@ -167,10 +167,16 @@ static void load_guest_state(struct cpu *c, struct vmcs *v)
 }
 
 /* Without VPIDs every VM entry and exit invalidates the mappings of VPID
- * 0 (SDM Vol. 3C 29.4.3.1); the software TLB is not tagged, so it is
- * flushed on every transition, VPID or not (more than required, which
- * the architecture allows). */
-static void transition_flush(struct cpu *c) { mmu_flush_all(c); }
+ * 0 (SDM Vol. 3C 29.4.3.1), and so does the modeled TLB; with them it
+ * keeps everything. The software TLB is not tagged, so it is flushed on
+ * every transition, VPID or not (more than required, which the
+ * architecture allows, and invisible to the modeled cycles). */
+static void transition_flush(struct cpu *c)
+{
+    mmu_flush_all(c);
+    if (!(c->vmx.proc2 & PROC2_VPID))
+        tlbm_flush_vpid(c->mtlb, 0);
+}
 
 void vmx_vmentry(struct cpu *c, struct vmcs *v, bool launch,
                  struct vmx_entry_result *out)

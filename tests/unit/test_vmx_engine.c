@@ -65,6 +65,7 @@ enum {
 #define P2_RDTSCP BIT(3)
 #define P2_WBINVD BIT(6)
 #define P2_SHADOWING BIT(14)
+#define P2_VPID BIT(5)
 /* VM-exit controls (25.7.1) and VM-entry controls (25.8.1). */
 #define X_HOST64 BIT(9)
 #define X_ACK_INTR BIT(15)
@@ -1072,6 +1073,46 @@ static void test_ept_walk_references(void **state)
     expect_eq("ept refs", "EPT references", c->vmx.ept_walk_refs, 20);
 }
 
+/* The modeled TLB (cpu/tlb_model.h) charges that 2D walk: its 24
+ * references (4 guest entries, 5 EPT walks of 4) at the profile's price,
+ * once. The VM exit without "enable VPID" invalidates VPID 0's mappings
+ * (SDM Vol. 3C 29.4.3.1), so the CPUID fetched again after the next
+ * entry walks again; with VPID 1 the mapping survives the round trip. */
+static void modeled_round_trips(const char *who, bool vpid,
+                                uint64_t walks_expected)
+{
+    if (vpid) {
+        set_bits(F(PROC_CONTROLS2), P2_VPID);
+        set(F(VPID), 1);
+    }
+    load_code(CODE_OF("\x0f\xa2"));
+    c->mtlb->walk_ref_cycles = 10;
+    struct tlbm_stats before = c->mtlb->stats;
+    for (int k = 0; k < 2; k++) {
+        enter(who);
+        expect_eq(who, "exit reason", run_to_exit(who), R_CPUID);
+    }
+    const struct tlbm_stats *now = &c->mtlb->stats;
+    expect_eq(who, "modeled misses", now->misses - before.misses,
+              walks_expected);
+    expect_eq(who, "modeled walk references",
+              now->walk_refs - before.walk_refs, 24 * walks_expected);
+    expect_eq(who, "modeled MMU cycles", now->cycles - before.cycles,
+              240 * walks_expected);
+}
+
+static void test_modeled_tlb_2d_walk_without_vpid(void **state)
+{
+    (void)state;
+    modeled_round_trips("modeled, no VPID", false, 2);
+}
+
+static void test_modeled_tlb_2d_walk_with_vpid(void **state)
+{
+    (void)state;
+    modeled_round_trips("modeled, VPID 1", true, 1);
+}
+
 /* ---- VMCS shadowing (SDM Vol. 3C 25.10; Vol. 2C VMREAD, VMWRITE) ---- */
 
 static void shadowing_on(void)
@@ -1880,6 +1921,8 @@ int main(void)
         TABLE(test_idt_vectoring),
         TABLE(test_ept_exits),
         T(test_ept_walk_references),
+        T(test_modeled_tlb_2d_walk_without_vpid),
+        T(test_modeled_tlb_2d_walk_with_vpid),
         T(test_shadow_vmread_without_exit),
         T(test_shadow_vmread_to_memory),
         T(test_shadow_vmwrite_read_only_field),

@@ -1,0 +1,301 @@
+#include "cpu/tlb_model.h"
+
+#include <stdlib.h>
+
+/* Haswell's arrays (tlb_model.h): entries, ways, page sizes held. */
+static const struct {
+    unsigned entries, ways, sizes;
+} geometry[TLBM_ARRAYS] = {
+    [TLBM_ITLB_4K] = {128, 4, 1u << TLBM_4K},
+    [TLBM_ITLB_2M] = {8, 8, 1u << TLBM_2M},
+    [TLBM_DTLB_4K] = {64, 4, 1u << TLBM_4K},
+    [TLBM_DTLB_2M] = {32, 4, 1u << TLBM_2M},
+    [TLBM_DTLB_1G] = {4, 4, 1u << TLBM_1G},
+    [TLBM_STLB] = {1024, 8, (1u << TLBM_4K) | (1u << TLBM_2M)},
+};
+
+/* The first-level array of a side for a page size. */
+static const enum tlbm_array_id first_level[2][TLBM_PAGE_SIZES] = {
+    [0] = {TLBM_DTLB_4K, TLBM_DTLB_2M, TLBM_DTLB_1G},
+    [1] = {TLBM_ITLB_4K, TLBM_ITLB_2M, TLBM_ITLB_2M},
+};
+
+struct tlb_model *tlbm_create(void)
+{
+    struct tlb_model *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    for (unsigned i = 0; i < TLBM_ARRAYS; i++) {
+        struct tlbm_array *a = &t->a[i];
+        a->ways = geometry[i].ways;
+        a->sets = geometry[i].entries / geometry[i].ways;
+        a->sizes = geometry[i].sizes;
+        a->e = calloc(geometry[i].entries, sizeof *a->e);
+        if (!a->e) {
+            tlbm_destroy(t);
+            return NULL;
+        }
+    }
+    return t;
+}
+
+void tlbm_destroy(struct tlb_model *t)
+{
+    if (!t)
+        return;
+    for (unsigned i = 0; i < TLBM_ARRAYS; i++)
+        free(t->a[i].e);
+    free(t);
+}
+
+static struct tlbm_entry *set_of(struct tlbm_array *a, uint64_t vpn)
+{
+    return &a->e[(vpn % a->sets) * a->ways];
+}
+
+static bool matches(const struct tlbm_entry *e, uint64_t vpn,
+                    enum tlbm_page size, struct tlbm_tag tag)
+{
+    return e->used && e->size == size && e->vpn == vpn &&
+           e->vpid == tag.vpid && e->ep4ta == tag.ep4ta &&
+           e->guest_phys == tag.guest_phys &&
+           (e->global || e->pcid == tag.pcid);
+}
+
+/* The entry of `a` that translates `linear` in this context, if any. */
+static struct tlbm_entry *find(struct tlbm_array *a, uint64_t linear,
+                               struct tlbm_tag tag)
+{
+    for (unsigned s = 0; s < TLBM_PAGE_SIZES; s++) {
+        if (!(a->sizes & (1u << s)))
+            continue;
+        uint64_t vpn = linear >> tlbm_page_shift(s);
+        struct tlbm_entry *set = set_of(a, vpn);
+        for (unsigned w = 0; w < a->ways; w++)
+            if (matches(&set[w], vpn, (enum tlbm_page)s, tag))
+                return &set[w];
+    }
+    return NULL;
+}
+
+/* Puts a translation in `a`: an empty way of its set, else the least
+ * recently used one. */
+static struct tlbm_entry *insert(struct tlb_model *t, struct tlbm_array *a,
+                                 uint64_t linear, struct tlbm_tag tag,
+                                 enum tlbm_page size, bool global)
+{
+    uint64_t vpn = linear >> tlbm_page_shift(size);
+    struct tlbm_entry *set = set_of(a, vpn), *victim = &set[0];
+    for (unsigned w = 0; w < a->ways; w++) {
+        if (matches(&set[w], vpn, size, tag)) {
+            victim = &set[w]; /* already there (a refill): replace it */
+            break;
+        }
+        if (set[w].used < victim->used)
+            victim = &set[w];
+    }
+    *victim = (struct tlbm_entry){.vpn = vpn, .ep4ta = tag.ep4ta,
+                                  .used = ++t->clock, .vpid = tag.vpid,
+                                  .pcid = tag.pcid, .size = (uint8_t)size,
+                                  .global = global,
+                                  .guest_phys = tag.guest_phys};
+    return victim;
+}
+
+/* The first-level arrays of a side, searched for a hit. */
+static struct tlbm_entry *find_first_level(struct tlb_model *t,
+                                           uint64_t linear, bool fetch,
+                                           struct tlbm_tag tag)
+{
+    static const enum tlbm_array_id sides[2][3] = {
+        {TLBM_DTLB_4K, TLBM_DTLB_2M, TLBM_DTLB_1G},
+        {TLBM_ITLB_4K, TLBM_ITLB_2M, TLBM_ARRAYS},
+    };
+    for (unsigned i = 0; i < 3 && sides[fetch][i] != TLBM_ARRAYS; i++) {
+        struct tlbm_entry *e = find(&t->a[sides[fetch][i]], linear, tag);
+        if (e)
+            return e;
+    }
+    return NULL;
+}
+
+enum tlbm_result tlbm_lookup(struct tlb_model *t, uint64_t linear,
+                             bool fetch, struct tlbm_tag tag)
+{
+    if (tlbm_same_page(t, linear, fetch, tag))
+        return TLBM_HIT;
+    struct tlbm_entry *e = find_first_level(t, linear, fetch, tag);
+    if (e) {
+        e->used = ++t->clock;
+        t->last[fetch] = e;
+        t->stats.hits++;
+        return TLBM_HIT;
+    }
+    e = find(&t->a[TLBM_STLB], linear, tag);
+    if (!e) {
+        t->last[fetch] = NULL;
+        t->stats.misses++;
+        return TLBM_MISS;
+    }
+    e->used = ++t->clock;
+    enum tlbm_page size = (enum tlbm_page)e->size;
+    bool global = e->global;
+    struct tlbm_array *l1 = &t->a[first_level[fetch][size]];
+    t->last[fetch] = insert(t, l1, linear, tag, size, global);
+    t->stats.stlb_hits++;
+    t->stats.cycles += t->stlb_hit_cycles;
+    return TLBM_STLB_HIT;
+}
+
+static void charge_walk(struct tlb_model *t, unsigned refs)
+{
+    t->stats.walk_refs += refs;
+    t->stats.cycles += (uint64_t)refs * t->walk_ref_cycles;
+}
+
+void tlbm_fill_failed(struct tlb_model *t, unsigned refs)
+{
+    charge_walk(t, refs);
+}
+
+void tlbm_fill(struct tlb_model *t, uint64_t linear, bool fetch,
+               struct tlbm_tag tag, enum tlbm_page size, bool global,
+               unsigned refs)
+{
+    charge_walk(t, refs);
+    /* The ITLB keeps a 1 GiB page as its 2 MiB piece (no 1 GiB ways). */
+    enum tlbm_page l1_size = fetch && size == TLBM_1G ? TLBM_2M : size;
+    if (t->a[TLBM_STLB].sizes & (1u << size))
+        insert(t, &t->a[TLBM_STLB], linear, tag, size, global);
+    t->last[fetch] = insert(t, &t->a[first_level[fetch][l1_size]], linear,
+                            tag, l1_size, global);
+}
+
+/* ---- invalidation ------------------------------------------------------ */
+
+/* Which entries an invalidation removes. */
+struct tlbm_match {
+    bool any_vpid, any_pcid, any_ep4ta, any_page;
+    bool keep_global;     /* global entries survive */
+    bool globals_any_pcid; /* global entries match whatever their PCID */
+    bool spare_vpid0;     /* INVVPID all-context */
+    bool linear_only_spared; /* INVEPT: linear mappings (EP4TA 0) stay */
+    uint16_t vpid, pcid;
+    uint64_t ep4ta, ep4ta_keep;
+    bool has_keep;
+    bool ept; /* INVEPT or everything: guest-physical mappings go too */
+    uint64_t linear;
+};
+
+static bool removes(const struct tlbm_match *m, const struct tlbm_entry *e)
+{
+    if (!e->used || (e->guest_phys && !m->ept))
+        return false;
+    if (!m->any_vpid && e->vpid != m->vpid)
+        return false;
+    if (m->spare_vpid0 && e->vpid == 0)
+        return false;
+    if (m->linear_only_spared && e->ep4ta == 0)
+        return false;
+    if (!m->any_ep4ta && e->ep4ta != m->ep4ta)
+        return false;
+    if (m->has_keep && e->ep4ta == m->ep4ta_keep)
+        return false;
+    if (e->global && m->keep_global)
+        return false;
+    if (!m->any_pcid && e->pcid != m->pcid &&
+        !(e->global && m->globals_any_pcid))
+        return false;
+    if (!m->any_page &&
+        e->vpn != m->linear >> tlbm_page_shift(e->size))
+        return false;
+    return true;
+}
+
+static void invalidate(struct tlb_model *t, const struct tlbm_match *m)
+{
+    for (unsigned i = 0; i < TLBM_ARRAYS; i++) {
+        struct tlbm_array *a = &t->a[i];
+        for (unsigned k = 0; k < a->sets * a->ways; k++)
+            if (removes(m, &a->e[k]))
+                a->e[k].used = 0;
+    }
+    t->last[0] = t->last[1] = NULL;
+    t->stats.flushes++;
+}
+
+void tlbm_flush_all(struct tlb_model *t)
+{
+    invalidate(t, &(struct tlbm_match){.any_vpid = true, .any_pcid = true,
+                                       .any_ep4ta = true, .any_page = true,
+                                       .ept = true});
+}
+
+void tlbm_invlpg(struct tlb_model *t, struct tlbm_tag cur, uint64_t linear)
+{
+    invalidate(t, &(struct tlbm_match){.vpid = cur.vpid, .pcid = cur.pcid,
+                                       .globals_any_pcid = true,
+                                       .any_ep4ta = true,
+                                       .linear = linear});
+}
+
+void tlbm_mov_cr3(struct tlb_model *t, uint16_t vpid, uint16_t pcid)
+{
+    invalidate(t, &(struct tlbm_match){.vpid = vpid, .pcid = pcid,
+                                       .keep_global = true,
+                                       .any_ep4ta = true, .any_page = true});
+}
+
+void tlbm_flush_vpid(struct tlb_model *t, uint16_t vpid)
+{
+    invalidate(t, &(struct tlbm_match){.vpid = vpid, .any_pcid = true,
+                                       .any_ep4ta = true, .any_page = true});
+}
+
+void tlbm_flush_pcid(struct tlb_model *t, uint16_t vpid, uint16_t pcid)
+{
+    invalidate(t, &(struct tlbm_match){.vpid = vpid, .pcid = pcid,
+                                       .any_ep4ta = true, .any_page = true});
+}
+
+void tlbm_invpcid(struct tlb_model *t, uint16_t vpid, unsigned type,
+                  uint16_t pcid, uint64_t linear)
+{
+    /* 0: one address of a PCID, 1: a PCID, both sparing global entries;
+     * 2: everything; 3: everything but global entries. */
+    struct tlbm_match m = {.vpid = vpid, .pcid = pcid, .any_ep4ta = true,
+                           .linear = linear, .any_page = type != 0,
+                           .any_pcid = type >= 2,
+                           .keep_global = type != 2};
+    invalidate(t, &m);
+}
+
+void tlbm_invvpid(struct tlb_model *t, unsigned type, uint16_t vpid,
+                  uint64_t linear)
+{
+    /* 0: one address of a VPID, 1: a VPID, 2: every VPID but 0, 3: a
+     * VPID but its global entries. */
+    struct tlbm_match m = {.vpid = vpid, .any_vpid = type == 2,
+                           .spare_vpid0 = type == 2, .any_pcid = true,
+                           .any_ep4ta = true, .linear = linear,
+                           .any_page = type != 0, .keep_global = type == 3};
+    invalidate(t, &m);
+}
+
+void tlbm_invept(struct tlb_model *t, bool all_contexts, uint64_t ep4ta)
+{
+    invalidate(t, &(struct tlbm_match){.any_vpid = true, .any_pcid = true,
+                                       .any_page = true,
+                                       .any_ep4ta = all_contexts,
+                                       .ep4ta = ep4ta, .ept = true,
+                                       .linear_only_spared = true});
+}
+
+void tlbm_invept_except(struct tlb_model *t, uint64_t keep)
+{
+    invalidate(t, &(struct tlbm_match){.any_vpid = true, .any_pcid = true,
+                                       .any_page = true, .any_ep4ta = true,
+                                       .linear_only_spared = true,
+                                       .has_keep = true, .ept = true,
+                                       .ep4ta_keep = keep});
+}
