@@ -106,7 +106,7 @@ def main():
     # modeled-TLB statistics included.
     a = run("nested-shadow", ["pages=32", "passes=2", "reload=1"])
     b = run("nested-shadow", ["pages=32", "passes=2", "reload=1"])
-    stats = [line for line in a[2].splitlines() if "modeled TLB" in line]
+    stats = [line for line in a[2].splitlines() if "modeled_walk_refs=" in line]
     r.check(a[0] is not None and a[1] == b[1] and a[2] == b[2] and stats,
             "two identical nested runs give identical cycles and TLB "
             "statistics", a[2][-300:], b[2][-300:])
