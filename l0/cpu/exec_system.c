@@ -602,8 +602,9 @@ bool sys_write_cr(struct cpu *c, unsigned n, uint64_t v)
         /* The modeled TLB: the non-global entries of the PCID loaded,
          * unless CR4.PCIDE = 1 and bit 63 is set (4.10.4.1). This CPU
          * has no PCIDs (CPUID), so that is PCID 000H. */
-        tlbm_mov_cr3(c->mtlb, tlb_charge_tag(c).vpid,
-                     tlb_charge_tag(c).pcid);
+        if (!((c->cr4 & CR4_PCIDE) && (v >> 63)))
+            tlbm_mov_cr3(c->mtlb, tlb_charge_tag(c).vpid,
+                         tlb_charge_tag(c).pcid);
         if (c->cr4 & CR4_PGE)
             tlb_flush_nonglobal(&c->tlb);
         else
