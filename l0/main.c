@@ -131,7 +131,9 @@ static const struct opt_row {
      {"full", "dirty"}, NESTED_ONLY, NULL},
     {"mem", "MIB", "guest RAM in MiB (default 256, 2 to 4096)", OPT_NUMBER,
      offsetof(struct options, mem_mib), 2, 4096, {0}, ALL_MODES, NULL},
-    {"max-insns", "N", "stop after N instructions (exit 82); 0 = no limit",
+    {"max-insns", "N",
+     "stop after N steps: instructions, REP iterations, faults (exit 82); "
+     "0 = no limit",
      OPT_NUMBER, offsetof(struct options, max_insns), 0, UINT64_MAX, {0},
      ALL_MODES, NULL},
     {"serial", "FILE", "UART output to FILE instead of standard output",

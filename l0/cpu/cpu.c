@@ -252,6 +252,7 @@ static bool delivers_event(const struct insn *i)
  * delivery in non-root operation may itself end in a VM exit. */
 static __attribute__((noinline)) void finish_event(struct cpu *c)
 {
+    c->faulted_steps++;
     if (!c->vmx.request.pending) {
         struct pending_exception e = c->exc;
         c->exc.raised = false;

@@ -175,6 +175,11 @@ struct cpu {
     uint64_t rep_iterations;
     uint64_t step_limit;
     bool string_paused;
+    /* Steps that ended in an exception or a VM exit instead of retiring
+     * an instruction. They count against the limit too: a handler whose
+     * first fetch faults delivers the same fault forever with nothing
+     * retiring, as the processor would (found by guestfuzz). */
+    uint64_t faulted_steps;
 
     struct fpu fpu; /* x87, MMX, SSE and XCR0: l0/cpu/fpu.h */
     struct debug_state dbg; /* breakpoints, single-step: cpu/debug.h */
@@ -182,12 +187,13 @@ struct cpu {
     struct tlb_model *mtlb;
 };
 
-/* What `--max-insns` counts: every retired instruction and every
+/* What `--max-insns` counts: every retired instruction, every
  * iteration of a REP string (the same units as the modeled cycles that
- * instructions cost, docs/emulator.md). */
+ * instructions cost, docs/emulator.md) and every step that faulted or
+ * exited instead of retiring. */
 static inline uint64_t cpu_steps(const struct cpu *c)
 {
-    return c->insns + c->rep_iterations;
+    return c->insns + c->rep_iterations + c->faulted_steps;
 }
 
 struct cpu *cpu_create(struct machine *m);

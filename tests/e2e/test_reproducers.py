@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from rawimage import image_file
+from rawimage import CODE_AT, LOAD, image_file
 from tap import Report, arguments
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -23,6 +23,42 @@ def mov_esi(v): return b"\xbe" + v.to_bytes(4, "little")
 CLD = b"\xfc"
 REP_LODSB = b"\xf3\xac"
 
+
+
+def db_fault_on_own_handler():
+    """An instruction breakpoint (DR0, DR7.L0) on the first byte of the
+    #DB handler, then a jump there: each #DB fault is delivered to the
+    handler, whose first fetch faults again, with no instruction ever
+    retiring. Delivery clears RF (SDM Vol. 3A 6.12.1), so the processor
+    loops forever; only --max-insns can end it. Multiboot gives no GDT,
+    so the image brings one (flat code at 0x08)."""
+    def assemble(handler, tables):
+        gdtr, idtr = tables, tables + 6
+        gate = tables + 12 + 24 + 8                  # vector 1's gate
+        c = bytearray()
+        c += b"\x0f\x01\x15" + gdtr.to_bytes(4, "little")  # lgdt [gdtr]
+        c += b"\x0f\x01\x1d" + idtr.to_bytes(4, "little")  # lidt [idtr]
+        c += b"\xc7\x05" + gate.to_bytes(4, "little") + \
+            (0x80000 | handler & 0xFFFF).to_bytes(4, "little")
+        c += b"\xc7\x05" + (gate + 4).to_bytes(4, "little") + \
+            (0x8E00 | (handler >> 16) << 16).to_bytes(4, "little")
+        c += b"\xb8" + handler.to_bytes(4, "little") + b"\x0f\x23\xc0"  # dr0
+        c += b"\xb8\x01\x00\x00\x00\x0f\x23\xf8"  # dr7: L0, execute
+        return c
+    handler = b"\x90" + OUT_F4                   # never retires
+    # The layout does not depend on the addresses: assemble twice.
+    base = LOAD + CODE_AT
+    handler_at = base + len(assemble(0, 0))
+    tables = handler_at + len(handler)
+    code = assemble(handler_at, tables) + handler
+    gdt = bytes(8) + (0x00CF9A000000FFFF).to_bytes(8, "little") + \
+        (0x00CF92000000FFFF).to_bytes(8, "little")
+    code += (23).to_bytes(2, "little") + (tables + 12).to_bytes(4, "little")
+    code += (15).to_bytes(2, "little") + (tables + 36).to_bytes(4, "little")
+    code += gdt + bytes(16)                         # the GDT, then the IDT
+    return bytes(code)
+
+
 # (name, code, extra options, expected exit status)
 CASES = [
     # Item 2: conditions that read OF before any arithmetic (JO, JL, JLE,
@@ -33,6 +69,10 @@ CASES = [
     ("rep lodsb stops at --max-insns",
      mov_ecx(0xFFFFFFFF) + mov_esi(0x200000) + CLD + REP_LODSB + OUT_F4,
      ["--max-insns", "10"], EXIT_INSN_LIMIT),
+    # Found by guestfuzz: faults that never retire an instruction count
+    # against the limit too.
+    ("#DB fault on its own handler stops at --max-insns",
+     db_fault_on_own_handler(), ["--max-insns", "1000"], EXIT_INSN_LIMIT),
 ]
 
 
