@@ -157,9 +157,25 @@ unsigned string_element_size(const struct insn *i)
     return io && i->opsize > 4 ? 4 : i->opsize;
 }
 
-/* One iteration of MOVS/STOS/LODS/CMPS/SCAS/INS/OUTS. INS reads the
- * port before it writes memory, so a fault on the write loses the value
- * read (the port is read again when the instruction restarts). */
+/* Whether a write of `size` bytes at ES:offset would succeed, faulting
+ * as the write would if not: INS checks its destination before it reads
+ * the port, so that a faulting write does not consume the device's data
+ * (a restarted INS reads the port once). */
+static bool es_writable(struct cpu *c, uint64_t offset, unsigned size)
+{
+    uint64_t lin, pa;
+    bool user = c->cpl == 3;
+    if (!seg_linear(c, SEG_ES, offset, size, ACC_WRITE, &lin) ||
+        !lin_translate(c, lin, ACC_WRITE, user, &pa))
+        return false;
+    uint64_t last = lin + size - 1;
+    if (!c->long_mode)
+        last &= 0xFFFFFFFF;
+    return (last >> 12) == (lin >> 12) ||
+           lin_translate(c, last, ACC_WRITE, user, &pa);
+}
+
+/* One iteration of MOVS/STOS/LODS/CMPS/SCAS/INS/OUTS. */
 static bool string_step(struct cpu *c, const struct insn *i, unsigned size,
                         unsigned src_seg, int64_t step)
 {
@@ -194,6 +210,8 @@ static bool string_step(struct cpu *c, const struct insn *i, unsigned size,
         flags_record(&c->flags, FOP_SUB, size, a - b, a, b, 0);
         break;
     case STR_INS: /* ES:rDI, not overridable */
+        if (!es_writable(c, di, size))
+            return false;
         a = ~0ull;
         bus_read(&c->m->ports, (uint16_t)c->gpr[RDX], size, &a);
         if (!mem_write(c, SEG_ES, di, size, a & size_mask(size)))

@@ -25,27 +25,21 @@ REP_LODSB = b"\xf3\xac"
 
 
 
-def db_fault_on_own_handler():
-    """An instruction breakpoint (DR0, DR7.L0) on the first byte of the
-    #DB handler, then a jump there: each #DB fault is delivered to the
-    handler, whose first fetch faults again, with no instruction ever
-    retiring. Delivery clears RF (SDM Vol. 3A 6.12.1), so the processor
-    loops forever; only --max-insns can end it. Multiboot gives no GDT,
-    so the image brings one (flat code at 0x08)."""
-    def assemble(handler, tables):
+def with_handler(vector, before, handler):
+    """Code that loads a flat GDT (multiboot gives none; code at 0x08)
+    and an IDT whose gate `vector` leads to `handler`, then runs `before`
+    (which may use the handler's address: a function of it)."""
+    def assemble(handler_at, tables):
         gdtr, idtr = tables, tables + 6
-        gate = tables + 12 + 24 + 8                  # vector 1's gate
+        gate = tables + 12 + 24 + 8 * vector
         c = bytearray()
         c += b"\x0f\x01\x15" + gdtr.to_bytes(4, "little")  # lgdt [gdtr]
         c += b"\x0f\x01\x1d" + idtr.to_bytes(4, "little")  # lidt [idtr]
         c += b"\xc7\x05" + gate.to_bytes(4, "little") + \
-            (0x80000 | handler & 0xFFFF).to_bytes(4, "little")
+            (0x80000 | handler_at & 0xFFFF).to_bytes(4, "little")
         c += b"\xc7\x05" + (gate + 4).to_bytes(4, "little") + \
-            (0x8E00 | (handler >> 16) << 16).to_bytes(4, "little")
-        c += b"\xb8" + handler.to_bytes(4, "little") + b"\x0f\x23\xc0"  # dr0
-        c += b"\xb8\x01\x00\x00\x00\x0f\x23\xf8"  # dr7: L0, execute
-        return c
-    handler = b"\x90" + OUT_F4                   # never retires
+            (0x8E00 | (handler_at >> 16) << 16).to_bytes(4, "little")
+        return c + before(handler_at)
     # The layout does not depend on the addresses: assemble twice.
     base = LOAD + CODE_AT
     handler_at = base + len(assemble(0, 0))
@@ -53,10 +47,44 @@ def db_fault_on_own_handler():
     code = assemble(handler_at, tables) + handler
     gdt = bytes(8) + (0x00CF9A000000FFFF).to_bytes(8, "little") + \
         (0x00CF92000000FFFF).to_bytes(8, "little")
+    idt_size = 8 * (vector + 1)
     code += (23).to_bytes(2, "little") + (tables + 12).to_bytes(4, "little")
-    code += (15).to_bytes(2, "little") + (tables + 36).to_bytes(4, "little")
-    code += gdt + bytes(16)                         # the GDT, then the IDT
-    return bytes(code)
+    code += (idt_size - 1).to_bytes(2, "little") + \
+        (tables + 36).to_bytes(4, "little")
+    return bytes(code + gdt + bytes(idt_size))
+
+
+def db_fault_on_own_handler():
+    """An instruction breakpoint (DR0, DR7.L0) on the first byte of the
+    #DB handler, then a jump there: each #DB fault is delivered to the
+    handler, whose first fetch faults again, with no instruction ever
+    retiring. Delivery clears RF (SDM Vol. 3A 6.12.1), so the processor
+    loops forever; only --max-insns can end it."""
+    def arm(handler_at):
+        return (b"\xb8" + handler_at.to_bytes(4, "little") +
+                b"\x0f\x23\xc0" +                     # mov dr0, eax
+                b"\xb8\x01\x00\x00\x00\x0f\x23\xf8")  # dr7: L0, execute
+    return with_handler(1, arm, b"\x90" + OUT_F4)  # never retires
+
+
+def ins_faulting_write():
+    """INSB whose write faults (#GP(0): ES is null, SDM Vol. 2A "INS")
+    must not consume the port's data. The PIT's counter 0 is latched
+    (0xABCD loaded a few ticks ago, so its high byte is 0xAB); if INSB
+    read the low byte before faulting, the #GP handler's first read
+    returns the high byte. Exit 42 when the handler reads low then high, 1 otherwise."""
+    def setup(_):
+        return (b"\xb0\x30\xe6\x43" +        # counter 0, LSB+MSB, mode 0
+                b"\xb0\xcd\xe6\x40\xb0\xab\xe6\x40" +  # count 0xABCD
+                mov_ecx(2000) + b"\xe2\xfe" +  # a few ticks: it has loaded
+                b"\xb0\x00\xe6\x43" +        # latch counter 0
+                b"\x31\xc0\x8e\xc0" +        # mov es, 0 (null)
+                b"\x66\xba\x40\x00" +        # mov dx, 0x40
+                b"\x6c" + mov_al(2) + OUT_F4)  # insb: must fault
+    handler = (b"\xe4\x40\x3c\xab\x74\x0a" +  # in al, 0x40; je bad
+               b"\xe4\x40\x3c\xab\x75\x04" +  # in al, 0x40; jne bad
+               mov_al(42) + OUT_F4 + mov_al(1) + OUT_F4)
+    return with_handler(13, setup, handler)
 
 
 # (name, code, extra options, expected exit status)
@@ -73,6 +101,9 @@ CASES = [
     # against the limit too.
     ("#DB fault on its own handler stops at --max-insns",
      db_fault_on_own_handler(), ["--max-insns", "1000"], EXIT_INSN_LIMIT),
+    # INS checks its destination before it reads the port.
+    ("INS whose write faults leaves the port's data", ins_faulting_write(),
+     [], 42),
 ]
 
 
