@@ -134,6 +134,11 @@ CASES = [
     system_case("float", expected.float_guest()),
     system_case("strict", expected_system.strict()),
     system_case("strio", expected_system.strio()),
+    # The modeled TLB's memory loop: its own 4 KiB page tables, a CR3
+    # reload per pass; each page holds its number, read 1 + passes times.
+    Case("tlbloop", "pages=64 passes=2 reload=1", OK,
+         lines=[f"RESULT tlbloop pages=64 passes=2 reload=1 "
+                f"sum={3 * 64 * 63 // 2}"]),
     # The PC platform (docs/platform.md); it ends with an ACPI power-off.
     # Bochs has no fw_cfg and its BIOS puts the PM ports elsewhere; under
     # l1vmm a multiboot L2 gets neither the platform's ports nor its tables

@@ -1,8 +1,9 @@
 /* tlbloop: a memory loop for the modeled TLB (docs/cost-model.md). It
  * maps `pages=N` 4 KiB pages (4-level paging, tables built here, at
- * PML4[1]) onto RAM from 32 MiB up, touches each twice untimed, then
- * reads one word of every page `passes=P` times and prints the TSC
- * cycles that took. With `reload=1` it writes CR3 (the same value)
+ * PML4[1]) onto RAM from 32 MiB up, writes each page's number into it
+ * and reads it back untimed, then reads one word of every page
+ * `passes=P` times and prints the TSC cycles that took (RESULT: the sum
+ * of all reads, (P + 1) * N * (N - 1) / 2). With `reload=1` it writes CR3 (the same value)
  * before each pass, as a context switch does: without PCIDs that drops
  * every non-global translation (SDM Vol. 3A 4.10.4.1).
  *
@@ -63,10 +64,12 @@ int main(const struct rt_boot *boot)
      * exit, and a round trip through an L1 without VPIDs empties the
      * TLB (docs/cost-model.md). */
     uint64_t cr3 = read_cr3();
-    /* First touches (page faults, which under shadow paging are exits
-     * that can empty the TLB), then a pass that fills the TLB. */
+    /* First touches, each page given its number (page faults, which
+     * under shadow paging are exits that can empty the TLB), then a pass
+     * that fills the TLB. */
+    for (uint64_t k = 0; k < pages; k++)
+        *(volatile uint64_t *)(uintptr_t)(REGION + k * PAGE) = k;
     uint64_t sum = walk(pages);
-    sum += walk(pages);
 
     uint64_t start = rdtsc();
     for (uint64_t p = 0; p < passes; p++) {
