@@ -41,7 +41,7 @@ LAYER_PROGRAMS :=
 UNIT_LIBS :=
 UNIT_LIB_DEPS :=
 UNIT_INCLUDES :=
-include guests/guests.mk guests/linux/linux.mk
+include guests/guests.mk guests/linux/linux.mk guests/kvm-l1/kvm-l1.mk
 include $(wildcard l0/l0.mk l0/record/record.mk l1vmm/l1vmm.mk)
 include tests/tests.mk
 include fuzz/fuzz.mk

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "boot/kvm_l1_load.h"
 #include "boot/linux_load.h"
 #include "boot/multiboot_load.h"
 #include "cpu/cpu.h"
@@ -87,6 +88,8 @@ struct options {
     const char *initrd; /* --initrd: its initramfs */
     const char *cmdline_text; /* --append: the kernel's command line */
     struct exit_trace *trace;
+    const char *l1_kernel; /* --l1-kernel: with --l1 kvm, L1's bzImage */
+    const char *l1_initrd; /* --l1-initrd: with --l1 kvm, its initramfs */
 };
 
 /* The options of `turtles run`, one row each: parsing, the checks of
@@ -116,11 +119,19 @@ static const struct opt_row {
      "operation; nested: L0 runs the L1\nhypervisor (--l1), which runs the "
      "image as L2", OPT_CHOICE, offsetof(struct options, mode), 0, 0,
      {"bare", "single", "nested"}, ALL_MODES, NULL},
-    {"l1", "FILE", "the L1 hypervisor of --mode nested\n(default "
-     "build/images/l1vmm.elf)", OPT_TEXT, offsetof(struct options, l1), 0,
-     0, {0}, NESTED_ONLY, NULL},
-    {"l1-args", "TEXT", "its command line, e.g. \"paging=shadow\"",
+    {"l1", "FILE|kvm", "the L1 hypervisor of --mode nested: a multiboot\n"
+     "FILE (default build/images/l1vmm.elf), or kvm:\nDebian's Linux with "
+     "kvm-intel and kvmrun, which\nruns IMAGE (docs/kvm-l1.md)", OPT_TEXT,
+     offsetof(struct options, l1), 0, 0, {0}, NESTED_ONLY, NULL},
+    {"l1-args", "TEXT", "its command line, e.g. \"paging=shadow\"; with\n"
+     "--l1 kvm, added to L1's kernel command line",
      OPT_TEXT, offsetof(struct options, l1_args), 0, 0, {0}, NESTED_ONLY, NULL},
+    {"l1-kernel", "FILE", "with --l1 kvm: L1's bzImage (default\n"
+     "build/linux/vmlinuz)", OPT_TEXT, offsetof(struct options, l1_kernel),
+     0, 0, {0}, NESTED_ONLY, "l1"},
+    {"l1-initrd", "FILE", "with --l1 kvm: L1's initramfs (default\n"
+     "build/kvm-l1/initrd.gz)", OPT_TEXT,
+     offsetof(struct options, l1_initrd), 0, 0, {0}, NESTED_ONLY, "l1"},
     {"vmcs-shadowing", "on|off", "nested: L1's VMREAD/VMWRITE of hot fields "
      "hit\na hardware shadow VMCS (on, default) or all trap\nto L0 (off, "
      "Turtles' original design)", OPT_CHOICE,
@@ -331,6 +342,35 @@ static int linux_options(int argc, char **argv, struct options *o)
     return o->cmdline ? 0 : -1;
 }
 
+/* --l1 kvm: L1 is Linux with KVM (docs/kvm-l1.md); --l1-kernel and
+ * --l1-initrd name its files and mean nothing with another L1. */
+static bool is_kvm_l1(const struct options *o)
+{
+    return o->mode == MODE_NESTED && strcmp(o->l1, "kvm") == 0;
+}
+
+static int kvm_l1_options(struct options *o)
+{
+    if (!is_kvm_l1(o)) {
+        if (o->l1_kernel || o->l1_initrd) {
+            fprintf(stderr, "turtles: --l1-kernel and --l1-initrd are L1's "
+                    "files with --l1 kvm, not with --l1 %s\n", o->l1);
+            return -1;
+        }
+        return 0;
+    }
+    if (o->kernel) {
+        fprintf(stderr, "turtles: --l1 kvm runs a multiboot IMAGE as L2; "
+                "Linux (--kernel) as L2 under KVM is not supported yet\n");
+        return -1;
+    }
+    if (!o->l1_kernel)
+        o->l1_kernel = "build/linux/vmlinuz";
+    if (!o->l1_initrd)
+        o->l1_initrd = "build/kvm-l1/initrd.gz";
+    return 0;
+}
+
 static int parse_run(int argc, char **argv, struct options *o)
 {
     struct option longopts[OPT_COUNT + 2];
@@ -362,6 +402,8 @@ static int parse_run(int argc, char **argv, struct options *o)
     for (size_t i = 0; i < OPT_COUNT; i++)
         if (given[i] && check_applies(&opt_rows[i], o, given))
             return -1;
+    if (kvm_l1_options(o) != 0)
+        return -1;
     if (o->kernel)
         return linux_options(argc, argv, o);
     if (optind >= argc) {
@@ -478,10 +520,14 @@ static void boot_and_run(struct machine *m, const struct options *o,
                                    o->kernel && o->initrd ? 2 : 1};
     struct boot_entry entry;
     struct cpu_boot_state linux_entry;
-    struct linux_config linux_cfg = {o->kernel, o->initrd, o->cmdline};
+    struct linux_config linux_cfg = {o->kernel, o->initrd, o->cmdline, NULL, 0};
     char err[512];
+    struct kvm_l1_config kvm_cfg = {o->l1_kernel, o->l1_initrd, o->l1_args,
+                                    o->image, o->cmdline};
+    bool linux_l1 = is_kvm_l1(o);
     int loaded =
-        o->kernel && !nested
+        linux_l1 ? kvm_l1_load(m, &kvm_cfg, &linux_entry, err, sizeof err)
+        : o->kernel && !nested
             ? linux_load(m, &linux_cfg, &linux_entry, err, sizeof err)
         : nested && !o->kernel &&
                 multiboot_check_file(o->image, err, sizeof err) != 0
@@ -492,7 +538,7 @@ static void boot_and_run(struct machine *m, const struct options *o,
         *status = EXIT_BAD_IMAGE;
         return;
     }
-    if (o->kernel && !nested)
+    if ((o->kernel && !nested) || linux_l1)
         cpu_reset_boot(m->cpu, &linux_entry);
     else
         cpu_reset_multiboot(m->cpu, entry.entry, entry.info_pa);

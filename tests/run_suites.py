@@ -30,6 +30,7 @@ E2E = [
     ("report", "tests/e2e/test_report.py", False),
     ("l1vmm", "tests/e2e/test_l1vmm.py", True),
     ("linux", "tests/e2e/test_linux.py", False),
+    ("kvm-l1", "tests/e2e/test_kvm_l1.py", False),
     ("exp", "tests/e2e/test_exp.py", False),
     ("slurm", "tests/e2e/test_slurm.py", False),
     ("tlb-model", "tests/e2e/test_tlb_model.py", False),

@@ -28,11 +28,13 @@ $(HOST_BUILD)/tests/%: tests/unit/%.c $(UNIT_PURE_SOURCES) $(UNIT_LIB_DEPS) \
 RUN_SUITES = TURTLES=$(TURTLES) python3 tests/run_suites.py --build $(BUILD) \
 	--only '$(SUITE)' --backend '$(BACKEND)' --unit $(UNIT_TESTS)
 
-test: $(UNIT_TESTS) $(IMAGES) $(LAYER_PROGRAMS) $(LINUX_KERNEL) $(LINUX_INITRD)
+test: $(UNIT_TESTS) $(IMAGES) $(LAYER_PROGRAMS) $(LINUX_KERNEL) $(LINUX_INITRD) \
+		$(KVM_L1_INITRD)
 	$(RUN_SUITES)
 
 unit-test: $(UNIT_TESTS) $(IMAGES) $(LINUX_KERNEL) $(LINUX_INITRD)
 	$(RUN_SUITES) --group unit
 
-e2e-test: $(IMAGES) $(LAYER_PROGRAMS) $(LINUX_KERNEL) $(LINUX_INITRD)
+e2e-test: $(IMAGES) $(LAYER_PROGRAMS) $(LINUX_KERNEL) $(LINUX_INITRD) \
+		$(KVM_L1_INITRD)
 	$(RUN_SUITES) --group e2e

@@ -162,6 +162,21 @@ int linux_load(struct machine *m, const struct linux_config *cfg,
     int rc = -1;
     if (kernel && cfg->initrd_path)
         initrd = read_file(cfg->initrd_path, &initrd_size, err, err_size);
+    if (initrd && cfg->initrd_extra_size) {
+        /* The kernel finds an archive only at a 4-byte boundary. */
+        size_t at = (initrd_size + 3) & ~(size_t)3;
+        uint8_t *both = realloc(initrd, at + cfg->initrd_extra_size);
+        if (!both) {
+            fail(err, err_size, "%s: out of memory", cfg->initrd_path);
+            free(initrd);
+            initrd = NULL;
+        } else {
+            memset(both + initrd_size, 0, at - initrd_size);
+            memcpy(both + at, cfg->initrd_extra, cfg->initrd_extra_size);
+            initrd = both;
+            initrd_size = at + cfg->initrd_extra_size;
+        }
+    }
     if (kernel && (initrd || !cfg->initrd_path)) {
         char why[400];
         rc = linux_load_image(m, kernel, size, initrd, initrd_size,

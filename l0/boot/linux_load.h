@@ -14,6 +14,10 @@ struct linux_config {
     const char *kernel_path;
     const char *initrd_path; /* may be NULL */
     const char *cmdline;     /* may be NULL */
+    /* Bytes appended to the initrd after padding it to 4 bytes, such as
+     * a second archive (boot/initrd_files.h); may be NULL. */
+    const uint8_t *initrd_extra;
+    size_t initrd_extra_size;
 };
 
 /* Guest-physical layout of what the loader writes besides the kernel

@@ -1,0 +1,72 @@
+/* See kvm_l1_load.h. */
+#include "boot/kvm_l1_load.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "boot/initrd_files.h"
+#include "boot/linux_load.h"
+#include "boot/multiboot_load.h"
+
+static uint8_t *read_all(const char *path, size_t *size, char *err,
+                         size_t err_size)
+{
+    errno = 0;
+    FILE *f = fopen(path, "rb");
+    uint8_t *data = NULL;
+    long n = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+        fseek(f, 0, SEEK_SET) == 0 && (data = malloc(n ? (size_t)n : 1)) &&
+        fread(data, 1, (size_t)n, f) == (size_t)n) {
+        fclose(f);
+        *size = (size_t)n;
+        return data;
+    }
+    snprintf(err, err_size, "%s: cannot read: %s", path,
+             errno ? strerror(errno) : "short read");
+    free(data);
+    if (f)
+        fclose(f);
+    return NULL;
+}
+
+int kvm_l1_load(struct machine *m, const struct kvm_l1_config *cfg,
+                struct cpu_boot_state *entry, char *err, size_t err_size)
+{
+    /* A bad L2 image is a load error here, not a failure inside L1. */
+    if (multiboot_check_file(cfg->l2_path, err, err_size) != 0)
+        return -1;
+    size_t image_size;
+    uint8_t *image = read_all(cfg->l2_path, &image_size, err, err_size);
+    if (!image)
+        return -1;
+    const char *l2_cmdline = cfg->l2_cmdline ? cfg->l2_cmdline : "";
+    const struct initrd_file files[] = {
+        {"l2", NULL, 0},
+        {"l2/image", image, image_size},
+        {"l2/cmdline", (const uint8_t *)l2_cmdline, strlen(l2_cmdline)},
+    };
+    size_t extra_size;
+    uint8_t *extra = initrd_files_archive(files, 3, &extra_size);
+    char *cmdline = malloc(sizeof KVM_L1_CMDLINE + 1 +
+                           strlen(cfg->extra_cmdline ? cfg->extra_cmdline
+                                                     : ""));
+    int rc = -1;
+    if (!extra || !cmdline) {
+        snprintf(err, err_size, "out of memory");
+    } else {
+        sprintf(cmdline, "%s%s%s", KVM_L1_CMDLINE,
+                cfg->extra_cmdline && *cfg->extra_cmdline ? " " : "",
+                cfg->extra_cmdline ? cfg->extra_cmdline : "");
+        struct linux_config lc = {cfg->kernel_path, cfg->initrd_path, cmdline,
+                                  extra, extra_size};
+        rc = linux_load(m, &lc, entry, err, err_size);
+    }
+    free(cmdline);
+    free(extra);
+    free(image);
+    return rc;
+}
