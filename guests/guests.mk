@@ -19,7 +19,7 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,guests/rt/rt.ld \
 RT_SOURCES := $(wildcard guests/rt/*.c guests/rt/*.S)
 RT_OBJECTS := $(patsubst guests/rt/%,$(BUILD)/rt/%.o,$(RT_SOURCES))
 
-IMAGE_DIRS := $(patsubst %/,%,$(filter-out guests/rt/ guests/linux/,\
+IMAGE_DIRS := $(patsubst %/,%,$(filter-out guests/rt/ guests/linux/ guests/kvm-l1/,\
 	$(wildcard guests/*/ tests/guests/*/ l1vmm/)))
 IMAGES := $(foreach d,$(IMAGE_DIRS),$(BUILD)/images/$(notdir $(d)).elf)
 

@@ -90,6 +90,15 @@ def test_format(d):
         "build/linux/initrd.gz --append console=ttyS0 workload=boot"),
         "a nested Linux workload gives turtles its kernel, initrd and "
         "command line to pass to L1", p.stdout, p.stderr)
+    p = exp("list", write(d, "kvm.toml", '[workloads]\na={guest="cpuid"}\n'
+                          '[l1]\nk={hypervisor="kvm", args=["kvm_intel.ept=1"]}'
+                          '\n[[matrix]]\nl1=["k", "kvm"]\n'))
+    lines = p.stdout.strip().split("\n")
+    T.check(p.returncode == 0 and len(lines) == 2 and
+            "--l1 kvm --l1-args kvm_intel.ept=1 " in lines[0] and
+            "--l1 kvm --l1-args  " in lines[1],
+            "hypervisor = \"kvm\" (or the L1 name kvm) runs Linux with KVM "
+            "as L1, its args on L1's kernel command line", p.stdout, p.stderr)
     for name in sorted(os.listdir(os.path.join(ROOT, "experiments"))):
         p = exp("list", os.path.join("experiments", name))
         T.check(p.returncode == 0 and p.stdout.strip(),
@@ -99,8 +108,6 @@ def test_format(d):
         '[[matrix]]\n': "unknown keys ['bogus']",
         '[workloads]\na={guest="cpuid"}\n[[matrix]]\nmodes=["fast"]\n':
             "'fast' is not one of bare, single, nested",
-        '[workloads]\na={guest="cpuid"}\n[l1]\nk={hypervisor="kvm"}\n'
-        '[[matrix]]\nl1=["k"]\n': "reserved for a Linux KVM L1",
         '[workloads]\na={guest="cpuid"}\n[[matrix]]\nlabel="same"\n'
         'modes=["bare","single"]\n': "share the label(s) same",
         '[workloads]\na={guest="cpuid"}\n[[matrix]]\nlabel="{nope}"\n':
