@@ -46,7 +46,9 @@ SKIP = {"linux": "Debian's kernel, a bzImage: l1vmm loads multiboot images "
         "pcplatform": "a multiboot L2 gets l1vmm's emulated ports (the "
                       "platform's read all ones) and no ACPI tables: direct "
                       "access is for a Linux L2 only (docs/l1vmm.md)",
-        "apicoff": "l1vmm gives L2 no IA32_APIC_BASE (RDMSR is #GP)"}
+        "apicoff": "l1vmm gives L2 no IA32_APIC_BASE (RDMSR is #GP)",
+        "kvm-l1": "the initramfs of KVM as L1 (docs/kvm-l1.md), not an "
+                  "image"}
 
 
 def discover_guests():
