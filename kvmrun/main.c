@@ -87,8 +87,10 @@ static void port_out(struct ports *p, uint16_t port, uint32_t v)
     } else if (port == 0x8900) {
         unsigned *m = &p->shutdown_matched;
         *m = (char)v == word[*m] ? *m + 1 : (char)v == word[0];
-        if (*m == sizeof word - 1)
-            p->done = 1, p->status = 0;
+        if (*m == sizeof word - 1) {
+            p->done = 1;
+            p->status = 0;
+        }
     }
 }
 
