@@ -104,3 +104,22 @@ if [ -f build/linux/vmlinuz ] && [ -f build/linux/initrd.gz ]; then
     awk -v q="${linux_s[qemu]}" -v t="${linux_s[turtles]}" -v s="${linux_s[turtles-single]}" \
         'BEGIN { if (q + 0 > 0 && t + 0 > 0) printf "  turtles / qemu time = %.1f, single / bare time = %.2f\n", t / q, s / t }'
 fi
+
+# KVM as L1 (make kvm-l1, docs/kvm-l1.md): host seconds of a run that
+# boots L1, loads kvm-intel and runs a one-CPUID L2, and the host time of
+# one L2 CPUID under KVM (2000 more iterations, the difference).
+kvm_l1_run() { # ITERS -> host seconds
+    local t0 t1
+    t0=$(date +%s.%N)
+    "$turtles" run --mode nested --l1 kvm build/images/cpuid.elf -- \
+        "iters=$1" > /dev/null || return 1
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }'
+}
+if [ -f build/kvm-l1/initrd.gz ] && [ -f build/linux/vmlinuz ]; then
+    k1=$(kvm_l1_run 1 || echo failed)
+    kn=$(kvm_l1_run 2001 || echo failed)
+    printf 'KVM as L1: L1 boot, kvm-intel and one L2 CPUID: %s s\n' "$k1"
+    awk -v a="$k1" -v b="$kn" 'BEGIN { if (a + 0 > 0 && b + 0 > 0)
+        printf "KVM as L1: one L2 CPUID: %.0f us host time\n", (b - a) / 2000 * 1e6 }'
+fi
