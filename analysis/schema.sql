@@ -8,7 +8,7 @@
 -- The writer runs this file once, inside one transaction, on an empty
 -- database; `sqlite3 FILE < analysis/schema.sql` does the same by hand.
 
-PRAGMA user_version = 2; -- 2: status 'interrupted'
+PRAGMA user_version = 3; -- 2: status 'interrupted'; 3: cost_profile_json
 
 -- One row per `turtles run`. Everything below hangs off run_id.
 CREATE TABLE runs (
@@ -21,7 +21,7 @@ CREATE TABLE runs (
     cmdline         TEXT NOT NULL,
     options         TEXT NOT NULL CHECK (json_valid(options)),
     git_revision    TEXT,
-    cost_profile    TEXT NOT NULL,
+    cost_profile    TEXT NOT NULL,   -- the profile's name
     status          TEXT NOT NULL CHECK (status IN ('debug-exit', 'shutdown',
                         'triple-fault', 'halted', 'insn-limit', 'internal',
                         'interrupted')),
@@ -30,7 +30,10 @@ CREATE TABLE runs (
     instructions    INTEGER NOT NULL CHECK (instructions >= 0),
     cycles          INTEGER NOT NULL CHECK (cycles >= 0),
     host_ns         INTEGER NOT NULL CHECK (host_ns >= 0),
-    trace_truncated INTEGER CHECK (trace_truncated IN (0, 1))  -- NULL: no trace
+    trace_truncated INTEGER CHECK (trace_truncated IN (0, 1)), -- NULL: no trace
+    cost_profile_json TEXT CHECK (cost_profile_json IS NULL OR
+                                  json_valid(cost_profile_json))
+    -- the profile's whole JSON file; NULL in runs of schema version 2
 );
 
 -- Basic exit reasons, SDM Vol. 3D Appendix C: reference data, so that

@@ -28,7 +28,7 @@ const struct vmcs *lf_valid_vmcs01(void)
         multiboot_load_image(m, image, IMAGE_SIZE, "image", "", &entry, err,
                              sizeof err) != 0 ||
         (cpu_reset_multiboot(m->cpu, entry.entry, entry.info_pa),
-         hv_init(&hv, m, &cost_default, true, err, sizeof err) != 0)) {
+         hv_init(&hv, m, cost_default(), true, err, sizeof err) != 0)) {
         fprintf(stderr, "lf_vmcs: cannot build vmcs01\n");
         abort();
     }

@@ -140,7 +140,7 @@ int run_image(const struct run_config *cfg, enum run_mode mode,
         cpu_reset_multiboot(m->cpu, entry.entry, entry.info_pa);
         if (mode == RUN_BARE)
             cpu_run(m->cpu, cfg->max_insns);
-        else if (hv_init(&hv, m, &cost_default,
+        else if (hv_init(&hv, m, cost_default(),
                          mode == RUN_NESTED, err, sizeof err) == 0 &&
                  (mode != RUN_NESTED || nested_init(&hv, true, true) == 0)) {
             hv.trace = &trace;

@@ -31,6 +31,17 @@ $(HOST_BUILD)/l0/results.o: HOST_CFLAGS += \
 $(HOST_BUILD)/l0/results.o: \
 	$(wildcard $(shell git rev-parse --git-path logs/HEAD 2>/dev/null))
 
+# The cost profiles of experiments/profiles/, built in (hv/cost_profile.h):
+# `turtles run --cost-profile NAME` needs no file beside the program.
+COST_PROFILES := $(sort $(wildcard experiments/profiles/*.json))
+COST_BUILTIN_C := $(HOST_BUILD)/gen/cost_builtin.c
+$(COST_BUILTIN_C): l0/hv/embed_profiles.sh $(COST_PROFILES)
+	@mkdir -p $(dir $@)
+	sh l0/hv/embed_profiles.sh $(COST_PROFILES) > $@.tmp && mv $@.tmp $@
+$(COST_BUILTIN_C:.c=.o): $(COST_BUILTIN_C) l0/hv/cost_profile.h l0/hv/cost.h
+	$(HOST_CC) $(HOST_CFLAGS) $(L0_INCLUDES) -c $< -o $@
+L0_OBJECTS += $(COST_BUILTIN_C:.c=.o)
+
 $(L0_LIB): $(L0_OBJECTS)
 	@rm -f $@
 	ar rcs $@ $^

@@ -15,6 +15,7 @@
 #include "boot/multiboot_load.h"
 #include "cpu/cpu.h"
 #include "cpu/decode.h"
+#include "hv/cost_profile.h"
 #include "hv/hv.h"
 #include "hv/nested.h"
 #include "vmx/exit_cond.h"
@@ -90,6 +91,9 @@ struct options {
     struct exit_trace *trace;
     const char *l1_kernel; /* --l1-kernel: with --l1 kvm, L1's bzImage */
     const char *l1_initrd; /* --l1-initrd: with --l1 kvm, its initramfs */
+    const char *cost_arg; /* --cost-profile: a built-in NAME or a FILE */
+    struct cost_profile cost; /* what it names */
+    char *cost_text;      /* its JSON, for the database */
 };
 
 /* The options of `turtles run`, one row each: parsing, the checks of
@@ -171,6 +175,10 @@ static const struct opt_row {
      offsetof(struct options, want_trace), 0, 0, {0}, ALL_MODES, "db"},
     {"label", "NAME", "with --db, the configuration's name for the report",
      OPT_TEXT, offsetof(struct options, label), 0, 0, {0}, ALL_MODES, "db"},
+    {"cost-profile", "NAME|FILE", "the cost model's numbers: a profile built "
+     "in from\nexperiments/profiles/ (default " COST_DEFAULT_PROFILE ") or a "
+     "JSON\nfile (a path with a '/' or ending in .json)", OPT_TEXT,
+     offsetof(struct options, cost_arg), 0, 0, {0}, ALL_MODES, NULL},
 };
 enum { OPT_COUNT = sizeof opt_rows / sizeof opt_rows[0] };
 #define HELP_COLUMN 21
@@ -385,7 +393,8 @@ static int parse_run(int argc, char **argv, struct options *o)
 
     *o = (struct options){.mode = MODE_BARE, .mem_mib = 256,
                           .l1 = "build/images/l1vmm.elf", .l1_args = "",
-                          .shadowing = 1, .merge_dirty = 1};
+                          .shadowing = 1, .merge_dirty = 1,
+                          .cost_arg = COST_DEFAULT_PROFILE};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
@@ -404,6 +413,12 @@ static int parse_run(int argc, char **argv, struct options *o)
             return -1;
     if (kvm_l1_options(o) != 0)
         return -1;
+    char err[512];
+    if (cost_profile_load(o->cost_arg, &o->cost, &o->cost_text, err,
+                          sizeof err) != 0) {
+        fprintf(stderr, "turtles: --cost-profile %s\n", err);
+        return -1;
+    }
     if (o->kernel)
         return linux_options(argc, argv, o);
     if (optind >= argc) {
@@ -543,11 +558,11 @@ static void boot_and_run(struct machine *m, const struct options *o,
     else
         cpu_reset_multiboot(m->cpu, entry.entry, entry.info_pa);
     bool single = o->mode != MODE_BARE; /* L0 runs the image */
-    cost_apply_mmu(&cost_default, m->cpu->mtlb);
+    cost_apply_mmu(&o->cost, m->cpu->mtlb);
     catch_signals(m);
     if (!single) {
         cpu_run(m->cpu, o->max_insns);
-    } else if (hv_init(hv, m, &cost_default, nested, err, sizeof err) == 0 &&
+    } else if (hv_init(hv, m, &o->cost, nested, err, sizeof err) == 0 &&
                (!nested ||
                 nested_init(hv, o->shadowing, o->merge_dirty) == 0)) {
         hv->trace = o->trace;
@@ -615,6 +630,7 @@ static int run(int argc, char **argv)
 {
     struct options o;
     if (parse_run(argc, argv, &o) != 0) {
+        free(o.cost_text);
         fprintf(stderr, "turtles: try 'turtles run --help'\n");
         return EXIT_USAGE;
     }
@@ -625,6 +641,7 @@ static int run(int argc, char **argv)
         if (!(db = db_open(o.db, err, sizeof err))) {
             fprintf(stderr, "turtles: --db: %s\n", err);
             free(o.cmdline);
+            free(o.cost_text);
             return EXIT_NO_DB;
         }
     }
@@ -634,6 +651,7 @@ static int run(int argc, char **argv)
                 strerror(errno));
         db_close(db);
         free(o.cmdline);
+        free(o.cost_text);
         return EXIT_NO_OUTPUT;
     }
     int status = EXIT_INTERNAL;
@@ -663,7 +681,8 @@ static int run(int argc, char **argv)
         if (db && m->stop != STOP_NONE) {
             struct run_facts f = {
                 .mode = mode_names[o.mode], .image = o.image, .cmdline = o.cmdline,
-                .cost_profile = cost_default.name, .mem_mib = o.mem_mib,
+                .cost_profile = o.cost.name, .cost_arg = o.cost_arg,
+                .cost_text = o.cost_text, .mem_mib = o.mem_mib,
                 .max_insns = o.max_insns, .started = started,
                 .finished = finished, .host_ns = elapsed_ns(&t0, &t1),
                 .exit_code = status, .label = o.label,
@@ -683,6 +702,7 @@ static int run(int argc, char **argv)
     if (serial != stdout && fclose(serial) != 0 && !out.lost)
         status = report_output_error(&out, errno);
     free(o.cmdline);
+    free(o.cost_text);
     return status;
 }
 

@@ -42,7 +42,7 @@ int results_write(struct db *db, const struct run_facts *f,
         {"mode", f->mode, 0},
         {"mem_mib", NULL, (int64_t)f->mem_mib},
         {"max_insns", NULL, (int64_t)f->max_insns},
-        {"cost_profile", f->cost_profile, 0},
+        {"cost_profile", f->cost_arg, 0},
     };
     size_t n = 4;
     if (f->label)
@@ -66,6 +66,7 @@ int results_write(struct db *db, const struct run_facts *f,
         .option_count = n,
         .git_revision = rev,
         .cost_profile = f->cost_profile,
+        .cost_profile_json = f->cost_text,
         .stop = m->stop,
         .exit_code = f->exit_code,
         .has_guest_status = m->stop == STOP_DEBUG_EXIT,

@@ -12,7 +12,10 @@
 struct machine;
 
 struct run_facts {
-    const char *mode, *image, *cmdline, *cost_profile;
+    const char *mode, *image, *cmdline;
+    const char *cost_profile; /* the profile's name */
+    const char *cost_arg;     /* --cost-profile as given (NAME or FILE) */
+    const char *cost_text;    /* the profile's JSON */
     uint64_t mem_mib, max_insns;
     struct timespec started, finished;
     uint64_t host_ns;

@@ -32,6 +32,7 @@ E2E = [
     ("linux", "tests/e2e/test_linux.py", False),
     ("kvm-l1", "tests/e2e/test_kvm_l1.py", False),
     ("exp", "tests/e2e/test_exp.py", False),
+    ("profiles", "tests/e2e/test_profiles.py", False),
     ("slurm", "tests/e2e/test_slurm.py", False),
     ("tlb-model", "tests/e2e/test_tlb_model.py", False),
 ]

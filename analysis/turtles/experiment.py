@@ -19,6 +19,8 @@ MERGE = ("full", "dirty")
 # kernel command line.
 L1_BUILTIN = {"l1vmm": None, "kvm": "kvm"}
 DEFAULT_PROFILE = "default"
+# The cost profiles built into turtles (l0/l0.mk embeds this folder).
+PROFILES_DIR = os.path.join("experiments", "profiles")
 
 TOP_KEYS = {"name", "description", "produces", "workloads", "l1", "matrix"}
 MATRIX_KEYS = {"label", "workloads", "modes", "l1", "vmcs_shadowing", "merge",
@@ -173,6 +175,31 @@ def _l1s(table, root):
     return out
 
 
+def _profile_argument(name, root, where):
+    """The --cost-profile of a cost_profiles entry: "default" (none), a
+    built-in NAME (experiments/profiles/NAME.json) or a FILE (a path with
+    a '/' or ending in .json, made absolute)."""
+    if name == DEFAULT_PROFILE:
+        return name
+    if "/" in name or name.endswith(".json"):
+        path = os.path.abspath(name)
+        if not os.path.isfile(path):
+            raise ExperimentError(f"{where}.cost_profiles: no file {name}")
+        return path
+    if not os.path.isfile(os.path.join(root or ".", PROFILES_DIR,
+                                       name + ".json")):
+        raise ExperimentError(f"{where}.cost_profiles: {name!r} is not a "
+                              f"profile of {PROFILES_DIR}/ (a file is a path "
+                              "with a '/' or ending in .json)")
+    return name
+
+
+def profile_label(profile):
+    """How a cost profile shows in a label: its name, without folder and
+    .json."""
+    return os.path.splitext(os.path.basename(profile))[0]
+
+
 def _choices(m, key, allowed, default, where):
     v = _strings(m.get(key, default), f"{where}.{key}")
     for x in v:
@@ -207,7 +234,7 @@ def _default_label(v):
         parts += [v["l1"], "shadow-" + v["vmcs_shadowing"],
                   "merge-" + v["merge"]]
     if v["cost_profile"] != DEFAULT_PROFILE:
-        parts.append(v["cost_profile"])
+        parts.append(profile_label(v["cost_profile"]))
     return "-".join(parts)
 
 
@@ -216,7 +243,7 @@ def _excluded(values, exclude):
                for e in exclude)
 
 
-def _expand(m, i, workloads, l1s):
+def _expand(m, i, workloads, l1s, root):
     where = f"matrix[{i}]"
     unknown = set(m) - MATRIX_KEYS
     if unknown:
@@ -227,7 +254,8 @@ def _expand(m, i, workloads, l1s):
     l1_names = _choices(m, "l1", list(l1s), ["l1vmm"], where)
     shadowing = _choices(m, "vmcs_shadowing", SHADOWING, ["on"], where)
     merges = _choices(m, "merge", MERGE, ["dirty"], where)
-    profiles = _choices(m, "cost_profiles", None, [DEFAULT_PROFILE], where)
+    profiles = [_profile_argument(p, root, where) for p in _choices(
+        m, "cost_profiles", None, [DEFAULT_PROFILE], where)]
     reps = _positive(m, "repetitions", where)
     reps = 1 if reps is None else reps
     if reps < 1:
@@ -246,11 +274,12 @@ def _expand(m, i, workloads, l1s):
             l1 = sh = mg = None  # L1 and L0's nesting options: nested only
         values = dict(workload=w, mode=mode, l1=l1, vmcs_shadowing=sh,
                       merge=mg, cost_profile=prof)
+        shown = dict(values, cost_profile=profile_label(prof))
         key = tuple(values.values())
         if key in seen or _excluded(values, exclude):
             continue
         seen.add(key)
-        base = (_label(m["label"], values, where) if "label" in m
+        base = (_label(m["label"], shown, where) if "label" in m
                 else _default_label(values))
         image, args, initrd, kernel = workloads[w]
         l1_image, l1_args = l1s[l1] if l1 else (None, ())
@@ -289,7 +318,7 @@ def parse(text, root, source="experiment"):
     l1s = _l1s(doc.get("l1"), root)
     configs = []
     for i, m in enumerate(matrix):
-        configs += _expand(m, i, workloads, l1s)
+        configs += _expand(m, i, workloads, l1s, root)
     labels = [c.label for c in configs]
     dup = sorted({x for x in labels if labels.count(x) > 1})
     if dup:

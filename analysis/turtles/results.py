@@ -9,8 +9,12 @@ import sqlite3
 from dataclasses import dataclass
 
 # The schema versions this analysis reads: 2 only added the runs.status
-# value 'interrupted' (analysis/schema.sql), so version 1 reads the same.
-READABLE_VERSIONS = (1, 2)
+# value 'interrupted' (analysis/schema.sql), so version 1 reads the same;
+# 3 added runs.cost_profile_json (absent before: cost_profile_json()
+# says None).
+READABLE_VERSIONS = (1, 2, 3)
+# A database of this version is upgraded in place by turtles' writer.
+UPGRADABLE_VERSION = 2
 SCHEMA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))), "schema.sql")
 
@@ -156,3 +160,14 @@ def run_ids(runs_):
 
 def placeholders(xs):
     return ",".join("?" * len(xs))
+
+
+def cost_profile_json(con, run_id):
+    """The cost profile a run was made with, as a dict, or None for a
+    run of a database older than version 3."""
+    cols = [r[1] for r in con.execute("PRAGMA table_info(runs)")]
+    if "cost_profile_json" not in cols:
+        return None
+    row = con.execute("SELECT cost_profile_json FROM runs WHERE run_id = ?",
+                      (run_id,)).fetchone()
+    return json.loads(row[0]) if row and row[0] else None

@@ -1,7 +1,8 @@
 /* The cost model: modeled cycles for what real hardware and a real L0
  * would spend where the emulator does something else (runs C code, or
- * executes an instruction in one step). A profile is data; the default
- * and its sources are in docs/cost-model.md. */
+ * executes an instruction in one step). A profile is data: a JSON file
+ * of experiments/profiles/ (hv/cost_profile.c reads it; the format and
+ * the default's sources are in docs/cost-model.md). */
 #ifndef L0_HV_COST_H
 #define L0_HV_COST_H
 
@@ -9,12 +10,16 @@
 
 #include "vmx/exit_cond.h"
 
+enum { COST_NAME_MAX = 64 };
+
 struct cost_profile {
-    const char *name;
+    char name[COST_NAME_MAX];
     uint32_t instruction;   /* per guest instruction (the CPU's unit) */
     uint32_t vmexit;        /* hardware VM exit */
     uint32_t vmentry;       /* hardware VM entry */
-    uint32_t handler[VMX_EXIT_REASON_LIMIT]; /* L0's handling, by reason */
+    uint32_t handler[VMX_EXIT_REASON_LIMIT]; /* L0's handling, by reason
+                                                (handler_default where the
+                                                profile names none) */
     uint32_t handler_default;
     uint32_t merge_field;   /* nested: one vmcs12 field merged into vmcs02 */
     uint32_t sync_field;    /* nested: one field synced with the shadow VMCS */
@@ -30,7 +35,9 @@ struct cost_profile {
 struct tlb_model;
 void cost_apply_mmu(const struct cost_profile *p, struct tlb_model *t);
 
-extern const struct cost_profile cost_default;
+/* The default profile (experiments/profiles/turtles-2010.json, built
+ * into the program). */
+const struct cost_profile *cost_default(void);
 
 /* The cost of L0 handling an exit with this basic reason. */
 uint32_t cost_handler(const struct cost_profile *p, uint32_t reason);

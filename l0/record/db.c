@@ -93,9 +93,9 @@ static const char *const insert_sql[T_COUNT] = {
         "INSERT INTO runs (started_at, finished_at, mode, image, "
         "image_sha256, cmdline, options, git_revision, cost_profile, status, "
         "exit_code, guest_status, instructions, cycles, host_ns, "
-        "trace_truncated) "
+        "trace_truncated, cost_profile_json) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-        "?14, ?15, ?16)",
+        "?14, ?15, ?16, ?17)",
     [T_EXIT_STATS] =
         "INSERT INTO exit_stats (run_id, handler_level, guest_level, reason, "
         "reason_name, count, cycles, host_ns) "
@@ -134,30 +134,40 @@ static int check_tables(sqlite3 *h, char *err, size_t errlen,
     return 0;
 }
 
-/* Creates the schema in an empty database. Two processes may race to do
- * it on a new file: the version is read again under the write lock, and
- * the loser finds the winner's schema. */
-static int create_schema(sqlite3 *h, char *err, size_t errlen,
+/* Runs sql on a database of schema version `from` (0: an empty file) in
+ * one transaction: creating the schema, or upgrading version 2, which
+ * lacks only runs.cost_profile_json (added NULL in the old runs, so that
+ * an existing database goes on growing). Two processes may race to do it:
+ * the version is read again under the write lock, and the loser finds
+ * the winner's work done. */
+enum { DB_UPGRADABLE_VERSION = 2 };
+static const char upgrade_sql[] =
+    "ALTER TABLE runs ADD COLUMN cost_profile_json TEXT CHECK "
+    "(cost_profile_json IS NULL OR json_valid(cost_profile_json)); "
+    "PRAGMA user_version = 3";
+
+static int change_schema(sqlite3 *h, int64_t from, const char *sql,
+                         const char *what, char *err, size_t errlen,
                          const char *path)
 {
     int64_t version = 0, objects = 0;
     int rc = sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = read_state(h, &version, &objects);
-    if (rc == SQLITE_OK && version == 0 && objects == 0)
-        rc = sqlite3_exec(h, schema_sql, NULL, NULL, NULL);
+    if (rc == SQLITE_OK && version == from && (from != 0 || objects == 0))
+        rc = sqlite3_exec(h, sql, NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        say(err, errlen, "cannot create the results schema in '%s': %s",
-            path, sqlite3_errmsg(h));
+        say(err, errlen, "cannot %s in '%s': %s", what, path,
+            sqlite3_errmsg(h));
         sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
     return 0;
 }
 
-/* What db_open checks, in order. Nothing before create_schema writes to
+/* What db_open checks, in order. Nothing before change_schema writes to
  * the file, so a refused file is left as it was. */
 static int open_checks(sqlite3 *h, const char *path, char *err, size_t errlen)
 {
@@ -183,7 +193,8 @@ static int open_checks(sqlite3 *h, const char *path, char *err, size_t errlen)
             path);
         return -1;
     }
-    if (version != 0 && version != DB_SCHEMA_VERSION) {
+    if (version != 0 && version != DB_SCHEMA_VERSION &&
+        version != DB_UPGRADABLE_VERSION) {
         say(err, errlen,
             "results database '%s' has schema version %" PRId64 ", this "
             "turtles writes version %d: give another --db path (see "
@@ -211,7 +222,12 @@ static int open_checks(sqlite3 *h, const char *path, char *err, size_t errlen)
             path, sqlite3_errmsg(h));
         return -1;
     }
-    if (version == 0 && create_schema(h, err, errlen, path) != 0)
+    if (version == 0 && change_schema(h, 0, schema_sql, "create the results "
+                                      "schema", err, errlen, path) != 0)
+        return -1;
+    if (version == DB_UPGRADABLE_VERSION &&
+        change_schema(h, version, upgrade_sql, "upgrade the results schema "
+                      "from version 2 to 3", err, errlen, path) != 0)
         return -1;
     return check_tables(h, err, errlen, path);
 }
@@ -376,6 +392,7 @@ static int write_run(struct writer *w, sqlite3_stmt *st)
     bind_u64(st, 15, r->host_ns);
     if (w->trace)
         sqlite3_bind_int(st, 16, w->trace->truncated != 0);
+    bind_text(st, 17, r->cost_profile_json);
     int rc = insert(st);
     w->run_id = sqlite3_last_insert_rowid(w->h);
     return rc;

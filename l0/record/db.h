@@ -22,7 +22,7 @@
 #include "record/trace.h"
 
 /* PRAGMA user_version of the schema this build writes. */
-enum { DB_SCHEMA_VERSION = 2 };
+enum { DB_SCHEMA_VERSION = 3 };
 
 /* How long a write waits for another writer before it gives up. */
 enum { DB_BUSY_TIMEOUT_MS = 10000 };
@@ -42,6 +42,7 @@ struct run_record {
     size_t option_count;
     const char *git_revision;  /* NULL if unknown */
     const char *cost_profile;  /* the cost profile's name */
+    const char *cost_profile_json; /* its whole JSON text */
     enum machine_stop stop;    /* how the run ended; STOP_NONE is refused */
     int exit_code;             /* the exit status of `turtles run` */
     int has_guest_status;      /* the guest reported a status ... */

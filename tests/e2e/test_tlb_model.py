@@ -22,7 +22,7 @@ MODES = {
     "nested-shadow": ["--mode", "nested", "--l1-args", "paging=shadow"],
 }
 # The default profile's price of one paging-structure reference
-# (walk_ref in l0/hv/cost.c).
+# (walk_ref in experiments/profiles/turtles-2010.json).
 WALK_REF = 10
 # References of one walk of a 4 KiB page: 4 guest levels bare; under EPT
 # each of those 4 entries and the page itself are guest-physical

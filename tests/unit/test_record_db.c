@@ -56,6 +56,7 @@ static int setup(void **state)
         .option_count = 3,
         .git_revision = "a4d2de6",
         .cost_profile = "turtles-nehalem",
+        .cost_profile_json = "{\"name\": \"turtles-nehalem\"}",
         .stop = STOP_DEBUG_EXIT,
         .exit_code = 0,
         .has_guest_status = 1,
@@ -219,6 +220,8 @@ static void test_create_write_read_back(void **state)
                                   "cost_profile || '|' || status FROM runs"),
                         "nested|build/images/cpuid.elf|iters=5|a4d2de6|"
                         "turtles-nehalem|debug-exit");
+    assert_string_equal(q_text(h, "SELECT cost_profile_json FROM runs"),
+                        "{\"name\": \"turtles-nehalem\"}");
     assert_string_equal(q_text(h, "SELECT image_sha256 FROM runs"),
                         f->run.image_sha256);
     assert_string_equal(q_text(h, "SELECT options FROM runs"),
@@ -357,6 +360,38 @@ static void test_other_schema_version_refused_untouched(void **state)
     assert_non_null(strstr(f->err, f->path));
     assert_int_equal(read_file(f->path, after, sizeof after), n);
     assert_memory_equal(before, after, n);
+}
+
+/* A version-2 database (no runs.cost_profile_json) is upgraded in place:
+ * its runs stay, with NULL there, and new runs are written. */
+static void test_version_2_is_upgraded(void **state)
+{
+    struct fixture *f = *state;
+    struct db *db = db_open(f->path, f->err, sizeof f->err);
+    if (!db || db_write_run(db, &f->run, &f->stats, &f->metrics, NULL,
+                            f->err, sizeof f->err) < 0)
+        fail_msg("%s", f->err);
+    db_close(db);
+    sqlite3 *h = reader(f->path);
+    assert_int_equal(sqlite3_exec(h, "ALTER TABLE runs DROP COLUMN "
+                                  "cost_profile_json; PRAGMA user_version = 2",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+
+    db = db_open(f->path, f->err, sizeof f->err);
+    if (!db || db_write_run(db, &f->run, &f->stats, &f->metrics, NULL,
+                            f->err, sizeof f->err) < 0)
+        fail_msg("%s", f->err);
+    db_close(db);
+    h = reader(f->path);
+    assert_int_equal(q_int(h, "PRAGMA user_version"), 3);
+    assert_int_equal(q_int(h, "SELECT count(*) FROM runs"), 2);
+    assert_int_equal(q_int(h, "SELECT count(*) FROM runs WHERE "
+                              "cost_profile_json IS NULL AND run_id = 1"), 1);
+    assert_string_equal(q_text(h, "SELECT cost_profile_json FROM runs "
+                                  "WHERE run_id = 2"),
+                        "{\"name\": \"turtles-nehalem\"}");
+    sqlite3_close(h);
 }
 
 static void test_foreign_sqlite_file_refused(void **state)
@@ -605,6 +640,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_other_schema_version_refused_untouched, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_version_2_is_upgraded, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_foreign_sqlite_file_refused,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
