@@ -29,6 +29,11 @@ struct cost_profile {
      * each reference of a 2-D walk through EPT). */
     uint32_t stlb_hit;
     uint32_t walk_ref;
+    uint32_t nested_exit;   /* nested: L0 reflecting an L2 exit to L1 */
+    uint32_t l1_refill;     /* nested: L1's cache and TLB misses on each
+                               L2 exit reflected to it (cache pollution) */
+    uint32_t l1_pollution;  /* nested: L1's misses caused by L0's work in
+                               an episode, per mille of L0's cycles */
 };
 
 /* Gives the CPU's modeled TLB the profile's MMU costs. */

@@ -34,6 +34,12 @@ static const struct cost_field {
      NULL},
     {"walk_ref", offsetof(struct cost_profile, walk_ref), 0, UINT32_MAX,
      NULL},
+    {"nested_exit", offsetof(struct cost_profile, nested_exit), 0,
+     UINT32_MAX, NULL},
+    {"l1_refill", offsetof(struct cost_profile, l1_refill), 0, UINT32_MAX,
+     NULL},
+    {"l1_pollution", offsetof(struct cost_profile, l1_pollution), 0, 1000000,
+     "per mille of L0's cycles, at most 1000 times them"},
 };
 enum { FIELD_COUNT = sizeof cost_fields / sizeof cost_fields[0] };
 

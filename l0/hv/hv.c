@@ -125,6 +125,10 @@ static void end_episode(struct hv *h)
     uint64_t spent = h->c->cycles - h->episode_start;
     stats_nested_charge(&h->stats, NESTED_L1,
                         spent > charged ? spent - charged : 0);
+    /* Cache pollution (docs/cost-model.md): L0's work inside the episode
+     * evicted L1's lines, and L1 pays for the misses in proportion. */
+    hv_charge(h, NESTED_L1, h->stats.nested_now.cycles[NESTED_L0] *
+                                h->cost->l1_pollution / 1000);
     stats_nested_end(&h->stats);
 }
 
@@ -183,7 +187,9 @@ void hv_run(struct hv *h, uint64_t max_insns)
         uint64_t qual = vmcs_get(h->cur, VMCS_IDX_EXIT_QUALIFICATION);
         uint64_t rip = vmcs_get(h->cur, VMCS_IDX_GUEST_RIP);
         unsigned level = h->cur == &h->vmcs02 ? 2 : 1;
-        uint64_t handling = cost_handler(cost, reason);
+        /* L0's handling of an L2 exit is known once it has decided who
+         * handles it (below). */
+        uint64_t handling = level == 2 ? 0 : cost_handler(cost, reason);
         uint64_t total = cost->vmexit + handling + cost->vmentry;
         if (level == 2) {
             /* An L2 exit opens a nested episode (Turtles Figs. 6, 10). */
@@ -200,6 +206,16 @@ void hv_run(struct hv *h, uint64_t max_insns)
                                       : hv_handler_for(h, reason)(h);
         /* Handled by L1 when L0 reflected it (L1 runs next). */
         unsigned handler = level == 2 && h->cur == &h->vmcs01 ? 1 : 0;
+        if (level == 2) {
+            /* Reflecting costs L0 the nested VM exit, and L1's handler
+             * the misses of caches and TLBs that L2 and L0 filled
+             * (docs/cost-model.md); otherwise L0 handled it as its own. */
+            handling = handler ? cost->nested_exit : cost_handler(cost, reason);
+            hv_charge(h, NESTED_L0, handling);
+            if (handler)
+                hv_charge(h, NESTED_L1, cost->l1_refill);
+            total = cost->vmexit + handling + cost->vmentry;
+        }
         record_exit(h, handler, level, reason, total, host_ns() - t0, qual,
                     rip, cycle);
         if (a == HV_STOP)

@@ -168,19 +168,62 @@ static int read_string(struct reader *r, char **out)
     return 0;
 }
 
-static int read_integer(struct reader *r, struct json_value *v)
+static bool digits(struct reader *r)
+{
+    const char *from = r->p;
+    while (r->p < r->end && *r->p >= '0' && *r->p <= '9')
+        r->p++;
+    return r->p > from;
+}
+
+/* The rest of a number after its integer part: [.digits][(e|E)[+-]digits]
+ * (RFC 8259 section 6), as a double. */
+static int read_fraction(struct reader *r, const char *start,
+                         struct json_value *v)
+{
+    if (*r->p == '.') {
+        r->p++;
+        if (!digits(r))
+            return fail(r, "a '.' in a number wants digits after it");
+    }
+    if (r->p < r->end && (*r->p == 'e' || *r->p == 'E')) {
+        r->p++;
+        if (r->p < r->end && (*r->p == '+' || *r->p == '-'))
+            r->p++;
+        if (!digits(r))
+            return fail(r, "an exponent wants digits");
+    }
+    char buf[64];
+    size_t n = (size_t)(r->p - start);
+    if (n >= sizeof buf) {
+        r->p = start;
+        return fail(r, "a number longer than %zu characters", sizeof buf - 1);
+    }
+    memcpy(buf, start, n);
+    buf[n] = '\0';
+    v->type = JSON_NUMBER;
+    v->number = strtod(buf, NULL);
+    return 0;
+}
+
+static int read_number(struct reader *r, struct json_value *v)
 {
     const char *start = r->p;
-    bool negative = r->p < r->end && *r->p == '-';
+    bool negative = *r->p == '-';
     if (negative)
         r->p++;
-    if (r->p >= r->end || *r->p < '0' || *r->p > '9')
+    const char *int_part = r->p;
+    if (!digits(r))
         return fail(r, "a number wants digits");
-    if (*r->p == '0' && r->p + 1 < r->end && r->p[1] >= '0' && r->p[1] <= '9')
+    if (*int_part == '0' && r->p - int_part > 1) {
+        r->p = int_part;
         return fail(r, "a number may not start with 0");
+    }
+    if (r->p < r->end && (*r->p == '.' || *r->p == 'e' || *r->p == 'E'))
+        return read_fraction(r, start, v);
     uint64_t mag = 0;
-    for (; r->p < r->end && *r->p >= '0' && *r->p <= '9'; r->p++) {
-        unsigned d = (unsigned)(*r->p - '0');
+    for (const char *q = int_part; q < r->p; q++) {
+        unsigned d = (unsigned)(*q - '0');
         if (mag > (UINT64_MAX - d) / 10 ||
             mag * 10 + d > (uint64_t)INT64_MAX + negative) {
             r->p = start;
@@ -188,8 +231,6 @@ static int read_integer(struct reader *r, struct json_value *v)
         }
         mag = mag * 10 + d;
     }
-    if (r->p < r->end && (*r->p == '.' || *r->p == 'e' || *r->p == 'E'))
-        return fail(r, "only whole numbers are accepted here");
     v->type = JSON_INTEGER;
     v->integer = negative ? (int64_t)(0 - mag) : (int64_t)mag;
     return 0;
@@ -282,7 +323,7 @@ static int read_value(struct reader *r, struct json_value *v, int depth)
         return read_string(r, &v->string);
     }
     if (c == '-' || (c >= '0' && c <= '9'))
-        return read_integer(r, v);
+        return read_number(r, v);
     if (literal(r, "true") || literal(r, "false")) {
         v->type = JSON_BOOL;
         v->boolean = c == 't';
@@ -349,7 +390,8 @@ const char *json_type_name(enum json_type t)
 {
     static const char *const names[] = {
         [JSON_NULL] = "null", [JSON_BOOL] = "true or false",
-        [JSON_INTEGER] = "a number", [JSON_STRING] = "a string",
+        [JSON_INTEGER] = "a whole number", [JSON_NUMBER] = "a number",
+        [JSON_STRING] = "a string",
         [JSON_ARRAY] = "an array", [JSON_OBJECT] = "an object"};
     return names[t];
 }

@@ -2,8 +2,9 @@
  * files (cost profiles): the whole text becomes a tree of values, each
  * with the line and column where it starts, so that a caller can say
  * where a bad value is. Stricter than the RFC where it helps: duplicate
- * keys, numbers with a fraction or an exponent, integers outside int64,
- * \u0000 and nesting deeper than JSON_MAX_DEPTH are refused. */
+ * keys, \u0000 and nesting deeper than JSON_MAX_DEPTH are refused. A
+ * number without fraction or exponent is an integer (refused outside
+ * int64); any other is a double. */
 #ifndef L0_HV_JSON_READ_H
 #define L0_HV_JSON_READ_H
 
@@ -14,7 +15,8 @@
 enum { JSON_MAX_DEPTH = 32 };
 
 enum json_type {
-    JSON_NULL, JSON_BOOL, JSON_INTEGER, JSON_STRING, JSON_ARRAY, JSON_OBJECT
+    JSON_NULL, JSON_BOOL, JSON_INTEGER, JSON_NUMBER, JSON_STRING,
+    JSON_ARRAY, JSON_OBJECT
 };
 
 struct json_value {
@@ -22,6 +24,7 @@ struct json_value {
     unsigned line, column;     /* where the value starts, from 1 */
     bool boolean;
     int64_t integer;
+    double number;             /* NUMBER: one with a fraction or exponent */
     char *string;              /* STRING: UTF-8, NUL-terminated */
     size_t count;              /* ARRAY, OBJECT: number of members */
     struct json_value *items;  /* ARRAY, OBJECT: the members */

@@ -17,10 +17,28 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import Report, arguments  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__)))), "analysis"))
+from turtles import calibrate  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 EXIT_USAGE = 64
 CPUID = os.path.join(ROOT, "build", "images", "cpuid.elf")
+MEASUREMENTS = os.path.join(ROOT, "experiments", "measurements",
+                            "turtles-2010.json")
+# Cells the default profile does not bring within the target, with the
+# bound they are held to and why (docs/cost-model.md, "Calibration"):
+# l1vmm's lean exit path takes 8 exit/entry pairs per L2 CPUID where KVM
+# took 13, so the one pair cost cannot give both 996 (single) and 12,000
+# (nested); and nothing in the model lets the dirty merge shorten L1's
+# own handler, as 3.5.1 did in the paper.
+KNOWN_MISSES = {
+    "figure10.single.switch": 0.20,
+    "figure10.nested.switch": 0.25,
+    "figure10.nested-3.5.1.switch": 0.25,
+    "figure10.nested-3.5.1.L1": 0.15,
+}
 PROFILES = sorted(glob.glob(os.path.join(ROOT, "experiments", "profiles",
                                          "*.json")))
 
@@ -128,6 +146,25 @@ def main():
                   len(cycles) == 2 and cycles[0] == cycles[1],
                   f"profile {name}: the same run twice, the same cycles",
                   cycles, runs[0][0], err)
+
+        # The model against the paper: runs with the default profile
+        # reproduce Figure 10 and Figure 6's single column within the
+        # stated bounds (docs/cost-model.md). Expected values are the
+        # paper's (experiments/measurements/turtles-2010.json).
+        m = calibrate.load_json(MEASUREMENTS, "measurements")
+        default_path = os.path.join(ROOT, "experiments", "profiles",
+                                    "turtles-2010.json")
+        l1_args = default["calibration"]["l1_args"].split()
+        got = calibrate.measure(
+            os.environ.get("TURTLES", os.path.join(ROOT, "build", "turtles")),
+            default, calibrate.runs_needed(m, l1_args, 100), d, "model", 2)
+        for target_id, target, tol in calibrate.targets(m):
+            bound = KNOWN_MISSES.get(target_id, tol)
+            dev = calibrate.deviation(got.get(target_id), target)
+            check(dev is not None and abs(dev) <= bound,
+                  f"{target_id}: within {bound:.0%} of {target:,}",
+                  f"measured {got.get(target_id)}, deviation {dev}",
+                  default_path)
     return r.finish()
 
 
