@@ -1,41 +1,55 @@
-"""The few lines `make run` prints: what was measured, Figure 10 against
-the paper with the part that differs most, and where the files are."""
+"""The few lines `make run` prints: what was measured, Figure 10's five
+columns and Figure 6's reasons beside the paper (every cell with its
+deviation, those within issue 12's targets marked, calibration inputs
+told from predictions), the exit multiplication, and where the files
+are."""
 
-from . import published, results
-from .figures import figure10
-
-PARTS = ("L1", "L0", "CPU mode switch")
-
-
-def _pct(m, p):
-    return f"{100.0 * (m - p) / p:+.0f}%"
+from . import comparison, published, results
+from .comparison import FIGURE10_PARTS
 
 
-def lines(con, db, outdir):
-    good, bad = results.configurations(con)
-    failed = [f for f in results.failed_runs(con)
-              if f["label"] not in {r.label for rs in good.values()
-                                    for r in rs}]
-    n_ok = sum(len(rs) for rs in good.values())
-    out = [f"Measured: {n_ok} runs in {db} ended with status 0; "
-           f"{len(bad)} ended otherwise, {len(failed)} left no run."]
-    m = figure10.data(con)
-    if any(m):
-        out.append("Figure 10, cycles per L2 CPUID, measured / Turtles "
-                   "(largest gap):")
-    for i, row in enumerate(m):
-        name, *paper = published.FIGURE10[i]
-        total = published.FIGURE10_TOTALS[i]
-        if row is None:
-            out.append(f"  {name:42} not run")
-            continue
-        kind = "calibration input" if i == 0 else "prediction"
-        gap = ""
-        if row[1] is not None:
-            k = max(range(3), key=lambda k: abs(row[k + 1] - paper[k]))
-            gap = (f"  ({PARTS[k]} {row[k + 1]:,.0f} / {paper[k]:,})")
-        out.append(f"  {name:42} {row[0]:>7,.0f} / {total:>6,} "
-                   f"{_pct(row[0], total):>5}  {kind}{gap}")
+def _kind(cells):
+    inputs = [p for p, c in cells.items() if c.is_input]
+    if not inputs:
+        return "prediction"
+    if len(inputs) == len(cells):
+        return "calibration input"
+    return "input: " + ", ".join(inputs)
+
+
+def figure10_lines(con, inputs):
+    rows = comparison.figure10_rows(con, inputs)
+    if all(c.measured is None for _, cells in rows for c in cells.values()):
+        return []
+    out = ["Figure 10, cycles per L2 CPUID, measured / Turtles (deviation; "
+           f"* within {published.FIGURE10_TARGET:.0%}):",
+           f"  {'column':40} " + " ".join(f"{p:>22}" for p in
+                                         FIGURE10_PARTS)]
+    for name, cells in rows:
+        out.append(f"  {name:40} " + " ".join(
+            f"{cells[p].text():>22}" for p in FIGURE10_PARTS) +
+            f"  {_kind(cells)}")
+    return out
+
+
+def figure6_lines(con, inputs):
+    rows = comparison.figure6_rows(con, inputs)
+    if all(c.measured is None for _, cells in rows for c in cells):
+        return []
+    out = ["Figure 6, cycles per exit, measured / Turtles (deviation; * "
+           f"single level within {published.FIGURE6_SINGLE_TARGET:.0%}; "
+           "i: calibration input):",
+           f"  {'reason':20} {'nested':>24} {'nested, no traps (DRW)':>24} "
+           f"{'single level':>24}"]
+    for name, cells in rows:
+        texts = [c.text() + ("i" if c.is_input else "") for c in cells]
+        out.append(f"  {name:20} " + " ".join(f"{t:>24}" for t in texts))
+    out.append("  Nested and DRW are predictions: nothing nested in Figure 6 "
+               "was fitted.")
+    return out
+
+
+def multiplication_lines(con, good):
     mult = []
     for label, runs in good.items():
         r = runs[0]
@@ -50,10 +64,26 @@ def lines(con, db, outdir):
             paper = published.L1_EXITS_PER_L2_EXIT[10][
                 0 if r.vmcs_shadowing == "off" else 1]
             mult.append(f"{label} {l1 / n:.1f} (Turtles {paper})")
-    if mult:
-        out.append("L1 exits per L2 CPUID: " + ", ".join(mult))
-    out.append("Turtles' L1 is KVM; ours is l1vmm, whose CPUID path is a "
-               "few hundred instructions: the L1 part is expected to be "
-               "far below the paper's.")
+    return ["L1 exits per L2 CPUID: " + ", ".join(mult)] if mult else []
+
+
+def lines(con, db, outdir):
+    good, bad = results.configurations(con)
+    failed = [f for f in results.failed_runs(con)
+              if f["label"] not in {r.label for rs in good.values()
+                                    for r in rs}]
+    n_ok = sum(len(rs) for rs in good.values())
+    out = [f"Measured: {n_ok} runs in {db} ended with status 0; "
+           f"{len(bad)} ended otherwise, {len(failed)} left no run."]
+    inputs, calibrated = comparison.calibration_inputs(con)
+    out += figure10_lines(con, inputs)
+    out += figure6_lines(con, inputs)
+    out += multiplication_lines(con, good)
+    if not calibrated:
+        out.append("The runs' cost profile has no calibration record: "
+                   "every cell is a prediction.")
+    out.append("Turtles' L1 is KVM; ours is l1vmm. Its L1 share is the "
+               "profile's cache-pollution model (docs/cost-model.md) on top "
+               "of its own instructions.")
     out.append(f"Figures, tables (CSV, JSON) and REPORT.md: {outdir}/")
     return out

@@ -4,6 +4,7 @@ configuration of experiments/default.toml lands in the database, the
 report's numbers are the database's (recomputed here with SQL of our
 own), and the summary and Figure 10 are written."""
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -78,6 +79,32 @@ def main():
               f"{round(total / l2):,} / 58,494" in summary[0],
               "the summary puts the nested CPUID cost beside Figure 10's",
               summary)
+        # Figure 10's single-level split: the profile's exit/entry pair
+        # against the rest of the database's cycles per exit.
+        with open(os.path.join(ROOT, "experiments", "profiles",
+                               "turtles-2010.json")) as f:
+            costs = json.load(f)["costs"]
+        pair = costs["vmexit"]["cycles"] + costs["vmentry"]["cycles"]
+        single = [l for l in p.stdout.splitlines()
+                  if "single-level guest" in l]
+        check(len(single) == 1 and
+              f"{round(cycles / n - pair):,} / 1,506" in single[0] and
+              f"{pair:,} / 996" in single[0] and
+              "calibration input" in single[0],
+              "the summary splits the single-level CPUID into L0 and the "
+              "switch pair, and says it was a calibration input", single)
+        # Figure 6 from the exits runs: PIO single level is an input.
+        n6, c6 = con.execute(
+            "select count, cycles from exit_stats where run_id = ? and "
+            "handler_level = 0 and guest_level = 1 and reason = 30",
+            (got["fig6-exit-pio-single"],)).fetchone()
+        pio = [l for l in p.stdout.splitlines() if l.strip().startswith(
+            "PIO ")]
+        check(len(pio) == 1 and f"{c6 / n6:,.0f} / 12,341" in pio[0] and
+              "i" == pio[0].split()[-1][-1] and
+              "Figure 6, cycles per exit" in p.stdout,
+              "the summary prints Figure 6 beside the paper, the "
+              "single-level PIO marked as an input", pio)
         check(all(os.path.getsize(os.path.join(out, f)) > 0 for f in
                   ("figure10.png", "figure10.svg", "REPORT.md")),
               "Figure 10 is drawn as PNG and SVG, with REPORT.md")

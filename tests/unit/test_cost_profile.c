@@ -53,7 +53,7 @@ static void test_builtin_default_has_the_files_numbers(void **state)
     assert_int_equal(cost_handler(p, 10), 1461);  /* CPUID */
     assert_int_equal(cost_handler(p, 30), 11177); /* I/O instruction */
     assert_int_equal(cost_handler(p, 12), 700);   /* HLT */
-    assert_int_equal(cost_handler(p, 23), 4554);  /* VMREAD */
+    assert_int_equal(cost_handler(p, 23), 4555);  /* VMREAD */
     assert_int_equal(cost_handler(p, 19), 1000);  /* VMCLEAR: the default */
     assert_int_equal(cost_handler(p, 500), 1000); /* past the table */
     assert_int_equal(p->merge_field, 197);
@@ -63,7 +63,7 @@ static void test_builtin_default_has_the_files_numbers(void **state)
     assert_int_equal(p->walk_ref, 10);
     assert_int_equal(p->nested_exit, 2070);
     assert_int_equal(p->l1_pollution, 119);
-    assert_int_equal(p->l1_refill, 2449);
+    assert_int_equal(p->l1_refill, 2143);
 }
 
 static void test_named_handler_and_default(void **state)

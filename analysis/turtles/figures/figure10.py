@@ -6,8 +6,8 @@ offer): 1 single level; 2 nested without VMCS shadowing, full merge;
 3 nested, merge of dirty fields only (the 3.5.1 transition optimization);
 4 nested with VMCS shadowing, full merge (3.5.2: no vmread/vmwrite
 traps); 5 both. A column with no such configuration in the database is
-left empty. Only runs of the `cpuid` guest count. The single-level column is a total only: exit_stats keeps
-exit + handler + entry as one sum."""
+left empty. Only runs of the `cpuid` guest count. The single-level
+column's split comes from the run's stored cost profile (data())."""
 
 from .. import published, results
 
@@ -15,6 +15,10 @@ CPUID = 10
 COLUMNS = [("single", None, None), ("nested", "off", "full"),
            ("nested", "off", "dirty"), ("nested", "on", "full"),
            ("nested", "on", "dirty")]
+# The columns' names in measurements files and calibration blocks
+# (analysis/turtles/calibrate.py).
+COLUMN_IDS = ["single", "nested", "nested-3.5.1", "nested-3.5.2",
+              "nested-both"]
 
 
 def _runs_of(good, mode, shadowing, merge):
@@ -25,9 +29,24 @@ def _runs_of(good, mode, shadowing, merge):
                 r.vmcs_shadowing == shadowing and r.merge == merge))]
 
 
+def _pair(con, ids):
+    """The exit/entry pair of the runs' cost profile (vmexit + vmentry),
+    or None if a run has no stored profile or they differ."""
+    pairs = set()
+    for i in ids:
+        p = results.cost_profile_json(con, i)
+        if not p:
+            return None
+        c = p["costs"]
+        pairs.add(c["vmexit"]["cycles"] + c["vmentry"]["cycles"])
+    return pairs.pop() if len(pairs) == 1 else None
+
+
 def data(con):
-    """[(total, L1, L0, switches) or None per column]; in the single
-    column L1, L0 and switches are None (not split in the database)."""
+    """[(total, L1, L0, switches) or None per column]. exit_stats keeps a
+    single-level exit as one sum: its switch part is the run's profile's
+    vmexit + vmentry (constant per exit), L0's the rest, L1's 0; without a
+    stored profile (schema before 3) the parts are None."""
     good, _ = results.configurations(con)
     out = []
     for mode, sh, mg in COLUMNS:
@@ -41,7 +60,10 @@ def data(con):
                 "SELECT sum(count), sum(cycles) FROM exit_stats WHERE "
                 f"run_id IN ({q}) AND handler_level = 0 AND guest_level = 1 "
                 "AND reason = ?", ids + [CPUID]).fetchone()
-            out.append((c / n, None, None, None) if n else None)
+            pair = _pair(con, ids)
+            out.append(None if not n else (c / n, None, None, None)
+                       if pair is None else (c / n, 0.0, c / n - pair,
+                                             float(pair)))
             continue
         n, total, l0, l1, tr = con.execute(
             "SELECT sum(l2_exits), sum(cycles_total), sum(cycles_l0), "
