@@ -9,7 +9,8 @@ from . import comparison, published
 
 def _cell(c):
     text = c.text().replace("*", " ✓")
-    return text + (" (input)" if c.is_input else "")
+    return text + (" (input)" if c.is_input and c.measured is not None
+                   else "")
 
 
 def figure10_section(con, inputs):

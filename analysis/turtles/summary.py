@@ -42,7 +42,8 @@ def figure6_lines(con, inputs):
            f"  {'reason':20} {'nested':>24} {'nested, no traps (DRW)':>24} "
            f"{'single level':>24}"]
     for name, cells in rows:
-        texts = [c.text() + ("i" if c.is_input else "") for c in cells]
+        texts = [c.text() + ("i" if c.is_input and c.measured is not None
+                             else "") for c in cells]
         out.append(f"  {name:20} " + " ".join(f"{t:>24}" for t in texts))
     out.append("  Nested and DRW are predictions: nothing nested in Figure 6 "
                "was fitted.")
