@@ -62,7 +62,13 @@ $(LF_BUILD)/fuzz/template.o: fuzz/template.S $(FUZZ_BUILD)/image.bin
 	@mkdir -p $(dir $@)
 	$(LF_CC) -c -DFUZZ_TEMPLATE='"$(FUZZ_BUILD)/image.bin"' $< -o $@
 
-$(LF_LIB): $(L0_SOURCES:%.c=$(LF_BUILD)/%.o)
+# The built-in cost profiles are generated C (l0/l0.mk).
+LF_COST_BUILTIN := $(LF_BUILD)/gen/cost_builtin.o
+$(LF_COST_BUILTIN): $(COST_BUILTIN_C) l0/hv/cost_profile.h l0/hv/cost.h
+	@mkdir -p $(dir $@)
+	$(LF_CC) $(LF_CFLAGS) -fsanitize=fuzzer-no-link $(L0_INCLUDES) -c $< -o $@
+
+$(LF_LIB): $(L0_SOURCES:%.c=$(LF_BUILD)/%.o) $(LF_COST_BUILTIN)
 	@rm -f $@
 	ar rcs $@ $^
 
