@@ -249,6 +249,18 @@ static bool try_deliver(struct cpu *c, unsigned vector, enum event_kind kind,
     return true;
 }
 
+static bool nested_exception_exits(struct cpu *c,
+                                   const struct pending_exception *e)
+{
+    if (!c->vmx.nonroot ||
+        !vmx_intercept_exception(c, e->vector, e->has_error, e->error,
+                                 vectoring_info(e->vector, EV_EXCEPTION,
+                                                false) >> 8 & 7))
+        return false;
+    c->dbg.bits = 0;
+    return true;
+}
+
 /* Shutdown: in VMX non-root operation a triple fault exits (reason 2). */
 static void triple_fault(struct cpu *c, const char *fmt, unsigned a,
                          unsigned b, uint64_t rip)
@@ -279,6 +291,15 @@ void cpu_deliver(struct cpu *c, unsigned vector, enum event_kind kind,
     while (!try_deliver(c, vector, kind, has_error, error, return_rip)) {
         struct pending_exception next = c->exc;
         c->exc.raised = false;
+        /* In non-root operation the exception met while delivering is
+         * checked against the exception bitmap before the double-fault
+         * rule, and exits with the event being delivered as its IDT-
+         * vectoring information (SDM Vol. 3C 26.2, 28.2.4). Only the
+         * injected event itself escapes the bitmap, not what its
+         * delivery meets (27.6.1.2). */
+        c->vmx.injecting = 0;
+        if (nested_exception_exits(c, &next))
+            return;
         switch (double_fault_rule(vector, kind == EV_EXCEPTION,
                                   next.vector)) {
         case DELIVER_SHUTDOWN:

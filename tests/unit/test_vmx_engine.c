@@ -996,6 +996,75 @@ static void test_idt_vectoring(void **state)
         run_vectoring_case(&vectoring_cases[k]);
 }
 
+/* ---- nested exceptions that exit (SDM Vol. 3C 26.2, 27.6.1.2) ---- */
+
+/* The guest's stack page is not present in its own tables: delivering
+ * any event pushes the frame and meets a #PF (error 2: a supervisor
+ * write to a not-present page). With #PF writes intercepted (bit 14,
+ * mask = match = 2, 26.2), that nested #PF exits before the double-fault
+ * rule can turn it into a #DF, and the exit records the event being
+ * delivered. This holds for events injected by VM entry too: the
+ * injected event itself is not subject to the exception bitmap, the
+ * exceptions met while delivering it are (27.6.1.2). This is what shadow
+ * paging relies on when the guest's stack is not yet shadowed. */
+struct nested_pf_case {
+    const char *name;
+    const char *code;
+    size_t code_len;
+    uint32_t inject, inject_error;
+    uint32_t vectoring, vectoring_error;
+};
+
+static const struct nested_pf_case nested_pf_cases[] = {
+    {"injected interrupt", CODE_OF("\x48\xff\xc0"), INFO(T_EXTERNAL, 0x41),
+     0, INFO(T_EXTERNAL, 0x41), 0},
+    {"injected #PF", CODE_OF("\x48\xff\xc0"), INFO_ERR(T_HW_EXCEPTION, 14),
+     0x5, INFO_ERR(T_HW_EXCEPTION, 14), 0x5},
+    /* mov ecx, [rbx] on a not-present page: a read #PF (error 0), not
+     * intercepted, whose delivery meets the write #PF. */
+    {"#PF during #PF", CODE_OF("\x8b\x0b"), 0, 0,
+     INFO_ERR(T_HW_EXCEPTION, 14), 0},
+};
+
+static void run_nested_pf_case(const struct nested_pf_case *k)
+{
+    machine_up();
+    load_code(k->code, k->code_len);
+    poke64(PT + 8 * ((STACK - 1) >> 12), 0);
+    set(F(EXCEPTION_BITMAP), 1u << 14);
+    set(F(PF_ERROR_MASK), 2);
+    set(F(PF_ERROR_MATCH), 2);
+    set(F(GUEST_RFLAGS), 2 | RF_IF);
+    set(F(ENTRY_INTR_INFO), k->inject);
+    set(F(ENTRY_EXCEPTION_ERROR), k->inject_error);
+    enter(k->name);
+    c->gpr[RBX] = UNMAPPED_LIN;
+    c->cr2 = 0xC2C2;
+    expect_eq(k->name, "exit reason", run_to_exit(k->name), R_EXCEPTION);
+    expect_eq(k->name, "interruption info", get(F(EXIT_INTR_INFO)), PF_EXIT);
+    expect_eq(k->name, "error code", get(F(EXIT_INTR_ERROR)), 2);
+    expect_eq(k->name, "faulting page", get(F(EXIT_QUALIFICATION)) >> 12,
+              (STACK - 1) >> 12);
+    expect_eq(k->name, "IDT-vectoring info", get(F(IDT_VECTORING_INFO)),
+              k->vectoring);
+    expect_eq(k->name, "IDT-vectoring error", get(F(IDT_VECTORING_ERROR)),
+              k->vectoring_error);
+    /* Nothing of the delivery is left behind: the event is redelivered
+     * from the same state after the exit's handler maps the page. */
+    expect_eq(k->name, "guest RIP", get(F(GUEST_RIP)), AT(0));
+    expect_eq(k->name, "guest RSP", get(F(GUEST_RSP)), STACK);
+    expect_eq(k->name, "guest RFLAGS.IF", get(F(GUEST_RFLAGS)) & RF_IF,
+              RF_IF);
+    machine_down();
+}
+
+static void test_nested_page_fault_exits(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < N(nested_pf_cases); k++)
+        run_nested_pf_case(&nested_pf_cases[k]);
+}
+
 /* ---- EPT (SDM Vol. 3C 29.3.3) ---- */
 
 struct ept_case {
@@ -1919,6 +1988,7 @@ int main(void)
         TABLE(test_page_fault_mask_match),
         TABLE(test_event_injection),
         TABLE(test_idt_vectoring),
+        TABLE(test_nested_page_fault_exits),
         TABLE(test_ept_exits),
         T(test_ept_walk_references),
         T(test_modeled_tlb_2d_walk_without_vpid),
