@@ -2,12 +2,12 @@
 as text, CSV and JSON, its figures as PNG and SVG, and REPORT.md."""
 
 from . import export, report_md, results
-from .tables import exits, multiplication, slowdown
+from .tables import exits, multiplication, paging, slowdown
 
 TABLES = {"exits": exits, "slowdown": slowdown,
-          "multiplication": multiplication}
-ALL = ("slowdown", "multiplication", "exits", "figure10", "figure6", "csv",
-       "json", "markdown")
+          "multiplication": multiplication, "paging": paging}
+ALL = ("slowdown", "multiplication", "exits", "paging", "figure10", "figure6",
+       "csv", "json", "markdown")
 
 
 def failures_text(con):

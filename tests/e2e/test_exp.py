@@ -355,6 +355,51 @@ def test_trace(d):
             "the SVG has an arrow for each exit and each return", arrows)
 
 
+PAGING = """
+name = "paging"
+produces = ["paging", "json"]
+[workloads]
+pf = { guest = "exitstats", args = ["iters=32"] }
+[l1]
+ept = { hypervisor = "l1vmm", args = ["paging=ept"] }
+shadow = { hypervisor = "l1vmm", args = ["paging=shadow"] }
+[[matrix]]
+label = "pf-{l1}"
+l1 = ["ept", "shadow"]
+"""
+
+
+def test_paging_table(d):
+    """The paging table puts each paging mode's L1 exits of L2 (#PF as
+    exception exits, CR access, INVLPG) beside the seeds' numbers."""
+    db = os.path.join(d, "paging.db")
+    f = write(d, "paging.toml", PAGING)
+    p = exp("run", f, "--db", db)
+    out = os.path.join(d, "paging-out")
+    q = exp("report", f, "--db", db, "--out", out)
+    T.check(p.returncode == 0 and q.returncode == 0,
+            "exp runs and reports the paging experiment", p.stderr[-400:],
+            q.stderr[-400:])
+    try:
+        got = json.load(open(os.path.join(out, "tables.json")))["paging"]
+    except (OSError, KeyError, ValueError) as e:
+        got = {"rows": [], "error": repr(e)}
+    counts = {}
+    for l1, reason, n in rows(
+            db, "SELECT json_extract(options, '$.label'), e.reason, e.count "
+                "FROM exit_stats AS e JOIN runs USING (run_id) WHERE "
+                "e.handler_level = 1 AND e.guest_level = 2"):
+        counts[(l1, reason)] = n
+    want = [(kind, counts.get(("pf-shadow", r), 0), counts.get(("pf-ept", r), 0))
+            for kind, r in (("#PF", 0), ("CR access", 28), ("INVLPG", 14))]
+    have = [(r["exit"], r["shadow"], r["ept"]) for r in got["rows"]]
+    seeds = [(r["seeds shadow"], r["seeds ept"]) for r in got["rows"]]
+    T.check(have == want and all(s > e for _, s, e in want) and
+            seeds[:2] == [(1_926_000, 16_896), (10_268_766, 775_415)],
+            "the paging table has exit_stats' L1 exits per paging mode "
+            "beside the seeds'", have, want, seeds)
+
+
 def main():
     if not arguments(__doc__, ["turtles"]).wants("turtles"):
         return T.finish()
@@ -365,6 +410,7 @@ def main():
         test_figures(d, db)
         test_merge(d)
         test_trace(d)
+        test_paging_table(d)
     return T.finish()
 
 
