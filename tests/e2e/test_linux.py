@@ -113,7 +113,7 @@ def turtles_linux(mode, append, paging="", limit=8_000_000_000):
     if mode == "nested":
         args[2:2] = NESTED_OPTIONS + ["--l1-args", f"ram=256 paging={paging}"]
     p = subprocess.run(args, cwd=ROOT, capture_output=True, text=True,
-                       timeout=900)
+                       timeout=1800)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -140,10 +140,13 @@ def main():
         return r.finish()
 
     l1_exits = {}
-    for mode, workload, rounds, paging in TURTLES_CASES:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        boots = [pool.submit(turtles_linux, mode,
+                             kernel_cmdline(workload, rounds), paging)
+                 for mode, workload, rounds, paging in TURTLES_CASES]
+    for (mode, workload, rounds, paging), boot in zip(TURTLES_CASES, boots):
         want = host_expected(workload, rounds)
-        status, out, err = turtles_linux(mode, kernel_cmdline(workload, rounds),
-                                         paging)
+        status, out, err = boot.result()
         got = results(out)
         where = f" (l1vmm paging={paging})" if paging else ""
         r.check(status == 0 and got == want,
