@@ -64,6 +64,21 @@ static void write_gdt(struct machine *m)
 
 /* The highest page-aligned place for the initrd: below the end of RAM
  * and initrd_addr_max, above the kernel's init_size. */
+/* The local APIC as a PC BIOS leaves it (MultiProcessor Specification
+ * 1.4, 3.6.2.2 and Appendix A, virtual wire mode): software-enabled,
+ * LINT0 passing the 8259's INTR as ExtINT, LINT1 taking NMIs. A kernel
+ * that finds no interrupt routing (acpi=off and no MP table) keeps the
+ * 8259s and relies on it; QEMU's APIC starts with LINT0 so too. The
+ * writes go through the bus, as the firmware's own would. */
+static void apic_virtual_wire(struct machine *m)
+{
+    enum { APIC = 0xFEE00000, SVR = 0xF0, LINT0 = 0x350, LINT1 = 0x360 };
+    enum { SVR_ENABLE = 0x100, EXTINT = 7u << 8, NMI = 4u << 8 };
+    bus_write(&m->mmio, APIC + SVR, 4, SVR_ENABLE | 0xFF);
+    bus_write(&m->mmio, APIC + LINT0, 4, EXTINT);
+    bus_write(&m->mmio, APIC + LINT1, 4, NMI);
+}
+
 static int place_initrd(const struct machine *m, const struct bzimage *bz,
                         size_t size, uint32_t *pa)
 {
@@ -119,6 +134,7 @@ int linux_load_image(struct machine *m, const uint8_t *kernel, size_t size,
     memcpy(m->ram + LINUX_CMDLINE_PA, line, line_len + 1);
     bzimage_fill_zero_page(m->ram + LINUX_ZERO_PAGE_PA, kernel, &bz, &boot);
     write_gdt(m);
+    apic_virtual_wire(m);
     *entry = (struct cpu_boot_state){
         .eip = (uint32_t)bz.load_address, .esi = LINUX_ZERO_PAGE_PA,
         .code_sel = BZ_BOOT_CS, .data_sel = BZ_BOOT_DS,

@@ -6,10 +6,10 @@ workload scripts run on the host under the same busybox binary, with only
 busybox's applets on PATH. QEMU TCG, the reference machine, must print
 exactly those lines for each workload and exit with status 0 through
 isa-debug-exit, and so must turtles in bare and single mode (the kernel
-runs on the emulated CPU and platform, and as the guest of L0), and in
-nested mode as L2 under l1vmm with EPT and with shadow paging, where
-shadow paging must show many more #PF, CR-access and INVLPG exits. A kernel
-panic reboots (panic=-1): turtles ends with its reset status. turtles'
+runs on the emulated CPU and platform, and as the guest of L0; bare also
+with acpi=off), and in nested mode as L2 under l1vmm with EPT and with
+shadow paging, where shadow paging must show many more #PF, CR-access
+and INVLPG exits. A kernel panic reboots (panic=-1): turtles ends with its reset status. turtles'
 Linux loader (--kernel/--initrd/--append) must refuse what the boot
 protocol cannot start, with the load-error status and a message that says
 why."""
@@ -33,10 +33,15 @@ EXIT_USAGE, EXIT_BAD_IMAGE, EXIT_RESET = 64, 65, 84
 CASES = [("boot", ""), ("process", "2"), ("compute", "64")]
 # On turtles (about 1.6 G instructions to /init): each mode once; nested
 # is Linux as L2 under l1vmm with EPT and with shadow paging (docs/l1vmm.md,
-# "Linux as L2").
-TURTLES_CASES = [("bare", "process", "1", ""), ("single", "boot", "", ""),
-                 ("nested", "boot", "", "ept"),
-                 ("nested", "boot", "", "shadow")]
+# "Linux as L2"); and a boot with acpi=off, where the kernel finds no
+# IOAPIC and takes every interrupt from the 8259s through LINT0 (the
+# firmware's virtual wire mode, docs/linux.md): mode, workload, rounds,
+# l1vmm's paging, more kernel arguments.
+TURTLES_CASES = [("bare", "process", "1", "", []),
+                 ("single", "boot", "", "", []),
+                 ("nested", "boot", "", "ept", []),
+                 ("nested", "boot", "", "shadow", []),
+                 ("bare", "boot", "", "", ["acpi=off"])]
 NESTED_OPTIONS = ["--mem", "512"]
 
 
@@ -142,13 +147,15 @@ def main():
     l1_exits = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         boots = [pool.submit(turtles_linux, mode,
-                             kernel_cmdline(workload, rounds), paging)
-                 for mode, workload, rounds, paging in TURTLES_CASES]
-    for (mode, workload, rounds, paging), boot in zip(TURTLES_CASES, boots):
+                             kernel_cmdline(workload, rounds) + more, paging)
+                 for mode, workload, rounds, paging, more in TURTLES_CASES]
+    for (mode, workload, rounds, paging, more), boot in zip(TURTLES_CASES,
+                                                            boots):
         want = host_expected(workload, rounds)
         status, out, err = boot.result()
         got = results(out)
         where = f" (l1vmm paging={paging})" if paging else ""
+        where += "".join(f" {m}" for m in more)
         r.check(status == 0 and got == want,
                 f"turtles --mode {mode}{where}: workload={workload} prints the "
                 "host's RESULT lines", f"status {status}", f"want {want}",

@@ -138,6 +138,39 @@ static void test_loads_kernel_initrd_cmdline_and_zero_page(void **state)
     free(img);
 }
 
+/* The local APIC as a PC BIOS leaves it for the OS (MultiProcessor
+ * Specification 1.4, virtual wire mode): software-enabled (SVR bit 8),
+ * LINT0 unmasked in ExtINT mode (delivery mode 7 in bits 10:8), LINT1
+ * unmasked NMI (mode 4). Register offsets from SDM Vol. 3A Table 11-1. */
+static uint32_t apic_regs[0x1000 / 4];
+static void apic_capture(void *dev, uint64_t offset, unsigned size,
+                         uint64_t value)
+{
+    (void)dev;
+    assert_int_equal(size, 4);
+    apic_regs[offset / 4] = (uint32_t)value;
+}
+
+static void test_apic_left_in_virtual_wire_mode(void **state)
+{
+    (void)state;
+    size_t size;
+    uint8_t *img = make_bzimage(&size);
+    struct machine *m = new_machine(64 * MiB);
+    memset(apic_regs, 0, sizeof apic_regs);
+    assert_int_equal(bus_register(&m->mmio, 0xFEE00000, 0x1000, NULL, NULL,
+                                  apic_capture, "apic"), 0);
+    struct cpu_boot_state entry;
+    char err[256] = "";
+    assert_int_equal(linux_load_image(m, img, size, NULL, 0, NULL, &entry,
+                                      err, sizeof err), 0);
+    assert_true(apic_regs[0xF0 / 4] & 0x100);
+    assert_int_equal(apic_regs[0x350 / 4], 0x700);
+    assert_int_equal(apic_regs[0x360 / 4], 0x400);
+    free_machine(m);
+    free(img);
+}
+
 /* One defect per case, each refused with a sentence that names it. */
 static void test_bad_kernels_are_refused(void **state)
 {
@@ -237,6 +270,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loads_kernel_initrd_cmdline_and_zero_page),
+        cmocka_unit_test(test_apic_left_in_virtual_wire_mode),
         cmocka_unit_test(test_bad_kernels_are_refused),
         cmocka_unit_test(test_too_little_memory),
         cmocka_unit_test(test_debian_kernel),
