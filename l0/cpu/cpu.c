@@ -21,6 +21,7 @@ struct cpu *cpu_create(struct machine *m)
     if (!c)
         return NULL;
     c->m = m;
+    tlb_init(&c->tlb);
     c->dcache = dcache_create(m->ram_size, &c->fetch_generation);
     if (!c->dcache) {
         free(c);
@@ -230,7 +231,7 @@ fetch(struct cpu *c, struct insn *scratch)
     bool user = c->cpl == 3;
     uint64_t pa;
     struct tlb_entry *t = tlb_slot(&c->tlb, lin);
-    if (t->tag == (lin >> 12) + 1 && !(t->perm & TLB_NX) &&
+    if (t->tag == tlb_tag(&c->tlb, lin) && !(t->perm & TLB_NX) &&
         (!user || (t->perm & TLB_USER))) {
         pa = t->phys | (lin & 0xFFF);
     } else if (!lin_translate(c, lin, ACC_EXEC, user, &pa)) {

@@ -291,8 +291,8 @@ static struct tlb_entry *translate(struct cpu *c, uint64_t lin,
                                    enum access acc, bool user)
 {
     struct tlb_entry *t = tlb_slot(&c->tlb, lin);
-    uint64_t tag = (lin >> 12) + 1;
-    if (t->tag == tag && access_allowed(c, t->perm, acc, user) &&
+    if (t->tag == tlb_tag(&c->tlb, lin) &&
+        access_allowed(c, t->perm, acc, user) &&
         (acc != ACC_WRITE || (t->perm & TLB_DIRTY)))
         return t;
 
@@ -330,7 +330,7 @@ static struct tlb_entry *translate(struct cpu *c, uint64_t lin,
     if (!(ept_perms & EPT_R))
         t = &c->tlb_uncached;
     uint64_t page = hpa & ~0xFFFull;
-    t->tag = tag;
+    tlb_fill(&c->tlb, t, lin, w.perm, w.page_mask);
     t->phys = page;
     /* A page a data breakpoint watches keeps no host pointer: its
      * accesses take page_access(), which looks for the breakpoint. */
@@ -338,8 +338,6 @@ static struct tlb_entry *translate(struct cpu *c, uint64_t lin,
                       !(c->dbg.data_armed && debug_watches_page(c, lin))
                   ? c->m->ram + page
                   : NULL;
-    t->page_mask = w.page_mask;
-    t->perm = w.perm;
     c->tlb.fills++;
     return t;
 }

@@ -79,7 +79,7 @@ static inline struct tlb_entry *fast_tlb(struct cpu *c, unsigned seg,
         (lin & 0xFFF) > 4096u - size)
         return NULL;
     struct tlb_entry *t = tlb_slot(&c->tlb, lin);
-    if (t->tag != (lin >> 12) + 1 || !t->host ||
+    if (t->tag != tlb_tag(&c->tlb, lin) || !t->host ||
         (c->cpl == 3 && !(t->perm & TLB_USER)))
         return NULL;
     if (write && (!(t->perm & TLB_DIRTY) || c->code_map[t->phys >> 12] ||

@@ -1,34 +1,90 @@
 #include "cpu/tlb.h"
 
+#include <stdbool.h>
 #include <string.h>
+
+static const uint64_t epoch_one = 1ull << TLB_EPOCH_SHIFT;
+
+void tlb_init(struct tlb *t)
+{
+    memset(t->e, 0, sizeof t->e);
+    t->epoch = epoch_one;
+    t->globals = t->large = 0;
+}
+
+static uint64_t entry_epoch(const struct tlb_entry *e)
+{
+    return e->tag & ~(epoch_one - 1);
+}
+
+/* Every current entry stops matching, except the global ones when
+ * `keep_globals`, which are carried into the new epoch. When the 12-bit
+ * epoch would wrap to 0 (the tag of an empty entry), the array is
+ * cleared instead, keeping the same globals. */
+static void new_epoch(struct tlb *t, bool keep_globals)
+{
+    uint64_t old = t->epoch;
+    t->epoch += epoch_one;
+    bool wrapped = t->epoch == 0;
+    if (wrapped)
+        t->epoch = epoch_one;
+    if (!wrapped && !(keep_globals && t->globals))
+        return;
+    for (unsigned i = 0; i < TLB_SIZE; i++) {
+        struct tlb_entry *e = &t->e[i];
+        if (keep_globals && (e->perm & TLB_GLOBAL) && entry_epoch(e) == old)
+            e->tag = (e->tag & (epoch_one - 1)) | t->epoch;
+        else if (wrapped)
+            e->tag = 0;
+    }
+}
+
+void tlb_fill(struct tlb *t, struct tlb_entry *slot, uint64_t linear,
+              uint32_t perm, uint64_t page_mask)
+{
+    slot->tag = tlb_tag(t, linear);
+    slot->perm = perm;
+    slot->page_mask = page_mask;
+    if (perm & TLB_GLOBAL)
+        t->globals++;
+    if (page_mask != ~0xFFFull)
+        t->large++;
+}
 
 void tlb_flush_all(struct tlb *t)
 {
-    memset(t->e, 0, sizeof t->e);
+    new_epoch(t, false);
+    t->globals = t->large = 0;
     t->flushes++;
     t->generation++;
 }
 
 /* MOV to CR3 keeps global translations when CR4.PGE = 1 (SDM Vol. 3A
- * 4.10.4.1); the caller decides whether that applies. */
+ * 4.10.4.1); the caller decides whether that applies. The global entries
+ * of the old epoch are carried into the new one. */
 void tlb_flush_nonglobal(struct tlb *t)
 {
-    for (unsigned i = 0; i < TLB_SIZE; i++)
-        if (!(t->e[i].perm & TLB_GLOBAL))
-            t->e[i].tag = 0;
+    new_epoch(t, true);
     t->flushes++;
     t->generation++;
 }
 
 /* INVLPG: every entry of the page holding `linear`, whatever its size,
- * global or not. */
+ * global or not. With no large page filled since the last full flush,
+ * only the one slot of that page can hold it. */
 void tlb_flush_page(struct tlb *t, uint64_t linear)
 {
     t->generation++;
+    if (!t->large) {
+        struct tlb_entry *e = tlb_slot(t, linear);
+        if (e->tag == tlb_tag(t, linear))
+            e->tag = 0;
+        return;
+    }
     for (unsigned i = 0; i < TLB_SIZE; i++) {
         struct tlb_entry *e = &t->e[i];
-        if (e->tag && (((e->tag - 1) << 12) & e->page_mask) ==
-                          (linear & e->page_mask))
+        if (entry_epoch(e) == t->epoch &&
+            ((e->tag << 12) & e->page_mask) == (linear & e->page_mask))
             e->tag = 0;
     }
 }

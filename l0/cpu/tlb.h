@@ -1,13 +1,26 @@
 /* The software TLB: linear page -> host pointer or physical page, with
  * the permissions of the whole walk. Direct-mapped, 4 KiB granularity;
  * a translation from a 2 MiB or 1 GiB page remembers its size so that
- * INVLPG removes every piece of it (SDM Vol. 3A 4.10.4.1). */
+ * INVLPG removes every piece of it (SDM Vol. 3A 4.10.4.1).
+ *
+ * This is the emulator's own host-side structure (DESIGN.md: two TLBs).
+ * A flush is O(1): each tag carries the epoch it was filled in, in the
+ * 12 bits above the 52-bit linear page number, and a flush starts a new
+ * epoch, so every older entry stops matching. Only when the epochs run
+ * out is the array cleared. Which translations a flush removes is
+ * exactly what a cleared array would remove. */
 #ifndef L0_CPU_TLB_H
 #define L0_CPU_TLB_H
 
 #include <stdint.h>
 
 enum { TLB_BITS = 10, TLB_SIZE = 1 << TLB_BITS };
+
+enum {
+    TLB_EPOCH_SHIFT = 52, /* bits 63:52 of a tag; 63:12 of a linear address
+                           * are 52 bits */
+    TLB_EPOCHS = 1 << (64 - TLB_EPOCH_SHIFT), /* epoch 0 is never current */
+};
 
 /* Permission bits: the AND of U/S and R/W over all levels, the OR of XD,
  * and whether the leaf's dirty bit is already set. */
@@ -20,7 +33,7 @@ enum {
 };
 
 struct tlb_entry {
-    uint64_t tag;     /* (linear >> 12) + 1; 0 = empty */
+    uint64_t tag;     /* tlb_tag() of the page when filled; 0 = empty */
     uint8_t *host;    /* the page in host memory, or NULL (not RAM) */
     uint64_t phys;    /* physical address of the 4 KiB page */
     uint64_t page_mask; /* ~(size - 1) of the translation's page */
@@ -31,6 +44,10 @@ struct tlb {
     struct tlb_entry e[TLB_SIZE];
     uint64_t fills, flushes; /* counted for the statistics */
     uint64_t generation;     /* bumped by every flush of any kind */
+    uint64_t epoch;          /* the current epoch << TLB_EPOCH_SHIFT */
+    /* Since the last full flush: whether any global or any large-page
+     * translation was filled (the partial flushes then need a scan). */
+    uint64_t globals, large;
 };
 
 static inline struct tlb_entry *tlb_slot(struct tlb *t, uint64_t linear)
@@ -38,6 +55,16 @@ static inline struct tlb_entry *tlb_slot(struct tlb *t, uint64_t linear)
     return &t->e[(linear >> 12) & (TLB_SIZE - 1)];
 }
 
+/* The tag a current entry for `linear` holds. */
+static inline uint64_t tlb_tag(const struct tlb *t, uint64_t linear)
+{
+    return (linear >> 12) | t->epoch;
+}
+
+void tlb_init(struct tlb *t);
+/* A new entry in `slot` for `linear`; the caller fills the rest. */
+void tlb_fill(struct tlb *t, struct tlb_entry *slot, uint64_t linear,
+              uint32_t perm, uint64_t page_mask);
 void tlb_flush_all(struct tlb *t);
 void tlb_flush_nonglobal(struct tlb *t);
 void tlb_flush_page(struct tlb *t, uint64_t linear);
