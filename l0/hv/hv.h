@@ -14,6 +14,7 @@
 #include "record/trace.h"
 #include "ept-compress/ept02.h"
 #include "vmcs-shadow/vmcs12.h"
+#include "vmx/entry_memo.h"
 #include "vmx/vmcs.h"
 
 struct machine;
@@ -42,6 +43,9 @@ struct l1_vmx {
     uint64_t vmxon_ptr;
     uint64_t current;  /* L1-physical address of the current VMCS, or ~0 */
     struct vmcs vmcs12; /* the current VMCS, cached by L0 */
+    /* The entry checks of vmcs12's last passing VMLAUNCH/VMRESUME
+     * (their env holds `current`, so another VMCS checks in full). */
+    struct vmx_check_memo entry_memo;
 };
 
 struct hv {

@@ -407,7 +407,7 @@ enum nested_entry nested_vmentry(struct hv *h, bool launch, uint32_t *error)
     env.read_phys = read_l1;
     env.ctx = h;
     struct vmx_entry_check check;
-    vmx_check_entry(v12, &env, &check);
+    vmx_check_entry_incremental(v12, &env, &h->l1.entry_memo, &check);
     if (check.outcome != ENTRY_OK && debug)
         fprintf(stderr, "turtles: L1's %s fails (%s %u): %s (SDM %s)\n",
                 launch ? "VMLAUNCH" : "VMRESUME",

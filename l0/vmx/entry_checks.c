@@ -1,6 +1,8 @@
 #include "vmx/entry_checks.h"
 #include "vmx/guest_segments.h"
 
+#include <string.h>
+
 #include "cpu/cpu.h"
 #include "vmx/caps.h"
 #include "vmx/controls.h"
@@ -13,10 +15,20 @@ struct ectx {
     const struct vmx_check_caps *caps;
     uint32_t pin, proc, proc2, exit, entry; /* proc2: 0 unless activated */
     bool ia32e_guest, host64, ug, v86;
-    uint64_t cr0, cr4, rflags;
+    uint64_t cr0, cr4;
     /* VM-entry interruption information, when its valid bit is set. */
     bool inject;
     unsigned type, vector;
+    /* What the rule being run has read: fields by dense index, and
+     * whether it read physical memory (vmx_check_entry_incremental). */
+    struct rule_reads *reads;
+};
+
+enum { FIELD_WORDS = (VMCS_FIELD_COUNT + 63) / 64 };
+
+struct rule_reads {
+    uint64_t fields[FIELD_WORDS];
+    bool memory;
 };
 
 /* A rule: ok() says whether it holds; arg selects a field where one
@@ -31,6 +43,7 @@ struct rule {
 
 static uint64_t get(const struct ectx *c, enum vmcs_index i)
 {
+    c->reads->fields[i / 64] |= 1ull << (i % 64);
     return vmcs_get(c->v, i);
 }
 
@@ -66,6 +79,7 @@ static bool pat_valid(uint64_t pat)
 static uint32_t read32(const struct ectx *c, uint64_t pa)
 {
     uint32_t v = 0xFFFFFFFFu;
+    c->reads->memory = true;
     if (!c->env->read_phys || !c->env->read_phys(c->env->ctx, pa, &v, 4))
         v = 0xFFFFFFFFu;
     return v;
@@ -909,23 +923,30 @@ static bool rip_canonical_in_64bit(const struct ectx *c, int arg)
 #define RFLAGS_IF (1ull << 9)
 #define RFLAGS_VM (1ull << 17)
 
+/* Read as a field (not through struct ectx): RFLAGS changes at almost
+ * every entry, and only the rules that read it need to run again. */
+static uint64_t rflags(const struct ectx *c)
+{
+    return get(c, VMCS_IDX_GUEST_RFLAGS);
+}
+
 static bool rflags_reserved_bits(const struct ectx *c, int arg)
 {
     (void)arg;
-    return (c->rflags & (RFLAGS_RESERVED | RFLAGS_FIXED1)) == RFLAGS_FIXED1;
+    return (rflags(c) & (RFLAGS_RESERVED | RFLAGS_FIXED1)) == RFLAGS_FIXED1;
 }
 
 static bool rflags_vm_only_in_protected_legacy(const struct ectx *c, int arg)
 {
     (void)arg;
-    return !(c->rflags & RFLAGS_VM) ||
+    return !(rflags(c) & RFLAGS_VM) ||
            (!c->ia32e_guest && (c->cr0 & CR0_PE));
 }
 
 static bool rflags_if_for_external_interrupt(const struct ectx *c, int arg)
 {
     (void)arg;
-    return !c->inject || c->type != INTR_EXTERNAL || (c->rflags & RFLAGS_IF);
+    return !c->inject || c->type != INTR_EXTERNAL || (rflags(c) & RFLAGS_IF);
 }
 
 /* 27.3.1.5: non-register state. */
@@ -1010,7 +1031,7 @@ static bool not_both_sti_and_mov_ss(const struct ectx *c, int arg)
 static bool sti_blocking_needs_if(const struct ectx *c, int arg)
 {
     (void)arg;
-    return !(blocking(c) & BLOCK_STI) || (c->rflags & RFLAGS_IF);
+    return !(blocking(c) & BLOCK_STI) || (rflags(c) & RFLAGS_IF);
 }
 
 static bool no_blocking_for_external_interrupt(const struct ectx *c, int arg)
@@ -1067,7 +1088,7 @@ static bool pending_debug_bs_consistent(const struct ectx *c, int arg)
 {
     if (!(blocking(c) & (BLOCK_STI | BLOCK_MOV_SS)) && activity(c) != ACT_HLT)
         return true;
-    bool single_step = (c->rflags & RFLAGS_TF) &&
+    bool single_step = (rflags(c) & RFLAGS_TF) &&
                        !(get(c, VMCS_IDX_GUEST_DEBUGCTL) & DEBUGCTL_BTF);
     bool bs = get(c, VMCS_IDX_GUEST_PENDING_DBG) & PENDING_DBG_BS;
     return arg ? !single_step || bs : single_step || !bs;
@@ -1376,43 +1397,155 @@ static void fill(struct vmx_entry_check *out, size_t t, const struct rule *r)
     }
 }
 
-void vmx_check_entry(const struct vmcs *v, const struct vmx_check_env *env,
-                     struct vmx_entry_check *out)
-{
-    struct vmx_check_caps own;
-    const struct vmx_check_caps *caps = env->caps;
-    if (!caps) {
-        vmx_check_caps_default(&own);
-        caps = &own;
-    }
-    struct ectx c = {.v = v, .env = env, .caps = caps};
-    c.pin = (uint32_t)vmcs_get(v, VMCS_IDX_PIN_CONTROLS);
-    c.proc = (uint32_t)vmcs_get(v, VMCS_IDX_PROC_CONTROLS);
-    if (c.proc & PROC_SECONDARY_CONTROLS)
-        c.proc2 = (uint32_t)vmcs_get(v, VMCS_IDX_PROC_CONTROLS2);
-    c.exit = (uint32_t)vmcs_get(v, VMCS_IDX_EXIT_CONTROLS);
-    c.entry = (uint32_t)vmcs_get(v, VMCS_IDX_ENTRY_CONTROLS);
-    c.ia32e_guest = c.entry & ENTRY_IA32E_MODE_GUEST;
-    c.host64 = c.exit & EXIT_HOST_ADDR_SPACE_SIZE;
-    c.ug = c.proc2 & PROC2_UNRESTRICTED_GUEST;
-    c.cr0 = vmcs_get(v, VMCS_IDX_GUEST_CR0);
-    c.cr4 = vmcs_get(v, VMCS_IDX_GUEST_CR4);
-    c.rflags = vmcs_get(v, VMCS_IDX_GUEST_RFLAGS);
-    c.v86 = c.rflags & RFLAGS_VM;
-    uint32_t info = (uint32_t)vmcs_get(v, VMCS_IDX_ENTRY_INTR_INFO);
-    c.inject = info & INTR_INFO_VALID;
-    c.type = (info >> 8) & 7;
-    c.vector = info & 0xFF;
+/* The fields every rule may depend on through struct ectx; of RFLAGS,
+ * only VM is (as v86). */
+static const enum vmcs_index context_fields[] = {
+    VMCS_IDX_PIN_CONTROLS, VMCS_IDX_PROC_CONTROLS, VMCS_IDX_PROC_CONTROLS2,
+    VMCS_IDX_EXIT_CONTROLS, VMCS_IDX_ENTRY_CONTROLS, VMCS_IDX_GUEST_CR0,
+    VMCS_IDX_GUEST_CR4, VMCS_IDX_ENTRY_INTR_INFO,
+};
 
+static void context_init(struct ectx *c, const struct vmcs *v,
+                         const struct vmx_check_env *env,
+                         const struct vmx_check_caps *caps)
+{
+    *c = (struct ectx){.v = v, .env = env, .caps = caps};
+    c->pin = (uint32_t)vmcs_get(v, VMCS_IDX_PIN_CONTROLS);
+    c->proc = (uint32_t)vmcs_get(v, VMCS_IDX_PROC_CONTROLS);
+    if (c->proc & PROC_SECONDARY_CONTROLS)
+        c->proc2 = (uint32_t)vmcs_get(v, VMCS_IDX_PROC_CONTROLS2);
+    c->exit = (uint32_t)vmcs_get(v, VMCS_IDX_EXIT_CONTROLS);
+    c->entry = (uint32_t)vmcs_get(v, VMCS_IDX_ENTRY_CONTROLS);
+    c->ia32e_guest = c->entry & ENTRY_IA32E_MODE_GUEST;
+    c->host64 = c->exit & EXIT_HOST_ADDR_SPACE_SIZE;
+    c->ug = c->proc2 & PROC2_UNRESTRICTED_GUEST;
+    c->cr0 = vmcs_get(v, VMCS_IDX_GUEST_CR0);
+    c->cr4 = vmcs_get(v, VMCS_IDX_GUEST_CR4);
+    c->v86 = vmcs_get(v, VMCS_IDX_GUEST_RFLAGS) & RFLAGS_VM;
+    uint32_t info = (uint32_t)vmcs_get(v, VMCS_IDX_ENTRY_INTR_INFO);
+    c->inject = info & INTR_INFO_VALID;
+    c->type = (info >> 8) & 7;
+    c->vector = info & 0xFF;
+}
+
+enum {
+    RULE_COUNT = N(control_rules) + N(host_rules) + N(guest_rules),
+};
+
+/* Everything each rule was ever seen to read, over all entries checked
+ * in this process (the union of its read sets). A rule is a pure
+ * function of what it reads: if none of that changed, it decides as
+ * before, so the union tells which rules a change of fields can affect.
+ * Emulator-wide state, but only ever grown: it makes no answer differ. */
+static struct rule_reads seen_reads[RULE_COUNT];
+static bool seen_run[RULE_COUNT];
+
+/* Runs the rules in the SDM's order; with `changed`, only those that
+ * read a changed field, read memory, or were never run (the others hold
+ * as they did at the last entry that passed). */
+static void run_rules(const struct ectx *proto, const uint64_t *changed,
+                      struct vmx_entry_check *out)
+{
+    struct ectx c = *proto;
+    struct rule_reads reads;
+    c.reads = &reads;
+    size_t id = 0;
     for (size_t t = 0; t < N(tables); t++)
-        for (size_t k = 0; k < tables[t].count; k++) {
+        for (size_t k = 0; k < tables[t].count; k++, id++) {
             const struct rule *r = &tables[t].rules[k];
-            if (!r->ok(&c, r->arg)) {
+            if (changed && seen_run[id] && !seen_reads[id].memory) {
+                bool affected = false;
+                for (unsigned w = 0; w < FIELD_WORDS; w++)
+                    affected |= (seen_reads[id].fields[w] & changed[w]) != 0;
+                if (!affected)
+                    continue;
+            }
+            reads = (struct rule_reads){.memory = false};
+            bool ok = r->ok(&c, r->arg);
+            seen_run[id] = true;
+            seen_reads[id].memory |= reads.memory;
+            for (unsigned w = 0; w < FIELD_WORDS; w++)
+                seen_reads[id].fields[w] |= reads.fields[w];
+            if (!ok) {
                 fill(out, t, r);
                 return;
             }
         }
     *out = (struct vmx_entry_check){.outcome = ENTRY_OK};
+}
+
+static const struct vmx_check_caps *caps_of(const struct vmx_check_env *env,
+                                            struct vmx_check_caps *own)
+{
+    if (env->caps)
+        return env->caps;
+    vmx_check_caps_default(own);
+    return own;
+}
+
+void vmx_check_entry(const struct vmcs *v, const struct vmx_check_env *env,
+                     struct vmx_entry_check *out)
+{
+    struct vmx_check_caps own;
+    struct ectx c;
+    context_init(&c, v, env, caps_of(env, &own));
+    run_rules(&c, NULL, out);
+}
+
+static bool caps_equal(const struct vmx_check_caps *a,
+                       const struct vmx_check_caps *b)
+{
+    return memcmp(a->controls, b->controls, sizeof a->controls) == 0 &&
+           a->misc == b->misc && a->cr0_fixed0 == b->cr0_fixed0 &&
+           a->cr0_fixed1 == b->cr0_fixed1 && a->cr4_fixed0 == b->cr4_fixed0 &&
+           a->cr4_fixed1 == b->cr4_fixed1 && a->ept_vpid == b->ept_vpid &&
+           a->revision == b->revision;
+}
+
+/* Whether the memo's last passing check was made in the same
+ * circumstances: same machine facts, same capabilities. */
+static bool same_env(const struct vmx_check_memo *m,
+                     const struct vmx_check_env *env,
+                     const struct vmx_check_caps *caps)
+{
+    return m->valid && m->maxphyaddr == env->maxphyaddr &&
+           m->ia32e_host == env->ia32e_host &&
+           m->current_vmcs == env->current_vmcs &&
+           m->read_phys == env->read_phys && m->ctx == env->ctx &&
+           caps_equal(&m->caps, caps);
+}
+
+void vmx_check_entry_incremental(const struct vmcs *v,
+                                 const struct vmx_check_env *env,
+                                 struct vmx_check_memo *memo,
+                                 struct vmx_entry_check *out)
+{
+    struct vmx_check_caps own;
+    const struct vmx_check_caps *caps = caps_of(env, &own);
+    struct ectx c;
+    context_init(&c, v, env, caps);
+    uint64_t changed[FIELD_WORDS] = {0};
+    bool full = !same_env(memo, env, caps);
+    for (unsigned i = 0; i < VMCS_FIELD_COUNT && !full; i++)
+        if (v->value[i] != memo->value[i])
+            changed[i / 64] |= 1ull << (i % 64);
+    for (size_t k = 0; k < N(context_fields) && !full; k++)
+        full = changed[context_fields[k] / 64] >> (context_fields[k] % 64) & 1;
+    full |= ((v->value[VMCS_IDX_GUEST_RFLAGS] ^
+              memo->value[VMCS_IDX_GUEST_RFLAGS]) & RFLAGS_VM) != 0;
+    run_rules(&c, full ? NULL : changed, out);
+    memo->checked++;
+    memo->full += full;
+    if (out->outcome != ENTRY_OK)
+        return;
+    memcpy(memo->value, v->value, sizeof memo->value);
+    memo->valid = true;
+    memo->maxphyaddr = env->maxphyaddr;
+    memo->ia32e_host = env->ia32e_host;
+    memo->current_vmcs = env->current_vmcs;
+    memo->read_phys = env->read_phys;
+    memo->ctx = env->ctx;
+    memo->caps = *caps;
 }
 
 size_t vmx_entry_rule_count(void)

@@ -56,6 +56,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmx/entry_memo.h"
 #include "vmx/exit_cond.h" /* vmx_read_phys_fn, VMX_EXIT_ENTRY_FAIL_* */
 #include "vmx/vmcs.h"
 
@@ -73,15 +74,6 @@ enum {
     VMX_ENTRY_QUAL_DEFAULT = 0,
     VMX_ENTRY_QUAL_PDPTE = 2,     /* loading the PDPTEs failed (27.3.1.6) */
     VMX_ENTRY_QUAL_LINK_PTR = 4,  /* invalid VMCS link pointer (27.3.1.5) */
-};
-
-/* The capability MSRs the checks read (SDM Vol. 3D Appendix A). */
-struct vmx_check_caps {
-    uint64_t controls[5]; /* by enum vmx_controls: the TRUE MSR values */
-    uint64_t misc;        /* IA32_VMX_MISC */
-    uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
-    uint64_t ept_vpid;    /* IA32_VMX_EPT_VPID_CAP */
-    uint32_t revision;    /* IA32_VMX_BASIC bits 30:0 */
 };
 
 /* This CPU's capabilities (caps.h). */
@@ -125,6 +117,17 @@ struct vmx_entry_check {
  * first failing rule and what the architecture reports for it. */
 void vmx_check_entry(const struct vmcs *v, const struct vmx_check_env *env,
                      struct vmx_entry_check *out);
+
+/* The same answer as vmx_check_entry, running only the rules that can
+ * decide differently since the last check of `memo` that passed: those
+ * that read a field whose value changed or read memory (the link
+ * pointer's VMCS, the PDPTEs). A change of a control field, guest CR0,
+ * CR4, RFLAGS or the interruption information, or of anything in env,
+ * runs every rule. On ENTRY_OK the memo remembers v and env. */
+void vmx_check_entry_incremental(const struct vmcs *v,
+                                 const struct vmx_check_env *env,
+                                 struct vmx_check_memo *memo,
+                                 struct vmx_entry_check *out);
 
 /* The rules, in the order they are checked: rule i as vmx_check_entry
  * would report it if it were the one that failed (for listings and for

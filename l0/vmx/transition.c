@@ -178,6 +178,21 @@ static void transition_flush(struct cpu *c)
         tlbm_flush_vpid(c->mtlb, 0);
 }
 
+/* The memo of v's last passing entry checks; a VMCS not seen before
+ * takes the slots in turn, starting with nothing remembered. */
+static struct vmx_check_memo *entry_memo(struct cpu *c, const struct vmcs *v)
+{
+    struct vmx_entry_memo *slots = c->vmx.entry_memo;
+    const unsigned n = sizeof c->vmx.entry_memo / sizeof *slots;
+    for (unsigned k = 0; k < n; k++)
+        if (slots[k].vmcs == v)
+            return &slots[k].memo;
+    struct vmx_entry_memo *s = &slots[c->vmx.entry_memo_next++ % n];
+    s->vmcs = v;
+    s->memo.valid = false;
+    return &s->memo;
+}
+
 void vmx_vmentry(struct cpu *c, struct vmcs *v, bool launch,
                  struct vmx_entry_result *out)
 {
@@ -196,7 +211,7 @@ void vmx_vmentry(struct cpu *c, struct vmcs *v, bool launch,
     vmx_check_env_init(&env);
     env.read_phys = vmx_read_host;
     env.ctx = c;
-    vmx_check_entry(v, &env, &check);
+    vmx_check_entry_incremental(v, &env, entry_memo(c, v), &check);
     if (check.outcome == ENTRY_VMFAIL) {
         out->status = VMX_FAIL_VALID;
         out->error = check.vm_instruction_error;

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmx/entry_memo.h"
 #include "vmx/ept.h"
 
 struct cpu;
@@ -71,6 +72,13 @@ struct vmx_cpu {
      * cleared when used and at every VM exit. */
     bool string_io_pass;
     uint64_t string_io_pass_rip;
+    /* The entry checks remembered per VMCS (vmcs01 and vmcs02 under
+     * nesting): transition.c, vmx_check_entry_incremental. */
+    struct vmx_entry_memo {
+        const struct vmcs *vmcs;
+        struct vmx_check_memo memo;
+    } entry_memo[2];
+    unsigned entry_memo_next; /* the slot a new VMCS takes */
 };
 
 /* ---- transition.c ---- */

@@ -1202,6 +1202,109 @@ static void test_env_defaults(void **state)
     assert_true(c.controls[VMX_CTL_ENTRY] == vmx_cap_controls(VMX_CTL_ENTRY));
 }
 
+/* ---- the incremental checks: the same answer as the full ones ---- */
+
+static void expect_same(const struct vmx_entry_check *full,
+                        const struct vmx_entry_check *inc, const char *what)
+{
+    if (full->outcome == inc->outcome && full->rule == inc->rule &&
+        full->vm_instruction_error == inc->vm_instruction_error &&
+        full->exit_reason == inc->exit_reason &&
+        full->qualification == inc->qualification)
+        return;
+    print_error("%s: full check says \"%s\", incremental \"%s\"\n", what,
+                full->rule ? full->rule : "passes",
+                inc->rule ? inc->rule : "passes");
+    fail();
+}
+
+/* From every passing case as the last entry, every case as the next:
+ * each change of fields, memory or env the cases make. */
+static void test_incremental_after_each_case(void **state)
+{
+    (void)state;
+    for (size_t b = 0; b < N(cases); b++) {
+        if (cases[b].rule)
+            continue;
+        struct vmx_check_memo base = {.valid = false};
+        struct vmx_entry_check r;
+        apply(&cases[b], &vmcs, &env);
+        vmx_check_entry_incremental(&vmcs, &env, &base, &r);
+        assert_int_equal(r.outcome, ENTRY_OK);
+        assert_true(base.valid);
+        for (size_t n = 0; n < N(cases); n++) {
+            struct vmx_check_memo memo = base;
+            struct vmx_entry_check full, inc;
+            apply(&cases[n], &vmcs, &env);
+            vmx_check_entry(&vmcs, &env, &full);
+            vmx_check_entry_incremental(&vmcs, &env, &memo, &inc);
+            expect_same(&full, &inc, cases[n].what);
+        }
+    }
+}
+
+static uint64_t xorshift(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* A random walk of field writes (a bit flipped, a field restored, the
+ * whole VMCS restored) and flips of the memory the link pointer and the
+ * PDPTEs name, checking after each step, with one memo throughout as
+ * across a VMCS's entries. The walk must pass often enough, and skip
+ * rules often enough, to test something. */
+static void test_incremental_random_writes(void **state)
+{
+    (void)state;
+    static const uint64_t memory_words[] = {SHADOW_VMCS, GUEST_CR3,
+                                            GUEST_CR3 + 8, OTHER_VMCS};
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
+    struct vmx_check_memo memo = {.valid = false};
+    fixture(&vmcs, &env);
+    struct vmcs base = vmcs;
+    static uint8_t base_mem[MEM_SIZE];
+    memcpy(base_mem, mem, sizeof mem);
+    unsigned passes = 0, partial = 0;
+    for (unsigned step = 0; step < 40000; step++) {
+        uint64_t x = xorshift(&rng);
+        unsigned changed[VMCS_FIELD_COUNT], n = 0;
+        for (unsigned i = 0; i < VMCS_FIELD_COUNT; i++)
+            if (vmcs.value[i] != base.value[i])
+                changed[n++] = i;
+        unsigned op = x % 16;
+        if (op == 0) { /* back to the start */
+            vmcs = base;
+            memcpy(mem, base_mem, sizeof mem);
+        } else if (op == 1) {
+            mem[memory_words[(x >> 32) % N(memory_words)] + (x >> 40) % 8] ^=
+                (uint8_t)(1u << ((x >> 48) % 8));
+        } else if (op < 8 && n) { /* one changed field restored */
+            unsigned f = changed[(x >> 8) % n];
+            vmcs_set(&vmcs, (enum vmcs_index)f,
+                     vmcs_get(&base, (enum vmcs_index)f));
+        } else { /* one bit of any field flipped */
+            unsigned f = (unsigned)(x >> 8) % VMCS_FIELD_COUNT;
+            vmcs_set(&vmcs, (enum vmcs_index)f,
+                     vmcs_get(&vmcs, (enum vmcs_index)f) ^
+                         1ull << ((x >> 32) % 64));
+        }
+        struct vmx_entry_check full, inc;
+        uint64_t full_runs = memo.full;
+        vmx_check_entry(&vmcs, &env, &full);
+        vmx_check_entry_incremental(&vmcs, &env, &memo, &inc);
+        expect_same(&full, &inc, "random walk");
+        if (full.outcome == ENTRY_OK) {
+            passes++;
+            partial += memo.full == full_runs;
+        }
+    }
+    assert_true(passes > 2000);
+    assert_true(partial > 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1209,6 +1312,8 @@ int main(void)
         cmocka_unit_test(test_every_rule_has_a_case),
         cmocka_unit_test(test_order),
         cmocka_unit_test(test_env_defaults),
+        cmocka_unit_test(test_incremental_after_each_case),
+        cmocka_unit_test(test_incremental_random_writes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
