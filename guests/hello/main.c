@@ -15,15 +15,6 @@ static uint8_t composite[SIEVE_LIMIT];
 static uint8_t crc_data[CRC_BYTES];
 static uint32_t sort_data[SORT_COUNT];
 
-static uint64_t xorshift64(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *state = x;
-}
-
 static uint32_t count_primes(void)
 {
     uint32_t count = 0;
@@ -100,9 +91,9 @@ int main(const struct rt_boot *boot)
     for (uint64_t r = 0; r < rounds; r++) {
         uint64_t seed = 0x2545F4914F6CDD1Dull;
         for (uint32_t i = 0; i < CRC_BYTES; i++)
-            crc_data[i] = (uint8_t)xorshift64(&seed);
+            crc_data[i] = (uint8_t)rt_xorshift64(&seed);
         for (uint32_t i = 0; i < SORT_COUNT; i++)
-            sort_data[i] = (uint32_t)(xorshift64(&seed) >> 32);
+            sort_data[i] = (uint32_t)(rt_xorshift64(&seed) >> 32);
         memset(composite, 0, sizeof composite);
         primes = count_primes();
         crc = crc32(crc_data, CRC_BYTES);

@@ -39,6 +39,18 @@ void rt_args_require(const struct rt_boot *boot, const char *program,
 #define RT_ARGS_REQUIRE(boot, program, args) \
     rt_args_require(boot, program, args, sizeof(args) / sizeof((args)[0]))
 
+/* Marsaglia's xorshift64 (shifts 13, 7, 17): the next state, which is
+ * also the value; the state must not be 0. The guests' deterministic
+ * pseudo-random numbers, recomputed by tests/e2e/expected.py. */
+static inline uint64_t rt_xorshift64(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *state = x;
+}
+
 /* Bytes of available RAM in the loader's memory map. */
 uint64_t rt_ram_bytes(const struct rt_boot *boot);
 

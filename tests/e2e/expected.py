@@ -50,6 +50,20 @@ def exits(kind, iters):
     return f"RESULT exits kind={kind} iters={iters} done={iters}"
 
 
+def memwalk(size_mib, reads, seed):
+    """guests/memwalk: page i holds ((i + 1) * golden ratio) ^ seed; the
+    reads visit xorshift64(seed) % pages and fold each word FNV-style."""
+    pages = size_mib * 256
+    rng = _xorshift64(seed)
+    total = 0
+    for _ in range(reads):
+        page = next(rng) % pages
+        word = (((page + 1) * 0x9E3779B97F4A7C15) & MASK64) ^ seed
+        total = ((total * 0x100000001B3) & MASK64) ^ word
+    return (f"RESULT memwalk size_mib={size_mib} reads={reads} seed={seed} "
+            f"sum={total:#x}")
+
+
 if __name__ == "__main__":
     print(hello())
 

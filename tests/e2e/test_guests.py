@@ -101,6 +101,9 @@ CASES = [
     Case("hello", "", OK, lines=[expected.hello()]),
     Case("cpuid", "iters=1000", OK, lines=[expected.cpuid(1000)]),
     Case("cpuid", "", OK, lines=[expected.cpuid(10000)]),  # the default
+    # The memory-bound benchmark, small enough for l1vmm's default L2 RAM.
+    Case("memwalk", "size_mib=8 reads=20000 seed=7", OK,
+         lines=[expected.memwalk(8, 20000, 7)]),
     # Exit-type microbenchmarks (Figure 6): the kinds whose operation
     # takes a handler or a device on some backend.
     *[Case("exits", f"kind={k} iters=20", OK, lines=[expected.exits(k, 20)])
