@@ -8,6 +8,7 @@
 
 #include "hv/hv.h"
 #include "machine.h"
+#include "vmx/vmx.h"
 
 enum {
     EPT_RWX = 7,
@@ -18,8 +19,11 @@ enum {
 
 #define ADDR_MASK 0x000FFFFFFFFFF000ull
 
+/* An entry L0 may write: the CPU's EPT translation cache forgets what
+ * it holds (vmx/ept_cache.h). */
 static uint64_t *entry_at(struct hv *h, uint64_t table_hpa, unsigned index)
 {
+    vmx_ept_tables_changed(h->c);
     return (uint64_t *)(h->mem + (table_hpa - L0_MEM_BASE)) + index;
 }
 
@@ -28,6 +32,7 @@ uint64_t hv_alloc_page(struct hv *h)
     if (h->mem_used + 4096 > L0_MEM_SIZE)
         return 0;
     uint64_t hpa = L0_MEM_BASE + h->mem_used;
+    vmx_ept_tables_changed(h->c);
     memset(h->mem + h->mem_used, 0, 4096);
     h->mem_used += 4096;
     return hpa;

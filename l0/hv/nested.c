@@ -319,9 +319,12 @@ static bool write_l1(void *ctx, uint64_t pa, const void *src, unsigned len)
 /* EPT02's pages come from L0's memory. */
 static uint64_t ept02_alloc(void *ctx) { return hv_alloc_page(ctx); }
 
+/* EPT02 may be written through the pointer: the CPU's EPT translation
+ * cache forgets what it holds (vmx/ept_cache.h). */
 static uint64_t *ept02_page(void *ctx, uint64_t hpa)
 {
     struct hv *h = ctx;
+    vmx_ept_tables_changed(h->c);
     return (uint64_t *)(h->mem + (hpa - L0_MEM_BASE));
 }
 

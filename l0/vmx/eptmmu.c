@@ -29,19 +29,80 @@ static bool ept_write(void *ctx, uint64_t hpa, const void *src, unsigned len)
     return true;
 }
 
+void vmx_ept_tables_changed(struct cpu *c)
+{
+    ept_cache_invalidate(&c->vmx.ept_cache);
+}
+
+/* The walk's reader, noting whether any entry came from the machine's
+ * RAM (which makes the walk one the cache may not keep). */
+struct walk_reader {
+    struct cpu *c;
+    bool read_ram;
+};
+
+static bool walk_read(void *ctx, uint64_t hpa, void *dst, unsigned len)
+{
+    struct walk_reader *w = ctx;
+    w->read_ram |= hpa < w->c->m->ram_size;
+    return vmx_read_host(w->c, hpa, dst, len);
+}
+
+static bool walk_write(void *ctx, uint64_t hpa, const void *src, unsigned len)
+{
+    struct walk_reader *w = ctx;
+    return ept_write(w->c, hpa, src, len);
+}
+
+/* A cached walk of this EPTP and page that allows the access: the
+ * translation and the counters as the walk would give them. */
+static bool cache_hit(struct cpu *c, uint64_t gpa, unsigned access,
+                      uint64_t *hpa, unsigned *perms)
+{
+    struct ept_cache *k = &c->vmx.ept_cache;
+    const struct ept_cache_entry *e = ept_cache_slot(k, gpa);
+    if (k->generation == 0 || e->generation != k->generation || e->eptp != c->vmx.ept_cfg.eptp ||
+        e->gpa_page != gpa >> 12 || (e->perms & access) != access)
+        return false;
+    k->hits++;
+    c->vmx.ept_walk_refs += e->refs;
+    c->walk_refs += e->refs;
+    *hpa = e->hpa_page << 12 | (gpa & 0xFFF);
+    *perms = e->perms;
+    return true;
+}
+
+static void cache_fill(struct cpu *c, uint64_t gpa, const struct ept_result *r)
+{
+    struct ept_cache *k = &c->vmx.ept_cache;
+    if (k->generation == 0) /* never invalidated yet: 0 marks empty */
+        k->generation = 1;
+    *ept_cache_slot(k, gpa) = (struct ept_cache_entry){
+        .eptp = c->vmx.ept_cfg.eptp, .gpa_page = gpa >> 12,
+        .hpa_page = r->hpa >> 12, .generation = k->generation,
+        .perms = (uint8_t)r->perms, .refs = (uint8_t)r->refs};
+}
+
 bool vmx_translate_gpa(struct cpu *c, uint64_t gpa, unsigned access,
                        enum ept_origin origin, uint64_t linear,
                        uint64_t *hpa, unsigned *perms)
 {
+    bool ad = c->vmx.ept_cfg.eptp & EPTP_AD_ENABLE;
+    if (!ad && cache_hit(c, gpa, access, hpa, perms))
+        return true;
+    struct walk_reader reader = {c, false};
     struct ept_config cfg = c->vmx.ept_cfg;
-    cfg.read = vmx_read_host;
-    cfg.write = ept_write;
-    cfg.ctx = c;
+    cfg.read = walk_read;
+    cfg.write = walk_write;
+    cfg.ctx = &reader;
     struct ept_result r;
     ept_walk(&cfg, gpa, (enum ept_access)access, origin, &r);
+    c->vmx.ept_cache.walks++;
     c->vmx.ept_walk_refs += r.refs;
     c->walk_refs += r.refs;
     if (r.status == EPT_OK) {
+        if (!ad && !reader.read_ram)
+            cache_fill(c, gpa, &r);
         *hpa = r.hpa;
         *perms = r.perms;
         return true;

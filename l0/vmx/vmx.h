@@ -16,6 +16,7 @@
 
 #include "vmx/entry_memo.h"
 #include "vmx/ept.h"
+#include "vmx/ept_cache.h"
 
 struct cpu;
 struct insn;
@@ -79,6 +80,7 @@ struct vmx_cpu {
         struct vmx_check_memo memo;
     } entry_memo[2];
     unsigned entry_memo_next; /* the slot a new VMCS takes */
+    struct ept_cache ept_cache; /* ept_cache.h, eptmmu.c */
 };
 
 /* ---- transition.c ---- */
@@ -158,6 +160,10 @@ bool vmx_read_host(void *ctx, uint64_t hpa, void *dst, unsigned len);
 /* Guest-physical to host-physical for the MMU when EPT is on, with the
  * EPT permissions of the page. False with a VM exit pending (violation
  * or misconfiguration). */
+/* L0 may have changed its EPT tables: the EPT translation cache
+ * (ept_cache.h) forgets everything. */
+void vmx_ept_tables_changed(struct cpu *c);
+
 bool vmx_translate_gpa(struct cpu *c, uint64_t gpa, unsigned access,
                        enum ept_origin origin, uint64_t linear,
                        uint64_t *hpa, unsigned *perms);

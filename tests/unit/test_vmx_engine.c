@@ -1182,6 +1182,83 @@ static void test_modeled_tlb_2d_walk_with_vpid(void **state)
     modeled_round_trips("modeled, VPID 1", true, 1);
 }
 
+/* ---- the EPT translation cache (l0/vmx/ept_cache.h) ---- */
+
+/* Memory only "L0" has, above the 4 MiB of RAM: a copy of the EPT. */
+#define L0_BASE (1ull << 38)
+static uint8_t l0_mem[4 * 4096];
+
+static bool l0_mem_read(void *ctx, uint64_t hpa, void *dst, unsigned len)
+{
+    (void)ctx;
+    if (hpa < L0_BASE || hpa - L0_BASE + len > sizeof l0_mem)
+        return false;
+    memcpy(dst, l0_mem + (hpa - L0_BASE), len);
+    return true;
+}
+
+static void l0_poke64(uint64_t off, uint64_t v) { memcpy(l0_mem + off, &v, 8); }
+
+/* The EPT of write_tables() moved to L0's memory (PML4, PDPT, PD, PT at
+ * L0_BASE + 0, 1, 2, 3 pages). */
+static void ept_in_l0_memory(void)
+{
+    memcpy(l0_mem, m->ram + EPT_PML4, sizeof l0_mem);
+    l0_poke64(0, (L0_BASE + 0x1000) | EPT_RWX);
+    l0_poke64(0x1000, (L0_BASE + 0x2000) | EPT_RWX);
+    l0_poke64(0x2000, (L0_BASE + 0x3000) | EPT_RWX);
+    c->vmx.l0_read = l0_mem_read;
+    set(F(EPT_POINTER), L0_BASE | 6 | 3 << 3);
+}
+
+/* mov ecx, [rbx] (rbx: ALIAS_LIN -> DATA); cpuid, from CODE each time. */
+static uint32_t run_data_read(const char *who)
+{
+    load_code(CODE_OF("\x8b\x0b\x0f\xa2"));
+    set(F(GUEST_RIP), CODE);
+    enter(who);
+    c->gpr[RBX] = ALIAS_LIN;
+    return run_to_exit(who);
+}
+
+/* A walk of L0's tables is kept: the next entry's refill hits, counting
+ * the EPT references the walks would have read; after L0 says it changed
+ * its tables, a removed mapping is seen at once. The refill: the fetch
+ * (four guest entries and the page) and the read (its leaf PTE, on
+ * another guest page table, and the page), each an EPT walk of 4. */
+static void test_ept_cache_hits_and_forgets(void **state)
+{
+    (void)state;
+    ept_in_l0_memory();
+    c->vmx.ept_walk_refs = 0;
+    expect_eq("first", "exit reason", run_data_read("first"), R_CPUID);
+    uint64_t refs = c->vmx.ept_walk_refs, hits = c->vmx.ept_cache.hits;
+    c->vmx.ept_walk_refs = 0;
+    expect_eq("again", "exit reason", run_data_read("again"), R_CPUID);
+    expect_eq("again", "EPT references", c->vmx.ept_walk_refs, refs);
+    expect_eq("again", "some walks hit", c->vmx.ept_cache.hits > hits, 1);
+
+    l0_poke64(0x3000 + 8 * (DATA >> 12), 0);
+    vmx_ept_tables_changed(c);
+    expect_eq("unmapped", "exit reason", run_data_read("unmapped"),
+              R_EPT_VIOLATION);
+    expect_eq("unmapped", "guest-physical address",
+              get(F(GUEST_PHYSICAL_ADDR)), DATA);
+}
+
+/* Tables in the machine's RAM are the guest's to write: never cached. */
+static void test_ept_cache_ignores_ram_tables(void **state)
+{
+    (void)state;
+    expect_eq("first", "exit reason", run_data_read("first"), R_CPUID);
+    uint64_t hits = c->vmx.ept_cache.hits;
+    expect_eq("again", "exit reason", run_data_read("again"), R_CPUID);
+    poke64(EPT_PT + 8 * (DATA >> 12), 0);
+    expect_eq("unmapped", "exit reason", run_data_read("unmapped"),
+              R_EPT_VIOLATION);
+    expect_eq("unmapped", "cache hits", c->vmx.ept_cache.hits, hits);
+}
+
 /* ---- VMCS shadowing (SDM Vol. 3C 25.10; Vol. 2C VMREAD, VMWRITE) ---- */
 
 static void shadowing_on(void)
@@ -1993,6 +2070,8 @@ int main(void)
         T(test_ept_walk_references),
         T(test_modeled_tlb_2d_walk_without_vpid),
         T(test_modeled_tlb_2d_walk_with_vpid),
+        T(test_ept_cache_hits_and_forgets),
+        T(test_ept_cache_ignores_ram_tables),
         T(test_shadow_vmread_without_exit),
         T(test_shadow_vmread_to_memory),
         T(test_shadow_vmwrite_read_only_field),
