@@ -1430,42 +1430,67 @@ static void context_init(struct ectx *c, const struct vmcs *v,
 
 enum {
     RULE_COUNT = N(control_rules) + N(host_rules) + N(guest_rules),
+    RULE_WORDS = (RULE_COUNT + 63) / 64,
 };
 
-/* Everything each rule was ever seen to read, over all entries checked
- * in this process (the union of its read sets). A rule is a pure
- * function of what it reads: if none of that changed, it decides as
- * before, so the union tells which rules a change of fields can affect.
- * Emulator-wide state, but only ever grown: it makes no answer differ. */
-static struct rule_reads seen_reads[RULE_COUNT];
-static bool seen_run[RULE_COUNT];
+/* What each rule was ever seen to read, over all entries checked in this
+ * process (the union of its read sets), and the same inverted: the rules
+ * that ever read each field. A rule is a pure function of what it reads:
+ * if none of that changed, it decides as before, so a change of fields
+ * can only affect the rules that read them. Emulator-wide state, but
+ * only ever grown: it makes no answer differ. */
+static uint64_t seen_reads[RULE_COUNT][FIELD_WORDS];
+static uint64_t readers[VMCS_FIELD_COUNT][RULE_WORDS];
+static uint64_t ran[RULE_WORDS];         /* rules run at least once */
+static uint64_t read_memory[RULE_WORDS]; /* rules that ever read memory */
+
+static void learn(size_t id, const struct rule_reads *r)
+{
+    uint64_t bit = 1ull << (id % 64);
+    ran[id / 64] |= bit;
+    if (r->memory)
+        read_memory[id / 64] |= bit;
+    for (unsigned w = 0; w < FIELD_WORDS; w++) {
+        uint64_t fresh = r->fields[w] & ~seen_reads[id][w];
+        seen_reads[id][w] |= fresh;
+        for (; fresh; fresh &= fresh - 1)
+            readers[w * 64 + (unsigned)__builtin_ctzll(fresh)][id / 64] |= bit;
+    }
+}
+
+/* Rule `id` of the three tables in order, and its table. */
+static const struct rule *rule_at(size_t id, size_t *table)
+{
+    for (*table = 0; id >= tables[*table].count; ++*table)
+        id -= tables[*table].count;
+    return &tables[*table].rules[id];
+}
 
 /* Runs the rules in the SDM's order; with `changed`, only those that
  * read a changed field, read memory, or were never run (the others hold
- * as they did at the last entry that passed). */
+ * as they did at the last check that passed). */
 static void run_rules(const struct ectx *proto, const uint64_t *changed,
                       struct vmx_entry_check *out)
 {
+    uint64_t todo[RULE_WORDS];
+    for (unsigned w = 0; w < RULE_WORDS; w++)
+        todo[w] = changed ? read_memory[w] | ~ran[w] : ~0ull;
+    for (unsigned w = 0; changed && w < FIELD_WORDS; w++)
+        for (uint64_t f = changed[w]; f; f &= f - 1)
+            for (unsigned k = 0; k < RULE_WORDS; k++)
+                todo[k] |= readers[w * 64 + (unsigned)__builtin_ctzll(f)][k];
     struct ectx c = *proto;
     struct rule_reads reads;
     c.reads = &reads;
-    size_t id = 0;
-    for (size_t t = 0; t < N(tables); t++)
-        for (size_t k = 0; k < tables[t].count; k++, id++) {
-            const struct rule *r = &tables[t].rules[k];
-            if (changed && seen_run[id] && !seen_reads[id].memory) {
-                bool affected = false;
-                for (unsigned w = 0; w < FIELD_WORDS; w++)
-                    affected |= (seen_reads[id].fields[w] & changed[w]) != 0;
-                if (!affected)
-                    continue;
-            }
+    for (unsigned w = 0; w < RULE_WORDS; w++)
+        for (uint64_t bits = todo[w]; bits; bits &= bits - 1) {
+            size_t id = w * 64 + (unsigned)__builtin_ctzll(bits), t;
+            if (id >= RULE_COUNT)
+                break;
+            const struct rule *r = rule_at(id, &t);
             reads = (struct rule_reads){.memory = false};
             bool ok = r->ok(&c, r->arg);
-            seen_run[id] = true;
-            seen_reads[id].memory |= reads.memory;
-            for (unsigned w = 0; w < FIELD_WORDS; w++)
-                seen_reads[id].fields[w] |= reads.fields[w];
+            learn(id, &reads);
             if (!ok) {
                 fill(out, t, r);
                 return;
@@ -1474,21 +1499,25 @@ static void run_rules(const struct ectx *proto, const uint64_t *changed,
     *out = (struct vmx_entry_check){.outcome = ENTRY_OK};
 }
 
-static const struct vmx_check_caps *caps_of(const struct vmx_check_env *env,
-                                            struct vmx_check_caps *own)
+/* env's capabilities, or this CPU's (constant tables, read once). */
+static const struct vmx_check_caps *caps_of(const struct vmx_check_env *env)
 {
+    static struct vmx_check_caps own;
+    static bool ready;
     if (env->caps)
         return env->caps;
-    vmx_check_caps_default(own);
-    return own;
+    if (!ready) {
+        vmx_check_caps_default(&own);
+        ready = true;
+    }
+    return &own;
 }
 
 void vmx_check_entry(const struct vmcs *v, const struct vmx_check_env *env,
                      struct vmx_entry_check *out)
 {
-    struct vmx_check_caps own;
     struct ectx c;
-    context_init(&c, v, env, caps_of(env, &own));
+    context_init(&c, v, env, caps_of(env));
     run_rules(&c, NULL, out);
 }
 
@@ -1520,15 +1549,20 @@ void vmx_check_entry_incremental(const struct vmcs *v,
                                  struct vmx_check_memo *memo,
                                  struct vmx_entry_check *out)
 {
-    struct vmx_check_caps own;
-    const struct vmx_check_caps *caps = caps_of(env, &own);
+    const struct vmx_check_caps *caps = caps_of(env);
     struct ectx c;
     context_init(&c, v, env, caps);
     uint64_t changed[FIELD_WORDS] = {0};
     bool full = !same_env(memo, env, caps);
-    for (unsigned i = 0; i < VMCS_FIELD_COUNT && !full; i++)
-        if (v->value[i] != memo->value[i])
-            changed[i / 64] |= 1ull << (i % 64);
+    /* Most fields keep their values: compare eight at a time first. */
+    for (unsigned i = 0; i < VMCS_FIELD_COUNT && !full; i += 8) {
+        unsigned n = VMCS_FIELD_COUNT - i < 8 ? VMCS_FIELD_COUNT - i : 8;
+        if (memcmp(&v->value[i], &memo->value[i], n * 8) == 0)
+            continue;
+        for (unsigned j = i; j < i + n; j++)
+            changed[j / 64] |= (uint64_t)(v->value[j] != memo->value[j])
+                               << (j % 64);
+    }
     for (size_t k = 0; k < N(context_fields) && !full; k++)
         full = changed[context_fields[k] / 64] >> (context_fields[k] % 64) & 1;
     full |= ((v->value[VMCS_IDX_GUEST_RFLAGS] ^
@@ -1538,7 +1572,13 @@ void vmx_check_entry_incremental(const struct vmcs *v,
     memo->full += full;
     if (out->outcome != ENTRY_OK)
         return;
-    memcpy(memo->value, v->value, sizeof memo->value);
+    if (full)
+        memcpy(memo->value, v->value, sizeof memo->value);
+    for (unsigned w = 0; w < FIELD_WORDS && !full; w++)
+        for (uint64_t f = changed[w]; f; f &= f - 1) {
+            unsigned i = w * 64 + (unsigned)__builtin_ctzll(f);
+            memo->value[i] = v->value[i];
+        }
     memo->valid = true;
     memo->maxphyaddr = env->maxphyaddr;
     memo->ia32e_host = env->ia32e_host;
