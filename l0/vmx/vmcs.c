@@ -22,9 +22,22 @@ _Static_assert(VMCS_LAYOUT_VERSION == 1 && VMCS_FIELD_COUNT == 181 &&
                "VMCS field table changed: bump VMCS_LAYOUT_VERSION");
 #undef FINGERPRINT_
 
+/* Each field's value mask by dense index, from its encoding's width
+ * (bits 14:13, SDM Vol. 3C 25.11.2), as vmcs_width_mask() gives it:
+ * stores happen at every VM entry and exit, so the table is built by the
+ * compiler instead of looked up per store. */
+#define WIDTH_MASK_(enc)                                                      \
+    ((enc) >> 13 & 3) == VMCS_WIDTH_16   ? 0xFFFFull                           \
+    : ((enc) >> 13 & 3) == VMCS_WIDTH_32 ? 0xFFFFFFFFull                       \
+                                         : ~0ull
+#define MASK_(name, enc) [VMCS_IDX_##name] = WIDTH_MASK_(enc),
+static const uint64_t field_masks[VMCS_FIELD_COUNT] = {VMCS_FIELDS(MASK_)};
+#undef MASK_
+#undef WIDTH_MASK_
+
 static uint64_t field_mask(enum vmcs_index i)
 {
-    return vmcs_width_mask(vmcs_encoding_width(vmcs_field_at(i)->encoding));
+    return field_masks[i];
 }
 
 void vmcs_init(struct vmcs *v, uint32_t revision)
