@@ -39,7 +39,9 @@ SHADOW_ONLY = (EXCEPTION_NMI, INVLPG, CR_ACCESS, INVPCID)
 # Command lines of the guests that need one here; the rest run without.
 GUEST_ARGS = {"cpuid": "iters=1000", "fault": "kind=pf",
               "exits": "kind=vmcall iters=20",
-              "exitstats": f"iters={EXITSTATS_ITERS}"}
+              "exitstats": f"iters={EXITSTATS_ITERS}",
+              # Its default 64 MiB region needs more than l1vmm's L2 RAM.
+              "memwalk": "size_mib=8 reads=20000"}
 # Guests that cannot run under l1vmm, with the reason.
 SKIP = {"linux": "Debian's kernel, a bzImage: l1vmm loads multiboot images "
                  "only so far (docs/linux.md)",
