@@ -94,6 +94,7 @@ struct options {
     const char *cost_arg; /* --cost-profile: a built-in NAME or a FILE */
     struct cost_profile cost; /* what it names */
     char *cost_text;      /* its JSON, for the database */
+    int engine;         /* --engine step|block: enum cpu_engine */
 };
 
 /* The options of `turtles run`, one row each: parsing, the checks of
@@ -179,6 +180,11 @@ static const struct opt_row {
      "in from\nexperiments/profiles/ (default " COST_DEFAULT_PROFILE ") or a "
      "JSON\nfile (a path with a '/' or ending in .json)", OPT_TEXT,
      offsetof(struct options, cost_arg), 0, 0, {0}, ALL_MODES, NULL},
+    {"engine", "step|block", "how the CPU runs code: one instruction at a "
+     "time\n(step, the reference) or straight-line blocks of\ndecoded "
+     "instructions (block); both give the same\nresults (docs/emulator.md)",
+     OPT_CHOICE, offsetof(struct options, engine), 0, 0, {"step", "block"},
+     ALL_MODES, NULL},
 };
 enum { OPT_COUNT = sizeof opt_rows / sizeof opt_rows[0] };
 #define HELP_COLUMN 21
@@ -394,7 +400,8 @@ static int parse_run(int argc, char **argv, struct options *o)
     *o = (struct options){.mode = MODE_BARE, .mem_mib = 256,
                           .l1 = "build/images/l1vmm.elf", .l1_args = "",
                           .shadowing = 1, .merge_dirty = 1,
-                          .cost_arg = COST_DEFAULT_PROFILE};
+                          .cost_arg = COST_DEFAULT_PROFILE,
+                          .engine = ENGINE_STEP};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
@@ -557,6 +564,7 @@ static void boot_and_run(struct machine *m, const struct options *o,
         cpu_reset_boot(m->cpu, &linux_entry);
     else
         cpu_reset_multiboot(m->cpu, entry.entry, entry.info_pa);
+    m->cpu->engine = (enum cpu_engine)o->engine;
     bool single = o->mode != MODE_BARE; /* L0 runs the image */
     cost_apply_mmu(&o->cost, m->cpu->mtlb);
     catch_signals(m);
@@ -687,7 +695,8 @@ static int run(int argc, char **argv)
                 .finished = finished, .host_ns = elapsed_ns(&t0, &t1),
                 .exit_code = status, .label = o.label,
                 .l1_args = o.mode == MODE_NESTED ? o.l1_args : NULL,
-                .shadowing = o.shadowing, .merge_dirty = o.merge_dirty};
+                .shadowing = o.shadowing, .merge_dirty = o.merge_dirty,
+                .engine = o.engine == ENGINE_BLOCK ? "block" : "step"};
             /* A run that was not recorded says so whatever the guest
              * did: the guest's own status is in the output it printed. */
             if (results_write(db, &f, m, stats, &metrics, o.trace) != 0)

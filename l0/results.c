@@ -38,13 +38,14 @@ int results_write(struct db *db, const struct run_facts *f,
                   const struct guest_metrics *metrics,
                   const struct exit_trace *trace)
 {
-    struct run_option options[8] = {
+    struct run_option options[9] = {
         {"mode", f->mode, 0},
         {"mem_mib", NULL, (int64_t)f->mem_mib},
         {"max_insns", NULL, (int64_t)f->max_insns},
         {"cost_profile", f->cost_arg, 0},
+        {"engine", f->engine, 0},
     };
-    size_t n = 4;
+    size_t n = 5;
     if (f->label)
         options[n++] = (struct run_option){"label", f->label, 0};
     if (f->l1_args) {

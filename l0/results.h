@@ -23,6 +23,7 @@ struct run_facts {
     const char *label;   /* --label, or NULL */
     const char *l1_args; /* nested: L1's command line, else NULL */
     int shadowing, merge_dirty; /* nested: L0's options */
+    const char *engine;  /* --engine: "step" or "block" */
 };
 
 /* Writes one run. Returns 0, or -1 with a message on stderr; `turtles

@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/block.h"
 #include "cpu/decode.h"
 #include "cpu/exec.h"
 #include "cpu/mmu.h"
+#include "cpu/step.h"
 #include "cpu/system.h"
 #include "cpu/tlb_charge.h"
 #include "dev/lapic.h"
@@ -29,9 +31,9 @@ struct cpu *cpu_create(struct machine *m)
     }
     c->code_map = dcache_code_map(c->dcache);
     c->mtlb = tlbm_create();
-    if (!c->mtlb) {
-        dcache_destroy(c->dcache);
-        free(c);
+    c->bcache = block_cache_create();
+    if (!c->mtlb || !c->bcache) {
+        cpu_destroy(c);
         return NULL;
     }
     return c;
@@ -43,6 +45,7 @@ void cpu_destroy(struct cpu *c)
         return;
     dcache_destroy(c->dcache);
     tlbm_destroy(c->mtlb);
+    block_cache_destroy(c->bcache);
     free(c);
 }
 
@@ -241,17 +244,9 @@ fetch(struct cpu *c, struct insn *scratch)
     return i ? i : decode_at(c, lin, pa, scratch);
 }
 
-/* Instructions that deliver an event themselves and clear TF as they
- * do: no single-step trap follows them (SDM Vol. 3B 18.3.1.4). */
-static bool delivers_event(const struct insn *i)
-{
-    return i->exec == exec_int || i->exec == exec_int3 ||
-           i->exec == exec_int1;
-}
-
 /* The end of an instruction that raised an exception or a VM exit. A
  * delivery in non-root operation may itself end in a VM exit. */
-static __attribute__((noinline)) void finish_event(struct cpu *c)
+__attribute__((noinline)) void cpu_finish_event(struct cpu *c)
 {
     c->faulted_steps++;
     if (!c->vmx.request.pending) {
@@ -295,38 +290,7 @@ static inline __attribute__((always_inline)) void step(struct cpu *c)
         if (i)
             remember_fetch(c, i, &scratch);
     }
-    c->cycles++;
-    if (i) {
-        tlb_charge_fetch(c, c->code64 ? c->rip
-                                      : (c->seg[SEG_CS].base + c->rip) &
-                                            0xFFFFFFFF,
-                         i->len);
-        uint64_t next = c->rip + i->len;
-        bool single_step = c->flags.bits & FL_TF;
-        /* TF, RF, a breakpoint or a waiting #DB trap: cpu/debug.h. */
-        bool debugging = single_step || (c->flags.bits & FL_RF) ||
-                         c->dbg.active;
-        bool done = false;
-        c->next_rip = c->code64 ? next : (next & 0xFFFFFFFF);
-        if (__builtin_expect(debugging, 0) && !debug_before(c)) {
-            /* An instruction breakpoint: a #DB fault before it. */
-        } else if (c->vmx.nonroot && i->vmx_exits && vmx_intercept(c, i)) {
-            /* Exited, faulted, or carried out by the VMX engine. */
-            done = !c->vmx.request.pending && !c->exc.raised;
-        } else {
-            done = i->exec(c, i);
-        }
-        if (done) {
-            c->rip = c->next_rip;
-            c->insns++;
-            if (__builtin_expect(debugging, 0))
-                debug_after(c, single_step, delivers_event(i));
-        } else if (__builtin_expect(debugging, 0) && c->string_paused) {
-            debug_after_iteration(c);
-        }
-    }
-    if (c->exc.raised || c->vmx.request.pending)
-        finish_event(c);
+    step_execute(c, i);
 }
 
 void cpu_describe_rip(struct cpu *c, char *out, unsigned out_size)
@@ -354,7 +318,8 @@ void cpu_step(struct cpu *c)
 {
     do {
         c->string_paused = false;
-        step(c);
+        if (c->engine != ENGINE_BLOCK || !block_run(c, 1))
+            step(c);
     } while (c->string_paused && c->m->stop == STOP_NONE);
     dcache_collect(c->dcache);
 }
@@ -474,10 +439,18 @@ static void wait_halted(struct cpu *c)
  * 2^16 steps. */
 static void run_batch(struct cpu *c)
 {
-    for (unsigned n = 1u << 16; n && cpu_steps(c) < c->step_limit &&
-                                c->cycles < c->next_event_check &&
-                                !c->interrupt_shadow && !c->halted;
-         n--)
+    if (c->engine == ENGINE_BLOCK) {
+        for (unsigned n = 1u << 16; n && block_batch_continues(c);) {
+            unsigned done = block_run(c, n);
+            if (!done) {
+                step(c);
+                done = 1;
+            }
+            n -= done;
+        }
+        return;
+    }
+    for (unsigned n = 1u << 16; n && block_batch_continues(c); n--)
         step(c);
 }
 

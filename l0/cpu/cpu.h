@@ -185,6 +185,11 @@ struct cpu {
     struct debug_state dbg; /* breakpoints, single-step: cpu/debug.h */
     /* The modeled TLB: it decides modeled cycles only (cpu/tlb_charge.h). */
     struct tlb_model *mtlb;
+
+    /* How instructions are found: one fetch each (the step engine, the
+     * reference) or blocks of records (cpu/block.h). */
+    enum cpu_engine { ENGINE_STEP, ENGINE_BLOCK } engine;
+    struct block_cache *bcache;
 };
 
 /* What `--max-insns` counts: every retired instruction, every

@@ -1,0 +1,210 @@
+/* The block engine: see cpu/block.h. Blocks live in one arena that is
+ * emptied whenever the decoded code changes (fetch_generation: a write
+ * to a code page, or records that moved in the decode cache), the way
+ * the step engine's fetch cache is invalidated; they are found through
+ * two direct-mapped tables, by linear RIP under the current translations
+ * (like the fetch cache) and, after a TLB flush, by physical address. */
+#include "cpu/block.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/decode.h"
+#include "cpu/exec.h"
+#include "cpu/mmu.h"
+#include "cpu/step.h"
+#include "machine.h"
+
+enum {
+    BLOCK_MAX_INSNS = 32,
+    LIN_SLOTS = 4096,
+    PHYS_SLOTS = 4096,
+    ARENA_BYTES = 8 << 20,
+};
+
+struct block {
+    uint32_t count;
+    struct insn insn[];
+};
+
+/* Found by linear RIP: valid while translations and code are the same. */
+struct lin_slot {
+    uint64_t rip, tlb_gen, dc_gen;
+    const struct block *b;
+};
+
+/* Found by physical address: valid while the arena holds it. */
+struct phys_slot {
+    uint64_t pa, epoch;
+    const struct block *b;
+};
+
+struct block_cache {
+    struct lin_slot lin[LIN_SLOTS];
+    struct phys_slot phys[PHYS_SLOTS];
+    uint64_t dc_gen; /* fetch_generation the arena's blocks were built at */
+    uint64_t epoch;  /* bumped when the arena is emptied */
+    size_t used;
+    unsigned char *arena;
+    unsigned long long built;
+};
+
+struct block_cache *block_cache_create(void)
+{
+    struct block_cache *bc = calloc(1, sizeof *bc);
+    if (!bc)
+        return NULL;
+    bc->arena = malloc(ARENA_BYTES);
+    if (!bc->arena) {
+        free(bc);
+        return NULL;
+    }
+    bc->epoch = 1; /* phys slots start at epoch 0: empty */
+    return bc;
+}
+
+void block_cache_destroy(struct block_cache *bc)
+{
+    if (!bc)
+        return;
+    free(bc->arena);
+    free(bc);
+}
+
+unsigned long long block_built(const struct block_cache *bc)
+{
+    return bc->built;
+}
+
+static void empty_arena(struct block_cache *bc, uint64_t dc_gen)
+{
+    bc->used = 0;
+    bc->epoch++;
+    bc->dc_gen = dc_gen;
+}
+
+/* Control transfers that always leave the straight line: a block ends
+ * with them (a conditional branch does not end one; when it is taken,
+ * the next RIP is not the next record's and the block stops there). */
+static bool ends_block(const struct insn *i)
+{
+    static const exec_fn enders[] = {
+        exec_jmp, exec_call, exec_ret, exec_ljmp, exec_lret, exec_int,
+        exec_int3, exec_int1, exec_iret, exec_syscall, exec_sysret,
+        exec_ud, exec_hlt,
+    };
+    for (unsigned k = 0; k < sizeof enders / sizeof *enders; k++)
+        if (i->exec == enders[k])
+            return true;
+    return false;
+}
+
+/* The record of the 64-bit instruction at `pa` (linear `lin`), decoded
+ * into the decode cache if it is not there yet; false if it does not
+ * decode within the page or is not implemented (the step engine then
+ * fetches it and reports it, if it ever runs). Decoding has no effect
+ * on the machine: the bytes are read physically, within RAM. */
+static bool record_at(struct cpu *c, uint64_t lin, uint64_t pa,
+                      struct insn *out)
+{
+    const struct insn *r = dcache_lookup(c->dcache, pa, true);
+    if (r) {
+        *out = *r;
+        return true;
+    }
+    uint8_t bytes[15];
+    unsigned avail = 4096 - (unsigned)(pa & 0xFFF);
+    unsigned n = avail < 15 ? avail : 15;
+    bool need_more;
+    phys_read(c, pa, n, bytes);
+    if (!dcache_decode(c->dcache, bytes, n, lin, true, out, &need_more) ||
+        !out->exec || out->len > avail)
+        return false;
+    dcache_insert(c->dcache, pa, out);
+    return true;
+}
+
+/* Decodes the straight line from `pa` to the first instruction that
+ * ends a block, the end of the page or BLOCK_MAX_INSNS. */
+static const struct block *build(struct cpu *c, uint64_t lin, uint64_t pa)
+{
+    struct block_cache *bc = c->bcache;
+    struct insn recs[BLOCK_MAX_INSNS];
+    unsigned n = 0;
+    uint64_t at = pa, page_end = (pa | 0xFFF) + 1;
+    if (page_end > c->m->ram_size)
+        return NULL;
+    while (n < BLOCK_MAX_INSNS && at < page_end &&
+           record_at(c, lin + (at - pa), at, &recs[n])) {
+        at += recs[n].len;
+        if (ends_block(&recs[n++]))
+            break;
+    }
+    if (n == 0)
+        return NULL;
+    size_t size = sizeof(struct block) + n * sizeof(struct insn);
+    size = (size + 15) & ~(size_t)15;
+    /* Decoding moved records at most (no guest memory was written), so
+     * the blocks already built stay right. A full arena starts over, and
+     * the linear slots that point into it must go: they are checked
+     * against fetch_generation, which is bumped for that (the step
+     * engine's fetch cache is then refilled too, at no other cost). */
+    if (bc->used + size > ARENA_BYTES)
+        empty_arena(bc, ++c->fetch_generation);
+    bc->dc_gen = c->fetch_generation;
+    struct block *b = (struct block *)(bc->arena + bc->used);
+    bc->used += size;
+    b->count = n;
+    memcpy(b->insn, recs, n * sizeof *recs);
+    bc->built++;
+    return b;
+}
+
+/* The block at c->rip, found or built; NULL where the step engine must
+ * fetch. Only a TLB hit is used, with fetch()'s checks (cpu.c), so that
+ * finding a block never walks the page tables or raises a fault. */
+static const struct block *find(struct cpu *c)
+{
+    struct block_cache *bc = c->bcache;
+    uint64_t rip = c->rip;
+    struct lin_slot *s = &bc->lin[(rip ^ (rip >> 12)) & (LIN_SLOTS - 1)];
+    if (s->rip == rip && s->tlb_gen == c->tlb.generation &&
+        s->dc_gen == c->fetch_generation && c->code64)
+        return s->b;
+    if (!c->code64)
+        return NULL;
+    const struct tlb_entry *t = tlb_slot(&c->tlb, rip);
+    if (t->tag != (rip >> 12) + 1 || (t->perm & TLB_NX) ||
+        (c->cpl == 3 && !(t->perm & TLB_USER)))
+        return NULL;
+    uint64_t pa = t->phys | (rip & 0xFFF);
+    if (bc->dc_gen != c->fetch_generation)
+        empty_arena(bc, c->fetch_generation);
+    struct phys_slot *p = &bc->phys[(pa ^ (pa >> 12)) & (PHYS_SLOTS - 1)];
+    const struct block *b = p->pa == pa && p->epoch == bc->epoch
+                                ? p->b
+                                : build(c, rip, pa);
+    if (!b)
+        return NULL;
+    *p = (struct phys_slot){pa, bc->epoch, b};
+    *s = (struct lin_slot){rip, c->tlb.generation, c->fetch_generation, b};
+    return b;
+}
+
+unsigned block_run(struct cpu *c, unsigned budget)
+{
+    const struct block *b = find(c);
+    if (!b)
+        return 0;
+    uint64_t tlb_gen = c->tlb.generation, dc_gen = c->fetch_generation;
+    unsigned n = b->count < budget ? b->count : budget;
+    for (unsigned k = 0; k < n; k++) {
+        const struct insn *i = &b->insn[k];
+        uint64_t next = c->rip + i->len;
+        step_execute(c, i);
+        if (c->rip != next || c->tlb.generation != tlb_gen ||
+            c->fetch_generation != dc_gen || !block_batch_continues(c))
+            return k + 1;
+    }
+    return n;
+}
