@@ -60,6 +60,23 @@ awk -v t="${speed[turtles]}" -v b="${speed[bochs]}" -v q="${speed[qemu]}" \
     'BEGIN { printf "turtles / bochs = %.2f (target > 1), turtles / qemu = %.2f (later goal 0.5)\n", t / b, t / q
              printf "single / bare = %.2f, nested / bare = %.2f (targets >= 0.90)\n", s / t, n / t }'
 
+# The step engine beside the block engine (docs/emulator.md, "Engines"),
+# bare mode, same image and method as above.
+declare -A engine_speed
+for engine in step block; do
+    export TURTLES_MODE=bare TURTLES_EXTRA="--engine $engine"
+    t1=$(best_time scripts/turtles-run.sh rounds=1)
+    tn=$(best_time scripts/turtles-run.sh rounds=$((1 + extra)))
+    engine_speed[$engine]=$(awk -v n="$insns" -v a="$t1" -v b="$tn" \
+                                'BEGIN { printf "%.1f", n / (b - a) / 1e6 }')
+    printf '%-22s %10s %12s\n' "turtles --engine $engine" \
+        "$(awk -v a="$t1" -v b="$tn" 'BEGIN { printf "%.3f", b - a }')" \
+        "${engine_speed[$engine]}"
+done
+unset TURTLES_EXTRA
+awk -v s="${engine_speed[step]}" -v b="${engine_speed[block]}" \
+    'BEGIN { printf "block / step = %.2f\n", b / s }'
+
 # One CPUID exit round trip in host time: the cpuid guest with many
 # iterations against one, the difference per iteration.
 round_trip() { # LABEL ITERS TURTLES-OPTIONS...

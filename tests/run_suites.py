@@ -35,6 +35,7 @@ E2E = [
     ("profiles", "tests/e2e/test_profiles.py", False),
     ("slurm", "tests/e2e/test_slurm.py", False),
     ("tlb-model", "tests/e2e/test_tlb_model.py", False),
+    ("engines", "tests/e2e/test_engines.py", True),
 ]
 
 # How a suite reports its checks: the e2e scripts' last TAP line

@@ -27,6 +27,10 @@
  * the instruction. The host loads and saves that image with FXRSTOR64 and
  * FXSAVE64 around the instruction.
  *
+ * Every group runs twice: through the step engine and through the block
+ * engine (cpu/block.h), where the instruction is the first record of a
+ * block that also holds the epilogue after it (only the first runs).
+ *
  * INSN_DIFF_ONLY=TEXT in the environment runs only the forms whose name
  * contains TEXT (for debugging one form). */
 #include <inttypes.h>
@@ -43,6 +47,7 @@
 
 #include <cmocka.h>
 
+#include "cpu/block.h"
 #include "cpu/cpu.h"
 #include "cpu/decode.h"
 #include "cpu/mmu.h"
@@ -854,6 +859,7 @@ static int host_run(const uint8_t *insn, unsigned len, const struct regs *in,
 /* ---- the emulator runner ------------------------------------------- */
 
 static struct machine *m;
+static enum cpu_engine engine; /* of the group running */
 
 static void put64(uint64_t pa, uint64_t v)
 {
@@ -946,6 +952,7 @@ static int guest_run(const uint8_t *insn, unsigned len, const struct regs *in,
     c->rip = at;
     c->exc.raised = false;
     c->halted = false;
+    c->engine = engine;
     cpu_step(c);
     memcpy(out->gpr, c->gpr, sizeof out->gpr);
     cpu_to_fx(c, out->fx);
@@ -1597,6 +1604,7 @@ struct group {
     const char *name;
     const struct form *forms;
     size_t n;
+    enum cpu_engine engine;
 };
 
 static struct tcase the_case; /* 16 KiB: not on the stack */
@@ -1617,6 +1625,8 @@ static void run_group(void **state)
     const struct group *g = *state;
     unsigned cases = 0, skipped = 0;
     failures = faults = unchecked = 0;
+    engine = g->engine;
+    unsigned long long blocks = block_built(m->cpu->bcache);
     host_signals_on();
     for (size_t fi = 0; fi < g->n; fi++) {
         const struct form *f = &g->forms[fi];
@@ -1644,10 +1654,15 @@ static void run_group(void **state)
     }
     host_signals_off();
     skipped += unchecked;
-    print_message("[ insn-diff] %s: %zu forms, %u cases (%u raised the same "
+    print_message("[ insn-diff] %s (%s engine): %zu forms, %u cases (%u raised the same "
                   "exception on both sides; %u with an undefined result skipped), "
                   "%u mismatches\n",
-                  g->name, g->n, cases, faults, skipped, failures);
+                  g->name, g->engine == ENGINE_BLOCK ? "block" : "step",
+                  g->n, cases, faults, skipped, failures);
+    /* Every case wrote its instruction into the code page: the block
+     * engine built a block for each. */
+    if (engine == ENGINE_BLOCK)
+        assert_true(block_built(m->cpu->bcache) - blocks >= cases);
     if (failures)
         fail_msg("%u of %u cases differ between the host CPU and the "
                  "emulator (first %d shown above)", failures, cases,
@@ -1933,7 +1948,9 @@ static void x87_rules(void **state)
     assert_int_equal(c->fpu.fcw, 0x37F);
 }
 
-#define GROUP(n, t) {n, t, sizeof t / sizeof *t}
+#define GROUP(n, t) {n, t, sizeof t / sizeof *t, ENGINE_STEP}, \
+                    {n, t, sizeof t / sizeof *t, ENGINE_BLOCK}
+/* Each group twice: [2k] through the step engine, [2k + 1] the block's. */
 static struct group groups[] = {
     GROUP("alu", alu_forms),       GROUP("shift", shift_forms),
     GROUP("muldiv", muldiv_forms), GROUP("bit", bit_forms),
@@ -1943,26 +1960,23 @@ static struct group groups[] = {
     GROUP("sse-move", sse_move_forms), GROUP("sse-int", sse_int_forms),
     GROUP("sse-float", sse_float_forms), GROUP("x87", x87_forms),
 };
+enum { GROUP_PAIRS = sizeof groups / sizeof *groups / 2 };
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_prestate(run_group, &groups[0]),
-        cmocka_unit_test_prestate(run_group, &groups[1]),
-        cmocka_unit_test_prestate(run_group, &groups[2]),
-        cmocka_unit_test_prestate(run_group, &groups[3]),
-        cmocka_unit_test_prestate(run_group, &groups[4]),
-        cmocka_unit_test_prestate(run_group, &groups[5]),
-        cmocka_unit_test_prestate(run_group, &groups[6]),
-        cmocka_unit_test_prestate(run_group, &groups[7]),
-        cmocka_unit_test_prestate(run_group, &groups[8]),
-        cmocka_unit_test_prestate(run_group, &groups[9]),
-        cmocka_unit_test_prestate(run_group, &groups[10]),
-        cmocka_unit_test_prestate(run_group, &groups[11]),
-        cmocka_unit_test_prestate(run_group, &groups[12]),
-        cmocka_unit_test(sse_exception_rules),
-        cmocka_unit_test(xsave_rules),
-        cmocka_unit_test(x87_rules),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    /* The step engine's groups, the rules (on the step engine, the last
+     * one a group used), then the block engine's groups. */
+    struct CMUnitTest tests[2 * GROUP_PAIRS + 3];
+    unsigned n = 0;
+    for (unsigned k = 0; k < GROUP_PAIRS; k++)
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test_prestate(
+            run_group, &groups[2 * k]);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(sse_exception_rules);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(xsave_rules);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(x87_rules);
+    for (unsigned k = 0; k < GROUP_PAIRS; k++)
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test_prestate(
+            run_group, &groups[2 * k + 1]);
+    return _cmocka_run_group_tests("test_insn_diff", tests, n, setup,
+                                   teardown);
 }

@@ -1,0 +1,288 @@
+/* The block engine against the step engine on the cases where a block
+ * must stop early (cpu/block.h): code written inside the running block,
+ * an instruction across a page boundary, a page whose mapping changes
+ * under code that falls through into it, an interrupt due in the middle
+ * of a block, and the instruction limit in the middle of a block. Each
+ * program runs on a fresh machine with --engine step and with --engine
+ * block; the values it leaves in registers are worked out by hand below
+ * and must come out the same on both engines, with the same instruction
+ * and cycle counts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cpu/cpu.h"
+#include "cpu/mmu.h"
+#include "dev/lapic.h"
+#include "machine.h"
+
+/* Physical = linear below 2 MiB, with 4 KiB pages (one page table). */
+enum {
+    PML4 = 0x1000, PDPT = 0x2000, PD = 0x3000, GDT = 0x4000, IDT = 0x5000,
+    PT = 0x6000, HANDLERS = 0x9000, STACK = 0x80000,
+    TIMER_VECTOR = 0x40,
+};
+
+static void put64(struct machine *m, uint64_t pa, uint64_t v)
+{
+    memcpy(m->ram + pa, &v, 8);
+}
+
+static void put(struct machine *m, uint64_t pa, const uint8_t *bytes,
+                size_t len)
+{
+    memcpy(m->ram + pa, bytes, len);
+}
+
+/* 64-bit mode at `entry`, interrupts off; IDT gate v leads to HANDLERS +
+ * 16 v, which halts (the timer's handler first copies RAX to RBX). */
+static struct machine *machine_at(enum cpu_engine engine, uint64_t entry)
+{
+    struct machine *m = machine_create(4, NULL);
+    assert_non_null(m);
+    put64(m, PML4, PDPT | 3);
+    put64(m, PDPT, PD | 3);
+    put64(m, PD, PT | 3);
+    for (uint64_t p = 0; p < 512; p++)
+        put64(m, PT + 8 * p, p << 12 | 3);
+    put64(m, GDT + 8, 0x00209A0000000000ull);  /* 64-bit code, DPL 0 */
+    put64(m, GDT + 16, 0x00CF92000000FFFFull); /* flat data */
+    for (uint64_t v = 0; v < 256; v++) {
+        uint64_t h = HANDLERS + 16 * v;
+        put64(m, IDT + 16 * v, (h & 0xFFFF) | 8ull << 16 | 0x8Eull << 40 |
+                                   ((h >> 16) & 0xFFFF) << 48);
+        m->ram[h] = 0xF4; /* hlt */
+    }
+    static const uint8_t timer[] = {0x48, 0x89, 0xC3, 0xF4}; /* mov rbx,rax; hlt */
+    put(m, HANDLERS + 16 * TIMER_VECTOR, timer, sizeof timer);
+    struct cpu *c = m->cpu;
+    cpu_reset_multiboot(c, 0, 0);
+    c->engine = engine;
+    c->cr0 |= CR0_PG | CR0_NE;
+    c->cr4 = CR4_PAE;
+    c->cr3 = PML4;
+    c->efer = EFER_LME | EFER_LMA;
+    c->gdtr = (struct table_reg){GDT, 23};
+    c->idtr = (struct table_reg){IDT, 256 * 16 - 1};
+    c->seg[SEG_CS] = (struct segment){
+        .sel = 8, .base = 0, .limit = 0xFFFFFFFF,
+        .attr = 0xB | SEG_ATTR_S | SEG_ATTR_P | SEG_ATTR_L | SEG_ATTR_G};
+    cpu_update_mode(c);
+    mmu_flush_all(c);
+    memset(c->gpr, 0, sizeof c->gpr);
+    c->rip = entry;
+    c->gpr[RSP] = STACK;
+    return m;
+}
+
+/* What a run leaves: the registers the programs use and the counters. */
+struct outcome {
+    uint64_t rax, rbx, rcx, rdx, rip, insns, cycles;
+    int stop;
+};
+
+static struct outcome run(struct machine *m, uint64_t max_insns)
+{
+    cpu_run(m->cpu, max_insns);
+    struct cpu *c = m->cpu;
+    struct outcome o = {c->gpr[RAX], c->gpr[RBX], c->gpr[RCX], c->gpr[RDX],
+                        c->rip, c->insns, c->cycles, (int)m->stop};
+    machine_destroy(m);
+    return o;
+}
+
+static void assert_same(const struct outcome *s, const struct outcome *b)
+{
+    assert_int_equal(s->rax, b->rax);
+    assert_int_equal(s->rbx, b->rbx);
+    assert_int_equal(s->rcx, b->rcx);
+    assert_int_equal(s->rdx, b->rdx);
+    assert_int_equal(s->rip, b->rip);
+    assert_int_equal(s->insns, b->insns);
+    assert_int_equal(s->cycles, b->cycles);
+    assert_int_equal(s->stop, b->stop);
+}
+
+/* A store patches the immediate of an instruction further down the same
+ * block: the patched instruction must run, not the block's old copy
+ * (SDM Vol. 3A 11.6, self-modifying code). */
+static struct machine *smc_program(enum cpu_engine e)
+{
+    struct machine *m = machine_at(e, 0x14000);
+    static const uint8_t code[] = {
+        0x90, /* nop: its fetch fills the TLB, the block starts after it */
+        0xC6, 0x05, 0x02, 0x00, 0x00, 0x00, 0x05, /* mov byte [rip+2], 5 */
+        0x90,                                     /* nop */
+        0xB8, 0x01, 0x00, 0x00, 0x00,             /* mov eax, 1 (imm at +10) */
+        0x89, 0xC2,                               /* mov edx, eax */
+        0xF4,                                     /* hlt */
+    };
+    put(m, 0x14000, code, sizeof code);
+    return m;
+}
+
+static void test_smc_in_current_block(void **state)
+{
+    (void)state;
+    struct outcome s = run(smc_program(ENGINE_STEP), 0);
+    struct outcome b = run(smc_program(ENGINE_BLOCK), 0);
+    assert_int_equal(s.rdx, 5);
+    assert_int_equal(s.stop, STOP_HALTED);
+    assert_same(&s, &b);
+}
+
+/* A subroutine at 0x11FF0 whose MOV EAX, imm32 starts 2 bytes before
+ * the end of its page (0x11FFE), so that three bytes of the immediate
+ * and the RET come from linear page 0x12000. The caller runs it, maps
+ * that page to other bytes (PTE write, INVLPG, SDM Vol. 3A 4.10.4.1) and
+ * runs it again: the crossing instruction and the code the block falls
+ * through into must come from the new mapping. */
+static struct machine *remap_program(enum cpu_engine e)
+{
+    struct machine *m = machine_at(e, 0x10000);
+    static const uint8_t caller[] = {
+        0xE8, 0xEB, 0x1F, 0x00, 0x00,       /* call 0x11FF0 */
+        0x89, 0xC3,                         /* mov ebx, eax */
+        0x48, 0xC7, 0xC0, 0x03, 0x30, 0x01, 0x00, /* mov rax, 0x13003 */
+        0x48, 0x89, 0x04, 0x25, 0x90, 0x60, 0x00, 0x00, /* mov [0x6090], rax */
+        0x0F, 0x01, 0x3C, 0x25, 0x00, 0x20, 0x01, 0x00, /* invlpg [0x12000] */
+        0xE8, 0xCD, 0x1F, 0x00, 0x00,       /* call 0x11FF0 */
+        0x89, 0xC1,                         /* mov ecx, eax */
+        0xF4,                               /* hlt */
+    };
+    put(m, 0x10000, caller, sizeof caller);
+    memset(m->ram + 0x11FF0, 0x90, 14); /* nops to 0x11FFD */
+    static const uint8_t head[] = {0xB8, 0x77};      /* mov eax, 0x..77 */
+    static const uint8_t tail_a[] = {0x11, 0x22, 0x33, 0xC3}; /* ..., ret */
+    static const uint8_t tail_b[] = {0x44, 0x55, 0x66, 0xC3};
+    put(m, 0x11FFE, head, sizeof head);
+    put(m, 0x12000, tail_a, sizeof tail_a);
+    put(m, 0x13000, tail_b, sizeof tail_b);
+    return m;
+}
+
+static void test_page_crossing_and_remapped_page(void **state)
+{
+    (void)state;
+    struct outcome s = run(remap_program(ENGINE_STEP), 0);
+    struct outcome b = run(remap_program(ENGINE_BLOCK), 0);
+    assert_int_equal(s.rbx, 0x33221177);
+    assert_int_equal(s.rcx, 0x66554477);
+    assert_int_equal(s.stop, STOP_HALTED);
+    assert_same(&s, &b);
+}
+
+/* Code that maps its own page elsewhere: after the INVLPG (a serializing
+ * instruction, SDM Vol. 3A 10.3), the rest of the straight line comes
+ * from the new physical page, which holds MOV EAX, 2 where the old one
+ * holds MOV EAX, 1. */
+static struct machine *own_page_program(enum cpu_engine e)
+{
+    struct machine *m = machine_at(e, 0x17000);
+    static const uint8_t code[] = {
+        0x48, 0xC7, 0xC0, 0x03, 0x80, 0x01, 0x00, /* mov rax, 0x18003 */
+        0x48, 0x89, 0x04, 0x25, 0xB8, 0x60, 0x00, 0x00, /* mov [0x60B8], rax */
+        0x0F, 0x01, 0x3C, 0x25, 0x00, 0x70, 0x01, 0x00, /* invlpg [0x17000] */
+        0xB8, 0x01, 0x00, 0x00, 0x00,             /* mov eax, 1 */
+        0x89, 0xC2,                               /* mov edx, eax */
+        0xF4,                                     /* hlt */
+    };
+    put(m, 0x17000, code, sizeof code);
+    put(m, 0x18000, code, sizeof code);
+    m->ram[0x18000 + 24] = 2; /* there: mov eax, 2 */
+    return m;
+}
+
+static void test_block_on_remapped_page(void **state)
+{
+    (void)state;
+    struct outcome s = run(own_page_program(ENGINE_STEP), 0);
+    struct outcome b = run(own_page_program(ENGINE_BLOCK), 0);
+    assert_int_equal(s.rdx, 2);
+    assert_int_equal(s.stop, STOP_HALTED);
+    assert_same(&s, &b);
+}
+
+/* 30 x INC RAX in one block after STI; NOP; the LAPIC timer (one-shot,
+ * divide by 1, SDM Vol. 3A 11.5.4) fires 12 cycles after the start, in
+ * the middle of the block: the handler sees how many INCs ran before
+ * the interrupt was taken, which must be the step engine's count. */
+enum { INCS = 30 };
+
+static struct machine *timer_program(enum cpu_engine e)
+{
+    struct machine *m = machine_at(e, 0x16000);
+    uint8_t code[2 + 3 * INCS + 1];
+    code[0] = 0xFB; /* sti */
+    code[1] = 0x90; /* nop, in STI's shadow */
+    for (unsigned k = 0; k < INCS; k++)
+        memcpy(code + 2 + 3 * k, "\x48\xFF\xC0", 3); /* inc rax */
+    code[2 + 3 * INCS] = 0xF4;
+    put(m, 0x16000, code, sizeof code);
+    uint32_t svr = 0x1FF, lvt = TIMER_VECTOR, divide = 0xB, count = 12;
+    phys_write(m->cpu, LAPIC_DEFAULT_BASE + 0xF0, 4, &svr);
+    phys_write(m->cpu, LAPIC_DEFAULT_BASE + 0x320, 4, &lvt);
+    phys_write(m->cpu, LAPIC_DEFAULT_BASE + 0x3E0, 4, &divide);
+    phys_write(m->cpu, LAPIC_DEFAULT_BASE + 0x380, 4, &count);
+    return m;
+}
+
+static void test_interrupt_in_middle_of_block(void **state)
+{
+    (void)state;
+    struct outcome s = run(timer_program(ENGINE_STEP), 0);
+    struct outcome b = run(timer_program(ENGINE_BLOCK), 0);
+    /* The handler ran (RBX set, halted there) before the INCs ended. */
+    assert_true(s.rbx > 1 && s.rbx < INCS - 1);
+    assert_int_equal(s.rip, HANDLERS + 16 * TIMER_VECTOR + 4);
+    assert_same(&s, &b);
+}
+
+/* --max-insns N stops after exactly N steps, here the 7th INC of a block
+ * of 20, run twice so that the second run finds the block built. */
+static struct machine *limit_program(enum cpu_engine e)
+{
+    struct machine *m = machine_at(e, 0x15000);
+    uint8_t code[3 * 20 + 1];
+    for (unsigned k = 0; k < 20; k++)
+        memcpy(code + 3 * k, "\x48\xFF\xC0", 3); /* inc rax */
+    code[60] = 0xF4;
+    put(m, 0x15000, code, sizeof code);
+    return m;
+}
+
+static void test_limit_in_middle_of_block(void **state)
+{
+    (void)state;
+    for (enum cpu_engine e = ENGINE_STEP; e <= ENGINE_BLOCK; e++) {
+        struct machine *m = limit_program(e);
+        cpu_run(m->cpu, 7);
+        assert_int_equal(m->stop, STOP_INSN_LIMIT);
+        assert_int_equal(m->cpu->gpr[RAX], 7);
+        assert_int_equal(m->cpu->rip, 0x15000 + 3 * 7);
+        m->stop = STOP_NONE;
+        m->cpu->rip = 0x15000;
+        cpu_run(m->cpu, 7 + 5);
+        assert_int_equal(m->cpu->gpr[RAX], 12);
+        assert_int_equal(m->cpu->rip, 0x15000 + 3 * 5);
+        assert_int_equal(m->cpu->insns, 12);
+        assert_int_equal(m->cpu->cycles, 12);
+        machine_destroy(m);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_smc_in_current_block),
+        cmocka_unit_test(test_page_crossing_and_remapped_page),
+        cmocka_unit_test(test_block_on_remapped_page),
+        cmocka_unit_test(test_interrupt_in_middle_of_block),
+        cmocka_unit_test(test_limit_in_middle_of_block),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
