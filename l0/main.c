@@ -182,7 +182,8 @@ static const struct opt_row {
      offsetof(struct options, cost_arg), 0, 0, {0}, ALL_MODES, NULL},
     {"engine", "step|block", "how the CPU runs code: one instruction at a "
      "time\n(step, the reference) or straight-line blocks of\ndecoded "
-     "instructions (block); both give the same\nresults (docs/emulator.md)",
+     "instructions (block, default); both give the\nsame results "
+     "(docs/emulator.md)",
      OPT_CHOICE, offsetof(struct options, engine), 0, 0, {"step", "block"},
      ALL_MODES, NULL},
 };
@@ -401,7 +402,7 @@ static int parse_run(int argc, char **argv, struct options *o)
                           .l1 = "build/images/l1vmm.elf", .l1_args = "",
                           .shadowing = 1, .merge_dirty = 1,
                           .cost_arg = COST_DEFAULT_PROFILE,
-                          .engine = ENGINE_STEP};
+                          .engine = ENGINE_BLOCK};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {

@@ -24,6 +24,7 @@ enum {
 
 struct block {
     uint32_t count;
+    bool vmx_exits; /* a record may exit in VMX non-root operation */
     struct insn insn[];
 };
 
@@ -85,9 +86,17 @@ static void empty_arena(struct block_cache *bc, uint64_t dc_gen)
 
 /* Control transfers that always leave the straight line: a block ends
  * with them (a conditional branch does not end one; when it is taken,
- * the next RIP is not the next record's and the block stops there). */
+ * the next RIP is not the next record's and the block stops there).
+ * A REP string ends one too: its iterations count as steps, and every
+ * other record of a block is exactly one step (block_run's budget). So
+ * do POPF and MOV to or from a segment, control or debug register (the
+ * records left to exec_mov by isa_specialize): they may start debugging
+ * (TF, DR7), which a block's fast path assumes off from its start. */
 static bool ends_block(const struct insn *i)
 {
+    if ((i->exec == exec_string && i->rep != REP_NONE) ||
+        i->exec == exec_popf || i->exec == exec_mov)
+        return true;
     static const exec_fn enders[] = {
         exec_jmp, exec_call, exec_ret, exec_ljmp, exec_lret, exec_int,
         exec_int3, exec_int1, exec_iret, exec_syscall, exec_sysret,
@@ -155,6 +164,9 @@ static const struct block *build(struct cpu *c, uint64_t lin, uint64_t pa)
     struct block *b = (struct block *)(bc->arena + bc->used);
     bc->used += size;
     b->count = n;
+    b->vmx_exits = false;
+    for (unsigned k = 0; k < n; k++)
+        b->vmx_exits |= recs[k].vmx_exits != 0;
     memcpy(b->insn, recs, n * sizeof *recs);
     bc->built++;
     return b;
@@ -191,20 +203,48 @@ static const struct block *find(struct cpu *c)
     return b;
 }
 
+/* Whether the block goes on after a record: see cpu/block.h. */
+static inline bool block_continues(const struct cpu *c, uint64_t next,
+                                   uint64_t tlb_gen, uint64_t dc_gen)
+{
+    return !((c->rip ^ next) | (c->tlb.generation ^ tlb_gen) |
+             (c->fetch_generation ^ dc_gen)) &&
+           c->cycles < c->next_event_check &&
+           !(c->interrupt_shadow | c->halted);
+}
+
+/* Runs n records of b; `plain` as in step_execute_as(). */
+static inline __attribute__((always_inline)) unsigned
+run_records(struct cpu *c, const struct block *b, unsigned n, bool plain)
+{
+    uint64_t tlb_gen = c->tlb.generation, dc_gen = c->fetch_generation;
+    for (unsigned k = 0; k < n; k++) {
+        const struct insn *i = &b->insn[k];
+        uint64_t next = c->rip + i->len;
+        step_execute_as(c, i, plain);
+        if (!block_continues(c, next, tlb_gen, dc_gen))
+            return k + 1;
+    }
+    return n;
+}
+
 unsigned block_run(struct cpu *c, unsigned budget)
 {
     const struct block *b = find(c);
     if (!b)
         return 0;
-    uint64_t tlb_gen = c->tlb.generation, dc_gen = c->fetch_generation;
+    /* Each record but a block's last is one step, so the instruction
+     * limit is a count here; the rest of block_batch_continues() is
+     * checked after every record. */
+    uint64_t to_limit = c->step_limit - cpu_steps(c);
     unsigned n = b->count < budget ? b->count : budget;
-    for (unsigned k = 0; k < n; k++) {
-        const struct insn *i = &b->insn[k];
-        uint64_t next = c->rip + i->len;
-        step_execute(c, i);
-        if (c->rip != next || c->tlb.generation != tlb_gen ||
-            c->fetch_generation != dc_gen || !block_batch_continues(c))
-            return k + 1;
-    }
-    return n;
+    if (to_limit < n)
+        n = (unsigned)to_limit;
+    /* Debugging and VMX intercepts stay as they are at the block's
+     * start: what may change them ends a block (ends_block) or leaves
+     * the straight line (an event, a VM exit or entry). */
+    bool debugging = (c->flags.bits & (FL_TF | FL_RF)) || c->dbg.active;
+    if (!debugging && !(c->vmx.nonroot && b->vmx_exits))
+        return run_records(c, b, n, true);
+    return run_records(c, b, n, false);
 }

@@ -31,6 +31,7 @@ struct cpu *cpu_create(struct machine *m)
     }
     c->code_map = dcache_code_map(c->dcache);
     c->mtlb = tlbm_create();
+    c->engine = ENGINE_BLOCK; /* the default (docs/emulator.md) */
     c->bcache = block_cache_create();
     if (!c->mtlb || !c->bcache) {
         cpu_destroy(c);

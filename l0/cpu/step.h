@@ -25,26 +25,32 @@ static inline bool step_delivers_event(const struct insn *i)
 }
 
 /* Executes the record `i` fetched for c->rip (NULL: the fetch raised an
- * exception), with the step's modeled cycle. */
+ * exception), with the step's modeled cycle. `plain` (a constant where
+ * it is inlined) promises 64-bit code, no debugging (TF, RF, an armed
+ * breakpoint or a waiting trap) and no VMX intercept for `i`: the block
+ * engine's fast path (cpu/block.c), where the checks it leaves out
+ * could only answer no. */
 static inline __attribute__((always_inline)) void
-step_execute(struct cpu *c, const struct insn *i)
+step_execute_as(struct cpu *c, const struct insn *i, bool plain)
 {
     c->cycles++;
     if (i) {
-        tlb_charge_fetch(c, c->code64 ? c->rip
+        tlb_charge_fetch(c, plain || c->code64 ? c->rip
                                       : (c->seg[SEG_CS].base + c->rip) &
                                             0xFFFFFFFF,
                          i->len);
         uint64_t next = c->rip + i->len;
-        bool single_step = c->flags.bits & FL_TF;
+        bool single_step = !plain && (c->flags.bits & FL_TF);
         /* TF, RF, a breakpoint or a waiting #DB trap: cpu/debug.h. */
-        bool debugging = single_step || (c->flags.bits & FL_RF) ||
-                         c->dbg.active;
+        bool debugging = !plain && (single_step ||
+                                    (c->flags.bits & FL_RF) ||
+                                    c->dbg.active);
         bool done = false;
-        c->next_rip = c->code64 ? next : (next & 0xFFFFFFFF);
+        c->next_rip = plain || c->code64 ? next : (next & 0xFFFFFFFF);
         if (__builtin_expect(debugging, 0) && !debug_before(c)) {
             /* An instruction breakpoint: a #DB fault before it. */
-        } else if (c->vmx.nonroot && i->vmx_exits && vmx_intercept(c, i)) {
+        } else if (!plain && c->vmx.nonroot && i->vmx_exits &&
+                   vmx_intercept(c, i)) {
             /* Exited, faulted, or carried out by the VMX engine. */
             done = !c->vmx.request.pending && !c->exc.raised;
         } else {
@@ -59,8 +65,14 @@ step_execute(struct cpu *c, const struct insn *i)
             debug_after_iteration(c);
         }
     }
-    if (c->exc.raised || c->vmx.request.pending)
+    if (__builtin_expect(c->exc.raised || c->vmx.request.pending, 0))
         cpu_finish_event(c);
+}
+
+static inline __attribute__((always_inline)) void
+step_execute(struct cpu *c, const struct insn *i)
+{
+    step_execute_as(c, i, false);
 }
 
 #endif
