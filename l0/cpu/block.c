@@ -186,7 +186,7 @@ static const struct block *find(struct cpu *c)
     if (!c->code64)
         return NULL;
     const struct tlb_entry *t = tlb_slot(&c->tlb, rip);
-    if (t->tag != (rip >> 12) + 1 || (t->perm & TLB_NX) ||
+    if (t->tag != tlb_tag(&c->tlb, rip) || (t->perm & TLB_NX) ||
         (c->cpl == 3 && !(t->perm & TLB_USER)))
         return NULL;
     uint64_t pa = t->phys | (rip & 0xFFF);
