@@ -8,7 +8,8 @@
 -- The writer runs this file once, inside one transaction, on an empty
 -- database; `sqlite3 FILE < analysis/schema.sql` does the same by hand.
 
-PRAGMA user_version = 3; -- 2: status 'interrupted'; 3: cost_profile_json
+PRAGMA user_version = 4; -- 2: status 'interrupted'; 3: cost_profile_json;
+                         -- 4: the roi tables, trace_steps, episode_cycles
 
 -- One row per `turtles run`. Everything below hangs off run_id.
 CREATE TABLE runs (
@@ -82,6 +83,47 @@ CREATE TABLE exit_stats (
 -- caused and their modeled cycles split by where they were spent.
 CREATE TABLE nested_costs (
     run_id             INTEGER NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    reason             INTEGER NOT NULL CHECK (reason BETWEEN 0 AND 65535),
+    l2_exits           INTEGER NOT NULL CHECK (l2_exits > 0),
+    l1_exits_caused    INTEGER NOT NULL CHECK (l1_exits_caused >= 0),
+    cycles_total       INTEGER NOT NULL,
+    cycles_l0          INTEGER NOT NULL CHECK (cycles_l0 >= 0),
+    cycles_l1          INTEGER NOT NULL CHECK (cycles_l1 >= 0),
+    cycles_l2          INTEGER NOT NULL CHECK (cycles_l2 >= 0),
+    cycles_transitions INTEGER NOT NULL CHECK (cycles_transitions >= 0),
+    CHECK (cycles_total = cycles_l0 + cycles_l1 + cycles_l2 + cycles_transitions),
+    PRIMARY KEY (run_id, reason)
+) WITHOUT ROWID;
+
+-- The region of interest a guest marked (CPUID 0x4FFFFFFB, docs/exit-stats.md):
+-- the run's totals between the marks, summed over its regions. A run
+-- that never marked has no row here and none in the two tables below.
+CREATE TABLE roi (
+    run_id        INTEGER PRIMARY KEY REFERENCES runs (run_id) ON DELETE CASCADE,
+    regions       INTEGER NOT NULL CHECK (regions >= 0),
+    ended_by_run  INTEGER NOT NULL CHECK (ended_by_run IN (0, 1)),
+    marks_refused INTEGER NOT NULL CHECK (marks_refused >= 0),
+    instructions  INTEGER NOT NULL CHECK (instructions >= 0),
+    cycles        INTEGER NOT NULL CHECK (cycles >= 0),
+    host_ns       INTEGER NOT NULL CHECK (host_ns >= 0)
+);
+
+-- exit_stats and nested_costs of the region of interest alone.
+CREATE TABLE roi_exit_stats (
+    run_id        INTEGER NOT NULL REFERENCES roi (run_id) ON DELETE CASCADE,
+    handler_level INTEGER NOT NULL CHECK (handler_level IN (0, 1)),
+    guest_level   INTEGER NOT NULL CHECK (guest_level IN (1, 2)
+                                          AND handler_level < guest_level),
+    reason        INTEGER NOT NULL CHECK (reason BETWEEN 0 AND 65535),
+    reason_name   TEXT NOT NULL,
+    count         INTEGER NOT NULL CHECK (count > 0),
+    cycles        INTEGER NOT NULL CHECK (cycles >= 0),
+    host_ns       INTEGER NOT NULL CHECK (host_ns >= 0),
+    PRIMARY KEY (run_id, handler_level, guest_level, reason)
+) WITHOUT ROWID;
+
+CREATE TABLE roi_nested_costs (
+    run_id             INTEGER NOT NULL REFERENCES roi (run_id) ON DELETE CASCADE,
     reason             INTEGER NOT NULL CHECK (reason BETWEEN 0 AND 65535),
     l2_exits           INTEGER NOT NULL CHECK (l2_exits > 0),
     l1_exits_caused    INTEGER NOT NULL CHECK (l1_exits_caused >= 0),

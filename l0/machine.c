@@ -9,6 +9,7 @@
 #include "dev/lapic.h"
 #include "dev/platform.h"
 #include "dev/uart.h"
+#include "record/roi.h"
 
 static uint64_t cpu_cycles(void *ctx)
 {
@@ -65,4 +66,22 @@ void machine_stop(struct machine *m, enum machine_stop reason,
     va_start(ap, fmt);
     vsnprintf(m->stop_message, sizeof m->stop_message, fmt, ap);
     va_end(ap);
+}
+
+static struct roi_point roi_now(const struct machine *m)
+{
+    return (struct roi_point){m->cpu->insns, m->cpu->cycles, roi_host_ns()};
+}
+
+void machine_roi_mark(struct machine *m, uint32_t ecx,
+                      const struct exit_stats *st)
+{
+    if (m->roi)
+        roi_mark(m->roi, ecx, roi_now(m), st);
+}
+
+void machine_roi_finish(struct machine *m, const struct exit_stats *st)
+{
+    if (m->roi)
+        roi_finish(m->roi, roi_now(m), st);
 }

@@ -52,6 +52,10 @@ struct machine {
     volatile int stop_signal;
 
     struct platform *platform; /* PIC, PIT, ... (l0/dev/platform.h) */
+
+    /* The region of interest the guest marks (record/roi.h), or NULL
+     * when nobody records it. */
+    struct roi *roi;
 };
 
 /* A machine with `ram_mib` MiB of RAM, the UART writing to `serial`,
@@ -64,6 +68,15 @@ void machine_destroy(struct machine *m);
 void machine_stop(struct machine *m, enum machine_stop reason,
                   uint32_t status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+struct exit_stats;
+/* A region-of-interest mark (CPUID 0x4FFFFFFB with this ECX) of the
+ * level that runs the image, at the CPU's present totals; st: the run's
+ * exit statistics, NULL in --mode bare. Nothing when m->roi is NULL. */
+void machine_roi_mark(struct machine *m, uint32_t ecx,
+                      const struct exit_stats *st);
+/* At the end of the run: ends a region the guest left open. */
+void machine_roi_finish(struct machine *m, const struct exit_stats *st);
 
 /* Between instructions: stops the run if a signal asked for it. */
 static inline bool machine_take_signal(struct machine *m)

@@ -21,6 +21,7 @@
 #include "vmx/exit_cond.h"
 #include "machine.h"
 #include "record/db.h"
+#include "record/roi.h"
 #include "analysis/report.h"
 #include "guests/rt/cmdline.h"
 #include "results.h"
@@ -680,10 +681,14 @@ static int run(int argc, char **argv)
                          false};
     struct machine *m = machine_create(o.mem_mib, serial);
     struct hv hv = {0};
+    static struct roi roi; /* two exit_stats: too large for the stack */
+    roi_init(&roi);
     if (m) {
         m->serial_tap = feed_metrics;
         m->serial_tap_ctx = &metrics;
+        m->roi = &roi;
         boot_and_run(m, &o, &hv, &stats, &out, &status);
+        machine_roi_finish(m, stats);
         metrics_flush(&metrics);
         clock_gettime(CLOCK_REALTIME, &finished);
         clock_gettime(CLOCK_MONOTONIC, &t1);

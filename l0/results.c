@@ -75,6 +75,7 @@ int results_write(struct db *db, const struct run_facts *f,
         .instructions = m->cpu->insns,
         .cycles = m->cpu->cycles,
         .host_ns = f->host_ns,
+        .roi = m->roi,
     };
     char err[512];
     int64_t run_id = db_write_run(db, &r, stats, metrics, trace, err,

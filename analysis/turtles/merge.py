@@ -10,7 +10,8 @@ from . import results, runner
 
 # The tables whose rows belong to a run, parents first.
 RUN_TABLES = ("runs", "exit_stats", "nested_costs", "guest_metrics",
-              "counters", "exit_trace")
+              "counters", "exit_trace", "roi", "roi_exit_stats",
+              "roi_nested_costs")
 # What makes two runs rows the same run (run_id aside): written once by
 # one turtles process, with host clock and host time in it.
 RUN_IDENTITY = ("started_at", "finished_at", "mode", "image", "cmdline",
@@ -27,9 +28,15 @@ def _columns(con, schema, table):
 
 def _check_input(path):
     try:
-        results.open_readonly(path).close()
+        con = results.open_readonly(path)
     except results.NotResults as e:
         raise MergeError(f"{e}: nothing was merged") from None
+    version = con.execute("PRAGMA user_version").fetchone()[0]
+    con.close()
+    if version != results.written_version():
+        raise MergeError(f"{path} has schema version {version}, not "
+                         f"{results.written_version()} as this turtles "
+                         f"writes: nothing was merged")
 
 
 def _identities(con, schema):

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 # The schema versions this analysis reads: 2 only added the runs.status
 # value 'interrupted' (analysis/schema.sql), so version 1 reads the same;
 # 3 added runs.cost_profile_json (absent before: cost_profile_json()
-# says None).
-READABLE_VERSIONS = (1, 2, 3)
-# A database of this version is upgraded in place by turtles' writer.
+# says None); 4 the roi tables and trace_steps, which older files lack
+# (roi() gives nothing).
+READABLE_VERSIONS = (1, 2, 3, 4)
+# A database of these versions is upgraded in place by turtles' writer.
 UPGRADABLE_VERSION = 2
+UPGRADABLE_VERSIONS = (2, 3)
 SCHEMA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))), "schema.sql")
 
@@ -147,11 +149,23 @@ def configurations(con):
 
 def failed_runs(con):
     """Rows of the runner's failed_runs table (none if it is absent)."""
-    if not con.execute("SELECT 1 FROM sqlite_master WHERE name = "
-                       "'failed_runs'").fetchone():
+    if not has_table(con, "failed_runs"):
         return []
     return [dict(r) for r in con.execute(
         "SELECT * FROM failed_runs ORDER BY failure_id")]
+
+
+def has_table(con, name):
+    return con.execute("SELECT 1 FROM sqlite_master WHERE name = ?",
+                       (name,)).fetchone() is not None
+
+
+def roi(con):
+    """{run_id: its roi row} for the runs whose guest marked a region of
+    interest (docs/exit-stats.md); empty for a database without them."""
+    if not has_table(con, "roi"):
+        return {}
+    return {r["run_id"]: r for r in con.execute("SELECT * FROM roi")}
 
 
 def run_ids(runs_):

@@ -9,6 +9,7 @@
 #include "cpu/system.h"
 #include "cpu/tlb_charge.h"
 #include "machine.h"
+#include "record/roi.h"
 
 static bool require_cpl0(struct cpu *c)
 {
@@ -18,6 +19,11 @@ static bool require_cpl0(struct cpu *c)
 bool exec_cpuid(struct cpu *c, const struct insn *i)
 {
     (void)i;
+    /* Executed by the CPU itself, so not under a hypervisor of ours: a
+     * region-of-interest mark of a --mode bare image (record/roi.h). The
+     * answer is the architectural one all the same. */
+    if ((uint32_t)c->gpr[RAX] == ROI_LEAF)
+        machine_roi_mark(c->m, (uint32_t)c->gpr[RCX], NULL);
     struct cpuid_result r = cpuid_query((uint32_t)c->gpr[RAX],
                                         (uint32_t)c->gpr[RCX]);
     cpuid_reflect_cr4(&r, (uint32_t)c->gpr[RAX], c->cr4);

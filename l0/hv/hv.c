@@ -10,6 +10,7 @@
 #include "hv/hv.h"
 #include "hv/nested.h"
 #include "machine.h"
+#include "record/roi.h"
 #include "vmx/controls.h"
 #include "vmx/exit_cond.h"
 #include "vmx/vmx.h"
@@ -155,6 +156,19 @@ static void record_exit(struct hv *h, unsigned handler, unsigned level,
         h->episode_seq = seq;
 }
 
+/* A region-of-interest mark (record/roi.h) by the level that runs the
+ * image (L1 in --mode single, L2 in --mode nested: L1's own CPUID of the
+ * leaf, e.g. l1vmm passing L2's on, is not a mark). Taken as the exit
+ * arrives, before it is counted or costed; the CPU still holds the
+ * guest's registers. */
+static void mark_roi(struct hv *h, unsigned level, uint32_t reason)
+{
+    unsigned image_level = h->l1.enabled ? 2 : 1;
+    if (reason == VMX_EXIT_CPUID && level == image_level &&
+        (uint32_t)h->c->gpr[RAX] == ROI_LEAF)
+        machine_roi_mark(h->m, (uint32_t)h->c->gpr[RCX], &h->stats);
+}
+
 void hv_run(struct hv *h, uint64_t max_insns)
 {
     struct cpu *c = h->c;
@@ -191,6 +205,7 @@ void hv_run(struct hv *h, uint64_t max_insns)
          * handles it (below). */
         uint64_t handling = level == 2 ? 0 : cost_handler(cost, reason);
         uint64_t total = cost->vmexit + handling + cost->vmentry;
+        mark_roi(h, level, reason);
         if (level == 2) {
             /* An L2 exit opens a nested episode (Turtles Figs. 6, 10). */
             stats_nested_begin(&h->stats, reason);

@@ -86,8 +86,18 @@ static int read_state(sqlite3 *h, int64_t *version, int64_t *objects)
 /* The INSERT of each table. Also the check, at open, that a file of the
  * right version really has the tables and columns this writer needs. */
 enum table {
-    T_RUNS, T_EXIT_STATS, T_NESTED, T_COUNTERS, T_METRICS, T_TRACE, T_COUNT
+    T_RUNS, T_EXIT_STATS, T_NESTED, T_COUNTERS, T_METRICS, T_TRACE,
+    T_ROI, T_ROI_EXIT_STATS, T_ROI_NESTED, T_COUNT
 };
+/* exit_stats and nested_costs, and their roi_ twins. */
+#define EXIT_STATS_VALUES                                                    \
+    " (run_id, handler_level, guest_level, reason, reason_name, count, "    \
+    "cycles, host_ns) VALUES (?1, ?2, ?3, ?4, coalesce((SELECT name FROM "  \
+    "exit_reasons WHERE reason = ?4), 'UNDEFINED'), ?5, ?6, ?7)"
+#define NESTED_VALUES                                                        \
+    " (run_id, reason, l2_exits, l1_exits_caused, cycles_total, cycles_l0, " \
+    "cycles_l1, cycles_l2, cycles_transitions) "                             \
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
 static const char *const insert_sql[T_COUNT] = {
     [T_RUNS] =
         "INSERT INTO runs (started_at, finished_at, mode, image, "
@@ -96,15 +106,8 @@ static const char *const insert_sql[T_COUNT] = {
         "trace_truncated, cost_profile_json) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
         "?14, ?15, ?16, ?17)",
-    [T_EXIT_STATS] =
-        "INSERT INTO exit_stats (run_id, handler_level, guest_level, reason, "
-        "reason_name, count, cycles, host_ns) "
-        "VALUES (?1, ?2, ?3, ?4, coalesce((SELECT name FROM exit_reasons "
-        "WHERE reason = ?4), 'UNDEFINED'), ?5, ?6, ?7)",
-    [T_NESTED] =
-        "INSERT INTO nested_costs (run_id, reason, l2_exits, "
-        "l1_exits_caused, cycles_total, cycles_l0, cycles_l1, cycles_l2, "
-        "cycles_transitions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [T_EXIT_STATS] = "INSERT INTO exit_stats" EXIT_STATS_VALUES,
+    [T_NESTED] = "INSERT INTO nested_costs" NESTED_VALUES,
     [T_COUNTERS] =
         "INSERT INTO counters (run_id, name, value) VALUES (?1, ?2, ?3)",
     [T_METRICS] =
@@ -114,6 +117,11 @@ static const char *const insert_sql[T_COUNT] = {
         "INSERT INTO exit_trace (run_id, seq, parent_seq, handler_level, "
         "guest_level, reason, qualification, guest_rip, cycle, cycles, "
         "host_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [T_ROI] =
+        "INSERT INTO roi (run_id, regions, ended_by_run, marks_refused, "
+        "instructions, cycles, host_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [T_ROI_EXIT_STATS] = "INSERT INTO roi_exit_stats" EXIT_STATS_VALUES,
+    [T_ROI_NESTED] = "INSERT INTO roi_nested_costs" NESTED_VALUES,
 };
 
 static int check_tables(sqlite3 *h, char *err, size_t errlen,
@@ -398,12 +406,13 @@ static int write_run(struct writer *w, sqlite3_stmt *st)
     return rc;
 }
 
-static int write_exit_stats(struct writer *w, sqlite3_stmt *st)
+static int write_cells(struct writer *w, sqlite3_stmt *st,
+                       const struct exit_stats *stats)
 {
     for (int h = 0; h < STATS_HANDLER_LEVELS; h++)
         for (int g = 1; g <= STATS_GUEST_LEVELS; g++)
             for (int r = 0; r < EXIT_REASON_LIMIT; r++) {
-                const struct exit_cell *c = &w->stats->cell[h][g - 1][r];
+                const struct exit_cell *c = &stats->cell[h][g - 1][r];
                 if (!c->count)
                     continue;
                 sqlite3_bind_int64(st, 1, w->run_id);
@@ -420,10 +429,11 @@ static int write_exit_stats(struct writer *w, sqlite3_stmt *st)
     return SQLITE_OK;
 }
 
-static int write_nested(struct writer *w, sqlite3_stmt *st)
+static int write_nested_costs(struct writer *w, sqlite3_stmt *st,
+                              const struct exit_stats *stats)
 {
     for (int r = 0; r < EXIT_REASON_LIMIT; r++) {
-        const struct nested_cost *n = &w->stats->nested[r];
+        const struct nested_cost *n = &stats->nested[r];
         if (!n->l2_exits)
             continue;
         sqlite3_bind_int64(st, 1, w->run_id);
@@ -438,6 +448,49 @@ static int write_nested(struct writer *w, sqlite3_stmt *st)
             return rc;
     }
     return SQLITE_OK;
+}
+
+static int write_exit_stats(struct writer *w, sqlite3_stmt *st)
+{
+    return write_cells(w, st, w->stats);
+}
+
+static int write_nested(struct writer *w, sqlite3_stmt *st)
+{
+    return write_nested_costs(w, st, w->stats);
+}
+
+/* The region of interest: its row only if the guest marked one. */
+static const struct roi *marked_roi(const struct writer *w)
+{
+    return w->run->roi && roi_used(w->run->roi) ? w->run->roi : NULL;
+}
+
+static int write_roi(struct writer *w, sqlite3_stmt *st)
+{
+    const struct roi *r = marked_roi(w);
+    if (!r)
+        return SQLITE_OK;
+    sqlite3_bind_int64(st, 1, w->run_id);
+    bind_u64(st, 2, r->regions);
+    sqlite3_bind_int(st, 3, r->ended_by_run);
+    bind_u64(st, 4, r->marks_refused);
+    bind_u64(st, 5, r->sum.instructions);
+    bind_u64(st, 6, r->sum.cycles);
+    bind_u64(st, 7, r->sum.host_ns);
+    return insert(st);
+}
+
+static int write_roi_exit_stats(struct writer *w, sqlite3_stmt *st)
+{
+    const struct roi *r = marked_roi(w);
+    return r ? write_cells(w, st, &r->stats) : SQLITE_OK;
+}
+
+static int write_roi_nested(struct writer *w, sqlite3_stmt *st)
+{
+    const struct roi *r = marked_roi(w);
+    return r ? write_nested_costs(w, st, &r->stats) : SQLITE_OK;
 }
 
 static int write_counter(struct writer *w, sqlite3_stmt *st, const char *name,
@@ -524,11 +577,16 @@ static int (*const writers[T_COUNT])(struct writer *, sqlite3_stmt *) = {
     [T_COUNTERS] = write_counters,
     [T_METRICS] = write_metrics,
     [T_TRACE] = write_trace,
+    [T_ROI] = write_roi,
+    [T_ROI_EXIT_STATS] = write_roi_exit_stats,
+    [T_ROI_NESTED] = write_roi_nested,
 };
 static const char *const table_names[T_COUNT] = {
     [T_RUNS] = "runs", [T_EXIT_STATS] = "exit_stats",
     [T_NESTED] = "nested_costs", [T_COUNTERS] = "counters",
     [T_METRICS] = "guest_metrics", [T_TRACE] = "exit_trace",
+    [T_ROI] = "roi", [T_ROI_EXIT_STATS] = "roi_exit_stats",
+    [T_ROI_NESTED] = "roi_nested_costs",
 };
 
 /* Every table in order, inside the caller's transaction. */

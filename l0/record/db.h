@@ -18,11 +18,12 @@
 #include "machine.h"
 #include "record/metrics.h"
 #include "record/options_json.h"
+#include "record/roi.h"
 #include "record/stats.h"
 #include "record/trace.h"
 
 /* PRAGMA user_version of the schema this build writes. */
-enum { DB_SCHEMA_VERSION = 3 };
+enum { DB_SCHEMA_VERSION = 4 };
 
 /* How long a write waits for another writer before it gives up. */
 enum { DB_BUSY_TIMEOUT_MS = 10000 };
@@ -50,6 +51,7 @@ struct run_record {
     uint64_t instructions;     /* retired, all levels */
     uint64_t cycles;           /* modeled */
     uint64_t host_ns;          /* host time of the whole run */
+    const struct roi *roi;     /* the region of interest, or NULL */
 };
 
 /* Opens `path`, creating it with the schema if it does not exist or is

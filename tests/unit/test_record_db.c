@@ -322,6 +322,44 @@ static void test_create_write_read_back(void **state)
     sqlite3_close(h);
 }
 
+/* The region of interest: its row and its exits, only for a run that
+ * marked one. */
+static void test_roi_rows(void **state)
+{
+    struct fixture *f = *state;
+    static struct roi roi;
+    roi_init(&roi);
+    struct db *db = db_open(f->path, f->err, sizeof f->err);
+    if (!db)
+        fail_msg("%s", f->err);
+    f->run.roi = &roi; /* never marked: no rows */
+    assert_true(db_write_run(db, &f->run, &f->stats, NULL, NULL, f->err,
+                             sizeof f->err) > 0);
+    roi_mark(&roi, ROI_START, (struct roi_point){10, 100, 5}, &f->stats);
+    fill_run(f);
+    roi_mark(&roi, ROI_END, (struct roi_point){40, 900, 9}, &f->stats);
+    assert_int_equal(db_write_run(db, &f->run, &f->stats, NULL, NULL, f->err,
+                                  sizeof f->err), 2);
+    db_close(db);
+    sqlite3 *h = reader(f->path);
+    assert_int_equal(q_int(h, "SELECT count(*) FROM roi"), 1);
+    assert_string_equal(q_text(h, "SELECT printf('%d %d %d %d %d %d %d', "
+                                  "run_id, regions, ended_by_run, "
+                                  "marks_refused, instructions, cycles, "
+                                  "host_ns) FROM roi"),
+                        "2 1 0 0 30 800 4");
+    /* fill_run's 14 exits (3 x (2 VMREAD, VMRESUME, CPUID), an EPT
+     * violation, reason 77), all in the region, and its nested costs. */
+    assert_int_equal(q_int(h, "SELECT sum(count) FROM roi_exit_stats"), 14);
+    assert_string_equal(q_text(h, "SELECT reason_name FROM roi_exit_stats "
+                                  "WHERE reason = 23"), "VMREAD");
+    assert_string_equal(q_text(h, "SELECT printf('%d %d %d', l2_exits, "
+                                  "l1_exits_caused, cycles_l0) FROM "
+                                  "roi_nested_costs WHERE reason = 10"),
+                        "3 9 3900");
+    sqlite3_close(h);
+}
+
 static void test_truncated_trace_is_marked(void **state)
 {
     struct fixture *f = *state;
@@ -638,6 +676,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_truncated_trace_is_marked, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_roi_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_other_schema_version_refused_untouched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version_2_is_upgraded, setup,

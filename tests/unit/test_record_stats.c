@@ -12,6 +12,7 @@
 
 #include "record/metrics.h"
 #include "record/options_json.h"
+#include "record/roi.h"
 #include "record/stats.h"
 #include "record/trace.h"
 
@@ -460,6 +461,68 @@ static void test_metrics_rows_are_bounded(void **state)
     metrics_free(&m);
 }
 
+/* ---- region of interest ---- */
+
+static struct roi_point at(uint64_t insns, uint64_t cycles)
+{
+    return (struct roi_point){insns, cycles, 0};
+}
+
+static void test_roi_keeps_what_lies_between_the_marks(void **state)
+{
+    (void)state;
+    static struct exit_stats st;
+    static struct roi r;
+    stats_init(&st);
+    roi_init(&r);
+    stats_count(&st, 0, 1, 30, 500, 0); /* before: not in the region */
+    assert_false(roi_used(&r));
+    roi_mark(&r, ROI_START, at(100, 1000), &st);
+    stats_count(&st, 0, 1, 10, 2000, 0);
+    stats_count(&st, 0, 1, 10, 2000, 0);
+    stats_nested_begin(&st, 10);
+    stats_nested_charge(&st, NESTED_L0, 300);
+    stats_nested_end(&st);
+    roi_mark(&r, ROI_END, at(150, 7000), &st);
+    stats_count(&st, 0, 1, 30, 500, 0); /* after: not in the region */
+    /* A second region adds up. */
+    roi_mark(&r, ROI_START, at(200, 9000), &st);
+    stats_count(&st, 0, 1, 10, 2000, 0);
+    roi_mark(&r, ROI_END, at(210, 9500), &st);
+    assert_true(roi_used(&r));
+    assert_int_equal(r.regions, 2);
+    assert_int_equal(r.sum.instructions, 50 + 10);
+    assert_int_equal(r.sum.cycles, 6000 + 500);
+    assert_int_equal(r.stats.cell[0][0][10].count, 3);
+    assert_int_equal(r.stats.cell[0][0][10].cycles, 6000);
+    assert_int_equal(r.stats.cell[0][0][30].count, 0);
+    assert_int_equal(r.stats.nested[10].l2_exits, 1);
+    assert_int_equal(r.stats.nested[10].cycles[NESTED_L0], 300);
+    assert_int_equal(r.marks_refused, 0);
+    assert_false(r.ended_by_run);
+}
+
+static void test_roi_refuses_stray_marks_and_ends_with_the_run(void **state)
+{
+    (void)state;
+    static struct roi r;
+    roi_init(&r);
+    roi_mark(&r, ROI_END, at(1, 1), NULL);   /* no region open */
+    roi_mark(&r, 7, at(2, 2), NULL);         /* not a sub-function */
+    assert_true(roi_used(&r));
+    roi_mark(&r, ROI_START, at(10, 100), NULL);
+    roi_mark(&r, ROI_START, at(20, 200), NULL); /* already open */
+    assert_int_equal(r.marks_refused, 3);
+    roi_finish(&r, at(40, 700), NULL);
+    assert_int_equal(r.regions, 1);
+    assert_true(r.ended_by_run);
+    assert_int_equal(r.sum.instructions, 30);
+    assert_int_equal(r.sum.cycles, 600);
+    roi_finish(&r, at(50, 800), NULL); /* nothing open: nothing changes */
+    assert_int_equal(r.regions, 1);
+    assert_int_equal(r.sum.cycles, 600);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -479,6 +542,8 @@ int main(void)
         cmocka_unit_test(test_metrics_forwarded_l2_lines),
         cmocka_unit_test(test_metrics_very_long_lines),
         cmocka_unit_test(test_metrics_rows_are_bounded),
+        cmocka_unit_test(test_roi_keeps_what_lies_between_the_marks),
+        cmocka_unit_test(test_roi_refuses_stray_marks_and_ends_with_the_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
