@@ -176,6 +176,27 @@ CREATE TABLE exit_trace (
     FOREIGN KEY (run_id, parent_seq) REFERENCES exit_trace (run_id, seq)
 ) WITHOUT ROWID;
 
+-- L0's own work inside the handling of a traced exit (turtles run --trace):
+-- reflection decisions, vmcs12 <-> shadow syncs, entry checks, merges,
+-- EPT02 fills, L1's trapped VMREAD/VMWRITE by field, and the VM entry
+-- that ends each L2 exit's episode with the episode's total cycles.
+CREATE TABLE trace_steps (
+    run_id   INTEGER NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    seq      INTEGER NOT NULL CHECK (seq >= 0),
+    exit_seq INTEGER NOT NULL,   -- the exit_trace row it belongs to
+    cycle    INTEGER NOT NULL CHECK (cycle >= 0),
+    step     TEXT NOT NULL CHECK (step IN ('reflect', 'l0-handles',
+                 'nested-exit', 'sync-to-shadow', 'sync-from-shadow',
+                 'entry-checks', 'merge', 'ept02-fill', 'vmread', 'vmwrite',
+                 'l2-resumes')),
+    field    INTEGER,            -- VMCS field encoding (vmread, vmwrite)
+    value    INTEGER,            -- 64 bits, two's complement; see docs
+    cycles   INTEGER NOT NULL CHECK (cycles >= 0),
+    detail   TEXT,
+    PRIMARY KEY (run_id, seq),
+    FOREIGN KEY (run_id, exit_seq) REFERENCES exit_trace (run_id, seq)
+) WITHOUT ROWID;
+
 -- "Which L1 exits did this L2 exit cause" without a scan of the run.
 CREATE INDEX exit_trace_parent ON exit_trace (run_id, parent_seq)
     WHERE parent_seq IS NOT NULL;
@@ -222,14 +243,19 @@ SELECT r.run_id, r.started_at, r.mode, r.image, r.options, r.cost_profile,
 FROM runs AS r;
 
 -- Traced L2 exits with the L1 exits each one caused (0 when L0 handled
--- it alone) and their summed cost.
+-- it alone), their summed cost, and episode_cycles: the whole cost of the
+-- L2 exit, from the exit to the VM entry that resumes L2 (exit costs, L0's
+-- charged steps and L1's instructions; the same number the timeline shows
+-- and nested_costs sums). NULL when L2 was not resumed before the run ended.
 CREATE VIEW trace_l2_exits AS
 SELECT p.run_id, p.seq, p.reason,
        coalesce(r.name, 'UNDEFINED') AS reason_name,
        printf('%#018x', p.guest_rip) AS guest_rip_hex, p.cycle,
        p.cycles AS cycles,
        count(c.seq) AS l1_exits_caused,
-       coalesce(sum(c.cycles), 0) AS l1_exit_cycles
+       coalesce(sum(c.cycles), 0) AS l1_exit_cycles,
+       (SELECT s.cycles FROM trace_steps AS s WHERE s.run_id = p.run_id
+        AND s.exit_seq = p.seq AND s.step = 'l2-resumes') AS episode_cycles
 FROM exit_trace AS p
 LEFT JOIN exit_trace AS c ON c.run_id = p.run_id AND c.parent_seq = p.seq
 LEFT JOIN exit_reasons AS r ON r.reason = p.reason

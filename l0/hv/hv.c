@@ -115,6 +115,16 @@ void hv_charge(struct hv *h, enum nested_part part, uint64_t cycles)
     stats_nested_charge(&h->stats, part, cycles);
 }
 
+void hv_step(struct hv *h, struct trace_step s)
+{
+    if (!h->trace)
+        return;
+    s.exit_seq = s.kind == STEP_L2_RESUMES ? h->episode_seq
+                                           : trace_next_seq(h->trace);
+    s.cycle = h->c->cycles;
+    trace_step_add(h->trace, &s);
+}
+
 /* The end of a nested episode, as L2 is entered again: L1's share is
  * what the episode took beyond L0's handlers and the transitions (the
  * instructions of L1's exit handler). */
@@ -130,6 +140,10 @@ static void end_episode(struct hv *h)
      * evicted L1's lines, and L1 pays for the misses in proportion. */
     hv_charge(h, NESTED_L1, h->stats.nested_now.cycles[NESTED_L0] *
                                 h->cost->l1_pollution / 1000);
+    /* The one total of the L2 exit, in every view: charged + L1's share. */
+    hv_step(h, (struct trace_step){
+                   .kind = STEP_L2_RESUMES,
+                   .cycles = nested_cost_total(&h->stats.nested_now)});
     stats_nested_end(&h->stats);
 }
 

@@ -86,6 +86,11 @@ void hv_run(struct hv *h, uint64_t max_insns);
  * nested episode, to its part of the episode. */
 void hv_charge(struct hv *h, enum nested_part part, uint64_t cycles);
 
+/* With --trace: one step of L0's own work (record/trace.h) for the exit
+ * being handled, or for STEP_L2_RESUMES the L2 exit whose episode ends;
+ * exit_seq and cycle are filled in here. */
+void hv_step(struct hv *h, struct trace_step s);
+
 /* ---- ept01.c ---- */
 
 uint64_t hv_alloc_page(struct hv *h); /* zeroed; 0 when L0 memory is full */

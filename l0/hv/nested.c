@@ -42,17 +42,23 @@ bool nested_read_msr(struct hv *h, uint32_t msr, uint64_t *value)
 /* ---- VMCS shadowing for L1 (Turtles sec. 3.5.2) ------------------------ */
 
 /* L0's VMREADs/VMWRITEs of the shadow VMCS while syncing it. */
-static void charge_sync(struct hv *h, unsigned fields)
+static void charge_sync(struct hv *h, enum trace_step_kind direction,
+                        unsigned fields)
 {
     *stats_counter(&h->stats, "shadow_sync_fields") += fields;
-    hv_charge(h, NESTED_L0, (uint64_t)fields * h->cost->sync_field);
+    uint64_t cycles = (uint64_t)fields * h->cost->sync_field;
+    hv_charge(h, NESTED_L0, cycles);
+    hv_step(h, (struct trace_step){.kind = (uint8_t)direction,
+                                   .has_value = 1, .value = fields,
+                                   .cycles = cycles});
 }
 
 /* vmcs12 -> shadow VMCS, so that L1's shadowed VMREADs see vmcs12. */
 static void show_in_shadow(struct hv *h)
 {
     if (h->nested.shadowing && h->l1.current != NO_VMCS)
-        charge_sync(h, shadow_sync_to_shadow(&h->nested.shadow,
+        charge_sync(h, STEP_SYNC_TO_SHADOW,
+                    shadow_sync_to_shadow(&h->nested.shadow,
                                              &h->l1.vmcs12));
 }
 
@@ -72,7 +78,8 @@ void nested_set_current(struct hv *h, uint64_t vmcs12_pa)
 void nested_sync_from_shadow(struct hv *h)
 {
     if (h->nested.shadowing && h->l1.current != NO_VMCS)
-        charge_sync(h, shadow_sync_from_shadow(&h->l1.vmcs12, h->nested.dirty,
+        charge_sync(h, STEP_SYNC_FROM_SHADOW,
+                    shadow_sync_from_shadow(&h->l1.vmcs12, h->nested.dirty,
                                                &h->nested.shadow,
                                                vmx_cap_vmwrite_any_field()));
 }
@@ -259,11 +266,16 @@ void nested_vmexit(struct hv *h, const struct nested_exit *e)
 {
     struct vmcs *v12 = &h->l1.vmcs12, *v02 = &h->vmcs02;
     /* L2's state and the hardware's exit information, field by field. */
+    unsigned copied = 0;
     for (size_t i = 0; i < VMCS_FIELD_COUNT; i++) {
         enum vmcs_type t = vmcs_encoding_type(vmcs_field_at(i)->encoding);
-        if (t == VMCS_TYPE_GUEST || t == VMCS_TYPE_EXIT_INFO)
+        if (t == VMCS_TYPE_GUEST || t == VMCS_TYPE_EXIT_INFO) {
             vmcs_set(v12, (enum vmcs_index)i, vmcs_get(v02, (enum vmcs_index)i));
+            copied++;
+        }
     }
+    hv_step(h, (struct trace_step){.kind = STEP_NESTED_EXIT, .has_value = 1,
+                                   .value = copied});
     /* What L0 decided L1 sees, where it differs from the hardware exit
      * (an EPT violation of EPT12 found while filling EPT02). */
     if (e) {
@@ -419,6 +431,10 @@ enum nested_entry nested_vmentry(struct hv *h, bool launch, uint32_t *error)
                 check.outcome == ENTRY_VMFAIL ? check.vm_instruction_error
                                               : check.exit_reason,
                 check.rule, check.sdm);
+    hv_step(h, (struct trace_step){.kind = STEP_ENTRY_CHECKS, .has_value = 1,
+                                   .value = check.outcome == ENTRY_OK,
+                                   .detail = check.outcome == ENTRY_OK
+                                                 ? NULL : check.rule});
     if (check.outcome == ENTRY_VMFAIL) {
         *error = check.vm_instruction_error;
         return NESTED_FAIL_VALID;
@@ -460,6 +476,10 @@ enum nested_entry nested_vmentry(struct hv *h, bool launch, uint32_t *error)
                                         full ? NULL : h->nested.dirty);
     *stats_counter(&h->stats, "vmcs02_fields_copied") += n.copied;
     hv_charge(h, NESTED_L0, (uint64_t)n.copied * h->cost->merge_field);
+    hv_step(h, (struct trace_step){
+                   .kind = STEP_MERGE, .has_value = 1, .value = n.copied,
+                   .cycles = (uint64_t)n.copied * h->cost->merge_field,
+                   .detail = full ? "full" : "dirty"});
     vmcs12_dirty_clear(h->nested.dirty);
     /* MSRs load after the guest state, which vmcs02 now holds (27.4). */
     uint32_t bad = nested_msr_entry_load(h);
@@ -477,6 +497,20 @@ enum nested_entry nested_vmentry(struct hv *h, bool launch, uint32_t *error)
 
 /* ---- L2's exits ----------------------------------------------------------- */
 
+/* For the trace: what L0 made of an EPT02 miss. */
+static const char *ept02_outcome_text(enum ept02_outcome o)
+{
+    switch (o) {
+    case EPT02_FILLED: return "filled from EPT12 and EPT01";
+    case EPT02_REFLECT_VIOLATION: return "EPT12 does not map it: an EPT "
+                                         "violation for L1";
+    case EPT02_REFLECT_MISCONFIG: return "EPT12 is misconfigured: an EPT "
+                                         "misconfiguration for L1";
+    case EPT02_L0_FAULT: return "outside L1's RAM: mapped through EPT01";
+    default: return "L0's memory is full";
+    }
+}
+
 /* An EPT violation of EPT02 (L1 uses EPT): fill EPT02 from EPT12 and
  * EPT01, or give L1 the fault its EPT12 has (Turtles sec. 3.3). */
 static enum hv_action l2_ept_violation(struct hv *h)
@@ -489,6 +523,9 @@ static enum hv_action l2_ept_violation(struct hv *h)
                                                : EPT_ORIGIN_GUEST_PAGING;
     struct ept02_result r;
     ept02_fault(&h->nested.ept02, gpa, access, origin, &r);
+    hv_step(h, (struct trace_step){.kind = STEP_EPT02_FILL, .has_value = 1,
+                                   .value = gpa,
+                                   .detail = ept02_outcome_text(r.outcome)});
     switch (r.outcome) {
     case EPT02_FILLED:
         return HV_RESUME;
@@ -548,9 +585,16 @@ enum hv_action nested_l2_exit(struct hv *h, uint32_t reason)
      * through and L0 arms no timer. */
     static const struct l0_exit_wants l0;
     if (reflect_exit(&l0, &h->l1.vmcs12, &e, read_l1, h) == REFLECT_TO_L1) {
+        hv_step(h, (struct trace_step){
+                       .kind = STEP_REFLECT,
+                       .detail = "L1 asked for it in vmcs12, or it always "
+                                 "exits"});
         nested_vmexit(h, NULL);
         return HV_RESUME;
     }
+    hv_step(h, (struct trace_step){
+                   .kind = STEP_L0_HANDLES,
+                   .detail = "only L0's additions to vmcs02 made it exit"});
     /* An exit only L0's additions to vmcs02 caused (CR0.NE, CR4.VMXE):
      * L0 handles it for L2 as for any guest. */
     return hv_handler_for(h, reason)(h);

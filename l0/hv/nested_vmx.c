@@ -309,6 +309,18 @@ static enum hv_action handle_vmptrst(struct hv *h)
     return succeed(h);
 }
 
+/* For the trace: the field L1 read or wrote, by name, and the value. */
+static void trace_field(struct hv *h, enum trace_step_kind kind,
+                        uint64_t encoding, uint64_t value)
+{
+    int i = vmcs_field_index(encoding);
+    hv_step(h, (struct trace_step){
+                   .kind = (uint8_t)kind, .has_field = 1,
+                   .field = (uint32_t)encoding, .has_value = 1,
+                   .value = value,
+                   .detail = i < 0 ? NULL : vmcs_field_at((size_t)i)->name});
+}
+
 /* VMREAD: reg2 holds the field; the destination is reg1 or memory. */
 static enum hv_action handle_vmread(struct hv *h)
 {
@@ -318,14 +330,15 @@ static enum hv_action handle_vmread(struct hv *h)
     if (h->l1.current == NO_VMCS)
         return fail_invalid(h);
     struct operand_info o = decode_operand(h);
-    uint64_t value;
-    enum vmcs_status st = vmcs_read(&h->l1.vmcs12, l1_gpr(h, o.reg2), &value);
+    uint64_t value, enc = l1_gpr(h, o.reg2);
+    enum vmcs_status st = vmcs_read(&h->l1.vmcs12, enc, &value);
     if (st != VMCS_OK)
         return fail(h, st);
     if (o.is_register)
         set_l1_gpr(h, o.reg1, value);
     else if (!gmem_write(h, o.linear, &value, 8))
         return HV_RESUME;
+    trace_field(h, STEP_VMREAD, enc, value);
     return succeed(h);
 }
 
@@ -348,6 +361,7 @@ static enum hv_action handle_vmwrite(struct hv *h)
     if (st != VMCS_OK)
         return fail(h, st);
     nested_field_written(h, enc);
+    trace_field(h, STEP_VMWRITE, enc, value);
     return succeed(h);
 }
 

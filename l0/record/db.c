@@ -87,7 +87,7 @@ static int read_state(sqlite3 *h, int64_t *version, int64_t *objects)
  * right version really has the tables and columns this writer needs. */
 enum table {
     T_RUNS, T_EXIT_STATS, T_NESTED, T_COUNTERS, T_METRICS, T_TRACE,
-    T_ROI, T_ROI_EXIT_STATS, T_ROI_NESTED, T_COUNT
+    T_ROI, T_ROI_EXIT_STATS, T_ROI_NESTED, T_STEPS, T_COUNT
 };
 /* exit_stats and nested_costs, and their roi_ twins. */
 #define EXIT_STATS_VALUES                                                    \
@@ -122,6 +122,9 @@ static const char *const insert_sql[T_COUNT] = {
         "instructions, cycles, host_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [T_ROI_EXIT_STATS] = "INSERT INTO roi_exit_stats" EXIT_STATS_VALUES,
     [T_ROI_NESTED] = "INSERT INTO roi_nested_costs" NESTED_VALUES,
+    [T_STEPS] =
+        "INSERT INTO trace_steps (run_id, seq, exit_seq, cycle, step, field, "
+        "value, cycles, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 };
 
 static int check_tables(sqlite3 *h, char *err, size_t errlen,
@@ -521,6 +524,9 @@ static int write_counters(struct writer *w, sqlite3_stmt *st)
                            w->metrics->pairs_rejected);
     if (rc == SQLITE_OK && w->trace)
         rc = write_counter(w, st, "record.trace_dropped", w->trace->dropped);
+    if (rc == SQLITE_OK && w->trace)
+        rc = write_counter(w, st, "record.trace_steps_dropped",
+                           w->trace->steps_dropped);
     return rc;
 }
 
@@ -569,6 +575,35 @@ static int write_trace(struct writer *w, sqlite3_stmt *st)
     return SQLITE_OK;
 }
 
+/* L0's steps of the recorded exits (a step of an exit that did not make
+ * it into the trace is left out: the trace only loses its tail). */
+static int write_steps(struct writer *w, sqlite3_stmt *st)
+{
+    if (!w->trace)
+        return SQLITE_OK;
+    for (size_t i = 0, seq = 0; i < w->trace->step_count; i++) {
+        const struct trace_step *s = &w->trace->steps[i];
+        const char *name = trace_step_name(s->kind);
+        if (s->exit_seq >= w->trace->count || !name)
+            continue;
+        sqlite3_bind_int64(st, 1, w->run_id);
+        bind_u64(st, 2, seq++);
+        bind_u64(st, 3, s->exit_seq);
+        bind_u64(st, 4, s->cycle);
+        bind_text(st, 5, name);
+        if (s->has_field)
+            sqlite3_bind_int64(st, 6, s->field);
+        if (s->has_value)
+            bind_u64(st, 7, s->value);
+        bind_u64(st, 8, s->cycles);
+        bind_text(st, 9, s->detail);
+        int rc = insert(st);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
 /* The order rows are written in: runs first (it gives run_id). */
 static int (*const writers[T_COUNT])(struct writer *, sqlite3_stmt *) = {
     [T_RUNS] = write_run,
@@ -580,13 +615,14 @@ static int (*const writers[T_COUNT])(struct writer *, sqlite3_stmt *) = {
     [T_ROI] = write_roi,
     [T_ROI_EXIT_STATS] = write_roi_exit_stats,
     [T_ROI_NESTED] = write_roi_nested,
+    [T_STEPS] = write_steps,
 };
 static const char *const table_names[T_COUNT] = {
     [T_RUNS] = "runs", [T_EXIT_STATS] = "exit_stats",
     [T_NESTED] = "nested_costs", [T_COUNTERS] = "counters",
     [T_METRICS] = "guest_metrics", [T_TRACE] = "exit_trace",
     [T_ROI] = "roi", [T_ROI_EXIT_STATS] = "roi_exit_stats",
-    [T_ROI_NESTED] = "roi_nested_costs",
+    [T_ROI_NESTED] = "roi_nested_costs", [T_STEPS] = "trace_steps",
 };
 
 /* Every table in order, inside the caller's transaction. */

@@ -280,7 +280,7 @@ def test_merge(d):
         exp("run", f, "--db", db, "--task", str(task), "--tasks", "2")
         parts.append(db)
     tables = ("runs", "exit_stats", "nested_costs", "guest_metrics",
-              "counters", "exit_trace")
+              "counters", "exit_trace", "trace_steps")
     before = {t: sum(rows(p, f"SELECT count(*) FROM {t}")[0][0]
                      for p in parts) for t in tables}
     out = os.path.join(d, "merged.db")
@@ -342,9 +342,38 @@ def test_trace(d):
     steps = [l for l in p.stdout.splitlines() if " -> L0 " in l]
     T.check(p.returncode == 0 and len(steps) == 1 + len(kids) and
             f"#{seq}, CPUID" in p.stdout and "VMRESUME" in steps[-1] and
-            f"sum to {cost + sum(k[1] for k in kids):,} cycles" in p.stdout,
+            f"{cost + sum(k[1] for k in kids):,}  {1 + len(kids)} exits"
+            in p.stdout,
             "exp trace shows one L2 CPUID and every L1 exit it caused",
             p.stdout, p.stderr, kids)
+    # The fields by name: l1vmm's CPUID handler reads the exit reason (SDM
+    # encoding 0x4402; 10 is CPUID) and writes RIP past the 2-byte CPUID.
+    rip = rows(db, "SELECT guest_rip FROM exit_trace WHERE seq = ?", seq)[0][0]
+    T.check("reads vmcs12 EXIT_REASON (0x4402) = 0xa" in p.stdout and
+            f"writes vmcs12 GUEST_RIP (0x681e) = {rip + 2:#x}" in p.stdout,
+            "trapped VMREADs and VMWRITEs name the field and its value",
+            p.stdout)
+    # L0's steps: the reflection and the full merge, whose field count
+    # times the merges is the run's vmcs02_fields_copied counter.
+    merges = rows(db, "SELECT count(*) FROM exit_trace WHERE reason IN "
+                      "(20, 24)")[0][0]
+    copied = rows(db, "SELECT value FROM counters WHERE name = "
+                      "'vmcs02_fields_copied'")[0][0]
+    merge = [l for l in p.stdout.splitlines() if "merge (full):" in l]
+    T.check("reflect to L1" in p.stdout and len(merge) == 1 and
+            int(merge[0].split("merge (full): ")[1].split()[0]) * merges ==
+            copied, "L0's reflection and merge are steps of the timeline",
+            merge, merges, copied)
+    # One total: the timeline's, the view's, and nested_costs' sum.
+    total = rows(db, "SELECT episode_cycles FROM trace_l2_exits WHERE "
+                     "seq = ?", seq)[0][0]
+    view, nested = rows(db, "SELECT (SELECT sum(episode_cycles) FROM "
+                            "trace_l2_exits WHERE reason = 10), (SELECT "
+                            "cycles_total FROM nested_costs WHERE reason = "
+                            "10)")[0]
+    T.check(f"Total of this L2 exit: {total:,} cycles" in p.stdout and
+            view == nested, "one L2 CPUID has one total in the timeline, "
+            "trace_l2_exits and nested_costs", total, view, nested)
     import xml.dom.minidom
     try:
         doc = xml.dom.minidom.parse(svg)

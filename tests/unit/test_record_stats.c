@@ -222,6 +222,32 @@ static void test_trace_cap_zero_records_nothing(void **state)
     trace_free(&t);
 }
 
+/* Steps name the exit they belong to by the seq it will get; once the
+ * trace is full they are dropped and counted, as the exits are. */
+static void test_trace_steps_follow_their_exits(void **state)
+{
+    (void)state;
+    struct exit_trace t;
+    trace_init(&t, 2);
+    struct trace_entry e = {.parent_seq = TRACE_NO_SEQ};
+    assert_int_equal(trace_next_seq(&t), 0);
+    trace_step_add(&t, &(struct trace_step){.exit_seq = trace_next_seq(&t),
+                                             .kind = STEP_REFLECT});
+    assert_int_equal(trace_add(&t, &e), 0);
+    assert_int_equal(trace_next_seq(&t), 1);
+    assert_int_equal(trace_add(&t, &e), 1);
+    assert_true(trace_next_seq(&t) == TRACE_NO_SEQ); /* full */
+    trace_step_add(&t, &(struct trace_step){.exit_seq = trace_next_seq(&t),
+                                             .kind = STEP_MERGE});
+    assert_int_equal(t.step_count, 1);
+    assert_int_equal(t.steps_dropped, 1);
+    assert_int_equal(t.steps[0].exit_seq, 0);
+    assert_string_equal(trace_step_name(t.steps[0].kind), "reflect");
+    assert_string_equal(trace_step_name(STEP_L2_RESUMES), "l2-resumes");
+    assert_null(trace_step_name(STEP_KINDS));
+    trace_free(&t);
+}
+
 /* ---- options JSON ---- */
 
 static void test_options_json(void **state)
@@ -534,6 +560,7 @@ int main(void)
         cmocka_unit_test(test_counters_table_full),
         cmocka_unit_test(test_trace_grows_then_truncates),
         cmocka_unit_test(test_trace_cap_zero_records_nothing),
+        cmocka_unit_test(test_trace_steps_follow_their_exits),
         cmocka_unit_test(test_options_json),
         cmocka_unit_test(test_metrics_good_lines),
         cmocka_unit_test(test_metrics_other_lines_ignored),
