@@ -9,6 +9,7 @@
 #include "dev/lapic.h"
 #include "dev/platform.h"
 #include "dev/uart.h"
+#include "record/progress.h"
 #include "record/roi.h"
 
 static uint64_t cpu_cycles(void *ctx)
@@ -84,4 +85,9 @@ void machine_roi_finish(struct machine *m, const struct exit_stats *st)
 {
     if (m->roi)
         roi_finish(m->roi, roi_now(m), st);
+}
+
+void machine_progress(struct machine *m)
+{
+    progress_poll(m->progress, m->cpu->insns, m->cpu->cycles);
 }

@@ -56,6 +56,8 @@ struct machine {
     /* The region of interest the guest marks (record/roi.h), or NULL
      * when nobody records it. */
     struct roi *roi;
+    /* The progress line on stderr (record/progress.h), or NULL. */
+    struct progress *progress;
 };
 
 /* A machine with `ram_mib` MiB of RAM, the UART writing to `serial`,
@@ -78,9 +80,15 @@ void machine_roi_mark(struct machine *m, uint32_t ecx,
 /* At the end of the run: ends a region the guest left open. */
 void machine_roi_finish(struct machine *m, const struct exit_stats *st);
 
-/* Between instructions: stops the run if a signal asked for it. */
+/* Redraws the progress line when it is time (m->progress set). */
+void machine_progress(struct machine *m);
+
+/* Between instructions: stops the run if a signal asked for it, and
+ * keeps the progress line going (which changes nothing in the run). */
 static inline bool machine_take_signal(struct machine *m)
 {
+    if (m->progress)
+        machine_progress(m);
     if (!m->stop_signal)
         return false;
     machine_stop(m, STOP_INTERRUPTED, 0, "stopped by signal %d (%s)",

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "boot/kvm_l1_load.h"
 #include "boot/linux_load.h"
@@ -21,6 +22,7 @@
 #include "vmx/exit_cond.h"
 #include "machine.h"
 #include "record/db.h"
+#include "record/progress.h"
 #include "record/roi.h"
 #include "analysis/report.h"
 #include "guests/rt/cmdline.h"
@@ -85,6 +87,7 @@ struct options {
     int shadowing;      /* --vmcs-shadowing on|off (nested) */
     int merge_dirty;    /* --merge full|dirty (nested) */
     int want_trace;     /* --trace */
+    int quiet;          /* --quiet: no progress line */
     const char *label;  /* --label: the configuration, for the report */
     const char *kernel; /* --kernel: a Linux bzImage instead of IMAGE */
     const char *initrd; /* --initrd: its initramfs */
@@ -187,6 +190,10 @@ static const struct opt_row {
      "(docs/emulator.md)",
      OPT_CHOICE, offsetof(struct options, engine), 0, 0, {"step", "block"},
      ALL_MODES, NULL},
+    {"quiet", NULL, "no progress line on stderr (shown only when\n"
+     "stderr is a terminal and the guest's output is not,\n"
+     "for runs longer than 3 s)", OPT_FLAG,
+     offsetof(struct options, quiet), 0, 0, {0}, ALL_MODES, NULL},
 };
 enum { OPT_COUNT = sizeof opt_rows / sizeof opt_rows[0] };
 #define HELP_COLUMN 21
@@ -577,11 +584,15 @@ static void boot_and_run(struct machine *m, const struct options *o,
                 nested_init(hv, o->shadowing, o->merge_dirty) == 0)) {
         hv->trace = o->trace;
         *stats = &hv->stats;
+        if (m->progress)
+            m->progress->stats = &hv->stats;
         hv_run(hv, o->max_insns);
     } else {
         machine_stop(m, STOP_INTERNAL, 0, "%s", err);
     }
     catch_signals(NULL);
+    if (m->progress)
+        progress_end(m->progress);
     output_failed(out); /* before stderr's messages, as it flushes */
     if (m->stop != STOP_DEBUG_EXIT && m->stop != STOP_SHUTDOWN) {
         fprintf(stderr, "turtles: %s\n", m->stop_message);
@@ -687,7 +698,16 @@ static int run(int argc, char **argv)
         m->serial_tap = feed_metrics;
         m->serial_tap_ctx = &metrics;
         m->roi = &roi;
+        /* On a terminal only, and not when the guest's output goes to
+         * that terminal too: the two would be drawn over each other. */
+        struct progress progress;
+        bool serial_on_tty = serial == stdout && isatty(STDOUT_FILENO);
+        progress_init(&progress, !o.quiet && isatty(STDERR_FILENO) &&
+                                     !serial_on_tty,
+                      stderr, MACHINE_TSC_HZ);
+        m->progress = &progress;
         boot_and_run(m, &o, &hv, &stats, &out, &status);
+        m->progress = NULL;
         machine_roi_finish(m, stats);
         metrics_flush(&metrics);
         clock_gettime(CLOCK_REALTIME, &finished);

@@ -28,7 +28,8 @@ MATRIX_KEYS = {"label", "workloads", "modes", "l1", "vmcs_shadowing", "merge",
                "max_insns", "timeout"}
 # What a report or figure may be asked for (analysis/turtles/report.py).
 PRODUCTS = ("cpuid", "paging", "exits", "slowdown", "multiplication",
-            "figure10", "figure6", "csv", "json", "markdown")
+            "table2", "figure10", "figure6", "figure9", "figure5", "csv",
+            "json", "markdown")
 
 
 class ExperimentError(Exception):

@@ -1,13 +1,17 @@
 """A report of any experiment from its database: the tables it asks for
 as text, CSV and JSON, its figures as PNG and SVG, and REPORT.md."""
 
+import importlib
+
 from . import export, report_md, results
-from .tables import exits, multiplication, paging, slowdown
+from .tables import exits, multiplication, paging, slowdown, table2
 
 TABLES = {"exits": exits, "slowdown": slowdown,
-          "multiplication": multiplication, "paging": paging}
-ALL = ("slowdown", "multiplication", "exits", "paging", "figure10", "figure6",
-       "csv", "json", "markdown")
+          "multiplication": multiplication, "paging": paging,
+          "table2": table2}
+FIGURES = ("figure10", "figure6", "figure9", "figure5")
+ALL = ("slowdown", "multiplication", "exits", "paging", "table2") + \
+    FIGURES + ("csv", "json", "markdown")
 
 
 def failures_text(con):
@@ -46,12 +50,10 @@ def make(con, products, outdir, experiment, out):
         table_paths += export.write_csv(tables, outdir)
     if "json" in products:
         table_paths += export.write_json(tables, outdir)
-    if "figure10" in products or "figure6" in products:
-        from .figures import figure6, figure10  # matplotlib: only if asked
-        if "figure10" in products:
-            figure_paths += figure10.plot_figure(con, outdir)
-        if "figure6" in products:
-            figure_paths += figure6.plot_figure(con, outdir)
+    for name in FIGURES:
+        if name in products:  # matplotlib: only if asked
+            module = importlib.import_module(f".figures.{name}", __package__)
+            figure_paths += module.plot_figure(con, outdir)
     written = table_paths + figure_paths
     if "markdown" in products:
         written.append(report_md.write(con, outdir, experiment, products,

@@ -5,6 +5,8 @@ how far each prediction is from the paper."""
 import os
 
 from . import comparison, published
+from .figures import figure5, figure9
+from .tables import table2
 
 
 def _cell(c):
@@ -47,6 +49,63 @@ def figure6_section(con, inputs):
     return lines
 
 
+def table2_section(con):
+    t = table2.table(con)
+    lines = ["## Table 2 with Linux workloads", "",
+             "| workload | row | " + " | ".join(t.columns[2:]) + " |",
+             "|---|---|" + "---|" * (len(t.columns) - 2)]
+    for row in t.rows:
+        lines.append("| " + " | ".join(
+            "-" if v is None else f"{v:,.3g}" if isinstance(v, float)
+            else str(v) for v in row) + " |")
+    if not t.rows:
+        lines.append("| not run | | | | | |")
+    lines += [""] + [f"- {n}" for n in t.notes] + [""]
+    return lines
+
+
+def figure5_section(con):
+    m = figure5.data(con)
+    lines = ["## Figure 5: cycle distribution (% of the tallest bar)", "",
+             "| workload | bar | guest | L1 | L0 | switches | paper (guest/"
+             "L1/L0/switches) |", "|---|---|---|---|---|---|---|"]
+    for w, bars in m.items():
+        analog = published.ANALOGS.get(w)
+        for bar in figure5.BARS:
+            v = bars.get(bar)
+            p = published.FIGURE5.get(analog, {}).get(bar)
+            paper = " / ".join(f"{x:g}" for x in p[1:]) if p else "-"
+            cells = (["not run"] + [""] * 3 if v is None else
+                     [f"{x:.2f}" if x is not None else "(in L0)"
+                      for x in v[1:]])
+            lines.append(f"| {w} ({analog}) | {bar} | " + " | ".join(cells)
+                         + f" | {paper} |")
+    if not m:
+        lines.append("| not run | | | | | | |")
+    lines += ["", "Predictions: nothing was fitted to Figure 5. The "
+              "single-level bar cannot split L0's handlers from the mode "
+              "switches (the database keeps one sum per exit).", ""]
+    return lines
+
+
+def figure9_section(con):
+    m = figure9.data(con)
+    lines = ["## Figure 9: EPT on EPT over shadow on EPT (ratio of run "
+             "times)", "", "| workload | measured | paper | distance |",
+             "|---|---|---|---|"]
+    for w, analog, ratio, roi in m:
+        p = published.FIGURE9.get(analog)
+        lines.append(f"| {w}{'' if roi else ' (whole run)'} | {ratio:.2f} | "
+                     f"{f'{p} ({analog})' if p else '-'} | "
+                     f"{_diff(ratio, p) if p else '-'} |")
+    if not m:
+        lines.append("| not run | | | |")
+    lines += ["", "Predictions. The paper's benchmarks are kernbench, "
+              "SPECjbb and netperf; the project's Linux process and "
+              "compute workloads stand for the first two.", ""]
+    return lines
+
+
 def write(con, outdir, experiment, products, figure_paths, table_paths):
     os.makedirs(outdir, exist_ok=True)
     lines = [f"# Experiment {experiment}: results against Turtles "
@@ -62,6 +121,12 @@ def write(con, outdir, experiment, products, figure_paths, table_paths):
         lines += figure10_section(con, inputs)
     if "figure6" in products:
         lines += figure6_section(con, inputs)
+    if "table2" in products:
+        lines += table2_section(con)
+    if "figure5" in products:
+        lines += figure5_section(con)
+    if "figure9" in products:
+        lines += figure9_section(con)
     if figure_paths:
         lines += ["## Files", ""] + [
             f"- `{os.path.relpath(p, outdir)}`"

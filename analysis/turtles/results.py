@@ -168,6 +168,33 @@ def roi(con):
     return {r["run_id"]: r for r in con.execute("SELECT * FROM roi")}
 
 
+@dataclass(frozen=True)
+class Measured:
+    """What a figure measures of one run: the region of interest where
+    the guest marked one, else the whole run."""
+    cycles: int
+    exits: str    # the table of its exits: roi_exit_stats or exit_stats
+    nested: str   # and of its nested costs
+    roi: bool
+
+
+def measured(con, run_id, rois=None):
+    rois = roi(con) if rois is None else rois
+    if run_id in rois:
+        return Measured(rois[run_id]["cycles"], "roi_exit_stats",
+                        "roi_nested_costs", True)
+    cycles = con.execute("SELECT cycles FROM runs WHERE run_id = ?",
+                         (run_id,)).fetchone()[0]
+    return Measured(cycles, "exit_stats", "nested_costs", False)
+
+
+def linux_workload(run):
+    """The Linux workload a run ran (its kernel command line's
+    workload=), or None for a freestanding guest."""
+    m = re.search(r"(?:^|\s)workload=(\S+)", run.workload)
+    return m.group(1) if m else None
+
+
 def run_ids(runs_):
     return [r.run_id for r in runs_]
 

@@ -298,7 +298,65 @@ def main():
                "--serial receives the output; --module and the command line "
                "reach the guest", [f"status {status}", f"serial: {text[:200]!r}"])
 
+    progress_line(r.check)
     return r.finish()
+
+
+def on_terminal(args):
+    """Runs turtles with stderr on a pseudo-terminal (stdout a pipe) and
+    the progress line's delay at 0: (status, stdout, what the terminal
+    got)."""
+    import pty
+    prog = os.environ.get("TURTLES", os.path.join(ROOT, "build", "turtles"))
+    master, slave = pty.openpty()
+    env = dict(os.environ, TURTLES_PROGRESS_DELAY_MS="0")
+    p = subprocess.run([prog] + args, cwd=ROOT, stdout=subprocess.PIPE,
+                       stderr=slave, env=env, timeout=300)
+    os.close(slave)
+    tty = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the terminal's other side is closed
+            break
+        if not chunk:
+            break
+        tty += chunk
+    os.close(master)
+    return p.returncode, p.stdout, tty.decode(errors="replace")
+
+
+def progress_line(check):
+    """On a terminal a run shows a progress line (guest MIPS, exits,
+    modeled time) and erases it at the end; --quiet and a stderr that is
+    not a terminal show none; neither changes the guest's output or the
+    recorded counts."""
+    with tempfile.TemporaryDirectory() as d:
+        db = os.path.join(d, "p.db")
+        run = ["run", "--mode", "single", "--db", db, image("cpuid"), "--",
+               "iters=3000"]
+        status, out, tty = on_terminal(run)
+        check(status == 0 and "MIPS" in tty and " exits, modeled " in tty
+              and "\r\x1b[K" in tty and
+              "MIPS" not in tty.rsplit("\r\x1b[K", 1)[1],
+              "on a terminal, a progress line with MIPS, exits and modeled "
+              "time, erased at the end", repr(tty[-300:]))
+        q_status, q_out, q_tty = on_terminal(run[:1] + ["--quiet"] + run[1:])
+        check(q_status == 0 and "MIPS" not in q_tty,
+              "--quiet shows no progress line", repr(q_tty[-200:]))
+        pipe = subprocess.run(
+            [os.environ.get("TURTLES", os.path.join(ROOT, "build", "turtles"))]
+            + run, cwd=ROOT, capture_output=True,
+            env=dict(os.environ, TURTLES_PROGRESS_DELAY_MS="0"))
+        rows = sqlite3.connect(db).execute(
+            "SELECT instructions, cycles, (SELECT group_concat(count || ':' "
+            "|| cycles) FROM exit_stats AS e WHERE e.run_id = r.run_id) "
+            "FROM runs AS r ORDER BY run_id").fetchall()
+        check(b"MIPS" not in pipe.stderr and out == q_out == pipe.stdout
+              and len(rows) == 3 and rows[0] == rows[1] == rows[2],
+              "the progress line changes neither the output nor the "
+              "counts, and a stderr that is not a terminal has none",
+              pipe.stderr[-200:], rows)
 
 
 if __name__ == "__main__":
