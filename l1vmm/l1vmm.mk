@@ -5,9 +5,9 @@
 #
 #   make bochs-run GUEST=cpuid GUEST_ARGS=iters=1000 ARGS="paging=shadow"
 #       l1vmm on Bochs' VMX with build/images/GUEST.elf as L2
-#   make kvm-run GUEST=hello ARGS="paging=ept"
+#   make kvm-run GUEST=hello ARGS="paging=ept" [DB=FILE] [DRY_RUN=1]
 #       the same on QEMU/KVM, for Intel hosts with nested VMX
-#       (kvm_intel nested=1); not available on machines without VT-x
+#       (kvm_intel nested=1); says what is missing elsewhere
 #
 # ARGS is l1vmm's command line, GUEST_ARGS the guest's.
 
@@ -26,12 +26,11 @@ bochs-run: $(L1VMM_IMAGE) $(L1VMM_GUEST)
 	scripts/bochs-run.sh --module "$(L1VMM_GUEST)$(if $(GUEST_ARGS),=$(GUEST_ARGS))" \
 		$(L1VMM_IMAGE) $(ARGS)
 
-# QEMU's isa-debug-exit turns status s into exit code (s << 1) | 1.
+# scripts/kvm-run.sh checks the host first (Intel VMX, /dev/kvm,
+# kvm_intel nested=Y), translates QEMU's exit status, and with DB=FILE
+# records l1vmm's L1STATS as level-1 rows; DRY_RUN=1 only checks.
 kvm-run: $(L1VMM_IMAGE) $(L1VMM_GUEST)
-	qemu-system-x86_64 -nodefaults -display none -enable-kvm \
-		-cpu host,+vmx -m 256 -serial stdio \
-		-device isa-debug-exit,iobase=0xf4,iosize=0x4 \
-		-kernel $(L1VMM_IMAGE) -append "$(ARGS)" \
-		-initrd "$(L1VMM_GUEST)$(if $(GUEST_ARGS), $(subst $(comma),$(comma)$(comma),$(GUEST_ARGS)))"
+	scripts/kvm-run.sh $(if $(DRY_RUN),--dry-run) $(if $(DB),--db "$(DB)") \
+		$(if $(LABEL),--label "$(LABEL)") --l1-args "$(ARGS)" \
+		"$(L1VMM_GUEST)" $(GUEST_ARGS)
 
-comma := ,

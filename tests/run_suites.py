@@ -29,6 +29,7 @@ E2E = [
     ("l1-vmx", "tests/e2e/test_l1_vmx.py", False),
     ("report", "tests/e2e/test_report.py", False),
     ("roi", "tests/e2e/test_roi.py", False),
+    ("kvm-run", "tests/e2e/test_kvm_run.py", False),
     ("l1vmm", "tests/e2e/test_l1vmm.py", True),
     ("linux", "tests/e2e/test_linux.py", False),
     ("kvm-l1", "tests/e2e/test_kvm_l1.py", False),
