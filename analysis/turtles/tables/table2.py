@@ -76,5 +76,7 @@ def table(con):
                    "with the full merge and l1vmm with EPT. process stands "
                    "for kernbench and compute for SPECjbb: the same kind of "
                    "work, not the same size. Every number is a prediction: "
-                   "nothing was fitted to Table 2.")
+                   "nothing was fitted to Table 2. Overheads are of run "
+                   "time (t / t_ref - 1); SPECjbb's are of its score, which "
+                   "for a fixed amount of work is 1 - t_ref / t.")
     return t
