@@ -60,8 +60,8 @@ def plot_figure(con, outdir):
     measured = data(con)
     groups = [(w, published.ANALOGS.get(w)) for w in measured] or \
              [(None, a) for a in published.FIGURE5]
-    fig, axes = plot.plt.subplots(1, len(groups), figsize=(5 * len(groups),
-                                                           4.5), squeeze=False)
+    fig, axes = plot.plt.subplots(1, len(groups), figsize=(
+        max(8, 5 * len(groups)), 5), squeeze=False)
     colors = {"guest": "#8c8c8c", "L1": "#4c72b0", "L0": "#dd8452",
               "switch": "#55a868"}
     width = 0.38
@@ -89,10 +89,10 @@ def plot_figure(con, outdir):
         ax.set_ylabel("% of the tallest bar")
     handles = [plot.plt.Rectangle((0, 0), 1, 1, color=c) for c in
                colors.values()]
-    axes[0][0].legend(handles, ["guest", "L1", "L0 (single level: with "
-                                "switches)", "CPU mode switch"], fontsize=7,
-                      loc="lower left")
+    fig.legend(handles, ["guest", "L1", "L0 (single level: with "
+                         "switches)", "CPU mode switch"], fontsize=8,
+               loc="lower center", ncol=4)
     fig.suptitle("Figure 5: cycle distribution, published (left, pale) "
                  "and measured (right)", fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 0.95))
     return plot.save(fig, outdir, "figure5")
