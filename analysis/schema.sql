@@ -95,47 +95,6 @@ CREATE TABLE nested_costs (
     PRIMARY KEY (run_id, reason)
 ) WITHOUT ROWID;
 
--- The region of interest a guest marked (CPUID 0x4FFFFFFB, docs/exit-stats.md):
--- the run's totals between the marks, summed over its regions. A run
--- that never marked has no row here and none in the two tables below.
-CREATE TABLE roi (
-    run_id        INTEGER PRIMARY KEY REFERENCES runs (run_id) ON DELETE CASCADE,
-    regions       INTEGER NOT NULL CHECK (regions >= 0),
-    ended_by_run  INTEGER NOT NULL CHECK (ended_by_run IN (0, 1)),
-    marks_refused INTEGER NOT NULL CHECK (marks_refused >= 0),
-    instructions  INTEGER NOT NULL CHECK (instructions >= 0),
-    cycles        INTEGER NOT NULL CHECK (cycles >= 0),
-    host_ns       INTEGER NOT NULL CHECK (host_ns >= 0)
-);
-
--- exit_stats and nested_costs of the region of interest alone.
-CREATE TABLE roi_exit_stats (
-    run_id        INTEGER NOT NULL REFERENCES roi (run_id) ON DELETE CASCADE,
-    handler_level INTEGER NOT NULL CHECK (handler_level IN (0, 1)),
-    guest_level   INTEGER NOT NULL CHECK (guest_level IN (1, 2)
-                                          AND handler_level < guest_level),
-    reason        INTEGER NOT NULL CHECK (reason BETWEEN 0 AND 65535),
-    reason_name   TEXT NOT NULL,
-    count         INTEGER NOT NULL CHECK (count > 0),
-    cycles        INTEGER NOT NULL CHECK (cycles >= 0),
-    host_ns       INTEGER NOT NULL CHECK (host_ns >= 0),
-    PRIMARY KEY (run_id, handler_level, guest_level, reason)
-) WITHOUT ROWID;
-
-CREATE TABLE roi_nested_costs (
-    run_id             INTEGER NOT NULL REFERENCES roi (run_id) ON DELETE CASCADE,
-    reason             INTEGER NOT NULL CHECK (reason BETWEEN 0 AND 65535),
-    l2_exits           INTEGER NOT NULL CHECK (l2_exits > 0),
-    l1_exits_caused    INTEGER NOT NULL CHECK (l1_exits_caused >= 0),
-    cycles_total       INTEGER NOT NULL,
-    cycles_l0          INTEGER NOT NULL CHECK (cycles_l0 >= 0),
-    cycles_l1          INTEGER NOT NULL CHECK (cycles_l1 >= 0),
-    cycles_l2          INTEGER NOT NULL CHECK (cycles_l2 >= 0),
-    cycles_transitions INTEGER NOT NULL CHECK (cycles_transitions >= 0),
-    CHECK (cycles_total = cycles_l0 + cycles_l1 + cycles_l2 + cycles_transitions),
-    PRIMARY KEY (run_id, reason)
-) WITHOUT ROWID;
-
 -- The k=v pairs of the guests' RESULT and METRIC lines (docs/guests.md),
 -- in the order they were printed.
 CREATE TABLE guest_metrics (
@@ -174,27 +133,6 @@ CREATE TABLE exit_trace (
     host_ns       INTEGER NOT NULL CHECK (host_ns >= 0),
     PRIMARY KEY (run_id, seq),
     FOREIGN KEY (run_id, parent_seq) REFERENCES exit_trace (run_id, seq)
-) WITHOUT ROWID;
-
--- L0's own work inside the handling of a traced exit (turtles run --trace):
--- reflection decisions, vmcs12 <-> shadow syncs, entry checks, merges,
--- EPT02 fills, L1's trapped VMREAD/VMWRITE by field, and the VM entry
--- that ends each L2 exit's episode with the episode's total cycles.
-CREATE TABLE trace_steps (
-    run_id   INTEGER NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
-    seq      INTEGER NOT NULL CHECK (seq >= 0),
-    exit_seq INTEGER NOT NULL,   -- the exit_trace row it belongs to
-    cycle    INTEGER NOT NULL CHECK (cycle >= 0),
-    step     TEXT NOT NULL CHECK (step IN ('reflect', 'l0-handles',
-                 'nested-exit', 'sync-to-shadow', 'sync-from-shadow',
-                 'entry-checks', 'merge', 'ept02-fill', 'vmread', 'vmwrite',
-                 'l2-resumes')),
-    field    INTEGER,            -- VMCS field encoding (vmread, vmwrite)
-    value    INTEGER,            -- 64 bits, two's complement; see docs
-    cycles   INTEGER NOT NULL CHECK (cycles >= 0),
-    detail   TEXT,
-    PRIMARY KEY (run_id, seq),
-    FOREIGN KEY (run_id, exit_seq) REFERENCES exit_trace (run_id, seq)
 ) WITHOUT ROWID;
 
 -- "Which L1 exits did this L2 exit cause" without a scan of the run.
@@ -241,6 +179,72 @@ SELECT r.run_id, r.started_at, r.mode, r.image, r.options, r.cost_profile,
        coalesce((SELECT sum(cycles) FROM exit_stats AS e
                  WHERE e.run_id = r.run_id), 0) AS exit_cycles
 FROM runs AS r;
+
+-- VERSION 4 BEGIN: what version 4 added. l0/record/db.c upgrades a
+-- version-3 file by running this part alone, from here to the end.
+DROP VIEW IF EXISTS trace_l2_exits;
+
+-- The region of interest a guest marked (CPUID 0x4FFFFFFB, docs/exit-stats.md):
+-- the run's totals between the marks, summed over its regions. A run
+-- that never marked has no row here and none in the two tables below.
+CREATE TABLE roi (
+    run_id        INTEGER PRIMARY KEY REFERENCES runs (run_id) ON DELETE CASCADE,
+    regions       INTEGER NOT NULL CHECK (regions >= 0),
+    ended_by_run  INTEGER NOT NULL CHECK (ended_by_run IN (0, 1)),
+    marks_refused INTEGER NOT NULL CHECK (marks_refused >= 0),
+    instructions  INTEGER NOT NULL CHECK (instructions >= 0),
+    cycles        INTEGER NOT NULL CHECK (cycles >= 0),
+    host_ns       INTEGER NOT NULL CHECK (host_ns >= 0)
+);
+
+-- exit_stats and nested_costs of the region of interest alone.
+CREATE TABLE roi_exit_stats (
+    run_id        INTEGER NOT NULL REFERENCES roi (run_id) ON DELETE CASCADE,
+    handler_level INTEGER NOT NULL CHECK (handler_level IN (0, 1)),
+    guest_level   INTEGER NOT NULL CHECK (guest_level IN (1, 2)
+                                          AND handler_level < guest_level),
+    reason        INTEGER NOT NULL CHECK (reason BETWEEN 0 AND 65535),
+    reason_name   TEXT NOT NULL,
+    count         INTEGER NOT NULL CHECK (count > 0),
+    cycles        INTEGER NOT NULL CHECK (cycles >= 0),
+    host_ns       INTEGER NOT NULL CHECK (host_ns >= 0),
+    PRIMARY KEY (run_id, handler_level, guest_level, reason)
+) WITHOUT ROWID;
+
+CREATE TABLE roi_nested_costs (
+    run_id             INTEGER NOT NULL REFERENCES roi (run_id) ON DELETE CASCADE,
+    reason             INTEGER NOT NULL CHECK (reason BETWEEN 0 AND 65535),
+    l2_exits           INTEGER NOT NULL CHECK (l2_exits > 0),
+    l1_exits_caused    INTEGER NOT NULL CHECK (l1_exits_caused >= 0),
+    cycles_total       INTEGER NOT NULL,
+    cycles_l0          INTEGER NOT NULL CHECK (cycles_l0 >= 0),
+    cycles_l1          INTEGER NOT NULL CHECK (cycles_l1 >= 0),
+    cycles_l2          INTEGER NOT NULL CHECK (cycles_l2 >= 0),
+    cycles_transitions INTEGER NOT NULL CHECK (cycles_transitions >= 0),
+    CHECK (cycles_total = cycles_l0 + cycles_l1 + cycles_l2 + cycles_transitions),
+    PRIMARY KEY (run_id, reason)
+) WITHOUT ROWID;
+
+-- L0's own work inside the handling of a traced exit (turtles run --trace):
+-- reflection decisions, vmcs12 <-> shadow syncs, entry checks, merges,
+-- EPT02 fills, L1's trapped VMREAD/VMWRITE by field, and the VM entry
+-- that ends each L2 exit's episode with the episode's total cycles.
+CREATE TABLE trace_steps (
+    run_id   INTEGER NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    seq      INTEGER NOT NULL CHECK (seq >= 0),
+    exit_seq INTEGER NOT NULL,   -- the exit_trace row it belongs to
+    cycle    INTEGER NOT NULL CHECK (cycle >= 0),
+    step     TEXT NOT NULL CHECK (step IN ('reflect', 'l0-handles',
+                 'nested-exit', 'sync-to-shadow', 'sync-from-shadow',
+                 'entry-checks', 'merge', 'ept02-fill', 'vmread', 'vmwrite',
+                 'l2-resumes')),
+    field    INTEGER,            -- VMCS field encoding (vmread, vmwrite)
+    value    INTEGER,            -- 64 bits, two's complement; see docs
+    cycles   INTEGER NOT NULL CHECK (cycles >= 0),
+    detail   TEXT,
+    PRIMARY KEY (run_id, seq),
+    FOREIGN KEY (run_id, exit_seq) REFERENCES exit_trace (run_id, seq)
+) WITHOUT ROWID;
 
 -- Traced L2 exits with the L1 exits each one caused (0 when L0 handled
 -- it alone), their summed cost, and episode_cycles: the whole cost of the

@@ -9,6 +9,10 @@ from .figures import figure5, figure9
 from .tables import table2
 
 
+def _diff(measured, paper):
+    return f"{100.0 * (measured - paper) / paper:+.0f}%"
+
+
 def _cell(c):
     text = c.text().replace("*", " ✓")
     return text + (" (input)" if c.is_input and c.measured is not None

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 # (roi() gives nothing).
 READABLE_VERSIONS = (1, 2, 3, 4)
 # A database of these versions is upgraded in place by turtles' writer.
-UPGRADABLE_VERSION = 2
 UPGRADABLE_VERSIONS = (2, 3)
 SCHEMA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))), "schema.sql")

@@ -46,9 +46,9 @@ def prepare_db(path):
             with open(results.SCHEMA) as f:
                 con.executescript(f.read())
         version = con.execute("PRAGMA user_version").fetchone()[0]
-        # turtles upgrades version 2 when it writes (l0/record/db.c).
+        # turtles upgrades versions 2 and 3 when it writes (db.c).
         if version not in (results.written_version(),
-                           results.UPGRADABLE_VERSION):
+                           *results.UPGRADABLE_VERSIONS):
             raise SystemExit(f"exp: {path} has schema version {version}, "
                              f"this turtles writes version "
                              f"{results.written_version()}: use another "

@@ -157,6 +157,7 @@ static const char upgrade_sql[] =
     "(cost_profile_json IS NULL OR json_valid(cost_profile_json)); "
     "PRAGMA user_version = 3";
 
+
 static int change_schema(sqlite3 *h, int64_t from, const char *sql,
                          const char *what, char *err, size_t errlen,
                          const char *path)
@@ -176,6 +177,25 @@ static int change_schema(sqlite3 *h, int64_t from, const char *sql,
         return -1;
     }
     return 0;
+}
+
+/* Version 3 -> 4 adds the region-of-interest tables, trace_steps and
+ * trace_l2_exits.episode_cycles: the part of analysis/schema.sql after
+ * this marker, so that it is written once. */
+#define VERSION_4_MARKER "-- VERSION 4 BEGIN"
+static int upgrade_to_4(sqlite3 *h, char *err, size_t errlen,
+                        const char *path)
+{
+    const char *part = strstr(schema_sql, VERSION_4_MARKER);
+    char *sql = part ? sqlite3_mprintf("%s; PRAGMA user_version = 4", part)
+                     : NULL;
+    int rc = sql ? change_schema(h, 3, sql, "upgrade the results schema from "
+                                 "version 3 to 4", err, errlen, path)
+                 : -1;
+    if (!sql)
+        say(err, errlen, "cannot upgrade '%s': out of memory", path);
+    sqlite3_free(sql);
+    return rc;
 }
 
 /* What db_open checks, in order. Nothing before change_schema writes to
@@ -205,7 +225,7 @@ static int open_checks(sqlite3 *h, const char *path, char *err, size_t errlen)
         return -1;
     }
     if (version != 0 && version != DB_SCHEMA_VERSION &&
-        version != DB_UPGRADABLE_VERSION) {
+        version != DB_UPGRADABLE_VERSION && version != 3) {
         say(err, errlen,
             "results database '%s' has schema version %" PRId64 ", this "
             "turtles writes version %d: give another --db path (see "
@@ -239,6 +259,9 @@ static int open_checks(sqlite3 *h, const char *path, char *err, size_t errlen)
     if (version == DB_UPGRADABLE_VERSION &&
         change_schema(h, version, upgrade_sql, "upgrade the results schema "
                       "from version 2 to 3", err, errlen, path) != 0)
+        return -1;
+    if ((version == DB_UPGRADABLE_VERSION || version == 3) &&
+        upgrade_to_4(h, err, errlen, path) != 0)
         return -1;
     return check_tables(h, err, errlen, path);
 }
