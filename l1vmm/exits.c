@@ -12,7 +12,7 @@
 #define CR4_VMXE (1ull << 13)
 #define CR4_PCIDE (1ull << 17)
 #define CR4_OSXSAVE (1ull << 18)
-#define CPUID1_ECX_OSXSAVE (1u << 27)
+#define APIC_BASE_ENABLE (1ull << 11)
 #define EFER_SCE (1ull << 0)
 #define EFER_LME (1ull << 8)
 #define EFER_LMA (1ull << 10)
@@ -24,14 +24,9 @@ void l2_end(int status, const char *reason)
 {
     io_flush();
     if (reason)
-        rt_printf("l1vmm: %s (L2 rip %#lx)\n", reason, vmread(GUEST_RIP));
+        rt_printf("l1vmm: %s (L2 rip %#lx)\n", reason, exit_rip());
     l2.done = 1;
     l2.status = status;
-}
-
-void skip_instruction(void)
-{
-    vmwrite(GUEST_RIP, vmread(GUEST_RIP) + vmread(EXIT_INSTRUCTION_LENGTH));
 }
 
 static uint64_t gpr_read(unsigned n)
@@ -337,55 +332,31 @@ static void on_wrmsr(void)
     }
     switch (msrs[i].kind) {
     case MSR_VMCS: vmwrite(msrs[i].field, v); break;
-    case MSR_HARDWARE: wrmsr(msr, v); break;
+    case MSR_HARDWARE:
+        wrmsr(msr, v);
+        if (msr == MSR_APIC_BASE)
+            cpuid_table_apic_enabled(!!(v & APIC_BASE_ENABLE));
+        break;
     case MSR_EFER_: write_efer(v); return;
     default: break; /* the TSC is not virtualized: writes are dropped */
     }
     skip_instruction();
 }
 
-/* --- CPUID --- */
-
-/* Features L2 must not see: VMX (L2 is not given nested VMX), and
- * what l1vmm's controls leave unavailable to it. */
-static const struct {
-    uint32_t leaf;
-    unsigned reg; /* 0 eax, 1 ebx, 2 ecx, 3 edx */
-    uint32_t bits;
-    uint32_t proc2_needed; /* hidden unless this control is set; 0: always */
-    int shadow_only;
-} cpuid_hidden[] = {
-    {1, 2, CPUID1_ECX_VMX, 0, 0},
-    {1, 2, 1u << 17, 0, 1},                /* PCID */
-    {7, 1, 1u << 10, PROC2_INVPCID, 0},    /* INVPCID */
-    {0x80000001, 3, 1u << 27, PROC2_RDTSCP, 0}, /* RDTSCP */
-};
+/* --- CPUID: from the table of cpuid.c --- */
 
 static void on_cpuid(void)
 {
     uint32_t leaf = (uint32_t)l2.regs.gpr[GPR_RAX];
     uint32_t sub = (uint32_t)l2.regs.gpr[GPR_RCX];
     if (!stats_cpuid(leaf, sub, &l2.regs)) {
-        struct cpuid_regs c = cpuid(leaf, sub);
-        uint32_t r[4] = {c.eax, c.ebx, c.ecx, c.edx};
-        for (unsigned i = 0; i < sizeof cpuid_hidden / sizeof cpuid_hidden[0];
-             i++) {
-            int hide = cpuid_hidden[i].proc2_needed
-                           ? !(caps.proc2 & cpuid_hidden[i].proc2_needed)
-                           : !cpuid_hidden[i].shadow_only ||
-                                 l2.paging == PAGING_SHADOW;
-            if (cpuid_hidden[i].leaf == leaf && hide &&
-                (leaf != 7 || sub == 0))
-                r[cpuid_hidden[i].reg] &= ~cpuid_hidden[i].bits;
-        }
-        /* OSXSAVE reflects the CR4 of the software asking: L2's. */
-        if (leaf == 1)
-            r[2] = (r[2] & ~CPUID1_ECX_OSXSAVE) |
-                   (visible_cr4() & CR4_OSXSAVE ? CPUID1_ECX_OSXSAVE : 0);
-        l2.regs.gpr[GPR_RAX] = r[0];
-        l2.regs.gpr[GPR_RBX] = r[1];
-        l2.regs.gpr[GPR_RCX] = r[2];
-        l2.regs.gpr[GPR_RDX] = r[3];
+        /* L2's CR4 matters to leaves 1 and 7 only (OSXSAVE, OSPKE). */
+        uint64_t cr4 = leaf == 1 || leaf == 7 ? visible_cr4() : 0;
+        struct cpuid_regs c = cpuid_table_lookup(leaf, sub, cr4);
+        l2.regs.gpr[GPR_RAX] = c.eax;
+        l2.regs.gpr[GPR_RBX] = c.ebx;
+        l2.regs.gpr[GPR_RCX] = c.ecx;
+        l2.regs.gpr[GPR_RDX] = c.edx;
     }
     skip_instruction();
 }
@@ -412,6 +383,7 @@ static void on_xsetbv(void)
         write_cr4(read_cr4() | CR4_OSXSAVE);
     __asm__ volatile("xsetbv" : : "c"(0), "a"((uint32_t)v),
                      "d"((uint32_t)(v >> 32)) : "memory");
+    cpuid_table_xcr0_changed();
     skip_instruction();
 }
 
@@ -419,7 +391,7 @@ static void on_xsetbv(void)
 
 static void on_exception(void)
 {
-    uint32_t info = vmread(EXIT_INTERRUPTION_INFO);
+    uint32_t info = exit_interruption_info();
     if (INTR_TYPE(info) == INTR_NMI)
         return; /* an NMI for l1vmm, taken by the exit: nothing to do */
     uint32_t error = info & INTR_HAS_ERROR ? vmread(EXIT_INTERRUPTION_ERROR)
@@ -429,7 +401,7 @@ static void on_exception(void)
         return;
     }
     /* Intercepted but not l1vmm's business: give it back to L2. */
-    inject(info, error, vmread(EXIT_INSTRUCTION_LENGTH));
+    inject(info, error, exit_instruction_length());
 }
 
 /* Only if the CPU forces external-interrupt exiting (l1vmm leaves it
@@ -470,8 +442,7 @@ static void on_hlt(void)
                              "activity state for it to wait in "
                              "(IA32_VMX_MISC[6])");
     } else {
-        skip_instruction();
-        vmwrite(GUEST_INTERRUPTIBILITY, vmread(GUEST_INTERRUPTIBILITY) & ~3u);
+        skip_instruction(); /* ends STI/MOV-SS blocking, as 25.4.2 needs */
         vmwrite(GUEST_ACTIVITY_STATE, ACTIVITY_HLT);
     }
 }
@@ -576,13 +547,7 @@ void exits_dispatch(uint32_t reason_field)
     if (l2.paging == PAGING_EPT && !(caps.misc & VMX_MISC_SAVES_LMA))
         vmcs_set_long_mode(!!(vmread(GUEST_IA32_EFER) & EFER_LMA));
 
-    l2.injected = 0;
-    l2.vectoring_info = vmread(IDT_VECTORING_INFO);
-    if (l2.vectoring_info & INTR_VALID) {
-        l2.vectoring_error = vmread(IDT_VECTORING_ERROR);
-        l2.vectoring_length = vmread(EXIT_INSTRUCTION_LENGTH);
-    }
-
+    /* exitpath.c has read the IDT-vectoring information. */
     exit_handler h = reason < EXIT_REASON_COUNT ? handlers[reason] : 0;
     if (h) {
         h();

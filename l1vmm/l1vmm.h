@@ -133,7 +133,6 @@ void shadow_invlpg(uint64_t address);
 void exits_dispatch(uint32_t reason);
 void l2_end(int status, const char *why);
 void inject_exception(unsigned vector, int has_error, uint32_t error);
-void skip_instruction(void);
 
 /* io.c */
 void io_exit(uint64_t qualification);
@@ -168,5 +167,27 @@ static inline void *l2_ptr(uint64_t gpa, uint64_t len)
         return 0;
     return l2.ram + gpa;
 }
+
+/* exitpath.c: the VMCS fields read at each exit and written before each
+ * entry, lean or as KVM 2.6.35 (`exit-path=`). Exit fields are read at
+ * most once per exit, through these. */
+enum exit_path { EXIT_PATH_LEAN, EXIT_PATH_KVM };
+extern enum exit_path exit_path;
+void exitpath_init(enum exit_path p);
+uint32_t exitpath_begin(void); /* the exit reason field */
+void exitpath_end(void);
+uint64_t exit_rip(void);
+uint32_t exit_instruction_length(void);
+uint32_t exit_interruption_info(void);
+uint32_t exit_interruptibility(void);
+void exit_set_interruptibility(uint32_t v);
+void skip_instruction(void); /* RIP past it, STI/MOV-SS blocking ended */
+
+/* cpuid.c: L2's CPUID answered from a table built at start-up. */
+void cpuid_table_init(void);
+struct cpuid_regs cpuid_table_lookup(uint32_t leaf, uint32_t sub,
+                                     uint64_t l2_cr4);
+void cpuid_table_apic_enabled(int on);
+void cpuid_table_xcr0_changed(void);
 
 #endif

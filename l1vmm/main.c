@@ -1,7 +1,8 @@
 /* l1vmm: a VMX hypervisor that boots as a multiboot kernel and runs the
  * first multiboot module as its one guest, L2 (docs/l1vmm.md).
  *
- *   l1vmm [paging=ept|shadow] [ram=MIB]      (module: the L2 image ARGS)
+ *   l1vmm [paging=ept|shadow] [ram=MIB] [exit-path=lean|kvm]
+ *                                            (module: the L2 image ARGS)
  *
  * It checks for VMX, derives its controls, loads L2 into a region of its
  * own memory, runs it until it ends, prints the L1STATS block and exits
@@ -108,8 +109,9 @@ static int run_l2(void)
         }
         uint64_t start = rdtsc();
         l2.launched = 1;
-        uint32_t reason = (uint32_t)vmread(EXIT_REASON);
+        uint32_t reason = exitpath_begin();
         exits_dispatch(reason);
+        exitpath_end();
         stats_cycles(reason & 0xFFFF, rdtsc() - start);
     }
     return 0;
@@ -118,11 +120,14 @@ static int run_l2(void)
 int main(const struct rt_boot *boot)
 {
     static const struct rt_arg args[] = {{"paging", 0, 0, "ept shadow"},
-                                         {"ram", 4, 1024, 0}};
+                                         {"ram", 4, 1024, 0},
+                                         {"exit-path", 0, 0, "lean kvm"}};
     RT_ARGS_REQUIRE(boot, "l1vmm", args);
     char paging[8] = "ept";
     rt_cmdline_get(boot->cmdline, "paging", paging, sizeof paging);
     l2.paging = strcmp(paging, "shadow") ? PAGING_EPT : PAGING_SHADOW;
+    char path[8] = "lean";
+    rt_cmdline_get(boot->cmdline, "exit-path", path, sizeof path);
     uint64_t ram_mib = rt_cmdline_u64(boot->cmdline, "ram", DEFAULT_RAM_MIB);
     if (ram_mib % 2) {
         rt_printf("PANIC: l1vmm: ram=%lu: give an even number of MiB\n",
@@ -137,14 +142,17 @@ int main(const struct rt_boot *boot)
                  "'guest.elf ARGS')");
     if (caps_init(l2.paging) || place_l2_ram(boot, ram_mib * MIB))
         return RT_EXIT_FAIL;
+    exitpath_init(strcmp(path, "kvm") ? EXIT_PATH_LEAN : EXIT_PATH_KVM);
+    cpuid_table_init();
 
     struct l2_image image;
     if (load_l2(boot, &image) || vmcs_init(&image) ||
         (l2.paging == PAGING_EPT ? ept_init() : shadow_init()))
         return RT_EXIT_FAIL;
 
-    rt_printf("l1vmm: paging=%s, L2 RAM %lu MiB at %#lx, L2 entry %#lx\n",
-              l2.paging == PAGING_EPT ? "ept" : "shadow", ram_mib,
+    rt_printf("l1vmm: paging=%s, exit-path=%s, L2 RAM %lu MiB at %#lx, "
+              "L2 entry %#lx\n",
+              l2.paging == PAGING_EPT ? "ept" : "shadow", path, ram_mib,
               (uint64_t)(uintptr_t)l2.ram, image.entry);
     io_direct(image.direct_io);
     if (run_l2())

@@ -1,8 +1,9 @@
 /* The shadowed fields, chosen by what l1vmm's exit path touches (l1vmm/
- * main.c, exits.c, vmcs.c, shadow.c), in the spirit of KVM's
- * vmcs_shadow_fields.h. The L2 CPUID path of l1vmm (EXIT_REASON,
- * IDT_VECTORING_INFO, GUEST_RIP, EXIT_INSN_LEN, then VMWRITE GUEST_RIP) is
- * entirely shadowed: with shadowing on it costs L1 no exit to L0.
+ * main.c, exitpath.c, exits.c, vmcs.c, shadow.c), in the spirit of KVM's
+ * vmcs_shadow_fields.h. The L2 CPUID path of l1vmm's `exit-path=lean`
+ * (EXIT_REASON, GUEST_RIP, EXIT_INSN_LEN, GUEST_INTERRUPTIBILITY, then
+ * VMWRITE GUEST_RIP) is entirely shadowed: with shadowing on it costs L1
+ * no exit to L0. `exit-path=kvm` also writes HOST_CR0, which traps.
  *
  * Deliberately not shadowed:
  * - INSN_ERROR: L0 writes it when it emulates a failing VMX instruction

@@ -291,3 +291,12 @@ def debug():
     # (not after the last iteration) pushes RF = 1 (18.3.1.1).
     details = ["DETAIL debug int1=0,1,1,0xffff0ff0 gd=1,1,1,0,1 rep_rf=1"]
     return lines, details
+
+
+def vectoring():
+    # Each event arrives once although its delivery is interrupted by a
+    # VM exit under shadow paging (SDM Vol. 3C 27.2.3, 26.6); #GP for a
+    # selector past the GDT limit has the selector as error code (Vol. 3A
+    # 6.13); every frame holds the fresh stack's top as RSP (10 MiB).
+    return ["RESULT vectoring int3=1 int=1 ud=1 gp=1 gp_error=0x1230 tf=1 "
+            "timer=1 rsp=ok"]

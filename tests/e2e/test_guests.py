@@ -142,6 +142,8 @@ CASES = [
     Case("tlbloop", "pages=64 passes=2 reload=1", OK,
          lines=[f"RESULT tlbloop pages=64 passes=2 reload=1 "
                 f"sum={3 * 64 * 63 // 2}"]),
+    # Events whose delivery a VM exit interrupts (l1vmm paging=shadow).
+    system_case("vectoring", expected_system.vectoring()),
     # The PC platform (docs/platform.md); it ends with an ACPI power-off.
     # Bochs has no fw_cfg and its BIOS puts the PM ports elsewhere; under
     # l1vmm a multiboot L2 gets neither the platform's ports nor its tables

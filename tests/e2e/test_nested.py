@@ -7,7 +7,10 @@ test_guests.py's job; here:
   (its L1STATS block) equal those it prints on Bochs' VMX for the same
   guest and paging mode, and do not depend on L0's options;
 - VMCS shadowing removes L1's VMREAD/VMWRITE exits that the merge needs
-  none of, and the database attributes every exit to its levels."""
+  none of, and the database attributes every exit to its levels;
+- one L2 CPUID causes exactly the L1 exits l1vmm's exit path
+  (`exit-path=lean|kvm`, docs/l1vmm.md "Exit path") accounts for,
+  counted from the exit trace."""
 
 import os
 import re
@@ -20,7 +23,21 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import Report, arguments  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-REASON_CPUID, REASON_VMREAD, REASON_VMWRITE = 10, 23, 25
+REASON_CPUID, REASON_VMREAD, REASON_VMRESUME, REASON_VMWRITE = 10, 23, 24, 25
+
+# The L1 exits of one L2 CPUID, from the field lists of docs/l1vmm.md
+# ("Exit path") and L0's shadowed fields (vmcs-shadow/shadow_fields.c):
+# lean reads EXIT_REASON, GUEST_RIP, the instruction length and the
+# interruptibility state and writes GUEST_RIP; kvm adds the reads of
+# IDT_VECTORING_INFO, VM_EXIT_INTR_INFO and GUEST_CR3 and the write of
+# HOST_CR0 (TPR_THRESHOLD does not exist: L0's CPU has no TPR shadow).
+# With shadowing on, only HOST_CR0 (host state is not shadowed) traps.
+CPUID_L1_EXITS = {
+    ("lean", "off"): {REASON_VMREAD: 4, REASON_VMWRITE: 1, REASON_VMRESUME: 1},
+    ("kvm", "off"): {REASON_VMREAD: 7, REASON_VMWRITE: 2, REASON_VMRESUME: 1},
+    ("lean", "on"): {REASON_VMRESUME: 1},
+    ("kvm", "on"): {REASON_VMWRITE: 1, REASON_VMRESUME: 1},
+}
 
 # Guests whose serial output is the same on every backend (no TSC values,
 # no image paths), so that L1's I/O exits can be compared too. exitstats
@@ -119,6 +136,36 @@ def main():
     r.check(vmx_off >= iters and vmx_on < vmx_off / 4,
             "VMCS shadowing removes most of L1's VMREAD/VMWRITE exits",
             f"off: {vmx_off}, on: {vmx_on}")
+
+    # One L2 CPUID, counted: the L1 exits the trace files under each L2
+    # CPUID exit, by reason, divided by the L2 CPUIDs.
+    with tempfile.TemporaryDirectory() as d:
+        for (path, shadowing), want in CPUID_L1_EXITS.items():
+            db = os.path.join(d, f"{path}-{shadowing}.db")
+            prog = os.environ.get("TURTLES",
+                                  os.path.join(ROOT, "build", "turtles"))
+            p = subprocess.run(
+                [prog, "run", "--mode", "nested", "--l1-args",
+                 f"paging=ept exit-path={path}", "--vmcs-shadowing",
+                 shadowing, "--merge", "full", "--db", db, "--trace",
+                 image("exits"), "kind=cpuid", "iters=50"],
+                cwd=ROOT, capture_output=True, text=True, timeout=300)
+            con = sqlite3.connect(db)
+            l2 = con.execute("select count(*) from exit_trace where "
+                             "guest_level = 2 and reason = ?",
+                             (REASON_CPUID,)).fetchone()[0]
+            caused = dict(con.execute(
+                "select c.reason, count(*) from exit_trace p join exit_trace"
+                " c on c.run_id = p.run_id and c.parent_seq = p.seq where "
+                "p.guest_level = 2 and p.reason = ? group by c.reason",
+                (REASON_CPUID,)).fetchall())
+            con.close()
+            got = {k: v / l2 for k, v in caused.items()} if l2 else {}
+            r.check(p.returncode == 0 and l2 >= 50 and got == want,
+                    f"one L2 CPUID causes the L1 exits of exit-path={path} "
+                    f"(shadowing {shadowing})",
+                    f"status {p.returncode}, L2 CPUIDs {l2}",
+                    f"per L2 CPUID: {got}", f"expected: {want}", p.stderr)
 
     return r.finish()
 
