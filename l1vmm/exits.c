@@ -400,18 +400,35 @@ static void on_exception(void)
         shadow_page_fault(vmread(EXIT_QUALIFICATION), error);
         return;
     }
-    /* Intercepted but not l1vmm's business: give it back to L2. */
-    inject(info, error, exit_instruction_length());
+    /* Intercepted (exception-bitmap=) but not l1vmm's business: given
+     * back to L2. A hardware exception raised while another event was
+     * being delivered combines with it (inject_exception); INT3 and
+     * INTO go back with their instruction length. */
+    if (INTR_TYPE(info) == INTR_HW_EXCEPTION)
+        inject_exception(INTR_VECTOR(info), !!(info & INTR_HAS_ERROR), error);
+    else
+        inject(info, error, exit_instruction_length());
 }
 
-/* Only if the CPU forces external-interrupt exiting (l1vmm leaves it
- * off so that APIC interrupts go to L2): l1vmm runs with interrupts off
- * and takes none, so it masks the PICs again and resumes. */
-static void on_external_interrupt(void) { rt_mask_pic(); }
+/* With interrupts=exit the vector is held for L2 (irq.c). Otherwise
+ * only if the CPU forces external-interrupt exiting (l1vmm leaves it off
+ * so that APIC interrupts go to L2): l1vmm runs with interrupts off and
+ * takes none, so it masks the PICs again and resumes. */
+static void on_external_interrupt(void)
+{
+    if (irq_forwarding)
+        irq_on_external_interrupt();
+    else
+        rt_mask_pic();
+}
 
+/* With interrupts=exit irq_prepare_entry injects what waited for the
+ * window; otherwise l1vmm never asks for it. */
 static void on_interrupt_window(void)
 {
-    caps.proc &= ~PROC_INTERRUPT_WINDOW; /* l1vmm never asks for it */
+    if (irq_forwarding)
+        return;
+    caps.proc &= ~PROC_INTERRUPT_WINDOW;
     vmwrite(PROC_BASED_CONTROLS, caps.proc);
 }
 
@@ -561,4 +578,6 @@ void exits_dispatch(uint32_t reason_field)
     /* The interrupted event is delivered again (SDM Vol. 3C 28.2.4). */
     if (!l2.injected && !l2.done && (l2.vectoring_info & INTR_VALID))
         inject(l2.vectoring_info, l2.vectoring_error, l2.vectoring_length);
+    if (!l2.done)
+        irq_prepare_entry();
 }

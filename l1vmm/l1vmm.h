@@ -59,7 +59,9 @@ extern struct vmx_caps caps;
 /* caps.c */
 int caps_init(enum paging_mode mode);
 
-/* vmcs.c */
+/* vmcs.c; vmcs_exception_bitmap: the exceptions l1vmm intercepts only
+ * to give them back to L2 (`exception-bitmap=`, set before vmcs_init). */
+extern uint32_t vmcs_exception_bitmap;
 struct l2_image;
 int vmcs_init(const struct l2_image *image);
 uint64_t vmcs_cr0_real(uint64_t visible);
@@ -189,5 +191,11 @@ struct cpuid_regs cpuid_table_lookup(uint32_t leaf, uint32_t sub,
                                      uint64_t l2_cr4);
 void cpuid_table_apic_enabled(int on);
 void cpuid_table_xcr0_changed(void);
+
+/* irq.c: `interrupts=exit`, L2's interrupts through l1vmm. */
+extern int irq_forwarding;
+int irq_init(int forward);
+void irq_on_external_interrupt(void);
+void irq_prepare_entry(void);
 
 #endif

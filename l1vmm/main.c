@@ -2,6 +2,7 @@
  * first multiboot module as its one guest, L2 (docs/l1vmm.md).
  *
  *   l1vmm [paging=ept|shadow] [ram=MIB] [exit-path=lean|kvm]
+ *         [interrupts=direct|exit] [exception-bitmap=MASK]
  *                                            (module: the L2 image ARGS)
  *
  * It checks for VMX, derives its controls, loads L2 into a region of its
@@ -98,6 +99,23 @@ static int place_l2_ram(const struct rt_boot *boot, uint64_t bytes)
 }
 
 
+/* The exceptions `exception-bitmap=` may name: those l1vmm gives back to
+ * L2 exactly as the CPU would have delivered them. Not #DB (pending debug
+ * state), NMI, #PF (CR2 and shadow paging's own use), #MC, nor the
+ * reserved vectors. */
+#define REFLECTABLE 0x000B3DF9u /* 0, 3-8, 10-13, 16, 17, 19 */
+
+static void set_exception_bitmap(uint64_t mask)
+{
+    if (mask & ~(uint64_t)REFLECTABLE) {
+        rt_printf("PANIC: l1vmm: exception-bitmap=%#lx: l1vmm can intercept "
+                  "only vectors 0, 3-8, 10-13, 16, 17 and 19 (mask %#x)\n",
+                  mask, REFLECTABLE);
+        rt_exit(RT_EXIT_BAD_ARGS);
+    }
+    vmcs_exception_bitmap = (uint32_t)mask;
+}
+
 static int run_l2(void)
 {
     while (!l2.done) {
@@ -121,13 +139,16 @@ int main(const struct rt_boot *boot)
 {
     static const struct rt_arg args[] = {{"paging", 0, 0, "ept shadow"},
                                          {"ram", 4, 1024, 0},
-                                         {"exit-path", 0, 0, "lean kvm"}};
+                                         {"exit-path", 0, 0, "lean kvm"},
+                                         {"interrupts", 0, 0, "direct exit"},
+                                         {"exception-bitmap", 0, 0xFFFFFFFF, 0}};
     RT_ARGS_REQUIRE(boot, "l1vmm", args);
     char paging[8] = "ept";
     rt_cmdline_get(boot->cmdline, "paging", paging, sizeof paging);
     l2.paging = strcmp(paging, "shadow") ? PAGING_EPT : PAGING_SHADOW;
-    char path[8] = "lean";
+    char path[8] = "lean", interrupts[8] = "direct";
     rt_cmdline_get(boot->cmdline, "exit-path", path, sizeof path);
+    rt_cmdline_get(boot->cmdline, "interrupts", interrupts, sizeof interrupts);
     uint64_t ram_mib = rt_cmdline_u64(boot->cmdline, "ram", DEFAULT_RAM_MIB);
     if (ram_mib % 2) {
         rt_printf("PANIC: l1vmm: ram=%lu: give an even number of MiB\n",
@@ -135,12 +156,15 @@ int main(const struct rt_boot *boot)
         rt_exit(RT_EXIT_BAD_ARGS);
     }
 
+    set_exception_bitmap(rt_cmdline_u64(boot->cmdline, "exception-bitmap", 0));
+
     check_vmx();
     if (boot->mods_count == 0)
         rt_panic("l1vmm: no L2 guest: give its image as the first multiboot "
                  "module (GRUB: module /boot/guest.elf ARGS; QEMU: -initrd "
                  "'guest.elf ARGS')");
-    if (caps_init(l2.paging) || place_l2_ram(boot, ram_mib * MIB))
+    if (caps_init(l2.paging) || place_l2_ram(boot, ram_mib * MIB) ||
+        irq_init(!strcmp(interrupts, "exit")))
         return RT_EXIT_FAIL;
     exitpath_init(strcmp(path, "kvm") ? EXIT_PATH_LEAN : EXIT_PATH_KVM);
     cpuid_table_init();

@@ -16,6 +16,8 @@
 
 #define PAT_POWER_ON 0x0007040600070406ull /* SDM Vol. 3A 13.12.4 */
 
+uint32_t vmcs_exception_bitmap;
+
 static uint8_t vmxon_region[4096] __attribute__((aligned(4096)));
 static uint8_t vmcs_region[4096] __attribute__((aligned(4096)));
 
@@ -162,8 +164,10 @@ static void init_controls(void)
     put(EXIT_CONTROLS, caps.exit);
     put(ENTRY_CONTROLS, caps.entry);
     /* Shadow paging intercepts every #PF: with mask = match = 0 the
-     * exception bitmap bit alone decides (SDM Vol. 3C 25.6.3). */
-    put(EXCEPTION_BITMAP, l2.paging == PAGING_SHADOW ? 1u << VEC_PF : 0);
+     * exception bitmap bit alone decides (SDM Vol. 3C 25.6.3). The
+     * exceptions of `exception-bitmap=` exit too and go back to L2. */
+    put(EXCEPTION_BITMAP, (l2.paging == PAGING_SHADOW ? 1u << VEC_PF : 0) |
+                              vmcs_exception_bitmap);
     put(PAGE_FAULT_ERROR_MASK, 0);
     put(PAGE_FAULT_ERROR_MATCH, 0);
     put(CR3_TARGET_COUNT, 0);

@@ -19,6 +19,9 @@
  *   exception   INT3 into a handler                exception
  *   interrupt   a local APIC timer interrupt, waited for with STI;HLT
  *                                                  external interrupt, HLT
+ *   pending     a one-shot timer interrupt requested while IF = 0 (seen
+ *               in IRR, or in ISR once an exit acknowledged it), taken
+ *               after STI;NOP                      interrupt window
  *   ept         first touch of a fresh 4 KiB page  EPT violation
  */
 #include "cpu.h"
@@ -26,9 +29,12 @@
 
 #define APIC_BASE 0xFEE00000ull
 enum { APIC_VERSION = 0x030, APIC_EOI = 0x0B0, APIC_SVR = 0x0F0,
-       APIC_LVT_TIMER = 0x320, APIC_INITIAL = 0x380, APIC_DIVIDE = 0x3E0 };
+       APIC_ISR = 0x100, APIC_IRR = 0x200, APIC_LVT_TIMER = 0x320,
+       APIC_INITIAL = 0x380, APIC_DIVIDE = 0x3E0 };
 #define LVT_PERIODIC (1u << 17)
 #define TIMER_VECTOR 0x40
+#define PENDING_COUNT 2000   /* timer ticks before the pending interrupt */
+#define POLL_LIMIT 10000000u /* polls for it before giving up */
 #define MSR_FEATURE_CONTROL 0x3Au
 #define MSR_SYSENTER_CS 0x174u
 #define CR0_TS (1ull << 3)
@@ -112,6 +118,29 @@ static void op_interrupt(uint64_t i)
     }
 }
 
+/* The IRR or ISR bit of `vector` (8 registers of 32 bits, 16 bytes
+ * apart; SDM Vol. 3A 11.8.4). */
+static int apic_bit(unsigned base, unsigned vector)
+{
+    return apic_read(base + 0x10 * (vector / 32)) >> (vector % 32) & 1;
+}
+
+/* With IF = 0 (the runtime runs with interrupts off) the timer's
+ * interrupt waits; once it is requested, STI opens the window after the
+ * next instruction (SDM Vol. 3A 6.8.3). A hypervisor that takes the
+ * interrupt with an exit that acknowledges it holds it itself (ISR set)
+ * and delivers it when the window opens. An interrupt that never comes
+ * leaves `handled` short and fails the run. */
+static void op_pending(uint64_t i)
+{
+    (void)i;
+    apic_write(APIC_INITIAL, PENDING_COUNT);
+    for (unsigned k = 0; k < POLL_LIMIT; k++)
+        if (apic_bit(APIC_IRR, TIMER_VECTOR) || apic_bit(APIC_ISR, TIMER_VECTOR))
+            break;
+    __asm__ volatile("sti; nop; cli" ::: "memory");
+}
+
 static void op_ept(uint64_t i)
 {
     volatile uint8_t *p = (volatile uint8_t *)(uintptr_t)(TOUCH_BASE + i * PAGE);
@@ -134,7 +163,7 @@ static const struct kind kinds[] = {
     {"rdmsr", op_rdmsr, 0},         {"wrmsr", op_wrmsr, 0},
     {"cr", op_cr, 0},               {"apic", op_apic, 0},
     {"exception", op_exception, 1}, {"interrupt", op_interrupt, 0},
-    {"ept", op_ept, 0},
+    {"pending", op_pending, 1},     {"ept", op_ept, 0},
 };
 
 static const struct kind *find_kind(const char *name)
@@ -155,20 +184,24 @@ static void setup(const struct kind *k, const struct rt_boot *boot,
     if (k->op == op_ept && TOUCH_BASE + iters * PAGE > rt_ram_bytes(boot))
         rt_panic("exits: kind=ept touches %lu pages from 16 MiB up: more "
                  "than RAM holds", iters);
-    if (k->op == op_interrupt) {
+    if (k->op == op_interrupt || k->op == op_pending) {
         rt_set_handler(TIMER_VECTOR, on_timer);
         apic_write(APIC_SVR, 0x1FF);  /* enabled, spurious vector 0xFF */
         apic_write(APIC_DIVIDE, 0xB); /* divide by 1 */
+    }
+    if (k->op == op_interrupt) {
         apic_write(APIC_LVT_TIMER, LVT_PERIODIC | TIMER_VECTOR);
         apic_write(APIC_INITIAL, 20000);
     }
+    if (k->op == op_pending)
+        apic_write(APIC_LVT_TIMER, TIMER_VECTOR); /* one-shot, armed per op */
 }
 
 int main(const struct rt_boot *boot)
 {
     static const struct rt_arg args[] = {
         {"kind", 0, 0, "cpuid vmcall pio-out pio-in rdmsr wrmsr cr apic "
-                       "exception interrupt ept"},
+                       "exception interrupt pending ept"},
         {"iters", 1, 1000000000, 0}};
     RT_ARGS_REQUIRE(boot, "exits", args);
     char name[16] = "cpuid";

@@ -322,5 +322,10 @@ void cpu_deliver(struct cpu *c, unsigned vector, enum event_kind kind,
         }
         kind = EV_EXCEPTION;
         return_rip = fault_rip;
+        /* Only the first event is the one VM entry injected: an
+         * exception raised while delivering it is the guest's own, so
+         * the exception bitmap applies to it and a #PF loads CR2 (SDM
+         * Vol. 3C 26.6.1.1, 27.2.3). */
+        c->vmx.injecting = 0;
     }
 }

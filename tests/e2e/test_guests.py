@@ -107,7 +107,7 @@ CASES = [
     # Exit-type microbenchmarks (Figure 6): the kinds whose operation
     # takes a handler or a device on some backend.
     *[Case("exits", f"kind={k} iters=20", OK, lines=[expected.exits(k, 20)])
-      for k in ("vmcall", "pio-in", "cr", "interrupt", "ept")],
+      for k in ("vmcall", "pio-in", "cr", "interrupt", "pending", "ept")],
     # A write to an unmapped page: #PF, error code W=1 (SDM Vol. 3A 4.7).
     Case("fault", "kind=pf", EXCEPTION,
          patterns=[exception_line(14, "0x2", 0x123456789000)]),

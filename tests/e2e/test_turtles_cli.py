@@ -170,7 +170,7 @@ def guest_argument_cases():
     return [
         ("l1vmm: a misspelt key", l1vmm + ["--l1-args", "pagin=shadow",
          image("hello")], "PANIC: l1vmm: unknown argument 'pagin=shadow' "
-         "(keys: paging, ram)"),
+         "(keys: paging, ram, exit-path, interrupts, exception-bitmap)"),
         ("l1vmm: a bad value", l1vmm + ["--l1-args", "paging=shadw",
          image("hello")], "PANIC: l1vmm: 'paging=shadw': the value must be "
          "one of: ept shadow"),

@@ -38,12 +38,21 @@
 #define POLL_LIMIT 10000000u
 
 #define APIC_BASE 0xFEE00000ull
-enum { APIC_EOI = 0x0B0, APIC_SVR = 0x0F0, APIC_LVT_TIMER = 0x320,
-       APIC_INITIAL = 0x380, APIC_DIVIDE = 0x3E0 };
+enum { APIC_EOI = 0x0B0, APIC_SVR = 0x0F0, APIC_ISR = 0x100,
+       APIC_IRR = 0x200, APIC_LVT_TIMER = 0x320, APIC_INITIAL = 0x380,
+       APIC_DIVIDE = 0x3E0 };
 
 static void apic_write(unsigned reg, uint32_t v)
 {
     *(volatile uint32_t *)(uintptr_t)(APIC_BASE + reg) = v;
+}
+
+/* The IRR or ISR bit of `vector` (SDM Vol. 3A 11.8.4). */
+static int apic_bit(unsigned base, unsigned vector)
+{
+    uint32_t reg = *(volatile uint32_t *)(uintptr_t)(APIC_BASE + base +
+                                                     0x10 * (vector / 32));
+    return reg >> (vector % 32) & 1;
 }
 
 static volatile unsigned count[256];
@@ -127,13 +136,18 @@ int main(const struct rt_boot *boot)
                      : [top] "r"(FRESH_STACK_TOP)
                      : "rax", "rbx", "memory", "cc");
 
-    /* The interrupt may be requested before STI; it is taken after it,
-     * on the fresh stack, in the loop that waits for it (which touches
-     * no stack). */
+    /* The interrupt is requested while IF = 0 (seen in IRR, or in ISR
+     * once a hypervisor's exit acknowledged it), so that every backend
+     * takes it at the same point: after STI, on the fresh stack, in the
+     * loop that waits for it (which touches no stack). */
     apic_write(APIC_SVR, 0x1FF);
     apic_write(APIC_DIVIDE, 0xB);
     apic_write(APIC_LVT_TIMER, VEC_TIMER); /* one-shot */
     apic_write(APIC_INITIAL, 1000);
+    for (unsigned k = 0; k < POLL_LIMIT && !apic_bit(APIC_IRR, VEC_TIMER) &&
+                         !apic_bit(APIC_ISR, VEC_TIMER);
+         k++)
+        ;
     uint64_t polls = POLL_LIMIT; /* a lost interrupt ends the wait */
     __asm__ volatile("mov %%rsp, %%rbx\n\t"
                      "mov %[top], %%rsp\n\t"
