@@ -9,6 +9,7 @@
 #include "cpu/cpu.h"
 #include "cpu/decode.h"
 #include "cpu/mmu.h"
+#include "cpu/tlb_charge.h"
 
 /* Operand access is the interpreter's hot path: always inlined into the
  * families (measured: about 15% of run time otherwise). */
@@ -70,7 +71,10 @@ static inline uint64_t op_ea(const struct cpu *c, const struct insn *i,
 /* The TLB entry for a data access that needs no segmentation work
  * (64-bit mode, no FS/GS base), fits in one page, and hits the TLB with
  * the needed rights; NULL sends the caller to the full path in mmu.c,
- * which also handles faults, A/D bits, MMIO and self-modifying code. */
+ * which also handles faults, A/D bits, MMIO and self-modifying code.
+ * A hit meets the modeled TLB as the full path does: what the model
+ * charges must not depend on this host-side TLB (a second look at the
+ * same page, as a read-modify-write makes, charges nothing more). */
 static inline struct tlb_entry *fast_tlb(struct cpu *c, unsigned seg,
                                          uint64_t lin, unsigned size,
                                          bool write)
@@ -86,6 +90,7 @@ static inline struct tlb_entry *fast_tlb(struct cpu *c, unsigned seg,
                   (!(t->perm & TLB_WRITE) &&
                    (c->cpl == 3 || (c->cr0 & CR0_WP)))))
         return NULL;
+    tlb_charge_data(c, lin);
     return t;
 }
 

@@ -38,12 +38,7 @@ L1_PROGRAMS = {"vmxfuzz": "rounds=60", "vmxmsr": "", "vmxguests": "",
 # (host-side, docs/emulator.md), which the step engine's fetch cache and
 # the block engine's lookup skip at different times. Modeled cycles do
 # not depend on them; the comparison of cycles above is what counts.
-# modeled_tlb_hits is here too: a data access that takes the slow path
-# of the software TLB (l0/cpu/mmu.c page_access) counts a modeled hit
-# that the fast path (l0/cpu/ops.h) does not, so its count follows the
-# host-side TLB (Linux bare: 1 in 21.7 M apart); hits cost no cycles.
-HOST_COUNTERS = {"decoded", "tlb_fills", "walk_refs", "ept_walk_refs",
-                 "modeled_tlb_hits"}
+HOST_COUNTERS = {"decoded", "tlb_fills", "walk_refs", "ept_walk_refs"}
 STATS = re.compile(r"^turtles: stats: instructions=(\d+) cycles=(\d+) ")
 
 
