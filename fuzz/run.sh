@@ -83,6 +83,13 @@ echo "$summary" | sed '/^$/d; s/^/  /'
 if [ -n "$failed" ]; then
     echo "fuzz: FINDINGS in:$failed (reproducers and replay commands:" \
          "$findings/*.txt)"
+    # The reports themselves, so that a CI log alone shows what was found
+    # and the command that replays it.
+    for f in "$findings"/*.txt; do
+        [ -f "$f" ] || continue
+        echo "--- $f"
+        head -n 40 "$f"
+    done
     exit 1
 fi
 echo "fuzz: no findings"

@@ -46,9 +46,22 @@ void hv_skip_instruction(struct hv *h)
 void hv_inject_exception(struct hv *h, unsigned vector, uint32_t error)
 {
     bool has_error = cpu_exception_has_error(vector);
-    vmcs_set(h->cur, VMCS_IDX_ENTRY_INTR_INFO,
-             INTR_VALID | INTR_TYPE_HW_EXCEPTION |
-                 (has_error ? INTR_HAS_ERROR : 0) | vector);
+    uint32_t info = INTR_VALID | INTR_TYPE_HW_EXCEPTION |
+                    (has_error ? INTR_HAS_ERROR : 0) | vector;
+    /* An exception of L2's instruction that L0 completes is L2's: L1
+     * gets the exception exit its exception bitmap asks for (SDM Vol. 3C
+     * 26.2, 28.2.2), which an injection into L2 would bypass (27.6.1). */
+    if (h->cur == &h->vmcs02 && nested_l1_wants_exception(h, vector, error)) {
+        vmcs_set(h->cur, VMCS_IDX_EXIT_INTR_INFO, info);
+        vmcs_set(h->cur, VMCS_IDX_EXIT_INTR_ERROR, error);
+        vmcs_set(h->cur, VMCS_IDX_IDT_VECTORING_INFO, 0);
+        /* 28.2.1: a #PF exit's qualification is the linear address. */
+        nested_vmexit(h, &(struct nested_exit){
+                             .reason = VMX_EXIT_EXCEPTION_NMI,
+                             .qualification = vector == VEC_PF ? h->c->cr2 : 0});
+        return;
+    }
+    vmcs_set(h->cur, VMCS_IDX_ENTRY_INTR_INFO, info);
     vmcs_set(h->cur, VMCS_IDX_ENTRY_EXCEPTION_ERROR, error);
 }
 
@@ -271,6 +284,29 @@ static enum hv_action handle_ept_violation(struct hv *h)
     return HV_RESUME;
 }
 
+/* The bits VMX keeps set in the real CR0/CR4 (SDM Vol. 3C 24.8), which
+ * L0 owns in every VMCS's guest/host mask. */
+static uint64_t l0_cr_bits(unsigned cr)
+{
+    return cr ? CR4_VMXE : CR0_NE;
+}
+
+/* What a MOV to CR0/CR4 that L0 completes writes. For L2 the exit came
+ * to L0 for L0's bits alone: L1 wanted none of it (reflect.c), and a
+ * MOV that does not exit leaves the bits of the guest/host mask as they
+ * are (SDM Vol. 3C 26.3). So the bits L1 owns in vmcs12's mask keep the
+ * real register's value, and L2's value goes into the others; the
+ * instruction's checks apply to that result (KVM's nested MOV to CR4
+ * does the same). L1 and a single-level guest write the whole value. */
+static uint64_t cr_written(struct hv *h, unsigned cr, uint64_t value,
+                           uint64_t mask, uint64_t real)
+{
+    if (h->cur != &h->vmcs02)
+        return value;
+    uint64_t l1_bits = mask & ~l0_cr_bits(cr);
+    return (value & ~l1_bits) | (real & l1_bits);
+}
+
 /* MOV to CR0/CR4 that changes a bit L0 owns (CR0.NE, CR4.VMXE: VMX keeps
  * them set): the guest's value goes to the read shadow, the real
  * register keeps the bit set (SDM Vol. 3C 26.3). The exit comes before
@@ -280,7 +316,7 @@ static enum hv_action handle_ept_violation(struct hv *h)
  * NW without CD, entering or leaving IA-32e mode wrongly (SDM Vol. 3A
  * 2.5, Vol. 2B "MOV to CR"). CR4.VMXE is reserved for a guest without
  * VMX. Qualification: SDM Vol. 3C Table 28-3. Simplification: of the
- * bits VMX fixes, only these two are checked in L1's VMX operation (the
+ * bits VMX fixes, only these two are checked in VMX operation (the
  * others, CR0.PE and CR0.PG, are L1's own and MOV to CR0 in 64-bit mode
  * keeps them). */
 static enum hv_action handle_cr_access(struct hv *h)
@@ -296,6 +332,7 @@ static enum hv_action handle_cr_access(struct hv *h)
                                   : VMCS_IDX_CR0_READ_SHADOW;
     enum vmcs_index real_i = cr ? VMCS_IDX_GUEST_CR4 : VMCS_IDX_GUEST_CR0;
     uint64_t mask = field(h, mask_i);
+    uint64_t written = cr_written(h, cr, value, mask, field(h, real_i));
     uint64_t efer = field(h, VMCS_IDX_GUEST_EFER);
     bool is_l1 = h->cur == &h->vmcs01; /* L1 or the single guest, not L2 */
     struct cr_state state = {
@@ -306,20 +343,22 @@ static enum hv_action handle_cr_access(struct hv *h)
         .code64 = guest_code64(h),
         .vmxe_allowed = h->l1.enabled && is_l1,
     };
-    /* L0's bits are fixed to 1 in L1's VMX operation too (SDM Vol. 3C
-     * 24.8): clearing one there is #GP(0). */
-    bool clears_fixed = h->l1.vmxon && is_l1 && (value & mask) != mask;
-    if (!sys_cr_write_ok(cr, value, &state) || clears_fixed) {
+    /* L0's bits are fixed to 1 in VMX operation, root and non-root
+     * (SDM Vol. 3C 24.8): clearing one is #GP(0), for L1 and for L2
+     * (whose exit came here only because it changed one of them). */
+    uint64_t fixed = l0_cr_bits(cr);
+    bool clears_fixed = h->l1.vmxon && (written & fixed) != fixed;
+    if (!sys_cr_write_ok(cr, written, &state) || clears_fixed) {
         hv_inject_exception(h, VEC_GP, 0);
         return HV_RESUME;
     }
-    if (cr == 0 && !(value & CR0_PE))
+    if (cr == 0 && !(written & CR0_PE))
         return stop(h, STOP_INTERNAL, "the guest cleared CR0.PE: real mode "
                                       "is not emulated");
     if (cr == 0) {
         /* Paging on with EFER.LME enters IA-32e mode, paging off leaves
          * it (SDM Vol. 3A 10.8.5); the entry controls follow (hv.c). */
-        bool pg_was = state.cr0 & CR0_PG, pg_now = value & CR0_PG;
+        bool pg_was = state.cr0 & CR0_PG, pg_now = written & CR0_PG;
         if (!pg_was && pg_now && (efer & EFER_LME))
             efer |= EFER_LMA;
         if (pg_was && !pg_now)
@@ -327,7 +366,7 @@ static enum hv_action handle_cr_access(struct hv *h)
         vmcs_set(h->cur, VMCS_IDX_GUEST_EFER, efer);
     }
     vmcs_set(h->cur, shadow_i, value & mask);
-    vmcs_set(h->cur, real_i, value | mask);
+    vmcs_set(h->cur, real_i, written | l0_cr_bits(cr));
     hv_skip_instruction(h);
     return HV_RESUME;
 }

@@ -20,6 +20,7 @@
 #include "vmx/entry_checks.h"
 #include "vmx/vmx.h"
 #include "vmx/controls.h"
+#include "vmx/exit_cond.h"
 #include "vmx/vmcs.h"
 
 /* The capability MSRs L1 reads: the hardware's, without VMCS shadowing
@@ -295,6 +296,14 @@ void nested_vmexit(struct hv *h, const struct nested_exit *e)
     resume_l1(h, false);
 }
 
+
+bool nested_l1_wants_exception(struct hv *h, unsigned vector, uint32_t error)
+{
+    return vmx_exception_exits((uint32_t)get12(h, VMCS_IDX_EXCEPTION_BITMAP),
+                               vector, error,
+                               (uint32_t)get12(h, VMCS_IDX_PF_ERROR_MASK),
+                               (uint32_t)get12(h, VMCS_IDX_PF_ERROR_MATCH));
+}
 
 void nested_invalidate(struct hv *h, bool vpid, uint64_t type, uint64_t eptp)
 {

@@ -46,6 +46,9 @@ struct nested_exit {
     uint64_t guest_physical;
 };
 void nested_vmexit(struct hv *h, const struct nested_exit *e);
+/* Whether an exception of L2 (vector, error code) exits to L1 by
+ * vmcs12's exception bitmap and #PF error-code mask and match. */
+bool nested_l1_wants_exception(struct hv *h, unsigned vector, uint32_t error);
 
 /* nested_msr.c: L1's MSR lists, which L0 processes itself. */
 /* At a nested VM entry, after vmcs02 is built: the VM-entry MSR-load

@@ -10,7 +10,7 @@ same way on both (its METRIC line).
 - vmxmsr: the MSR lists (27.4, 28.4, 28.6), VM-entry failures that load
   the VM-exit MSR-load list (27.8), TSC offsetting (26.3), and a VMX
   abort (28.7) that ends the run with a clear message;
-- vmxguests: an L1 written differently from l1vmm, 14 L2 guests each in
+- vmxguests: an L1 written differently from l1vmm, 15 L2 guests each in
   a fresh VMCS region full of garbage, reached with RIP-relative and
   absolute memory operands; every guest prints its exits (28.2)."""
 
@@ -56,6 +56,7 @@ VMXMSR = ("RESULT vmxmsr "
 # qualifications of SDM Vol. 3C 28.2.1 and Appendix C.
 VMCALL = 18
 EXC_INFO_VALID, HW_EXCEPTION, SW_EXCEPTION = 1 << 31, 3 << 8, 6 << 8
+EXC_HAS_ERROR = 1 << 11
 IO_QUAL_IMMEDIATE = 1 << 6           # Table 28-5: OUT imm8, 1 byte
 EPT_QUAL = 1 | 1 << 7 | 1 << 8       # Table 28-7: a read, EPT12 entry not
                                      # present, linear address, its final
@@ -77,6 +78,10 @@ VMXGUESTS = [f"RESULT vmxguests {line}" for line in (
     f"info={EXC_INFO_VALID | SW_EXCEPTION | 3:#x} then={VMCALL}",
     f"cr0_shadow exit={VMCALL} qual=0 seen=1,1",    # TS from the shadow
     f"ept_vpid exit=10 qual=0 then={VMCALL}",
+    # MOV to CR4 clearing VMXE: #GP(0) in VMX operation (24.8)
+    f"cr4_vmxe exit=0 qual=0 "
+    f"info={EXC_INFO_VALID | EXC_HAS_ERROR | HW_EXCEPTION | 13:#x} "
+    f"then={VMCALL}",
 )]
 
 

@@ -4,7 +4,7 @@
     .text
     .code64
     .global l2_cpuid, l2_io, l2_rdmsr, l2_read_hole, l2_ud2, l2_int3
-    .global l2_vmcall, l2_read_cr0, l2_seen
+    .global l2_vmcall, l2_read_cr0, l2_seen, l2_clear_vmxe
 l2_cpuid:
     xorl %eax, %eax
     cpuid
@@ -35,6 +35,12 @@ l2_int3:
     vmcall
     jmp .
 l2_vmcall:
+    vmcall
+    jmp .
+l2_clear_vmxe:
+    movq %cr4, %rax
+    andq $~0x2000, %rax         /* CR4.VMXE */
+    movq %rax, %cr4             /* 0f 22 e0: 3 bytes */
     vmcall
     jmp .
 l2_read_cr0:

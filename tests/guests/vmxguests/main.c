@@ -28,6 +28,8 @@ enum {
     PREEMPTION_TIMER_VALUE = 0x482E,
     EXIT_REASON_VMCALL = 18,
     CR0_TS = 1u << 3,
+    CR4_PGE = 1u << 7,
+    CR4_SMAP = 1u << 21,
     MSR_PAT_NUM = 0x277,
     MSR_SYSENTER_CS_NUM = 0x174,
     EPT_RWX = 7,
@@ -36,7 +38,8 @@ enum {
 };
 
 void l2_cpuid(void), l2_io(void), l2_rdmsr(void), l2_read_hole(void),
-    l2_ud2(void), l2_int3(void), l2_vmcall(void), l2_read_cr0(void);
+    l2_ud2(void), l2_int3(void), l2_vmcall(void), l2_read_cr0(void),
+    l2_clear_vmxe(void);
 extern volatile uint64_t l2_seen;
 
 enum bitmap_use { NONE, TRAP, PASS };
@@ -52,35 +55,41 @@ struct guest {
     enum bitmap_use io, msr;
     bool cr0_ts_shadow;   /* L2 reads CR0.TS = 1 from the read shadow */
     bool show_seen;
+    uint64_t cr4_mask;    /* CR4 guest/host mask (read shadow 0) */
 };
 
 static const struct guest guests[] = {
-    {"cpuid", l2_cpuid, 0, 0, 0, 0, 0x2, 0, 0, NONE, NONE, false, false},
+    {"cpuid", l2_cpuid, 0, 0, 0, 0, 0x2, 0, 0, NONE, NONE, false, false, 0},
     {"intr_window", l2_vmcall, 0, PROC_INTERRUPT_WINDOW, 0, 0, 0x202, 0, 0,
-     NONE, NONE, false, false},
+     NONE, NONE, false, false, 0},
     {"preemption_timer", l2_vmcall, PIN_PREEMPTION_TIMER, 0, 0, 0, 0x2, 0, 0,
-     NONE, NONE, false, false},
+     NONE, NONE, false, false, 0},
     {"io_trap", l2_io, 0, PROC_IO_BITMAPS, 0, 0, 0x2, 0, 0, TRAP, NONE, false,
-     false},
+     false, 0},
     {"io_pass", l2_io, 0, PROC_IO_BITMAPS, 0, 0, 0x2, 0, 0, PASS, NONE, false,
-     false},
+     false, 0},
     {"msr_trap", l2_rdmsr, 0, PROC_MSR_BITMAPS, 0, 0, 0x2, 0, 0, NONE, TRAP,
-     false, false},
+     false, false, 0},
     {"msr_pass", l2_rdmsr, 0, PROC_MSR_BITMAPS, 0, 0, 0x2, 0, 0, NONE, PASS,
-     false, true},
+     false, true, 0},
     {"ept", l2_cpuid, 0, PROC_SECONDARY, PROC2_EPT, 0, 0x2, 1, 0, NONE, NONE,
-     false, false},
+     false, false, 0},
     {"ept_other", l2_read_hole, 0, PROC_SECONDARY, PROC2_EPT, 0, 0x2, 2, 0,
-     NONE, NONE, false, false},
+     NONE, NONE, false, false, 0},
     {"vpid", l2_cpuid, 0, PROC_SECONDARY, PROC2_VPID, 0, 0x2, 0, 5, NONE, NONE,
-     false, false},
+     false, false, 0},
     {"exception_ud", l2_ud2, 0, 0, 0, 1u << 6, 0x2, 0, 0, NONE, NONE, false,
-     false},
+     false, 0},
     {"exception_bp", l2_int3, 0, 0, 0, 1u << 3, 0x2, 0, 0, NONE, NONE, false,
-     false},
-    {"cr0_shadow", l2_read_cr0, 0, 0, 0, 0, 0x2, 0, 0, NONE, NONE, true, false},
+     false, 0},
+    {"cr0_shadow", l2_read_cr0, 0, 0, 0, 0, 0x2, 0, 0, NONE, NONE, true, false, 0},
     {"ept_vpid", l2_cpuid, 0, PROC_SECONDARY, PROC2_EPT | PROC2_VPID, 0, 0x2, 1,
-     7, NONE, NONE, false, false},
+     7, NONE, NONE, false, false, 0},
+    /* L1 owns CR4.PGE and a bit this CPU lacks (SMAP), L0 owns VMXE:
+     * clearing VMXE is #GP(0) in VMX operation (SDM Vol. 3C 24.8), an
+     * exception exit by the bitmap; L1 skips the 3-byte MOV. */
+    {"cr4_vmxe", l2_clear_vmxe, 0, 0, 0, 1u << 13, 0x2, 0, 0, NONE, NONE,
+     false, false, CR4_PGE | CR4_SMAP},
 };
 #define GUESTS (sizeof guests / sizeof *guests)
 
@@ -134,6 +143,7 @@ static void write_controls(const struct guest *g)
     for (unsigned k = 0; k < sizeof zero / sizeof *zero; k++)
         vmwrite(zero[k], 0);
     vmwrite(EXCEPTION_BITMAP, g->exception_bitmap);
+    vmwrite(CR4_GUEST_HOST_MASK, g->cr4_mask);
     vmwrite(CR0_GUEST_HOST_MASK, g->cr0_ts_shadow ? CR0_TS : 0);
     vmwrite(CR0_READ_SHADOW, g->cr0_ts_shadow ? CR0_TS : 0);
     vmwrite(VPID_FIELD, g->vpid);
@@ -172,9 +182,11 @@ static bool handle_first_exit(const struct guest *g, uint64_t reason,
         vmwrite(PIN_BASED_CONTROLS,
                 vmread(PIN_BASED_CONTROLS) & ~(uint64_t)PIN_PREEMPTION_TIMER);
         return true;
-    case 0: /* #UD is a fault (length undefined): UD2 is 2 bytes */
-        vmwrite(GUEST_RIP, rip + ((info & 0xFF) == 6
-                                      ? 2 : vmread(EXIT_INSTRUCTION_LENGTH)));
+    case 0: /* #UD and #GP are faults (length undefined): UD2 is 2
+               bytes, cr4_vmxe's MOV to CR4 3 */
+        vmwrite(GUEST_RIP, rip + ((info & 0xFF) == 6    ? 2
+                                  : (info & 0xFF) == 13 ? 3
+                                  : vmread(EXIT_INSTRUCTION_LENGTH)));
         return true;
     case 10: case 30: case 31: /* CPUID, I/O, RDMSR: skip it */
         vmwrite(GUEST_RIP, rip + vmread(EXIT_INSTRUCTION_LENGTH));
