@@ -3,6 +3,7 @@
 # findings go to build/fuzz/findings/ with a command that replays them.
 
 FUZZ_TIME ?= 180
+FUZZ_SEED ?=
 FUZZ_BUILD := $(BUILD)/fuzz
 GUESTFUZZ := $(HOST_BUILD)/fuzz/guestfuzz
 GUESTFUZZ_SOURCES := fuzz/guestfuzz.c fuzz/gen.c fuzz/run.c fuzz/check.c \
@@ -36,7 +37,7 @@ fuzz-programs: $(GUESTFUZZ) $(TURTLES) $(IMAGES)
 fuzz:
 	$(MAKE) SAN=1 fuzz-programs
 	$(MAKE) fuzz-libfuzzer
-	FUZZ_TIME=$(FUZZ_TIME) BUILD=$(BUILD) fuzz/run.sh
+	FUZZ_TIME=$(FUZZ_TIME) FUZZ_SEED=$(FUZZ_SEED) BUILD=$(BUILD) fuzz/run.sh
 
 # libFuzzer harnesses, built with Debian's clang: the library sources
 # with coverage for the fuzzer (fuzzer-no-link), each harness with the

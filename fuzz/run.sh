@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 FUZZ_TIME=${FUZZ_TIME:-180}
 FUZZ_JOBS=${FUZZ_JOBS:-$(nproc)}
+# FUZZ_SEED fixes every fuzzer's random seed (CI: the same tree passes or
+# fails the same way); unset, each run explores new seeds.
+FUZZ_SEED=${FUZZ_SEED:-}
 out=$BUILD/fuzz
 findings=$out/findings
 rm -rf "$findings" # each run's findings only
@@ -42,8 +45,10 @@ $(grep -E '^[a-z0-9_-]+: (findings|.*programs|.*launches|.*cases)' "$log" | tail
 }
 
 run guestfuzz "$BUILD/host-san/fuzz/guestfuzz" --time "$(share 50)" \
-    --jobs "$FUZZ_JOBS" --findings "$findings" --turtles "$BUILD/turtles-san"
+    --jobs "$FUZZ_JOBS" --findings "$findings" --turtles "$BUILD/turtles-san" \
+    ${FUZZ_SEED:+--seed "$FUZZ_SEED"}
 
+export L1FUZZ_SEED="${FUZZ_SEED:-${L1FUZZ_SEED:-}}"
 run l1fuzz fuzz/l1fuzz.sh "$(share 22)" "$FUZZ_JOBS" "$findings"
 
 # A libFuzzer harness: the repo's seeds, and the corpus it grows under
@@ -58,6 +63,7 @@ libfuzzer() {
     log=$out/logs/lf_$name.log
     "$out/lf_$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$findings/lf_$name-" \
+        ${FUZZ_SEED:+-seed="$FUZZ_SEED"} \
         "$corpus" "fuzz/corpus/$name" > "$log" 2>&1
     rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
