@@ -19,7 +19,11 @@ enum {
     BLOCK_MAX_INSNS = 32,
     LIN_SLOTS = 4096,
     PHYS_SLOTS = 4096,
-    ARENA_BYTES = 8 << 20,
+    /* The arena starts small and doubles each time it fills, up to
+     * its largest size: a short run (the fuzzers start thousands of
+     * machines) then never touches, nor under ASan poisons, 8 MiB. */
+    ARENA_FIRST_BYTES = 64 << 10,
+    ARENA_MAX_BYTES = 8 << 20,
 };
 
 struct block {
@@ -27,6 +31,9 @@ struct block {
     bool vmx_exits; /* a record may exit in VMX non-root operation */
     struct insn insn[];
 };
+_Static_assert(sizeof(struct block) + BLOCK_MAX_INSNS * sizeof(struct insn) +
+                       15 <= ARENA_FIRST_BYTES,
+               "the first arena holds the largest block");
 
 /* Found by linear RIP: valid while translations and code are the same. */
 struct lin_slot {
@@ -45,7 +52,7 @@ struct block_cache {
     struct phys_slot phys[PHYS_SLOTS];
     uint64_t dc_gen; /* fetch_generation the arena's blocks were built at */
     uint64_t epoch;  /* bumped when the arena is emptied */
-    size_t used;
+    size_t used, capacity;
     unsigned char *arena;
     unsigned long long built;
 };
@@ -55,7 +62,8 @@ struct block_cache *block_cache_create(void)
     struct block_cache *bc = calloc(1, sizeof *bc);
     if (!bc)
         return NULL;
-    bc->arena = malloc(ARENA_BYTES);
+    bc->capacity = ARENA_FIRST_BYTES;
+    bc->arena = malloc(bc->capacity);
     if (!bc->arena) {
         free(bc);
         return NULL;
@@ -157,9 +165,19 @@ static const struct block *build(struct cpu *c, uint64_t lin, uint64_t pa)
      * the blocks already built stay right. A full arena starts over, and
      * the linear slots that point into it must go: they are checked
      * against fetch_generation, which is bumped for that (the step
-     * engine's fetch cache is then refilled too, at no other cost). */
-    if (bc->used + size > ARENA_BYTES)
+     * engine's fetch cache is then refilled too, at no other cost).
+     * Below its largest size it starts over twice as large. */
+    if (bc->used + size > bc->capacity) {
+        unsigned char *larger = bc->capacity < ARENA_MAX_BYTES
+                                    ? malloc(bc->capacity * 2)
+                                    : NULL;
+        if (larger) {
+            free(bc->arena);
+            bc->arena = larger;
+            bc->capacity *= 2;
+        }
         empty_arena(bc, ++c->fetch_generation);
+    }
     bc->dc_gen = c->fetch_generation;
     struct block *b = (struct block *)(bc->arena + bc->used);
     bc->used += size;

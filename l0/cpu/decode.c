@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cpu/cpu.h"
+#include "cpu/decode_memo.h"
 #include "cpu/isa.h"
 
 /* Records of one 4 KiB page of RAM, indexed by the byte offset of their
@@ -293,6 +294,10 @@ bool dcache_decode(struct decode_cache *dc, const uint8_t *bytes,
     size_t size = len;
     uint64_t addr = address;
     *need_more = false;
+    if (decode_memo_get(bytes, len, address, mode64, out)) {
+        dc->decoded++;
+        return true;
+    }
     if (!cs_disasm_iter(h, &code, &size, &addr, ci)) {
         *need_more = len < 15;
         return false;
@@ -322,6 +327,7 @@ bool dcache_decode(struct decode_cache *dc, const uint8_t *bytes,
     if (!e) {
         out->exec = NULL; /* not implemented: #UD, reported */
         dc->decoded++;
+        decode_memo_put(bytes, len, address, mode64, out);
         return true;
     }
     out->exec = e->exec;
@@ -339,6 +345,7 @@ bool dcache_decode(struct decode_cache *dc, const uint8_t *bytes,
         out->exec = isa_specialize(out);
     }
     dc->decoded++;
+    decode_memo_put(bytes, len, address, mode64, out);
     return true;
 }
 

@@ -2,7 +2,8 @@
  * must stop early (cpu/block.h): code written inside the running block,
  * an instruction across a page boundary, a page whose mapping changes
  * under code that falls through into it, an interrupt due in the middle
- * of a block, and the instruction limit in the middle of a block. Each
+ * of a block, the instruction limit in the middle of a block, and more
+ * blocks than the first arena holds. Each
  * program runs on a fresh machine with --engine step and with --engine
  * block; the values it leaves in registers are worked out by hand below
  * and must come out the same on both engines, with the same instruction
@@ -275,6 +276,42 @@ static void test_limit_in_middle_of_block(void **state)
     }
 }
 
+/* More blocks than the block cache's first arena holds (64 KiB, about
+ * 300 blocks of two records): 2000 blocks of `add rax, 1; jmp +2`, run
+ * three times, so that the arena fills, starts over larger (block.c)
+ * and serves its blocks again. RAX counts every block that ran. */
+enum { MANY_BLOCKS = 2000, MANY_CODE = 0x20000, MANY_ROUNDS = 3 };
+
+static struct machine *many_blocks_program(enum cpu_engine e)
+{
+    struct machine *m = machine_at(e, MANY_CODE);
+    static const uint8_t block[8] = {0x48, 0x83, 0xC0, 0x01, /* add rax, 1 */
+                                     0xEB, 0x02,             /* jmp +2 */
+                                     0x90, 0x90};
+    for (unsigned k = 0; k < MANY_BLOCKS; k++)
+        put(m, MANY_CODE + 8 * k, block, sizeof block);
+    uint64_t end = MANY_CODE + 8 * MANY_BLOCKS;
+    int32_t back = (int32_t)(MANY_CODE - (end + 8)); /* from after the jnz */
+    uint8_t tail[9] = {0xFF, 0xC9, /* dec ecx */
+                       0x0F, 0x85, 0, 0, 0, 0, /* jnz MANY_CODE */
+                       0xF4}; /* hlt */
+    memcpy(tail + 4, &back, 4);
+    put(m, end, tail, sizeof tail);
+    m->cpu->gpr[RCX] = MANY_ROUNDS;
+    return m;
+}
+
+static void test_many_blocks_grow_the_arena(void **state)
+{
+    (void)state;
+    struct outcome s = run(many_blocks_program(ENGINE_STEP), 0);
+    struct outcome b = run(many_blocks_program(ENGINE_BLOCK), 0);
+    assert_int_equal(s.rax, MANY_BLOCKS * MANY_ROUNDS);
+    assert_int_equal(s.rcx, 0);
+    assert_int_equal(s.stop, STOP_HALTED);
+    assert_same(&s, &b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_block_on_remapped_page),
         cmocka_unit_test(test_interrupt_in_middle_of_block),
         cmocka_unit_test(test_limit_in_middle_of_block),
+        cmocka_unit_test(test_many_blocks_grow_the_arena),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

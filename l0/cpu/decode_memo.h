@@ -1,0 +1,24 @@
+/* A process-wide memo of decoded instructions, behind the decode caches
+ * of all machines: decoding (capstone with details) is a pure function
+ * of the bytes, the address (branch targets are absolute in a record)
+ * and the mode, and it costs microseconds, while a process that starts
+ * many machines (the fuzzers, thousands of short runs of similar
+ * images) decodes the same instructions at the same addresses again and
+ * again. Direct-mapped; a slot is used only when every key byte is the
+ * same. Not thread-safe: L0 runs its machines on one thread. */
+#ifndef CPU_DECODE_MEMO_H
+#define CPU_DECODE_MEMO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cpu/decode.h"
+
+/* The record that decoding `len` bytes at `address` gave before; false if
+ * the memo does not hold it. */
+bool decode_memo_get(const uint8_t *bytes, unsigned len, uint64_t address,
+                     bool mode64, struct insn *out);
+void decode_memo_put(const uint8_t *bytes, unsigned len, uint64_t address,
+                     bool mode64, const struct insn *rec);
+
+#endif
