@@ -11,7 +11,7 @@
 #include "run.h"
 
 /* Whether bare and single mode must agree on this program, as far as
- * its code tells (it decodes the code region from every byte offset)
+ * its code tells (the opcode bytes of RDTSC, RDTSCP, RDPMC anywhere)
  * and as far as its two runs tell. check.c and docs/fuzzing.md say what
  * legitimately differs. */
 bool check_code_comparable(const struct prog *p);

@@ -302,6 +302,25 @@ static void account(const struct options *o, struct counts *c,
 
 enum { BATCH = 16 };
 
+/* Runs a program of NOPs once in each processor mode and in bare and
+ * single mode, here in the worker, before any child is forked: the
+ * prologue, the handlers and the register dump are the same in every
+ * program, and the children inherit them decoded (l0/cpu/decode_memo.h)
+ * instead of decoding them again, batch after batch. */
+static void warm_decode_memo(const struct options *o)
+{
+    static struct prog nops;
+    static uint8_t image[IMAGE_SIZE];
+    static struct run_result r;
+    memset(nops.code, 0x90, sizeof nops.code);
+    for (uint32_t mode = 0; mode < PROG_MODES; mode++) {
+        nops.mode = mode;
+        prog_image(&nops, image);
+        run_image(&o->cfg, RUN_BARE, image, IMAGE_SIZE, &r);
+        run_image(&o->cfg, RUN_SINGLE, image, IMAGE_SIZE, &r);
+    }
+}
+
 static void worker(const struct options *o, int id, struct counts *c)
 {
     struct rng r = {o->seed * 1000003u + (uint64_t)id};
@@ -318,6 +337,7 @@ static void worker(const struct options *o, int id, struct counts *c)
     struct sandbox_case batch[BATCH];
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    warm_decode_memo(o);
     for (uint64_t n = 0;;) {
         clock_gettime(CLOCK_MONOTONIC, &t);
         if ((double)(t.tv_sec - t0.tv_sec) +
