@@ -28,11 +28,18 @@
 #include "sandbox.h"
 
 /* Sanitizer builds: abort on the first report, so that the child dies
- * of SIGABRT and the parent sees it; leaks are checked on demand. */
+ * of SIGABRT and the parent sees it; leaks are checked on demand.
+ * Freed memory stays poisoned in a quarantine of 16 MiB (ASan's default
+ * is 256 MiB): one run frees about 4 MiB, so a use after free within a
+ * run or in the next few is still caught, and machines share nothing
+ * across runs that is ever freed. With 256 MiB, each child of 16 cases
+ * never reuses memory and page-faults through fresh pages: about half
+ * as many page faults and 10-40% less CPU per program (docs/fuzzing.md). */
 const char *__asan_default_options(void);
 const char *__asan_default_options(void)
 {
-    return "abort_on_error=1:detect_leaks=1:leak_check_at_exit=0";
+    return "abort_on_error=1:detect_leaks=1:leak_check_at_exit=0:"
+           "quarantine_size_mb=16";
 }
 const char *__ubsan_default_options(void);
 const char *__ubsan_default_options(void)

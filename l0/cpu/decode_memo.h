@@ -1,6 +1,7 @@
 /* A process-wide memo of decoded instructions, behind the decode caches
  * of all machines: decoding (capstone with details) is a pure function
- * of the bytes, the address (branch targets are absolute in a record)
+ * of the bytes, the address (capstone computes a branch target from it,
+ * wrapped to the operand size, before decode.c makes it a displacement)
  * and the mode, and it costs microseconds, while a process that starts
  * many machines (the fuzzers, thousands of short runs of similar
  * images) decodes the same instructions at the same addresses again and
