@@ -91,9 +91,9 @@ struct counts {
 
 /* ---- one case ---- */
 
-/* Wall-clock seconds per run: 20,000 instructions take milliseconds
- * (tens under ASan on a loaded machine); a nested boot of l1vmm about a
- * second under ASan. */
+/* CPU seconds per run (sandbox.c): 20,000 instructions take
+ * milliseconds (tens under ASan); a nested boot of l1vmm about a second
+ * under ASan. */
 static const struct sandbox_limits limits = {{5, 5, 120}};
 
 /* Runs 0 and 1 are bare and single; with `repeat`, 2 and 3 are the same
@@ -152,7 +152,7 @@ static int judge(const struct prog *p, const struct case_plan *plan,
     if (oc->hang) {
         found[n] = (struct finding){FIND_HANG, failing, "", NULL, NULL};
         snprintf(found[n].detail, sizeof found[n].detail,
-                 "no result within %.0f s of wall-clock time",
+                 "no result within %.0f s of CPU time",
                  limits.seconds[plan->modes[oc->done]]);
         if (has_rep_string(p))
             found[n].known = "REP string instructions are not "

@@ -62,21 +62,57 @@ static double now(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* Reads exactly n bytes before the deadline: 1 done, 0 end of file or
- * error, -1 timed out. */
-static int read_until(int fd, void *p, size_t n, double deadline)
+/* CPU seconds the child has used so far (utime and stime, fields 14
+ * and 15 of /proc/PID/stat, after the command name in parentheses);
+ * -1 if they cannot be read. */
+static double child_cpu(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *after = strrchr(buf, ')');
+    unsigned long utime, stime;
+    if (!after || sscanf(after + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+                                    "%*u %lu %lu", &utime, &stime) != 2)
+        return -1;
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* A hang is a run that used `limit` seconds of CPU time without a
+ * result, or SANDBOX_WALL_FACTOR times that in wall-clock time (a child
+ * that blocks uses no CPU). CPU time, not wall-clock time, so that a
+ * fuzzer that gets a small share of a loaded machine (nice -n 19 among
+ * other engineers' tests) does not report runs that merely waited for
+ * a processor. Where /proc cannot be read, `limit` of wall-clock time. */
+enum { SANDBOX_WALL_FACTOR = 30 };
+
+/* Reads exactly n bytes from the child `pid` within `limit` (above): 1
+ * done, 0 end of file or error, -1 timed out. */
+static int read_until(int fd, void *p, size_t n, pid_t pid, double limit)
 {
     char *c = p;
+    double cpu_start = child_cpu(pid);
+    double wall_end =
+        now() + (cpu_start < 0 ? limit : limit * SANDBOX_WALL_FACTOR);
     while (n) {
-        double left = deadline - now();
+        double left = wall_end - now();
         if (left <= 0)
             return -1;
         struct pollfd pfd = {fd, POLLIN, 0};
-        int rc = poll(&pfd, 1, (int)(left * 1000) + 1);
+        int rc = poll(&pfd, 1, (int)((left < 1 ? left : 1) * 1000) + 1);
         if (rc < 0 && errno == EINTR)
             continue;
-        if (rc == 0)
-            return -1;
+        if (rc == 0) {
+            double cpu = child_cpu(pid);
+            if (cpu_start >= 0 && cpu >= 0 && cpu - cpu_start >= limit)
+                return -1;
+            continue;
+        }
         ssize_t k = read(fd, c, n);
         if (k < 0 && errno == EINTR)
             continue;
@@ -138,7 +174,7 @@ int sandbox_run(const struct run_config *cfg, const struct sandbox_limits *lim,
         while (out->done < plan->runs) {
             double limit = lim->seconds[plan->modes[out->done]];
             got = read_until(fds[0], &out->res[out->done], sizeof out->res[0],
-                             now() + limit);
+                             pid, limit);
             if (got != 1)
                 break;
             out->done++;
@@ -148,7 +184,7 @@ int sandbox_run(const struct run_config *cfg, const struct sandbox_limits *lim,
     struct case_outcome *last = cases[c - 1].out;
     int leaks = 0;
     if (got == 1)
-        got = read_until(fds[0], &leaks, sizeof leaks, now() + 60);
+        got = read_until(fds[0], &leaks, sizeof leaks, pid, 60);
     if (got == -1) {
         last->hang = true;
         kill(pid, SIGKILL);

@@ -1,7 +1,8 @@
 /* Runs fuzz cases in a forked child, so that a crash, a sanitizer abort
  * or a hang of the emulator ends only the child: the child sends each
  * run's result back through a pipe, the parent waits for each with a
- * wall-clock limit and kills the child when it is exceeded. One child
+ * limit of the child's CPU time (and a far larger one of wall-clock
+ * time, sandbox.c) and kills the child when it is exceeded. One child
  * runs a batch of cases, one after the other, each on fresh machines:
  * forking an ASan process costs more than a case. */
 #ifndef FUZZ_SANDBOX_H
@@ -31,7 +32,7 @@ struct case_outcome {
     char err[4096];             /* the child's stderr (the end of it) */
 };
 
-/* Wall-clock limits per run: far above what the instruction limit needs
+/* CPU-time limits per run: far above what the instruction limit needs
  * (a few milliseconds bare, about a second for nested boots under ASan). */
 struct sandbox_limits {
     double seconds[RUN_MODES];
