@@ -26,6 +26,7 @@ enum machine_stop {
     STOP_INTERNAL,      /* an emulator limit; the message says which */
     STOP_INTERRUPTED,   /* SIGINT or SIGTERM (stop_signal) */
     STOP_RESET,         /* the guest reset the machine (i8042 0xFE) */
+    STOP_DEBUGGER,      /* gdb's kill request (gdb/stub.h) */
 };
 
 struct machine {

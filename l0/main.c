@@ -16,6 +16,7 @@
 #include "boot/multiboot_load.h"
 #include "cpu/cpu.h"
 #include "cpu/decode.h"
+#include "gdb/stub.h"
 #include "hv/cost_profile.h"
 #include "hv/hv.h"
 #include "hv/nested.h"
@@ -41,6 +42,8 @@ enum {
     EXIT_INSN_LIMIT = 82, /* --max-insns reached */
     EXIT_NO_L2 = 83,      /* nested: L1 ended without ever running L2 */
     EXIT_RESET = 84,      /* the guest reset the machine */
+    EXIT_NO_GDB = 85,     /* --gdb: the port cannot be listened on */
+    EXIT_GDB_KILL = 86,   /* gdb killed the run (its `kill`) */
     EXIT_SIGNAL = 128,    /* + the signal: SIGINT 130, SIGTERM 143 */
 };
 
@@ -63,6 +66,8 @@ static const struct {
     {EXIT_NO_L2, "nested: L1 ended without running L2"},
     {EXIT_RESET, "the guest reset the machine (i8042 0xFE, port 0xCF9): "
                  "there is no reset path"},
+    {EXIT_NO_GDB, "--gdb: the port cannot be listened on"},
+    {EXIT_GDB_KILL, "gdb killed the run"},
     {EXIT_SIGNAL + SIGINT, "interrupted by SIGINT (Ctrl-C)"},
     {EXIT_SIGNAL + SIGTERM, "stopped by SIGTERM"},
 };
@@ -99,7 +104,11 @@ struct options {
     struct cost_profile cost; /* what it names */
     char *cost_text;      /* its JSON, for the database */
     int engine;         /* --engine step|block: enum cpu_engine */
+    uint64_t gdb_port;  /* --gdb PORT, or NO_GDB */
+    int gdb_level;      /* --gdb-level l1|l2 (nested): 1 + this */
+    struct gdb_stub *gdb; /* listening when --gdb was given */
 };
+#define NO_GDB UINT64_MAX
 
 /* The options of `turtles run`, one row each: parsing, the checks of
  * where an option applies and --help all come from this table. */
@@ -194,6 +203,14 @@ static const struct opt_row {
      "stderr is a terminal and the guest's output is not,\n"
      "for runs longer than 3 s)", OPT_FLAG,
      offsetof(struct options, quiet), 0, 0, {0}, ALL_MODES, NULL},
+    {"gdb", "PORT", "wait for gdb on localhost:PORT (0: any free port,\n"
+     "printed on stderr) and let it debug the run:\n"
+     "`target remote localhost:PORT` (docs/emulator.md)", OPT_NUMBER,
+     offsetof(struct options, gdb_port), 0, 65535, {0}, ALL_MODES, NULL},
+    {"gdb-level", "l1|l2", "nested: the level gdb debugs (default l2); the\n"
+     "other level runs freely", OPT_CHOICE,
+     offsetof(struct options, gdb_level), 0, 0, {"l1", "l2"}, NESTED_ONLY,
+     "gdb"},
 };
 enum { OPT_COUNT = sizeof opt_rows / sizeof opt_rows[0] };
 #define HELP_COLUMN 21
@@ -410,7 +427,8 @@ static int parse_run(int argc, char **argv, struct options *o)
                           .l1 = "build/images/l1vmm.elf", .l1_args = "",
                           .shadowing = 1, .merge_dirty = 1,
                           .cost_arg = COST_DEFAULT_PROFILE,
-                          .engine = ENGINE_BLOCK};
+                          .engine = ENGINE_BLOCK, .gdb_port = NO_GDB,
+                          .gdb_level = 1};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
@@ -468,6 +486,7 @@ static int exit_code(const struct machine *m)
     case STOP_HALTED: return EXIT_HALTED;
     case STOP_INSN_LIMIT: return EXIT_INSN_LIMIT;
     case STOP_RESET: return EXIT_RESET;
+    case STOP_DEBUGGER: return EXIT_GDB_KILL;
     default: return EXIT_INTERNAL;
     }
 }
@@ -534,6 +553,23 @@ static bool output_failed(struct output *out)
     return out->lost = true;
 }
 
+/* --gdb: waits for gdb to connect, then the stub watches the CPU and
+ * stops before its first instruction. False if the machine stopped
+ * instead (a signal, or accept failed). */
+static bool attach_gdb(struct machine *m, struct gdb_stub *g)
+{
+    char err[256];
+    fprintf(stderr, "turtles: waiting for gdb on localhost:%u "
+            "(target remote localhost:%u)\n", g->port, g->port);
+    if (gdb_accept(g, err, sizeof err) != 0) {
+        if (!machine_take_signal(m))
+            machine_stop(m, STOP_INTERNAL, 0, "%s", err);
+        return false;
+    }
+    m->cpu->gdb = g;
+    return true;
+}
+
 /* Boots the image and runs it to the end, in the mode asked for. */
 static void boot_and_run(struct machine *m, const struct options *o,
                          struct hv *hv, struct exit_stats **stats,
@@ -577,11 +613,15 @@ static void boot_and_run(struct machine *m, const struct options *o,
     bool single = o->mode != MODE_BARE; /* L0 runs the image */
     cost_apply_mmu(&o->cost, m->cpu->mtlb);
     catch_signals(m);
-    if (!single) {
+    if (o->gdb && !attach_gdb(m, o->gdb)) {
+        /* the machine stopped: a signal, or accept failed */
+    } else if (!single) {
         cpu_run(m->cpu, o->max_insns);
     } else if (hv_init(hv, m, &o->cost, nested, err, sizeof err) == 0 &&
                (!nested ||
                 nested_init(hv, o->shadowing, o->merge_dirty) == 0)) {
+        if (o->gdb && nested)
+            o->gdb->level_vmcs = o->gdb_level ? &hv->vmcs02 : &hv->vmcs01;
         hv->trace = o->trace;
         *stats = &hv->stats;
         if (m->progress)
@@ -615,6 +655,8 @@ static void boot_and_run(struct machine *m, const struct options *o,
     }
     if (out->lost)
         *status = EXIT_OUTPUT_LOST;
+    if (o->gdb)
+        gdb_report_exit(o->gdb, *status);
     if (o->stats) {
         /* One line; the modeled TLB's counts are named as in the
          * database's counters table (docs/cost-model.md). */
@@ -666,10 +708,24 @@ static int run(int argc, char **argv)
             return EXIT_NO_DB;
         }
     }
+    static struct gdb_stub gdb; /* its buffers: too large for the stack */
+    if (o.gdb_port != NO_GDB) {
+        char err[256];
+        if (gdb_open(&gdb, (unsigned)o.gdb_port, err, sizeof err) != 0) {
+            fprintf(stderr, "turtles: %s\n", err);
+            db_close(db);
+            free(o.cmdline);
+            free(o.cost_text);
+            return EXIT_NO_GDB;
+        }
+        o.gdb = &gdb;
+    }
     FILE *serial = stdout;
     if (o.serial && !(serial = fopen(o.serial, "wb"))) {
         fprintf(stderr, "turtles: cannot open --serial %s: %s\n", o.serial,
                 strerror(errno));
+        if (o.gdb)
+            gdb_close(o.gdb);
         db_close(db);
         free(o.cmdline);
         free(o.cost_text);
@@ -731,6 +787,8 @@ static int run(int argc, char **argv)
         hv_destroy(&hv);
         machine_destroy(m);
     }
+    if (o.gdb)
+        gdb_close(o.gdb); /* when the run ended before gdb came */
     db_close(db);
     metrics_free(&metrics);
     trace_free(&trace);

@@ -11,6 +11,7 @@ bochs bochsbios vgabios
 grub-pc-bin grub-common xorriso mtools
 clang llvm
 python3-matplotlib
+gdb
 slurm-wlm munge
 "
 

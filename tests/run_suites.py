@@ -39,6 +39,7 @@ E2E = [
     ("slurm", "tests/e2e/test_slurm.py", False),
     ("tlb-model", "tests/e2e/test_tlb_model.py", False),
     ("engines", "tests/e2e/test_engines.py", True),
+    ("gdb", "tests/e2e/test_gdb.py", False),
 ]
 
 # How a suite reports its checks: the e2e scripts' last TAP line

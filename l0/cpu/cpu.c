@@ -14,6 +14,7 @@
 #include "cpu/system.h"
 #include "cpu/tlb_charge.h"
 #include "dev/lapic.h"
+#include "gdb/stub.h"
 #include "machine.h"
 #include "vmx/controls.h"
 
@@ -440,6 +441,12 @@ static void wait_halted(struct cpu *c)
  * 2^16 steps. */
 static void run_batch(struct cpu *c)
 {
+    if (c->gdb && c->gdb->each_insn) {
+        /* A batch of one: the stub sees every boundary (gdb/stub.h). */
+        if (block_batch_continues(c))
+            step(c);
+        return;
+    }
     if (c->engine == ENGINE_BLOCK) {
         for (unsigned n = 1u << 16; n && block_batch_continues(c);) {
             unsigned done = block_run(c, n);
@@ -471,6 +478,11 @@ void cpu_run(struct cpu *c, uint64_t max_insns)
         }
         if (c->cycles >= c->next_event_check)
             check_interrupts(c);
+        if (c->gdb && !c->halted && !c->vmx.exited) {
+            gdb_before_insn(c->gdb, c); /* may wait for gdb */
+            if (m->stop != STOP_NONE)
+                break;
+        }
         if (c->halted) {
             wait_halted(c);
         } else if (c->interrupt_shadow) {

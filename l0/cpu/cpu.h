@@ -190,6 +190,9 @@ struct cpu {
      * reference) or blocks of records (cpu/block.h). */
     enum cpu_engine { ENGINE_STEP, ENGINE_BLOCK } engine;
     struct block_cache *bcache;
+
+    /* The gdb stub attached to the run (--gdb, gdb/stub.h), or NULL. */
+    struct gdb_stub *gdb;
 };
 
 /* What `--max-insns` counts: every retired instruction, every

@@ -571,12 +571,18 @@ static unsigned full_tag(const struct cpu *c, unsigned p)
     return 0;
 }
 
+uint16_t fpu_tag_word(const struct cpu *c)
+{
+    unsigned w = 0;
+    for (unsigned p = 0; p < 8; p++)
+        w |= full_tag(c, p) << (2 * p);
+    return (uint16_t)w;
+}
+
 static void env_store(const struct cpu *c, uint8_t *env)
 {
     uint32_t w[7] = {0xFFFF0000u | c->fpu.fcw, 0xFFFF0000u | c->fpu.fsw,
-                     0xFFFF0000u, 0, 0, 0, 0xFFFF0000u};
-    for (unsigned p = 0; p < 8; p++)
-        w[2] |= full_tag(c, p) << (2 * p);
+                     0xFFFF0000u | fpu_tag_word(c), 0, 0, 0, 0xFFFF0000u};
     memcpy(env, w, 28);
 }
 

@@ -83,6 +83,9 @@ struct cpu;
 void fpu_reset(struct cpu *c);
 /* FNINIT's state (SDM Vol. 1 8.1.10). */
 void fpu_x87_init(struct cpu *c);
+/* The full x87 tag word, 2 bits per physical register, as FNSTENV
+ * stores it (SDM Vol. 1 8.1.7). */
+uint16_t fpu_tag_word(const struct cpu *c);
 
 /* The checks every SSE instruction makes before anything else (SDM Vol.
  * 3A 2.5 on CR0.EM, CR0.TS and CR4.OSFXSR; Vol. 1 13.1.3): #UD when CR0.EM is
