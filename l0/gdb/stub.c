@@ -97,7 +97,7 @@ static void disconnect(struct gdb_stub *g)
         close(g->fd);
     g->fd = -1;
     sigio_stub = NULL;
-    signal(SIGIO, SIG_DFL);
+    signal(SIGIO, SIG_IGN); /* a SIGIO still queued must not kill us */
 }
 
 void gdb_close(struct gdb_stub *g)
