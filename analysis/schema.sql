@@ -8,8 +8,9 @@
 -- The writer runs this file once, inside one transaction, on an empty
 -- database; `sqlite3 FILE < analysis/schema.sql` does the same by hand.
 
-PRAGMA user_version = 4; -- 2: status 'interrupted'; 3: cost_profile_json;
-                         -- 4: the roi tables, trace_steps, episode_cycles
+PRAGMA user_version = 5; -- 2: status 'interrupted'; 3: cost_profile_json;
+                         -- 4: the roi tables, trace_steps, episode_cycles;
+                         -- 5: nested_l1_exits
 
 -- One row per `turtles run`. Everything below hangs off run_id.
 CREATE TABLE runs (
@@ -181,7 +182,7 @@ SELECT r.run_id, r.started_at, r.mode, r.image, r.options, r.cost_profile,
 FROM runs AS r;
 
 -- VERSION 4 BEGIN: what version 4 added. l0/record/db.c upgrades a
--- version-3 file by running this part alone, from here to the end.
+-- version-3 file by running this part alone, from here to VERSION 5.
 DROP VIEW IF EXISTS trace_l2_exits;
 
 -- The region of interest a guest marked (CPUID 0x4FFFFFFB, docs/exit-stats.md):
@@ -265,3 +266,20 @@ LEFT JOIN exit_trace AS c ON c.run_id = p.run_id AND c.parent_seq = p.seq
 LEFT JOIN exit_reasons AS r ON r.reason = p.reason
 WHERE p.guest_level = 2
 GROUP BY p.run_id, p.seq;
+
+-- VERSION 5 BEGIN: what version 5 added. l0/record/db.c upgrades a
+-- version-4 file by running this part alone, from here to the end.
+
+-- nested_costs.l1_exits_caused by L1's exit reason: each L1 exit that
+-- happened while an L2 exit was being handled (from the L2 exit to the VM
+-- entry that resumed L2) is counted under that L2 exit's reason. L1 exits
+-- outside such an episode (an L1's own setup, e.g. KVM's VMCS setup before
+-- its first VM entry) are in exit_stats only. Per run, the counts of one
+-- reason sum to nested_costs.l1_exits_caused of that reason.
+CREATE TABLE nested_l1_exits (
+    run_id    INTEGER NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    reason    INTEGER NOT NULL CHECK (reason BETWEEN 0 AND 65535), -- L2's
+    l1_reason INTEGER NOT NULL CHECK (l1_reason BETWEEN 0 AND 65535),
+    count     INTEGER NOT NULL CHECK (count > 0),
+    PRIMARY KEY (run_id, reason, l1_reason)
+) WITHOUT ROWID;

@@ -778,7 +778,10 @@ static int run(int argc, char **argv)
                 .exit_code = status, .label = o.label,
                 .l1_args = o.mode == MODE_NESTED ? o.l1_args : NULL,
                 .shadowing = o.shadowing, .merge_dirty = o.merge_dirty,
-                .engine = o.engine == ENGINE_BLOCK ? "block" : "step"};
+                .engine = o.engine == ENGINE_BLOCK ? "block" : "step",
+                .l1 = o.mode == MODE_NESTED ? o.l1 : NULL,
+                .l1_kernel = is_kvm_l1(&o) ? o.l1_kernel : NULL,
+                .l1_initrd = is_kvm_l1(&o) ? o.l1_initrd : NULL};
             /* A run that was not recorded says so whatever the guest
              * did: the guest's own status is in the output it printed. */
             if (results_write(db, &f, m, stats, &metrics, o.trace) != 0)

@@ -11,7 +11,7 @@ from . import results, runner
 # The tables whose rows belong to a run, parents first.
 RUN_TABLES = ("runs", "exit_stats", "nested_costs", "guest_metrics",
               "counters", "exit_trace", "trace_steps", "roi",
-              "roi_exit_stats", "roi_nested_costs")
+              "roi_exit_stats", "roi_nested_costs", "nested_l1_exits")
 # What makes two runs rows the same run (run_id aside): written once by
 # one turtles process, with host clock and host time in it.
 RUN_IDENTITY = ("started_at", "finished_at", "mode", "image", "cmdline",

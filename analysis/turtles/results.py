@@ -12,10 +12,11 @@ from dataclasses import dataclass
 # value 'interrupted' (analysis/schema.sql), so version 1 reads the same;
 # 3 added runs.cost_profile_json (absent before: cost_profile_json()
 # says None); 4 the roi tables and trace_steps, which older files lack
-# (roi() gives nothing).
-READABLE_VERSIONS = (1, 2, 3, 4)
+# (roi() gives nothing); 5 nested_l1_exits and the options' l1 (older
+# files: no split of L1's exits by L2 exit, l1 None).
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 # A database of these versions is upgraded in place by turtles' writer.
-UPGRADABLE_VERSIONS = (2, 3)
+UPGRADABLE_VERSIONS = (2, 3, 4)
 SCHEMA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))), "schema.sql")
 
@@ -80,6 +81,16 @@ class Run:
     instructions: int
     host_ns: int
     git_revision: str | None
+    l1: str | None = None  # --l1 as recorded (schema 5): "kvm" or a path
+
+    @property
+    def l1_name(self):
+        """The L1 hypervisor: "kvm", a multiboot L1's file name without
+        ".elf" ("l1vmm"), or None for a run that is not nested or that
+        predates the record (docs/results.md)."""
+        if self.mode != "nested" or not self.l1:
+            return None
+        return re.sub(r"\.elf$", "", os.path.basename(self.l1))
 
     @property
     def ok(self):
@@ -90,7 +101,7 @@ class Run:
         """L0's options and L1's, as a short name ('-' when not nested)."""
         if self.mode != "nested":
             return "-"
-        l1 = self.l1_args or "l1vmm"
+        l1 = " ".join(filter(None, (self.l1_name, self.l1_args))) or "l1vmm"
         return f"{l1} shadow={self.vmcs_shadowing} merge={self.merge}"
 
 
@@ -116,7 +127,7 @@ def runs(con):
             cost_profile=r["cost_profile"], status=r["status"],
             exit_code=r["exit_code"], cycles=r["cycles"],
             instructions=r["instructions"], host_ns=r["host_ns"],
-            git_revision=r["git_revision"]))
+            git_revision=r["git_revision"], l1=o.get("l1")))
     return out
 
 

@@ -46,7 +46,7 @@ def prepare_db(path):
             with open(results.SCHEMA) as f:
                 con.executescript(f.read())
         version = con.execute("PRAGMA user_version").fetchone()[0]
-        # turtles upgrades versions 2 and 3 when it writes (db.c).
+        # turtles upgrades versions 2 to 4 when it writes (db.c).
         if version not in (results.written_version(),
                            *results.UPGRADABLE_VERSIONS):
             raise SystemExit(f"exp: {path} has schema version {version}, "

@@ -87,7 +87,7 @@ static int read_state(sqlite3 *h, int64_t *version, int64_t *objects)
  * right version really has the tables and columns this writer needs. */
 enum table {
     T_RUNS, T_EXIT_STATS, T_NESTED, T_COUNTERS, T_METRICS, T_TRACE,
-    T_ROI, T_ROI_EXIT_STATS, T_ROI_NESTED, T_STEPS, T_COUNT
+    T_ROI, T_ROI_EXIT_STATS, T_ROI_NESTED, T_STEPS, T_NESTED_L1, T_COUNT
 };
 /* exit_stats and nested_costs, and their roi_ twins. */
 #define EXIT_STATS_VALUES                                                    \
@@ -125,6 +125,9 @@ static const char *const insert_sql[T_COUNT] = {
     [T_STEPS] =
         "INSERT INTO trace_steps (run_id, seq, exit_seq, cycle, step, field, "
         "value, cycles, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [T_NESTED_L1] =
+        "INSERT INTO nested_l1_exits (run_id, reason, l1_reason, count) "
+        "VALUES (?1, ?2, ?3, ?4)",
 };
 
 static int check_tables(sqlite3 *h, char *err, size_t errlen,
@@ -179,18 +182,26 @@ static int change_schema(sqlite3 *h, int64_t from, const char *sql,
     return 0;
 }
 
-/* Version 3 -> 4 adds the region-of-interest tables, trace_steps and
- * trace_l2_exits.episode_cycles: the part of analysis/schema.sql after
- * this marker, so that it is written once. */
-#define VERSION_4_MARKER "-- VERSION 4 BEGIN"
-static int upgrade_to_4(sqlite3 *h, char *err, size_t errlen,
-                        const char *path)
+/* Version N-1 -> N (N = 4, 5) runs the part of analysis/schema.sql from
+ * its "-- VERSION N BEGIN" marker to the next version's marker (or the
+ * end), so that each addition is written once: 4 added the region-of-
+ * interest tables, trace_steps and trace_l2_exits.episode_cycles; 5
+ * nested_l1_exits. */
+static int upgrade_to(sqlite3 *h, int to, char *err, size_t errlen,
+                      const char *path)
 {
-    const char *part = strstr(schema_sql, VERSION_4_MARKER);
-    char *sql = part ? sqlite3_mprintf("%s; PRAGMA user_version = 4", part)
+    char marker[32], next[32], what[64];
+    snprintf(marker, sizeof marker, "-- VERSION %d BEGIN", to);
+    snprintf(next, sizeof next, "-- VERSION %d BEGIN", to + 1);
+    snprintf(what, sizeof what, "upgrade the results schema from version "
+             "%d to %d", to - 1, to);
+    const char *part = strstr(schema_sql, marker);
+    const char *end = part ? strstr(part, next) : NULL;
+    int len = !part ? 0 : end ? (int)(end - part) : (int)strlen(part);
+    char *sql = part ? sqlite3_mprintf("%.*s; PRAGMA user_version = %d", len,
+                                       part, to)
                      : NULL;
-    int rc = sql ? change_schema(h, 3, sql, "upgrade the results schema from "
-                                 "version 3 to 4", err, errlen, path)
+    int rc = sql ? change_schema(h, to - 1, sql, what, err, errlen, path)
                  : -1;
     if (!sql)
         say(err, errlen, "cannot upgrade '%s': out of memory", path);
@@ -224,8 +235,8 @@ static int open_checks(sqlite3 *h, const char *path, char *err, size_t errlen)
             path);
         return -1;
     }
-    if (version != 0 && version != DB_SCHEMA_VERSION &&
-        version != DB_UPGRADABLE_VERSION && version != 3) {
+    if (version != 0 && (version < DB_UPGRADABLE_VERSION ||
+                         version > DB_SCHEMA_VERSION)) {
         say(err, errlen,
             "results database '%s' has schema version %" PRId64 ", this "
             "turtles writes version %d: give another --db path (see "
@@ -260,9 +271,9 @@ static int open_checks(sqlite3 *h, const char *path, char *err, size_t errlen)
         change_schema(h, version, upgrade_sql, "upgrade the results schema "
                       "from version 2 to 3", err, errlen, path) != 0)
         return -1;
-    if ((version == DB_UPGRADABLE_VERSION || version == 3) &&
-        upgrade_to_4(h, err, errlen, path) != 0)
-        return -1;
+    for (int to = 4; version != 0 && to <= DB_SCHEMA_VERSION; to++)
+        if (version < to && upgrade_to(h, to, err, errlen, path) != 0)
+            return -1;
     return check_tables(h, err, errlen, path);
 }
 
@@ -476,6 +487,25 @@ static int write_nested_costs(struct writer *w, sqlite3_stmt *st,
     return SQLITE_OK;
 }
 
+/* Which L1 exits each L2 exit reason caused (whole run). */
+static int write_nested_l1(struct writer *w, sqlite3_stmt *st)
+{
+    for (int r = 0; r < EXIT_REASON_LIMIT; r++)
+        for (int k = 0; k < EXIT_REASON_LIMIT; k++) {
+            uint64_t n = w->stats->nested[r].l1_exits_by_reason[k];
+            if (!n)
+                continue;
+            sqlite3_bind_int64(st, 1, w->run_id);
+            sqlite3_bind_int(st, 2, r);
+            sqlite3_bind_int(st, 3, k);
+            bind_u64(st, 4, n);
+            int rc = insert(st);
+            if (rc != SQLITE_OK)
+                return rc;
+        }
+    return SQLITE_OK;
+}
+
 static int write_exit_stats(struct writer *w, sqlite3_stmt *st)
 {
     return write_cells(w, st, w->stats);
@@ -639,6 +669,7 @@ static int (*const writers[T_COUNT])(struct writer *, sqlite3_stmt *) = {
     [T_ROI_EXIT_STATS] = write_roi_exit_stats,
     [T_ROI_NESTED] = write_roi_nested,
     [T_STEPS] = write_steps,
+    [T_NESTED_L1] = write_nested_l1,
 };
 static const char *const table_names[T_COUNT] = {
     [T_RUNS] = "runs", [T_EXIT_STATS] = "exit_stats",
@@ -646,6 +677,7 @@ static const char *const table_names[T_COUNT] = {
     [T_METRICS] = "guest_metrics", [T_TRACE] = "exit_trace",
     [T_ROI] = "roi", [T_ROI_EXIT_STATS] = "roi_exit_stats",
     [T_ROI_NESTED] = "roi_nested_costs", [T_STEPS] = "trace_steps",
+    [T_NESTED_L1] = "nested_l1_exits",
 };
 
 /* Every table in order, inside the caller's transaction. */

@@ -23,7 +23,7 @@
 #include "record/trace.h"
 
 /* PRAGMA user_version of the schema this build writes. */
-enum { DB_SCHEMA_VERSION = 4 };
+enum { DB_SCHEMA_VERSION = 5 };
 
 /* How long a write waits for another writer before it gives up. */
 enum { DB_BUSY_TIMEOUT_MS = 10000 };

@@ -39,6 +39,9 @@ static void add_stats(struct exit_stats *sum, const struct exit_stats *now,
         s->l1_exits_caused += a->l1_exits_caused - b->l1_exits_caused;
         for (unsigned p = 0; p < NESTED_PARTS; p++)
             s->cycles[p] += a->cycles[p] - b->cycles[p];
+        for (unsigned j = 0; j < EXIT_REASON_LIMIT; j++)
+            s->l1_exits_by_reason[j] +=
+                a->l1_exits_by_reason[j] - b->l1_exits_by_reason[j];
     }
 }
 

@@ -34,6 +34,9 @@ void stats_nested_end(struct exit_stats *st)
     n->l1_exits_caused += st->nested_now.l1_exits_caused;
     for (unsigned part = 0; part < NESTED_PARTS; part++)
         n->cycles[part] += st->nested_now.cycles[part];
+    if (st->nested_now.l1_exits_caused)
+        for (unsigned k = 0; k < EXIT_REASON_LIMIT; k++)
+            n->l1_exits_by_reason[k] += st->nested_now.l1_exits_by_reason[k];
 }
 
 /* Index ranges for stats_sum: a negative request means the whole range. */

@@ -42,6 +42,11 @@ struct nested_cost {
     uint64_t l2_exits;
     uint64_t l1_exits_caused; /* L1 exits while the L2 exits were handled */
     uint64_t cycles[NESTED_PARTS];
+    /* l1_exits_caused by L1's basic exit reason (the nested_l1_exits
+     * table): which of L1's exits each L2 exit reason caused, e.g. the
+     * VMREAD/VMWRITE traps of one L2 CPUID, apart from the L1 exits no L2
+     * exit caused (an L1's own setup). Sums to l1_exits_caused. */
+    uint64_t l1_exits_by_reason[EXIT_REASON_LIMIT];
 };
 
 /* Named counters: few, set at the end of a run or bumped through the
@@ -92,7 +97,10 @@ static inline void stats_count(struct exit_stats *st, unsigned handler_level,
     c->count++;
     c->cycles += cycles;
     c->host_ns += host_ns;
-    st->nested_now.l1_exits_caused += st->nested_open && guest_level == 1;
+    if (st->nested_open && guest_level == 1) {
+        st->nested_now.l1_exits_caused++;
+        st->nested_now.l1_exits_by_reason[reason]++;
+    }
 }
 
 /* A nested episode: from an L2 exit (handled by L0 alone or reflected to

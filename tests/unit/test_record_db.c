@@ -263,6 +263,14 @@ static void test_create_write_read_back(void **state)
                   "reason = 10"),
         "CPUID 3.0 5300.0");
 
+    /* nested_l1_exits: the 9 L1 exits of the 3 CPUIDs by L1's reason;
+     * the UNDEFINED L1 exit outside any episode is in none. */
+    assert_string_equal(
+        q_text(h, "SELECT group_concat(reason || ',' || l1_reason || ',' || "
+                  "count, ' ') FROM (SELECT * FROM nested_l1_exits ORDER BY "
+                  "reason, l1_reason)"),
+        "10,23,6 10,24,3");
+
     /* counters, with the recorder's own losses */
     assert_int_equal(q_int(h, "SELECT value FROM counters WHERE "
                               "name = 'tlb_fills'"), 42);
@@ -400,34 +408,45 @@ static void test_other_schema_version_refused_untouched(void **state)
     assert_memory_equal(before, after, n);
 }
 
-/* A version-2 database (no runs.cost_profile_json) is upgraded in place:
- * its runs stay, with NULL there, and new runs are written. */
-static void test_version_2_is_upgraded(void **state)
+/* Writes f's run to f->path in a db_open ... db_close of its own. */
+static void write_one_run(struct fixture *f)
 {
-    struct fixture *f = *state;
     struct db *db = db_open(f->path, f->err, sizeof f->err);
     if (!db || db_write_run(db, &f->run, &f->stats, &f->metrics, NULL,
                             f->err, sizeof f->err) < 0)
         fail_msg("%s", f->err);
     db_close(db);
-    sqlite3 *h = reader(f->path);
-    /* A file of version 2 has neither that column nor version 4's
-     * tables (the region of interest, trace_steps). */
-    assert_int_equal(sqlite3_exec(h, "DROP VIEW trace_l2_exits; DROP TABLE "
-                                  "trace_steps; DROP TABLE roi_exit_stats; "
-                                  "DROP TABLE roi_nested_costs; DROP TABLE "
-                                  "roi; ALTER TABLE runs DROP COLUMN "
-                                  "cost_profile_json; PRAGMA user_version = 2",
-                                  NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(h);
+}
 
-    db = db_open(f->path, f->err, sizeof f->err);
-    if (!db || db_write_run(db, &f->run, &f->stats, &f->metrics, NULL,
-                            f->err, sizeof f->err) < 0)
-        fail_msg("%s", f->err);
-    db_close(db);
-    h = reader(f->path);
-    assert_int_equal(q_int(h, "PRAGMA user_version"), 4); /* via 3 */
+/* A file with one run, made an older version by `older`, then given a
+ * second run (with fill_run's exits if `fill`): the file read back. */
+static sqlite3 *upgraded(struct fixture *f, const char *older, int fill)
+{
+    write_one_run(f);
+    sqlite3 *h = reader(f->path);
+    assert_int_equal(sqlite3_exec(h, older, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    if (fill)
+        fill_run(f);
+    write_one_run(f);
+    return reader(f->path);
+}
+
+/* A version-2 database (no runs.cost_profile_json) is upgraded in place:
+ * its runs stay, with NULL there, and new runs are written. A file of
+ * version 2 has neither that column nor version 4's tables (the region
+ * of interest, trace_steps) nor version 5's. */
+static void test_version_2_is_upgraded(void **state)
+{
+    sqlite3 *h = upgraded(*state,
+                          "DROP TABLE nested_l1_exits; "
+                          "DROP VIEW trace_l2_exits; DROP TABLE "
+                          "trace_steps; DROP TABLE roi_exit_stats; "
+                          "DROP TABLE roi_nested_costs; DROP TABLE "
+                          "roi; ALTER TABLE runs DROP COLUMN "
+                          "cost_profile_json; PRAGMA user_version = 2", 0);
+    assert_int_equal(q_int(h, "PRAGMA user_version"), 5); /* via 3, 4 */
+    assert_int_equal(q_int(h, "SELECT count(*) FROM nested_l1_exits"), 0);
     assert_int_equal(q_int(h, "SELECT count(*) FROM roi"), 0);
     assert_int_equal(q_int(h, "SELECT count(*) FROM runs"), 2);
     assert_int_equal(q_int(h, "SELECT count(*) FROM runs WHERE "
@@ -435,6 +454,20 @@ static void test_version_2_is_upgraded(void **state)
     assert_string_equal(q_text(h, "SELECT cost_profile_json FROM runs "
                                   "WHERE run_id = 2"),
                         "{\"name\": \"turtles-nehalem\"}");
+    sqlite3_close(h);
+}
+
+/* A version-4 file gains nested_l1_exits and keeps its runs; the new
+ * run's L1 exits land in it. */
+static void test_version_4_is_upgraded(void **state)
+{
+    sqlite3 *h = upgraded(*state, "DROP TABLE nested_l1_exits; "
+                                  "PRAGMA user_version = 4", 1);
+    assert_int_equal(q_int(h, "PRAGMA user_version"), 5);
+    assert_int_equal(q_int(h, "SELECT count(*) FROM runs"), 2);
+    assert_int_equal(q_int(h, "SELECT count(*) FROM roi"), 0);
+    assert_int_equal(q_int(h, "SELECT sum(count) FROM nested_l1_exits "
+                              "WHERE run_id = 2 AND reason = 10"), 9);
     sqlite3_close(h);
 }
 
@@ -686,6 +719,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_other_schema_version_refused_untouched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version_2_is_upgraded, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_version_4_is_upgraded, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_foreign_sqlite_file_refused,
                                         setup, teardown),

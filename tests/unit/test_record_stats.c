@@ -130,6 +130,39 @@ static void test_nested_begin_closes_an_open_episode(void **state)
     assert_int_equal(st.nested[48].l1_exits_caused, 1);
 }
 
+/* Each L1 exit of an episode is counted under its own reason too, apart
+ * from the L1 exits outside any episode (an L1's setup). */
+static void test_nested_l1_exits_by_reason(void **state)
+{
+    (void)state;
+    static struct exit_stats st;
+    stats_init(&st);
+    stats_count(&st, 0, 1, 25, 1, 0); /* setup: no L2 exit open */
+    stats_count(&st, 0, 1, 21, 1, 0);
+    for (int i = 0; i < 2; i++) {
+        stats_nested_begin(&st, 10);
+        stats_count(&st, 1, 2, 10, 1, 0);
+        stats_count(&st, 0, 1, 23, 1, 0);
+        stats_count(&st, 0, 1, 23, 1, 0);
+        stats_count(&st, 0, 1, 25, 1, 0);
+        stats_count(&st, 0, 1, 24, 1, 0);
+        stats_nested_end(&st);
+    }
+    stats_nested_begin(&st, 30);
+    stats_count(&st, 0, 1, 30, 1, 0);
+    stats_nested_end(&st);
+    const struct nested_cost *cpuid = &st.nested[10];
+    assert_int_equal(cpuid->l1_exits_caused, 8);
+    assert_int_equal(cpuid->l1_exits_by_reason[23], 4);
+    assert_int_equal(cpuid->l1_exits_by_reason[25], 2);
+    assert_int_equal(cpuid->l1_exits_by_reason[24], 2);
+    assert_int_equal(cpuid->l1_exits_by_reason[21], 0);
+    assert_int_equal(cpuid->l1_exits_by_reason[10], 0); /* L2's own exit */
+    assert_int_equal(st.nested[30].l1_exits_by_reason[30], 1);
+    assert_int_equal(st.nested[30].l1_exits_by_reason[25], 0);
+    assert_int_equal(st.cell[0][0][25].count, 3); /* exit_stats has all */
+}
+
 /* ---- named counters ---- */
 
 static void test_counters_by_name(void **state)
@@ -556,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_exits_out_of_range_are_dropped_and_counted),
         cmocka_unit_test(test_nested_episode_charges_the_l2_reason),
         cmocka_unit_test(test_nested_begin_closes_an_open_episode),
+        cmocka_unit_test(test_nested_l1_exits_by_reason),
         cmocka_unit_test(test_counters_by_name),
         cmocka_unit_test(test_counters_table_full),
         cmocka_unit_test(test_trace_grows_then_truncates),
