@@ -62,10 +62,21 @@ def multiplication_lines(con, good):
             f"WHERE run_id IN ({results.placeholders(ids)}) AND reason = 10",
             ids).fetchone()
         if n:
-            paper = published.L1_EXITS_PER_L2_EXIT[10][
-                0 if r.vmcs_shadowing == "off" else 1]
-            mult.append(f"{label} {l1 / n:.1f} (Turtles {paper})")
-    return ["L1 exits per L2 CPUID: " + ", ".join(mult)] if mult else []
+            off = r.vmcs_shadowing == "off"
+            paper = published.L1_EXITS_PER_L2_EXIT[10][0 if off else 1]
+            traps = published.L1_TRAPS_PER_L2_CPUID[0 if off else 1]
+            mine = ""
+            if results.has_table(con, "nested_l1_exits"):
+                t = con.execute(
+                    "SELECT coalesce(sum(count), 0) FROM nested_l1_exits "
+                    f"WHERE run_id IN ({results.placeholders(ids)}) AND "
+                    "reason = 10 AND l1_reason IN (23, 25)", ids).fetchone()[0]
+                mine = f", {t / n:.1f} traps"
+            l1_name = f" [{r.l1_name}]" if r.l1_name else ""
+            mult.append(f"{label}{l1_name} {l1 / n:.1f}{mine} (Turtles "
+                        f"{paper}, {traps} traps)")
+    return ["L1 exits per L2 CPUID, of them VMREAD/VMWRITE traps: " +
+            ", ".join(mult)] if mult else []
 
 
 def lines(con, db, outdir):
@@ -83,7 +94,8 @@ def lines(con, db, outdir):
     if not calibrated:
         out.append("The runs' cost profile has no calibration record: "
                    "every cell is a prediction.")
-    out.append("Turtles' L1 is KVM; ours is l1vmm. Its L1 share is the "
+    out.append("Turtles' L1 is KVM 2.6.35; ours is l1vmm, or KVM 6.1 where "
+               "a configuration says [kvm]. Its L1 share is the "
                "profile's cache-pollution model (docs/cost-model.md) on top "
                "of its own instructions.")
     out.append(f"Figures, tables (CSV, JSON) and REPORT.md: {outdir}/")

@@ -47,22 +47,34 @@ def main():
             "select count, cycles from exit_stats where run_id = ? and "
             "handler_level = 0 and guest_level = 1 and reason = 10",
             (got["single"],)).fetchone()
-        check(report["single"][2] == str(round(cycles / n)),
+        check(report["single"][3] == str(round(cycles / n)),
               "the single-level row is the database's cycles per exit",
               report["single"], cycles / n)
 
-        # Nested: cycles and L1 exits per L2 CPUID, from nested_costs.
+        # Nested: the L1, cycles and L1 exits per L2 CPUID, from
+        # nested_costs, and L1's VMREAD/VMWRITE traps the CPUIDs caused,
+        # from nested_l1_exits.
         for label in ("nested-off-full", "nested-on-dirty"):
             l2, l1, total = con.execute(
                 "select l2_exits, l1_exits_caused, cycles_total from "
                 "nested_costs where run_id = ? and reason = 10",
                 (got[label],)).fetchone()
+            traps, = con.execute(
+                "select coalesce(sum(count), 0) from nested_l1_exits where "
+                "run_id = ? and reason = 10 and l1_reason in (23, 25)",
+                (got[label],)).fetchone()
             row = report[label]
-            check(row[2] == str(round(total / l2)) and
-                  row[3] == f"{l1 / l2:.1f}",
+            check(row[2] == "l1vmm" and
+                  row[3] == str(round(total / l2)) and
+                  row[4] == f"{l1 / l2:.1f}" and
+                  row[5] == f"{traps / l2:.1f}",
                   f"the {label} row is the database's per-L2-exit figures",
-                  row, total / l2, l1 / l2)
-        on, off = (float(report[k][2]) for k in ("nested-on-dirty",
+                  row, total / l2, l1 / l2, traps / l2)
+        check(float(report["nested-off-full"][5]) >
+              float(report["nested-on-dirty"][5]) + 1,
+              "VMCS shadowing removes VMREAD/VMWRITE traps of L1's CPUID "
+              "path", report["nested-off-full"], report["nested-on-dirty"])
+        on, off = (float(report[k][3]) for k in ("nested-on-dirty",
                                                  "nested-off-full"))
         check(on < off, "VMCS shadowing and the dirty merge make a nested "
               "CPUID cheaper", on, off)
