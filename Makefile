@@ -58,7 +58,11 @@ ifneq ($(filter run,$(MAKECMDGOALS)),)
 .SILENT:
 endif
 endif
-run: $(IMAGES) $(LAYER_PROGRAMS)
+# An experiment with KVM as L1 (l1 = [..., "kvm"], experiments/kvm-l1.toml)
+# also needs L1's kernel and initramfs (docs/kvm-l1.md).
+RUN_KVM_L1 := $(if $(shell grep -qs '"kvm"' $(EXP) && echo y),\
+	$(LINUX_KERNEL) $(KVM_L1_INITRD))
+run: $(IMAGES) $(LAYER_PROGRAMS) $(RUN_KVM_L1)
 	TURTLES=$(TURTLES) scripts/experiment.sh $(EXP)
 
 bench: $(IMAGES) $(LAYER_PROGRAMS) $(LINUX_KERNEL) $(LINUX_INITRD)

@@ -17,8 +17,14 @@ fi
 status=0
 TURTLES=$turtles scripts/exp run "$exp" ${db:+--db "$db"} || status=$?
 echo >&2
-if [ "$exp" = experiments/default.toml ]; then
-    "$turtles" report --db "$db"
+# turtles report's CPUID table: the default experiment's, and KVM as L1
+# beside l1vmm (experiments/kvm-l1.toml, docs/kvm-l1.md).
+case "$exp" in
+experiments/default.toml | experiments/kvm-l1.toml) report=1 ;;
+*) report= ;;
+esac
+if [ -n "$report" ]; then
+    "$turtles" report --db "${db:-results/$(basename "$exp" .toml).db}"
     echo
 fi
 scripts/exp report "$exp" ${db:+--db "$db"} ${out:+--out "$out"} --summary
