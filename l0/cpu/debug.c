@@ -145,18 +145,21 @@ void debug_after(struct cpu *c, bool tf, bool no_step)
     cpu_deliver(c, VEC_DB, EV_EXCEPTION, false, 0, c->rip);
 }
 
-void debug_after_iteration(struct cpu *c)
+void debug_after_iteration(struct cpu *c, bool tf)
 {
-    if (!c->dbg.hits)
+    /* Single-step traps after each iteration as after an instruction
+     * (SDM Vol. 3B 18.3.1.4). RF is already 1 (exec_string): the
+     * handler returns to the rest of the iterations without an
+     * instruction breakpoint on the REP breaking again (18.3.1.1). */
+    uint32_t bits = c->dbg.hits | (tf ? DR6_BS : 0);
+    if (!bits)
         return;
-    c->dbg.bits = c->dbg.hits | c->dbg.pending;
+    c->dbg.bits = bits | c->dbg.pending;
     c->dbg.hits = 0;
     c->dbg.pending = 0;
     refresh_active(c);
     c->interrupt_shadow = false;
-    /* The handler returns to the rest of the iterations: RF = 1 keeps
-     * an instruction breakpoint on the REP from breaking again. */
-    flags_update(&c->flags, FL_RF, FL_RF);
+    c->string_paused = false; /* the event is taken: cpu_step() stops */
     cpu_deliver(c, VEC_DB, EV_EXCEPTION, false, 0, c->rip);
 }
 

@@ -65,9 +65,10 @@ bool debug_before(struct cpu *c);
 void debug_after(struct cpu *c, bool tf, bool no_step);
 
 /* A REP string instruction paused between iterations: the #DB trap of
- * data breakpoints the last iteration hit, RIP still at the instruction
- * and RF pushed as 1 (SDM Vol. 3B 18.3.1.1). */
-void debug_after_iteration(struct cpu *c);
+ * data breakpoints the last iteration hit and of single-step (tf: TF was
+ * set), RIP still at the instruction and RF pushed as 1 (SDM Vol. 3B
+ * 18.3.1.1). */
+void debug_after_iteration(struct cpu *c, bool tf);
 
 /* A data access of the instruction (not a fetch) through the slow path. */
 void debug_data_access(struct cpu *c, uint64_t lin, unsigned size,

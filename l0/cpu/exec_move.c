@@ -241,10 +241,11 @@ static bool string_step(struct cpu *c, const struct insn *i, unsigned size,
 static bool string_must_pause(const struct cpu *c)
 {
     /* A data breakpoint traps after the iteration that hit it (SDM Vol.
-     * 3B 18.3.1.2): cpu/debug.c. */
+     * 3B 18.3.1.2), and single-step after every iteration (18.3.1.4:
+     * a REP string is stepped one iteration at a time): cpu/debug.c. */
     return c->cycles >= c->next_event_check ||
            cpu_steps(c) >= c->step_limit || c->m->stop_signal ||
-           c->dbg.hits;
+           c->dbg.hits || (c->flags.bits & FL_TF);
 }
 
 /* With a REP prefix the count register is RCX/ECX/CX by address size.
@@ -264,6 +265,7 @@ bool exec_string(struct cpu *c, const struct insn *i)
     if ((i->sub == STR_INS || i->sub == STR_OUTS) &&
         !sys_io_allowed(c, (uint16_t)c->gpr[RDX], size))
         return false;
+    c->string_paused = false;
     int64_t step = (flags_get(&c->flags) & FL_DF) ? -(int64_t)size
                                                   : (int64_t)size;
     if (i->rep == REP_NONE)
@@ -279,6 +281,12 @@ bool exec_string(struct cpu *c, const struct insn *i)
         if (compares && flags_zf(&c->flags) != (i->rep == REP_E))
             break;
         if ((c->gpr[RCX] & am) && string_must_pause(c)) {
+            /* Whatever is taken now (an interrupt, an NMI, a #DB trap, a
+             * VM exit) sees RF = 1, and so does the resumed instruction,
+             * whose breakpoint does not fire again (SDM Vol. 3B 18.3.1.1:
+             * RF is pushed as 1 for an interrupt or a trap after any
+             * iteration but the last; debug_before() clears it). */
+            flags_update(&c->flags, FL_RF, FL_RF);
             c->string_paused = true;
             return false;
         }

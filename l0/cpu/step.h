@@ -61,8 +61,9 @@ step_execute_as(struct cpu *c, const struct insn *i, bool plain)
             c->insns++;
             if (__builtin_expect(debugging, 0))
                 debug_after(c, single_step, step_delivers_event(i));
-        } else if (__builtin_expect(debugging, 0) && c->string_paused) {
-            debug_after_iteration(c);
+        } else if (__builtin_expect(debugging, 0) && c->string_paused &&
+                   i->exec == exec_string) {
+            debug_after_iteration(c, single_step);
         }
     }
     if (__builtin_expect(c->exc.raised || c->vmx.request.pending, 0))

@@ -13,6 +13,10 @@
  *            stores: the trap comes after that iteration, RIP at the
  *            instruction, RCX 4 left, RF pushed as 1; the rest follows
  *   step     TF single-steps: 6 traps with DR6.BS over a known sequence
+ *   repstep  TF over REP STOSB of 4 bytes: a trap after every iteration
+ *            (SDM Vol. 3B 18.3.1.4 with 18.3.1.1), the first three with
+ *            RIP at the REP and RCX 3, 2, 1 left, RF pushed as 1, the last
+ *            after it with RCX 0 and RF 0; then 3 for the closing sequence
  *   movss    MOV SS holds its single-step trap to after the next
  *            instruction, reported once: 5 traps
  *   int1     INT1 (F1): no #UD, a #DB trap after it, DR6 untouched
@@ -31,9 +35,11 @@ void dbg_single_step(void);
 void dbg_mov_ss_step(void);
 int dbg_int1(void);
 void dbg_rep_stos(volatile uint8_t *p, uint64_t n);
+void dbg_rep_step(volatile uint8_t *p, uint64_t n);
 void dbg_gd(void);
 extern const char dbg_after_write[], dbg_after_read[], dbg_after_int1[],
-    dbg_gd_insn[], dbg_after_gd[], dbg_after_mov_ss_nop[], dbg_rep_insn[];
+    dbg_gd_insn[], dbg_after_gd[], dbg_after_mov_ss_nop[], dbg_rep_insn[],
+    dbg_rep_step_insn[], dbg_after_rep_step[];
 
 #define RF (1ull << 16)
 #define DR6_BD (1ull << 13)
@@ -68,9 +74,18 @@ DR_ACCESSORS(7)
 static volatile unsigned traps;
 static volatile uint64_t seen_dr6, seen_rip, seen_rflags, seen_dr7, seen_rcx;
 static volatile int skip_gd;
+/* Every trap of a run, in order (the first LOG_SIZE). */
+enum { LOG_SIZE = 16 };
+static volatile uint64_t log_rip[LOG_SIZE], log_rcx[LOG_SIZE],
+    log_rflags[LOG_SIZE];
 
 static void on_db(struct rt_frame *f)
 {
+    if (traps < LOG_SIZE) {
+        log_rip[traps] = f->rip;
+        log_rcx[traps] = f->rcx;
+        log_rflags[traps] = f->rflags;
+    }
     traps++;
     seen_dr6 = get_dr6();
     seen_rip = f->rip;
@@ -162,6 +177,27 @@ int main(const struct rt_boot *boot)
     unsigned step_traps = traps;
     uint64_t step_bs = seen_dr6 & DR6_BS ? 1 : 0;
 
+    /* repstep: the RCX of each trap at the REP, "." between them */
+    reset();
+    dbg_rep_step(&bytes[24], 4);
+    unsigned repstep_traps = traps;
+    char repstep_rcx[32] = "";
+    unsigned at_rep = 0, len = 0;
+    uint64_t repstep_rf = 1, after_rf = 1, after_rcx = ~0ull;
+    for (unsigned k = 0; k < traps && k < LOG_SIZE; k++) {
+        if (log_rip[k] == (uint64_t)dbg_after_rep_step) {
+            after_rcx = log_rcx[k];
+            after_rf = log_rflags[k] >> 16 & 1;
+        }
+        if (log_rip[k] != (uint64_t)dbg_rep_step_insn || len > 24)
+            continue;
+        repstep_rf = repstep_rf && (log_rflags[k] >> 16 & 1);
+        if (at_rep++)
+            repstep_rcx[len++] = '.';
+        repstep_rcx[len++] = (char)('0' + (log_rcx[k] > 9 ? 9 : log_rcx[k]));
+        repstep_rcx[len] = 0;
+    }
+
     /* movss */
     reset();
     dbg_mov_ss_step();
@@ -191,18 +227,19 @@ int main(const struct rt_boot *boot)
 
     rt_printf("RESULT debug exec=%u,%d,%#lx,%lu write=%u,%d,%#lx,%lu "
               "rw=%u,%d,%#lx len8=%u,%#lx rep=%u,%d,%lu,%d step=%u,%lu "
-              "movss=%u regs=%#lx,%#lx\n",
+              "repstep=%u,%s,%lu movss=%u regs=%#lx,%#lx\n",
               exec_traps, exec_at, exec_b, exec_rf, write_traps, write_at,
               write_b, write_rf, rw_traps, rw_at, rw_b, len8_traps, len8_b,
               rep_traps, rep_at, rep_rcx, rep_done, step_traps, step_bs,
-              movss_traps, dr6_reset, dr7_reset);
+              repstep_traps, repstep_rcx, after_rcx, movss_traps, dr6_reset, dr7_reset);
     /* QEMU 7.2 TCG raises #UD for INT1 and ignores DR7.GD; Bochs 2.7
      * pushes RF = 0 for the general-detect fault (the SDM: 1, as for
      * every fault but an instruction breakpoint); both push RF = 0 for
-     * the trap of a REP iteration that is not the last (the SDM: 1). */
+     * the trap of a REP iteration that is not the last (the SDM: 1),
+     * data breakpoint or single-step. */
     rt_printf("DETAIL debug int1=%d,%u,%d,%#lx gd=%u,%d,%lu,%lu,%lu "
-              "rep_rf=%lu\n",
+              "rep_rf=%lu repstep_rf=%lu,%lu\n",
               int1_ud, int1_traps, int1_at, int1_dr6, gd_traps, gd_at, gd_bd,
-              gd_dr7, gd_rf, rep_rf);
+              gd_dr7, gd_rf, rep_rf, repstep_rf, after_rf);
     return RT_EXIT_OK;
 }

@@ -99,3 +99,24 @@ dbg_gd_insn:
     .global dbg_after_gd
 dbg_after_gd:
     ret
+
+/* REP STOSB of RSI bytes of 0x55 at RDI under TF: a single-step trap
+ * after each iteration, RIP at dbg_rep_step_insn until the last, which
+ * traps at dbg_after_rep_step; then PUSHF, AND and the POPF that clears
+ * TF trap too. */
+    .global dbg_rep_step
+dbg_rep_step:
+    movq %rsi, %rcx
+    movb $0x55, %al
+    pushfq
+    orq $0x100, (%rsp)
+    popfq
+    .global dbg_rep_step_insn
+dbg_rep_step_insn:
+    rep stosb
+    .global dbg_after_rep_step
+dbg_after_rep_step:
+    pushfq
+    andq $~0x100, (%rsp)
+    popfq
+    ret
