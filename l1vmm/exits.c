@@ -13,6 +13,7 @@
 #define CR4_PCIDE (1ull << 17)
 #define CR4_OSXSAVE (1ull << 18)
 #define APIC_BASE_ENABLE (1ull << 11)
+#define APIC_BASE_ADDR 0x000FFFFFFFFFF000ull
 #define EFER_SCE (1ull << 0)
 #define EFER_LME (1ull << 8)
 #define EFER_LMA (1ull << 10)
@@ -442,16 +443,38 @@ static void on_triple_fault(void)
     l2_end(RT_EXIT_EXCEPTION, "L2 triple fault (shutdown)");
 }
 
+/* Whether an NMI may wake L2 from HLT with interrupts off (SDM Vol. 2A
+ * "HLT"): it is not blocked by NMI (25.4.2), and LINT0 or LINT1 of the
+ * APIC, which L2 shares with l1vmm (passed through), is unmasked in NMI
+ * delivery mode (Vol. 3A 11.5.1), so a device on the pin can raise one.
+ * NMIs go to L2 without an exit (no "NMI exiting"). */
+static int nmi_may_wake(void)
+{
+    enum { BLOCKING_BY_NMI = 1u << 3, LVT_MASKED = 1u << 16, MODE_NMI = 4 };
+    uint64_t base = rdmsr(MSR_APIC_BASE);
+    if ((vmread(GUEST_INTERRUPTIBILITY) & BLOCKING_BY_NMI) ||
+        !(base & APIC_BASE_ENABLE))
+        return 0;
+    for (unsigned reg = 0x350; reg <= 0x360; reg += 0x10) { /* LINT0/1 */
+        uint32_t lvt = *(volatile uint32_t *)(uintptr_t)(
+            (base & APIC_BASE_ADDR) + reg);
+        if (!(lvt & LVT_MASKED) && ((lvt >> 8) & 7) == MODE_NMI)
+            return 1;
+    }
+    return 0;
+}
+
 /* HLT with interrupts on: L2 waits in the HLT activity state (SDM Vol.
  * 3C 25.4.2), halted by the CPU in non-root operation until its APIC
  * delivers an interrupt, which goes to L2 without an exit. That state
  * needs no STI or MOV-SS blocking (27.3.1.5), and the blocking ended
- * with HLT anyway. With interrupts off nothing would wake L2. */
+ * with HLT anyway. With interrupts off only an NMI wakes L2: it waits
+ * the same way if one may come, else nothing would wake it. */
 #define RFLAGS_IF (1u << 9)
 #define ACTIVITY_HLT 1
 static void on_hlt(void)
 {
-    if (!(vmread(GUEST_RFLAGS) & RFLAGS_IF)) {
+    if (!(vmread(GUEST_RFLAGS) & RFLAGS_IF) && !nmi_may_wake()) {
         l2_end(RT_EXIT_FAIL, "L2 executed HLT with interrupts off; nothing "
                              "would wake it");
     } else if (!(caps.misc & VMX_MISC_HLT_STATE)) {

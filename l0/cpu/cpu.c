@@ -366,6 +366,10 @@ static bool take_nmi(struct cpu *c)
 static void check_events(struct cpu *c)
 {
     struct lapic *l = c->m->lapic;
+    /* A timer edge due by now may reach LINT0 as an NMI: seen here, not
+     * one check later (a halted CPU would sleep past it). */
+    if (l)
+        lapic_sync_platform(l, c->cycles);
     if (c->vmx.nonroot) {
         int v = l ? lapic_pending_vector(l, c->cycles) : -1;
         if (vmx_check_events(c, v, l && lapic_nmi_pending(l))) {
@@ -412,13 +416,27 @@ static void check_interrupts(struct cpu *c)
         c->next_event_check = c->cycles + 1;
 }
 
+/* Whether an NMI may still wake a halted CPU: LINT0 in NMI mode (the
+ * 8259's INTR) and NMIs not blocked, or blocked only until a VM exit
+ * (NMI exiting) takes them. */
+static bool nmi_may_wake(const struct cpu *c)
+{
+    const struct lapic *l = c->m->lapic;
+    if (!l || !lapic_lint_nmi_armed(l))
+        return false;
+    return !c->nmi_blocked ||
+           (c->vmx.nonroot && (c->vmx.pin & PIN_NMI_EXITING));
+}
+
 /* HLT: time jumps to the next timer event; with interrupts off, or no
- * event ever, the machine would sleep forever, so the run ends. */
+ * event ever, the machine would sleep forever, so the run ends. An NMI
+ * resumes from HLT whatever IF says (SDM Vol. 2A "HLT"; Vol. 3A 7.7). */
 static void wait_halted(struct cpu *c)
 {
     uint64_t next = next_event(c);
     /* The VMX-preemption timer counts in HLT too (SDM Vol. 3C 26.5.1). */
     bool can_wake = (flags_get(&c->flags) & FL_IF) || interrupts_exit(c) ||
+                    nmi_may_wake(c) ||
                     (c->vmx.nonroot &&
                      c->vmx.preemption_deadline != UINT64_MAX);
     if (!can_wake || next == UINT64_MAX) {

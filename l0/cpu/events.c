@@ -210,8 +210,13 @@ static bool nonroot_intercepts(struct cpu *c, unsigned vector,
         kind != EV_EXTERNAL && kind != EV_NMI &&
         vmx_intercept_exception(c, vector, has_error, error,
                                 vectoring_info(vector, kind, false) >> 8 &
-                                    7))
+                                    7)) {
+        /* The event exits directly, not during the delivery of another:
+         * also a #DF that delivering an event resulted in (SDM Vol. 3C
+         * 28.2.4), whose original event leaves no IDT-vectoring info. */
+        c->vmx.delivering = 0;
         return true;
+    }
     c->vmx.delivering = c->vmx.injecting ? c->vmx.injecting
                                          : vectoring_info(vector, kind,
                                                           has_error);

@@ -16,9 +16,11 @@
  * Not modeled (reads 0, writes ignored unless noted): ESR, APR, CMCI (the version register
  * reports 6 LVT entries, so there is none), the TSC-deadline timer mode,
  * IPIs other than fixed and NMI self-IPIs, relocation through
- * IA32_APIC_BASE, and x2APIC. LINT0/1 deliver fixed and NMI edges when a
- * device calls lapic_lint(); the thermal, performance and error LVTs are
- * plain storage: nothing here raises those interrupts. */
+ * IA32_APIC_BASE, and x2APIC. LINT0 also takes the 8259's rising INTR
+ * edges in fixed and NMI mode (lapic_lint, from the platform); LINT1 is
+ * the PC's NMI line, which no modeled device raises; the thermal,
+ * performance and error LVTs are plain storage: nothing here raises
+ * those interrupts. */
 #include "dev/lapic.h"
 
 #include <stdbool.h>
@@ -442,6 +444,19 @@ bool lapic_nmi_pending(const struct lapic *l)
     return l->nmi;
 }
 
+bool lapic_lint_nmi_armed(const struct lapic *l)
+{
+    uint32_t lint0 = l->lvt[LVT_LINT0];
+    return !l->disabled && l->platform && !(lint0 & LVT_MASKED) &&
+           LVT_MODE(lint0) == MODE_NMI;
+}
+
+void lapic_sync_platform(struct lapic *l, uint64_t now)
+{
+    if (l->platform && !l->disabled)
+        l->platform->sync(l->platform->ctx, now);
+}
+
 void lapic_nmi_accept(struct lapic *l)
 {
     l->nmi = false;
@@ -454,8 +469,10 @@ void lapic_lint(struct lapic *l, unsigned pin)
     uint32_t lvt = l->lvt[LVT_LINT0 + pin];
     if (lvt & LVT_MASKED)
         return;
-    /* SDM 11.5.1: NMI ignores the vector; ExtINT, SMI and INIT are not
-     * modeled (no 8259 behind LINT0, no SMM) and are dropped. */
+    /* SDM 11.5.1: NMI ignores the vector. ExtINT is the 8259's INTR,
+     * which lapic_pending_vector() polls for its vector; SMI and INIT
+     * are not modeled (no SMM, one CPU) and are dropped. Edges only: a
+     * level-triggered fixed entry (bit 15) is taken as edge-triggered. */
     unsigned mode = (lvt >> 8) & 7;
     if (mode == MODE_FIXED)
         request(l, lvt & 0xff);

@@ -42,8 +42,16 @@ void lapic_nmi_accept(struct lapic *l);
 
 /* An edge on LINT0 (pin 0) or LINT1 (pin 1), delivered as its LVT entry
  * says (SDM 11.5.1): fixed or NMI; masked entries and other modes drop
- * it. For platform devices wired to the pins. */
+ * it. The platform calls it for LINT0 when the 8259's INTR rises. */
 void lapic_lint(struct lapic *l, unsigned pin);
+
+/* Whether a platform device may still raise an NMI: LINT0, the 8259's
+ * INTR, unmasked in NMI mode (for HLT with IF = 0, which an NMI wakes). */
+bool lapic_lint_nmi_armed(const struct lapic *l);
+
+/* Brings the platform's timers to `now` (their edges may reach LINT0 as
+ * an NMI), before the CPU looks for an NMI. */
+void lapic_sync_platform(struct lapic *l, uint64_t now);
 
 /* The CPU delivers `vector`: it moves from IRR to ISR (SDM 11.8.4), or,
  * when lapic_pending_vector offered the PIC's vector, the PIC sees INTA. */

@@ -43,7 +43,7 @@ struct chip {
 struct pic {
     struct chip chip[2]; /* master, slave */
     void (*sync)(void *ctx);
-    void (*changed)(void *ctx);
+    void (*changed)(void *ctx, bool rose);
     void *ctx;
     int output; /* the vector INTR stood for at the last update, or -1 */
 };
@@ -114,7 +114,7 @@ static void update(struct pic *p)
     set_line(&p->chip[0], CASCADE_IR, chip_output(&p->chip[1], false) >= 0);
     int output = resolve(p, false);
     if (output != p->output && output >= 0 && p->changed)
-        p->changed(p->ctx);
+        p->changed(p->ctx, p->output < 0);
     p->output = output;
 }
 
@@ -361,7 +361,7 @@ static void elcr_write(void *dev, uint64_t offset, unsigned size,
 }
 
 struct pic *pic_create(struct bus *ports, void (*sync)(void *ctx),
-                       void (*changed)(void *ctx), void *ctx)
+                       void (*changed)(void *ctx, bool rose), void *ctx)
 {
     struct pic *p = calloc(1, sizeof *p);
     if (p == NULL)

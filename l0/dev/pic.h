@@ -17,10 +17,12 @@ struct pic;
 
 /* Registers the ports on `ports`. Before every register access the PIC
  * calls `sync(ctx)` (if not NULL) so that timers raise their IRQ lines up
- * to the present first. `changed(ctx)` is called whenever INTR may have
- * risen (the CPU should look again). NULL on failure. */
+ * to the present first. `changed(ctx, rose)` is called whenever INTR may
+ * have risen (the CPU should look again); `rose` says it was low before,
+ * a rising edge for an input that is edge-triggered (a LAPIC LINT0 in
+ * fixed or NMI mode). NULL on failure. */
 struct pic *pic_create(struct bus *ports, void (*sync)(void *ctx),
-                       void (*changed)(void *ctx), void *ctx);
+                       void (*changed)(void *ctx, bool rose), void *ctx);
 void pic_destroy(struct pic *p);
 
 /* The level of ISA IRQ line `irq` (0-15; 2 is the cascade and is

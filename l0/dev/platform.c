@@ -44,10 +44,15 @@ uint64_t platform_now(const struct platform *p)
 }
 
 /* Something may now interrupt the CPU: make it look before its next
- * instruction. */
-static void kick(void *ctx)
+ * instruction. The 8259's INTR is the LAPIC's LINT0 (virtual wire, as on
+ * a PC: MP spec 3.6.2.2): in ExtINT mode the LAPIC polls it for the
+ * vector (lapic_pending_vector), in fixed or NMI mode a rising edge
+ * delivers the LVT entry (SDM Vol. 3A 11.5.1). */
+static void kick(void *ctx, bool rose)
 {
     struct platform *p = ctx;
+    if (rose)
+        lapic_lint(p->m->lapic, 0);
     if (p->m->cpu)
         p->m->cpu->next_event_check = 0;
 }

@@ -208,14 +208,22 @@ static enum hv_action handle_io(struct hv *h)
 }
 
 /* HLT: nothing runs until the next timer event, so time jumps there;
- * the interrupt then arrives as an external-interrupt exit. */
+ * the interrupt then arrives as an external-interrupt exit. An NMI wakes
+ * the guest whatever IF says (SDM Vol. 2A "HLT", Vol. 3A 7.7); vmcs01
+ * does not exit on NMIs, so the CPU delivers it once the guest runs: one
+ * that waits, or one the next platform event brings through LINT0. */
 static enum hv_action handle_hlt(struct hv *h)
 {
+    enum { BLOCKING_BY_NMI = 1u << 3 }; /* interruptibility (25.4.2) */
     struct cpu *c = h->c;
+    struct lapic *l = h->m->lapic;
     hv_skip_instruction(h);
-    if (h->pending_irq >= 0)
+    bool nmi_open = !(field(h, VMCS_IDX_GUEST_INTERRUPTIBILITY) &
+                      BLOCKING_BY_NMI);
+    if (h->pending_irq >= 0 || (nmi_open && lapic_nmi_pending(l)))
         return HV_RESUME;
-    if (!(field(h, VMCS_IDX_GUEST_RFLAGS) & FL_IF))
+    bool nmi_may_come = nmi_open && lapic_lint_nmi_armed(l);
+    if (!(field(h, VMCS_IDX_GUEST_RFLAGS) & FL_IF) && !nmi_may_come)
         return stop(h, STOP_HALTED, "HLT with interrupts disabled: the "
                                     "guest would wait forever");
     uint64_t next = lapic_next_event(h->m->lapic, c->cycles);

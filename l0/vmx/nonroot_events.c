@@ -94,6 +94,9 @@ bool vmx_check_events(struct cpu *c, int pending_vector, bool nmi)
 void vmx_triple_fault(struct cpu *c)
 {
     vmx_request_exit(c, VMX_EXIT_TRIPLE_FAULT, 0);
+    /* Not an exit during event delivery, although a #DF was being
+     * delivered: no IDT-vectoring information (SDM Vol. 3C 28.2.4). */
+    c->vmx.delivering = 0;
 }
 
 bool vmx_nmi_deliverable(const struct cpu *c)

@@ -241,8 +241,11 @@ def pcplatform():
     # checksum right, SCI 9, PIIX4 PM at 0x600 (PM1a_CNT 0x604, PM_TMR
     # 0x608), the LAPIC at 0xFEE00000, one processor, the IOAPIC at
     # 0xFEC00000, IRQ0 on GSI 2, an \_S5 object; the PM timer at 3.58 MHz.
+    # lint0: LINT0 in NMI mode turns the 8259's rising INTR into one NMI
+    # (SDM Vol. 3A 11.5.1), which ends HLT with IF = 0 (Vol. 2A "HLT").
     return [
         "RESULT pic+pit irq0=5 isr=0x1,0",
+        "RESULT lint0 nmi=1 at_hlt=1 if=0",
         "RESULT pit2 out2=1,1 countdown=1",
         "RESULT rtc b=0x2 d=0x80 sane=1 periodic=4 advanced=1",
         "RESULT ioapic version=0x20 entries=24 pin2_irq0=3",
@@ -286,9 +289,11 @@ def debug():
     # movss: 5 traps (the MOV SS trap merges with the next one). DR6 and
     # DR7 written 0 read their fixed ones (0xFFFF0FF0, 0x400). rep: one
     # trap after the fourth of 8 iterations, at the REP, RCX = 4, and all
-    # 8 bytes stored in the end.
+    # 8 bytes stored in the end. repstep: TF over a 4-byte REP STOSB traps
+    # after every iteration (18.3.1.4), at the REP with RCX 3, 2, 1, then
+    # after it with RCX 0; 3 more for PUSHF, AND, POPF: 7.
     lines = ["RESULT debug exec=2,1,0x1,0 write=1,1,0x2,0 rw=1,1,0x4"
-             " len8=1,0x8 rep=1,1,4,1 step=6,1 movss=5"
+             " len8=1,0x8 rep=1,1,4,1 step=6,1 repstep=7,3.2.1,0 movss=5"
              " regs=0xffff0ff0,0x400"]
     # INT1: no #UD, one trap after it, DR6 unchanged; GD: one fault at the
     # MOV, BD set, GD clear in the handler, RF pushed as 1; the REP trap

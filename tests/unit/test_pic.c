@@ -17,11 +17,13 @@ struct rig {
     struct bus ports;
     struct pic *p;
     int kicks;
+    int rises; /* of the kicks, those where INTR was low before */
 };
 
-static void kicked(void *ctx)
+static void kicked(void *ctx, bool rose)
 {
     ((struct rig *)ctx)->kicks++;
+    ((struct rig *)ctx)->rises += rose;
 }
 
 static int setup(void **state)
@@ -108,6 +110,27 @@ static void test_icw1_clears_imr_and_vector_comes_from_icw2(void **state)
     out(r, 0x20, 0x20); /* non-specific EOI */
     assert_int_equal(read_isr(r, 0x20), 0x00);
     assert_int_equal(pic_pending_vector(r->p), -1);
+}
+
+/* INTR's rising edges, which a LAPIC LINT0 in fixed or NMI mode takes
+ * (l0/dev/platform.c): a request of a higher priority while INTR is high
+ * changes the vector, not the level; INTR falls when the vector is in
+ * service and rises again at the EOI that lets the waiting one through. */
+static void test_intr_rising_edges(void **state)
+{
+    struct rig *r = *state;
+    init_pair(r, 0);
+    int kicks = r->kicks, rises = r->rises;
+    pulse(r, 3);
+    assert_int_equal(r->rises, rises + 1);
+    pulse(r, 1);
+    assert_int_equal(r->kicks, kicks + 2);
+    assert_int_equal(r->rises, rises + 1);
+    assert_int_equal(pic_acknowledge(r->p), 0x21);
+    assert_int_equal(pic_pending_vector(r->p), -1); /* IR3 waits: low */
+    out(r, 0x20, 0x20);
+    assert_int_equal(pic_pending_vector(r->p), 0x23);
+    assert_int_equal(r->rises, rises + 2);
 }
 
 static void test_fully_nested_priorities(void **state)
@@ -284,6 +307,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_power_up_masks_everything),
         T(test_icw1_clears_imr_and_vector_comes_from_icw2),
+        T(test_intr_rising_edges),
         T(test_fully_nested_priorities),
         T(test_mask_holds_request_in_irr),
         T(test_cascade_through_ir2),

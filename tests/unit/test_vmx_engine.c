@@ -1642,7 +1642,9 @@ static void test_external_interrupts(void **state)
 
 /* IDT limit 0: #UD cannot be delivered (#GP), nor the #GP, nor the #DF:
  * shutdown, which in non-root operation is a VM exit (SDM Vol. 3C
- * 26.2) and does not stop the machine. */
+ * 26.2) and does not stop the machine. A triple-fault exit does not
+ * occur during event delivery (28.2.4): no IDT-vectoring information,
+ * although the #DF was being delivered. */
 static void test_triple_fault_exits(void **state)
 {
     (void)state;
@@ -1654,6 +1656,31 @@ static void test_triple_fault_exits(void **state)
     expect_eq("triple fault", "machine stop", m->stop, STOP_NONE);
     expect_eq("triple fault", "non-root", c->vmx.nonroot, 0);
     expect_eq("triple fault", "RIP", c->rip, HOST_RIP);
+    expect_eq("triple fault", "IDT-vectoring valid",
+              get(F(IDT_VECTORING_INFO)) >> 31, 0);
+}
+
+/* The same guest with #DF in the exception bitmap: the #GP met while
+ * delivering the #GP of the #UD is a double fault, which exits (reason
+ * 0, vector 8, error code 0). The original event "results in a double-
+ * fault exception that causes the VM exit directly": not an exit during
+ * event delivery, so the IDT-vectoring information is not valid (SDM
+ * Vol. 3C 28.2.4). */
+static void test_double_fault_exit_vectoring(void **state)
+{
+    (void)state;
+    load_code(CODE_OF("\x0f\x0b"));
+    set(F(GUEST_IDTR_LIMIT), 0);
+    set(F(EXCEPTION_BITMAP), 1u << 8);
+    enter("#DF exit");
+    expect_eq("#DF exit", "exit reason", run_to_exit("#DF exit"),
+              R_EXCEPTION);
+    expect_eq("#DF exit", "interruption info", get(F(EXIT_INTR_INFO)),
+              INFO_ERR(T_HW_EXCEPTION, 8));
+    expect_eq("#DF exit", "error code", get(F(EXIT_INTR_ERROR)), 0);
+    expect_eq("#DF exit", "IDT-vectoring valid",
+              get(F(IDT_VECTORING_INFO)) >> 31, 0);
+    expect_eq("#DF exit", "guest RIP", get(F(GUEST_RIP)), AT(0));
 }
 
 /* ---- VM-entry failures (SDM Vol. 3C 27.1, 27.3.1, 28.8) ---- */
@@ -2085,6 +2112,7 @@ int main(void)
         TABLE(test_preemption_timer_in_hlt),
         TABLE(test_external_interrupts),
         T(test_triple_fault_exits),
+        T(test_double_fault_exit_vectoring),
         T(test_vmlaunch_of_launched_vmcs),
         T(test_vmresume_of_clear_vmcs),
         T(test_entry_failure_bad_guest_state),

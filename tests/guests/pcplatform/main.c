@@ -6,6 +6,10 @@
  *   pic+pit  PIT channel 0 in mode 2 (100 Hz) through the 8259 and the
  *            LAPIC's LINT0 in ExtINT mode (virtual wire): five IRQ0s, the
  *            ISR bit in the handler, none after the EOI
+ *   lint0    LINT0 in NMI mode: the rising INTR of the 8259 is an NMI
+ *            (SDM Vol. 3A 11.5.1), which wakes HLT with IF = 0 (Vol. 2A
+ *            "HLT"); one PIT mode-0 terminal count gives exactly one,
+ *            its frame's RIP right after the HLT, IF = 0 in it
  *   pit2     channel 2 gated through port 0x61 in mode 0: OUT2 low while
  *            counting, high at terminal count; the count goes down (Linux's TSC
  *            calibration); the TSC frequency it implies is a METRIC
@@ -27,7 +31,7 @@
 #define IOAPIC_BASE 0xFEC00000ull
 enum {
     APIC_EOI = 0x0B0, APIC_SVR = 0x0F0, APIC_LINT0 = 0x350,
-    LVT_MASKED = 1 << 16, LVT_EXTINT = 7 << 8,
+    LVT_MASKED = 1 << 16, LVT_EXTINT = 7 << 8, LVT_NMI = 4 << 8,
     VEC_PIC = 0x20,       /* master IR0; the slave starts at 0x28 */
     VEC_IOAPIC_PIT = 0x31,
     PIT_HZ = 1193182,
@@ -114,6 +118,47 @@ static void test_pic_pit(void)
     uint8_t isr_after = pic_isr(0x20);
     rt_printf("RESULT pic+pit irq0=%u isr=%#x,%#x\n", irq0_count >= 5 ? 5 : 0,
               isr_in_handler, isr_after);
+}
+
+static volatile unsigned nmi_count;
+static volatile uint64_t nmi_rip, nmi_rflags;
+
+static void on_nmi(struct rt_frame *f)
+{
+    nmi_count++;
+    nmi_rip = f->rip;
+    nmi_rflags = f->rflags;
+}
+
+/* HLT with IF = 0; an NMI returns to lint0_after_hlt. */
+void lint0_hlt(void);
+extern const char lint0_after_hlt[];
+__asm__(".text\n"
+        ".global lint0_hlt\n"
+        "lint0_hlt:\n"
+        "    hlt\n"
+        ".global lint0_after_hlt\n"
+        "lint0_after_hlt:\n"
+        "    ret\n");
+
+/* Leaves the PIC, the PIT and LINT0 as test_pic_pit() left them. */
+static void test_lint0_nmi(void)
+{
+    rt_set_handler(2, on_nmi);
+    cli();
+    outb(0x43, 0x30); /* channel 0, mode 0: OUT0 low until terminal count */
+    pic_init(0xFE, 0xFF); /* forgets the IR0 request that was waiting */
+    apic_write(APIC_LINT0, LVT_NMI);
+    outb(0x40, (uint8_t)PIT_10MS);
+    outb(0x40, (uint8_t)(PIT_10MS >> 8));
+    lint0_hlt();
+    unsigned count = nmi_count;
+    int at_hlt = nmi_rip == (uint64_t)lint0_after_hlt;
+    rt_printf("RESULT lint0 nmi=%u at_hlt=%d if=%lu\n", count, at_hlt,
+              nmi_rflags >> 9 & 1);
+    apic_write(APIC_LINT0, LVT_EXTINT);
+    pic_init(0xFE, 0xFF);
+    pit_periodic(PIT_10MS);
 }
 
 /* Channel 2's count, latched first so that LSB and MSB belong together. */
@@ -437,6 +482,7 @@ int main(const struct rt_boot *boot)
 {
     rt_args_require(boot, "pcplatform", 0, 0); /* it takes no arguments */
     test_pic_pit();
+    test_lint0_nmi();
     test_pit2();
     test_rtc();
     test_ioapic();
