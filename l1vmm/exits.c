@@ -13,7 +13,6 @@
 #define CR4_PCIDE (1ull << 17)
 #define CR4_OSXSAVE (1ull << 18)
 #define APIC_BASE_ENABLE (1ull << 11)
-#define APIC_BASE_ADDR 0x000FFFFFFFFFF000ull
 #define EFER_SCE (1ull << 0)
 #define EFER_LME (1ull << 8)
 #define EFER_LMA (1ull << 10)
@@ -457,7 +456,7 @@ static int nmi_may_wake(void)
         return 0;
     for (unsigned reg = 0x350; reg <= 0x360; reg += 0x10) { /* LINT0/1 */
         uint32_t lvt = *(volatile uint32_t *)(uintptr_t)(
-            (base & APIC_BASE_ADDR) + reg);
+            (base & APIC_BASE_ADDR_MASK) + reg);
         if (!(lvt & LVT_MASKED) && ((lvt >> 8) & 7) == MODE_NMI)
             return 1;
     }

@@ -161,6 +161,7 @@ void diag_entry_failure(uint32_t reason);
 #define L2_APIC_PAGE 0xFEE00000ull
 #define L2_IOAPIC_PAGE 0xFEC00000ull
 #define MSR_APIC_BASE 0x1Bu
+#define APIC_BASE_ADDR_MASK 0x000FFFFFFFFFF000ull /* its page (SDM 11.4.4) */
 
 /* L2's RAM as seen from L1. NULL when [gpa, gpa+len) is outside it. */
 static inline void *l2_ptr(uint64_t gpa, uint64_t len)

@@ -11,6 +11,7 @@
  * are copied into L2's BIOS area unchanged, since they describe those
  * same devices. Interrupts reach L2 through the local APIC directly. */
 #include "bzimage.h"
+#include "cpu.h"
 #include "l1vmm.h"
 
 enum {
@@ -94,6 +95,14 @@ int load_linux(const struct rt_boot *boot, struct l2_image *out)
     b.e820_count = sizeof map / sizeof map[0];
     bzimage_fill_zero_page(l2_ptr(LINUX_ZERO_PAGE, BZ_ZERO_PAGE_SIZE), kernel,
                            &bz, &b);
+    /* L2 shares the machine's APIC: leave it in virtual wire mode, as
+     * L0's loader does for a Linux guest, since no firmware ran for L2
+     * (an acpi=off kernel takes the 8259s' interrupts through LINT0). */
+    uint64_t apic = rdmsr(MSR_APIC_BASE) & APIC_BASE_ADDR_MASK;
+    for (unsigned k = 0; k < BZ_APIC_VIRTUAL_WIRE_WRITES; k++)
+        *(volatile uint32_t *)(uintptr_t)(apic +
+                                          bz_apic_virtual_wire[k].offset) =
+            bz_apic_virtual_wire[k].value;
     *out = (struct l2_image){.entry = bz.load_address, .rsi = LINUX_ZERO_PAGE,
                              .code_sel = BZ_BOOT_CS, .data_sel = BZ_BOOT_DS,
                              .direct_io = 1};

@@ -1,6 +1,15 @@
 /* The Linux x86 boot protocol: see bzimage.h. */
 #include "bzimage.h"
 
+/* SVR (0xF0) enable with spurious vector 0xFF; LINT0 (0x350) ExtINT
+ * (delivery mode 7); LINT1 (0x360) NMI (mode 4): SDM Vol. 3A 11.5.1,
+ * 11.9. */
+const struct bz_apic_write bz_apic_virtual_wire[BZ_APIC_VIRTUAL_WIRE_WRITES] = {
+    {0xF0, 0x100 | 0xFF},
+    {0x350, 7u << 8},
+    {0x360, 4u << 8},
+};
+
 /* Setup header fields (boot.rst, "The real-mode kernel header"), as
  * offsets into the image and into the zero page alike. */
 enum {

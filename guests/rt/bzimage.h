@@ -37,6 +37,21 @@ struct bz_e820 {
     uint32_t type;
 };
 
+/* The local APIC as a PC BIOS leaves it before a kernel starts
+ * (MultiProcessor Specification 1.4, 3.6.2.2 and Appendix A, virtual
+ * wire mode): software-enabled, LINT0 passing the 8259's INTR as ExtINT,
+ * LINT1 taking NMIs. A kernel that finds no interrupt routing (acpi=off
+ * and no MP table) keeps the 8259s and relies on it; QEMU's APIC starts
+ * with LINT0 so too. The register writes, in order, for each loader (L0's
+ * and l1vmm's, whose Linux L2 shares the machine's APIC) to make as the
+ * firmware would. */
+struct bz_apic_write {
+    uint32_t offset, value; /* in the APIC's 4 KiB page */
+};
+#define BZ_APIC_VIRTUAL_WIRE_WRITES 3u
+extern const struct bz_apic_write
+    bz_apic_virtual_wire[BZ_APIC_VIRTUAL_WIRE_WRITES];
+
 /* Where the loader put things, for the zero page. */
 struct bz_boot {
     uint32_t cmdline_pa;

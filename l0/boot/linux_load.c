@@ -64,19 +64,15 @@ static void write_gdt(struct machine *m)
 
 /* The highest page-aligned place for the initrd: below the end of RAM
  * and initrd_addr_max, above the kernel's init_size. */
-/* The local APIC as a PC BIOS leaves it (MultiProcessor Specification
- * 1.4, 3.6.2.2 and Appendix A, virtual wire mode): software-enabled,
- * LINT0 passing the 8259's INTR as ExtINT, LINT1 taking NMIs. A kernel
- * that finds no interrupt routing (acpi=off and no MP table) keeps the
- * 8259s and relies on it; QEMU's APIC starts with LINT0 so too. The
- * writes go through the bus, as the firmware's own would. */
+/* The local APIC in virtual wire mode, as a PC BIOS leaves it
+ * (bz_apic_virtual_wire). The writes go through the bus, as the
+ * firmware's own would. */
 static void apic_virtual_wire(struct machine *m)
 {
-    enum { APIC = 0xFEE00000, SVR = 0xF0, LINT0 = 0x350, LINT1 = 0x360 };
-    enum { SVR_ENABLE = 0x100, EXTINT = 7u << 8, NMI = 4u << 8 };
-    bus_write(&m->mmio, APIC + SVR, 4, SVR_ENABLE | 0xFF);
-    bus_write(&m->mmio, APIC + LINT0, 4, EXTINT);
-    bus_write(&m->mmio, APIC + LINT1, 4, NMI);
+    enum { APIC = 0xFEE00000 };
+    for (unsigned k = 0; k < BZ_APIC_VIRTUAL_WIRE_WRITES; k++)
+        bus_write(&m->mmio, APIC + bz_apic_virtual_wire[k].offset, 4,
+                  bz_apic_virtual_wire[k].value);
 }
 
 static int place_initrd(const struct machine *m, const struct bzimage *bz,

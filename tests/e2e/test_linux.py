@@ -6,8 +6,8 @@ workload scripts run on the host under the same busybox binary, with only
 busybox's applets on PATH. QEMU TCG, the reference machine, must print
 exactly those lines for each workload and exit with status 0 through
 isa-debug-exit, and so must turtles in bare and single mode (the kernel
-runs on the emulated CPU and platform, and as the guest of L0; bare also
-with acpi=off), and in nested mode as L2 under l1vmm with EPT and with
+runs on the emulated CPU and platform, and as the guest of L0; bare and
+nested also with acpi=off), and in nested mode as L2 under l1vmm with EPT and with
 shadow paging, where shadow paging must show many more #PF, CR-access
 and INVLPG exits. A kernel panic reboots (panic=-1): turtles ends with its reset status. turtles'
 Linux loader (--kernel/--initrd/--append) must refuse what the boot
@@ -17,6 +17,7 @@ why."""
 import concurrent.futures
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -35,13 +36,15 @@ CASES = [("boot", ""), ("process", "2"), ("compute", "64")]
 # is Linux as L2 under l1vmm with EPT and with shadow paging (docs/l1vmm.md,
 # "Linux as L2"); and a boot with acpi=off, where the kernel finds no
 # IOAPIC and takes every interrupt from the 8259s through LINT0 (the
-# firmware's virtual wire mode, docs/linux.md): mode, workload, rounds,
+# firmware's virtual wire mode, which l1vmm sets up for L2 too,
+# docs/linux.md), bare and nested: mode, workload, rounds,
 # l1vmm's paging, more kernel arguments.
 TURTLES_CASES = [("bare", "process", "1", "", []),
                  ("single", "boot", "", "", []),
                  ("nested", "boot", "", "ept", []),
                  ("nested", "boot", "", "shadow", []),
-                 ("bare", "boot", "", "", ["acpi=off"])]
+                 ("bare", "boot", "", "", ["acpi=off"]),
+                 ("nested", "boot", "", "ept", ["acpi=off"])]
 NESTED_OPTIONS = ["--mem", "512"]
 
 
@@ -90,6 +93,20 @@ def l1stats(out):
     return counts
 
 
+def region_of_interest(db):
+    """(regions, ended_by_run, its instructions, the run's) of the one
+    run in `db`, or None."""
+    if not os.path.exists(db):
+        return None
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT roi.regions, roi.ended_by_run, "
+                           "roi.instructions, runs.instructions FROM roi "
+                           "JOIN runs USING (run_id)").fetchone()
+    finally:
+        con.close()
+
+
 def qemu(workload, rounds):
     cmdline = kernel_cmdline(workload, rounds)
     p = subprocess.run([os.path.join(ROOT, "scripts", "qemu-run.sh"),
@@ -107,14 +124,14 @@ def turtles(args, timeout=120):
     return p.returncode, p.stderr
 
 
-def turtles_linux(mode, append, paging="", limit=8_000_000_000):
-    """Boots the kernel on turtles (nested: under l1vmm with `paging`);
-    returns (status, serial, stderr)."""
+def turtles_linux(mode, append, paging="", limit=8_000_000_000, db=None):
+    """Boots the kernel on turtles (nested: under l1vmm with `paging`;
+    with `db`, recorded there); returns (status, serial, stderr)."""
     prog = os.environ.get("TURTLES", os.path.join(ROOT, "build", "turtles"))
     args = [prog, "run", "--mode", mode, "--max-insns", str(limit),
             "--kernel", os.path.join(LINUX, "vmlinuz"),
             "--initrd", os.path.join(LINUX, "initrd.gz"),
-            "--append", " ".join(append)]
+            "--append", " ".join(append)] + (["--db", db] if db else [])
     if mode == "nested":
         args[2:2] = NESTED_OPTIONS + ["--l1-args", f"ram=256 paging={paging}"]
     p = subprocess.run(args, cwd=ROOT, capture_output=True, text=True,
@@ -145,12 +162,15 @@ def main():
         return r.finish()
 
     l1_exits = {}
+    dbs = tempfile.TemporaryDirectory()
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         boots = [pool.submit(turtles_linux, mode,
-                             kernel_cmdline(workload, rounds) + more, paging)
-                 for mode, workload, rounds, paging, more in TURTLES_CASES]
-    for (mode, workload, rounds, paging, more), boot in zip(TURTLES_CASES,
-                                                            boots):
+                             kernel_cmdline(workload, rounds) + more, paging,
+                             db=os.path.join(dbs.name, f"{k}.db"))
+                 for k, (mode, workload, rounds, paging, more)
+                 in enumerate(TURTLES_CASES)]
+    for k, ((mode, workload, rounds, paging, more), boot) in enumerate(
+            zip(TURTLES_CASES, boots)):
         want = host_expected(workload, rounds)
         status, out, err = boot.result()
         got = results(out)
@@ -160,8 +180,18 @@ def main():
                 f"turtles --mode {mode}{where}: workload={workload} prints the "
                 "host's RESULT lines", f"status {status}", f"want {want}",
                 f"got {got}", out.strip()[-600:], err.strip()[-400:])
-        if paging:
+        if paging and not more:
             l1_exits[paging] = l1stats(out)
+        # /init runs the workload as the region of interest (roi start and
+        # end, docs/exit-stats.md): one region, ended by the guest, inside
+        # the run (the level that marks it is L2 in nested mode).
+        roi = region_of_interest(os.path.join(dbs.name, f"{k}.db"))
+        r.check(roi is not None and roi[0] == 1 and roi[1] == 0 and
+                0 < roi[2] < roi[3],
+                f"turtles --mode {mode}{where}: the database holds the "
+                "workload as one region of interest",
+                f"(regions, ended_by_run, instructions, run's) = {roi}")
+    dbs.cleanup()
 
     # The seeds' pattern (docs/l1vmm.md): under shadow paging L1 handles
     # L2's page faults and CR3 writes itself; with EPT it sees almost none.
