@@ -64,6 +64,11 @@ KVM_DEVIATIONS = {
     "debug": "KVM 6.1 emulates MOV DR (it sets MOV-DR exiting) and injects "
              "the general-detect #DB as a trap (x86.c exception_type: #DB "
              "is EXCPT_TRAP), so the pushed RF is 0, not 1 as for a fault",
+    # Not yet traced: whether KVM or L0's vmcs12 sync of the exit that
+    # interrupted the REP drops RF. Under l1vmm (no exit: the APIC is
+    # passed through) and in bare and single mode the frame has RF = 1.
+    "timer": "under KVM 6.1 as L1 the timer interrupt taken between two "
+             "REP LODSB iterations pushes RF = 0 (the SDM: 1)",
 }
 
 
