@@ -26,9 +26,20 @@ enum {
     ARENA_MAX_BYTES = 8 << 20,
 };
 
+/* A successor found before: the block to run when the one that links
+ * it ends at `rip`, valid under the same conditions as a linear slot
+ * (below), so following it is exactly what find() would return. */
+struct block_link {
+    uint64_t rip, tlb_gen, dc_gen;
+    struct block *b;
+};
+
 struct block {
     uint32_t count;
     bool vmx_exits; /* a record may exit in VMX non-root operation */
+    /* Direct chaining: the fall-through or not-taken successor and the
+     * taken one (any two successors, most recent replacing). */
+    struct block_link next[2];
     struct insn insn[];
 };
 _Static_assert(sizeof(struct block) + BLOCK_MAX_INSNS * sizeof(struct insn) +
@@ -38,13 +49,13 @@ _Static_assert(sizeof(struct block) + BLOCK_MAX_INSNS * sizeof(struct insn) +
 /* Found by linear RIP: valid while translations and code are the same. */
 struct lin_slot {
     uint64_t rip, tlb_gen, dc_gen;
-    const struct block *b;
+    struct block *b;
 };
 
 /* Found by physical address: valid while the arena holds it. */
 struct phys_slot {
     uint64_t pa, epoch;
-    const struct block *b;
+    struct block *b;
 };
 
 struct block_cache {
@@ -143,7 +154,7 @@ static bool record_at(struct cpu *c, uint64_t lin, uint64_t pa,
 
 /* Decodes the straight line from `pa` to the first instruction that
  * ends a block, the end of the page or BLOCK_MAX_INSNS. */
-static const struct block *build(struct cpu *c, uint64_t lin, uint64_t pa)
+static struct block *build(struct cpu *c, uint64_t lin, uint64_t pa)
 {
     struct block_cache *bc = c->bcache;
     struct insn recs[BLOCK_MAX_INSNS];
@@ -183,6 +194,7 @@ static const struct block *build(struct cpu *c, uint64_t lin, uint64_t pa)
     bc->used += size;
     b->count = n;
     b->vmx_exits = false;
+    memset(b->next, 0, sizeof b->next);
     for (unsigned k = 0; k < n; k++)
         b->vmx_exits |= recs[k].vmx_exits != 0;
     memcpy(b->insn, recs, n * sizeof *recs);
@@ -193,7 +205,7 @@ static const struct block *build(struct cpu *c, uint64_t lin, uint64_t pa)
 /* The block at c->rip, found or built; NULL where the step engine must
  * fetch. Only a TLB hit is used, with fetch()'s checks (cpu.c), so that
  * finding a block never walks the page tables or raises a fault. */
-static const struct block *find(struct cpu *c)
+static struct block *find(struct cpu *c)
 {
     struct block_cache *bc = c->bcache;
     uint64_t rip = c->rip;
@@ -211,9 +223,9 @@ static const struct block *find(struct cpu *c)
     if (bc->dc_gen != c->fetch_generation)
         empty_arena(bc, c->fetch_generation);
     struct phys_slot *p = &bc->phys[(pa ^ (pa >> 12)) & (PHYS_SLOTS - 1)];
-    const struct block *b = p->pa == pa && p->epoch == bc->epoch
-                                ? p->b
-                                : build(c, rip, pa);
+    struct block *b = p->pa == pa && p->epoch == bc->epoch
+                          ? p->b
+                          : build(c, rip, pa);
     if (!b)
         return NULL;
     *p = (struct phys_slot){pa, bc->epoch, b};
@@ -231,38 +243,90 @@ static inline bool block_continues(const struct cpu *c, uint64_t next,
            !(c->interrupt_shadow | c->halted);
 }
 
-/* Runs n records of b; `plain` as in step_execute_as(). */
+/* Whether the modeled TLB is consulted for fetches now (tlb_charge_page). */
+static inline bool fetches_charged(const struct cpu *c)
+{
+    return (c->cr0 & CR0_PG) || tlb_charge_ept(c);
+}
+
+/* Runs n records of b; `plain` as in step_execute_charged(). Returns
+ * how many ran.
+ *
+ * The modeled fetch: all records of a block lie in one page, in one
+ * translation context (what changes the context ends the block or bumps
+ * tlb.generation). Once a fetch has left the ITLB entry of that page as
+ * the fetch side's last hit (tlb_model.h, last[1]), the next fetch on
+ * the page is tlbm_same_page()'s hit for as long as last[1] is still
+ * that entry (an invalidation clears it; only fetches replace it): it is
+ * counted here without the lookup, exactly as the lookup would. */
 static inline __attribute__((always_inline)) unsigned
 run_records(struct cpu *c, const struct block *b, unsigned n, bool plain)
 {
     uint64_t tlb_gen = c->tlb.generation, dc_gen = c->fetch_generation;
+    struct tlb_model *mt = c->mtlb;
+    const struct tlbm_entry *fetch_entry = NULL;
     for (unsigned k = 0; k < n; k++) {
         const struct insn *i = &b->insn[k];
         uint64_t next = c->rip + i->len;
-        step_execute_as(c, i, plain);
+        bool known = fetch_entry && mt->last[1] == fetch_entry;
+        if (known)
+            mt->stats.hits++;
+        step_execute_charged(c, i, plain, !known);
         if (!block_continues(c, next, tlb_gen, dc_gen))
             return k + 1;
+        fetch_entry = fetches_charged(c) ? mt->last[1] : NULL;
     }
     return n;
 }
 
+/* The block to run after `b` at c->rip: a link of b if one is still
+ * valid, else find()'s answer, which is then linked. */
+static inline struct block *successor(struct cpu *c, struct block *b)
+{
+    for (unsigned k = 0; k < 2; k++) {
+        const struct block_link *l = &b->next[k];
+        if (l->rip == c->rip && l->tlb_gen == c->tlb.generation &&
+            l->dc_gen == c->fetch_generation && c->code64)
+            return l->b;
+    }
+    uint64_t epoch = c->bcache->epoch;
+    struct block *s = find(c);
+    /* find() may have emptied the arena: b is gone then, and its bytes
+     * may already be another block's. */
+    if (s && c->bcache->epoch == epoch) {
+        b->next[1] = b->next[0];
+        b->next[0] = (struct block_link){c->rip, c->tlb.generation,
+                                         c->fetch_generation, s};
+    }
+    return s;
+}
+
 unsigned block_run(struct cpu *c, unsigned budget)
 {
-    const struct block *b = find(c);
-    if (!b)
-        return 0;
-    /* Each record but a block's last is one step, so the instruction
-     * limit is a count here; the rest of block_batch_continues() is
-     * checked after every record. */
-    uint64_t to_limit = c->step_limit - cpu_steps(c);
-    unsigned n = b->count < budget ? b->count : budget;
-    if (to_limit < n)
-        n = (unsigned)to_limit;
-    /* Debugging and VMX intercepts stay as they are at the block's
-     * start: what may change them ends a block (ends_block) or leaves
-     * the straight line (an event, a VM exit or entry). */
-    bool debugging = (c->flags.bits & (FL_TF | FL_RF)) || c->dbg.active;
-    if (!debugging && !(c->vmx.nonroot && b->vmx_exits))
-        return run_records(c, b, n, true);
-    return run_records(c, b, n, false);
+    struct block *b = find(c);
+    unsigned done = 0;
+    while (b) {
+        /* Each record but a block's last is one step, so the instruction
+         * limit is a count here; the rest of block_batch_continues() is
+         * checked after every record. */
+        uint64_t to_limit = c->step_limit - cpu_steps(c);
+        unsigned n = b->count < budget - done ? b->count : budget - done;
+        if (to_limit < n)
+            n = (unsigned)to_limit;
+        /* Debugging and VMX intercepts stay as they are at the block's
+         * start: what may change them ends a block (ends_block) or
+         * leaves the straight line (an event, a VM exit or entry). */
+        bool debugging = (c->flags.bits & (FL_TF | FL_RF)) || c->dbg.active;
+        if (!debugging && !(c->vmx.nonroot && b->vmx_exits))
+            done += run_records(c, b, n, true);
+        else
+            done += run_records(c, b, n, false);
+        /* Wherever the block left off (its end, a taken branch, an
+         * exception delivered), the step engine's batch would go on
+         * if this holds; so does the chain. */
+        if (done >= budget || !block_batch_continues(c))
+            break;
+        b = successor(c, b);
+    }
+    return done;
 }

@@ -29,16 +29,21 @@ static inline bool step_delivers_event(const struct insn *i)
  * it is inlined) promises 64-bit code, no debugging (TF, RF, an armed
  * breakpoint or a waiting trap) and no VMX intercept for `i`: the block
  * engine's fast path (cpu/block.c), where the checks it leaves out
- * could only answer no. */
+ * could only answer no. `charge_fetch` false means the caller has
+ * already met the modeled TLB for this fetch with the same outcome
+ * (cpu/block.c: the same page as the last fetch, known to hit). */
 static inline __attribute__((always_inline)) void
-step_execute_as(struct cpu *c, const struct insn *i, bool plain)
+step_execute_charged(struct cpu *c, const struct insn *i, bool plain,
+                     bool charge_fetch)
 {
     c->cycles++;
     if (i) {
-        tlb_charge_fetch(c, plain || c->code64 ? c->rip
-                                      : (c->seg[SEG_CS].base + c->rip) &
-                                            0xFFFFFFFF,
-                         i->len);
+        if (charge_fetch)
+            tlb_charge_fetch(c, plain || c->code64
+                                    ? c->rip
+                                    : (c->seg[SEG_CS].base + c->rip) &
+                                          0xFFFFFFFF,
+                             i->len);
         uint64_t next = c->rip + i->len;
         bool single_step = !plain && (c->flags.bits & FL_TF);
         /* TF, RF, a breakpoint or a waiting #DB trap: cpu/debug.h. */
@@ -73,7 +78,7 @@ step_execute_as(struct cpu *c, const struct insn *i, bool plain)
 static inline __attribute__((always_inline)) void
 step_execute(struct cpu *c, const struct insn *i)
 {
-    step_execute_as(c, i, false);
+    step_execute_charged(c, i, false, true);
 }
 
 #endif

@@ -312,6 +312,156 @@ static void test_many_blocks_grow_the_arena(void **state)
     assert_same(&s, &b);
 }
 
+/* Direct chaining (cpu/block.c): a block that jumps to a block linked
+ * to it before. Five rounds of A -> B; in the last, A patches the
+ * immediate of B's MOV EAX before jumping there, so B must run the new
+ * bytes, not the linked block: EDX = 4 x 1 + 7. */
+static struct machine *smc_chain_program(enum cpu_engine e)
+{
+    struct machine *m = machine_at(e, 0x17000);
+    static const uint8_t a[] = {
+        0xB9, 0x05, 0x00, 0x00, 0x00, /* mov ecx, 5 */
+        0x31, 0xD2,                   /* xor edx, edx */
+        0x83, 0xF9, 0x01,             /* A: cmp ecx, 1 */
+        0x75, 0x08,                   /* jne skip */
+        0xC6, 0x04, 0x25, 0x01, 0x80, 0x01, 0x00, 0x07, /* mov byte [0x18001], 7 */
+        0xE9, 0xE7, 0x0F, 0x00, 0x00, /* skip: jmp 0x18000 */
+    };
+    static const uint8_t b[] = {
+        0xB8, 0x01, 0x00, 0x00, 0x00,       /* mov eax, 1 */
+        0x01, 0xC2,                         /* add edx, eax */
+        0xFF, 0xC9,                         /* dec ecx */
+        0x0F, 0x85, 0xF8, 0xEF, 0xFF, 0xFF, /* jnz A (0x17007) */
+        0xF4,                               /* hlt */
+    };
+    put(m, 0x17000, a, sizeof a);
+    put(m, 0x18000, b, sizeof b);
+    return m;
+}
+
+static void test_smc_in_chained_block(void **state)
+{
+    (void)state;
+    struct outcome s = run(smc_chain_program(ENGINE_STEP), 0);
+    struct outcome b = run(smc_chain_program(ENGINE_BLOCK), 0);
+    assert_int_equal(s.rdx, 4 + 7);
+    assert_int_equal(s.stop, STOP_HALTED);
+    assert_same(&s, &b);
+}
+
+/* MOV ECX, 10, then a loop of INC RAX; DEC ECX; JNZ (one block chained
+ * to itself) and HLT: 32 steps. Every limit from 1 to 31 stops at the
+ * same instruction on both engines, with (L + 1) / 3 INCs done. */
+static struct machine *loop_program(enum cpu_engine e)
+{
+    struct machine *m = machine_at(e, 0x19000);
+    static const uint8_t code[] = {
+        0xB9, 0x0A, 0x00, 0x00, 0x00, /* mov ecx, 10 */
+        0x48, 0xFF, 0xC0,             /* loop: inc rax */
+        0xFF, 0xC9,                   /* dec ecx */
+        0x75, 0xF9,                   /* jnz loop */
+        0xF4,                         /* hlt */
+    };
+    put(m, 0x19000, code, sizeof code);
+    return m;
+}
+
+static void test_limit_in_chain(void **state)
+{
+    (void)state;
+    for (uint64_t limit = 1; limit < 32; limit++) {
+        struct outcome s = run(loop_program(ENGINE_STEP), limit);
+        struct outcome b = run(loop_program(ENGINE_BLOCK), limit);
+        assert_int_equal(s.stop, STOP_INSN_LIMIT);
+        assert_int_equal(s.rax, (limit + 1) / 3);
+        assert_int_equal(s.insns, limit);
+        assert_same(&s, &b);
+    }
+    struct outcome s = run(loop_program(ENGINE_STEP), 0);
+    struct outcome b = run(loop_program(ENGINE_BLOCK), 0);
+    assert_int_equal(s.rax, 10);
+    assert_int_equal(s.insns, 32);
+    assert_same(&s, &b);
+}
+
+/* The LAPIC timer fires in the middle of a chain of loop iterations
+ * (STI; NOP; MOV ECX, 100; loop INC RAX, DEC ECX, JNZ; HLT): the
+ * handler sees the step engine's count of INCs. */
+static struct machine *timer_loop_program(enum cpu_engine e, uint32_t count)
+{
+    struct machine *m = machine_at(e, 0x1A000);
+    static const uint8_t code[] = {
+        0xFB, 0x90,                   /* sti; nop */
+        0xB9, 0x64, 0x00, 0x00, 0x00, /* mov ecx, 100 */
+        0x48, 0xFF, 0xC0,             /* loop: inc rax */
+        0xFF, 0xC9,                   /* dec ecx */
+        0x75, 0xF9,                   /* jnz loop */
+        0xF4,                         /* hlt */
+    };
+    put(m, 0x1A000, code, sizeof code);
+    uint32_t svr = 0x1FF, lvt = TIMER_VECTOR, divide = 0xB;
+    phys_write(m->cpu, LAPIC_DEFAULT_BASE + 0xF0, 4, &svr);
+    phys_write(m->cpu, LAPIC_DEFAULT_BASE + 0x320, 4, &lvt);
+    phys_write(m->cpu, LAPIC_DEFAULT_BASE + 0x3E0, 4, &divide);
+    phys_write(m->cpu, LAPIC_DEFAULT_BASE + 0x380, 4, &count);
+    return m;
+}
+
+static void test_interrupt_in_chain(void **state)
+{
+    (void)state;
+    for (uint32_t count = 20; count < 26; count++) {
+        struct outcome s = run(timer_loop_program(ENGINE_STEP, count), 0);
+        struct outcome b = run(timer_loop_program(ENGINE_BLOCK, count), 0);
+        assert_true(s.rbx > 3 && s.rbx < 100);
+        assert_int_equal(s.rip, HANDLERS + 16 * TIMER_VECTOR + 4);
+        assert_same(&s, &b);
+    }
+}
+
+/* A link whose target page is remapped: X jumps to linear 0x1C000
+ * (physical 0x1C000: MOV EAX, 1), which jumps back to R; R adds EAX to
+ * EBX, goes round again while EBX < 2 (the first fetch at 0x1C000 misses
+ * the TLB and is stepped; the second round links X to it), then maps
+ * 0x1C000 to physical 0x1D000 (MOV EAX, 2) with a PTE write and INVLPG
+ * and jumps to X: X's link, made under the old translation, must not be
+ * followed. EBX = 1 + 1 + 2. */
+static struct machine *remapped_link_program(enum cpu_engine e)
+{
+    struct machine *m = machine_at(e, 0x1B000);
+    static const uint8_t code[] = {
+        0x90,                         /* nop: X starts a block */
+        0xE9, 0xFA, 0x0F, 0x00, 0x00, /* X: jmp 0x1C000 (EBX is 0) */
+        0x01, 0xC3,                   /* R: add ebx, eax */
+        0x83, 0xFB, 0x02,             /* cmp ebx, 2 */
+        0x72, 0xF4,                   /* jb X */
+        0x77, 0x19,                   /* ja done */
+        0x48, 0xC7, 0xC0, 0x03, 0xD0, 0x01, 0x00, /* mov rax, 0x1D003 */
+        0x48, 0x89, 0x04, 0x25, 0xE0, 0x60, 0x00, 0x00, /* mov [0x60E0], rax */
+        0x0F, 0x01, 0x3C, 0x25, 0x00, 0xC0, 0x01, 0x00, /* invlpg [0x1C000] */
+        0xEB, 0xD9,                   /* jmp X */
+        0xF4,                         /* done: hlt */
+    };
+    static const uint8_t one[] = {0xB8, 0x01, 0x00, 0x00, 0x00, /* mov eax, 1 */
+                                  0xE9, 0xFC, 0xEF, 0xFF, 0xFF}; /* jmp R */
+    static const uint8_t two[] = {0xB8, 0x02, 0x00, 0x00, 0x00, /* mov eax, 2 */
+                                  0xE9, 0xFC, 0xEF, 0xFF, 0xFF}; /* jmp R */
+    put(m, 0x1B000, code, sizeof code);
+    put(m, 0x1C000, one, sizeof one);
+    put(m, 0x1D000, two, sizeof two);
+    return m;
+}
+
+static void test_link_to_remapped_page(void **state)
+{
+    (void)state;
+    struct outcome s = run(remapped_link_program(ENGINE_STEP), 0);
+    struct outcome b = run(remapped_link_program(ENGINE_BLOCK), 0);
+    assert_int_equal(s.rbx, 1 + 1 + 2);
+    assert_int_equal(s.stop, STOP_HALTED);
+    assert_same(&s, &b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +471,10 @@ int main(void)
         cmocka_unit_test(test_interrupt_in_middle_of_block),
         cmocka_unit_test(test_limit_in_middle_of_block),
         cmocka_unit_test(test_many_blocks_grow_the_arena),
+        cmocka_unit_test(test_smc_in_chained_block),
+        cmocka_unit_test(test_limit_in_chain),
+        cmocka_unit_test(test_interrupt_in_chain),
+        cmocka_unit_test(test_link_to_remapped_page),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
