@@ -5,6 +5,7 @@
 #include <capstone/capstone.h>
 
 #include "cpu/exec.h"
+#include "cpu/exec_fast.h"
 #include "cpu/exec_fpu.h"
 #include "cpu/sse_ops.h"
 
@@ -366,11 +367,11 @@ exec_fn isa_specialize(const struct insn *i)
         return i->id == X86_INS_MOVSD ? exec_sse_move : exec_sse_cmp;
     if (i->exec == exec_mov && !special_reg(&i->op[0]) &&
         !special_reg(&i->op[1]))
-        return exec_mov_data;
+        return exec_fast_pick(i, exec_mov_data);
     if (i->exec == exec_alu && i->nops == 2 && plain_gpr(&i->op[0]) &&
         (i->op[1].kind == OPK_IMM || plain_gpr(&i->op[1])))
-        return exec_alu_reg;
-    return i->exec;
+        return exec_fast_pick(i, exec_alu_reg);
+    return exec_fast_pick(i, i->exec);
 }
 
 bool isa_vmx_exits(const struct insn *i, const struct isa_entry *e)

@@ -75,9 +75,8 @@ static inline uint64_t op_ea(const struct cpu *c, const struct insn *i,
  * A hit meets the modeled TLB as the full path does: what the model
  * charges must not depend on this host-side TLB (a second look at the
  * same page, as a read-modify-write makes, charges nothing more). */
-static inline struct tlb_entry *fast_tlb(struct cpu *c, unsigned seg,
-                                         uint64_t lin, unsigned size,
-                                         bool write)
+OPS_HOT struct tlb_entry *fast_tlb(struct cpu *c, unsigned seg,
+                                   uint64_t lin, unsigned size, bool write)
 {
     if (!c->code64 || seg == SEG_FS || seg == SEG_GS ||
         (lin & 0xFFF) > 4096u - size)
@@ -94,8 +93,8 @@ static inline struct tlb_entry *fast_tlb(struct cpu *c, unsigned seg,
     return t;
 }
 
-static inline bool mem_read_fast(struct cpu *c, unsigned seg, uint64_t off,
-                                 unsigned size, uint64_t *v)
+OPS_HOT bool mem_read_fast(struct cpu *c, unsigned seg, uint64_t off,
+                           unsigned size, uint64_t *v)
 {
     struct tlb_entry *t = fast_tlb(c, seg, off, size, false);
     if (!t)
@@ -105,8 +104,8 @@ static inline bool mem_read_fast(struct cpu *c, unsigned seg, uint64_t off,
     return true;
 }
 
-static inline bool mem_write_fast(struct cpu *c, unsigned seg, uint64_t off,
-                                  unsigned size, uint64_t v)
+OPS_HOT bool mem_write_fast(struct cpu *c, unsigned seg, uint64_t off,
+                            unsigned size, uint64_t v)
 {
     struct tlb_entry *t = fast_tlb(c, seg, off, size, true);
     if (!t)

@@ -1,0 +1,242 @@
+/* Operand-specialized handlers for the most frequent instruction forms,
+ * chosen at decode time (isa_specialize) into the record's handler
+ * pointer: each is the general family's code (exec_alu.c, exec_flow.c,
+ * exec_move.c) with the operation, the operand kinds and the operand
+ * size made constants, so that the compiler drops the dispatch on them.
+ * They do exactly what the general handler does for the same record;
+ * tests/unit/test_insn_diff.c runs every form through both engines and
+ * the host CPU.
+ *
+ * Only records decoded for 64-bit mode (insn.mode64) get the handlers
+ * that assume it (Jcc, PUSH, POP): the decode cache and the engines hand
+ * such a record out only while the CPU is in 64-bit mode. */
+#include "cpu/exec_fast.h"
+
+#include "cpu/exec.h"
+#include "cpu/ops.h"
+
+/* ---- ALU operations on a general register (exec_alu_reg) ------------- */
+
+#define FAST static inline __attribute__((always_inline))
+
+FAST bool alu_reg(struct cpu *c, const struct insn *i, enum alu_op op,
+                  bool imm, unsigned size)
+{
+    const struct operand *d = &i->op[0], *s = &i->op[1];
+    uint64_t mask = size_mask(size);
+    uint64_t a = c->gpr[d->reg] & mask;
+    uint64_t b = (imm ? (uint64_t)s->value : c->gpr[s->reg]) & mask;
+    uint64_t r;
+    enum flags_op fop = FOP_LOGIC;
+    switch (op) {
+    case ALU_ADD: r = a + b; fop = FOP_ADD; break;
+    case ALU_SUB:
+    case ALU_CMP: r = a - b; fop = FOP_SUB; break;
+    case ALU_OR: r = a | b; break;
+    case ALU_XOR: r = a ^ b; break;
+    default: r = a & b; break; /* AND, TEST */
+    }
+    flags_record(&c->flags, fop, size, r, a, b, 0);
+    if (op != ALU_CMP && op != ALU_TEST)
+        gpr_set(c, d->reg, size, false, r);
+    return true;
+}
+
+#define ALU_FORMS(name, op)                                                   \
+    static bool name##_rr4(struct cpu *c, const struct insn *i)              \
+    { return alu_reg(c, i, op, false, 4); }                                  \
+    static bool name##_rr8(struct cpu *c, const struct insn *i)              \
+    { return alu_reg(c, i, op, false, 8); }                                  \
+    static bool name##_ri4(struct cpu *c, const struct insn *i)              \
+    { return alu_reg(c, i, op, true, 4); }                                   \
+    static bool name##_ri8(struct cpu *c, const struct insn *i)              \
+    { return alu_reg(c, i, op, true, 8); }
+
+ALU_FORMS(add, ALU_ADD)
+ALU_FORMS(or, ALU_OR)
+ALU_FORMS(and, ALU_AND)
+ALU_FORMS(sub, ALU_SUB)
+ALU_FORMS(xor, ALU_XOR)
+ALU_FORMS(cmp, ALU_CMP)
+ALU_FORMS(test, ALU_TEST)
+
+/* [operation][immediate source][8-byte operands]; ADC and SBB, which
+ * read CF, stay with exec_alu_reg. */
+#define ALU_ROW(name) {{name##_rr4, name##_rr8}, {name##_ri4, name##_ri8}}
+static const exec_fn alu_forms[][2][2] = {
+    [ALU_ADD] = ALU_ROW(add), [ALU_OR] = ALU_ROW(or),
+    [ALU_AND] = ALU_ROW(and), [ALU_SUB] = ALU_ROW(sub),
+    [ALU_XOR] = ALU_ROW(xor), [ALU_CMP] = ALU_ROW(cmp),
+    [ALU_TEST] = ALU_ROW(test),
+};
+
+/* ---- INC and DEC of a general register (exec_alu.c incdec) ----------- */
+
+FAST bool incdec_reg(struct cpu *c, const struct insn *i, enum flags_op op,
+                     unsigned size)
+{
+    unsigned reg = i->op[0].reg;
+    uint64_t a = c->gpr[reg] & size_mask(size);
+    uint64_t r = op == FOP_INC ? a + 1 : a - 1;
+    gpr_set(c, reg, size, false, r);
+    flags_record_incdec(&c->flags, op, size, r, a);
+    return true;
+}
+
+static bool inc4(struct cpu *c, const struct insn *i) { return incdec_reg(c, i, FOP_INC, 4); }
+static bool inc8(struct cpu *c, const struct insn *i) { return incdec_reg(c, i, FOP_INC, 8); }
+static bool dec4(struct cpu *c, const struct insn *i) { return incdec_reg(c, i, FOP_DEC, 4); }
+static bool dec8(struct cpu *c, const struct insn *i) { return incdec_reg(c, i, FOP_DEC, 8); }
+
+/* ---- Jcc rel in 64-bit mode (exec_flow.c exec_jcc) -------------------- */
+
+/* The target must be canonical, else #GP(0) at the branch (SDM Vol. 2A
+ * "Jcc"). */
+FAST bool jcc64(struct cpu *c, const struct insn *i, unsigned cc)
+{
+    if (!flags_cond(&c->flags, cc))
+        return true;
+    uint64_t t = c->next_rip + (uint64_t)i->op[0].value;
+    if ((uint64_t)((int64_t)(t << 16) >> 16) != t)
+        return cpu_fault(c, VEC_GP, 0);
+    c->next_rip = t;
+    return true;
+}
+
+#define JCC(cc)                                                               \
+    static bool jcc_##cc(struct cpu *c, const struct insn *i)                \
+    { return jcc64(c, i, cc); }
+JCC(0) JCC(1) JCC(2) JCC(3) JCC(4) JCC(5) JCC(6) JCC(7)
+JCC(8) JCC(9) JCC(10) JCC(11) JCC(12) JCC(13) JCC(14) JCC(15)
+
+static const exec_fn jcc_forms[16] = {
+    jcc_0, jcc_1, jcc_2, jcc_3, jcc_4, jcc_5, jcc_6, jcc_7,
+    jcc_8, jcc_9, jcc_10, jcc_11, jcc_12, jcc_13, jcc_14, jcc_15,
+};
+
+/* ---- MOV between general registers, immediates and memory ------------- */
+
+FAST bool mov_from_reg(struct cpu *c, const struct insn *i, unsigned size)
+{
+    gpr_set(c, i->op[0].reg, size, false, c->gpr[i->op[1].reg]);
+    return true;
+}
+
+FAST bool mov_from_imm(struct cpu *c, const struct insn *i, unsigned size)
+{
+    gpr_set(c, i->op[0].reg, size, false, (uint64_t)i->op[1].value);
+    return true;
+}
+
+FAST bool mov_load(struct cpu *c, const struct insn *i, unsigned size)
+{
+    const struct operand *m = &i->op[1];
+    uint64_t v;
+    if (!mem_read_fast(c, m->seg, op_ea(c, i, m), size, &v))
+        return false;
+    gpr_set(c, i->op[0].reg, size, false, v);
+    return true;
+}
+
+FAST bool mov_store(struct cpu *c, const struct insn *i, unsigned size)
+{
+    const struct operand *m = &i->op[0];
+    return mem_write_fast(c, m->seg, op_ea(c, i, m), size,
+                          c->gpr[i->op[1].reg] & size_mask(size));
+}
+
+FAST bool mov_store_imm(struct cpu *c, const struct insn *i, unsigned size)
+{
+    const struct operand *m = &i->op[0];
+    return mem_write_fast(c, m->seg, op_ea(c, i, m), size,
+                          (uint64_t)i->op[1].value & size_mask(size));
+}
+
+#define MOV_FORMS(name)                                                       \
+    static bool name##1(struct cpu *c, const struct insn *i)                 \
+    { return name(c, i, 1); }                                                \
+    static bool name##4(struct cpu *c, const struct insn *i)                 \
+    { return name(c, i, 4); }                                                \
+    static bool name##8(struct cpu *c, const struct insn *i)                 \
+    { return name(c, i, 8); }
+MOV_FORMS(mov_from_reg)
+MOV_FORMS(mov_from_imm)
+MOV_FORMS(mov_load)
+MOV_FORMS(mov_store)
+MOV_FORMS(mov_store_imm)
+
+/* [form][operand size 1, 4, 8]: register from register, from immediate,
+ * from memory; memory from register, from immediate. */
+enum { MOV_RR, MOV_RI, MOV_RM, MOV_MR, MOV_MI };
+#define MOV_ROW(name) {name##1, name##4, name##8}
+static const exec_fn mov_forms[][3] = {
+    [MOV_RR] = MOV_ROW(mov_from_reg), [MOV_RI] = MOV_ROW(mov_from_imm),
+    [MOV_RM] = MOV_ROW(mov_load), [MOV_MR] = MOV_ROW(mov_store),
+    [MOV_MI] = MOV_ROW(mov_store_imm),
+};
+
+/* ---- PUSH and POP of a general register in 64-bit mode ----------------- */
+
+static bool push_reg64(struct cpu *c, const struct insn *i)
+{
+    /* PUSH RSP pushes the value before the push (SDM Vol. 2B "PUSH"). */
+    return stack_push(c, 8, c->gpr[i->op[0].reg]);
+}
+
+static bool pop_reg64(struct cpu *c, const struct insn *i)
+{
+    uint64_t v;
+    if (!stack_peek(c, 0, 8, &v))
+        return false;
+    c->gpr[RSP] += 8;
+    c->gpr[i->op[0].reg] = v; /* POP RSP loads the popped value */
+    return true;
+}
+
+/* ---- the choice -------------------------------------------------------- */
+
+static bool plain_gpr(const struct operand *o)
+{
+    return o->kind == OPK_REG && o->rclass == RC_GPR && !o->hi8;
+}
+
+static bool wide(const struct operand *o)
+{
+    return o->size == 4 || o->size == 8;
+}
+
+exec_fn exec_fast_pick(const struct insn *i, exec_fn general)
+{
+    const struct operand *d = &i->op[0], *s = &i->op[1];
+    unsigned w = d->size == 8;
+    if (i->lock)
+        return general;
+    if (general == exec_alu_reg && wide(d) && i->sub < sizeof alu_forms /
+                                                      sizeof *alu_forms &&
+        alu_forms[i->sub][s->kind == OPK_IMM][0])
+        return alu_forms[i->sub][s->kind == OPK_IMM][w];
+    if ((general == exec_inc || general == exec_dec) && i->nops == 1 &&
+        plain_gpr(d) && wide(d))
+        return general == exec_inc ? (w ? inc8 : inc4) : (w ? dec8 : dec4);
+    if (general == exec_jcc && i->mode64 && d->kind == OPK_IMM)
+        return jcc_forms[i->opcode & 0xF];
+    if (general == exec_mov_data && i->nops == 2 && s->size == d->size &&
+        (d->size == 1 || wide(d)) && !(d->kind == OPK_REG && d->hi8) &&
+        !(s->kind == OPK_REG && s->hi8)) {
+        unsigned z = d->size == 1 ? 0 : d->size == 4 ? 1 : 2;
+        if (plain_gpr(d) && plain_gpr(s))
+            return mov_forms[MOV_RR][z];
+        if (plain_gpr(d) && s->kind == OPK_IMM)
+            return mov_forms[MOV_RI][z];
+        if (plain_gpr(d) && s->kind == OPK_MEM)
+            return mov_forms[MOV_RM][z];
+        if (d->kind == OPK_MEM && plain_gpr(s))
+            return mov_forms[MOV_MR][z];
+        if (d->kind == OPK_MEM && s->kind == OPK_IMM)
+            return mov_forms[MOV_MI][z];
+    }
+    if ((general == exec_push || general == exec_pop) && i->mode64 &&
+        i->nops == 1 && i->opsize != 2 && plain_gpr(d) && d->size == 8)
+        return general == exec_push ? push_reg64 : pop_reg64;
+    return general;
+}
