@@ -55,6 +55,9 @@ struct tlbm_entry {
     uint8_t size;   /* enum tlbm_page */
     bool global;
     bool guest_phys;
+    /* Host speed only: while not empty, the entry is on the list of its
+     * VPID's bucket (tlb_model.c, "VPID lists"); pool indices. */
+    uint16_t next, prev;
 };
 
 /* One set-associative array holding one or more page sizes. */
@@ -62,7 +65,11 @@ struct tlbm_array {
     unsigned sets, ways;
     unsigned sizes; /* bit per enum tlbm_page it holds */
     struct tlbm_entry *e; /* sets * ways */
+    unsigned live; /* entries not empty (a search of none is skipped) */
 };
+
+/* The non-empty entries, listed by VPID modulo this many buckets. */
+enum { TLBM_VPID_LISTS = 64 };
 
 enum tlbm_array_id {
     TLBM_ITLB_4K, TLBM_ITLB_2M, TLBM_DTLB_4K, TLBM_DTLB_2M, TLBM_DTLB_1G,
@@ -82,6 +89,8 @@ struct tlbm_stats {
 
 struct tlb_model {
     struct tlbm_array a[TLBM_ARRAYS];
+    struct tlbm_entry *pool; /* every array's entries, one after another */
+    uint16_t list[TLBM_VPID_LISTS]; /* first entry of each VPID bucket */
     uint64_t clock; /* LRU stamps */
     /* The last first-level hit, per side (fetch, data): the same page
      * again, with nothing else done on that side since, is a hit on the

@@ -329,6 +329,41 @@ static void test_invept_and_guest_physical(void **state)
     assert_int_equal(data4k(t, 0x1000, b), TLBM_MISS);
 }
 
+/* A VPID flush removes that VPID's entries only, also when another VPID
+ * shares its place in the model's internal lists (1 and 65 share one of
+ * 64 buckets) and when eviction hands ways from one VPID to the other.
+ * Four pages of each VPID in DTLB set 0 (4 ways, LRU): the last four
+ * filled stay (VPID 1's and 65's pages 2 and 3); all eight sit in
+ * different STLB sets, so they stay there. */
+static void test_vpid_flush_with_shared_bucket(void **state)
+{
+    struct tlb_model *t = *state;
+    struct tlbm_tag v1 = {1, 0, 0, false}, v65 = {65, 0, 0, false};
+    for (uint64_t i = 0; i < 4; i++) {
+        data4k(t, i * DTLB_STRIDE, v1);
+        data4k(t, i * DTLB_STRIDE, v65);
+    }
+    tlbm_flush_vpid(t, 65);
+    assert_int_equal(data4k(t, 3 * DTLB_STRIDE, v1), TLBM_HIT);
+    assert_int_equal(data4k(t, 2 * DTLB_STRIDE, v1), TLBM_HIT);
+    /* The two ways VPID 65 held are empty: pages 0 and 1 come back from
+     * the STLB into them, evicting nothing. */
+    assert_int_equal(data4k(t, 0, v1), TLBM_STLB_HIT);
+    assert_int_equal(data4k(t, DTLB_STRIDE, v1), TLBM_STLB_HIT);
+    assert_int_equal(data4k(t, 3 * DTLB_STRIDE, v1), TLBM_HIT);
+    assert_int_equal(data4k(t, 3 * DTLB_STRIDE, v65), TLBM_MISS);
+    assert_int_equal(data4k(t, 0, v65), TLBM_MISS);
+    /* Those two fills took VPID 1's least recently used ways (pages 2
+     * and 0); flushing VPID 1 leaves VPID 65's two. */
+    tlbm_flush_vpid(t, 1);
+    assert_int_equal(data4k(t, 3 * DTLB_STRIDE, v65), TLBM_HIT);
+    assert_int_equal(data4k(t, 0, v65), TLBM_HIT);
+    assert_int_equal(data4k(t, DTLB_STRIDE, v1), TLBM_MISS);
+    assert_int_equal(t->stats.hits, 5);
+    assert_int_equal(t->stats.stlb_hits, 2);
+    assert_int_equal(t->stats.misses, 8 + 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -348,6 +383,7 @@ int main(void)
         T(test_invvpid),
         T(test_invpcid),
         T(test_invept_and_guest_physical),
+        T(test_vpid_flush_with_shared_bucket),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
