@@ -8,6 +8,7 @@
 #include "cpu/cpu.h"
 #include "cpu/fpu_mem.h"
 #include "cpu/ops.h"
+#include "cpu/tlb_charge.h"
 
 void fpu_x87_init(struct cpu *c)
 {
@@ -86,17 +87,20 @@ bool fpu_mem_read(struct cpu *c, unsigned seg, uint64_t ea, uint64_t amask,
         memcpy(out, t->host + (ea & 0xFFF), n);
         return true;
     }
+    tlb_charge_one_access(c, true);
+    bool ok = true;
     for (unsigned k = 0; k < n;) {
         unsigned piece = n - k >= 8 ? 8 : n - k >= 4 ? 4 : n - k >= 2 ? 2 : 1;
         uint64_t v;
-        bool ok = for_write ? mem_read_rmw(c, seg, (ea + k) & amask, piece, &v)
-                            : mem_read(c, seg, (ea + k) & amask, piece, &v);
+        ok = for_write ? mem_read_rmw(c, seg, (ea + k) & amask, piece, &v)
+                       : mem_read(c, seg, (ea + k) & amask, piece, &v);
         if (!ok)
-            return false;
+            break;
         memcpy(out + k, &v, piece);
         k += piece;
     }
-    return true;
+    tlb_charge_one_access(c, false);
+    return ok;
 }
 
 bool fpu_mem_write(struct cpu *c, unsigned seg, uint64_t ea, uint64_t amask,
@@ -110,20 +114,21 @@ bool fpu_mem_write(struct cpu *c, unsigned seg, uint64_t ea, uint64_t amask,
     }
     /* Every byte is checked for writing before any is written, so that a
      * fault part-way leaves memory unchanged, as on hardware. */
-    for (unsigned k = 0; k < n;) {
+    tlb_charge_one_access(c, true);
+    bool ok = true;
+    for (unsigned k = 0; ok && k < n;) {
         unsigned piece = n - k >= 8 ? 8 : n - k >= 4 ? 4 : n - k >= 2 ? 2 : 1;
         uint64_t v;
-        if (!mem_read_rmw(c, seg, (ea + k) & amask, piece, &v))
-            return false;
+        ok = mem_read_rmw(c, seg, (ea + k) & amask, piece, &v);
         k += piece;
     }
-    for (unsigned k = 0; k < n;) {
+    for (unsigned k = 0; ok && k < n;) {
         unsigned piece = n - k >= 8 ? 8 : n - k >= 4 ? 4 : n - k >= 2 ? 2 : 1;
         uint64_t v = 0;
         memcpy(&v, in + k, piece);
-        if (!mem_write(c, seg, (ea + k) & amask, piece, v))
-            return false;
+        ok = mem_write(c, seg, (ea + k) & amask, piece, v);
         k += piece;
     }
-    return true;
+    tlb_charge_one_access(c, false);
+    return ok;
 }

@@ -136,8 +136,14 @@ OPS_HOT bool op_read_rmw(struct cpu *c, const struct insn *i, unsigned k,
     const struct operand *o = &i->op[k];
     if (o->kind == OPK_MEM) {
         uint64_t ea = op_ea(c, i, o);
-        if (fast_tlb(c, o->seg, ea, o->size, true))
-            return mem_read_fast(c, o->seg, ea, o->size, v);
+        /* One access, so one lookup of the modeled TLB, as on the slow
+         * path (fast_tlb made it). */
+        struct tlb_entry *t = fast_tlb(c, o->seg, ea, o->size, true);
+        if (t) {
+            *v = 0;
+            memcpy(v, t->host + (ea & 0xFFF), o->size);
+            return true;
+        }
         return mem_read_rmw(c, o->seg, ea, o->size, v);
     }
     return op_read(c, i, k, v);

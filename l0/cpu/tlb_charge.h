@@ -59,9 +59,27 @@ static inline void tlb_charge_page(struct cpu *c, uint64_t linear,
     if (!(c->cr0 & CR0_PG) && !tlb_charge_ept(c))
         return;
     struct tlbm_tag tag = tlb_charge_tag(c);
+    if (!fetch && c->mtlb->one_access) {
+        if (c->mtlb->access_charged &&
+            tlbm_is_last_page(c->mtlb, linear, false, tag))
+            return; /* this access looked the page up already */
+        c->mtlb->access_charged = true;
+    }
     if (tlbm_same_page(c->mtlb, linear, fetch, tag))
         return;
     tlb_charge_access(c, linear, fetch, tag);
+}
+
+/* An access the emulator makes in pieces (an x87 or SSE operand on its
+ * slow path, which also checks every piece for writing before it
+ * writes) looks each page up once, as the same access does in one piece
+ * on the fast path: between these two calls, a data lookup of the page
+ * the previous one found is not made again. Without this the count of
+ * hits would depend on which path the emulator's own TLB chose. */
+static inline void tlb_charge_one_access(struct cpu *c, bool on)
+{
+    c->mtlb->one_access = on;
+    c->mtlb->access_charged = false;
 }
 
 static inline void tlb_charge_data(struct cpu *c, uint64_t linear)

@@ -97,6 +97,10 @@ struct tlb_model {
      * same (already most recent) entry, found without a search. */
     struct tlbm_entry *last[2];
     struct tlbm_stats stats;
+    /* One access made of pieces (tlb_charge.h, tlb_charge_one_access):
+     * while `one_access`, a data lookup of the page the last one found
+     * is not made again. */
+    bool one_access, access_charged;
     /* Modeled cycles, from the cost profile (hv/cost.h). */
     uint32_t stlb_hit_cycles, walk_ref_cycles;
 };
@@ -112,13 +116,21 @@ enum tlbm_result tlbm_lookup(struct tlb_model *t, uint64_t linear,
 /* The side's last first-level hit, if `linear` is on its page in this
  * context: a hit, counted, with nothing else to do (the entry is already
  * the most recent of its set). */
+static inline bool tlbm_is_last_page(const struct tlb_model *t,
+                                     uint64_t linear, bool fetch,
+                                     struct tlbm_tag tag)
+{
+    const struct tlbm_entry *e = t->last[fetch];
+    return e && e->vpn == linear >> tlbm_page_shift(e->size) &&
+           e->vpid == tag.vpid && e->ep4ta == tag.ep4ta &&
+           e->guest_phys == tag.guest_phys &&
+           (e->global || e->pcid == tag.pcid);
+}
+
 static inline bool tlbm_same_page(struct tlb_model *t, uint64_t linear,
                                   bool fetch, struct tlbm_tag tag)
 {
-    const struct tlbm_entry *e = t->last[fetch];
-    if (!e || e->vpn != linear >> tlbm_page_shift(e->size) || e->vpid != tag.vpid ||
-        e->ep4ta != tag.ep4ta || e->guest_phys != tag.guest_phys ||
-        (!e->global && e->pcid != tag.pcid))
+    if (!tlbm_is_last_page(t, linear, fetch, tag))
         return false;
     t->stats.hits++;
     return true;

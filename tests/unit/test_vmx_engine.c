@@ -1182,6 +1182,46 @@ static void test_modeled_tlb_2d_walk_with_vpid(void **state)
     modeled_round_trips("modeled, VPID 1", true, 1);
 }
 
+/* A read-modify-write of memory is one read and one write: two lookups
+ * of the modeled TLB, whether the emulator's own TLB holds the page (its
+ * fast path) or not. Two ADD [RBX], RAX and a CPUID: fetches miss once
+ * and hit twice; the data page misses at the first read and hits at the
+ * first write and both accesses of the second ADD (which runs on the
+ * fast path). Until 2026-12-02 the fast path looked the page up twice
+ * for the read, and this counted 6 hits. */
+static void test_modeled_tlb_rmw_counts_once(void **state)
+{
+    (void)state;
+    load_code(CODE_OF("\x48\x01\x03\x48\x01\x03\x0f\xa2"));
+    struct tlbm_stats before = c->mtlb->stats;
+    enter("rmw");
+    c->gpr[RBX] = DATA;
+    c->gpr[RAX] = 1;
+    expect_eq("rmw", "exit reason", run_to_exit("rmw"), R_CPUID);
+    expect_eq("rmw", "memory", m->ram[DATA], 2);
+    const struct tlbm_stats *now = &c->mtlb->stats;
+    expect_eq("rmw", "modeled misses", now->misses - before.misses, 2);
+    expect_eq("rmw", "modeled hits", now->hits - before.hits, 5);
+}
+
+/* The same for an operand the emulator reads in pieces on its slow path
+ * (MOVDQU: two of 8 bytes when its TLB misses, one of 16 when it hits):
+ * one lookup per access. Two loads and a CPUID: 1 + 2 fetch lookups, the
+ * data page misses once and hits once (it counted 2 hits before). */
+static void test_modeled_tlb_pieces_count_once(void **state)
+{
+    (void)state;
+    load_code(CODE_OF("\xf3\x0f\x6f\x03\xf3\x0f\x6f\x03\x0f\xa2"));
+    set(F(GUEST_CR4), get(F(GUEST_CR4)) | BIT(9)); /* OSFXSR */
+    struct tlbm_stats before = c->mtlb->stats;
+    enter("movdqu");
+    c->gpr[RBX] = DATA;
+    expect_eq("movdqu", "exit reason", run_to_exit("movdqu"), R_CPUID);
+    const struct tlbm_stats *now = &c->mtlb->stats;
+    expect_eq("movdqu", "modeled misses", now->misses - before.misses, 2);
+    expect_eq("movdqu", "modeled hits", now->hits - before.hits, 3);
+}
+
 /* ---- the EPT translation cache (l0/vmx/ept_cache.h) ---- */
 
 /* Memory only "L0" has, above the 4 MiB of RAM: a copy of the EPT. */
@@ -2097,6 +2137,8 @@ int main(void)
         T(test_ept_walk_references),
         T(test_modeled_tlb_2d_walk_without_vpid),
         T(test_modeled_tlb_2d_walk_with_vpid),
+        T(test_modeled_tlb_rmw_counts_once),
+        T(test_modeled_tlb_pieces_count_once),
         T(test_ept_cache_hits_and_forgets),
         T(test_ept_cache_ignores_ram_tables),
         T(test_shadow_vmread_without_exit),
