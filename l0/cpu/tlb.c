@@ -8,8 +8,9 @@ static const uint64_t epoch_one = 1ull << TLB_EPOCH_SHIFT;
 void tlb_init(struct tlb *t)
 {
     memset(t->e, 0, sizeof t->e);
-    t->epoch = epoch_one;
+    t->epoch = t->epoch_last = epoch_one;
     t->globals = t->large = 0;
+    t->wraps++;
 }
 
 static uint64_t entry_epoch(const struct tlb_entry *e)
@@ -24,10 +25,13 @@ static uint64_t entry_epoch(const struct tlb_entry *e)
 static void new_epoch(struct tlb *t, bool keep_globals)
 {
     uint64_t old = t->epoch;
-    t->epoch += epoch_one;
-    bool wrapped = t->epoch == 0;
-    if (wrapped)
-        t->epoch = epoch_one;
+    t->epoch_last += epoch_one;
+    bool wrapped = t->epoch_last == 0;
+    if (wrapped) {
+        t->epoch_last = epoch_one;
+        t->wraps++; /* every epoch set aside is gone with the clearing */
+    }
+    t->epoch = t->epoch_last;
     if (!wrapped && !(keep_globals && t->globals))
         return;
     for (unsigned i = 0; i < TLB_SIZE; i++) {
@@ -55,6 +59,27 @@ void tlb_flush_all(struct tlb *t)
 {
     new_epoch(t, false);
     t->globals = t->large = 0;
+    t->flushes++;
+    t->generation++;
+}
+
+void tlb_set_aside(struct tlb *t, struct tlb_aside *a)
+{
+    *a = (struct tlb_aside){true, t->epoch, t->globals, t->large, t->wraps};
+    tlb_flush_all(t);
+}
+
+void tlb_take_back(struct tlb *t, struct tlb_aside *a)
+{
+    if (!a->held || a->wraps != t->wraps) {
+        a->held = false;
+        tlb_flush_all(t);
+        return;
+    }
+    a->held = false;
+    t->epoch = a->epoch;
+    t->globals = a->globals;
+    t->large = a->large;
     t->flushes++;
     t->generation++;
 }

@@ -8,10 +8,13 @@
  * 12 bits above the 52-bit linear page number, and a flush starts a new
  * epoch, so every older entry stops matching. Only when the epochs run
  * out is the array cleared. Which translations a flush removes is
- * exactly what a cleared array would remove. */
+ * exactly what a cleared array would remove. An epoch can also be set
+ * aside and made current again later (tlb_set_aside, tlb_take_back):
+ * the entries of that epoch still in the array then match again. */
 #ifndef L0_CPU_TLB_H
 #define L0_CPU_TLB_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 enum { TLB_BITS = 10, TLB_SIZE = 1 << TLB_BITS };
@@ -48,6 +51,18 @@ struct tlb {
     /* Since the last full flush: whether any global or any large-page
      * translation was filled (the partial flushes then need a scan). */
     uint64_t globals, large;
+    /* Epochs are handed out in increasing order (epoch_last is the
+     * latest), so that one set aside (tlb_set_aside) is never reused;
+     * `wraps` counts the clearings when they run out. */
+    uint64_t epoch_last, wraps;
+};
+
+/* The translations of one context, set aside while another runs (VM
+ * exit to L0 and back, vmx/transition.c): their epoch, valid while no
+ * clearing of the array happened since. */
+struct tlb_aside {
+    bool held;
+    uint64_t epoch, globals, large, wraps;
 };
 
 static inline struct tlb_entry *tlb_slot(struct tlb *t, uint64_t linear)
@@ -68,5 +83,12 @@ void tlb_fill(struct tlb *t, struct tlb_entry *slot, uint64_t linear,
 void tlb_flush_all(struct tlb *t);
 void tlb_flush_nonglobal(struct tlb *t);
 void tlb_flush_page(struct tlb *t, uint64_t linear);
+/* Sets the current translations aside in `a` and starts with none, in
+ * O(1): to the CPU this is tlb_flush_all. */
+void tlb_set_aside(struct tlb *t, struct tlb_aside *a);
+/* Makes the translations set aside in `a` current again (their entries
+ * that other epochs have not overwritten), or, when `a` holds none or
+ * the array was cleared since, flushes everything. `a` is then empty. */
+void tlb_take_back(struct tlb *t, struct tlb_aside *a);
 
 #endif

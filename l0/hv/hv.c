@@ -56,6 +56,10 @@ int hv_init(struct hv *h, struct machine *m, const struct cost_profile *cost,
     h->c->vmx.l0_ctx = h;
     hv_vmcs01_setup(h);
     h->cur = &h->vmcs01;
+    /* vmcs01's guest has VPID 1 to itself: the emulator's TLB may keep
+     * its translations across exits to L0 (vmx/transition.c). */
+    h->c->vmx.tlb_keep = &h->vmcs01;
+    vmx_tlb_forget(h->c);
     return 0;
 }
 
@@ -67,6 +71,8 @@ void hv_destroy(struct hv *h)
     if (h->c) {
         h->c->vmx.l0_read = NULL;
         h->c->vmx.vmcs = NULL;
+        h->c->vmx.tlb_keep = NULL;
+        vmx_tlb_forget(h->c);
     }
     free(h->mem);
     h->mem = NULL;

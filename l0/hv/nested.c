@@ -261,6 +261,7 @@ static void l1_vpid_transition(struct hv *h)
     struct tlb_model *t = h->m->cpu->mtlb;
     tlbm_flush_vpid(t, (uint16_t)vmcs_get(&h->vmcs01, VMCS_IDX_VPID));
     tlbm_flush_vpid(t, VPID02);
+    vmx_tlb_forget(h->c); /* and the emulator's TLB, L1's translations */
 }
 
 void nested_vmexit(struct hv *h, const struct nested_exit *e)
@@ -315,6 +316,7 @@ void nested_invalidate(struct hv *h, bool vpid, uint64_t type, uint64_t eptp)
      * every EP4TA but EPT01's: more than asked for at times, which the
      * architecture allows (29.4.3.1), never less. */
     struct tlb_model *t = h->m->cpu->mtlb;
+    vmx_tlb_forget(h->c); /* more than asked for, as below */
     if (vpid) {
         tlbm_invvpid(t, type == 3 ? 3 : 1, VPID02, 0);
         return;

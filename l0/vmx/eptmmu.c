@@ -32,6 +32,7 @@ static bool ept_write(void *ctx, uint64_t hpa, const void *src, unsigned len)
 void vmx_ept_tables_changed(struct cpu *c)
 {
     ept_cache_invalidate(&c->vmx.ept_cache);
+    vmx_tlb_forget(c); /* its translations went through those tables */
 }
 
 /* The walk's reader, noting whether any entry came from the machine's

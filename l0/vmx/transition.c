@@ -166,16 +166,83 @@ static void load_guest_state(struct cpu *c, struct vmcs *v)
     c->vmx.iret_unblocked = false;
 }
 
-/* Without VPIDs every VM entry and exit invalidates the mappings of VPID
+/* ---- Host-side TLB across transitions ----------------------------------
+ * Without VPIDs every VM entry and exit invalidates the mappings of VPID
  * 0 (SDM Vol. 3C 29.4.3.1), and so does the modeled TLB; with them it
- * keeps everything. The software TLB is not tagged, so it is flushed on
- * every transition, VPID or not (more than required, which the
- * architecture allows, and invisible to the modeled cycles). */
-static void transition_flush(struct cpu *c)
+ * keeps everything. The emulator's own TLB (cpu/tlb.h) is emptied at
+ * every transition, except for the guest of the VMCS L0 names in
+ * vmx.tlb_keep (vmcs01: L1, or the single-level guest), which runs with
+ * a VPID of its own: its translations are set aside at the VM exit
+ * (O(1), an epoch) and taken back at the next entry of that VMCS if
+ * nothing its translations depend on changed (the context below) and
+ * L0 invalidated nothing in between (vmx_tlb_forget). The architecture
+ * allows that much caching (29.4.3.1: with VPIDs, VM entries and exits
+ * invalidate nothing); the modeled TLB and modeled cycles do not depend
+ * on the emulator's TLB at all. */
+static struct vmx_tlb_context tlb_context(const struct cpu *c)
 {
-    mmu_flush_all(c);
+    return (struct vmx_tlb_context){
+        .cr0 = c->cr0, .cr3 = c->cr3, .cr4 = c->cr4, .efer = c->efer,
+        .eptp = c->vmx.ept_cfg.eptp, .proc2 = c->vmx.proc2,
+        .vpid = c->vmx.vpid, .ept = c->vmx.ept,
+        .data_breakpoints = c->dbg.data_armed};
+}
+
+static bool same_context(const struct vmx_tlb_context *a,
+                         const struct vmx_tlb_context *b)
+{
+    return a->cr0 == b->cr0 && a->cr3 == b->cr3 && a->cr4 == b->cr4 &&
+           a->efer == b->efer && a->eptp == b->eptp &&
+           a->proc2 == b->proc2 && a->vpid == b->vpid && a->ept == b->ept &&
+           a->data_breakpoints == b->data_breakpoints;
+}
+
+/* The guest of `v` may keep its host-side translations: L0 asked for it
+ * and the guest runs under a VPID other than 0. */
+static bool keeps_tlb(const struct cpu *c, const struct vmcs *v)
+{
+    return v == c->vmx.tlb_keep && (c->vmx.proc2 & PROC2_VPID) &&
+           c->vmx.vpid != 0;
+}
+
+void vmx_tlb_forget(struct cpu *c)
+{
+    c->vmx.tlb_kept.held = false;
+}
+
+static void modeled_transition_flush(struct cpu *c)
+{
     if (!(c->vmx.proc2 & PROC2_VPID))
         tlbm_flush_vpid(c->mtlb, 0);
+}
+
+/* At VM exit, with the CPU still in the guest's context `guest`. */
+static void exit_flush(struct cpu *c, const struct vmcs *v,
+                       const struct vmx_tlb_context *guest)
+{
+    /* Not with data breakpoints armed: which pages they watch is decided
+     * at each fill (debug_update empties the TLB when they change). */
+    if (keeps_tlb(c, v) && !guest->data_breakpoints) {
+        tlb_set_aside(&c->tlb, &c->vmx.tlb_kept);
+        c->vmx.tlb_kept_context = *guest;
+    } else {
+        mmu_flush_all(c);
+    }
+    modeled_transition_flush(c);
+}
+
+/* At VM entry, guest state loaded. */
+static void entry_flush(struct cpu *c, const struct vmcs *v)
+{
+    struct vmx_tlb_context now = tlb_context(c);
+    if (keeps_tlb(c, v) && c->vmx.tlb_kept.held &&
+        same_context(&now, &c->vmx.tlb_kept_context))
+        tlb_take_back(&c->tlb, &c->vmx.tlb_kept);
+    else {
+        vmx_tlb_forget(c);
+        mmu_flush_all(c);
+    }
+    modeled_transition_flush(c);
 }
 
 /* The memo of v's last passing entry checks; a VMCS not seen before
@@ -251,7 +318,7 @@ void vmx_vmentry(struct cpu *c, struct vmcs *v, bool launch,
     c->vmx.exited = false;
     c->vmx.request.pending = false;
     c->exc.raised = false;
-    transition_flush(c);
+    entry_flush(c, v);
     cpu_update_mode(c);
     c->next_event_check = 0;
     inject_event(c, v);
@@ -406,6 +473,7 @@ void vmx_vmexit(struct cpu *c)
     x->request.pending = false;
     x->string_io_pass = false;
     c->exc.raised = false;
+    struct vmx_tlb_context guest = tlb_context(c);
 
     save_guest_state(c, v, r.trap_like ? c->next_rip : c->rip);
     /* An EPT violation of an IRET that removed NMI blocking says so in
@@ -441,7 +509,7 @@ void vmx_vmexit(struct cpu *c)
     x->exited = true;
     c->halted = false;
     c->interrupt_shadow = false;
-    transition_flush(c);
+    exit_flush(c, v, &guest);
     cpu_update_mode(c);
     c->next_event_check = 0;
 }

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cpu/tlb.h"
 #include "vmx/entry_memo.h"
 #include "vmx/ept.h"
 #include "vmx/ept_cache.h"
@@ -81,6 +82,18 @@ struct vmx_cpu {
     } entry_memo[2];
     unsigned entry_memo_next; /* the slot a new VMCS takes */
     struct ept_cache ept_cache; /* ept_cache.h, eptmmu.c */
+    /* The emulator's own TLB keeps the translations of this VMCS's guest
+     * across a VM exit and the next entry (L0 names vmcs01; NULL: none),
+     * transition.c, "Host-side TLB across transitions". */
+    const struct vmcs *tlb_keep;
+    struct tlb_aside tlb_kept;
+    struct vmx_tlb_context {
+        uint64_t cr0, cr3, cr4, efer, eptp;
+        uint32_t proc2;
+        uint16_t vpid;
+        bool ept;
+        bool data_breakpoints; /* armed: watched pages have no host pointer */
+    } tlb_kept_context;
 };
 
 /* ---- transition.c ---- */
@@ -163,6 +176,10 @@ bool vmx_read_host(void *ctx, uint64_t hpa, void *dst, unsigned len);
 /* L0 may have changed its EPT tables: the EPT translation cache
  * (ept_cache.h) forgets everything. */
 void vmx_ept_tables_changed(struct cpu *c);
+/* L0 invalidated translations of a guest (INVVPID, INVEPT, a VM entry or
+ * exit of an L1 without VPIDs, its EPT tables written): the host-side
+ * TLB must not bring back what it set aside at the last VM exit. */
+void vmx_tlb_forget(struct cpu *c);
 
 bool vmx_translate_gpa(struct cpu *c, uint64_t gpa, unsigned access,
                        enum ept_origin origin, uint64_t linear,

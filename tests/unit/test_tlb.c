@@ -136,6 +136,44 @@ static void test_epoch_wrap_revives_nothing(void **state)
     free(t);
 }
 
+/* An epoch set aside comes back with its entries, except those another
+ * epoch overwrote meanwhile; what was filled while it was aside does not
+ * survive the return; a flush after the return starts an epoch never
+ * used before (the one in between stays dead); and once the epochs wrap
+ * and the array is cleared, nothing set aside comes back. */
+static void test_set_aside_and_take_back(void **state)
+{
+    (void)state;
+    struct tlb *t = new_tlb();
+    struct tlb_aside a = {0};
+    fill(t, 0x1000, 0, page_4k);
+    fill(t, 0x2000, 0, page_4k);
+    tlb_set_aside(t, &a);
+    assert_false(hit(t, 0x1000));
+    fill(t, 0x2000 + TLB_SIZE * 4096ull, 0, page_4k); /* 0x2000's slot */
+    fill(t, 0x7000, 0, page_4k);
+    tlb_take_back(t, &a);
+    assert_true(hit(t, 0x1000));
+    assert_false(hit(t, 0x2000));
+    assert_false(hit(t, 0x7000));
+    assert_false(a.held);
+    tlb_flush_all(t);
+    assert_false(hit(t, 0x1000));
+    assert_false(hit(t, 0x7000));
+    /* Nothing held: taking back flushes. */
+    fill(t, 0x3000, 0, page_4k);
+    tlb_take_back(t, &a);
+    assert_false(hit(t, 0x3000));
+    /* A wrap in between. */
+    fill(t, 0x4000, 0, page_4k);
+    tlb_set_aside(t, &a);
+    for (unsigned i = 0; i < TLB_EPOCHS; i++)
+        tlb_flush_all(t);
+    tlb_take_back(t, &a);
+    assert_false(hit(t, 0x4000));
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -145,6 +183,7 @@ int main(void)
         cmocka_unit_test(test_flush_page_removes_every_piece_of_a_large_page),
         cmocka_unit_test(test_flush_page_of_small_pages),
         cmocka_unit_test(test_epoch_wrap_revives_nothing),
+        cmocka_unit_test(test_set_aside_and_take_back),
     };
     return cmocka_run_group_tests_name("tlb", tests, NULL, NULL);
 }

@@ -1222,6 +1222,40 @@ static void test_modeled_tlb_pieces_count_once(void **state)
     expect_eq("movdqu", "modeled hits", now->hits - before.hits, 3);
 }
 
+/* The emulator's own TLB keeps the translations of the guest of the VMCS
+ * L0 names (vmx.tlb_keep) across a VM exit and the next entry when that
+ * guest has a VPID: the CPUID fetched again after the second entry needs
+ * no fill. Without a VPID, without being named, or after L0 forgot the
+ * translations (vmx_tlb_forget), the entry empties it as before. */
+static uint64_t fills_of_round_trip(const char *who)
+{
+    uint64_t before = c->tlb.fills;
+    enter(who);
+    expect_eq(who, "exit reason", run_to_exit(who), R_CPUID);
+    return c->tlb.fills - before;
+}
+
+static void test_host_tlb_kept_across_transitions(void **state)
+{
+    (void)state;
+    load_code(CODE_OF("\x0f\xa2"));
+    c->vmx.tlb_keep = &vmcs;
+    expect_eq("no VPID", "fills", fills_of_round_trip("no VPID"), 1);
+    expect_eq("no VPID", "fills", fills_of_round_trip("no VPID"), 1);
+    set_bits(F(PROC_CONTROLS2), P2_VPID);
+    set(F(VPID), 1);
+    expect_eq("VPID 1", "fills", fills_of_round_trip("VPID 1"), 1);
+    expect_eq("VPID 1 again", "fills", fills_of_round_trip("VPID 1 again"), 0);
+    vmx_tlb_forget(c);
+    expect_eq("forgotten", "fills", fills_of_round_trip("forgotten"), 1);
+    expect_eq("kept", "fills", fills_of_round_trip("kept"), 0);
+    /* Another context at the entry (CR4.PGE set by L0): refilled. */
+    set(F(GUEST_CR4), get(F(GUEST_CR4)) | BIT(7));
+    expect_eq("CR4 changed", "fills", fills_of_round_trip("CR4 changed"), 1);
+    c->vmx.tlb_keep = NULL;
+    expect_eq("not named", "fills", fills_of_round_trip("not named"), 1);
+}
+
 /* ---- the EPT translation cache (l0/vmx/ept_cache.h) ---- */
 
 /* Memory only "L0" has, above the 4 MiB of RAM: a copy of the EPT. */
@@ -2139,6 +2173,7 @@ int main(void)
         T(test_modeled_tlb_2d_walk_with_vpid),
         T(test_modeled_tlb_rmw_counts_once),
         T(test_modeled_tlb_pieces_count_once),
+        T(test_host_tlb_kept_across_transitions),
         T(test_ept_cache_hits_and_forgets),
         T(test_ept_cache_ignores_ram_tables),
         T(test_shadow_vmread_without_exit),
