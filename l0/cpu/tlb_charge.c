@@ -23,6 +23,11 @@ static bool gpa_refs(struct cpu *c, uint64_t gpa, unsigned *refs,
         *page_size = 1ull << 30;
         return true;
     }
+    unsigned cached_refs;
+    if (vmx_ept_cached_shape(c, gpa, &cached_refs, hpa, page_size)) {
+        *refs += cached_refs;
+        return true;
+    }
     struct ept_config cfg = c->vmx.ept_cfg;
     cfg.eptp &= ~EPTP_AD_ENABLE;
     cfg.read = vmx_read_host;

@@ -31,6 +31,7 @@ struct ept_cache_entry {
     uint64_t generation; /* 0: empty */
     uint8_t perms;       /* EPT_R|W|X of the walk */
     uint8_t refs;        /* entries the walk read, for the counters */
+    uint8_t page_shift;  /* log2 of the walk's page size */
 };
 
 struct ept_cache {

@@ -81,7 +81,23 @@ static void cache_fill(struct cpu *c, uint64_t gpa, const struct ept_result *r)
     *ept_cache_slot(k, gpa) = (struct ept_cache_entry){
         .eptp = c->vmx.ept_cfg.eptp, .gpa_page = gpa >> 12,
         .hpa_page = r->hpa >> 12, .generation = k->generation,
-        .perms = (uint8_t)r->perms, .refs = (uint8_t)r->refs};
+        .perms = (uint8_t)r->perms, .refs = (uint8_t)r->refs,
+        .page_shift = (uint8_t)__builtin_ctzll(r->page_size)};
+}
+
+bool vmx_ept_cached_shape(struct cpu *c, uint64_t gpa, unsigned *refs,
+                          uint64_t *hpa, uint64_t *page_size)
+{
+    struct ept_cache *k = &c->vmx.ept_cache;
+    const struct ept_cache_entry *e = ept_cache_slot(k, gpa);
+    if ((c->vmx.ept_cfg.eptp & EPTP_AD_ENABLE) || k->generation == 0 ||
+        e->generation != k->generation || e->eptp != c->vmx.ept_cfg.eptp ||
+        e->gpa_page != gpa >> 12)
+        return false;
+    *refs = e->refs;
+    *hpa = e->hpa_page << 12 | (gpa & 0xFFF);
+    *page_size = 1ull << e->page_shift;
+    return true;
 }
 
 bool vmx_translate_gpa(struct cpu *c, uint64_t gpa, unsigned access,

@@ -184,5 +184,13 @@ void vmx_tlb_forget(struct cpu *c);
 bool vmx_translate_gpa(struct cpu *c, uint64_t gpa, unsigned access,
                        enum ept_origin origin, uint64_t linear,
                        uint64_t *hpa, unsigned *perms);
+/* What a successful EPT walk of `gpa` under the current EPTP reads and
+ * finds (its references, host address, page size), if the EPT
+ * translation cache holds it; no counter moves. The modeled TLB's walks
+ * (cpu/tlb_charge.c) take it instead of walking again: a cached walk is
+ * one whose tables nothing changed since (ept_cache.h), so walking again
+ * would read the same entries whatever the access. */
+bool vmx_ept_cached_shape(struct cpu *c, uint64_t gpa, unsigned *refs,
+                          uint64_t *hpa, uint64_t *page_size);
 
 #endif

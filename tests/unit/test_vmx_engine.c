@@ -1320,6 +1320,29 @@ static void test_ept_cache_hits_and_forgets(void **state)
               get(F(GUEST_PHYSICAL_ADDR)), DATA);
 }
 
+/* The modeled TLB's walks read the cache's shape of a cached walk
+ * (vmx_ept_cached_shape): DATA's walk read 4 EPT entries (4 KiB EPT
+ * pages below 2 MiB, identity) and maps it to itself; nothing once L0
+ * announced a change, and nothing for a page not walked. */
+static void test_ept_cache_shape_for_the_model(void **state)
+{
+    (void)state;
+    ept_in_l0_memory();
+    expect_eq("read", "exit reason", run_data_read("read"), R_CPUID);
+    unsigned refs = 0;
+    uint64_t hpa = 0, size = 0;
+    expect_eq("cached", "found",
+              vmx_ept_cached_shape(c, DATA + 0x18, &refs, &hpa, &size), 1);
+    expect_eq("cached", "references", refs, 4);
+    expect_eq("cached", "host address", hpa, DATA + 0x18);
+    expect_eq("cached", "page size", size, 4096);
+    expect_eq("never walked", "found",
+              vmx_ept_cached_shape(c, 0x1F0000, &refs, &hpa, &size), 0);
+    vmx_ept_tables_changed(c);
+    expect_eq("changed", "found",
+              vmx_ept_cached_shape(c, DATA, &refs, &hpa, &size), 0);
+}
+
 /* Tables in the machine's RAM are the guest's to write: never cached. */
 static void test_ept_cache_ignores_ram_tables(void **state)
 {
@@ -2175,6 +2198,7 @@ int main(void)
         T(test_modeled_tlb_pieces_count_once),
         T(test_host_tlb_kept_across_transitions),
         T(test_ept_cache_hits_and_forgets),
+        T(test_ept_cache_shape_for_the_model),
         T(test_ept_cache_ignores_ram_tables),
         T(test_shadow_vmread_without_exit),
         T(test_shadow_vmread_to_memory),
