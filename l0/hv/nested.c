@@ -264,14 +264,21 @@ static void l1_vpid_transition(struct hv *h)
     vmx_tlb_forget(h->c); /* and the emulator's TLB, L1's translations */
 }
 
+/* The fields a nested VM exit copies from vmcs02 to vmcs12: guest state
+ * and exit information, by the type bits 11:10 of their encodings. */
+#define TO_VMCS12_(name, enc)                                                 \
+    [VMCS_IDX_##name] = ((enc) >> 10 & 3) == VMCS_TYPE_GUEST ||               \
+                        ((enc) >> 10 & 3) == VMCS_TYPE_EXIT_INFO,
+static const bool copied_at_exit[VMCS_FIELD_COUNT] = {VMCS_FIELDS(TO_VMCS12_)};
+#undef TO_VMCS12_
+
 void nested_vmexit(struct hv *h, const struct nested_exit *e)
 {
     struct vmcs *v12 = &h->l1.vmcs12, *v02 = &h->vmcs02;
     /* L2's state and the hardware's exit information, field by field. */
     unsigned copied = 0;
     for (size_t i = 0; i < VMCS_FIELD_COUNT; i++) {
-        enum vmcs_type t = vmcs_encoding_type(vmcs_field_at(i)->encoding);
-        if (t == VMCS_TYPE_GUEST || t == VMCS_TYPE_EXIT_INFO) {
+        if (copied_at_exit[i]) {
             vmcs_set(v12, (enum vmcs_index)i, vmcs_get(v02, (enum vmcs_index)i));
             copied++;
         }

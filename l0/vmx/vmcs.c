@@ -25,31 +25,22 @@ _Static_assert(VMCS_LAYOUT_VERSION == 1 && VMCS_FIELD_COUNT == 181 &&
 /* Each field's value mask by dense index, from its encoding's width
  * (bits 14:13, SDM Vol. 3C 25.11.2), as vmcs_width_mask() gives it:
  * stores happen at every VM entry and exit, so the table is built by the
- * compiler instead of looked up per store. */
+ * compiler instead of looked up per store, and vmcs_set (vmcs.h) is
+ * inline. */
 #define WIDTH_MASK_(enc)                                                      \
     ((enc) >> 13 & 3) == VMCS_WIDTH_16   ? 0xFFFFull                           \
     : ((enc) >> 13 & 3) == VMCS_WIDTH_32 ? 0xFFFFFFFFull                       \
                                          : ~0ull
 #define MASK_(name, enc) [VMCS_IDX_##name] = WIDTH_MASK_(enc),
-static const uint64_t field_masks[VMCS_FIELD_COUNT] = {VMCS_FIELDS(MASK_)};
+const uint64_t vmcs_field_masks[VMCS_FIELD_COUNT] = {VMCS_FIELDS(MASK_)};
 #undef MASK_
 #undef WIDTH_MASK_
-
-static uint64_t field_mask(enum vmcs_index i)
-{
-    return field_masks[i];
-}
 
 void vmcs_init(struct vmcs *v, uint32_t revision)
 {
     memset(v, 0, sizeof *v);
     v->revision = revision;
     v->launch = VMCS_STATE_CLEAR;
-}
-
-void vmcs_set(struct vmcs *v, enum vmcs_index i, uint64_t value)
-{
-    v->value[i] = value & field_mask(i);
 }
 
 enum vmcs_status vmcs_read(const struct vmcs *v, uint64_t encoding,

@@ -73,7 +73,12 @@ static inline uint64_t vmcs_get(const struct vmcs *v, enum vmcs_index i)
 {
     return v->value[i];
 }
-void vmcs_set(struct vmcs *v, enum vmcs_index i, uint64_t value);
+/* Each field's value mask by dense index (vmcs.c). */
+extern const uint64_t vmcs_field_masks[VMCS_FIELD_COUNT];
+static inline void vmcs_set(struct vmcs *v, enum vmcs_index i, uint64_t value)
+{
+    v->value[i] = value & vmcs_field_masks[i];
+}
 
 /* VMREAD (SDM Vol. 2C; Vol. 3C 25.11.2): a 16- or 32-bit field reads
  * zero-extended; a 64-bit or natural-width field reads all 64 bits; the
