@@ -98,7 +98,8 @@ static struct tlbm_entry *set_of(struct tlbm_array *a, uint64_t vpn)
 static bool matches(const struct tlbm_entry *e, uint64_t vpn,
                     enum tlbm_page size, struct tlbm_tag tag)
 {
-    return e->used && e->size == size && e->vpn == vpn &&
+    /* The page first: it rejects nearly every way of a set. */
+    return e->vpn == vpn && e->used && e->size == size &&
            e->vpid == tag.vpid && e->ep4ta == tag.ep4ta &&
            e->guest_phys == tag.guest_phys &&
            (e->global || e->pcid == tag.pcid);
