@@ -107,6 +107,8 @@ struct options {
     uint64_t gdb_port;  /* --gdb PORT, or NO_GDB */
     int gdb_level;      /* --gdb-level l1|l2 (nested): 1 + this */
     struct gdb_stub *gdb; /* listening when --gdb was given */
+    int l0_traps;       /* --l0-traps none|kvm (single) */
+    uint64_t l0_exception_bitmap; /* --l0-exception-bitmap, or UINT64_MAX */
 };
 #define NO_GDB UINT64_MAX
 
@@ -158,6 +160,15 @@ static const struct opt_row {
      "each\nentry (full) or only those L1 wrote (dirty, default)",
      OPT_CHOICE, offsetof(struct options, merge_dirty), 0, 0,
      {"full", "dirty"}, NESTED_ONLY, NULL},
+    {"l0-traps", "none|kvm", "single: what L0 intercepts: only what it "
+     "must\n(none, default) or KVM 2.6.35's CR masks, interrupts,\n"
+     "exceptions and EPT on demand (kvm, docs/cost-model.md)",
+     OPT_CHOICE, offsetof(struct options, l0_traps), 0, 0, {"none", "kvm"},
+     1u << MODE_SINGLE, NULL},
+    {"l0-exception-bitmap", "MASK", "single: the exceptions L0 intercepts "
+     "and gives\nback (default 0; with --l0-traps kvm #UD, #NM, #MC)",
+     OPT_NUMBER, offsetof(struct options, l0_exception_bitmap), 0,
+     0xFFFFFFFF, {0}, 1u << MODE_SINGLE, NULL},
     {"mem", "MIB", "guest RAM in MiB (default 256, 2 to 4096)", OPT_NUMBER,
      offsetof(struct options, mem_mib), 2, 4096, {0}, ALL_MODES, NULL},
     {"max-insns", "N",
@@ -428,7 +439,8 @@ static int parse_run(int argc, char **argv, struct options *o)
                           .shadowing = 1, .merge_dirty = 1,
                           .cost_arg = COST_DEFAULT_PROFILE,
                           .engine = ENGINE_BLOCK, .gdb_port = NO_GDB,
-                          .gdb_level = 1};
+                          .gdb_level = 1,
+                          .l0_exception_bitmap = UINT64_MAX};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
@@ -571,6 +583,27 @@ static bool attach_gdb(struct machine *m, struct gdb_stub *g)
 }
 
 /* Boots the image and runs it to the end, in the mode asked for. */
+/* --l0-traps and --l0-exception-bitmap: vmcs01's intercepts beyond what
+ * L0 needs (hv/vmcs01.c). */
+static int l0_traps(struct hv *hv, const struct options *o, char *err,
+                    size_t err_size)
+{
+    enum { KVM_EXCEPTIONS = 1u << VEC_UD | 1u << VEC_NM | 1u << VEC_MC };
+    bool chosen = o->l0_exception_bitmap != UINT64_MAX;
+    uint32_t bitmap = chosen ? (uint32_t)o->l0_exception_bitmap
+                      : o->l0_traps ? KVM_EXCEPTIONS : 0;
+    if (!o->l0_traps) {
+        if (chosen)
+            hv_set_exception_bitmap(hv, bitmap);
+        return 0;
+    }
+    if (hv_use_kvm_traps(hv, bitmap) != 0) {
+        snprintf(err, err_size, "cannot set up L0's KVM-like intercepts");
+        return -1;
+    }
+    return 0;
+}
+
 static void boot_and_run(struct machine *m, const struct options *o,
                          struct hv *hv, struct exit_stats **stats,
                          struct output *out, int *status)
@@ -619,7 +652,8 @@ static void boot_and_run(struct machine *m, const struct options *o,
         cpu_run(m->cpu, o->max_insns);
     } else if (hv_init(hv, m, &o->cost, nested, err, sizeof err) == 0 &&
                (!nested ||
-                nested_init(hv, o->shadowing, o->merge_dirty) == 0)) {
+                nested_init(hv, o->shadowing, o->merge_dirty) == 0) &&
+               l0_traps(hv, o, err, sizeof err) == 0) {
         if (o->gdb && nested)
             o->gdb->level_vmcs = o->gdb_level ? &hv->vmcs02 : &hv->vmcs01;
         hv->trace = o->trace;
@@ -781,7 +815,11 @@ static int run(int argc, char **argv)
                 .engine = o.engine == ENGINE_BLOCK ? "block" : "step",
                 .l1 = o.mode == MODE_NESTED ? o.l1 : NULL,
                 .l1_kernel = is_kvm_l1(&o) ? o.l1_kernel : NULL,
-                .l1_initrd = is_kvm_l1(&o) ? o.l1_initrd : NULL};
+                .l1_initrd = is_kvm_l1(&o) ? o.l1_initrd : NULL,
+                .l0_traps = o.l0_traps ? "kvm" : NULL,
+                .l0_exception_bitmap =
+                    o.l0_exception_bitmap == UINT64_MAX
+                        ? -1 : (int64_t)o.l0_exception_bitmap};
             /* A run that was not recorded says so whatever the guest
              * did: the guest's own status is in the output it printed. */
             if (results_write(db, &f, m, stats, &metrics, o.trace) != 0)

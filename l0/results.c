@@ -38,7 +38,7 @@ int results_write(struct db *db, const struct run_facts *f,
                   const struct guest_metrics *metrics,
                   const struct exit_trace *trace)
 {
-    struct run_option options[12] = {
+    struct run_option options[14] = {
         {"mode", f->mode, 0},
         {"mem_mib", NULL, (int64_t)f->mem_mib},
         {"max_insns", NULL, (int64_t)f->max_insns},
@@ -61,6 +61,11 @@ int results_write(struct db *db, const struct run_facts *f,
         options[n++] = (struct run_option){"l1_kernel", f->l1_kernel, 0};
     if (f->l1_initrd)
         options[n++] = (struct run_option){"l1_initrd", f->l1_initrd, 0};
+    if (f->l0_traps)
+        options[n++] = (struct run_option){"l0_traps", f->l0_traps, 0};
+    if (f->l0_exception_bitmap >= 0)
+        options[n++] = (struct run_option){"l0_exception_bitmap", NULL,
+                                           f->l0_exception_bitmap};
     emulator_counters(stats, m->cpu);
     const char *rev = results_revision();
     struct run_record r = {

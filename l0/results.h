@@ -27,6 +27,8 @@ struct run_facts {
     /* nested: --l1 ("kvm" or the multiboot L1's path); with "kvm", the
      * kernel and initramfs that L1 booted. NULL otherwise. */
     const char *l1, *l1_kernel, *l1_initrd;
+    const char *l0_traps;        /* --l0-traps kvm, else NULL */
+    int64_t l0_exception_bitmap; /* --l0-exception-bitmap, else -1 */
 };
 
 /* Writes one run. Returns 0, or -1 with a message on stderr; `turtles

@@ -27,6 +27,7 @@ E2E = [
     ("single", "tests/e2e/test_single.py", False),
     ("nested", "tests/e2e/test_nested.py", False),
     ("exit-kinds", "tests/e2e/test_exit_kinds.py", False),
+    ("l0-traps", "tests/e2e/test_l0_traps.py", False),
     ("l1-vmx", "tests/e2e/test_l1_vmx.py", False),
     ("report", "tests/e2e/test_report.py", False),
     ("roi", "tests/e2e/test_roi.py", False),

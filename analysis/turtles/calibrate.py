@@ -34,7 +34,7 @@ PARTS = ("L1", "L0", "switch")
 # The `exits` guest's kinds and the basic exit reason each one measures.
 EXIT_KINDS = {"cpuid": 10, "vmcall": 18, "pio-out": 30, "pio-in": 30,
               "rdmsr": 31, "wrmsr": 32, "cr": 28, "apic": 44,
-              "exception": 0, "interrupt": 1, "ept": 48}
+              "exception": 0, "interrupt": 1, "pending": 7, "ept": 48}
 SLOPE_STEP = 1000  # cycles added to one free cost to measure its slope
 
 
@@ -55,8 +55,8 @@ def check_measurements(m):
     for key in ("name", "source", "figure10"):
         if key not in m:
             raise CalibrationError(f"measurements: '{key}' is missing")
-    unknown = set(m) - {"name", "source", "cpu", "l1_args", "figure10",
-                        "figure6_single", "tolerance"}
+    unknown = set(m) - {"name", "source", "cpu", "l1_args", "l0_args_single",
+                        "figure10", "figure6_single", "tolerance"}
     if unknown:
         raise CalibrationError(f"measurements: unknown keys {sorted(unknown)}")
     for col, parts in m["figure10"].items():
@@ -101,9 +101,12 @@ def runs_needed(m, l1_args, iters):
             a += ["--l1-args", " ".join(l1_args), "--vmcs-shadowing", sh,
                   "--merge", mg]
         out[f"figure10.{col}"] = a + cpuid
+    # Figure 6's single-level kinds with L0's intercepts as the paper's
+    # L0 had them (l0_args_single, e.g. --l0-traps kvm): KVM's vmcs01.
+    l0_args = list(m.get("l0_args_single", []))
     for kind in m.get("figure6_single", {}):
         out[f"figure6.single.{kind}"] = [
-            "--mode", "single", os.path.join(root, "exits.elf"), "--",
+            "--mode", "single", *l0_args, os.path.join(root, "exits.elf"), "--",
             f"kind={kind}", f"iters={iters}"]
     return out
 
@@ -307,6 +310,7 @@ def record(fitted, measurements, measurements_path, l1_args, residuals):
         "source": measurements["source"],
         "cpu": measurements.get("cpu", ""),
         "l1_args": " ".join(l1_args),
+        "l0_args_single": " ".join(measurements.get("l0_args_single", [])),
         "inputs": [t for t, _, _, _ in residuals],
         "residuals": {t: [target, None if m is None else round(m),
                           None if m is None else round(deviation(m, target),

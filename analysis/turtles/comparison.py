@@ -15,7 +15,7 @@ FIGURE10_PARTS = ("total", "L1", "L0", "switch")
 # (analysis/turtles/calibrate.py names the inputs by kind).
 _KIND_REASON = {"cpuid": 10, "vmcall": 18, "pio-out": 30, "pio-in": 30,
                 "rdmsr": 31, "wrmsr": 32, "cr": 28, "apic": 44,
-                "exception": 0, "interrupt": 1, "ept": 48}
+                "exception": 0, "interrupt": 1, "pending": 7, "ept": 48}
 
 
 @dataclass

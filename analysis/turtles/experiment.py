@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 MODES = ("bare", "single", "nested")
 SHADOWING = ("on", "off")
 MERGE = ("full", "dirty")
+# What L0 intercepts in a single-level run (turtles run --l0-traps).
+L0_TRAPS = ("none", "kvm")
 # The L1 hypervisors an experiment may name besides an image path, and
 # what `turtles run --l1` gets: l1vmm is turtles' default; "kvm" is
 # Debian's Linux with kvm-intel (docs/kvm-l1.md), its args words of L1's
@@ -25,7 +27,7 @@ PROFILES_DIR = os.path.join("experiments", "profiles")
 TOP_KEYS = {"name", "description", "produces", "workloads", "l1", "matrix"}
 MATRIX_KEYS = {"label", "workloads", "modes", "l1", "vmcs_shadowing", "merge",
                "cost_profiles", "repetitions", "exclude", "trace", "mem",
-               "max_insns", "timeout"}
+               "max_insns", "timeout", "l0_traps", "l0_exception_bitmap"}
 # What a report or figure may be asked for (analysis/turtles/report.py).
 PRODUCTS = ("cpuid", "paging", "exits", "slowdown", "multiplication",
             "table2", "figure10", "figure6", "figure9", "figure5", "csv",
@@ -57,6 +59,8 @@ class Config:
     mem: int | None = None
     max_insns: int | None = None
     timeout: float | None = None
+    l0_traps: str | None = None            # single level: "kvm", or None
+    l0_exception_bitmap: int | None = None  # single level
 
     def argv(self, turtles, db):
         """The `turtles run` command line of this configuration."""
@@ -68,6 +72,10 @@ class Config:
             a += ["--l1-args", " ".join(self.l1_args),
                   "--vmcs-shadowing", self.vmcs_shadowing,
                   "--merge", self.merge]
+        if self.l0_traps == "kvm":
+            a += ["--l0-traps", "kvm"]
+        if self.l0_exception_bitmap is not None:
+            a += ["--l0-exception-bitmap", hex(self.l0_exception_bitmap)]
         if self.cost_profile != DEFAULT_PROFILE:
             a += ["--cost-profile", self.cost_profile]
         if self.trace:
@@ -97,6 +105,10 @@ class Config:
                      vmcs_shadowing=self.vmcs_shadowing, merge=self.merge)
         if self.cost_profile != DEFAULT_PROFILE:
             o["cost_profile"] = self.cost_profile
+        if self.l0_traps == "kvm":
+            o["l0_traps"] = "kvm"
+        if self.l0_exception_bitmap is not None:
+            o["l0_exception_bitmap"] = self.l0_exception_bitmap
         if self.mem is not None:
             o["mem_mib"] = self.mem
         if self.max_insns is not None:
@@ -234,6 +246,8 @@ def _default_label(v):
     if v["mode"] == "nested":
         parts += [v["l1"], "shadow-" + v["vmcs_shadowing"],
                   "merge-" + v["merge"]]
+    if v.get("l0_traps") == "kvm":
+        parts.append("l0-kvm")
     if v["cost_profile"] != DEFAULT_PROFILE:
         parts.append(profile_label(v["cost_profile"]))
     return "-".join(parts)
@@ -255,6 +269,8 @@ def _expand(m, i, workloads, l1s, root):
     l1_names = _choices(m, "l1", list(l1s), ["l1vmm"], where)
     shadowing = _choices(m, "vmcs_shadowing", SHADOWING, ["on"], where)
     merges = _choices(m, "merge", MERGE, ["dirty"], where)
+    traps = _choices(m, "l0_traps", L0_TRAPS, ["none"], where)
+    ebitmap = _positive(m, "l0_exception_bitmap", where)
     profiles = [_profile_argument(p, root, where) for p in _choices(
         m, "cost_profiles", None, [DEFAULT_PROFILE], where)]
     reps = _positive(m, "repetitions", where)
@@ -269,12 +285,15 @@ def _expand(m, i, workloads, l1s, root):
     if not isinstance(trace, bool):
         raise ExperimentError(f"{where}.trace must be true or false")
     out, seen = [], set()
-    for w, mode, l1, sh, mg, prof in itertools.product(
-            names, modes, l1_names, shadowing, merges, profiles):
+    for w, mode, l1, sh, mg, prof, tr in itertools.product(
+            names, modes, l1_names, shadowing, merges, profiles, traps):
         if mode != "nested":
             l1 = sh = mg = None  # L1 and L0's nesting options: nested only
+        # L0's intercepts: single level only (turtles run --l0-traps).
+        tr = tr if mode == "single" and tr == "kvm" else None
+        eb = ebitmap if mode == "single" else None
         values = dict(workload=w, mode=mode, l1=l1, vmcs_shadowing=sh,
-                      merge=mg, cost_profile=prof)
+                      merge=mg, cost_profile=prof, l0_traps=tr)
         shown = dict(values, cost_profile=profile_label(prof))
         key = tuple(values.values())
         if key in seen or _excluded(values, exclude):
@@ -293,7 +312,8 @@ def _expand(m, i, workloads, l1s, root):
                 vmcs_shadowing=sh, merge=mg, cost_profile=prof,
                 repetition=rep, trace=trace, mem=_positive(m, "mem", where),
                 max_insns=_positive(m, "max_insns", where),
-                timeout=_positive(m, "timeout", where, float)))
+                timeout=_positive(m, "timeout", where, float),
+                l0_traps=tr, l0_exception_bitmap=eb))
     return out
 
 

@@ -3,7 +3,8 @@
  * write-back; the rest of guest-physical space (MMIO, or nothing) is
  * mapped to the same host-physical addresses, uncached, when the guest
  * first touches it (an EPT violation exit), with the largest page that
- * holds no RAM (hv_ept_map_unbacked). */
+ * holds no RAM (hv_ept_map_unbacked). With --l0-traps kvm, RAM too is
+ * mapped on first touch, by 4 KiB pages (hv_ept_unmap_ram). */
 #include <string.h>
 
 #include "hv/hv.h"
@@ -111,4 +112,18 @@ int hv_ept_build(struct hv *h)
      * part reaches the machine's bus, as the same addresses do without
      * EPT, so the guest sees no difference. */
     return hv_ept_map_page(h, 0xFEE00000, true);
+}
+
+/* --l0-traps kvm: RAM's 2 MiB pages dropped again (their tables stay),
+ * so that each first touch of a page is an EPT violation that maps it
+ * (hv_ept_map_page, from handlers.c). */
+int hv_ept_unmap_ram(struct hv *h)
+{
+    for (uint64_t gpa = 0; gpa < h->m->ram_size; gpa += 1ull << 21) {
+        uint64_t *pde = pde_for(h, gpa);
+        if (!pde)
+            return -1;
+        *pde = 0;
+    }
+    return 0;
 }

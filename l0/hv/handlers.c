@@ -9,6 +9,7 @@
 #include "cpu/decode.h"
 #include "cpu/ops.h"
 #include "cpu/system.h"
+#include "cpu/tlb_model.h"
 #include "dev/lapic.h"
 #include "hv/guest_mem.h"
 #include "hv/hv.h"
@@ -283,6 +284,12 @@ static enum hv_action handle_wrmsr(struct hv *h)
 static enum hv_action handle_ept_violation(struct hv *h)
 {
     uint64_t gpa = field(h, VMCS_IDX_GUEST_PHYSICAL_ADDR);
+    if (gpa < h->m->ram_size && h->kvm_traps && h->cur == &h->vmcs01) {
+        /* --l0-traps kvm: RAM is mapped as the guest first touches it. */
+        if (hv_ept_map_page(h, gpa, false) != 0)
+            return stop(h, STOP_INTERNAL, "L0 memory full: cannot map RAM");
+        return HV_RESUME;
+    }
     if (gpa < h->m->ram_size)
         return stop(h, STOP_INTERNAL, "EPT violation inside guest RAM: "
                                       "EPT01 is wrong");
@@ -315,26 +322,56 @@ static uint64_t cr_written(struct hv *h, unsigned cr, uint64_t value,
     return (value & ~l1_bits) | (real & l1_bits);
 }
 
-/* MOV to CR0/CR4 that changes a bit L0 owns (CR0.NE, CR4.VMXE: VMX keeps
- * them set): the guest's value goes to the read shadow, the real
- * register keeps the bit set (SDM Vol. 3C 26.3). The exit comes before
- * the instruction's #GP(0) checks (26.1.1: only #UD, privilege and I/O
- * permission faults precede it), so L0 makes them with the CPU's rules
- * (sys_cr_write_ok) on the guest's state: reserved bits, PG without PE,
- * NW without CD, entering or leaving IA-32e mode wrongly (SDM Vol. 3A
- * 2.5, Vol. 2B "MOV to CR"). CR4.VMXE is reserved for a guest without
- * VMX. Qualification: SDM Vol. 3C Table 28-3. Simplification: of the
- * bits VMX fixes, only these two are checked in VMX operation (the
- * others, CR0.PE and CR0.PG, are L1's own and MOV to CR0 in 64-bit mode
- * keeps them). */
+/* The value a CLTS or LMSW writes to CR0 (SDM Vol. 2A CLTS, Vol. 2B
+ * LMSW): the guest's CR0 as it reads it (bits L0 owns come from the read
+ * shadow) with TS cleared, or with PE, MP, EM and TS from LMSW's source
+ * (qualification bits 31:16, SDM Vol. 3C Table 28-3), PE never cleared. */
+static uint64_t cr0_from_clts_lmsw(struct hv *h, unsigned type, uint64_t q)
+{
+    uint64_t mask = field(h, VMCS_IDX_CR0_MASK);
+    uint64_t seen = (field(h, VMCS_IDX_GUEST_CR0) & ~mask) |
+                    (field(h, VMCS_IDX_CR0_READ_SHADOW) & mask);
+    if (type == 2)
+        return seen & ~CR0_TS;
+    return (seen & ~(uint64_t)0xE) | ((q >> 16) & 0xF);
+}
+
+/* The modeled TLB invalidations of a CR0/CR4 write that L0 completes for
+ * its guest, as the CPU makes them for one it runs (SDM Vol. 3A
+ * 4.10.4.1; l0/cpu/exec_system.c): the guest's VPID, PCID 0 (this CPU
+ * has no PCIDs). */
+static void cr_write_tlb(struct hv *h, unsigned cr, uint64_t old, uint64_t v)
+{
+    uint16_t vpid = (uint16_t)field(h, VMCS_IDX_VPID);
+    if (cr == 0 ? (old & CR0_PG) && !(v & CR0_PG)
+                : ((old ^ v) & CR4_PGE) || ((old & ~v) & CR4_PCIDE))
+        tlbm_flush_vpid(h->c->mtlb, vpid);
+    else if (cr == 4 && ((old ^ v) & CR4_PAE))
+        tlbm_flush_pcid(h->c->mtlb, vpid, 0);
+}
+
+/* MOV to CR0/CR4, CLTS or LMSW that changes a bit L0 owns (its CR0/CR4
+ * masks: CR0.NE and CR4.VMXE, which VMX keeps set, or with --l0-traps
+ * kvm nearly all): the guest's value goes to the read shadow for the
+ * bits the mask holds, the real register gets it with the bits VMX
+ * fixes set (SDM Vol. 3C 26.3). The exit comes before the instruction's
+ * #GP(0) checks (26.1.1: only #UD, privilege and I/O permission faults
+ * precede it), so L0 makes them with the CPU's rules (sys_cr_write_ok)
+ * on the guest's state: reserved bits, PG without PE, NW without CD,
+ * entering or leaving IA-32e mode wrongly (SDM Vol. 3A 2.5, Vol. 2B "MOV
+ * to CR"). CR4.VMXE is reserved for a guest without VMX. Qualification:
+ * SDM Vol. 3C Table 28-3. Simplification: of the bits VMX fixes, only
+ * these two are checked in VMX operation (the others, CR0.PE and CR0.PG,
+ * are L1's own and MOV to CR0 in 64-bit mode keeps them). */
 static enum hv_action handle_cr_access(struct hv *h)
 {
     uint64_t q = field(h, VMCS_IDX_EXIT_QUALIFICATION);
     unsigned cr = q & 0xF, type = (q >> 4) & 3, reg = (q >> 8) & 0xF;
-    if (type != 0 || (cr != 0 && cr != 4))
+    if (type == 1 || (cr != 0 && cr != 4) || (type >= 2 && cr != 0))
         return handle_unexpected(h);
-    uint64_t value = reg == RSP ? field(h, VMCS_IDX_GUEST_RSP)
-                                : h->c->gpr[reg];
+    uint64_t value = type >= 2       ? cr0_from_clts_lmsw(h, type, q)
+                     : reg == RSP    ? field(h, VMCS_IDX_GUEST_RSP)
+                                     : h->c->gpr[reg];
     enum vmcs_index mask_i = cr ? VMCS_IDX_CR4_MASK : VMCS_IDX_CR0_MASK;
     enum vmcs_index shadow_i = cr ? VMCS_IDX_CR4_READ_SHADOW
                                   : VMCS_IDX_CR0_READ_SHADOW;
@@ -373,9 +410,46 @@ static enum hv_action handle_cr_access(struct hv *h)
             efer &= ~(uint64_t)EFER_LMA;
         vmcs_set(h->cur, VMCS_IDX_GUEST_EFER, efer);
     }
+    cr_write_tlb(h, cr, cr ? state.cr4 : state.cr0, written);
     vmcs_set(h->cur, shadow_i, value & mask);
-    vmcs_set(h->cur, real_i, written | l0_cr_bits(cr));
+    vmcs_set(h->cur, real_i, written | fixed);
     hv_skip_instruction(h);
+    return HV_RESUME;
+}
+
+/* An exception the guest raised that vmcs01's exception bitmap
+ * intercepts (--l0-exception-bitmap, --l0-traps kvm): given back to the
+ * guest as it was (SDM Vol. 3C 27.2.2 for the exit's information, 26.6
+ * for the injection), with its error code, and the instruction length of
+ * a software exception (INT3, INTO) so that the guest's frame points
+ * past it. A #PF exit leaves CR2 unwritten (27.1): L0 writes it from the
+ * qualification. Not emulated, and refused with a message: #DB (DR6 and
+ * RFLAGS.RF, 27.1 and 26.6.1.1, would need L0's work), and an exception
+ * met while delivering another event (IDT-vectoring information valid:
+ * the two would have to be combined, SDM Vol. 3A Table 6-5). KVM's
+ * bitmap (#UD, #NM, #MC) and INT3 meet neither. */
+static enum hv_action handle_exception(struct hv *h)
+{
+    uint32_t info = (uint32_t)field(h, VMCS_IDX_EXIT_INTR_INFO);
+    unsigned vector = info & 0xFF, type = (info >> 8) & 7;
+    if (type == 2) /* an NMI: L0 does not set "NMI exiting" */
+        return handle_unexpected(h);
+    if (vector == VEC_DB)
+        return stop(h, STOP_INTERNAL, "L0 does not give back an "
+                                      "intercepted #DB (--l0-exception-bitmap)");
+    if (field(h, VMCS_IDX_IDT_VECTORING_INFO) & INTR_VALID)
+        return stop(h, STOP_INTERNAL,
+                    "L0 does not give back an intercepted exception met "
+                    "while delivering another event (--l0-exception-bitmap)");
+    if (vector == VEC_PF)
+        h->c->cr2 = field(h, VMCS_IDX_EXIT_QUALIFICATION);
+    vmcs_set(h->cur, VMCS_IDX_ENTRY_INTR_INFO,
+             INTR_VALID | (info & (INTR_HAS_ERROR | 0x7FF)));
+    vmcs_set(h->cur, VMCS_IDX_ENTRY_EXCEPTION_ERROR,
+             field(h, VMCS_IDX_EXIT_INTR_ERROR));
+    if (type >= 4)
+        vmcs_set(h->cur, VMCS_IDX_ENTRY_INSN_LEN,
+                 field(h, VMCS_IDX_EXIT_INSN_LEN));
     return HV_RESUME;
 }
 
@@ -411,6 +485,7 @@ static enum hv_action handle_triple_fault(struct hv *h)
 }
 
 static const hv_handler handlers[VMX_EXIT_REASON_LIMIT] = {
+    [VMX_EXIT_EXCEPTION_NMI] = handle_exception,
     [VMX_EXIT_EXTERNAL_INTERRUPT] = handle_external_interrupt,
     [VMX_EXIT_TRIPLE_FAULT] = handle_triple_fault,
     [VMX_EXIT_INTERRUPT_WINDOW] = handle_interrupt_window,

@@ -70,6 +70,7 @@ struct hv {
     uint64_t episode_start;   /* cycle of the L2 exit being handled */
     uint64_t episode_seq;     /* its trace entry */
     uint64_t mmio_pages_mapped; /* EPT01 mappings made outside RAM */
+    bool kvm_traps;             /* --l0-traps kvm (vmcs01.c) */
 };
 
 /* Sets up vmcs01 and EPT01 for a guest that starts in the CPU's present
@@ -103,11 +104,18 @@ int hv_ept_map_page(struct hv *h, uint64_t gpa, bool uncached);
  * the same host-physical one (the machine's bus), uncached, with the
  * largest page that holds no RAM. 0, or -1 when L0's memory is full. */
 int hv_ept_map_unbacked(struct hv *h, uint64_t gpa);
+/* Drops RAM's mappings, which EPT violations then make 4 KiB at a time. */
+int hv_ept_unmap_ram(struct hv *h);
 
 /* ---- vmcs01.c ---- */
 
 /* vmcs01 with its guest state taken from the CPU. */
 void hv_vmcs01_setup(struct hv *h);
+/* --l0-traps kvm: KVM 2.6.35's controls in vmcs01 (single level, before
+ * the guest runs). 0, or -1 when L0's memory is full. */
+int hv_use_kvm_traps(struct hv *h, uint32_t exception_bitmap);
+/* --l0-exception-bitmap: the exceptions L0 intercepts and gives back. */
+void hv_set_exception_bitmap(struct hv *h, uint32_t bitmap);
 
 /* ---- handlers.c ---- */
 

@@ -105,3 +105,52 @@ void hv_vmcs01_setup(struct hv *h)
     set(v, VMCS_IDX_HOST_EFER, EFER_LMA | EFER_LME);
     set(v, VMCS_IDX_HOST_PAT, 0x0007040600070406ull);
 }
+
+/* --l0-traps kvm: the vmcs01 controls of KVM 2.6.35 (arch/x86/kvm/vmx.c,
+ * vmx_vcpu_setup and update_exception_bitmap, with EPT), so that a
+ * single-level guest makes the exits Turtles' Figure 6 counts:
+ * - CR0: every bit owned by L0 (mask ~0), KVM's mask while the guest's
+ *   FPU is not loaded. KVM hands CR0.TS to the guest once it uses the
+ *   FPU; L0 models no lazy FPU switching and keeps TS too, so MOV to CR0
+ *   and CLTS exit whenever they change a bit.
+ * - CR4: every bit but PVI, DE, PCE, OSFXSR, OSXMMEXCPT and (with EPT)
+ *   PGE, KVM's guest-owned bits.
+ * - External-interrupt exiting (with acknowledgment, vmcs01's exit
+ *   controls): L0 holds the vector and injects it when the guest can
+ *   take it, asking for an interrupt window otherwise (hv.c). As in
+ *   l1vmm's interrupts=exit, the acknowledged vector sits in the APIC's
+ *   ISR while L0 holds it, where KVM's emulated APIC keeps it in IRR.
+ * - The exception bitmap (SDM Vol. 3C 25.6.3): #UD, #NM and #MC unless
+ *   --l0-exception-bitmap says otherwise; L0 gives the exception back.
+ * - EPT01 filled on demand, one 4 KiB page per EPT violation, as KVM
+ *   maps guest memory when the guest first touches it.
+ * - The MSR bitmap stays vmcs01's: KVM 2.6.35 too passed FS_BASE,
+ *   GS_BASE and the SYSENTER MSRs through, so WRMSR of IA32_SYSENTER_CS
+ *   does not exit; L0 cannot emulate every MSR on the guest's behalf
+ *   (several live in vmcs01), so the other MSRs stay passed as well.
+ * Not modeled: the APIC-access page (this CPU has no "virtualize APIC
+ * accesses"), so xAPIC MMIO still reaches the local APIC without an
+ * exit. */
+int hv_use_kvm_traps(struct hv *h, uint32_t exception_bitmap)
+{
+    struct vmcs *v = &h->vmcs01;
+    h->kvm_traps = true;
+    set(v, VMCS_IDX_PIN_CONTROLS,
+        control(VMX_CTL_PIN,
+                (uint32_t)vmcs_get(v, VMCS_IDX_PIN_CONTROLS) |
+                    PIN_EXT_INTR_EXITING));
+    set(v, VMCS_IDX_CR0_MASK, ~0ull);
+    set(v, VMCS_IDX_CR0_READ_SHADOW, h->c->cr0);
+    set(v, VMCS_IDX_CR4_MASK,
+        ~(uint64_t)(CR4_PVI | CR4_DE | CR4_PCE | CR4_OSFXSR |
+                    CR4_OSXMMEXCPT | CR4_PGE));
+    set(v, VMCS_IDX_CR4_READ_SHADOW,
+        h->c->cr4 & vmcs_get(v, VMCS_IDX_CR4_MASK));
+    hv_set_exception_bitmap(h, exception_bitmap);
+    return hv_ept_unmap_ram(h);
+}
+
+void hv_set_exception_bitmap(struct hv *h, uint32_t bitmap)
+{
+    set(&h->vmcs01, VMCS_IDX_EXCEPTION_BITMAP, bitmap);
+}
