@@ -1,11 +1,12 @@
 """The few lines `make run` prints: what was measured, Figure 10's five
-columns and Figure 6's reasons beside the paper (every cell with its
+columns, Figure 6's reasons and Figure 9's ratios beside the paper (every cell with its
 deviation, those within issue 12's targets marked, calibration inputs
 told from predictions), the exit multiplication, and where the files
 are."""
 
 from . import comparison, published, results
 from .comparison import FIGURE10_PARTS
+from .figures import figure9
 
 
 def _kind(cells):
@@ -50,6 +51,25 @@ def figure6_lines(con, inputs):
     return out
 
 
+def figure9_lines(con):
+    """Shadow-on-EPT over EPT-on-EPT per workload run both ways, beside
+    the benchmark it stands for (published.ANALOGS)."""
+    rows = figure9.data(con)
+    if not rows:
+        return []
+    out = ["Figure 9, run time under l1vmm paging=shadow / paging=ept "
+           "(modeled cycles, the modeled TLB's walks included), measured / "
+           "Turtles (predictions):"]
+    for w, analog, ratio, roi in rows:
+        paper = published.FIGURE9.get(analog)
+        where = "region of interest" if roi else "whole run"
+        beside = (f"{ratio:.2f} / {paper} {analog} "
+                  f"({(ratio - paper) / paper:+.0%})" if paper
+                  else f"{ratio:.2f} (no published counterpart)")
+        out.append(f"  {w}, {where}: {beside}")
+    return out
+
+
 def multiplication_lines(con, good):
     mult = []
     for label, runs in good.items():
@@ -90,6 +110,7 @@ def lines(con, db, outdir):
     inputs, calibrated = comparison.calibration_inputs(con)
     out += figure10_lines(con, inputs)
     out += figure6_lines(con, inputs)
+    out += figure9_lines(con)
     out += multiplication_lines(con, good)
     if not calibrated:
         out.append("The runs' cost profile has no calibration record: "
