@@ -249,22 +249,36 @@ static inline bool fetches_charged(const struct cpu *c)
     return (c->cr0 & CR0_PG) || tlb_charge_ept(c);
 }
 
+/* The fetch side's last hit in the modeled TLB (tlb_model.h, last[1])
+ * as a block left it, at TLB generation `gen`; NULL if unknown. */
+struct fetch_hint {
+    const struct tlbm_entry *e;
+    uint64_t gen;
+};
+
 /* Runs n records of b; `plain` as in step_execute_charged(). Returns
  * how many ran.
  *
- * The modeled fetch: all records of a block lie in one page, in one
- * translation context (what changes the context ends the block or bumps
- * tlb.generation). Once a fetch has left the ITLB entry of that page as
- * the fetch side's last hit (tlb_model.h, last[1]), the next fetch on
- * the page is tlbm_same_page()'s hit for as long as last[1] is still
- * that entry (an invalidation clears it; only fetches replace it): it is
- * counted here without the lookup, exactly as the lookup would. */
+ * The modeled fetch: while tlb.generation is the same, so is the
+ * translation context (any change of CR0.PG, CR3, CR4, VMX operation,
+ * VPID or EPTP changes the translations and bumps it), and every entry
+ * put in the model since carries it. So while the fetch side's last hit
+ * is still the entry a fetch left there (an invalidation clears it), a
+ * fetch on a page that entry covers is tlbm_same_page()'s hit: counted
+ * here without the lookup, exactly as the lookup counts it. Within a
+ * block (one page, one generation) that is the entry after the previous
+ * record; at a block's start, the one the block before it left (*h). */
 static inline __attribute__((always_inline)) unsigned
-run_records(struct cpu *c, const struct block *b, unsigned n, bool plain)
+run_records(struct cpu *c, const struct block *b, unsigned n, bool plain,
+            struct fetch_hint *h)
 {
     uint64_t tlb_gen = c->tlb.generation, dc_gen = c->fetch_generation;
     struct tlb_model *mt = c->mtlb;
     const struct tlbm_entry *fetch_entry = NULL;
+    if (h->e && h->gen == tlb_gen && mt->last[1] == h->e &&
+        h->e->vpn == c->rip >> tlbm_page_shift(h->e->size))
+        fetch_entry = h->e;
+    h->gen = tlb_gen;
     for (unsigned k = 0; k < n; k++) {
         const struct insn *i = &b->insn[k];
         uint64_t next = c->rip + i->len;
@@ -272,10 +286,13 @@ run_records(struct cpu *c, const struct block *b, unsigned n, bool plain)
         if (known)
             mt->stats.hits++;
         step_execute_charged(c, i, plain, !known);
-        if (!block_continues(c, next, tlb_gen, dc_gen))
+        if (!block_continues(c, next, tlb_gen, dc_gen)) {
+            h->e = fetch_entry;
             return k + 1;
+        }
         fetch_entry = fetches_charged(c) ? mt->last[1] : NULL;
     }
+    h->e = fetch_entry;
     return n;
 }
 
@@ -305,6 +322,8 @@ unsigned block_run(struct cpu *c, unsigned budget)
 {
     struct block *b = find(c);
     unsigned done = 0;
+    struct fetch_hint hint = {NULL, 0};
+    c->data_hint_on = true; /* ops.h charge_data */
     while (b) {
         /* Each record but a block's last is one step, so the instruction
          * limit is a count here; the rest of block_batch_continues() is
@@ -318,9 +337,9 @@ unsigned block_run(struct cpu *c, unsigned budget)
          * leaves the straight line (an event, a VM exit or entry). */
         bool debugging = (c->flags.bits & (FL_TF | FL_RF)) || c->dbg.active;
         if (!debugging && !(c->vmx.nonroot && b->vmx_exits))
-            done += run_records(c, b, n, true);
+            done += run_records(c, b, n, true, &hint);
         else
-            done += run_records(c, b, n, false);
+            done += run_records(c, b, n, false, &hint);
         /* Wherever the block left off (its end, a taken branch, an
          * exception delivered), the step engine's batch would go on
          * if this holds; so does the chain. */
@@ -328,5 +347,7 @@ unsigned block_run(struct cpu *c, unsigned budget)
             break;
         b = successor(c, b);
     }
+    c->data_hint_on = false;
+    c->data_hint = NULL;
     return done;
 }

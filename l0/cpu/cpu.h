@@ -193,6 +193,13 @@ struct cpu {
 
     /* The gdb stub attached to the run (--gdb, gdb/stub.h), or NULL. */
     struct gdb_stub *gdb;
+    /* The block engine's hint for the modeled TLB's data side (ops.h
+     * charge_data): the data side's last first-level hit as it was at
+     * TLB generation data_hint_gen, kept only while data_hint_on (set
+     * by block_run, cpu/block.c). */
+    const struct tlbm_entry *data_hint;
+    uint64_t data_hint_gen;
+    bool data_hint_on;
 };
 
 /* What `--max-insns` counts: every retired instruction, every

@@ -68,6 +68,32 @@ static inline uint64_t op_ea(const struct cpu *c, const struct insn *i,
     return a & addr_mask(i);
 }
 
+/* The modeled TLB for a data access on the fast path. In a block, the
+ * page of the data side's last hit is looked up again without the
+ * translation context (tlb_charge_tag): while tlb.generation is the
+ * same, the context is (any change of CR0.PG, CR3, CR4, VMX operation,
+ * VPID or EPTP changes the translations and bumps it), every entry put
+ * in the model since carries it, and so the entry still at last[0]
+ * answers tlbm_same_page() with a hit exactly when it covers the page;
+ * the hit is counted as that function counts it. An invalidation
+ * clears last[0]. */
+OPS_HOT void charge_data(struct cpu *c, uint64_t lin)
+{
+    struct tlb_model *mt = c->mtlb;
+    const struct tlbm_entry *h = c->data_hint;
+    if (h && mt->last[0] == h && c->data_hint_gen == c->tlb.generation &&
+        h->vpn == lin >> tlbm_page_shift(h->size)) {
+        mt->stats.hits++;
+        return;
+    }
+    tlb_charge_data(c, lin);
+    if (c->data_hint_on) {
+        bool charged = (c->cr0 & CR0_PG) || tlb_charge_ept(c);
+        c->data_hint = charged ? mt->last[0] : NULL;
+        c->data_hint_gen = c->tlb.generation;
+    }
+}
+
 /* The TLB entry for a data access that needs no segmentation work
  * (64-bit mode, no FS/GS base), fits in one page, and hits the TLB with
  * the needed rights; NULL sends the caller to the full path in mmu.c,
@@ -89,7 +115,7 @@ OPS_HOT struct tlb_entry *fast_tlb(struct cpu *c, unsigned seg,
                   (!(t->perm & TLB_WRITE) &&
                    (c->cpl == 3 || (c->cr0 & CR0_WP)))))
         return NULL;
-    tlb_charge_data(c, lin);
+    charge_data(c, lin);
     return t;
 }
 

@@ -84,6 +84,7 @@ static struct machine *machine_at(enum cpu_engine engine, uint64_t entry)
 struct outcome {
     uint64_t rax, rbx, rcx, rdx, rip, insns, cycles;
     int stop;
+    struct tlbm_stats tlb; /* the modeled TLB's counts */
 };
 
 static struct outcome run(struct machine *m, uint64_t max_insns)
@@ -91,7 +92,8 @@ static struct outcome run(struct machine *m, uint64_t max_insns)
     cpu_run(m->cpu, max_insns);
     struct cpu *c = m->cpu;
     struct outcome o = {c->gpr[RAX], c->gpr[RBX], c->gpr[RCX], c->gpr[RDX],
-                        c->rip, c->insns, c->cycles, (int)m->stop};
+                        c->rip, c->insns, c->cycles, (int)m->stop,
+                        c->mtlb->stats};
     machine_destroy(m);
     return o;
 }
@@ -106,6 +108,11 @@ static void assert_same(const struct outcome *s, const struct outcome *b)
     assert_int_equal(s->insns, b->insns);
     assert_int_equal(s->cycles, b->cycles);
     assert_int_equal(s->stop, b->stop);
+    assert_int_equal(s->tlb.hits, b->tlb.hits);
+    assert_int_equal(s->tlb.stlb_hits, b->tlb.stlb_hits);
+    assert_int_equal(s->tlb.misses, b->tlb.misses);
+    assert_int_equal(s->tlb.walk_refs, b->tlb.walk_refs);
+    assert_int_equal(s->tlb.cycles, b->tlb.cycles);
 }
 
 /* A store patches the immediate of an instruction further down the same
@@ -462,6 +469,43 @@ static void test_link_to_remapped_page(void **state)
     assert_same(&s, &b);
 }
 
+/* The modeled TLB's data side in a chain (ops.h charge_data): loads
+ * from two pages, INVLPG of one of them between them, six rounds. Both
+ * engines must count the same hits, STLB hits and misses. */
+static struct machine *data_hint_program(enum cpu_engine e)
+{
+    struct machine *m = machine_at(e, 0x1E000);
+    static const uint8_t code[] = {
+        0xB9, 0x06, 0x00, 0x00, 0x00,             /* mov ecx, 6 */
+        0x8B, 0x04, 0x25, 0x00, 0x00, 0x03, 0x00, /* loop: mov eax, [0x30000] */
+        0x8B, 0x1C, 0x25, 0x00, 0x10, 0x03, 0x00, /* mov ebx, [0x31000] */
+        0x0F, 0x01, 0x3C, 0x25, 0x00, 0x00, 0x03, 0x00, /* invlpg [0x30000] */
+        0x8B, 0x14, 0x25, 0x08, 0x00, 0x03, 0x00, /* mov edx, [0x30008] */
+        0xFF, 0xC9,                               /* dec ecx */
+        0x75, 0xDF,                               /* jnz loop */
+        0xF4,                                     /* hlt */
+    };
+    put(m, 0x1E000, code, sizeof code);
+    put64(m, 0x30000, 0x1111);
+    put64(m, 0x30008, 0x3333);
+    put64(m, 0x31000, 0x2222);
+    return m;
+}
+
+static void test_modeled_tlb_in_chain(void **state)
+{
+    (void)state;
+    struct outcome s = run(data_hint_program(ENGINE_STEP), 0);
+    struct outcome b = run(data_hint_program(ENGINE_BLOCK), 0);
+    assert_int_equal(s.rax, 0x1111);
+    assert_int_equal(s.rbx, 0x2222);
+    assert_int_equal(s.rdx, 0x3333);
+    assert_int_equal(s.insns, 1 + 6 * 6 + 1);
+    /* Each round's load after the INVLPG misses both levels. */
+    assert_true(s.tlb.misses >= 6);
+    assert_same(&s, &b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_limit_in_chain),
         cmocka_unit_test(test_interrupt_in_chain),
         cmocka_unit_test(test_link_to_remapped_page),
+        cmocka_unit_test(test_modeled_tlb_in_chain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
