@@ -1,7 +1,6 @@
 /* See kvm_l1_load.h. */
 #include "boot/kvm_l1_load.h"
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,28 +9,7 @@
 #include "boot/initrd_files.h"
 #include "boot/linux_load.h"
 #include "boot/multiboot_load.h"
-
-static uint8_t *read_all(const char *path, size_t *size, char *err,
-                         size_t err_size)
-{
-    errno = 0;
-    FILE *f = fopen(path, "rb");
-    uint8_t *data = NULL;
-    long n = -1;
-    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
-        fseek(f, 0, SEEK_SET) == 0 && (data = malloc(n ? (size_t)n : 1)) &&
-        fread(data, 1, (size_t)n, f) == (size_t)n) {
-        fclose(f);
-        *size = (size_t)n;
-        return data;
-    }
-    snprintf(err, err_size, "%s: cannot read: %s", path,
-             errno ? strerror(errno) : "short read");
-    free(data);
-    if (f)
-        fclose(f);
-    return NULL;
-}
+#include "read_file.h"
 
 int kvm_l1_load(struct machine *m, const struct kvm_l1_config *cfg,
                 struct cpu_boot_state *entry, char *err, size_t err_size)
@@ -40,9 +18,13 @@ int kvm_l1_load(struct machine *m, const struct kvm_l1_config *cfg,
     if (multiboot_check_file(cfg->l2_path, err, err_size) != 0)
         return -1;
     size_t image_size;
-    uint8_t *image = read_all(cfg->l2_path, &image_size, err, err_size);
-    if (!image)
+    char why[128];
+    uint8_t *image = read_file(cfg->l2_path, UINT32_MAX, &image_size, why,
+                               sizeof why);
+    if (!image) {
+        snprintf(err, err_size, "%s: %s", cfg->l2_path, why);
         return -1;
+    }
     const char *l2_cmdline = cfg->l2_cmdline ? cfg->l2_cmdline : "";
     const struct initrd_file files[] = {
         {"l2", NULL, 0},

@@ -9,16 +9,15 @@
  */
 #include "boot/linux_load.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cpu/cpu.h"
 #include "guests/rt/bzimage.h"
 #include "machine.h"
+#include "read_file.h"
 
 #define PAGE 4096u
 
@@ -139,29 +138,15 @@ int linux_load_image(struct machine *m, const uint8_t *kernel, size_t size,
     return 0;
 }
 
-/* The whole of a regular file, or NULL with the reason in err. */
-static uint8_t *read_file(const char *path, size_t *size, char *err,
-                          size_t err_size)
+/* The whole of a regular file of at most 4 GiB, or NULL with the reason
+ * in err. */
+static uint8_t *read_boot_file(const char *path, size_t *size, char *err,
+                               size_t err_size)
 {
-    FILE *f = fopen(path, "rb");
-    struct stat st;
-    uint8_t *data = NULL;
-    if (f == NULL) {
-        fail(err, err_size, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
-        fail(err, err_size, "%s: not a regular file", path);
-    else if (st.st_size > (off_t)UINT32_MAX)
-        fail(err, err_size, "%s: larger than 4 GiB", path);
-    else if (!(data = malloc(st.st_size ? (size_t)st.st_size : 1)) ||
-             fread(data, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-        fail(err, err_size, "%s: cannot read the file", path);
-        free(data);
-        data = NULL;
-    }
-    *size = data ? (size_t)st.st_size : 0;
-    fclose(f);
+    char why[128];
+    uint8_t *data = read_file(path, UINT32_MAX, size, why, sizeof why);
+    if (!data)
+        fail(err, err_size, "%s: %s", path, why);
     return data;
 }
 
@@ -169,11 +154,11 @@ int linux_load(struct machine *m, const struct linux_config *cfg,
                struct cpu_boot_state *entry, char *err, size_t err_size)
 {
     size_t size = 0, initrd_size = 0;
-    uint8_t *kernel = read_file(cfg->kernel_path, &size, err, err_size);
+    uint8_t *kernel = read_boot_file(cfg->kernel_path, &size, err, err_size);
     uint8_t *initrd = NULL;
     int rc = -1;
     if (kernel && cfg->initrd_path)
-        initrd = read_file(cfg->initrd_path, &initrd_size, err, err_size);
+        initrd = read_boot_file(cfg->initrd_path, &initrd_size, err, err_size);
     if (initrd && cfg->initrd_extra_size) {
         /* The kernel finds an archive only at a 4-byte boundary. */
         size_t at = (initrd_size + 3) & ~(size_t)3;

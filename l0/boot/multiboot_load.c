@@ -15,16 +15,15 @@
  * a byte is written. */
 #include "boot/multiboot_load.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "boot/elf.h"
 #include "machine.h"
+#include "read_file.h"
 
 /* Section 3.1.1: the header lies in the first 8192 bytes, 4-aligned. */
 #define MB_SEARCH_BYTES 8192u
@@ -495,44 +494,24 @@ int multiboot_load_image(struct machine *m, const uint8_t *image,
 /* Opens a regular file and returns its size; what is wrong otherwise. */
 static FILE *open_file(struct loader *ld, const char *path, uint64_t *size)
 {
-    const char *saved = ld->name;
-    ld->name = path;
-    FILE *f = fopen(path, "rb");
-    struct stat st;
+    char why[128];
+    FILE *f = open_regular_file(path, size, why, sizeof why);
     if (f == NULL) {
-        fail(ld, "cannot open: %s", strerror(errno));
-    } else if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fail(ld, "not a regular file");
-        fclose(f);
-        f = NULL;
-    } else {
-        *size = (uint64_t)st.st_size;
+        const char *saved = ld->name;
+        ld->name = path;
+        fail(ld, "%s", why);
+        ld->name = saved;
     }
-    ld->name = saved;
     return f;
 }
 
+/* The file may be larger than what it loads (symbols, debug information),
+ * but not than a 32-bit address space. */
 static int read_image(struct loader *ld, uint8_t **image, size_t *size)
 {
-    uint64_t len;
-    FILE *f = open_file(ld, ld->name, &len);
-    if (f == NULL)
-        return -1;
-    /* The file may be larger than what it loads (symbols, debug
-     * information), but not than a 32-bit address space. */
-    if (len > UINT32_MAX) {
-        fclose(f);
-        return fail(ld, "the file (%llu bytes) is larger than 4 GiB",
-                    (unsigned long long)len);
-    }
-    *image = malloc(len ? len : 1);
-    *size = (size_t)len;
-    if (*image == NULL || fread(*image, 1, len, f) != len) {
-        fclose(f);
-        return fail(ld, "cannot read the file");
-    }
-    fclose(f);
-    return 0;
+    char why[128];
+    *image = read_file(ld->name, UINT32_MAX, size, why, sizeof why);
+    return *image ? 0 : fail(ld, "%s", why);
 }
 
 /* Reads each module into RAM, page-aligned after the image (section

@@ -1,6 +1,5 @@
 #include "hv/cost_profile.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -8,6 +7,7 @@
 #include <string.h>
 
 #include "hv/json_read.h"
+#include "read_file.h"
 
 /* The numbers of a profile besides L0's handlers, one row each: a new
  * cost is a field of struct cost_profile and a row here. Every row is
@@ -224,31 +224,6 @@ static bool is_file_argument(const char *arg)
     return strchr(arg, '/') || (n > 5 && strcmp(arg + n - 5, ".json") == 0);
 }
 
-/* The whole file, NUL-terminated, or NULL with a message. */
-static char *read_file(const char *path, size_t *len, char *err,
-                       size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        say(err, errlen, path, NULL, "cannot open the cost profile: %s",
-            strerror(errno));
-        return NULL;
-    }
-    char *buf = malloc(PROFILE_MAX_BYTES + 1);
-    size_t n = buf ? fread(buf, 1, PROFILE_MAX_BYTES + 1, f) : 0;
-    bool bad = !buf || ferror(f);
-    fclose(f);
-    if (bad || n > PROFILE_MAX_BYTES) {
-        say(err, errlen, path, NULL, bad ? "cannot read the cost profile"
-            : "larger than %d bytes: not a cost profile", PROFILE_MAX_BYTES);
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 int cost_profile_load(const char *arg, struct cost_profile *p, char **text,
                       char *err, size_t errlen)
 {
@@ -256,8 +231,11 @@ int cost_profile_load(const char *arg, struct cost_profile *p, char **text,
     const char *json = NULL;
     size_t len = 0;
     if (is_file_argument(arg)) {
-        if (!(owned = read_file(arg, &len, err, errlen)))
-            return -1;
+        char why[128];
+        owned = (char *)read_file(arg, PROFILE_MAX_BYTES, &len, why,
+                                  sizeof why);
+        if (!owned)
+            return say(err, errlen, arg, NULL, "%s", why);
         json = owned;
     } else {
         for (size_t i = 0; i < cost_builtin_count; i++)
