@@ -197,16 +197,27 @@ static void build_fadt(uint8_t *t)
 #define MPS_LEVEL 0xCu
 #define MPS_EDGE 0x4u
 
-static unsigned madt_override(uint8_t *t, unsigned off, uint8_t irq,
-                              uint32_t gsi, uint16_t flags)
+/* The start of an interrupt controller structure (ACPI 5.2.12): its type
+ * and length are written, its fields follow at offsets 2 and up of the
+ * pointer returned; *off moves past it. */
+static uint8_t *madt_entry(uint8_t *t, unsigned *off, uint8_t type,
+                           uint8_t length)
 {
-    put8(t, off, 2); /* interrupt source override */
-    put8(t, off + 1, 10);
-    put8(t, off + 2, 0); /* bus: ISA */
-    put8(t, off + 3, irq);
-    put32(t, off + 4, gsi);
-    put16(t, off + 8, flags);
-    return off + 10;
+    uint8_t *e = t + *off;
+    put8(e, 0, type);
+    put8(e, 1, length);
+    *off += length;
+    return e;
+}
+
+static void madt_override(uint8_t *t, unsigned *off, uint8_t irq,
+                          uint32_t gsi, uint16_t flags)
+{
+    uint8_t *e = madt_entry(t, off, 2, 10); /* interrupt source override */
+    put8(e, 2, 0);                          /* bus: ISA */
+    put8(e, 3, irq);
+    put32(e, 4, gsi);
+    put16(e, 8, flags);
 }
 
 static void build_madt(uint8_t *t)
@@ -216,29 +227,23 @@ static void build_madt(uint8_t *t)
     put32(t, off + 4, MADT_PCAT_COMPAT);
     off += 8;
     /* Processor local APIC: UID 0, APIC ID 0, enabled. */
-    put8(t, off, 0);
-    put8(t, off + 1, 8);
-    put8(t, off + 2, 0);
-    put8(t, off + 3, 0);
-    put32(t, off + 4, 1);
-    off += 8;
+    uint8_t *e = madt_entry(t, &off, 0, 8);
+    put8(e, 2, 0);
+    put8(e, 3, 0);
+    put32(e, 4, 1);
     /* I/O APIC: ID 0, address, GSI base 0. */
-    put8(t, off, 1);
-    put8(t, off + 1, 12);
-    put8(t, off + 2, 0);
-    put32(t, off + 4, (uint32_t)IOAPIC_BASE);
-    put32(t, off + 8, 0);
-    off += 12;
-    off = madt_override(t, off, 0, 2, MPS_ACTIVE_HIGH | MPS_EDGE);
-    off = madt_override(t, off, ACPI_SCI_IRQ, ACPI_SCI_IRQ,
-                        MPS_ACTIVE_HIGH | MPS_LEVEL);
+    e = madt_entry(t, &off, 1, 12);
+    put8(e, 2, 0);
+    put32(e, 4, (uint32_t)IOAPIC_BASE);
+    put32(e, 8, 0);
+    madt_override(t, &off, 0, 2, MPS_ACTIVE_HIGH | MPS_EDGE);
+    madt_override(t, &off, ACPI_SCI_IRQ, ACPI_SCI_IRQ,
+                  MPS_ACTIVE_HIGH | MPS_LEVEL);
     /* Local APIC NMI: every processor (UID 0xFF), conforming, LINT1. */
-    put8(t, off, 4);
-    put8(t, off + 1, 6);
-    put8(t, off + 2, 0xFF);
-    put16(t, off + 3, 0);
-    put8(t, off + 5, 1);
-    off += 6;
+    e = madt_entry(t, &off, 4, 6);
+    put8(e, 2, 0xFF);
+    put16(e, 3, 0);
+    put8(e, 5, 1);
     header(t, "APIC", off, 1);
     finish(t);
 }
