@@ -21,32 +21,10 @@ enum {
 #define PERIODIC (1u << 17)
 #define DIV1 0xb /* divide configuration for a divisor of 1 */
 
-struct rig {
-    struct machine m;
-    struct lapic *l;
-    uint64_t now;
-};
-
-static uint64_t clock_now(void *ctx)
-{
-    return ((struct rig *)ctx)->now;
-}
-
-static int setup(void **state)
-{
-    static struct rig r;
-    memset(&r, 0, sizeof r);
-    r.m.mmio.name = "mmio";
-    r.l = lapic_create(&r.m, clock_now, &r);
-    *state = &r;
-    return r.l ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    lapic_destroy(((struct rig *)*state)->l);
-    return 0;
-}
+#define RIG_DEVICE struct lapic *l
+#define RIG_CREATE(rig) ((rig)->l = lapic_create(&(rig)->m, clock_now, (rig)))
+#define RIG_DESTROY(rig) lapic_destroy((rig)->l)
+#include "device_rig.h"
 
 static uint32_t rd(struct rig *r, unsigned reg)
 {

@@ -13,32 +13,11 @@
 #include "dev/bus.h"
 #include "dev/pit.h"
 
-struct rig {
-    struct bus ports;
-    struct pit *p;
-    uint64_t now; /* cycles */
-};
-
-static uint64_t clock_now(void *ctx)
-{
-    return ((struct rig *)ctx)->now;
-}
-
-static int setup(void **state)
-{
-    static struct rig r;
-    memset(&r, 0, sizeof r);
-    r.ports.name = "port";
-    r.p = pit_create(&r.ports, clock_now, NULL, &r);
-    *state = &r;
-    return r.p ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    pit_destroy(((struct rig *)*state)->p);
-    return 0;
-}
+#define RIG_DEVICE struct pit *p
+#define RIG_CREATE(rig) \
+    ((rig)->p = pit_create(&(rig)->m.ports, clock_now, NULL, (rig)))
+#define RIG_DESTROY(rig) pit_destroy((rig)->p)
+#include "device_rig.h"
 
 static void at_tick(struct rig *r, uint64_t tick)
 {
@@ -47,12 +26,12 @@ static void at_tick(struct rig *r, uint64_t tick)
 
 static void out(struct rig *r, uint16_t port, uint8_t v)
 {
-    port_out(&r->ports, port, v);
+    port_out(&r->m.ports, port, v);
 }
 
 static uint8_t in(struct rig *r, uint16_t port)
 {
-    return port_in(&r->ports, port);
+    return port_in(&r->m.ports, port);
 }
 
 /* LSB then MSB, as the access mode "both" reads them. */

@@ -15,43 +15,23 @@
 
 #define SECOND MACHINE_TSC_HZ
 
-struct rig {
-    struct bus ports;
-    struct rtc *r;
-    uint64_t now;
-};
-
-static uint64_t clock_now(void *ctx)
-{
-    return ((struct rig *)ctx)->now;
-}
-
-static int setup(void **state)
-{
-    static struct rig r;
-    memset(&r, 0, sizeof r);
-    r.ports.name = "port";
-    r.r = rtc_create(&r.ports, clock_now, NULL, &r, 256ull << 20);
-    *state = &r;
-    return r.r ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    rtc_destroy(((struct rig *)*state)->r);
-    return 0;
-}
+#define RIG_DEVICE struct rtc *r
+#define RIG_CREATE(rig)                                                 \
+    ((rig)->r = rtc_create(&(rig)->m.ports, clock_now, NULL, (rig),     \
+                           256ull << 20))
+#define RIG_DESTROY(rig) rtc_destroy((rig)->r)
+#include "device_rig.h"
 
 static uint8_t cmos(struct rig *r, uint8_t reg)
 {
-    port_out(&r->ports, 0x70, reg);
-    return port_in(&r->ports, 0x71);
+    port_out(&r->m.ports, 0x70, reg);
+    return port_in(&r->m.ports, 0x71);
 }
 
 static void cmos_write(struct rig *r, uint8_t reg, uint8_t v)
 {
-    port_out(&r->ports, 0x70, reg);
-    port_out(&r->ports, 0x71, v);
+    port_out(&r->m.ports, 0x70, reg);
+    port_out(&r->m.ports, 0x71, v);
 }
 
 static void test_start_date_in_bcd_24_hour(void **state)
@@ -185,10 +165,10 @@ static void test_nvram_and_nmi_mask(void **state)
     assert_int_equal(cmos(r, 0x40), 0xA5);
     assert_int_equal(cmos(r, 0x7F), 0x5A);
     assert_false(rtc_nmi_masked(r->r));
-    port_out(&r->ports, 0x70, 0x80 | 0x40);
+    port_out(&r->m.ports, 0x70, 0x80 | 0x40);
     assert_true(rtc_nmi_masked(r->r));
-    assert_int_equal(port_in(&r->ports, 0x71), 0xA5); /* index 0x40 */
-    assert_int_equal(port_in(&r->ports, 0x70), 0xFF);
+    assert_int_equal(port_in(&r->m.ports, 0x71), 0xA5); /* index 0x40 */
+    assert_int_equal(port_in(&r->m.ports, 0x70), 0xFF);
 }
 
 int main(void)
