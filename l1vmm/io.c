@@ -108,18 +108,17 @@ static const struct port_range {
 static int direct;
 void io_direct(int on) { direct = on; }
 
+static uint32_t size_mask(unsigned size)
+{
+    return size == 4 ? 0xFFFFFFFF : size == 2 ? 0xFFFF : 0xFF;
+}
+
 static void forward(uint16_t port, unsigned size, int in, uint64_t *rax)
 {
     if (in) {
-        uint64_t mask = size == 4 ? 0xFFFFFFFFull : size == 2 ? 0xFFFF : 0xFF;
-        uint32_t v;
-        if (size == 4)
-            __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-        else if (size == 2)
-            __asm__ volatile("inw %1, %w0" : "=a"(v) : "Nd"(port));
-        else
-            __asm__ volatile("inb %1, %b0" : "=a"(v) : "Nd"(port));
-        *rax = size == 4 ? v : (*rax & ~mask) | (v & mask);
+        uint32_t v = size == 4 ? inl(port) : size == 2 ? inw(port) : inb(port);
+        /* A 32-bit IN zero-extends into RAX; 8 and 16 bits merge. */
+        *rax = size == 4 ? v : (*rax & ~(uint64_t)size_mask(size)) | v;
     } else if (size == 4) {
         outl(port, (uint32_t)*rax);
     } else if (size == 2) {
@@ -127,11 +126,6 @@ static void forward(uint16_t port, unsigned size, int in, uint64_t *rax)
     } else {
         outb(port, (uint8_t)*rax);
     }
-}
-
-static uint32_t size_mask(unsigned size)
-{
-    return size == 4 ? 0xFFFFFFFF : size == 2 ? 0xFFFF : 0xFF;
 }
 
 static const struct port_range *device_at(uint16_t port)

@@ -17,35 +17,21 @@ static inline enum vmx_result vmx_result(uint8_t be, uint8_t b)
     return b ? VMX_FAIL_INVALID : be ? VMX_FAIL_VALID : VMX_OK;
 }
 
-static inline enum vmx_result vmxon(uint64_t pa)
-{
-    uint8_t be, b;
-    __asm__ volatile("vmxon %2\n\t" VMX_RESULT_ASM
-                     : "=q"(be), "=q"(b)
-                     : "m"(pa)
-                     : "cc", "memory");
-    return vmx_result(be, b);
-}
-
-static inline enum vmx_result vmclear(uint64_t pa)
-{
-    uint8_t be, b;
-    __asm__ volatile("vmclear %2\n\t" VMX_RESULT_ASM
-                     : "=q"(be), "=q"(b)
-                     : "m"(pa)
-                     : "cc", "memory");
-    return vmx_result(be, b);
-}
-
-static inline enum vmx_result vmptrld(uint64_t pa)
-{
-    uint8_t be, b;
-    __asm__ volatile("vmptrld %2\n\t" VMX_RESULT_ASM
-                     : "=q"(be), "=q"(b)
-                     : "m"(pa)
-                     : "cc", "memory");
-    return vmx_result(be, b);
-}
+/* VMXON, VMCLEAR and VMPTRLD: one 64-bit memory operand, the physical
+ * address of a VMXON region or a VMCS. */
+#define VMX_POINTER_INSN(name)                                               \
+    static inline enum vmx_result name(uint64_t pa)                          \
+    {                                                                        \
+        uint8_t be, b;                                                       \
+        __asm__ volatile(#name " %2\n\t" VMX_RESULT_ASM                      \
+                         : "=q"(be), "=q"(b)                                 \
+                         : "m"(pa)                                           \
+                         : "cc", "memory");                                  \
+        return vmx_result(be, b);                                            \
+    }
+VMX_POINTER_INSN(vmxon)
+VMX_POINTER_INSN(vmclear)
+VMX_POINTER_INSN(vmptrld)
 
 /* Field reads and writes do not fail once l1vmm's VMCS is current and the
  * field exists (every field used here is in the SDM's base set), so they

@@ -41,13 +41,6 @@ enum {
 static volatile unsigned irq0_count, irq8_count, ioapic_count;
 static volatile int isr_in_handler = -1;
 
-static uint32_t inl(uint16_t port)
-{
-    uint32_t v;
-    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
 static void apic_write(unsigned reg, uint32_t v)
 {
     *(volatile uint32_t *)(uintptr_t)(APIC_BASE + reg) = v;
