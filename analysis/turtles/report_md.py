@@ -19,60 +19,62 @@ def _cell(c):
                    else "")
 
 
+def _row(cells):
+    return "| " + " | ".join(cells) + " |"
+
+
+def _section(title, header, rows, notes, intro=None):
+    """One section of REPORT.md: its title, what the table shows, the
+    table (a 'not run' row when it has none) and the notes under it."""
+    lines = [f"## {title}", ""] + ([intro, ""] if intro else [])
+    lines += [_row(header), "|" + "---|" * len(header)]
+    lines += ([_row(r) for r in rows] or
+              ["| not run |" + " |" * (len(header) - 1)])
+    return lines + [""] + notes + [""]
+
+
 def figure10_section(con, inputs):
     rows = comparison.figure10_rows(con, inputs)
-    lines = ["## Figure 10: cycles per L2 CPUID", "",
-             "Each cell: measured / paper (deviation); ✓ within "
-             f"{published.FIGURE10_TARGET:.0%} (issue 12's target); "
-             "(input): a number the cost profile was calibrated on, "
-             "everything else is a prediction.", "",
-             "| column | total | L1 | L0 | CPU mode switch |",
-             "|---|---|---|---|---|"]
-    for name, cells in rows:
-        lines.append(f"| {name} | " + " | ".join(
-            _cell(cells[p]) for p in comparison.FIGURE10_PARTS) + " |")
-    lines += ["", "The single-level split is the run's profile's exit/entry "
-              "pair (vmexit + vmentry) against the rest: exit_stats keeps "
-              "one sum per exit.", ""]
-    return lines
+    return _section(
+        "Figure 10: cycles per L2 CPUID",
+        ["column", "total", "L1", "L0", "CPU mode switch"],
+        [[name] + [_cell(cells[p]) for p in comparison.FIGURE10_PARTS]
+         for name, cells in rows],
+        ["The single-level split is the run's profile's exit/entry "
+         "pair (vmexit + vmentry) against the rest: exit_stats keeps "
+         "one sum per exit."],
+        "Each cell: measured / paper (deviation); ✓ within "
+        f"{published.FIGURE10_TARGET:.0%} (issue 12's target); "
+        "(input): a number the cost profile was calibrated on, "
+        "everything else is a prediction.")
 
 
 def figure6_section(con, inputs):
     rows = comparison.figure6_rows(con, inputs)
-    lines = ["## Figure 6: cycles per exit, by reason", "",
-             f"✓: single level within {published.FIGURE6_SINGLE_TARGET:.0%} "
-             "(issue 12's target). The nested columns are predictions.", "",
-             "| reason | nested | DRW (no vmread/vmwrite traps) | "
-             "single |", "|---|---|---|---|"]
-    for name, cells in rows:
-        lines.append(f"| {name} | " + " | ".join(_cell(c) for c in cells) +
-                     " |")
-    lines += ["", "Reasons no run caused say 'not run' (at single level "
-              "only CPUID, VMCALL, I/O, RDMSR and HLT exit under L0's "
-              "vmcs01).", ""]
-    return lines
+    return _section(
+        "Figure 6: cycles per exit, by reason",
+        ["reason", "nested", "DRW (no vmread/vmwrite traps)", "single"],
+        [[name] + [_cell(c) for c in cells] for name, cells in rows],
+        ["Reasons no run caused say 'not run' (at single level "
+         "only CPUID, VMCALL, I/O, RDMSR and HLT exit under L0's "
+         "vmcs01)."],
+        f"✓: single level within {published.FIGURE6_SINGLE_TARGET:.0%} "
+        "(issue 12's target). The nested columns are predictions.")
 
 
 def table2_section(con):
     t = table2.table(con)
-    lines = ["## Table 2 with Linux workloads", "",
-             "| workload | row | " + " | ".join(t.columns[2:]) + " |",
-             "|---|---|" + "---|" * (len(t.columns) - 2)]
-    for row in t.rows:
-        lines.append("| " + " | ".join(
-            "-" if v is None else f"{v:,.3g}" if isinstance(v, float)
-            else str(v) for v in row) + " |")
-    if not t.rows:
-        lines.append("| not run | | | | | |")
-    lines += [""] + [f"- {n}" for n in t.notes] + [""]
-    return lines
+    return _section(
+        "Table 2 with Linux workloads",
+        ["workload", "row"] + list(t.columns[2:]),
+        [["-" if v is None else f"{v:,.3g}" if isinstance(v, float)
+          else str(v) for v in row] for row in t.rows],
+        [f"- {n}" for n in t.notes])
 
 
 def figure5_section(con):
     m = figure5.data(con)
-    lines = ["## Figure 5: cycle distribution (% of the tallest bar)", "",
-             "| workload | bar | guest | L1 | L0 | switches | paper (guest/"
-             "L1/L0/switches) |", "|---|---|---|---|---|---|---|"]
+    rows = []
     for w, bars in m.items():
         analog = published.ANALOGS.get(w)
         for bar in figure5.BARS:
@@ -82,32 +84,29 @@ def figure5_section(con):
             cells = (["not run"] + [""] * 3 if v is None else
                      [f"{x:.2f}" if x is not None else "(in L0)"
                       for x in v[1:]])
-            lines.append(f"| {w} ({analog}) | {bar} | " + " | ".join(cells)
-                         + f" | {paper} |")
-    if not m:
-        lines.append("| not run | | | | | | |")
-    lines += ["", "Predictions: nothing was fitted to Figure 5. The "
-              "single-level bar cannot split L0's handlers from the mode "
-              "switches (the database keeps one sum per exit).", ""]
-    return lines
+            rows.append([f"{w} ({analog})", bar] + cells + [paper])
+    return _section(
+        "Figure 5: cycle distribution (% of the tallest bar)",
+        ["workload", "bar", "guest", "L1", "L0", "switches",
+         "paper (guest/L1/L0/switches)"], rows,
+        ["Predictions: nothing was fitted to Figure 5. The "
+         "single-level bar cannot split L0's handlers from the mode "
+         "switches (the database keeps one sum per exit)."])
 
 
 def figure9_section(con):
-    m = figure9.data(con)
-    lines = ["## Figure 9: EPT on EPT over shadow on EPT (ratio of run "
-             "times)", "", "| workload | measured | paper | distance |",
-             "|---|---|---|---|"]
-    for w, analog, ratio, roi in m:
+    rows = []
+    for w, analog, ratio, roi in figure9.data(con):
         p = published.FIGURE9.get(analog)
-        lines.append(f"| {w}{'' if roi else ' (whole run)'} | {ratio:.2f} | "
-                     f"{f'{p} ({analog})' if p else '-'} | "
-                     f"{_diff(ratio, p) if p else '-'} |")
-    if not m:
-        lines.append("| not run | | | |")
-    lines += ["", "Predictions. The paper's benchmarks are kernbench, "
-              "SPECjbb and netperf; the project's Linux process and "
-              "compute workloads stand for the first two.", ""]
-    return lines
+        rows.append([f"{w}{'' if roi else ' (whole run)'}", f"{ratio:.2f}",
+                     f"{p} ({analog})" if p else "-",
+                     _diff(ratio, p) if p else "-"])
+    return _section(
+        "Figure 9: EPT on EPT over shadow on EPT (ratio of run times)",
+        ["workload", "measured", "paper", "distance"], rows,
+        ["Predictions. The paper's benchmarks are kernbench, "
+         "SPECjbb and netperf; the project's Linux process and "
+         "compute workloads stand for the first two."])
 
 
 def write(con, outdir, experiment, products, figure_paths, table_paths):
