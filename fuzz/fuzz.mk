@@ -54,7 +54,7 @@ LF_SUPPORT := $(LF_BUILD)/fuzz/gen.o $(LF_BUILD)/fuzz/lf_vmcs.o \
 	$(LF_BUILD)/fuzz/template.o
 
 $(LF_BUILD)/%.o: %.c $(wildcard l0/*.h l0/*/*.h vmcs-shadow/*.h \
-		ept-compress/*.h fuzz/*.h)
+		ept-compress/*.h fuzz/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(LF_CC) $(LF_CFLAGS) -fsanitize=fuzzer-no-link $(L0_INCLUDES) -Ifuzz \
 		-c $< -o $@
@@ -88,7 +88,7 @@ $(LF_BUILD)/l0/record/db.o: L0_INCLUDES += -I$(RECORD_GEN)
 LF_CHECK_OBJECTS := $(LF_HARNESSES:%=$(HOST_BUILD)/fuzz/lf_%.o) \
 	$(HOST_BUILD)/fuzz/lf_vmcs.o
 $(HOST_BUILD)/fuzz/lf_%.o: fuzz/lf_%.c $(wildcard fuzz/*.h l0/*/*.h \
-		vmcs-shadow/*.h ept-compress/*.h)
+		vmcs-shadow/*.h ept-compress/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(HOST_CFLAGS) $(L0_INCLUDES) -Ifuzz -c $< -o $@
 LAYER_PROGRAMS += $(LF_CHECK_OBJECTS)

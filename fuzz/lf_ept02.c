@@ -5,137 +5,26 @@
  * fill the composition must hold: walking EPT02 (built by L0) for that
  * address gives what walking EPT12 and then EPT01 gives, with no more
  * permission than both allow (Turtles section 3.3; SDM Vol. 3C 29.3).
- * The host is like tests/unit/test_ept02.c's: L1 has 4 MiB of RAM, EPT01
- * maps its first 2 MiB with one large page and the second with 4 KiB
- * pages, EPT02's tables come from a pool of 64 pages. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "ept-compress/ept02.h"
+ * The host is tests/unit/ept02_host.h, test_ept02.c's: L1 has 4 MiB of
+ * RAM, EPT01 maps its first 2 MiB with one large page and the second with
+ * 4 KiB pages, EPT02's tables come from a pool of 64 pages. */
+#include "tests/unit/ept02_host.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum { PAGE = 0x1000, MAXPHY = 39, POOL_PAGES = 64, EPT12_TABLES = 8 };
-#define MIB (1ull << 20)
-#define L1_RAM_SIZE (4 * MIB)
-#define L1_HOST 0x40000000ull
-#define EPT01_HOST 0x80000000ull
-#define EPT02_HOST 0xC0000000ull
+enum { EPT12_TABLES = 8 };
 #define EPT12_BASE 0x10000ull /* L1-physical: EPT12's table pages */
-#define CAP                                                                   \
-    (EPT_CAP_EXEC_ONLY | EPT_CAP_WALK_LENGTH_4 | EPT_CAP_MEMTYPE_UC |         \
-     EPT_CAP_MEMTYPE_WB | EPT_CAP_2M_PAGES | EPT_CAP_1G_PAGES |               \
-     EPT_CAP_AD_FLAGS)
-
-static uint8_t l1_ram[L1_RAM_SIZE];
-static uint8_t ept01_mem[4 * PAGE];
-static uint8_t pool[POOL_PAGES * PAGE] __attribute__((aligned(8)));
-static unsigned pool_used;
-
-static uint8_t *host_ptr(uint64_t hpa, unsigned len)
-{
-    static const struct {
-        uint64_t base;
-        uint8_t *mem;
-        uint64_t size;
-    } regions[] = {
-        {L1_HOST, l1_ram, sizeof l1_ram},
-        {EPT01_HOST, ept01_mem, sizeof ept01_mem},
-        {EPT02_HOST, pool, sizeof pool},
-    };
-    for (size_t i = 0; i < sizeof regions / sizeof *regions; i++)
-        if (hpa >= regions[i].base && len <= regions[i].size &&
-            hpa - regions[i].base <= regions[i].size - len)
-            return regions[i].mem + (hpa - regions[i].base);
-    return NULL;
-}
-
-static bool host_read(void *ctx, uint64_t hpa, void *dst, unsigned len)
-{
-    (void)ctx;
-    uint8_t *p = host_ptr(hpa, len);
-    if (p)
-        memcpy(dst, p, len);
-    return p != NULL;
-}
-
-static const struct ept_config ept01 = {
-    .eptp = EPT01_HOST | 6 | 3 << 3, .cap = CAP, .maxphyaddr = MAXPHY,
-    .read = host_read,
-};
-
-static uint8_t *l1_access(uint64_t l1pa, unsigned len, enum ept_access a)
-{
-    struct ept_result r;
-    ept_walk(&ept01, l1pa, a, EPT_ORIGIN_NO_LINEAR, &r);
-    return r.status == EPT_OK ? host_ptr(r.hpa, len) : NULL;
-}
-
-static bool read_l1(void *ctx, uint64_t l1pa, void *dst, unsigned len)
-{
-    (void)ctx;
-    uint8_t *p = l1_access(l1pa, len, EPT_ACCESS_READ);
-    if (p)
-        memcpy(dst, p, len);
-    return p != NULL;
-}
-
-static bool write_l1(void *ctx, uint64_t l1pa, const void *src, unsigned len)
-{
-    (void)ctx;
-    uint8_t *p = l1_access(l1pa, len, EPT_ACCESS_WRITE);
-    if (p)
-        memcpy(p, src, len);
-    return p != NULL;
-}
-
-static uint64_t pool_alloc(void *ctx)
-{
-    (void)ctx;
-    if (pool_used == POOL_PAGES)
-        return 0;
-    memset(&pool[pool_used * PAGE], 0, PAGE);
-    return EPT02_HOST + PAGE * pool_used++;
-}
-
-static uint64_t *pool_page(void *ctx, uint64_t hpa)
-{
-    (void)ctx;
-    uint8_t *p = host_ptr(hpa, PAGE);
-    if (!p || hpa < EPT02_HOST) {
-        fprintf(stderr, "EPT02 asked for a page it was not given: %#llx\n",
-                (unsigned long long)hpa);
-        abort();
-    }
-    return (uint64_t *)(void *)p;
-}
 
 static void put64(uint8_t *at, uint64_t v)
 {
     memcpy(at, &v, 8);
 }
 
-static void host_setup(void)
-{
-    memset(l1_ram, 0, sizeof l1_ram);
-    memset(ept01_mem, 0, sizeof ept01_mem);
-    pool_used = 0;
-    /* EPT01: PML4 -> PDPT -> PD; PD[0] a 2 MiB page, PD[1] -> PT. */
-    put64(&ept01_mem[0x0000], EPT01_HOST + 0x1000 + 7);
-    put64(&ept01_mem[0x1000], EPT01_HOST + 0x2000 + 7);
-    put64(&ept01_mem[0x2000], L1_HOST | 0x80 | 6 << 3 | 7);
-    put64(&ept01_mem[0x2008], EPT01_HOST + 0x3000 + 7);
-    for (unsigned i = 0; i < 512; i++)
-        put64(&ept01_mem[0x3000 + 8 * i],
-              (L1_HOST + 2 * MIB + (uint64_t)i * PAGE) | 6 << 3 | 7);
-}
-
 /* EPT02's own walk: its tables are in the pool, its leaves host-physical. */
 static void walk02(const struct ept02 *x, uint64_t gpa, enum ept_access a,
                    struct ept_result *r)
 {
-    struct ept_config c = {.eptp = ept02_root(x), .cap = CAP,
+    struct ept_config c = {.eptp = ept02_root(x), .cap = CAP_ALL,
                            .maxphyaddr = MAXPHY, .read = host_read};
     ept_walk(&c, gpa, a, EPT_ORIGIN_NO_LINEAR, r);
 }
@@ -150,7 +39,7 @@ static void fail(const char *what, uint64_t gpa)
 static void check_fill(struct ept02 *x, uint64_t gpa, enum ept_access a,
                        const struct ept02_result *res)
 {
-    struct ept_config c12 = {.eptp = x->ept12, .cap = CAP,
+    struct ept_config c12 = {.eptp = x->ept12, .cap = CAP_ALL,
                              .maxphyaddr = MAXPHY, .read = read_l1,
                              .write = write_l1};
     struct ept_result r12, r01, r02;
@@ -173,10 +62,10 @@ static void check_fill(struct ept02 *x, uint64_t gpa, enum ept_access a,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    host_setup();
+    ept02_host_reset();
     struct ept02_config cfg = {
         .ept01 = ept01, .read_l1 = read_l1, .write_l1 = write_l1,
-        .ept12_cap = CAP, .alloc = pool_alloc, .page = pool_page,
+        .ept12_cap = CAP_ALL, .alloc = pool_alloc, .page = pool_page,
     };
     struct ept02 x;
     if (ept02_init(&x, &cfg) != 0)

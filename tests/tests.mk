@@ -16,7 +16,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(HOST_BUILD)/tests/%,\
 UNIT_INCLUDES += -Iguests/rt
 
 $(HOST_BUILD)/tests/%: tests/unit/%.c $(UNIT_PURE_SOURCES) $(UNIT_LIB_DEPS) \
-		$(wildcard guests/rt/*.h)
+		$(wildcard guests/rt/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(HOST_CFLAGS) $(UNIT_INCLUDES) $(HOST_LDFLAGS) -o $@ \
 		$< $(UNIT_PURE_SOURCES) $(UNIT_LIBS) -lcmocka
