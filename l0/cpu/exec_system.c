@@ -397,7 +397,10 @@ static bool examine(struct cpu *c, const struct insn *i, unsigned k,
     return !c->exc.raised;
 }
 
-bool exec_lar(struct cpu *c, const struct insn *i)
+/* LAR loads the descriptor's access rights, LSL its limit (in bytes when
+ * G is set); ZF says whether the selector passed the checks. */
+static bool load_descriptor_field(struct cpu *c, const struct insn *i,
+                                  bool lar)
 {
     uint16_t sel;
     uint64_t d = 0;
@@ -405,30 +408,25 @@ bool exec_lar(struct cpu *c, const struct insn *i)
     if (!examine(c, i, 1, &sel, &d, &ok))
         return false;
     if (ok && !(d & (1ull << 44)))
-        ok = system_type_ok(c, (d >> 40) & 0xF, true);
-    if (ok)
+        ok = system_type_ok(c, (d >> 40) & 0xF, lar);
+    if (ok) {
+        struct segment s;
+        seg_from_descriptor(&s, sel, d);
         gpr_set(c, i->op[0].reg, i->op[0].size, false,
-                (d >> 32) & 0x00F0FF00);
+                lar ? (d >> 32) & 0x00F0FF00 : s.limit);
+    }
     flags_update(&c->flags, FL_ZF, ok ? FL_ZF : 0);
     return true;
 }
 
+bool exec_lar(struct cpu *c, const struct insn *i)
+{
+    return load_descriptor_field(c, i, true);
+}
+
 bool exec_lsl(struct cpu *c, const struct insn *i)
 {
-    uint16_t sel;
-    uint64_t d = 0;
-    bool ok;
-    if (!examine(c, i, 1, &sel, &d, &ok))
-        return false;
-    if (ok && !(d & (1ull << 44)))
-        ok = system_type_ok(c, (d >> 40) & 0xF, false);
-    if (ok) {
-        struct segment s;
-        seg_from_descriptor(&s, sel, d);
-        gpr_set(c, i->op[0].reg, i->op[0].size, false, s.limit);
-    }
-    flags_update(&c->flags, FL_ZF, ok ? FL_ZF : 0);
-    return true;
+    return load_descriptor_field(c, i, false);
 }
 
 static bool verify(struct cpu *c, const struct insn *i, bool write)
