@@ -22,17 +22,8 @@
 
 /* ---- physical memory for the link pointer and the PDPTEs ---- */
 
-enum { MEM_SIZE = 0x40000 };
-static uint8_t mem[MEM_SIZE];
-
-static bool mem_read(void *ctx, uint64_t pa, void *dst, unsigned len)
-{
-    (void)ctx;
-    if (pa >= MEM_SIZE || len > MEM_SIZE - pa)
-        return false;
-    memcpy(dst, &mem[pa], len);
-    return true;
-}
+enum { MEM_BASE = 0, MEM_SIZE = 0x40000 };
+#include "fake_phys.h"
 
 static void poke32(uint64_t pa, uint32_t v) { memcpy(&mem[pa], &v, 4); }
 static void poke64(uint64_t pa, uint64_t v) { memcpy(&mem[pa], &v, 8); }
@@ -99,7 +90,7 @@ static void fixture(struct vmcs *v, struct vmx_check_env *e)
     vmx_check_caps_default(&caps);
     *e = (struct vmx_check_env){.maxphyaddr = 39, .ia32e_host = true,
                                 .current_vmcs = CURRENT_VMCS,
-                                .read_phys = mem_read};
+                                .read_phys = fake_read};
 
     /* Pin-based (25.6.1): default1 bits 1, 2, 4; external-interrupt
      * exiting 0, NMI exiting 3, virtual NMIs 5, preemption timer 6. */

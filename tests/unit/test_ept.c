@@ -12,29 +12,8 @@
 
 #include "vmx/ept.h"
 
-enum { MEM_SIZE = 0x10000, MAXPHY = 39 };
-
-static uint8_t mem[MEM_SIZE];
-static unsigned writes;
-
-static bool mem_read(void *ctx, uint64_t pa, void *dst, unsigned len)
-{
-    (void)ctx;
-    if (pa >= MEM_SIZE || len > MEM_SIZE - pa)
-        return false;
-    memcpy(dst, &mem[pa], len);
-    return true;
-}
-
-static bool mem_write(void *ctx, uint64_t pa, const void *src, unsigned len)
-{
-    (void)ctx;
-    if (pa >= MEM_SIZE || len > MEM_SIZE - pa)
-        return false;
-    memcpy(&mem[pa], src, len);
-    writes++;
-    return true;
-}
+enum { MEM_BASE = 0, MEM_SIZE = 0x10000, MAXPHY = 39 };
+#include "fake_phys.h"
 
 static void set(uint64_t pa, uint64_t v)
 {
@@ -80,7 +59,7 @@ static int build_path(void **state)
 {
     (void)state;
     memset(mem, 0, sizeof mem);
-    writes = 0;
+    fake_writes = 0;
     set(PML4E, PDPT | RWX);
     set(PDPTE, PD | RWX);
     set(PDE, PT | RWX);
@@ -99,7 +78,7 @@ static struct ept_result walk_with(uint64_t eptp, uint64_t cap, uint64_t gpa,
                                    enum ept_origin origin)
 {
     struct ept_config cfg = {.eptp = eptp, .cap = cap, .maxphyaddr = MAXPHY,
-                             .read = mem_read, .write = mem_write};
+                             .read = fake_read, .write = fake_write};
     struct ept_result r;
     memset(&r, 0xa5, sizeof r); /* the walker must fill every field */
     ept_walk(&cfg, gpa, access, origin, &r);
@@ -132,7 +111,7 @@ static void test_4k_page_translates(void **state)
     assert_int_equal(r.refs, 4);
     assert_int_equal(r.ad_writes, 0);
     assert_int_equal(r.level, 1);
-    assert_int_equal(writes, 0);
+    assert_int_equal(fake_writes, 0);
 }
 
 /* Bits 51:MAXPHYADDR of the GPA are not the walker's business, but every
@@ -467,7 +446,7 @@ static void test_ad_disabled_writes_nothing(void **state)
     (void)state;
     struct ept_result r = walk(EPT_ACCESS_WRITE);
     assert_int_equal(r.status, EPT_OK);
-    assert_int_equal(writes, 0);
+    assert_int_equal(fake_writes, 0);
     assert_int_equal(r.ad_writes, 0);
     assert_int_equal(get(PTE), PAGE | MT_WB | RWX);
 }
@@ -487,7 +466,7 @@ static void test_ad_read_sets_accessed_everywhere(void **state)
     /* Already set: nothing more to write. */
     r = walk_with(EPTP_AD, CAP_ALL, GPA, EPT_ACCESS_FETCH, EPT_ORIGIN_LINEAR);
     assert_int_equal(r.ad_writes, 0);
-    assert_int_equal(writes, 4);
+    assert_int_equal(fake_writes, 4);
 }
 
 /* A write sets D (bit 9) in the entry that maps the page only. */
@@ -516,11 +495,11 @@ static void test_ad_failed_walk_writes_nothing(void **state)
     struct ept_result r = walk_with(EPTP_AD, CAP_ALL, GPA, EPT_ACCESS_WRITE,
                                     EPT_ORIGIN_LINEAR);
     assert_int_equal(r.status, EPT_VIOLATION);
-    assert_int_equal(writes, 0);
+    assert_int_equal(fake_writes, 0);
     set(PTE, 0);
     r = walk_with(EPTP_AD, CAP_ALL, GPA, EPT_ACCESS_READ, EPT_ORIGIN_LINEAR);
     assert_int_equal(r.status, EPT_VIOLATION);
-    assert_int_equal(writes, 0);
+    assert_int_equal(fake_writes, 0);
 }
 
 /* With A/D flags on, an access to a guest paging-structure entry is a

@@ -25,16 +25,7 @@ enum {
     UNBACKED = 0x40000000,
 };
 
-static uint8_t mem[MEM_SIZE];
-
-static bool read_phys(void *ctx, uint64_t pa, void *dst, unsigned len)
-{
-    (void)ctx;
-    if (pa < MEM_BASE || pa + len > MEM_BASE + MEM_SIZE)
-        return false;
-    memcpy(dst, &mem[pa - MEM_BASE], len);
-    return true;
-}
+#include "fake_phys.h"
 
 static int reset_memory(void **state)
 {
@@ -56,7 +47,7 @@ static void io_bit(uint32_t port)
 
 static bool io(uint32_t proc, uint32_t port, unsigned size)
 {
-    return vmx_io_exits(proc, IO_A, IO_B, (uint16_t)port, size, read_phys,
+    return vmx_io_exits(proc, IO_A, IO_B, (uint16_t)port, size, fake_read,
                         NULL);
 }
 
@@ -169,9 +160,9 @@ static void test_io_bitmap_outside_memory_exits(void **state)
 {
     (void)state;
     assert_true(vmx_io_exits(PROC_USE_IO_BITMAPS, UNBACKED, IO_B, 0x60, 1,
-                             read_phys, NULL));
+                             fake_read, NULL));
     assert_false(vmx_io_exits(PROC_USE_IO_BITMAPS, UNBACKED, IO_B, 0x8060, 1,
-                              read_phys, NULL));
+                              fake_read, NULL));
 }
 
 /* SDM 28.2.1, Table 28-5. */
@@ -206,12 +197,12 @@ static void msr_bit(unsigned offset, uint32_t index)
 
 static bool rdmsr(uint32_t proc, uint32_t msr)
 {
-    return vmx_msr_exits(proc, MSR_BITMAP, msr, false, read_phys, NULL);
+    return vmx_msr_exits(proc, MSR_BITMAP, msr, false, fake_read, NULL);
 }
 
 static bool wrmsr(uint32_t proc, uint32_t msr)
 {
-    return vmx_msr_exits(proc, MSR_BITMAP, msr, true, read_phys, NULL);
+    return vmx_msr_exits(proc, MSR_BITMAP, msr, true, fake_read, NULL);
 }
 
 static void test_msr_without_bitmaps_always_exits(void **state)
@@ -270,7 +261,7 @@ static void test_msr_bitmap_outside_memory_exits(void **state)
 {
     (void)state;
     assert_true(vmx_msr_exits(PROC_USE_MSR_BITMAPS, UNBACKED, 0x10, false,
-                              read_phys, NULL));
+                              fake_read, NULL));
 }
 
 /* ---- Control registers ---- */

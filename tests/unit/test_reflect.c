@@ -26,16 +26,7 @@ enum {
     VMWRITE_BM = MEM_BASE + 0x4000,
     UNBACKED = 0x80000000,
 };
-static uint8_t mem[MEM_SIZE];
-
-static bool rd(void *ctx, uint64_t pa, void *dst, unsigned len)
-{
-    (void)ctx;
-    if (pa < MEM_BASE || pa + len > MEM_BASE + MEM_SIZE)
-        return false;
-    memcpy(dst, &mem[pa - MEM_BASE], len);
-    return true;
-}
+#include "fake_phys.h"
 
 static void set_bit(uint64_t base, uint32_t bit)
 {
@@ -64,7 +55,7 @@ static int reset(void **state)
 static bool l1(uint32_t reason)
 {
     e.reason = reason;
-    return l1_wants_exit(&v12, &e, rd, NULL);
+    return l1_wants_exit(&v12, &e, fake_read, NULL);
 }
 
 static bool l0w(uint32_t reason)
@@ -469,17 +460,17 @@ static void test_reflect_exit_order(void **state)
     /* HLT: vmcs02 has HLT exiting because L0 wants it, L1 did not ask: L0
      * emulates it for L2. */
     e.reason = 12;
-    assert_int_equal(reflect_exit(&l0, &v12, &e, rd, NULL), REFLECT_TO_L0);
+    assert_int_equal(reflect_exit(&l0, &v12, &e, fake_read, NULL), REFLECT_TO_L0);
     set12(VMCS_IDX_PROC_CONTROLS, PROC_HLT_EXITING);
-    assert_int_equal(reflect_exit(&l0, &v12, &e, rd, NULL), REFLECT_TO_L1);
+    assert_int_equal(reflect_exit(&l0, &v12, &e, fake_read, NULL), REFLECT_TO_L1);
     /* CPUID always goes to L1 (DESIGN.md, data flow step 2). */
     e.reason = 10;
-    assert_int_equal(reflect_exit(&l0, &v12, &e, rd, NULL), REFLECT_TO_L1);
+    assert_int_equal(reflect_exit(&l0, &v12, &e, fake_read, NULL), REFLECT_TO_L1);
     /* An interrupt L0 takes is L0's first, even if L1 exits on them. */
     set12(VMCS_IDX_PIN_CONTROLS, PIN_EXT_INTR_EXITING);
     l0.external_interrupts = true;
     e.reason = 1;
-    assert_int_equal(reflect_exit(&l0, &v12, &e, rd, NULL), REFLECT_TO_L0);
+    assert_int_equal(reflect_exit(&l0, &v12, &e, fake_read, NULL), REFLECT_TO_L0);
 }
 
 #define T(f) cmocka_unit_test_setup(f, reset)

@@ -14,32 +14,9 @@
 
 /* L1 memory: 16 KiB at MEM_BASE; nothing else is backed. */
 enum { MEM_BASE = 0x200000, MEM_SIZE = 0x4000, REGION = MEM_BASE + 0x1000 };
-static uint8_t mem[MEM_SIZE];
+#include "fake_phys.h"
 
-static bool in_mem(uint64_t pa, unsigned len)
-{
-    return pa >= MEM_BASE && pa + len <= MEM_BASE + MEM_SIZE;
-}
-
-static bool rd(void *ctx, uint64_t pa, void *dst, unsigned len)
-{
-    (void)ctx;
-    if (!in_mem(pa, len))
-        return false;
-    memcpy(dst, &mem[pa - MEM_BASE], len);
-    return true;
-}
-
-static bool wr(void *ctx, uint64_t pa, const void *src, unsigned len)
-{
-    (void)ctx;
-    if (!in_mem(pa, len))
-        return false;
-    memcpy(&mem[pa - MEM_BASE], src, len);
-    return true;
-}
-
-static const struct vmcs12_mem l1 = {rd, wr, NULL};
+static const struct vmcs12_mem l1 = {fake_read, fake_write, NULL};
 
 static uint64_t le64(const uint8_t *p)
 {
