@@ -19,6 +19,13 @@ class Report:
             for d in detail:
                 print(f"#   {d}")
 
+    def run_check(self, problems, title, output, tail):
+        """A check of one run: passed when `problems` (what is wrong
+        with it) is empty, else the problems and the last `tail` lines of
+        its output."""
+        self.check(not problems, title, *problems,
+                   *(f"| {line}" for line in output[-tail:]))
+
     def finish(self):
         print(f"# {self.name}: {self.count - self.failures} passed, "
               f"{self.failures} failed, {self.count} total")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import expected  # noqa: E402
 import expected_system  # noqa: E402
-from tap import arguments  # noqa: E402
+from tap import Report, arguments  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -214,38 +214,23 @@ def main():
     args = arguments(__doc__, list(BACKENDS))
     backends = [b for b in BACKENDS if args.wants(b)]
 
-    failures = 0
-    count = 0
+    report = Report("e2e")
     for case in CASES:
         results = {}
         for backend in backends:
             if case.backends is not None and backend not in case.backends:
                 continue
-            count += 1
             status, lines, stderr = run(backend, case, args.build)
-            problems = check(backend, case, status, lines)
             results[backend] = [line for line in lines if line.startswith("RESULT ")]
-            if problems:
-                failures += 1
-                print(f"not ok {count} - {backend}: {case.name}")
-                for p in problems:
-                    print(f"#   {p}")
-                for line in (lines + stderr.splitlines())[-20:]:
-                    print(f"#   | {line}")
-            else:
-                print(f"ok {count} - {backend}: {case.name}")
+            report.run_check(check(backend, case, status, lines),
+                             f"{backend}: {case.name}",
+                             lines + stderr.splitlines(), 20)
         if len(backends) < 2:
             continue
-        count += 1
-        if len({tuple(r) for r in results.values()}) > 1:
-            failures += 1
-            print(f"not ok {count} - backends agree: {case.name}")
-            for backend, r in results.items():
-                print(f"#   {backend}: {r}")
-        else:
-            print(f"ok {count} - backends agree: {case.name}")
-    print(f"# e2e: {count - failures} passed, {failures} failed, {count} total")
-    return 1 if failures else 0
+        report.check(len({tuple(r) for r in results.values()}) <= 1,
+                     f"backends agree: {case.name}",
+                     *(f"{backend}: {r}" for backend, r in results.items()))
+    return report.finish()
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import expected  # noqa: E402
-from tap import arguments  # noqa: E402
+from tap import Report, arguments  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUNNERS = {"bochs": "scripts/bochs-run.sh", "qemu": "scripts/qemu-run.sh"}
@@ -279,26 +279,18 @@ def main():
     args = arguments(__doc__, list(RUNNERS))
     args.jobs = args.jobs or min(4, os.cpu_count() or 1)
 
-    failures = 0
+    report = Report("l1vmm")
     with tempfile.TemporaryDirectory() as scratch:
         todo = [c for c in cases(scratch) if args.wants(c.backend)]
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             guests = sorted({c.alone for c in todo if c.alone})
             alone = dict(zip(guests, pool.map(lambda g: run_alone(g, args.build), guests)))
             outcomes = list(pool.map(lambda c: run(c, args.build), todo))
-    for n, (case, (status, lines, stderr)) in enumerate(zip(todo, outcomes), 1):
-        problems = check(case, status, lines, alone)
-        if problems:
-            failures += 1
-            print(f"not ok {n} - {case.backend}: l1vmm {case.name}")
-            for p in problems:
-                print(f"#   {p}")
-            for line in (lines + stderr.splitlines())[-25:]:
-                print(f"#   | {line}")
-        else:
-            print(f"ok {n} - {case.backend}: l1vmm {case.name}")
-    print(f"# l1vmm: {len(todo) - failures} passed, {failures} failed, {len(todo)} total")
-    return 1 if failures else 0
+    for case, (status, lines, stderr) in zip(todo, outcomes):
+        report.run_check(check(case, status, lines, alone),
+                         f"{case.backend}: l1vmm {case.name}",
+                         lines + stderr.splitlines(), 25)
+    return report.finish()
 
 
 if __name__ == "__main__":
