@@ -210,7 +210,7 @@ static int l2_element(uint64_t linear, uint8_t *buf, unsigned size,
             return 0;
         }
         /* CR2 is not in the VMCS: L1's CR2 is L2's (see shadow.c). */
-        __asm__ volatile("mov %0, %%cr2" ::"r"(linear + k));
+        write_cr2(linear + k);
         inject_exception(VEC_PF, 1, error);
         return 0;
     }

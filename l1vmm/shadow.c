@@ -310,7 +310,7 @@ void shadow_page_fault(uint64_t address, uint32_t error)
         /* L2's own fault: deliver it with CR2. CR2 is not in the
          * guest-state area (SDM Vol. 3C 25.4.1) and a #PF that exits does
          * not write it (28.1), so L1 sets the register itself. */
-        __asm__ volatile("mov %0, %%cr2" ::"r"(address));
+        write_cr2(address);
         inject_exception(VEC_PF, 1, w.error);
         return;
     case WALK_BAD_TABLE:

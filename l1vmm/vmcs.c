@@ -262,7 +262,7 @@ static int enter_vmx_operation(void)
 {
     write_cr4((read_cr4() | caps.cr4_fixed0) & caps.cr4_fixed1);
     uint64_t cr0 = (read_cr0() | caps.cr0_fixed0) & caps.cr0_fixed1;
-    __asm__ volatile("mov %0, %%cr0" ::"r"(cr0) : "memory");
+    write_cr0(cr0);
 
     uint32_t revision = (uint32_t)caps.basic & 0x7FFFFFFF; /* A.1 */
     *(uint32_t *)vmxon_region = revision;

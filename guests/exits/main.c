@@ -54,11 +54,6 @@ static void apic_write(unsigned reg, uint32_t v)
     *(volatile uint32_t *)(uintptr_t)(APIC_BASE + reg) = v;
 }
 
-static void write_cr0(uint64_t v)
-{
-    __asm__ volatile("mov %0, %%cr0" ::"r"(v) : "memory");
-}
-
 /* VMCALL outside VMX non-root operation is #UD (SDM Vol. 2C VMCALL):
  * answer as a hypervisor without that hypercall would, RAX = ~0. */
 static void on_ud(struct rt_frame *f)

@@ -81,43 +81,25 @@ static inline uint32_t inl(uint16_t port)
     return v;
 }
 
-static inline uint64_t read_cr0(void)
-{
-    uint64_t v;
-    __asm__ volatile("mov %%cr0, %0" : "=r"(v));
-    return v;
-}
-
-static inline uint64_t read_cr2(void)
-{
-    uint64_t v;
-    __asm__ volatile("mov %%cr2, %0" : "=r"(v));
-    return v;
-}
-
-static inline uint64_t read_cr3(void)
-{
-    uint64_t v;
-    __asm__ volatile("mov %%cr3, %0" : "=r"(v));
-    return v;
-}
-
-static inline void write_cr3(uint64_t v)
-{
-    __asm__ volatile("mov %0, %%cr3" ::"r"(v) : "memory");
-}
-
-static inline uint64_t read_cr4(void)
-{
-    uint64_t v;
-    __asm__ volatile("mov %%cr4, %0" : "=r"(v));
-    return v;
-}
-
-static inline void write_cr4(uint64_t v)
-{
-    __asm__ volatile("mov %0, %%cr4" ::"r"(v) : "memory");
-}
+/* MOV from and to a control register (SDM Vol. 2B "MOV--Move to/from
+ * Control Registers"): read_crN and write_crN. A write is a compiler
+ * barrier, since it may change how memory is translated. */
+#define CR_ACCESSORS(n)                                                       \
+    static inline uint64_t read_cr##n(void)                                   \
+    {                                                                         \
+        uint64_t v;                                                           \
+        __asm__ volatile("mov %%cr" #n ", %0" : "=r"(v));                     \
+        return v;                                                             \
+    }                                                                         \
+    static inline void write_cr##n(uint64_t v)                                \
+    {                                                                         \
+        __asm__ volatile("mov %0, %%cr" #n ::"r"(v) : "memory");              \
+    }
+CR_ACCESSORS(0)
+CR_ACCESSORS(2)
+CR_ACCESSORS(3)
+CR_ACCESSORS(4)
+CR_ACCESSORS(8)
 
 static inline void invlpg(const void *va)
 {

@@ -17,11 +17,6 @@ static inline uint64_t l1test_pa(const void *p) { return (uint64_t)(uintptr_t)p;
 
 /* CR0 with the bits VMX operation fixes (SDM Vol. 3C 24.8): the boot
  * path leaves CR0.NE clear, which VMXON refuses with #GP(0). */
-static inline void l1test_write_cr0(uint64_t cr0)
-{
-    __asm__ volatile("mov %0, %%cr0" ::"r"(cr0) : "memory");
-}
-
 static inline uint64_t l1test_cr0_for_vmx(void)
 {
     return (read_cr0() | rdmsr(0x486)) & rdmsr(0x487);
@@ -40,7 +35,7 @@ static inline uint32_t l1test_prepare_vmx(const char *program)
         wrmsr(MSR_FEATURE_CONTROL,
               fc | FEATURE_CONTROL_LOCK | FEATURE_CONTROL_VMX_OUTSIDE_SMX);
     write_cr4(read_cr4() | (1u << 13));
-    l1test_write_cr0(l1test_cr0_for_vmx());
+    write_cr0(l1test_cr0_for_vmx());
     return (uint32_t)rdmsr(0x480) & 0x7FFFFFFF;
 }
 

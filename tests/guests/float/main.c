@@ -73,7 +73,7 @@ static void sse_enable(void)
 {
     uint64_t cr0 = read_cr0();
     cr0 = (cr0 & ~(CR0_EM | CR0_TS)) | CR0_MP;
-    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0) : "memory");
+    write_cr0(cr0);
     write_cr4(read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT);
     ldmxcsr(MXCSR_DEFAULT);
 }

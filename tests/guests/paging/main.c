@@ -143,9 +143,9 @@ int main(const struct rt_boot *boot)
     note("ro_read", access(VA(3), READ));
     note("ro_write", access(VA(3), WRITE));
     uint64_t cr0 = read_cr0();
-    __asm__ volatile("mov %0, %%cr0" ::"r"(cr0 & ~CR0_WP));
+    write_cr0(cr0 & ~CR0_WP);
     note("ro_write_wp0", access(VA(3), WRITE));
-    __asm__ volatile("mov %0, %%cr0" ::"r"(cr0));
+    write_cr0(cr0);
     note("ro_write_wp1", access(VA(3), WRITE));
 
     /* Reserved bits (4.5.4): RSVD and P set. XD is reserved while

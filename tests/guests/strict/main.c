@@ -55,14 +55,7 @@ static void check(const char *name, int (*probe)(uint64_t), uint64_t arg)
 
 static uint64_t read_cr(int n)
 {
-    uint64_t v = 0;
-    if (n == 0)
-        __asm__ volatile("mov %%cr0, %0" : "=r"(v));
-    else if (n == 3)
-        __asm__ volatile("mov %%cr3, %0" : "=r"(v));
-    else
-        __asm__ volatile("mov %%cr4, %0" : "=r"(v));
-    return v;
+    return n == 0 ? read_cr0() : n == 3 ? read_cr3() : read_cr4();
 }
 
 static uint64_t user_invd(uint64_t unused)

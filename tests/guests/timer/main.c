@@ -147,18 +147,6 @@ static int poll_expired(void)
     return 0;
 }
 
-static uint64_t read_cr8(void)
-{
-    uint64_t v;
-    __asm__ volatile("mov %%cr8, %0" : "=r"(v));
-    return v;
-}
-
-static void write_cr8(uint64_t v)
-{
-    __asm__ volatile("mov %0, %%cr8" ::"r"(v) : "memory");
-}
-
 static int poll_requested(unsigned vector)
 {
     for (unsigned k = 0; k < POLL_LIMIT; k++)

@@ -44,9 +44,9 @@ static int vmxon_without_ne(uint64_t region)
     uint64_t cr0 = read_cr0();
     int before = gp_faults;
     gp_skip = 4; /* F3 0F C7 30: vmxon (%rax) */
-    l1test_write_cr0(cr0 & ~CR0_NE);
+    write_cr0(cr0 & ~CR0_NE);
     __asm__ volatile("vmxon (%0)" ::"a"(&region) : "cc", "memory");
-    l1test_write_cr0(cr0);
+    write_cr0(cr0);
     return gp_faults - before;
 }
 
