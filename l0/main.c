@@ -172,7 +172,8 @@ static const struct opt_row {
     {"mem", "MIB", "guest RAM in MiB (default 256, 2 to 4096)", OPT_NUMBER,
      offsetof(struct options, mem_mib), 2, 4096, {0}, ALL_MODES, NULL},
     {"max-insns", "N",
-     "stop after N steps: instructions, REP iterations, faults (exit 82); "
+     "stop after N steps: instructions, REP iterations, faults, HLT "
+     "wake-ups (exit 82); "
      "0 = no limit",
      OPT_NUMBER, offsetof(struct options, max_insns), 0, UINT64_MAX, {0},
      ALL_MODES, NULL},

@@ -451,6 +451,7 @@ static void wait_halted(struct cpu *c)
     if (next > c->cycles)
         c->cycles = next;
     c->next_event_check = 0;
+    c->halt_wakeups++;
 }
 
 /* Runs instructions until something needs the outer loop: an event is

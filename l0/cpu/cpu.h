@@ -180,6 +180,11 @@ struct cpu {
      * first fetch faults delivers the same fault forever with nothing
      * retiring, as the processor would (found by guestfuzz). */
     uint64_t faulted_steps;
+    /* Times a halted CPU woke at a timer event: they count against the
+     * limit, as a wake-up that delivers nothing (an IRQ masked at the
+     * 8259) leaves the CPU halted and time running with nothing
+     * retiring (found by the events work). */
+    uint64_t halt_wakeups;
 
     struct fpu fpu; /* x87, MMX, SSE and XCR0: l0/cpu/fpu.h */
     struct debug_state dbg; /* breakpoints, single-step: cpu/debug.h */
@@ -204,11 +209,11 @@ struct cpu {
 
 /* What `--max-insns` counts: every retired instruction, every
  * iteration of a REP string (the same units as the modeled cycles that
- * instructions cost, docs/emulator.md) and every step that faulted or
- * exited instead of retiring. */
+ * instructions cost, docs/emulator.md), every step that faulted or
+ * exited instead of retiring, and every wake-up from HLT. */
 static inline uint64_t cpu_steps(const struct cpu *c)
 {
-    return c->insns + c->rep_iterations + c->faulted_steps;
+    return c->insns + c->rep_iterations + c->faulted_steps + c->halt_wakeups;
 }
 
 struct cpu *cpu_create(struct machine *m);

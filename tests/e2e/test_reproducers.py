@@ -101,6 +101,16 @@ CASES = [
     # against the limit too.
     ("#DB fault on its own handler stops at --max-insns",
      db_fault_on_own_handler(), ["--max-insns", "1000"], EXIT_INSN_LIMIT),
+    # Found by the events work: HLT with IF = 1 while the PIT runs but
+    # the 8259 masks its IRQ. Each PIT period wakes the halted CPU and
+    # nothing is delivered, so time runs on while nothing retires; the
+    # wake-ups count against the limit.
+    ("HLT under a masked periodic timer stops at --max-insns",
+     b"\xb0\x34\xe6\x43" +                  # counter 0, LSB+MSB, mode 2
+     b"\xb0\x00\xe6\x40\xe6\x40" +          # count 65536
+     b"\xb0\xff\xe6\x21" +                  # mask every IRQ at the 8259
+     b"\xfb\xf4\xeb\xfd",                    # sti; hlt; jmp hlt
+     ["--max-insns", "1000"], EXIT_INSN_LIMIT),
     # INS checks its destination before it reads the port.
     ("INS whose write faults leaves the port's data", ins_faulting_write(),
      [], 42),
