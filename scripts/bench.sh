@@ -168,6 +168,45 @@ if [ -f build/kvm-l1/initrd.gz ] && [ -f build/linux/vmlinuz ]; then
         printf "KVM as L1: one L2 CPUID: %.0f us host time\n", (b - a) / 100000 * 1e6 }'
 fi
 
+# Linux (docs/linux.md): the same kernel and initramfs booted to /init,
+# then one workload (process, 1 round), on QEMU TCG and on turtles bare,
+# single and nested (Linux as L2 under l1vmm with EPT): host seconds of
+# the whole run, and the instructions turtles counts (in nested mode L1's
+# and L2's together). One run each: a boot takes seconds to minutes.
+linux_append="console=ttyS0 quiet panic=-1 workload=process rounds=1"
+linux_turtles() { # MODE -> "seconds instructions", or "failed"
+    local opts=(--mode "$1") t0 t1 n
+    [ "$1" = nested ] && opts+=(--mem 512 --l1-args "ram=256 paging=ept")
+    t0=$(date +%s.%N)
+    n=$("$turtles" run "${opts[@]}" --stats --max-insns 40000000000 \
+            --kernel build/linux/vmlinuz --initrd build/linux/initrd.gz \
+            --append "$linux_append" 2>&1 >/dev/null |
+        sed -n 's/.*instructions=\([0-9]*\).*/\1/p' | head -n 1) || true
+    t1=$(date +%s.%N)
+    [ -n "$n" ] || { echo failed; return; }
+    awk -v a="$t0" -v b="$t1" -v n="$n" 'BEGIN { printf "%.1f %s", b - a, n }'
+}
+if [ -f build/linux/vmlinuz ] && [ -f build/linux/initrd.gz ]; then
+    t0=$(date +%s.%N)
+    if scripts/qemu-run.sh --timeout 600 --initrd build/linux/initrd.gz \
+            build/linux/vmlinuz $linux_append > /dev/null; then
+        t1=$(date +%s.%N)
+        qemu_linux=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+    else
+        qemu_linux=failed
+    fi
+    printf 'Linux boot + process workload: qemu %s s\n' "$qemu_linux"
+    for mode in bare single nested; do
+        r=$(linux_turtles "$mode")
+        awk -v m="$mode" -v r="$r" -v q="$qemu_linux" 'BEGIN {
+            split(r, f, " ")
+            if (r == "failed") { printf "Linux boot + process workload: turtles %s failed\n", m; exit }
+            printf "Linux boot + process workload: turtles %-6s %7.1f s, %.2f G guest instructions", m, f[1], f[2] / 1e9
+            if (q + 0 > 0) printf ", %.1fx QEMU'"'"'s time", f[1] / q
+            printf "\n" }'
+    done
+fi
+
 # Start-up: a trivial run (cpuid iters=1, bare) from exec to exit, CPU
 # time.
 startup=1e9
