@@ -189,6 +189,31 @@ static void mark_roi(struct hv *h, unsigned level, uint32_t reason)
         machine_roi_mark(h->m, (uint32_t)h->c->gpr[RCX], &h->stats);
 }
 
+/* An exit during event delivery (an EPT violation while the CPU pushed
+ * an exception frame, SDM Vol. 3C 28.2.4) leaves the event undelivered
+ * in the IDT-vectoring information. When L0 handled that exit itself and
+ * resumes the same guest, the event goes back in as VM-entry event
+ * injection, with its error code and, for software events, the
+ * instruction length (SDM Vol. 3C 27.6, 28.2.4). A handler that injects
+ * an event of its own, or stops, has decided otherwise. */
+static void reinject_interrupted_event(struct hv *h)
+{
+    enum { VALID = 1u << 31, HAS_ERROR = 1u << 11 };
+    uint32_t info = (uint32_t)vmcs_get(h->cur, VMCS_IDX_IDT_VECTORING_INFO);
+    if (!(info & VALID) ||
+        (vmcs_get(h->cur, VMCS_IDX_ENTRY_INTR_INFO) & VALID))
+        return;
+    unsigned type = (info >> 8) & 7;
+    vmcs_set(h->cur, VMCS_IDX_ENTRY_INTR_INFO, info & (VALID | 0xFFF));
+    if (info & HAS_ERROR)
+        vmcs_set(h->cur, VMCS_IDX_ENTRY_EXCEPTION_ERROR,
+                 vmcs_get(h->cur, VMCS_IDX_IDT_VECTORING_ERROR));
+    if (type >= 4) /* software interrupt, privileged or software exception */
+        vmcs_set(h->cur, VMCS_IDX_ENTRY_INSN_LEN,
+                 vmcs_get(h->cur, VMCS_IDX_EXIT_INSN_LEN));
+    vmcs_set(h->cur, VMCS_IDX_IDT_VECTORING_INFO, 0);
+}
+
 void hv_run(struct hv *h, uint64_t max_insns)
 {
     struct cpu *c = h->c;
@@ -237,8 +262,11 @@ void hv_run(struct hv *h, uint64_t max_insns)
         }
         hv_charge(h, NESTED_TRANSITIONS, cost->vmexit);
         hv_charge(h, NESTED_L0, handling);
+        struct vmcs *exited = h->cur;
         enum hv_action a = level == 2 ? nested_l2_exit(h, reason)
                                       : hv_handler_for(h, reason)(h);
+        if (a == HV_RESUME && h->cur == exited)
+            reinject_interrupted_event(h);
         /* Handled by L1 when L0 reflected it (L1 runs next). */
         unsigned handler = level == 2 && h->cur == &h->vmcs01 ? 1 : 0;
         if (level == 2) {

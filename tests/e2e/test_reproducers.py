@@ -87,6 +87,19 @@ def ins_faulting_write():
     return with_handler(13, setup, handler)
 
 
+def trap_frame_above_ram():
+    """A data breakpoint (DR0 = 0, DR7: L0, write, 4 bytes) hit by a PUSH
+    that leaves ESP at 0: the #DB trap's frame is pushed at 0xFFFFFFF4,
+    above RAM, where writes are dropped. In single mode that push is an
+    EPT violation during event delivery, and resuming does not hit the
+    breakpoint again: L0 must inject the trap again (SDM Vol. 3C 28.2.4).
+    Exit 42 from the #DB handler, 1 if the trap was lost."""
+    return with_handler(1, lambda _: b"\x31\xc0\x0f\x23\xc0" +       # mov dr0, 0
+                        b"\xb8\x01\x00\x0d\x00\x0f\x23\xf8" +      # mov dr7, 0xd0001
+                        b"\xbc\x04\x00\x00\x00\x50" +              # mov esp, 4; push eax
+                        mov_al(1) + OUT_F4, mov_al(42) + OUT_F4)
+
+
 # (name, code, extra options, expected exit status)
 CASES = [
     # Item 2: conditions that read OF before any arithmetic (JO, JL, JLE,
@@ -111,6 +124,10 @@ CASES = [
      b"\xb0\xff\xe6\x21" +                  # mask every IRQ at the 8259
      b"\xfb\xf4\xeb\xfd",                    # sti; hlt; jmp hlt
      ["--max-insns", "1000"], EXIT_INSN_LIMIT),
+    # Found by guestfuzz (seed 20261202): L0 dropped the event whose
+    # delivery an EPT violation interrupted (there, a data breakpoint).
+    ("a #DB trap whose frame is pushed above RAM is delivered",
+     trap_frame_above_ram(), [], 42),
     # INS checks its destination before it reads the port.
     ("INS whose write faults leaves the port's data", ins_faulting_write(),
      [], 42),
