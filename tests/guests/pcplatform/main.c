@@ -444,22 +444,27 @@ static void test_acpi(void)
     /* The PM timer against PIT channel 2, both polled: 3 PM counts per
      * PIT clock (3.579545 / 1.193182 MHz). Within 5% over 30,000 PIT
      * clocks (25 ms): on QEMU both follow the host's clock, read a few
-     * instructions apart. */
+     * instructions apart, so a loaded host that deschedules the guest
+     * between two reads can skew one measurement; up to three are made
+     * and one within 5% is enough (turtles' modeled time passes the
+     * first). */
     uint16_t tmr = (uint16_t)le32(fadt + 76);
-    pit2_start();
-    uint32_t t0 = inl(tmr) & 0xFFFFFF;
-    uint16_t c0 = pit2_read(), c1 = c0;
-    while ((uint16_t)(c0 - c1) < 30000)
-        c1 = pit2_read();
-    uint32_t t1 = inl(tmr) & 0xFFFFFF;
-    outb(0x61, inb(0x61) & ~0x03);
-    uint32_t pm = (t1 - t0) & 0xFFFFFF, pit = (uint16_t)(c0 - c1);
-    rt_printf("METRIC pm_timer_per_pit_clock_x1000=%u\n",
-              (unsigned)((uint64_t)pm * 1000 / pit));
-    rt_printf("RESULT pm_timer rate=%s\n",
-              (uint64_t)pm * 100 > (uint64_t)pit * 285 &&
-                      (uint64_t)pm * 100 < (uint64_t)pit * 315
-                  ? "ok" : "off");
+    int rate_ok = 0;
+    for (int attempt = 0; attempt < 3 && !rate_ok; attempt++) {
+        pit2_start();
+        uint32_t t0 = inl(tmr) & 0xFFFFFF;
+        uint16_t c0 = pit2_read(), c1 = c0;
+        while ((uint16_t)(c0 - c1) < 30000)
+            c1 = pit2_read();
+        uint32_t t1 = inl(tmr) & 0xFFFFFF;
+        outb(0x61, inb(0x61) & ~0x03);
+        uint32_t pm = (t1 - t0) & 0xFFFFFF, pit = (uint16_t)(c0 - c1);
+        rt_printf("METRIC pm_timer_per_pit_clock_x1000=%u\n",
+                  (unsigned)((uint64_t)pm * 1000 / pit));
+        rate_ok = (uint64_t)pm * 100 > (uint64_t)pit * 285 &&
+                  (uint64_t)pm * 100 < (uint64_t)pit * 315;
+    }
+    rt_printf("RESULT pm_timer rate=%s\n", rate_ok ? "ok" : "off");
 }
 
 /* The power-off request may take effect a little after the write (QEMU
