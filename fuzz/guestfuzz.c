@@ -131,16 +131,6 @@ static bool comparable(const struct prog *p, const struct case_outcome *oc)
            check_code_comparable(p);
 }
 
-static bool has_rep_string(const struct prog *p)
-{
-    for (size_t i = 0; i + 1 < sizeof p->code; i++)
-        if ((p->code[i] == 0xf3 || p->code[i] == 0xf2) &&
-            ((p->code[i + 1] >= 0xa4 && p->code[i + 1] <= 0xaf) ||
-             (p->code[i + 1] >= 0x6c && p->code[i + 1] <= 0x6f)))
-            return true;
-    return false;
-}
-
 /* Every finding of one case, in `found` (at most FIND_KINDS). */
 static int judge(const struct prog *p, const struct case_plan *plan,
                  const struct case_outcome *oc, struct finding *found)
@@ -154,9 +144,6 @@ static int judge(const struct prog *p, const struct case_plan *plan,
         snprintf(found[n].detail, sizeof found[n].detail,
                  "no result within %.0f s of CPU time",
                  limits.seconds[plan->modes[oc->done]]);
-        if (has_rep_string(p))
-            found[n].known = "REP string instructions are not "
-                             "interruptible (issue 9 item 1, helper rep)";
         n++;
     } else if (oc->died) {
         bool san = strstr(oc->err, "Sanitizer") ||

@@ -7,6 +7,11 @@
 # cleanly as a finding, with the command that replays it.
 #
 #   fuzz/l1fuzz.sh SECONDS JOBS FINDINGS_DIR
+#
+# A run is a hang when it used L1FUZZ_CPU seconds of CPU time (default
+# 300), or 30 times that in wall-clock time: the rule of guestfuzz's
+# sandbox (fuzz/sandbox.c), so that a run that merely waited for a
+# processor on a loaded machine is not reported as a hang.
 set -u
 seconds=$1
 jobs=$2
@@ -16,6 +21,7 @@ work=$BUILD/fuzz/work/l1fuzz
 rm -rf "$work"
 mkdir -p "$work" "$findings"
 rounds=${L1FUZZ_ROUNDS:-50}
+cpu=${L1FUZZ_CPU:-300}
 base=${L1FUZZ_SEED:-$(date +%s)}
 end=$(($(date +%s) + seconds))
 
@@ -33,7 +39,11 @@ job() {
         esac
         i=$((i + 1))
         cmd="$BUILD/turtles-san run --mode nested $opts --max-insns 200000000 --l1 $BUILD/images/l1fuzz.elf --l1-args 'seed=$seed rounds=$rounds' $BUILD/images/hello.elf"
-        timeout 300 sh -c "$cmd" > "$work/$k.out" 2> "$work/$k.err"
+        # The soft RLIMIT_CPU ends the emulator with SIGXCPU (status 128 +
+        # 24); the hard one, a little later, with SIGKILL if it did not.
+        (ulimit -St "$cpu" && ulimit -Ht $((cpu + 10)) &&
+            exec timeout $((cpu * 30)) sh -c "$cmd") \
+            > "$work/$k.out" 2> "$work/$k.err"
         rc=$?
         # What L1 counted, also when something failed after its end
         # (LeakSanitizer reports at exit).
@@ -47,7 +57,8 @@ job() {
             echo limit >> "$work/limits"
             continue
         fi
-        if [ "$rc" -eq 124 ]; then kind=hang
+        if [ "$rc" -eq 124 ] || [ "$rc" -eq 152 ] || [ "$rc" -eq 137 ]; then
+            kind=hang
         elif grep -q "LeakSanitizer" "$work/$k.err"; then kind=leak
         elif grep -q "Sanitizer\|runtime error" "$work/$k.err"; then kind=sanitizer
         elif [ "$rc" -eq 70 ]; then kind=internal

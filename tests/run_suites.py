@@ -24,6 +24,7 @@ E2E = [
     ("guests", "tests/e2e/test_guests.py", True),
     ("cli", "tests/e2e/test_turtles_cli.py", False),
     ("reproducers", "tests/e2e/test_reproducers.py", False),
+    ("fuzz-regress", "tests/e2e/test_fuzz_regress.py", False),
     ("single", "tests/e2e/test_single.py", False),
     ("nested", "tests/e2e/test_nested.py", False),
     ("exit-kinds", "tests/e2e/test_exit_kinds.py", False),

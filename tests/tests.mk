@@ -25,8 +25,9 @@ $(HOST_BUILD)/tests/%: tests/unit/%.c $(UNIT_PURE_SOURCES) $(UNIT_LIB_DEPS) \
 # summary (tests/run_suites.py, docs/testing.md). SUITE narrows it to
 # some suites (names or shell patterns: SUITE=nested, SUITE='unit/*'),
 # BACKEND the end-to-end suites to some backends (BACKEND=turtles).
-RUN_SUITES = TURTLES=$(TURTLES) python3 tests/run_suites.py --build $(BUILD) \
-	--only '$(SUITE)' --backend '$(BACKEND)' --unit $(UNIT_TESTS)
+RUN_SUITES = TURTLES=$(TURTLES) GUESTFUZZ=$(GUESTFUZZ) \
+	python3 tests/run_suites.py --build $(BUILD) --only '$(SUITE)' \
+	--backend '$(BACKEND)' --unit $(UNIT_TESTS)
 
 test: $(UNIT_TESTS) $(IMAGES) $(LAYER_PROGRAMS) $(LINUX_KERNEL) $(LINUX_INITRD) \
 		$(KVM_L1_INITRD)

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""The fuzzers' saved findings and time rule (docs/fuzzing.md).
+
+Every program in fuzz/regress/ is replayed by guestfuzz (--replay runs
+it in bare, single and nested mode with every check: crash, hang,
+sanitizer report, determinism, bare/single agreement) and must give no
+finding; where docs/fuzzing.md says what an image shows, that is checked
+too. Then fuzz/l1fuzz.sh's hang rule, with a stand-in for the emulator:
+a run that uses L1FUZZ_CPU seconds of CPU is a hang, one that waits
+longer than that in wall-clock time is not (a loaded machine)."""
+
+import glob
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+from tap import Report, arguments
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# guestfuzz --replay's line per run: "MODE stop=N exit=... : message"
+# and under it "serial: xx xx ...".
+RUN_LINE = re.compile(r"^(bare|single|nested)\s+stop=\d+ .*?: (.*)$")
+STOP_INSN_LIMIT = "instruction limit"
+
+
+def runs(output):
+    """{mode: (stop message, serial bytes as hex text)}, the first run
+    of each mode (later ones are the determinism reruns)."""
+    found, lines = {}, output.splitlines()
+    for n, line in enumerate(lines):
+        m = RUN_LINE.match(line)
+        if m and m[1] not in found:
+            serial = lines[n + 1].split("serial:", 1)[-1].strip() \
+                if n + 1 < len(lines) else ""
+            found[m[1]] = (m[2], serial)
+    return found
+
+
+def cr0_nw_without_cd(r):
+    """mov cr0 with NW = 1 and CD = 0 is #GP(0) (SDM Vol. 2B "MOV—Move
+    to/from Control Registers"): the handler prints 0xee 0x0d, in single
+    mode as in bare mode."""
+    bare, single = r.get("bare", ("", "")), r.get("single", ("", ""))
+    problems = []
+    if "ee 0d" not in bare[1]:
+        problems.append(f"bare mode printed no #GP: {bare[1]!r}")
+    if single[1] != bare[1]:
+        problems.append(f"single printed {single[1]!r}, bare {bare[1]!r}")
+    return problems
+
+
+def stops_at_limit(r):
+    """Faults that never retire end at --max-insns in bare and single
+    mode (docs/emulator.md), instead of running forever."""
+    return [f"{mode}: {r.get(mode, ('no run',))[0]}"
+            for mode in ("bare", "single")
+            if STOP_INSN_LIMIT not in r.get(mode, ("",))[0]]
+
+
+# What an image documents, beyond "no finding".
+DOCUMENTED = {
+    "cr0-nw-without-cd-single.img": cr0_nw_without_cd,
+    "hang-max-insns-bare.img": stops_at_limit,
+}
+
+
+def check_regress(report, guestfuzz):
+    images = sorted(glob.glob(os.path.join(ROOT, "fuzz", "regress", "*.img")))
+    report.check(bool(images), "fuzz/regress holds images")
+    for path in images:
+        name = os.path.basename(path)
+        title = f"guestfuzz --replay {name}"
+        try:
+            p = subprocess.run([guestfuzz, "--replay", path],
+                               capture_output=True, text=True, timeout=600)
+        except subprocess.TimeoutExpired:
+            report.check(False, title, "no end within 600 s")
+            continue
+        out = p.stdout.splitlines()
+        problems = [line for line in out if line.startswith("FINDING")]
+        if p.returncode != 0 and not problems:
+            problems.append(f"status {p.returncode}: {p.stderr.strip()[-300:]}")
+        r = runs(p.stdout)
+        problems += [f"no {mode} run" for mode in ("bare", "single", "nested")
+                     if mode not in r]
+        if name in DOCUMENTED and not problems:
+            problems += DOCUMENTED[name](r)
+        report.run_check(problems, title, out, 12)
+
+
+# Stands in for turtles-san: spins on the CPU or sleeps (FAKE), then
+# prints what an l1fuzz run that ended cleanly prints.
+FAKE_EMULATOR = """#!/bin/sh
+[ "$FAKE" = sleep ] && sleep 4
+exec python3 -c 'import os, time
+while os.environ["FAKE"] == "spin" and time.process_time() < 4: pass
+print("METRIC l1fuzz launches=1 l2_reached=1")'
+"""
+
+
+def check_l1fuzz_time_rule(report):
+    with tempfile.TemporaryDirectory(prefix="l1fuzz-rule") as tmp:
+        build = os.path.join(tmp, "build")
+        os.makedirs(build)
+        fake = os.path.join(build, "turtles-san")
+        with open(fake, "w") as f:
+            f.write(FAKE_EMULATOR)
+        os.chmod(fake, 0o755)
+        for kind, hang in (("spin", True), ("sleep", False)):
+            findings = os.path.join(tmp, "findings-" + kind)
+            env = dict(os.environ, FAKE=kind, L1FUZZ_CPU="1", BUILD=build)
+            p = subprocess.run(["sh", os.path.join(ROOT, "fuzz", "l1fuzz.sh"),
+                                "1", "1", findings], capture_output=True,
+                               text=True, env=env, timeout=120)
+            saved = sorted(os.listdir(findings))
+            got = bool(saved) and all("-hang-" in s for s in saved)
+            want = "a hang" if hang else "no finding"
+            report.check(got == hang and (hang or not saved),
+                         f"l1fuzz.sh: a run that {'uses' if hang else 'waits'}"
+                         f" 4 s over a CPU limit of 1 s is {want}",
+                         f"findings: {saved}", p.stdout.strip()[-300:])
+
+
+def main():
+    report = Report("fuzz-regress")
+    if not arguments(__doc__, ["turtles"]).wants("turtles"):
+        return report.finish()
+    guestfuzz = os.environ.get(
+        "GUESTFUZZ", os.path.join(ROOT, "build", "host", "fuzz", "guestfuzz"))
+    check_regress(report, guestfuzz)
+    check_l1fuzz_time_rule(report)
+    return report.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
