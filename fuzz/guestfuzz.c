@@ -6,7 +6,7 @@
  *   guestfuzz --minimize IMAGE   NOPs out slots while the finding stays
  *
  * Each case is a program (fuzz/gen.c), new or mutated from an earlier
- * one, run in a forked child (fuzz/sandbox.c, 16 cases per child): bare,
+ * one, run in a forked child (fuzz/sandbox.c, 64 cases per child): bare,
  * single, for one case in --repeat-every both again (determinism), and
  * for one in --nested-every also nested under l1vmm. Findings are saved
  * with the command that replays them. */
@@ -32,7 +32,7 @@
  * Freed memory stays poisoned in a quarantine of 16 MiB (ASan's default
  * is 256 MiB): one run frees about 4 MiB, so a use after free within a
  * run or in the next few is still caught, and machines share nothing
- * across runs that is ever freed. With 256 MiB, each child of 16 cases
+ * across runs that is ever freed. With 256 MiB, a child of many cases
  * never reuses memory and page-faults through fresh pages: about half
  * as many page faults and 10-40% less CPU per program (docs/fuzzing.md). */
 const char *__asan_default_options(void);
@@ -294,13 +294,15 @@ static void account(const struct options *o, struct counts *c,
     }
 }
 
-enum { BATCH = 16 };
+enum { BATCH = 64 };
 
 /* Runs a program of NOPs once in each processor mode and in bare and
- * single mode, here in the worker, before any child is forked: the
- * prologue, the handlers and the register dump are the same in every
- * program, and the children inherit them decoded (l0/cpu/decode_memo.h)
- * instead of decoding them again, batch after batch. */
+ * single mode, and once nested, here in the worker, before any child is
+ * forked: the prologue, the handlers, the register dump and l1vmm are
+ * the same in every program, and the children inherit them decoded
+ * (l0/cpu/decode_memo.h) instead of decoding them again, batch after
+ * batch (l1vmm's boot alone took about 200 CPU-ms to decode under ASan,
+ * once in every child that ran a nested case). */
 static void warm_decode_memo(const struct options *o)
 {
     static struct prog nops;
@@ -313,6 +315,8 @@ static void warm_decode_memo(const struct options *o)
         run_image(&o->cfg, RUN_BARE, image, IMAGE_SIZE, &r);
         run_image(&o->cfg, RUN_SINGLE, image, IMAGE_SIZE, &r);
     }
+    if (o->nested_every)
+        run_image(&o->cfg, RUN_NESTED, image, IMAGE_SIZE, &r);
 }
 
 static void worker(const struct options *o, int id, struct counts *c)

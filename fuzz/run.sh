@@ -44,12 +44,12 @@ $(grep -E '^[a-z0-9_-]+: (findings|.*programs|.*launches|.*cases)' "$log" | tail
     fi
 }
 
-run guestfuzz "$BUILD/host-san/fuzz/guestfuzz" --time "$(share 50)" \
+run guestfuzz "$BUILD/host-san/fuzz/guestfuzz" --time "$(share 73)" \
     --jobs "$FUZZ_JOBS" --findings "$findings" --turtles "$BUILD/turtles-san" \
     ${FUZZ_SEED:+--seed "$FUZZ_SEED"}
 
 export L1FUZZ_SEED="${FUZZ_SEED:-${L1FUZZ_SEED:-}}"
-run l1fuzz fuzz/l1fuzz.sh "$(share 22)" "$FUZZ_JOBS" "$findings"
+run l1fuzz fuzz/l1fuzz.sh "$(share 15)" "$FUZZ_JOBS" "$findings"
 
 # A libFuzzer harness: the repo's seeds, and the corpus it grows under
 # build/fuzz/corpus/NAME; a crash, leak or timeout is saved as
@@ -80,7 +80,7 @@ $line"
     fi
 }
 for h in exec entry_checks merge ept02; do
-    libfuzzer "$h" "$(share 7)"
+    libfuzzer "$h" "$(share 3)"
 done
 
 echo
