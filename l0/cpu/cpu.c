@@ -319,7 +319,6 @@ void cpu_describe_rip(struct cpu *c, char *out, unsigned out_size)
 void cpu_step(struct cpu *c)
 {
     do {
-        c->string_paused = false;
         if (c->engine != ENGINE_BLOCK || !block_run(c, 1))
             step(c);
     } while (c->string_paused && c->m->stop == STOP_NONE);

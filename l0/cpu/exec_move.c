@@ -265,7 +265,6 @@ bool exec_string(struct cpu *c, const struct insn *i)
     if ((i->sub == STR_INS || i->sub == STR_OUTS) &&
         !sys_io_allowed(c, (uint16_t)c->gpr[RDX], size))
         return false;
-    c->string_paused = false;
     int64_t step = (flags_get(&c->flags) & FL_DF) ? -(int64_t)size
                                                   : (int64_t)size;
     if (i->rep == REP_NONE)

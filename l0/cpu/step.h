@@ -37,6 +37,11 @@ step_execute_charged(struct cpu *c, const struct insn *i, bool plain,
                      bool charge_fetch)
 {
     c->cycles++;
+    /* Whether this step paused a REP string (exec_move.c), never an
+     * earlier one's: an instruction that does not reach exec_string()
+     * (a breakpoint, a VM exit, a fault before it) after an event taken
+     * at a pause must not be taken for the paused string. */
+    c->string_paused = false;
     if (i) {
         if (charge_fetch)
             tlb_charge_fetch(c, plain || c->code64

@@ -66,6 +66,23 @@ void hv_inject_exception(struct hv *h, unsigned vector, uint32_t error)
     vmcs_set(h->cur, VMCS_IDX_ENTRY_EXCEPTION_ERROR, error);
 }
 
+void hv_inject_event_info(struct hv *h, uint32_t info, uint32_t error)
+{
+    /* Vector, type and "error code valid" (bits 11:0) keep their places
+     * in the VM-entry interruption-information field (SDM Vol. 3C
+     * 25.8.3); bit 12 of the exit's information means something else. */
+    vmcs_set(h->cur, VMCS_IDX_ENTRY_INTR_INFO, info & (INTR_VALID | 0xFFF));
+    if (info & INTR_HAS_ERROR)
+        vmcs_set(h->cur, VMCS_IDX_ENTRY_EXCEPTION_ERROR, error);
+    /* A software interrupt, privileged or software exception (types 4-6)
+     * pushes the address past its instruction: the injection needs the
+     * instruction's length ("Event Injection"), which the exit recorded
+     * (28.2.4-5). */
+    if (((info >> 8) & 7) >= 4)
+        vmcs_set(h->cur, VMCS_IDX_ENTRY_INSN_LEN,
+                 field(h, VMCS_IDX_EXIT_INSN_LEN));
+}
+
 /* Whether the guest that exited runs 64-bit code (EFER.LMA and CS.L). */
 static bool guest_code64(struct hv *h)
 {
@@ -443,13 +460,7 @@ static enum hv_action handle_exception(struct hv *h)
                     "while delivering another event (--l0-exception-bitmap)");
     if (vector == VEC_PF)
         h->c->cr2 = field(h, VMCS_IDX_EXIT_QUALIFICATION);
-    vmcs_set(h->cur, VMCS_IDX_ENTRY_INTR_INFO,
-             INTR_VALID | (info & (INTR_HAS_ERROR | 0x7FF)));
-    vmcs_set(h->cur, VMCS_IDX_ENTRY_EXCEPTION_ERROR,
-             field(h, VMCS_IDX_EXIT_INTR_ERROR));
-    if (type >= 4)
-        vmcs_set(h->cur, VMCS_IDX_ENTRY_INSN_LEN,
-                 field(h, VMCS_IDX_EXIT_INSN_LEN));
+    hv_inject_event_info(h, info, (uint32_t)field(h, VMCS_IDX_EXIT_INTR_ERROR));
     return HV_RESUME;
 }
 

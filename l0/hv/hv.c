@@ -198,19 +198,12 @@ static void mark_roi(struct hv *h, unsigned level, uint32_t reason)
  * an event of its own, or stops, has decided otherwise. */
 static void reinject_interrupted_event(struct hv *h)
 {
-    enum { VALID = 1u << 31, HAS_ERROR = 1u << 11 };
     uint32_t info = (uint32_t)vmcs_get(h->cur, VMCS_IDX_IDT_VECTORING_INFO);
-    if (!(info & VALID) ||
-        (vmcs_get(h->cur, VMCS_IDX_ENTRY_INTR_INFO) & VALID))
+    if (!(info & INTR_VALID) ||
+        (vmcs_get(h->cur, VMCS_IDX_ENTRY_INTR_INFO) & INTR_VALID))
         return;
-    unsigned type = (info >> 8) & 7;
-    vmcs_set(h->cur, VMCS_IDX_ENTRY_INTR_INFO, info & (VALID | 0xFFF));
-    if (info & HAS_ERROR)
-        vmcs_set(h->cur, VMCS_IDX_ENTRY_EXCEPTION_ERROR,
-                 vmcs_get(h->cur, VMCS_IDX_IDT_VECTORING_ERROR));
-    if (type >= 4) /* software interrupt, privileged or software exception */
-        vmcs_set(h->cur, VMCS_IDX_ENTRY_INSN_LEN,
-                 vmcs_get(h->cur, VMCS_IDX_EXIT_INSN_LEN));
+    hv_inject_event_info(
+        h, info, (uint32_t)vmcs_get(h->cur, VMCS_IDX_IDT_VECTORING_ERROR));
     vmcs_set(h->cur, VMCS_IDX_IDT_VECTORING_INFO, 0);
 }
 

@@ -126,5 +126,10 @@ hv_handler hv_handler_for(struct hv *h, uint32_t basic_reason);
 void hv_skip_instruction(struct hv *h);
 /* A hardware exception for the guest at the next VM entry. */
 void hv_inject_exception(struct hv *h, unsigned vector, uint32_t error);
+/* The event that an exit's interruption or IDT-vectoring information
+ * describes (the same format, SDM Vol. 3C 25.9.2-3), with its error
+ * code, for the guest at the next VM entry: an intercepted exception
+ * given back, or an event whose delivery the exit interrupted. */
+void hv_inject_event_info(struct hv *h, uint32_t info, uint32_t error);
 
 #endif

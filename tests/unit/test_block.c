@@ -3,7 +3,8 @@
  * an instruction across a page boundary, a page whose mapping changes
  * under code that falls through into it, an interrupt due in the middle
  * of a block, the instruction limit in the middle of a block, and more
- * blocks than the first arena holds. Each
+ * blocks than the first arena holds, a REP string paused by an
+ * interrupt whose handler meets an instruction breakpoint. Each
  * program runs on a fresh machine with --engine step and with --engine
  * block; the values it leaves in registers are worked out by hand below
  * and must come out the same on both engines, with the same instruction
@@ -17,6 +18,7 @@
 #include <cmocka.h>
 
 #include "cpu/cpu.h"
+#include "cpu/debug.h"
 #include "cpu/mmu.h"
 #include "dev/lapic.h"
 #include "machine.h"
@@ -78,6 +80,17 @@ static struct machine *machine_at(enum cpu_engine engine, uint64_t entry)
     c->rip = entry;
     c->gpr[RSP] = STACK;
     return m;
+}
+
+/* The LAPIC enabled, its timer one-shot at TIMER_VECTOR after `count`
+ * cycles (divide by 1). */
+static void arm_timer(struct machine *m, uint32_t count)
+{
+    uint32_t svr = 0x1FF, lvt = TIMER_VECTOR, divide = 0xB;
+    phys_write(m->cpu, LAPIC_DEFAULT_BASE + 0xF0, 4, &svr);
+    phys_write(m->cpu, LAPIC_DEFAULT_BASE + 0x320, 4, &lvt);
+    phys_write(m->cpu, LAPIC_DEFAULT_BASE + 0x3E0, 4, &divide);
+    phys_write(m->cpu, LAPIC_DEFAULT_BASE + 0x380, 4, &count);
 }
 
 /* What a run leaves: the registers the programs use and the counters. */
@@ -231,11 +244,7 @@ static struct machine *timer_program(enum cpu_engine e)
         memcpy(code + 2 + 3 * k, "\x48\xFF\xC0", 3); /* inc rax */
     code[2 + 3 * INCS] = 0xF4;
     put(m, 0x16000, code, sizeof code);
-    uint32_t svr = 0x1FF, lvt = TIMER_VECTOR, divide = 0xB, count = 12;
-    phys_write(m->cpu, LAPIC_DEFAULT_BASE + 0xF0, 4, &svr);
-    phys_write(m->cpu, LAPIC_DEFAULT_BASE + 0x320, 4, &lvt);
-    phys_write(m->cpu, LAPIC_DEFAULT_BASE + 0x3E0, 4, &divide);
-    phys_write(m->cpu, LAPIC_DEFAULT_BASE + 0x380, 4, &count);
+    arm_timer(m, 12);
     return m;
 }
 
@@ -406,11 +415,7 @@ static struct machine *timer_loop_program(enum cpu_engine e, uint32_t count)
         0xF4,                         /* hlt */
     };
     put(m, 0x1A000, code, sizeof code);
-    uint32_t svr = 0x1FF, lvt = TIMER_VECTOR, divide = 0xB;
-    phys_write(m->cpu, LAPIC_DEFAULT_BASE + 0xF0, 4, &svr);
-    phys_write(m->cpu, LAPIC_DEFAULT_BASE + 0x320, 4, &lvt);
-    phys_write(m->cpu, LAPIC_DEFAULT_BASE + 0x3E0, 4, &divide);
-    phys_write(m->cpu, LAPIC_DEFAULT_BASE + 0x380, 4, &count);
+    arm_timer(m, count);
     return m;
 }
 
@@ -506,6 +511,63 @@ static void test_modeled_tlb_in_chain(void **state)
     assert_same(&s, &b);
 }
 
+/* A REP STOSB paused between iterations by the LAPIC timer; its handler
+ * sets TF and runs LODSB, on which DR0 holds an instruction breakpoint.
+ * The breakpoint is a #DB fault before LODSB (SDM Vol. 3B 18.3.1.1):
+ * DR6.B0, no single-step (BS: LODSB never ran), one frame. The pause
+ * of the other instruction must not make LODSB look like a paused REP
+ * string (cpu.h string_paused), whose single-step trap would be taken
+ * as well. */
+enum { LODSB_AT = HANDLERS + 16 * TIMER_VECTOR + 10 };
+
+static struct machine *paused_string_program(enum cpu_engine e)
+{
+    struct machine *m = machine_at(e, 0x17000);
+    static const uint8_t code[] = {
+        0x48, 0xB8, LODSB_AT & 0xFF, LODSB_AT >> 8, 0, 0, 0, 0, 0, 0,
+        0x0F, 0x23, 0xC0,             /* mov dr0, rax */
+        0xB8, 1, 0, 0, 0,             /* mov eax, 1 */
+        0x0F, 0x23, 0xF8,             /* mov dr7, rax: L0, execute */
+        0xB9, 0xA0, 0x86, 0x01, 0x00, /* mov ecx, 100000 */
+        0xBF, 0x00, 0x00, 0x04, 0x00, /* mov edi, 0x40000 */
+        0x31, 0xC0,                   /* xor eax, eax */
+        0xFB, 0x90,                   /* sti; nop */
+        0xF3, 0xAA,                   /* rep stosb */
+        0xF4};
+    put(m, 0x17000, code, sizeof code);
+    static const uint8_t handler[] = {
+        0x9C,                                           /* pushfq */
+        0x48, 0x81, 0x0C, 0x24, 0x00, 0x01, 0x00, 0x00, /* or [rsp], TF */
+        0x9D,                                           /* popfq */
+        0xAC,                                           /* lodsb */
+        0xF4};
+    put(m, HANDLERS + 16 * TIMER_VECTOR, handler, sizeof handler);
+    arm_timer(m, 200);
+    return m;
+}
+
+static void test_breakpoint_after_paused_string(void **state)
+{
+    (void)state;
+    const enum cpu_engine engines[] = {ENGINE_STEP, ENGINE_BLOCK};
+    for (unsigned k = 0; k < 2; k++) {
+        struct machine *m = paused_string_program(engines[k]);
+        struct cpu *c = m->cpu;
+        cpu_run(c, 0);
+        /* Halted in the #DB handler (vector 1), the STOSB unfinished. */
+        assert_int_equal(c->rip, HANDLERS + 16 + 1);
+        assert_true(c->gpr[RCX] > 0 && c->gpr[RCX] < 100000);
+        assert_int_equal(c->dr[6] & (DR6_B0_B3 | DR6_BS), 1);
+        /* The timer's frame at 0x7FFD8 (64-bit frames are 16-aligned),
+         * under it the #DB fault's, whose RIP is LODSB's. */
+        assert_int_equal(c->gpr[RSP], 0x7FFD0 - 40);
+        uint64_t pushed;
+        memcpy(&pushed, m->ram + c->gpr[RSP], 8);
+        assert_int_equal(pushed, LODSB_AT);
+        machine_destroy(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -520,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_interrupt_in_chain),
         cmocka_unit_test(test_link_to_remapped_page),
         cmocka_unit_test(test_modeled_tlb_in_chain),
+        cmocka_unit_test(test_breakpoint_after_paused_string),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
