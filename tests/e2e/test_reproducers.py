@@ -25,33 +25,45 @@ REP_LODSB = b"\xf3\xac"
 
 
 
-def with_handler(vector, before, handler):
+def with_handlers(handlers, before):
     """Code that loads a flat GDT (multiboot gives none; code at 0x08)
-    and an IDT whose gate `vector` leads to `handler`, then runs `before`
-    (which may use the handler's address: a function of it)."""
-    def assemble(handler_at, tables):
+    and an IDT whose gate v leads to handlers[v], then runs `before`, a
+    function of the handlers' addresses ({vector: address})."""
+    top = max(handlers)
+
+    def assemble(at, tables):
         gdtr, idtr = tables, tables + 6
-        gate = tables + 12 + 24 + 8 * vector
         c = bytearray()
         c += b"\x0f\x01\x15" + gdtr.to_bytes(4, "little")  # lgdt [gdtr]
         c += b"\x0f\x01\x1d" + idtr.to_bytes(4, "little")  # lidt [idtr]
-        c += b"\xc7\x05" + gate.to_bytes(4, "little") + \
-            (0x80000 | handler_at & 0xFFFF).to_bytes(4, "little")
-        c += b"\xc7\x05" + (gate + 4).to_bytes(4, "little") + \
-            (0x8E00 | (handler_at >> 16) << 16).to_bytes(4, "little")
-        return c + before(handler_at)
+        for vector in sorted(handlers):
+            gate = tables + 12 + 24 + 8 * vector
+            c += b"\xc7\x05" + gate.to_bytes(4, "little") + \
+                (0x80000 | at[vector] & 0xFFFF).to_bytes(4, "little")
+            c += b"\xc7\x05" + (gate + 4).to_bytes(4, "little") + \
+                (0x8E00 | (at[vector] >> 16) << 16).to_bytes(4, "little")
+        return c + before(at)
     # The layout does not depend on the addresses: assemble twice.
     base = LOAD + CODE_AT
-    handler_at = base + len(assemble(0, 0))
-    tables = handler_at + len(handler)
-    code = assemble(handler_at, tables) + handler
+    at, next_at = {}, base + len(assemble({v: 0 for v in handlers}, 0))
+    for vector in sorted(handlers):
+        at[vector] = next_at
+        next_at += len(handlers[vector])
+    tables = next_at
+    code = assemble(at, tables) + b"".join(handlers[v]
+                                           for v in sorted(handlers))
     gdt = bytes(8) + (0x00CF9A000000FFFF).to_bytes(8, "little") + \
         (0x00CF92000000FFFF).to_bytes(8, "little")
-    idt_size = 8 * (vector + 1)
+    idt_size = 8 * (top + 1)
     code += (23).to_bytes(2, "little") + (tables + 12).to_bytes(4, "little")
     code += (idt_size - 1).to_bytes(2, "little") + \
         (tables + 36).to_bytes(4, "little")
     return bytes(code + gdt + bytes(idt_size))
+
+
+def with_handler(vector, before, handler):
+    """with_handlers() for one vector; `before` takes its address."""
+    return with_handlers({vector: handler}, lambda at: before(at[vector]))
 
 
 def db_fault_on_own_handler():
@@ -100,6 +112,48 @@ def trap_frame_above_ram():
                         mov_al(1) + OUT_F4, mov_al(42) + OUT_F4)
 
 
+def mov_to(addr, value):
+    """mov dword [addr], value"""
+    return b"\xc7\x05" + addr.to_bytes(4, "little") + \
+        value.to_bytes(4, "little")
+
+
+def breakpoint_after_paused_string():
+    """A REP STOSB of 2^24 bytes paused by the LAPIC timer (vector 0x40);
+    the timer's handler sets TF and runs LODSB, on which DR0 holds an
+    instruction breakpoint: a #DB fault before LODSB with DR6.B0 and not
+    BS (SDM Vol. 3B 18.3.1.1, 18.3.1.4). A flag left from the paused
+    string took LODSB for it and reported BS. Exit 42 from the #DB
+    handler when DR6 is right and ECX shows the STOSB was cut short; 3
+    otherwise; 1 if the timer never came."""
+    timer, db, count, apic = 0x40, 1, 1 << 24, 0xFEE00000
+    lodsb_offset = 1 + 7 + 1          # pushfd, or [esp], popfd
+    handler = (b"\x9c" + b"\x81\x0c\x24\x00\x01\x00\x00" + b"\x9d" +
+               b"\xac" + mov_al(2) + OUT_F4)
+    check = (b"\x0f\x21\xf0" +                  # mov eax, dr6
+             b"\x25\x0f\x40\x00\x00" +          # and eax, B0-B3 | BS
+             b"\x83\xf8\x01\x75\x10" +          # cmp eax, 1; jne bad
+             b"\x81\xf9" + count.to_bytes(4, "little") +
+             b"\x73\x08" +                      # cmp ecx, count; jae bad
+             b"\x85\xc9\x74\x04" +              # test ecx, ecx; jz bad
+             mov_al(42) + OUT_F4 +               # good
+             mov_al(3) + OUT_F4)                 # bad
+
+    def program(at):
+        return (b"\xb8" + (at[timer] + lodsb_offset).to_bytes(4, "little") +
+                b"\x0f\x23\xc0" +                  # mov dr0, eax
+                b"\xb8\x01\x00\x00\x00\x0f\x23\xf8" +  # dr7: L0, execute
+                mov_to(apic + 0xF0, 0x1FF) +        # LAPIC enabled
+                mov_to(apic + 0x320, timer) +       # one-shot at 0x40
+                mov_to(apic + 0x3E0, 0xB) +         # divide by 1
+                mov_ecx(count) + b"\xbf\x00\x00\x20\x00" +  # edi = 2 MiB
+                b"\x31\xc0" +                        # xor eax, eax
+                mov_to(apic + 0x380, 100000) +      # initial count
+                b"\xfb\x90\xf3\xaa" +                # sti; nop; rep stosb
+                mov_al(1) + OUT_F4)
+    return with_handlers({db: check, timer: handler}, program)
+
+
 # (name, code, extra options, expected exit status)
 CASES = [
     # Item 2: conditions that read OF before any arithmetic (JO, JL, JLE,
@@ -131,6 +185,10 @@ CASES = [
     # INS checks its destination before it reads the port.
     ("INS whose write faults leaves the port's data", ins_faulting_write(),
      [], 42),
+    # A REP string paused by an interrupt must not make the handler's
+    # next string instruction look paused (cpu.h string_paused).
+    ("a breakpoint after a paused REP string is a plain #DB fault",
+     breakpoint_after_paused_string(), [], 42),
 ]
 
 
