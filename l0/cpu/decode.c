@@ -1,6 +1,7 @@
 #include "cpu/decode.h"
 
 #include <capstone/capstone.h>
+#include <sanitizer/asan_interface.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,8 +114,40 @@ struct decode_cache *dcache_create(uint64_t ram_size, uint64_t *generation)
     return dc;
 }
 
+/* Freed code pages, kept for the next page this process decodes: a
+ * process that creates a machine per run (the fuzzers: thousands of
+ * short runs) otherwise allocates each page's 8 KiB of slots and grows
+ * its records anew in every run, and under ASan each of those is fresh
+ * memory to fault in. A kept page's slots and records are poisoned, so
+ * that a stale pointer into them is still reported as a use after free
+ * (not the page's own pointer to its records: LeakSanitizer ignores
+ * pointers held in poisoned memory). Not thread-safe, like
+ * decode_memo.c: L0 runs its machines on one thread. */
+enum { SPARE_PAGES = 32 };
+static struct code_page *spare[SPARE_PAGES];
+static unsigned spare_count;
+
+static struct code_page *new_page(void)
+{
+    if (spare_count == 0)
+        return calloc(1, sizeof(struct code_page));
+    struct code_page *p = spare[--spare_count];
+    ASAN_UNPOISON_MEMORY_REGION(p->slot, sizeof p->slot);
+    ASAN_UNPOISON_MEMORY_REGION(p->recs, p->capacity * sizeof *p->recs);
+    memset(p->slot, 0, sizeof p->slot);
+    p->count = 0;
+    p->next_dead = NULL;
+    return p;
+}
+
 static void free_page(struct code_page *p)
 {
+    if (spare_count < SPARE_PAGES) {
+        ASAN_POISON_MEMORY_REGION(p->recs, p->capacity * sizeof *p->recs);
+        ASAN_POISON_MEMORY_REGION(p->slot, sizeof p->slot);
+        spare[spare_count++] = p;
+        return;
+    }
     free(p->recs);
     free(p);
 }
@@ -168,7 +201,7 @@ const struct insn *dcache_insert(struct decode_cache *dc, uint64_t pa,
         return NULL;
     struct code_page *p = dc->pages[page];
     if (!p) {
-        p = calloc(1, sizeof *p);
+        p = new_page();
         if (!p)
             return NULL;
         dc->pages[page] = p;
@@ -327,7 +360,7 @@ bool dcache_decode(struct decode_cache *dc, const uint8_t *bytes,
     if (!e) {
         out->exec = NULL; /* not implemented: #UD, reported */
         dc->decoded++;
-        decode_memo_put(bytes, len, address, mode64, out);
+        decode_memo_put(bytes, len, address, mode64, false, out);
         return true;
     }
     out->exec = e->exec;
@@ -345,7 +378,13 @@ bool dcache_decode(struct decode_cache *dc, const uint8_t *bytes,
         out->exec = isa_specialize(out);
     }
     dc->decoded++;
-    decode_memo_put(bytes, len, address, mode64, out);
+    /* Branches are kept per address: capstone wraps their targets to the
+     * operand size before they become displacements (above). */
+    bool anywhere = !(e->flags & ISA_BRANCH) &&
+                    !cs_insn_group(h, ci, CS_GRP_JUMP) &&
+                    !cs_insn_group(h, ci, CS_GRP_CALL) &&
+                    !cs_insn_group(h, ci, CS_GRP_BRANCH_RELATIVE);
+    decode_memo_put(bytes, len, address, mode64, anywhere, out);
     return true;
 }
 

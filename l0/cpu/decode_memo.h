@@ -19,7 +19,9 @@
  * the memo does not hold it. */
 bool decode_memo_get(const uint8_t *bytes, unsigned len, uint64_t address,
                      bool mode64, struct insn *out);
+/* `anywhere`: the record is the same at every address (it holds no
+ * relative branch target). */
 void decode_memo_put(const uint8_t *bytes, unsigned len, uint64_t address,
-                     bool mode64, const struct insn *rec);
+                     bool mode64, bool anywhere, const struct insn *rec);
 
 #endif

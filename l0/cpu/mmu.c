@@ -19,11 +19,19 @@
 
 /* ---- physical memory ---------------------------------------------- */
 
-static void ram_written(struct cpu *c, uint64_t pa, unsigned size)
+/* Writes guest RAM at `dst` (physical `pa`), dropping the decoded code
+ * of the pages it changes. A write of the bytes already there changes
+ * no instruction and drops nothing: a guest that runs away through
+ * zeroed memory executes `add [eax], al` with AL = 0 over its own code
+ * page, and dropping the page at every such write made each of its
+ * instructions decode, and its page allocate, anew. */
+static void ram_write(struct cpu *c, uint64_t pa, uint8_t *dst,
+                      const void *src, unsigned size)
 {
     for (uint64_t page = pa >> 12; page <= (pa + size - 1) >> 12; page++)
-        if (c->code_map[page])
+        if (c->code_map[page] && memcmp(dst, src, size) != 0)
             dcache_invalidate_page(c->dcache, page);
+    memcpy(dst, src, size);
 }
 
 void phys_read(struct cpu *c, uint64_t pa, unsigned size, void *dst)
@@ -55,8 +63,7 @@ void phys_write(struct cpu *c, uint64_t pa, unsigned size, const void *src)
 {
     struct machine *m = c->m;
     if (pa < m->ram_size && size <= m->ram_size - pa) {
-        memcpy(m->ram + pa, src, size);
-        ram_written(c, pa, size);
+        ram_write(c, pa, m->ram + pa, src, size);
         return;
     }
     const uint8_t *in = src;
@@ -66,8 +73,7 @@ void phys_write(struct cpu *c, uint64_t pa, unsigned size, const void *src)
         uint64_t v = 0;
         memcpy(&v, in, n);
         if (pa < m->ram_size) {
-            m->ram[pa] = (uint8_t)v;
-            ram_written(c, pa, 1);
+            ram_write(c, pa, m->ram + pa, &v, 1);
         } else {
             bus_write(&m->mmio, pa, n, v);
             c->next_event_check = 0; /* a device may now interrupt */
@@ -368,9 +374,7 @@ static bool page_access(struct cpu *c, uint64_t lin, unsigned size,
     uint64_t off = lin & 0xFFF;
     if (acc == ACC_WRITE) {
         if (t->host) {
-            memcpy(t->host + off, buf, size);
-            if (c->code_map[t->phys >> 12])
-                dcache_invalidate_page(c->dcache, t->phys >> 12);
+            ram_write(c, t->phys + off, t->host + off, buf, size);
         } else {
             phys_write(c, t->phys + off, size, buf);
         }

@@ -156,6 +156,37 @@ static void test_smc_in_current_block(void **state)
     assert_same(&s, &b);
 }
 
+/* A store of the byte already there changes no instruction (L0 keeps the
+ * decoded code then, cpu/mmu.c); a store of another byte after it, into
+ * the same block, must still run the patched instruction. */
+static struct machine *same_byte_program(enum cpu_engine e)
+{
+    struct machine *m = machine_at(e, 0x15000);
+    static const uint8_t code[] = {
+        0x90,                                     /* nop */
+        0xC6, 0x05, 0x01, 0x00, 0x00, 0x00, 0x01, /* mov byte [rip+1], 1 */
+        0xB8, 0x01, 0x00, 0x00, 0x00,             /* mov eax, 1 */
+        0x89, 0xC2,                               /* mov edx, eax */
+        0xC6, 0x05, 0x01, 0x00, 0x00, 0x00, 0x05, /* mov byte [rip+1], 5 */
+        0xB8, 0x01, 0x00, 0x00, 0x00,             /* mov eax, 1 (now 5) */
+        0x01, 0xC2,                               /* add edx, eax */
+        0xF4,                                     /* hlt */
+    };
+    put(m, 0x15000, code, sizeof code);
+    return m;
+}
+
+static void test_same_byte_store_then_smc(void **state)
+{
+    (void)state;
+    struct outcome s = run(same_byte_program(ENGINE_STEP), 0);
+    struct outcome b = run(same_byte_program(ENGINE_BLOCK), 0);
+    assert_int_equal(s.rdx, 1 + 5);
+    assert_int_equal(s.rax, 5);
+    assert_int_equal(s.stop, STOP_HALTED);
+    assert_same(&s, &b);
+}
+
 /* A subroutine at 0x11FF0 whose MOV EAX, imm32 starts 2 bytes before
  * the end of its page (0x11FFE), so that three bytes of the immediate
  * and the RET come from linear page 0x12000. The caller runs it, maps
@@ -572,6 +603,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_smc_in_current_block),
+        cmocka_unit_test(test_same_byte_store_then_smc),
         cmocka_unit_test(test_page_crossing_and_remapped_page),
         cmocka_unit_test(test_block_on_remapped_page),
         cmocka_unit_test(test_interrupt_in_middle_of_block),

@@ -3,7 +3,8 @@
  * and machines that run the same code one after the other (as the
  * fuzzers' runs do) get the same results from it as from decoding. A
  * relative jump is the case where the address matters: its record holds
- * the absolute target. Expected values are worked out by hand. */
+ * the absolute target; a record without one is kept for every address.
+ * Expected values are worked out by hand. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,7 +45,7 @@ static void test_key_is_bytes_length_address_and_mode(void **state)
     (void)state;
     const uint8_t bytes[15] = {0xB8, 1, 2, 3, 4, 0x90}; /* mov eax, imm */
     struct insn rec = {.id = 1234, .len = 5, .opsize = 4};
-    decode_memo_put(bytes, 15, 0x5000, false, &rec);
+    decode_memo_put(bytes, 15, 0x5000, false, false, &rec);
     struct insn out;
     memset(&out, 0, sizeof out);
     assert_true(decode_memo_get(bytes, 15, 0x5000, false, &out));
@@ -59,11 +60,29 @@ static void test_key_is_bytes_length_address_and_mode(void **state)
     assert_false(decode_memo_get(bytes, 16, 0x5000, false, &out));
 }
 
+static void test_record_without_branch_serves_every_address(void **state)
+{
+    (void)state;
+    const uint8_t bytes[15] = {0x00, 0x00}; /* add [eax], al, then zeros */
+    struct insn rec = {.id = 4321, .len = 2, .opsize = 1};
+    decode_memo_put(bytes, 15, 0x7000, true, true, &rec);
+    struct insn out;
+    memset(&out, 0, sizeof out);
+    assert_true(decode_memo_get(bytes, 15, 0x7000, true, &out));
+    assert_memory_equal(&out, &rec, sizeof rec);
+    memset(&out, 0, sizeof out);
+    assert_true(decode_memo_get(bytes, 15, 0x123456, true, &out));
+    assert_memory_equal(&out, &rec, sizeof rec);
+    assert_false(decode_memo_get(bytes, 15, 0x7000, false, &out));
+    assert_false(decode_memo_get(bytes, 14, 0x7000, true, &out));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_bytes_elsewhere_jump_elsewhere),
         cmocka_unit_test(test_key_is_bytes_length_address_and_mode),
+        cmocka_unit_test(test_record_without_branch_serves_every_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

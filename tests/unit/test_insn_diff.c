@@ -939,12 +939,18 @@ static void cpu_to_fx(const struct cpu *c, uint8_t *fx)
 
 /* Runs the instruction on the emulated CPU. Returns the vector of the
  * exception delivered, -1 for none, -2 if the machine stopped. */
+/* Cases whose instruction differed from the bytes already in the code
+ * page (a write of the same bytes keeps the decoded code, cpu/mmu.c). */
+static unsigned rewrites;
+
 static int guest_run(const uint8_t *insn, unsigned len, const struct regs *in,
                      const uint8_t *data, struct regs *out, uint64_t *rip)
 {
     struct cpu *c = m->cpu;
     uint64_t at = CODE + prologue_len;
-    phys_write(c, WINDOW_PA + (at - WINDOW), len, insn);
+    uint64_t pa = WINDOW_PA + (at - WINDOW);
+    rewrites += memcmp(m->ram + pa, insn, len) != 0;
+    phys_write(c, pa, len, insn);
     memcpy(m->ram + WINDOW_PA, data, DATA_SIZE);
     memcpy(c->gpr, in->gpr, sizeof c->gpr);
     fx_to_cpu(c, in->fx);
@@ -1624,7 +1630,7 @@ static void run_group(void **state)
 {
     const struct group *g = *state;
     unsigned cases = 0, skipped = 0;
-    failures = faults = unchecked = 0;
+    failures = faults = unchecked = rewrites = 0;
     engine = g->engine;
     unsigned long long blocks = block_built(m->cpu->bcache);
     host_signals_on();
@@ -1659,10 +1665,11 @@ static void run_group(void **state)
                   "%u mismatches\n",
                   g->name, g->engine == ENGINE_BLOCK ? "block" : "step",
                   g->n, cases, faults, skipped, failures);
-    /* Every case wrote its instruction into the code page: the block
-     * engine built a block for each. */
+    /* Every case that changed the instruction in the code page: the
+     * block engine built a block for each. */
     if (engine == ENGINE_BLOCK)
-        assert_true(block_built(m->cpu->bcache) - blocks >= cases);
+        assert_true(rewrites > 0 &&
+                    block_built(m->cpu->bcache) - blocks >= rewrites);
     if (failures)
         fail_msg("%u of %u cases differ between the host CPU and the "
                  "emulator (first %d shown above)", failures, cases,
