@@ -201,6 +201,12 @@ const struct insn *dcache_insert(struct decode_cache *dc, uint64_t pa,
         return NULL;
     struct code_page *p = dc->pages[page];
     if (!p) {
+        /* Dropped pages can go now, to be used again: as for the move of
+         * records below, no record is being executed at an insert. A
+         * guest that rewrites its own code page at every instruction
+         * otherwise dropped thousands of pages between two collections
+         * (cpu.c), too many to keep. */
+        dcache_collect(dc);
         p = new_page();
         if (!p)
             return NULL;
