@@ -178,7 +178,7 @@ static void set_cr3(uint64_t v)
     }
     l2.cr3 = v;
     if (l2.paging == PAGING_SHADOW)
-        shadow_flush(); /* a new address space: drop every shadow */
+        shadow_set_cr3(); /* the cached shadow of that address space */
     else
         vmwrite(GUEST_CR3, v); /* CR3-load exiting forced by the CPU */
     skip_instruction();

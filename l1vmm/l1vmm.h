@@ -128,6 +128,7 @@ uint8_t *l2_linear_byte(const struct l2_paging *pg, uint64_t linear,
 int shadow_init(void);
 void shadow_mode_changed(void);
 void shadow_flush(void);
+void shadow_set_cr3(void);
 void shadow_page_fault(uint64_t address, uint32_t error);
 void shadow_invlpg(uint64_t address);
 

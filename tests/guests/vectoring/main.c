@@ -4,9 +4,11 @@
  * information describes).
  *
  * Each event is raised on a stack in a 2 MiB page of its own, right after
- * a MOV to CR3. Under a hypervisor with shadow paging (l1vmm
- * paging=shadow) the CR3 load empties the shadow tables, so the event's
- * first push to that stack is a #PF exit in the middle of delivery; the
+ * a MOV to CR3 and with the A bit of that page's PDE cleared. Under a
+ * hypervisor with shadow paging (l1vmm paging=shadow) the page then has
+ * no shadow (one cached across the CR3 load would need the A bit set
+ * again), so the event's first push to that stack is a #PF exit in the
+ * middle of delivery; the
  * hypervisor maps the page and must deliver the event again. On a bare
  * CPU, or with EPT, the same code takes each event directly: the result
  * is the same everywhere.
@@ -93,9 +95,25 @@ static void on_timer(struct rt_frame *f)
     apic_write(APIC_EOI, 0);
 }
 
+extern uint64_t rt_pml4[512];
+
+/* Clears the A bit of the runtime's PDE for the fresh stack's 2 MiB page.
+ * The MOV to CR3 that follows flushes the page's translation (SDM Vol. 3A
+ * 4.10.4.1), so the event's first push sets the bit again (4.8); a
+ * shadow of the page kept across the CR3 load cannot be used before
+ * that walk. */
+static void age_fresh_stack(void)
+{
+    const uint64_t addr = 0x000FFFFFFFFFF000ull, accessed = 0x20;
+    uint64_t *pdpt = (uint64_t *)(uintptr_t)(rt_pml4[0] & addr);
+    volatile uint64_t *pd = (uint64_t *)(uintptr_t)(pdpt[0] & addr);
+    pd[(FRESH_STACK_TOP - 1) >> 21] &= ~accessed;
+}
+
 /* Runs `insn` on the fresh stack right after reloading CR3. RBX keeps
  * the old stack pointer; the handler preserves it (rt's frame). */
 #define ON_FRESH_STACK(insn, ...)                                        \
+    age_fresh_stack();                                                   \
     __asm__ volatile("mov %%rsp, %%rbx\n\t"                              \
                      "mov %[top], %%rsp\n\t"                             \
                      "mov %%cr3, %%rax\n\t"                              \
@@ -124,6 +142,7 @@ int main(const struct rt_boot *boot)
 
     /* TF from POPF traps after the next instruction, the switch to the
      * fresh stack (SDM Vol. 3A 18.3.1.4), after the CR3 load. */
+    age_fresh_stack();
     __asm__ volatile("mov %%cr3, %%rax\n\t"
                      "mov %%rax, %%cr3\n\t"
                      "mov %%rsp, %%rbx\n\t"
@@ -149,6 +168,7 @@ int main(const struct rt_boot *boot)
          k++)
         ;
     uint64_t polls = POLL_LIMIT; /* a lost interrupt ends the wait */
+    age_fresh_stack();
     __asm__ volatile("mov %%rsp, %%rbx\n\t"
                      "mov %[top], %%rsp\n\t"
                      "mov %%cr3, %%rax\n\t"
