@@ -173,10 +173,16 @@ static bool guest_phys(struct cpu *c, uint64_t gpa, unsigned ept_access,
     if (!(c->vmx.nonroot && c->vmx.ept)) {
         *hpa = gpa;
         *ept_perms = EPT_R | EPT_W | EPT_X;
-        return true;
+    } else if (!vmx_translate_gpa(c, gpa, ept_access, origin, lin, hpa,
+                                  ept_perms)) {
+        return false;
     }
-    return vmx_translate_gpa(c, gpa, ept_access, origin, lin, hpa,
-                             ept_perms);
+    /* "Virtualize APIC accesses": the physical address decides, after
+     * the EPT (SDM Vol. 3C 29.4, 29.4.6 for paging-structure walks). */
+    if (__builtin_expect(vmx_on_apic_access_page(&c->vmx, *hpa), 0))
+        return vmx_apic_access(c, origin == EPT_ORIGIN_LINEAR, lin, gpa,
+                               ept_access);
+    return true;
 }
 
 /* 4-level and PAE paging share the 8-byte entry format; 32-bit paging has
@@ -333,7 +339,8 @@ static struct tlb_entry *translate(struct cpu *c, uint64_t lin,
         w.perm &= ~TLB_DIRTY;
     if (!(ept_perms & EPT_X))
         w.perm |= TLB_NX;
-    if (!(ept_perms & EPT_R))
+    /* Nor is the APIC-access page: each access must exit again. */
+    if (!(ept_perms & EPT_R) || vmx_on_apic_access_page(&c->vmx, hpa))
         t = &c->tlb_uncached;
     uint64_t page = hpa & ~0xFFFull;
     tlb_fill(&c->tlb, t, lin, w.perm, w.page_mask);

@@ -316,6 +316,35 @@ static enum hv_action handle_ept_violation(struct hv *h)
     return HV_RESUME;
 }
 
+/* An APIC-access exit (--l0-traps kvm, vmcs01.c): the guest's linear
+ * read or write of the xAPIC page, qualification bits 15:12 the access
+ * type and 11:0 the offset (SDM Vol. 3C Table 28-6). KVM decodes the
+ * instruction and emulates it against its APIC; here the APIC-access
+ * page is the machine's local APIC, so L0 resumes the guest at the
+ * instruction and lets the CPU run it once without the exit (as
+ * handle_io does for INS/OUTS): the same decoding, operands, faults and
+ * MMIO path as a bare run. Fetches and accesses made while delivering
+ * an event or walking paging structures (types 2, 3, 10, 15) have no
+ * instruction to run again: the run ends, saying which. */
+static enum hv_action handle_apic_access(struct hv *h)
+{
+    uint64_t q = field(h, VMCS_IDX_EXIT_QUALIFICATION);
+    unsigned type = (unsigned)(q >> 12) & 0xF;
+    if (type != VMX_APIC_LINEAR_READ && type != VMX_APIC_LINEAR_WRITE) {
+        char what[160];
+        snprintf(what, sizeof what, "APIC-access exit of type %u (%s) at "
+                 "offset %#x: L0 emulates only the data reads and writes "
+                 "of instructions (types 0, 1)", type,
+                 type == VMX_APIC_LINEAR_FETCH ? "instruction fetch"
+                 : type == VMX_APIC_LINEAR_EVENT ? "event delivery"
+                                                 : "guest-physical access",
+                 (unsigned)(q & 0xFFF));
+        return stop(h, STOP_INTERNAL, what);
+    }
+    vmx_apic_access_pass(h->c, field(h, VMCS_IDX_GUEST_RIP));
+    return HV_RESUME;
+}
+
 /* The bits VMX keeps set in the real CR0/CR4 (SDM Vol. 3C 24.8), which
  * L0 owns in every VMCS's guest/host mask. */
 static uint64_t l0_cr_bits(unsigned cr)
@@ -508,6 +537,7 @@ static const hv_handler handlers[VMX_EXIT_REASON_LIMIT] = {
     [VMX_EXIT_RDMSR] = handle_rdmsr,
     [VMX_EXIT_WRMSR] = handle_wrmsr,
     [VMX_EXIT_EPT_VIOLATION] = handle_ept_violation,
+    [VMX_EXIT_APIC_ACCESS] = handle_apic_access,
     [VMX_EXIT_XSETBV] = handle_xsetbv,
 };
 

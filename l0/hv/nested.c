@@ -23,9 +23,16 @@
 #include "vmx/exit_cond.h"
 #include "vmx/vmcs.h"
 
-/* The capability MSRs L1 reads: the hardware's, without VMCS shadowing
- * (L0 does not shadow L1's own VMCS accesses for L2; Turtles does not
- * either), and IA32_FEATURE_CONTROL locked with VMX on outside SMX. */
+/* The secondary controls L1 does not get: VMCS shadowing (L0 does not
+ * shadow L1's own VMCS accesses for L2; Turtles does not either) and
+ * "virtualize APIC accesses" (L0 would have to merge vmcs12's
+ * APIC-access address through EPT01 and reflect reason 44: not done,
+ * so L1 sees the control as one the CPU lacks). */
+#define L1_HIDDEN_PROC2                                                       \
+    ((uint64_t)(PROC2_VMCS_SHADOWING | PROC2_VIRT_APIC_ACCESSES) << 32)
+
+/* The capability MSRs L1 reads: the hardware's, without L1_HIDDEN_PROC2,
+ * and IA32_FEATURE_CONTROL locked with VMX on outside SMX. */
 bool nested_read_msr(struct hv *h, uint32_t msr, uint64_t *value)
 {
     (void)h;
@@ -36,7 +43,7 @@ bool nested_read_msr(struct hv *h, uint32_t msr, uint64_t *value)
     if (!vmx_cap_read(msr, value))
         return false;
     if (msr == MSR_IA32_VMX_PROCBASED_CTLS2)
-        *value &= ~((uint64_t)PROC2_VMCS_SHADOWING << 32);
+        *value &= ~L1_HIDDEN_PROC2;
     return true;
 }
 
@@ -396,7 +403,7 @@ static const struct vmx_check_caps *l1_caps(void)
     static bool ready;
     if (!ready) {
         vmx_check_caps_default(&caps);
-        caps.controls[VMX_CTL_PROC2] &= ~((uint64_t)PROC2_VMCS_SHADOWING << 32);
+        caps.controls[VMX_CTL_PROC2] &= ~L1_HIDDEN_PROC2;
         ready = true;
     }
     return &caps;

@@ -4,6 +4,7 @@
  * off. Paging off in VMX non-root operation needs "unrestricted guest",
  * which needs EPT. */
 #include "cpu/cpu.h"
+#include "dev/lapic.h"
 #include "hv/hv.h"
 #include "vmx/caps.h"
 #include "vmx/controls.h"
@@ -128,9 +129,13 @@ void hv_vmcs01_setup(struct hv *h)
  *   GS_BASE and the SYSENTER MSRs through, so WRMSR of IA32_SYSENTER_CS
  *   does not exit; L0 cannot emulate every MSR on the guest's behalf
  *   (several live in vmcs01), so the other MSRs stay passed as well.
- * Not modeled: the APIC-access page (this CPU has no "virtualize APIC
- * accesses"), so xAPIC MMIO still reaches the local APIC without an
- * exit. */
+ * - "Virtualize APIC accesses" with the APIC-access page at the xAPIC's
+ *   default base (KVM's flexpriority, with the page mapped at
+ *   0xFEE00000 in guest-physical space): EPT01 maps that address to the
+ *   machine's local APIC (handle_ept_violation), so every xAPIC MMIO
+ *   access exits with reason 44 and L0 carries it out against the local
+ *   APIC (handle_apic_access). A guest that moves its APIC with
+ *   IA32_APIC_BASE reaches it without exits, as under KVM 2.6.35. */
 int hv_use_kvm_traps(struct hv *h, uint32_t exception_bitmap)
 {
     struct vmcs *v = &h->vmcs01;
@@ -146,6 +151,11 @@ int hv_use_kvm_traps(struct hv *h, uint32_t exception_bitmap)
                     CR4_OSXMMEXCPT | CR4_PGE));
     set(v, VMCS_IDX_CR4_READ_SHADOW,
         h->c->cr4 & vmcs_get(v, VMCS_IDX_CR4_MASK));
+    set(v, VMCS_IDX_PROC_CONTROLS2,
+        control(VMX_CTL_PROC2,
+                (uint32_t)vmcs_get(v, VMCS_IDX_PROC_CONTROLS2) |
+                    PROC2_VIRT_APIC_ACCESSES));
+    set(v, VMCS_IDX_APIC_ACCESS_ADDR, LAPIC_DEFAULT_BASE);
     hv_set_exception_bitmap(h, exception_bitmap);
     return hv_ept_unmap_ram(h);
 }

@@ -59,7 +59,10 @@ static const struct control_caps controls[] = {
     },
     [VMX_CTL_PROC2] = {
         MSR_IA32_VMX_PROCBASED_CTLS2, 0, 0, 0,
-        PROC2_EPT
+        PROC2_VIRT_APIC_ACCESSES       /* every access exits: without a
+                                          TPR shadow none is virtualized
+                                          (apic_access.c) */
+            | PROC2_EPT
             | PROC2_DESC_TABLE_EXITING /* LGDT ... STR exits: issue 4 */
             | PROC2_RDTSCP             /* the CPU has RDTSCP; without this
                                           control it raises #UD in a guest */
@@ -68,7 +71,8 @@ static const struct control_caps controls[] = {
             | PROC2_UNRESTRICTED_GUEST /* issue 4; the CPU still cannot run
                                           real mode (docs/emulator.md) */
             | PROC2_VMCS_SHADOWING,    /* the optimization under study */
-        /* not: APIC virtualization (bits 0, 4, 8, 9), PAUSE-loop exiting,
+        /* not: the rest of APIC virtualization (bits 4, 8, 9: they need
+         * the TPR shadow), PAUSE-loop exiting,
          * RDRAND/RDSEED exiting and INVPCID (the CPU has none of those
          * instructions), VM functions, ENCLS, PML, #VE, XSAVES (the CPU
          * has XSAVE but not XSAVES/XRSTORS), TSC scaling */

@@ -1,9 +1,9 @@
 /* VMX capability MSRs (SDM Vol. 3D Appendix A) of a Haswell-like CPU that
  * offers exactly what this emulator implements: EPT (4-level, 2M and 1G
  * pages, A/D flags, execute-only), VPID, unrestricted guest, VMCS
- * shadowing, the VMX-preemption timer. No posted interrupts, no APIC
- * virtualization (not even the TPR shadow), no PML, no VM functions, no
- * monitor trap flag. caps.c says for each allowed-1 control why it is
+ * shadowing, the VMX-preemption timer, "virtualize APIC accesses". No
+ * posted interrupts, no other APIC virtualization (not even the TPR
+ * shadow), no PML, no VM functions, no monitor trap flag. caps.c says for each allowed-1 control why it is
  * there. */
 #ifndef L0_VMX_CAPS_H
 #define L0_VMX_CAPS_H

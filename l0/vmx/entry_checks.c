@@ -137,8 +137,10 @@ static const struct {
     {VMCS_IDX_MSR_BITMAP, 0, PROC_USE_MSR_BITMAPS},
     {VMCS_IDX_VMREAD_BITMAP_ADDR, 1, PROC2_VMCS_SHADOWING},
     {VMCS_IDX_VMWRITE_BITMAP_ADDR, 1, PROC2_VMCS_SHADOWING},
+    {VMCS_IDX_APIC_ACCESS_ADDR, 1, PROC2_VIRT_APIC_ACCESSES},
 };
-enum { PAGE_IO_A, PAGE_IO_B, PAGE_MSR, PAGE_VMREAD, PAGE_VMWRITE };
+enum { PAGE_IO_A, PAGE_IO_B, PAGE_MSR, PAGE_VMREAD, PAGE_VMWRITE,
+       PAGE_APIC_ACCESS };
 
 static bool control_page_address_ok(const struct ectx *c, int arg)
 {
@@ -157,6 +159,24 @@ static bool nmi_window_needs_virtual_nmis(const struct ectx *c, int arg)
 {
     (void)arg;
     return (c->pin & PIN_VIRTUAL_NMIS) || !(c->proc & PROC_NMI_WINDOW_EXITING);
+}
+
+/* The APIC-virtualization controls that act on the virtual-APIC page
+ * need "use TPR shadow"; x2APIC virtualization excludes the APIC-access
+ * page, which virtualizes the xAPIC's MMIO (27.2.1.1). */
+static bool apic_virtualization_needs_tpr_shadow(const struct ectx *c, int arg)
+{
+    (void)arg;
+    return (c->proc & PROC_TPR_SHADOW) ||
+           !(c->proc2 & (PROC2_VIRT_X2APIC | PROC2_APIC_REGISTER_VIRT |
+                         PROC2_VIRT_INTR_DELIVERY));
+}
+
+static bool x2apic_excludes_apic_accesses(const struct ectx *c, int arg)
+{
+    (void)arg;
+    return !(c->proc2 & PROC2_VIRT_X2APIC) ||
+           !(c->proc2 & PROC2_VIRT_APIC_ACCESSES);
 }
 
 static bool vpid_nonzero(const struct ectx *c, int arg)
@@ -330,6 +350,13 @@ static const struct rule control_rules[] = {
       "virtual NMIs without NMI exiting", "27.2.1.1"),
     C(nmi_window_needs_virtual_nmis, 0,
       "NMI-window exiting without virtual NMIs", "27.2.1.1"),
+    C(apic_virtualization_needs_tpr_shadow, 0, "virtualize x2APIC mode, "
+      "APIC-register virtualization or virtual-interrupt delivery without "
+      "use TPR shadow", "27.2.1.1"),
+    C(x2apic_excludes_apic_accesses, 0, "virtualize x2APIC mode with "
+      "virtualize APIC accesses", "27.2.1.1"),
+    C(control_page_address_ok, PAGE_APIC_ACCESS, "APIC-access address: not "
+      "4 KiB aligned or beyond MAXPHYADDR", "27.2.1.1"),
     C(vpid_nonzero, 0, "VPID 0 with enable VPID", "27.2.1.1"),
     C(eptp_valid, EPTP_BAD_MEMORY_TYPE,
       "EPTP: memory type not offered by IA32_VMX_EPT_VPID_CAP", "27.2.1.1"),

@@ -24,10 +24,9 @@
  * best failed there, as KVM does, since the SDM leaves it undefined).
  *
  * Not checked, and why:
- * - Controls this CPU does not offer (caps.h): TPR shadow and APIC
- *   virtualization (virtual-APIC and APIC-access addresses, TPR
- *   threshold, x2APIC/APIC-register/virtual-interrupt-delivery
- *   relations), posted interrupts, PML, VM functions and the EPTP list,
+ * - Controls this CPU does not offer (caps.h): TPR shadow and the APIC
+ *   virtualization beyond "virtualize APIC accesses" (virtual-APIC
+ *   address, TPR threshold), posted interrupts, PML, VM functions and the EPTP list,
  *   EPT-violation #VE, mode-based execute control, sub-page write
  *   permissions, ENCLS/ENCLV exiting, tertiary and secondary VM-exit
  *   controls, entry to SMM and dual-monitor treatment, and the

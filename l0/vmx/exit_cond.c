@@ -234,6 +234,28 @@ bool vmx_exception_exits(uint32_t exception_bitmap, unsigned vector,
 }
 
 /* SDM Appendix C, Table C-1. Numbers left out are not defined. */
+/* SDM 28.2.1 Table 28-6 and 29.4.1: a linear access during event
+ * delivery is type 3 whatever its direction; a guest-physical access is
+ * 10 during event delivery and 15 otherwise. */
+enum vmx_apic_access_type vmx_apic_access_type(bool linear, bool write,
+                                               bool fetch, bool delivering)
+{
+    if (!linear)
+        return delivering ? VMX_APIC_PHYS_EVENT : VMX_APIC_PHYS_INSN;
+    if (delivering)
+        return VMX_APIC_LINEAR_EVENT;
+    if (fetch)
+        return VMX_APIC_LINEAR_FETCH;
+    return write ? VMX_APIC_LINEAR_WRITE : VMX_APIC_LINEAR_READ;
+}
+
+uint64_t vmx_apic_access_qualification(enum vmx_apic_access_type type,
+                                       unsigned offset)
+{
+    bool linear = type <= VMX_APIC_LINEAR_EVENT;
+    return (uint64_t)(linear ? offset & 0xFFF : 0) | (uint64_t)type << 12;
+}
+
 static const char *const exit_reason_names[VMX_EXIT_REASON_LIMIT] = {
     [VMX_EXIT_EXCEPTION_NMI] = "exception or NMI",
     [VMX_EXIT_EXTERNAL_INTERRUPT] = "external interrupt",

@@ -124,6 +124,31 @@ bool vmx_exception_exits(uint32_t exception_bitmap, unsigned vector,
                          uint32_t pfec, uint32_t pfec_mask,
                          uint32_t pfec_match);
 
+/* ---- APIC accesses (SDM 29.4 "Virtualizing Memory-Mapped APIC
+ * Accesses", 28.2.1 Table 28-6) ---- */
+
+/* The access types of Table 28-6, qualification bits 15:12. */
+enum vmx_apic_access_type {
+    VMX_APIC_LINEAR_READ = 0,     /* data read during instruction execution */
+    VMX_APIC_LINEAR_WRITE = 1,    /* data write during instruction execution */
+    VMX_APIC_LINEAR_FETCH = 2,    /* instruction fetch */
+    VMX_APIC_LINEAR_EVENT = 3,    /* read or write during event delivery */
+    VMX_APIC_PHYS_EVENT = 10,     /* guest-physical, during event delivery */
+    VMX_APIC_PHYS_INSN = 15,      /* guest-physical, fetch or execution */
+};
+
+/* The type of one access to the APIC-access page: a linear access (its
+ * read, write or fetch) or a guest-physical one (a paging-structure
+ * reference, 29.4.6), during event delivery or not. */
+enum vmx_apic_access_type vmx_apic_access_type(bool linear, bool write,
+                                               bool fetch, bool delivering);
+
+/* The exit qualification (Table 28-6): the page offset of a linear
+ * access in bits 11:0 (0 for a guest-physical one, where the SDM leaves
+ * them undefined) and the type in bits 15:12. */
+uint64_t vmx_apic_access_qualification(enum vmx_apic_access_type type,
+                                       unsigned offset);
+
 /* ---- Basic exit reasons (SDM Appendix C) ---- */
 
 enum vmx_exit_reason {

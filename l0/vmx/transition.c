@@ -54,6 +54,10 @@ static void cache_controls(struct cpu *c, const struct vmcs *v)
     x->exit_ctls = (uint32_t)vmcs_get(v, VMCS_IDX_EXIT_CONTROLS);
     x->entry_ctls = (uint32_t)vmcs_get(v, VMCS_IDX_ENTRY_CONTROLS);
     x->ept = x->proc2 & PROC2_EPT;
+    /* ~0 has bits 11:0 set, so it never equals a page address. */
+    x->apic_access_page = (x->proc2 & PROC2_VIRT_APIC_ACCESSES)
+                              ? vmcs_get(v, VMCS_IDX_APIC_ACCESS_ADDR)
+                              : ~0ull;
     x->vpid = (x->proc2 & PROC2_VPID) ? (uint16_t)vmcs_get(v, VMCS_IDX_VPID)
                                       : 0;
     x->tsc_offset = (x->proc & PROC_TSC_OFFSETTING)
@@ -184,6 +188,7 @@ static struct vmx_tlb_context tlb_context(const struct cpu *c)
     return (struct vmx_tlb_context){
         .cr0 = c->cr0, .cr3 = c->cr3, .cr4 = c->cr4, .efer = c->efer,
         .eptp = c->vmx.ept_cfg.eptp, .proc2 = c->vmx.proc2,
+        .apic_access_page = c->vmx.apic_access_page,
         .vpid = c->vmx.vpid, .ept = c->vmx.ept,
         .data_breakpoints = c->dbg.data_armed};
 }
@@ -193,7 +198,8 @@ static bool same_context(const struct vmx_tlb_context *a,
 {
     return a->cr0 == b->cr0 && a->cr3 == b->cr3 && a->cr4 == b->cr4 &&
            a->efer == b->efer && a->eptp == b->eptp &&
-           a->proc2 == b->proc2 && a->vpid == b->vpid && a->ept == b->ept &&
+           a->proc2 == b->proc2 &&
+           a->apic_access_page == b->apic_access_page && a->vpid == b->vpid && a->ept == b->ept &&
            a->data_breakpoints == b->data_breakpoints;
 }
 
@@ -472,6 +478,7 @@ void vmx_vmexit(struct cpu *c)
     struct vmx_exit_request r = x->request;
     x->request.pending = false;
     x->string_io_pass = false;
+    x->apic_pass = false;
     c->exc.raised = false;
     struct vmx_tlb_context guest = tlb_context(c);
 

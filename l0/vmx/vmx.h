@@ -74,6 +74,15 @@ struct vmx_cpu {
      * cleared when used and at every VM exit. */
     bool string_io_pass;
     uint64_t string_io_pass_rip;
+    /* "Virtualize APIC accesses" (SDM Vol. 3C 29.4): the APIC-access
+     * page's physical address, cached at VM entry (~0 with the control
+     * 0). L0's handler of an APIC-access exit lets the instruction at
+     * apic_pass_rip access the page once it resumes, as the first
+     * instruction it completes (apic_pass_insns is c->insns then):
+     * apic_access.c; cleared at every VM exit. */
+    uint64_t apic_access_page;
+    bool apic_pass;
+    uint64_t apic_pass_rip, apic_pass_insns;
     /* The entry checks remembered per VMCS (vmcs01 and vmcs02 under
      * nesting): transition.c, vmx_check_entry_incremental. */
     struct vmx_entry_memo {
@@ -90,6 +99,7 @@ struct vmx_cpu {
     struct vmx_tlb_context {
         uint64_t cr0, cr3, cr4, efer, eptp;
         uint32_t proc2;
+        uint64_t apic_access_page;
         uint16_t vpid;
         bool ept;
         bool data_breakpoints; /* armed: watched pages have no host pointer */
@@ -156,6 +166,30 @@ bool vmx_iret_unblocks_nmi(struct cpu *c);
 
 /* A triple fault in non-root operation exits (reason 2). */
 void vmx_triple_fault(struct cpu *c);
+
+/* ---- apic_access.c ---- */
+
+/* Whether physical address pa is on the APIC-access page of the current
+ * VMCS ("virtualize APIC accesses" 1). */
+static inline bool vmx_on_apic_access_page(const struct vmx_cpu *x,
+                                           uint64_t pa)
+{
+    return x->nonroot && (pa & ~0xFFFull) == x->apic_access_page;
+}
+
+/* An access that translated (through EPT, if on) to the APIC-access
+ * page: the linear access to `linear` (linear true) or the guest-
+ * physical access to gpa of a paging-structure walk; ept_access is the
+ * EPT access kind (ept.h). True if it may go on: L0 let this instruction
+ * through (vmx_apic_access_pass). Otherwise the APIC-access VM exit is
+ * pending (SDM Vol. 3C 29.4.2, 29.4.3: without "use TPR shadow" every
+ * access exits) and false comes back. */
+bool vmx_apic_access(struct cpu *c, bool linear, uint64_t linear_addr,
+                     uint64_t gpa, unsigned ept_access);
+
+/* L0, handling an APIC-access exit, lets the instruction at the guest's
+ * RIP make its accesses to the page when it runs next, once. */
+void vmx_apic_access_pass(struct cpu *c, uint64_t rip);
 
 /* ---- shadow_access.c ---- */
 

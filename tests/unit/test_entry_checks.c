@@ -289,6 +289,17 @@ static void caps_mtf(struct vmcs *v, struct vmx_check_env *e)
     e->caps = &caps;
 }
 
+/* A CPU offering the TPR shadow and the x2APIC-mode control, which this
+ * one does not (caps.c), for the rules that relate them to the
+ * APIC-access page (27.2.1.1). */
+static void caps_apic_virt(struct vmcs *v, struct vmx_check_env *e)
+{
+    (void)v;
+    caps.controls[VMX_CTL_PROC] |= BIT(21 + 32);
+    caps.controls[VMX_CTL_PROC2] |= BIT(4 + 32);
+    e->caps = &caps;
+}
+
 static void caps_no_ept_ad(struct vmcs *v, struct vmx_check_env *e)
 {
     (void)v;
@@ -417,8 +428,8 @@ static const struct ecase cases[] = {
      {{OR, F(PROC_CONTROLS), BIT(27)}},
      CTL("primary processor-based controls: a bit not allowed by "
          "IA32_VMX_TRUE_PROCBASED_CTLS")},
-    {"virtualize APIC accesses (not offered)", NULL,
-     {{OR, F(PROC_CONTROLS2), BIT(0)}},
+    {"APIC-register virtualization (not offered)", NULL,
+     {{OR, F(PROC_CONTROLS2), BIT(8)}},
      CTL("secondary processor-based controls: a bit not allowed by "
          "IA32_VMX_PROCBASED_CTLS2")},
     {"secondary controls ignored when not activated", NULL,
@@ -451,6 +462,36 @@ static const struct ecase cases[] = {
      CTL("NMI-window exiting without virtual NMIs")},
     {"NMI-window exiting with virtual NMIs", NULL,
      {{OR, F(PROC_CONTROLS), BIT(22)}}, PASSES},
+    /* "Virtualize APIC accesses" (bit 0): the APIC-access address. */
+    {"APIC-access address unaligned", NULL,
+     {{OR, F(PROC_CONTROLS2), BIT(0)},
+      {PUT, F(APIC_ACCESS_ADDR), 0xFEE00000 | 0x80}},
+     CTL("APIC-access address: not 4 KiB aligned or beyond MAXPHYADDR")},
+    {"APIC-access address beyond MAXPHYADDR", NULL,
+     {{OR, F(PROC_CONTROLS2), BIT(0)}, {PUT, F(APIC_ACCESS_ADDR), BIT(45)}},
+     CTL("APIC-access address: not 4 KiB aligned or beyond MAXPHYADDR")},
+    {"APIC-access address at the xAPIC's page", NULL,
+     {{OR, F(PROC_CONTROLS2), BIT(0)},
+      {PUT, F(APIC_ACCESS_ADDR), 0xFEE00000}},
+     PASSES},
+    {"APIC-access address unchecked without the control", NULL,
+     {{PUT, F(APIC_ACCESS_ADDR), ~0ull}}, PASSES},
+    {"virtualize x2APIC mode (not offered)", NULL,
+     {{OR, F(PROC_CONTROLS2), BIT(4)}},
+     CTL("secondary processor-based controls: a bit not allowed by "
+         "IA32_VMX_PROCBASED_CTLS2")},
+    {"virtualize x2APIC mode without use TPR shadow", caps_apic_virt,
+     {{OR, F(PROC_CONTROLS2), BIT(4)}},
+     CTL("virtualize x2APIC mode, APIC-register virtualization or "
+         "virtual-interrupt delivery without use TPR shadow")},
+    {"virtualize x2APIC mode with use TPR shadow", caps_apic_virt,
+     {{OR, F(PROC_CONTROLS2), BIT(4)}, {OR, F(PROC_CONTROLS), BIT(21)}},
+     PASSES},
+    {"virtualize x2APIC mode and APIC accesses", caps_apic_virt,
+     {{OR, F(PROC_CONTROLS2), BIT(4) | BIT(0)},
+      {OR, F(PROC_CONTROLS), BIT(21)},
+      {PUT, F(APIC_ACCESS_ADDR), 0xFEE00000}},
+     CTL("virtualize x2APIC mode with virtualize APIC accesses")},
     {"VPID 0", NULL, {{PUT, F(VPID), 0}}, CTL("VPID 0 with enable VPID")},
     {"VPID 0 without enable VPID", NULL,
      {{PUT, F(VPID), 0}, {CLR, F(PROC_CONTROLS2), BIT(5)}}, PASSES},

@@ -38,7 +38,7 @@ enum {
     R_HLT = 12, R_INVD = 13, R_INVLPG = 14, R_RDPMC = 15, R_RDTSC = 16, R_VMCALL = 18,
     R_VMREAD = 23, R_VMWRITE = 25, R_CR = 28, R_DR = 29, R_IO = 30,
     R_RDMSR = 31, R_WRMSR = 32, R_BAD_GUEST = 33, R_PAUSE = 40,
-    R_GDTR_IDTR = 46, R_EPT_VIOLATION = 48, R_EPT_MISCONFIG = 49,
+    R_APIC_ACCESS = 44, R_GDTR_IDTR = 46, R_EPT_VIOLATION = 48, R_EPT_MISCONFIG = 49,
     R_RDTSCP = 51, R_PREEMPTION = 52, R_WBINVD = 54,
 };
 
@@ -1129,6 +1129,108 @@ static void test_ept_exits(void **state)
     }
 }
 
+/* ---- "Virtualize APIC accesses" (SDM Vol. 3C 29.4) ---- */
+
+/* APIC-access qualification (Table 28-6): page offset 11:0 for linear
+ * accesses, access type 15:12. */
+#define APICQ(type, offset) ((uint64_t)(type) << 12 | (offset))
+enum { A_READ = 0, A_WRITE = 1, A_EVENT = 3, A_PHYS_INSN = 15 };
+#define P2_APIC_ACCESSES BIT(0)
+#define APIC_PAGE 0x60000ull /* a host page the EPT can map DATA to */
+
+struct apic_case {
+    const char *name;
+    uint64_t apic_page;   /* the APIC-access address */
+    uint64_t data_to;     /* the host page EPT maps DATA to */
+    const char *code;
+    size_t code_len;
+    uint64_t rsp;
+    uint32_t reason;
+    uint64_t qual, gpa;
+    uint32_t vectoring;
+};
+
+/* Guest code reads or writes RBX = ALIAS_LIN + 0x30 (guest paging ->
+ * DATA, EPT -> data_to). The APIC-access address is compared with the
+ * address after EPT (29.4): the page DATA maps to, not DATA. Without a
+ * TPR shadow every access exits (29.4.2, 29.4.3), fault-like. */
+static const struct apic_case apic_cases[] = {
+    {"read", DATA, DATA, CODE_OF("\x8b\x0b"), STACK, R_APIC_ACCESS,
+     APICQ(A_READ, 0x30), 0, 0},
+    {"write", DATA, DATA, CODE_OF("\x89\x03"), STACK, R_APIC_ACCESS,
+     APICQ(A_WRITE, 0x30), 0, 0},
+    {"read-modify-write", DATA, DATA, CODE_OF("\x01\x03"), STACK,
+     R_APIC_ACCESS, APICQ(A_WRITE, 0x30), 0, 0},
+    {"host page after EPT", APIC_PAGE, APIC_PAGE, CODE_OF("\x8b\x0b"), STACK,
+     R_APIC_ACCESS, APICQ(A_READ, 0x30), 0, 0},
+    {"guest-physical page alone does not exit", DATA, APIC_PAGE,
+     CODE_OF("\x8b\x0b\x0f\xa2"), STACK, R_CPUID, 0, 0, 0},
+    /* A guest paging-structure entry on the page (the PT read to fetch
+     * the first instruction): a guest-physical access, 29.4.6. */
+    {"paging-structure walk", PT, DATA, CODE_OF("\x8b\x0b"), STACK,
+     R_APIC_ACCESS, APICQ(A_PHYS_INSN, 0), PT + 8 * (CODE >> 12), 0},
+    /* INT3 pushes its frame onto a stack in the page: event delivery. */
+    {"event delivery", DATA, DATA, CODE_OF("\xcc"), DATA + 0x100,
+     R_APIC_ACCESS, APICQ(A_EVENT, 0x100 - 8), 0, INFO(T_SW_EXCEPTION, 3)},
+};
+
+static void apic_setup(const struct apic_case *k)
+{
+    machine_up();
+    poke64(EPT_PT + 8 * (DATA >> 12), EPT_LEAF(k->data_to, EPT_RWX));
+    set_bits(F(PROC_CONTROLS2), P2_APIC_ACCESSES);
+    set(F(APIC_ACCESS_ADDR), k->apic_page);
+    set(F(GUEST_RSP), k->rsp);
+    load_code(k->code, k->code_len);
+    enter(k->name);
+    c->gpr[RBX] = ALIAS_LIN + 0x30;
+    c->gpr[RCX] = 0x1111;
+}
+
+static void test_apic_access_exits(void **state)
+{
+    (void)state;
+    for (size_t n = 0; n < N(apic_cases); n++) {
+        const struct apic_case *k = &apic_cases[n];
+        apic_setup(k);
+        uint64_t insns = c->insns;
+        expect_eq(k->name, "exit reason", run_to_exit(k->name), k->reason);
+        if (k->reason == R_APIC_ACCESS) {
+            expect_eq(k->name, "qualification", get(F(EXIT_QUALIFICATION)),
+                      k->qual);
+            expect_eq(k->name, "guest RIP", get(F(GUEST_RIP)), AT(0));
+            expect_eq(k->name, "instructions retired", c->insns, insns);
+            expect_eq(k->name, "RCX", c->gpr[RCX], 0x1111);
+            expect_eq(k->name, "IDT-vectoring info",
+                      get(F(IDT_VECTORING_INFO)), k->vectoring);
+            if (k->gpa)
+                expect_eq(k->name, "guest-physical address",
+                          get(F(GUEST_PHYSICAL_ADDR)), k->gpa);
+        }
+        machine_down();
+    }
+}
+
+/* L0's pass (vmx_apic_access_pass) lets the instruction it resumes at
+ * access the page once: the read completes from memory, and the same
+ * read met next exits again. */
+static void test_apic_access_pass_covers_one_instruction(void **state)
+{
+    (void)state;
+    const struct apic_case k = {"pass", DATA, DATA,
+                                CODE_OF("\x8b\x0b\x8b\x0b"), STACK, 0, 0,
+                                0, 0};
+    apic_setup(&k);
+    poke64(DATA + 0x30, 0xABCD);
+    expect_eq("pass", "exit reason", run_to_exit("pass"), R_APIC_ACCESS);
+    vmx_apic_access_pass(c, get(F(GUEST_RIP)));
+    enter("pass");
+    expect_eq("pass", "exit reason", run_to_exit("pass"), R_APIC_ACCESS);
+    expect_eq("pass", "guest RIP", get(F(GUEST_RIP)), AT(2));
+    expect_eq("pass", "RCX", c->gpr[RCX], 0xABCD);
+    machine_down();
+}
+
 /* The 2D walk: the first fetch after VM entry (the TLB is empty) walks
  * four guest levels, each entry's guest-physical address and then the
  * page's through a four-level EPT walk: 5 x 4 EPT entries. */
@@ -2191,6 +2293,8 @@ int main(void)
         TABLE(test_idt_vectoring),
         TABLE(test_nested_page_fault_exits),
         TABLE(test_ept_exits),
+        TABLE(test_apic_access_exits),
+        TABLE(test_apic_access_pass_covers_one_instruction),
         T(test_ept_walk_references),
         T(test_modeled_tlb_2d_walk_without_vpid),
         T(test_modeled_tlb_2d_walk_with_vpid),
