@@ -34,6 +34,8 @@ struct cost_profile {
                                L2 exit reflected to it (cache pollution) */
     uint32_t l1_pollution;  /* nested: L1's misses caused by L0's work in
                                an episode, per mille of L0's cycles */
+    uint32_t l1_merge_field; /* nested: L1's misses per field L0's merge
+                                copies from vmcs12 into vmcs02 */
 };
 
 /* Gives the CPU's modeled TLB the profile's MMU costs. */

@@ -40,6 +40,8 @@ static const struct cost_field {
      NULL},
     {"l1_pollution", offsetof(struct cost_profile, l1_pollution), 0, 1000000,
      "per mille of L0's cycles, at most 1000 times them"},
+    {"l1_merge_field", offsetof(struct cost_profile, l1_merge_field), 0,
+     UINT32_MAX, NULL},
 };
 enum { FIELD_COUNT = sizeof cost_fields / sizeof cost_fields[0] };
 

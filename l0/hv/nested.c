@@ -501,6 +501,10 @@ enum nested_entry nested_vmentry(struct hv *h, bool launch, uint32_t *error)
                                         full ? NULL : h->nested.dirty);
     *stats_counter(&h->stats, "vmcs02_fields_copied") += n.copied;
     hv_charge(h, NESTED_L0, (uint64_t)n.copied * h->cost->merge_field);
+    /* The merge's footprint: each field read from vmcs12 (in L1's memory)
+     * and written to vmcs02 takes cache lines L1's handler then misses
+     * (docs/cost-model.md, Charging). */
+    hv_charge(h, NESTED_L1, (uint64_t)n.copied * h->cost->l1_merge_field);
     hv_step(h, (struct trace_step){
                    .kind = STEP_MERGE, .has_value = 1, .value = n.copied,
                    .cycles = (uint64_t)n.copied * h->cost->merge_field,
