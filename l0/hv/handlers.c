@@ -24,6 +24,7 @@ enum {
     INTR_HAS_ERROR = 1u << 11,
     INTR_TYPE_HW_EXCEPTION = 3u << 8,
     INTR_BLOCK_STI_MOVSS = 3,
+    ACTIVITY_HLT = 1, /* guest activity state (SDM Vol. 3C 25.4.2) */
     MSR_FEATURE_CONTROL = 0x3A,
 };
 
@@ -225,8 +226,16 @@ static enum hv_action handle_io(struct hv *h)
     return HV_RESUME;
 }
 
-/* HLT: nothing runs until the next timer event, so time jumps there;
- * the interrupt then arrives as an external-interrupt exit. An NMI wakes
+/* HLT: the guest waits, halted, until an event is delivered to it (SDM
+ * Vol. 2A "HLT"): vmcs01 enters it in the HLT activity state (SDM Vol.
+ * 3C 25.4.2), where the CPU waits as in bare mode, time jumping from
+ * event to event and each wake-up counting against --max-insns; an
+ * interrupt comes as an external-interrupt exit, and its injection
+ * makes the guest active again (hv.c prepare_entry). Resuming it active
+ * at the next timer event instead ran the code after HLT even when that
+ * event delivered nothing (its IRQ masked at the 8259), where bare mode
+ * stays halted. L2 (vmcs02, an exit only L0's additions to it caused)
+ * still resumes at the next timer event. An NMI wakes
  * the guest whatever IF says (SDM Vol. 2A "HLT", Vol. 3A 7.7); vmcs01
  * does not exit on NMIs, so the CPU delivers it once the guest runs: one
  * that waits, or one the next platform event brings through LINT0. */
@@ -248,6 +257,10 @@ static enum hv_action handle_hlt(struct hv *h)
     if (next == UINT64_MAX)
         return stop(h, STOP_HALTED, "HLT with no timer armed: the guest "
                                     "would wait forever");
+    if (h->cur == &h->vmcs01) {
+        vmcs_set(h->cur, VMCS_IDX_GUEST_ACTIVITY_STATE, ACTIVITY_HLT);
+        return HV_RESUME;
+    }
     if (next > c->cycles)
         c->cycles = next;
     return HV_RESUME;

@@ -22,6 +22,10 @@ def mov_ecx(v): return b"\xb9" + v.to_bytes(4, "little")
 def mov_esi(v): return b"\xbe" + v.to_bytes(4, "little")
 CLD = b"\xfc"
 REP_LODSB = b"\xf3\xac"
+# The PIT's counter 0 periodic (mode 2, count 65536), every IRQ masked
+# at the 8259.
+MASKED_PIT = b"\xb0\x34\xe6\x43" + b"\xb0\x00\xe6\x40\xe6\x40" + \
+    b"\xb0\xff\xe6\x21"
 
 
 
@@ -173,10 +177,15 @@ CASES = [
     # nothing is delivered, so time runs on while nothing retires; the
     # wake-ups count against the limit.
     ("HLT under a masked periodic timer stops at --max-insns",
-     b"\xb0\x34\xe6\x43" +                  # counter 0, LSB+MSB, mode 2
-     b"\xb0\x00\xe6\x40\xe6\x40" +          # count 65536
-     b"\xb0\xff\xe6\x21" +                  # mask every IRQ at the 8259
+     MASKED_PIT +
      b"\xfb\xf4\xeb\xfd",                    # sti; hlt; jmp hlt
+     ["--max-insns", "1000"], EXIT_INSN_LIMIT),
+    # The same without the loop: nothing is delivered, so the CPU stays
+    # halted and never runs the exit after HLT. Single mode resumed the
+    # guest after HLT at each timer event (status 1).
+    ("HLT under a masked periodic timer stays halted",
+     MASKED_PIT +
+     b"\xfb\xf4" + mov_al(1) + OUT_F4,        # sti; hlt; exit 1
      ["--max-insns", "1000"], EXIT_INSN_LIMIT),
     # Found by guestfuzz (seed 20261202): L0 dropped the event whose
     # delivery an EPT violation interrupted (there, a data breakpoint).
