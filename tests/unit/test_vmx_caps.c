@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "hv/nested.h"
 #include "vmx/caps.h"
 #include "vmx/vmcs.h"
 
@@ -217,6 +218,20 @@ static void test_controls_valid(void **state)
     assert_int_equal(vmx_cap_controls(VMX_CTL_ENTRY), rd(0x490));
 }
 
+/* What L1 reads (hv/nested.c): the hardware's secondary controls without
+ * VMCS shadowing and "virtualize APIC accesses", which L0 does not
+ * virtualize for L1 (docs/nested.md "What L1 sees"); the rest as is. */
+static void test_l1_sees_no_apic_access_control(void **state)
+{
+    (void)state;
+    uint64_t l1 = 0, hw = rd(0x48B);
+    assert_true(nested_read_msr(NULL, 0x48B, &l1));
+    assert_true(allowed1(hw) & BIT(0));
+    assert_int_equal(allowed1(l1) & (BIT(0) | BIT(14)), 0);
+    assert_int_equal(allowed1(l1) | BIT(0) | BIT(14), allowed1(hw));
+    assert_int_equal(allowed0(l1), allowed0(hw));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_vmcs_enum_covers_every_field),
         cmocka_unit_test(test_ept_vpid_capabilities),
         cmocka_unit_test(test_controls_valid),
+        cmocka_unit_test(test_l1_sees_no_apic_access_control),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
