@@ -4,7 +4,7 @@ intercepts (l0/hv/vmcs01.c; docs/cost-model.md "Single level like KVM").
 The guest must not see them: every self-checking guest prints the same
 RESULT and DETAIL lines as under L0's default vmcs01, while the exits
 show that L0 did the work (CR accesses it completed, EPT01 filled on
-demand, exceptions it gave back). What L0 refuses to give back ends the
+demand, exceptions it gave back, xAPIC accesses it carried out). What L0 refuses to give back ends the
 run with a message, and the options are single-level only."""
 
 import os
@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import Report, arguments  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-EXCEPTION, CR_ACCESS, EPT_VIOLATION = 0, 28, 48
+EXCEPTION, CR_ACCESS, APIC_ACCESS, EPT_VIOLATION = 0, 28, 44, 48
 EXIT_BAD_USAGE = 64
 # Guests that check what they see of CR0/CR4, paging, exceptions, the FPU
 # and debug registers. Not here: `timer` (with the interrupt held by L0
@@ -87,6 +87,13 @@ def main():
         r.check(e.get(CR_ACCESS, 0) > 0 and e.get(EPT_VIOLATION, 0) > 0,
                 "paging: L0 completed CR writes and filled EPT01 on demand",
                 f"exits by reason: {e}")
+        # `nmi` sends itself NMIs through the xAPIC's ICR and checks
+        # they arrive: every access exits and L0 carries it out.
+        (_, _, _), db = got[("nmi", len(KVM))]
+        e = exits(db)
+        r.check(e.get(APIC_ACCESS, 0) > 0,
+                "nmi: its xAPIC accesses exit (APIC-access page) and L0 "
+                "carries them out", f"exits by reason: {e}")
         (s, pf, err), db = got[("paging", len(KVM_PF))]
         (_, plain, _), _ = got[("paging", 0)]
         e = exits(db)
