@@ -155,6 +155,17 @@ struct cpu {
     struct tlb_entry tlb_uncached; /* a translation the TLB may not keep */
     struct vmx_cpu vmx;            /* VMX: l0/vmx/vmx.h */
     uint64_t walk_refs;            /* paging-structure entries read */
+    /* The walk of the data access being made (mmu.c, page_access), in
+     * the modeled TLB's terms: when the model misses on the same page it
+     * takes these instead of walking again (tlb_charge.c). Host speed
+     * only: kept only when the second walk would read exactly what this
+     * one read, so the figures are the ones it would give. */
+    struct walk_memo {
+        bool valid, global;
+        unsigned refs;
+        uint64_t page;      /* linear address >> 12 */
+        uint64_t page_size; /* of the combined mapping, in bytes */
+    } walk_memo;
     /* Linear RIP -> decoded record, for 64-bit code: valid while neither
      * the TLB (tlb.generation) nor the decode cache (fetch_generation)
      * changed; CPL and mode changes flush the TLB generation too. */

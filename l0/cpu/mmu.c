@@ -277,7 +277,7 @@ static bool walk_tables(struct cpu *c, uint64_t lin, enum access acc,
 /* Sets accessed flags on every level and dirty on the leaf for writes
  * (SDM Vol. 3A 4.8). PAE PDPTEs have no accessed flag. */
 static bool set_accessed_dirty(struct cpu *c, struct walk *w, bool write,
-                               uint64_t lin)
+                               uint64_t lin, bool *wrote)
 {
     bool pae = !c->long_mode && (c->cr4 & CR4_PAE);
     for (int i = pae ? 1 : 0; i < w->levels; i++) {
@@ -295,12 +295,42 @@ static bool set_accessed_dirty(struct cpu *c, struct walk *w, bool write,
                         EPT_ORIGIN_GUEST_PAGING, lin, &pa, &perms))
             return false;
         phys_write(c, pa, w->entry_size, &e);
+        *wrote = true;
     }
     return true;
 }
 
+/* Keeps what a successful walk found in the modeled TLB's terms
+ * (cpu.h, walk_memo), when tlb_charge_walk() would read the same
+ * entries now and so count the same: it reads only RAM (a device's
+ * register may answer differently twice), nothing was written since
+ * the walk (no A/D flag of the guest's tables, and no EPT walk with
+ * accessed and dirty flags, whose writes could land in a table), and
+ * it is not PAE paging, whose PDPTE the model does not count. `refs`
+ * are the walk's references without those of the A/D updates. */
+static void walk_memo_keep(struct cpu *c, const struct walk *w,
+                           uint64_t lin, unsigned refs, bool wrote)
+{
+    bool paging = c->cr0 & CR0_PG, ept = c->vmx.nonroot && c->vmx.ept;
+    if (wrote || (paging && !c->long_mode && (c->cr4 & CR4_PAE)) ||
+        (ept && (c->vmx.ept_cfg.eptp & EPTP_AD_ENABLE)))
+        return;
+    for (int i = 0; i < w->levels; i++)
+        if (w->entry_pa[i] >= c->m->ram_size ||
+            w->entry_size > c->m->ram_size - w->entry_pa[i])
+            return;
+    /* Without paging the model sees one 1 GiB guest page (its walk). */
+    uint64_t guest_size = paging ? ~w->page_mask + 1 : 1ull << 30;
+    uint64_t ept_size = ept ? c->vmx.gpa_page_size : 1ull << 30;
+    c->walk_memo = (struct walk_memo){
+        .valid = true, .global = w->perm & TLB_GLOBAL, .refs = refs,
+        .page = lin >> 12,
+        .page_size = guest_size < ept_size ? guest_size : ept_size};
+}
+
+/* `memo`: keep the walk for the modeled TLB (walk_memo_keep). */
 static struct tlb_entry *translate(struct cpu *c, uint64_t lin,
-                                   enum access acc, bool user)
+                                   enum access acc, bool user, bool memo)
 {
     struct tlb_entry *t = tlb_slot(&c->tlb, lin);
     if (t->tag == tlb_tag(&c->tlb, lin) &&
@@ -309,6 +339,8 @@ static struct tlb_entry *translate(struct cpu *c, uint64_t lin,
         return t;
 
     struct walk w = {.levels = 0};
+    uint64_t refs_before = c->walk_refs;
+    bool wrote = false;
     if (!(c->cr0 & CR0_PG)) {
         w.phys = lin & 0xFFFFFFFFull;
         w.page_mask = ~0xFFFull;
@@ -320,8 +352,10 @@ static struct tlb_entry *translate(struct cpu *c, uint64_t lin,
             page_fault(c, lin, fault_bits(c, acc, user) | PFEC_P);
             return NULL;
         }
-        if (!set_accessed_dirty(c, &w, acc == ACC_WRITE, lin))
+        uint64_t walked = c->walk_refs;
+        if (!set_accessed_dirty(c, &w, acc == ACC_WRITE, lin, &wrote))
             return NULL;
+        refs_before += c->walk_refs - walked; /* not the A/D updates' */
     }
     static const unsigned ept_access[] = {
         [ACC_READ] = EPT_ACCESS_READ, [ACC_WRITE] = EPT_ACCESS_WRITE,
@@ -352,13 +386,16 @@ static struct tlb_entry *translate(struct cpu *c, uint64_t lin,
                   ? c->m->ram + page
                   : NULL;
     c->tlb.fills++;
+    if (memo)
+        walk_memo_keep(c, &w, lin, (unsigned)(c->walk_refs - refs_before),
+                       wrote);
     return t;
 }
 
 bool lin_translate(struct cpu *c, uint64_t lin, enum access acc, bool user,
                    uint64_t *pa)
 {
-    struct tlb_entry *t = translate(c, lin, acc, user);
+    struct tlb_entry *t = translate(c, lin, acc, user, false);
     if (!t)
         return false;
     *pa = t->phys | (lin & 0xFFF);
@@ -369,13 +406,14 @@ bool lin_translate(struct cpu *c, uint64_t lin, enum access acc, bool user,
 static bool page_access(struct cpu *c, uint64_t lin, unsigned size,
                         void *buf, enum access acc, bool user)
 {
-    struct tlb_entry *t = translate(c, lin, acc, user);
+    struct tlb_entry *t = translate(c, lin, acc, user, true);
     if (!t)
         return false;
     /* Instruction fetches meet the modeled TLB once per instruction
      * executed (cpu.c), not per byte decoded. */
     if (acc != ACC_EXEC)
         tlb_charge_data(c, lin);
+    c->walk_memo.valid = false; /* only this access may use it */
     if (c->dbg.data_armed && acc != ACC_EXEC)
         debug_data_access(c, lin, size, acc == ACC_WRITE);
     uint64_t off = lin & 0xFFF;
@@ -411,8 +449,8 @@ bool lin_write(struct cpu *c, uint64_t lin, unsigned size, const void *src,
     if (size <= first)
         return page_access(c, lin, size, (void *)src, ACC_WRITE, user);
     /* Both pages must be writable before either is written. */
-    if (!translate(c, lin, ACC_WRITE, user) ||
-        !translate(c, lin + first, ACC_WRITE, user))
+    if (!translate(c, lin, ACC_WRITE, user, false) ||
+        !translate(c, lin + first, ACC_WRITE, user, false))
         return false;
     const uint8_t *s = src;
     return page_access(c, lin, first, (void *)s, ACC_WRITE, user) &&
@@ -490,8 +528,8 @@ bool mem_read_rmw(struct cpu *c, unsigned seg, uint64_t offset,
         return false;
     bool user = c->cpl == 3;
     unsigned first = 4096 - (unsigned)(lin & 0xFFF);
-    if (!translate(c, lin, ACC_WRITE, user) ||
-        (size > first && !translate(c, lin + first, ACC_WRITE, user)))
+    if (!translate(c, lin, ACC_WRITE, user, false) ||
+        (size > first && !translate(c, lin + first, ACC_WRITE, user, false)))
         return false;
     return lin_read(c, lin, size, value, ACC_READ, user);
 }

@@ -64,8 +64,10 @@ struct tlb_model *tlbm_create(void)
     _Static_assert(1024 + 128 + 64 + 32 + 8 + 4 < TLBM_NONE,
                    "pool indices fit in 16 bits");
     t->pool = calloc(total, sizeof *t->pool);
-    if (!t->pool) {
-        free(t);
+    t->keys = calloc(total, sizeof *t->keys);
+    t->stamps = calloc(total, sizeof *t->stamps);
+    if (!t->pool || !t->keys || !t->stamps) {
+        tlbm_destroy(t);
         return NULL;
     }
     for (unsigned k = 0; k < TLBM_VPID_LISTS; k++)
@@ -77,6 +79,9 @@ struct tlb_model *tlbm_create(void)
         a->sets = geometry[i].entries / geometry[i].ways;
         a->sizes = geometry[i].sizes;
         a->e = next;
+        a->key = t->keys + (next - t->pool);
+        a->used = t->stamps + (next - t->pool);
+        a->set_mask = a->sets - 1;
         next += geometry[i].entries;
     }
     return t;
@@ -87,86 +92,116 @@ void tlbm_destroy(struct tlb_model *t)
     if (!t)
         return;
     free(t->pool);
+    free(t->keys);
+    free(t->stamps);
     free(t);
 }
 
-static struct tlbm_entry *set_of(struct tlbm_array *a, uint64_t vpn)
+static unsigned set_index(const struct tlbm_array *a, uint64_t vpn)
 {
-    return &a->e[(vpn % a->sets) * a->ways];
+    return (unsigned)(vpn & a->set_mask) * a->ways;
 }
 
-static bool matches(const struct tlbm_entry *e, uint64_t vpn,
-                    enum tlbm_page size, struct tlbm_tag tag)
+/* The tag beyond page and size (those the key compares). */
+static bool tag_matches(const struct tlbm_entry *e, struct tlbm_tag tag)
 {
-    /* The page first: it rejects nearly every way of a set. */
-    return e->vpn == vpn && e->used && e->size == size &&
-           e->vpid == tag.vpid && e->ep4ta == tag.ep4ta &&
+    return e->vpid == tag.vpid && e->ep4ta == tag.ep4ta &&
            e->guest_phys == tag.guest_phys &&
            (e->global || e->pcid == tag.pcid);
 }
 
-/* The entry of `a` that translates `linear` in this context, if any. */
+/* The way of the set at `first` holding `key` in this context, or -1. */
+static int find_way(const struct tlbm_array *a, unsigned first,
+                    uint64_t key, struct tlbm_tag tag)
+{
+    for (unsigned w = 0; w < a->ways; w++)
+        if (a->key[first + w] == key && tag_matches(&a->e[first + w], tag))
+            return (int)w;
+    return -1;
+}
+
+/* The entry of `a` that translates `linear` in this context, if any:
+ * the smallest page size first, then the lowest way. */
 static struct tlbm_entry *find(struct tlbm_array *a, uint64_t linear,
                                struct tlbm_tag tag)
 {
     if (!a->live)
         return NULL;
     for (unsigned s = 0; s < TLBM_PAGE_SIZES; s++) {
-        if (!(a->sizes & (1u << s)))
-            continue;
+        if (!a->live_size[s])
+            continue; /* none of this size (or the array holds none) */
         uint64_t vpn = linear >> tlbm_page_shift(s);
-        struct tlbm_entry *set = set_of(a, vpn);
-        for (unsigned w = 0; w < a->ways; w++)
-            if (matches(&set[w], vpn, (enum tlbm_page)s, tag))
-                return &set[w];
+        unsigned first = set_index(a, vpn);
+        int w = find_way(a, first, tlbm_key(vpn, s), tag);
+        if (w >= 0)
+            return &a->e[first + (unsigned)w];
     }
     return NULL;
 }
 
-/* Puts a translation in `a`: an empty way of its set, else the least
- * recently used one. */
+/* Puts a translation in `a`: in place of the same translation if the
+ * set holds it (a refill; `absent`: the caller knows it does not), else
+ * an empty way of its set, else the least recently used one (the lowest
+ * way of those). */
 static struct tlbm_entry *insert(struct tlb_model *t, struct tlbm_array *a,
                                  uint64_t linear, struct tlbm_tag tag,
-                                 enum tlbm_page size, bool global)
+                                 enum tlbm_page size, bool global,
+                                 bool absent)
 {
-    uint64_t vpn = linear >> tlbm_page_shift(size);
-    struct tlbm_entry *set = set_of(a, vpn), *victim = &set[0];
-    for (unsigned w = 0; w < a->ways; w++) {
-        if (matches(&set[w], vpn, size, tag)) {
-            victim = &set[w]; /* already there (a refill): replace it */
-            break;
-        }
-        if (set[w].used < victim->used)
-            victim = &set[w];
+    uint64_t vpn = linear >> tlbm_page_shift(size), key = tlbm_key(vpn, size);
+    unsigned first = set_index(a, vpn);
+    int same = absent ? -1 : find_way(a, first, key, tag);
+    const uint64_t *used = &a->used[first];
+    unsigned v = 0;
+    if (same >= 0) {
+        v = (unsigned)same;
+    } else {
+        for (unsigned w = 1; w < a->ways && used[v]; w++)
+            if (used[w] < used[v])
+                v = w;
     }
-    if (victim->used)
+    struct tlbm_entry *victim = &a->e[first + v];
+    if (used[v]) {
         list_remove(t, victim);
-    else
+        a->live_size[victim->size]--;
+    } else {
         a->live++;
+    }
+    a->live_size[size]++;
+    a->key[first + v] = key;
+    a->used[first + v] = ++t->clock;
     *victim = (struct tlbm_entry){.vpn = vpn, .ep4ta = tag.ep4ta,
-                                  .used = ++t->clock, .vpid = tag.vpid,
-                                  .pcid = tag.pcid, .size = (uint8_t)size,
-                                  .global = global,
+                                  .vpid = tag.vpid, .pcid = tag.pcid,
+                                  .size = (uint8_t)size, .global = global,
                                   .guest_phys = tag.guest_phys};
     list_add(t, victim);
     return victim;
 }
 
-/* The first-level arrays of a side, searched for a hit. */
+/* The first-level arrays of a side, searched for a hit; the array of
+ * the entry found goes to *in. */
 static struct tlbm_entry *find_first_level(struct tlb_model *t,
                                            uint64_t linear, bool fetch,
-                                           struct tlbm_tag tag)
+                                           struct tlbm_tag tag,
+                                           struct tlbm_array **in)
 {
     static const enum tlbm_array_id sides[2][3] = {
         {TLBM_DTLB_4K, TLBM_DTLB_2M, TLBM_DTLB_1G},
         {TLBM_ITLB_4K, TLBM_ITLB_2M, TLBM_ARRAYS},
     };
     for (unsigned i = 0; i < 3 && sides[fetch][i] != TLBM_ARRAYS; i++) {
-        struct tlbm_entry *e = find(&t->a[sides[fetch][i]], linear, tag);
+        *in = &t->a[sides[fetch][i]];
+        struct tlbm_entry *e = find(*in, linear, tag);
         if (e)
             return e;
     }
     return NULL;
+}
+
+static void stamp(struct tlb_model *t, struct tlbm_array *a,
+                  const struct tlbm_entry *e)
+{
+    a->used[e - a->e] = ++t->clock;
 }
 
 enum tlbm_result tlbm_lookup(struct tlb_model *t, uint64_t linear,
@@ -174,9 +209,10 @@ enum tlbm_result tlbm_lookup(struct tlb_model *t, uint64_t linear,
 {
     if (tlbm_same_page(t, linear, fetch, tag))
         return TLBM_HIT;
-    struct tlbm_entry *e = find_first_level(t, linear, fetch, tag);
+    struct tlbm_array *a;
+    struct tlbm_entry *e = find_first_level(t, linear, fetch, tag, &a);
     if (e) {
-        e->used = ++t->clock;
+        stamp(t, a, e);
         t->last[fetch] = e;
         t->stats.hits++;
         return TLBM_HIT;
@@ -184,14 +220,17 @@ enum tlbm_result tlbm_lookup(struct tlb_model *t, uint64_t linear,
     e = find(&t->a[TLBM_STLB], linear, tag);
     if (!e) {
         t->last[fetch] = NULL;
+        t->miss = (struct tlbm_miss){true, fetch, linear, tag};
         t->stats.misses++;
         return TLBM_MISS;
     }
-    e->used = ++t->clock;
+    stamp(t, &t->a[TLBM_STLB], e);
+    t->miss.valid = false; /* the insert below may cover that page */
     enum tlbm_page size = (enum tlbm_page)e->size;
     bool global = e->global;
     struct tlbm_array *l1 = &t->a[first_level[fetch][size]];
-    t->last[fetch] = insert(t, l1, linear, tag, size, global);
+    /* The search of the first level above found no entry of any size. */
+    t->last[fetch] = insert(t, l1, linear, tag, size, global, true);
     t->stats.stlb_hits++;
     t->stats.cycles += t->stlb_hit_cycles;
     return TLBM_STLB_HIT;
@@ -213,12 +252,22 @@ void tlbm_fill(struct tlb_model *t, uint64_t linear, bool fetch,
                unsigned refs)
 {
     charge_walk(t, refs);
+    /* After the lookup's miss of this page and context, neither array
+     * holds the translation (nothing can have put it there since: every
+     * lookup and invalidation forgets the miss). */
+    const struct tlbm_miss *m = &t->miss;
+    bool absent = m->valid && m->fetch == fetch &&
+                  m->linear >> 12 == linear >> 12 &&
+                  m->tag.vpid == tag.vpid && m->tag.pcid == tag.pcid &&
+                  m->tag.ep4ta == tag.ep4ta &&
+                  m->tag.guest_phys == tag.guest_phys;
+    t->miss.valid = false;
     /* The ITLB keeps a 1 GiB page as its 2 MiB piece (no 1 GiB ways). */
     enum tlbm_page l1_size = fetch && size == TLBM_1G ? TLBM_2M : size;
     if (t->a[TLBM_STLB].sizes & (1u << size))
-        insert(t, &t->a[TLBM_STLB], linear, tag, size, global);
+        insert(t, &t->a[TLBM_STLB], linear, tag, size, global, absent);
     t->last[fetch] = insert(t, &t->a[first_level[fetch][l1_size]], linear,
-                            tag, l1_size, global);
+                            tag, l1_size, global, absent);
 }
 
 /* ---- invalidation ------------------------------------------------------ */
@@ -237,9 +286,10 @@ struct tlbm_match {
     uint64_t linear;
 };
 
+/* Of a non-empty entry. */
 static bool removes(const struct tlbm_match *m, const struct tlbm_entry *e)
 {
-    if (!e->used || (e->guest_phys && !m->ept))
+    if (e->guest_phys && !m->ept)
         return false;
     if (!m->any_vpid && e->vpid != m->vpid)
         return false;
@@ -274,9 +324,12 @@ static struct tlbm_array *array_of(struct tlb_model *t,
 
 static void empty(struct tlb_model *t, struct tlbm_entry *e)
 {
-    e->used = 0;
+    struct tlbm_array *a = array_of(t, e);
+    a->used[e - a->e] = 0;
+    a->key[e - a->e] = 0;
     list_remove(t, e);
-    array_of(t, e)->live--;
+    a->live--;
+    a->live_size[e->size]--;
 }
 
 static void invalidate(struct tlb_model *t, const struct tlbm_match *m)
@@ -294,11 +347,12 @@ static void invalidate(struct tlb_model *t, const struct tlbm_match *m)
         for (unsigned i = 0; i < TLBM_ARRAYS; i++) {
             struct tlbm_array *a = &t->a[i];
             for (unsigned k = 0; k < a->sets * a->ways; k++)
-                if (removes(m, &a->e[k]))
+                if (a->used[k] && removes(m, &a->e[k]))
                     empty(t, &a->e[k]);
         }
     }
     t->last[0] = t->last[1] = NULL;
+    t->miss.valid = false;
     t->stats.flushes++;
 }
 

@@ -50,7 +50,6 @@ struct tlbm_tag {
 struct tlbm_entry {
     uint64_t vpn;   /* linear address >> the page size's shift */
     uint64_t ep4ta;
-    uint64_t used;  /* LRU stamp; 0 = empty */
     uint16_t vpid, pcid;
     uint8_t size;   /* enum tlbm_page */
     bool global;
@@ -65,8 +64,23 @@ struct tlbm_array {
     unsigned sets, ways;
     unsigned sizes; /* bit per enum tlbm_page it holds */
     struct tlbm_entry *e; /* sets * ways */
+    /* Per entry of e, beside it (host speed only: a set's keys and
+     * stamps are each one cache line, searched without the entries):
+     * its page and size packed in one word (tlbm_key; 0 = empty), so
+     * that the whole tag is compared only where the page matches; */
+    uint64_t *key;
+    uint64_t *used; /* and its LRU stamp (0 = empty). */
+    unsigned set_mask; /* sets - 1: every array has 2^n sets */
     unsigned live; /* entries not empty (a search of none is skipped) */
+    unsigned live_size[TLBM_PAGE_SIZES]; /* of them, per page size */
 };
+
+/* An entry's key: its page number, its size, and a bit that no empty
+ * entry has. Page numbers have at most 52 bits. */
+static inline uint64_t tlbm_key(uint64_t vpn, unsigned size)
+{
+    return vpn << 3 | (uint64_t)size << 1 | 1;
+}
 
 /* The non-empty entries, listed by VPID modulo this many buckets. */
 enum { TLBM_VPID_LISTS = 64 };
@@ -90,6 +104,7 @@ struct tlbm_stats {
 struct tlb_model {
     struct tlbm_array a[TLBM_ARRAYS];
     struct tlbm_entry *pool; /* every array's entries, one after another */
+    uint64_t *keys, *stamps; /* their keys and stamps, likewise */
     uint16_t list[TLBM_VPID_LISTS]; /* first entry of each VPID bucket */
     uint64_t clock; /* LRU stamps */
     /* The last first-level hit, per side (fetch, data): the same page
@@ -97,6 +112,14 @@ struct tlb_model {
      * same (already most recent) entry, found without a search. */
     struct tlbm_entry *last[2];
     struct tlbm_stats stats;
+    /* The last lookup's miss (host speed only): a fill of that page in
+     * that context needs no search for the same translation, which the
+     * lookup proved absent from every array. */
+    struct tlbm_miss {
+        bool valid, fetch;
+        uint64_t linear;
+        struct tlbm_tag tag;
+    } miss;
     /* One access made of pieces (tlb_charge.h, tlb_charge_one_access):
      * while `one_access`, a data lookup of the page the last one found
      * is not made again. */

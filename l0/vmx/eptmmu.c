@@ -70,6 +70,7 @@ static bool cache_hit(struct cpu *c, uint64_t gpa, unsigned access,
     c->walk_refs += e->refs;
     *hpa = e->hpa_page << 12 | (gpa & 0xFFF);
     *perms = e->perms;
+    c->vmx.gpa_page_size = 1ull << e->page_shift;
     return true;
 }
 
@@ -122,6 +123,7 @@ bool vmx_translate_gpa(struct cpu *c, uint64_t gpa, unsigned access,
             cache_fill(c, gpa, &r);
         *hpa = r.hpa;
         *perms = r.perms;
+        c->vmx.gpa_page_size = r.page_size;
         return true;
     }
     bool violation = r.status == EPT_VIOLATION;

@@ -69,6 +69,9 @@ struct vmx_cpu {
     uint32_t delivering;        /* IDT-vectoring information (28.2.4) */
     uint32_t delivering_error;
     uint64_t ept_walk_refs;     /* EPT entries read, for the cost model */
+    /* The page size of the EPT mapping the last successful
+     * vmx_translate_gpa used (cpu/mmu.c's walk memo). */
+    uint64_t gpa_page_size;
     /* L0's handler of a string I/O exit lets the instruction at this
      * guest RIP run once without its I/O exit (l0/hv/handlers.c);
      * cleared when used and at every VM exit. */
