@@ -315,9 +315,9 @@ static void walk_memo_keep(struct cpu *c, const struct walk *w,
     if (wrote || (paging && !c->long_mode && (c->cr4 & CR4_PAE)) ||
         (ept && (c->vmx.ept_cfg.eptp & EPTP_AD_ENABLE)))
         return;
+    uint64_t last = c->m->ram_size - w->entry_size; /* RAM >= 2 MiB */
     for (int i = 0; i < w->levels; i++)
-        if (w->entry_pa[i] >= c->m->ram_size ||
-            w->entry_size > c->m->ram_size - w->entry_pa[i])
+        if (w->entry_pa[i] > last)
             return;
     /* Without paging the model sees one 1 GiB guest page (its walk). */
     uint64_t guest_size = paging ? ~w->page_mask + 1 : 1ull << 30;

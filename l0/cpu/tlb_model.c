@@ -110,9 +110,13 @@ static bool tag_matches(const struct tlbm_entry *e, struct tlbm_tag tag)
            (e->global || e->pcid == tag.pcid);
 }
 
+/* Inlined into each search: a call per size and array searched cost
+ * more than the search of a set itself. */
+#define TLBM_INLINE static inline __attribute__((always_inline))
+
 /* The way of the set at `first` holding `key` in this context, or -1. */
-static int find_way(const struct tlbm_array *a, unsigned first,
-                    uint64_t key, struct tlbm_tag tag)
+TLBM_INLINE int find_way(const struct tlbm_array *a, unsigned first,
+                         uint64_t key, struct tlbm_tag tag)
 {
     for (unsigned w = 0; w < a->ways; w++)
         if (a->key[first + w] == key && tag_matches(&a->e[first + w], tag))
@@ -122,8 +126,8 @@ static int find_way(const struct tlbm_array *a, unsigned first,
 
 /* The entry of `a` that translates `linear` in this context, if any:
  * the smallest page size first, then the lowest way. */
-static struct tlbm_entry *find(struct tlbm_array *a, uint64_t linear,
-                               struct tlbm_tag tag)
+TLBM_INLINE struct tlbm_entry *find(struct tlbm_array *a, uint64_t linear,
+                                    struct tlbm_tag tag)
 {
     if (!a->live)
         return NULL;
