@@ -86,6 +86,7 @@ int caps_init(enum paging_mode mode)
     caps.cr0_fixed1 = rdmsr(MSR_VMX_CR0_FIXED1);
     caps.cr4_fixed0 = rdmsr(MSR_VMX_CR4_FIXED0);
     caps.cr4_fixed1 = rdmsr(MSR_VMX_CR4_FIXED1);
+    caps.maxphyaddr = cpuid(0x80000008, 0).eax & 0xFF;
 
     uint64_t msr[GROUP_COUNT];
     uint32_t wanted[GROUP_COUNT] = {0};

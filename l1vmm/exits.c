@@ -168,8 +168,7 @@ static void set_cr4(uint64_t v)
  * without PCIDs (SDM Vol. 2B "MOV to CR": #GP(0)). */
 static void set_cr3(uint64_t v)
 {
-    unsigned maxphy = cpuid(0x80000008, 0).eax & 0xFF;
-    uint64_t reserved = ~((1ull << maxphy) - 1);
+    uint64_t reserved = ~((1ull << caps.maxphyaddr) - 1);
     if (visible_cr4() & CR4_PCIDE)
         reserved &= ~(1ull << 63);
     if ((efer_visible() & EFER_LMA) && (v & reserved)) {

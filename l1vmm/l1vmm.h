@@ -23,11 +23,13 @@ struct guest_regs {
     uint64_t gpr[16];
 };
 
-/* The controls derived from the capability MSRs (caps.c). */
+/* The controls derived from the capability MSRs (caps.c), and
+ * MAXPHYADDR (CPUID 0x80000008), read once: a CPUID in L1 exits to L0. */
 struct vmx_caps {
     uint64_t basic, misc, ept_vpid;
     uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
     uint32_t pin, proc, proc2, exit, entry;
+    unsigned maxphyaddr;
 };
 
 /* Everything l1vmm knows about L2. */

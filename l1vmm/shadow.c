@@ -237,8 +237,7 @@ int shadow_init(void)
     for (uint64_t i = 0; i < l2.ram_bytes / SIZE_2M; i++)
         flat_pd[i] = (pa(l2.ram) + i * SIZE_2M) | PTE_P | PTE_W | PTE_U | PTE_PS;
     flat_pdpt[0] = pa(flat_pd) | PTE_P; /* PAE PDPTEs have no R/W or U/S */
-    unsigned maxphy = cpuid(0x80000008, 0).eax & 0xFF;
-    reserved_high = ((1ull << 52) - 1) & ~((1ull << maxphy) - 1);
+    reserved_high = ((1ull << 52) - 1) & ~((1ull << caps.maxphyaddr) - 1);
     has_1g_pages = !!(cpuid(0x80000001, 0).edx & (1u << 26));
     shadow_mode_changed();
     return 0;
