@@ -11,6 +11,7 @@
 
 #include "cpu/decode.h"
 #include "cpu/exec.h"
+#include "cpu/exec_fast.h"
 #include "cpu/mmu.h"
 #include "cpu/step.h"
 #include "machine.h"
@@ -40,11 +41,34 @@ struct block {
     /* Direct chaining: the fall-through or not-taken successor and the
      * taken one (any two successors, most recent replacing). */
     struct block_link next[2];
+    /* `count` records, then for each the handler a run uses and the
+     * length of the run starting there (block_runs, mark_runs). */
     struct insn insn[];
 };
-_Static_assert(sizeof(struct block) + BLOCK_MAX_INSNS * sizeof(struct insn) +
-                       15 <= ARENA_FIRST_BYTES,
-               "the first arena holds the largest block");
+
+/* A run (run_records): the records from one on that are register-only
+ * (exec_fast.h), and a Jcc after them if there is one. */
+struct block_runs {
+    exec_fn *exec; /* the record's handler, or its flag-free variant */
+    uint8_t *len;  /* records in the run from here, 0 if none */
+};
+
+static inline struct block_runs block_runs(const struct block *b)
+{
+    exec_fn *exec = (exec_fn *)(b->insn + b->count);
+    return (struct block_runs){exec, (uint8_t *)(exec + b->count)};
+}
+
+static size_t block_size(unsigned n)
+{
+    size_t size = sizeof(struct block) +
+                  n * (sizeof(struct insn) + sizeof(exec_fn) + 1);
+    return (size + 15) & ~(size_t)15;
+}
+
+_Static_assert(sizeof(struct insn) % sizeof(exec_fn) == 0,
+               "the run handlers follow the records aligned");
+_Static_assert(BLOCK_MAX_INSNS <= UINT8_MAX, "a run's length in a byte");
 
 /* Found by linear RIP: valid while translations and code are the same. */
 struct lin_slot {
@@ -152,6 +176,44 @@ static bool record_at(struct cpu *c, uint64_t lin, uint64_t pa,
     return true;
 }
 
+/* Runs and flag liveness. A run is what run_records() executes without
+ * the per-record checks of step_execute_charged() and block_continues():
+ * register-only records (exec_fast.h), which cannot fault, exit, branch
+ * or change anything those checks look at, and which add exactly one
+ * modeled cycle and one step each, and then at most one Jcc, which
+ * reads the flags and may branch or fault (a non-canonical target) and
+ * so ends it. A run is entered only where all of it will run: in the
+ * fast path (no debugging, no VMX intercept), within the records the
+ * instruction limit allows, and with no event due before its end.
+ *
+ * Within a run, record k's arithmetic flags are dead when record k+1 is
+ * register-only and writes all six without reading any: k then runs
+ * its flag-free handler. Nothing can observe RFLAGS between the two:
+ *  - an exception or VM exit in k or k+1: neither can raise one (a
+ *    record with a memory operand, which can fault and push RFLAGS in
+ *    its frame, ends a run and is never k+1);
+ *  - an interrupt, NMI, timer or the instruction limit between them:
+ *    the step engine takes those only where the modeled cycles reach
+ *    next_event_check or the steps reach the limit, and a run is
+ *    entered only when neither happens before its last record;
+ *  - a debug trap (TF) or breakpoint: a run is not entered then;
+ *  - the gdb stub: it sees each boundary only in batches of one step.
+ * So after k+1 RFLAGS is exactly what the step engine leaves; a record
+ * run one at a time (outside a run) always records its flags. */
+static void mark_runs(struct block *b)
+{
+    struct block_runs r = block_runs(b);
+    struct fast_traits after = {0};
+    for (unsigned k = b->count; k-- > 0;) {
+        struct fast_traits t = exec_fast_traits(b->insn[k].exec);
+        bool dead = t.flagless && after.reg_only && after.writes_all_flags;
+        r.exec[k] = dead ? t.flagless : b->insn[k].exec;
+        unsigned rest = k + 1 < b->count ? r.len[k + 1] : 0;
+        r.len[k] = (uint8_t)(t.reg_only ? 1 + rest : t.jcc);
+        after = t;
+    }
+}
+
 /* Decodes the straight line from `pa` to the first instruction that
  * ends a block, the end of the page or BLOCK_MAX_INSNS. */
 static struct block *build(struct cpu *c, uint64_t lin, uint64_t pa)
@@ -170,8 +232,7 @@ static struct block *build(struct cpu *c, uint64_t lin, uint64_t pa)
     }
     if (n == 0)
         return NULL;
-    size_t size = sizeof(struct block) + n * sizeof(struct insn);
-    size = (size + 15) & ~(size_t)15;
+    size_t size = block_size(n);
     /* Decoding moved records at most (no guest memory was written), so
      * the blocks already built stay right. A full arena starts over, and
      * the linear slots that point into it must go: they are checked
@@ -198,6 +259,7 @@ static struct block *build(struct cpu *c, uint64_t lin, uint64_t pa)
     for (unsigned k = 0; k < n; k++)
         b->vmx_exits |= recs[k].vmx_exits != 0;
     memcpy(b->insn, recs, n * sizeof *recs);
+    mark_runs(b);
     bc->built++;
     return b;
 }
@@ -279,16 +341,51 @@ run_records(struct cpu *c, const struct block *b, unsigned n, bool plain,
         h->e->vpn == c->rip >> tlbm_page_shift(h->e->size))
         fetch_entry = h->e;
     h->gen = tlb_gen;
-    for (unsigned k = 0; k < n; k++) {
+    struct block_runs runs = block_runs(b);
+    for (unsigned k = 0; k < n;) {
         const struct insn *i = &b->insn[k];
         uint64_t next = c->rip + i->len;
         bool known = fetch_entry && mt->last[1] == fetch_entry;
+        unsigned len = runs.len[k];
+        if (plain && known && len && len <= n - k &&
+            c->cycles + len < c->next_event_check) {
+            /* A run (mark_runs): every record retires, as the step
+             * engine's would, one modeled cycle and a known fetch hit
+             * each, and the block goes on after each but where the Jcc
+             * ending it branches or faults. */
+            uint64_t rip = c->rip;
+            for (unsigned j = 0; j < len; j++) {
+                rip += i[j].len;
+                c->next_rip = rip;
+                runs.exec[k + j](c, &i[j]);
+            }
+            c->cycles += len;
+            mt->stats.hits += len;
+            k += len;
+            if (__builtin_expect(c->exc.raised, 0)) {
+                /* The Jcc: the step engine counts no retirement for it
+                 * and delivers the fault at its RIP. */
+                c->insns += len - 1;
+                c->rip = rip - i[len - 1].len;
+                cpu_finish_event(c);
+                h->e = fetch_entry;
+                return k;
+            }
+            c->insns += len;
+            c->rip = c->next_rip;
+            if (c->rip != rip) { /* a Jcc taken */
+                h->e = fetch_entry;
+                return k;
+            }
+            continue;
+        }
         if (known)
             mt->stats.hits++;
         step_execute_charged(c, i, plain, !known);
+        k++;
         if (!block_continues(c, next, tlb_gen, dc_gen)) {
             h->e = fetch_entry;
-            return k + 1;
+            return k;
         }
         fetch_entry = fetches_charged(c) ? mt->last[1] : NULL;
     }

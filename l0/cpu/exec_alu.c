@@ -17,18 +17,6 @@ static uint64_t sign_extend(uint64_t v, unsigned size)
 }
 
 /* SF, ZF and PF of a result, for flags computed eagerly. */
-static uint64_t szp(uint64_t r, unsigned size)
-{
-    r &= size_mask(size);
-    uint64_t f = 0;
-    if (r == 0)
-        f |= FL_ZF;
-    if (r & sign_bit(size))
-        f |= FL_SF;
-    if (!__builtin_parity((unsigned)(r & 0xFF)))
-        f |= FL_PF;
-    return f;
-}
 
 /* The two-operand ALU operation `sub` on a and b (b already masked):
  * the result, with the flags recorded. */
@@ -236,7 +224,7 @@ bool exec_shift(struct cpu *c, const struct insn *i)
                                                   FL_ZF | FL_PF);
     uint64_t nf = (flags & keep) | (cf ? FL_CF : 0) | (of ? FL_OF : 0);
     if (!rotate)
-        nf |= szp(r, size);
+        nf |= flags_szp(r, size);
     flags_set(&c->flags, nf);
     return true;
 }
@@ -272,7 +260,7 @@ static bool double_shift(struct cpu *c, const struct insn *i, bool left)
         return false;
     bool of = ((r ^ a) & sign_bit(size)) != 0;
     uint64_t flags = flags_get(&c->flags) & ~(FL_CF | FL_OF | FL_SF | FL_ZF | FL_PF);
-    flags_set(&c->flags, flags | (cf ? FL_CF : 0) | (of ? FL_OF : 0) | szp(r, size));
+    flags_set(&c->flags, flags | (cf ? FL_CF : 0) | (of ? FL_OF : 0) | flags_szp(r, size));
     return true;
 }
 
@@ -304,7 +292,7 @@ static void set_acc_pair(struct cpu *c, unsigned size, uint64_t lo, uint64_t hi)
 static void mul_flags(struct cpu *c, bool overflow, uint64_t lo, unsigned size)
 {
     uint64_t f = flags_get(&c->flags) & ~FL_ARITH;
-    f |= szp(lo, size);
+    f |= flags_szp(lo, size);
     if (overflow)
         f |= FL_CF | FL_OF;
     flags_set(&c->flags, f);

@@ -20,7 +20,7 @@
 #define FAST static inline __attribute__((always_inline))
 
 FAST bool alu_reg(struct cpu *c, const struct insn *i, enum alu_op op,
-                  bool imm, unsigned size)
+                  bool imm, unsigned size, bool flags)
 {
     const struct operand *d = &i->op[0], *s = &i->op[1];
     uint64_t mask = size_mask(size);
@@ -36,21 +36,26 @@ FAST bool alu_reg(struct cpu *c, const struct insn *i, enum alu_op op,
     case ALU_XOR: r = a ^ b; break;
     default: r = a & b; break; /* AND, TEST */
     }
-    flags_record(&c->flags, fop, size, r, a, b, 0);
+    if (flags)
+        flags_record(&c->flags, fop, size, r, a, b, 0);
     if (op != ALU_CMP && op != ALU_TEST)
         gpr_set(c, d->reg, size, false, r);
     return true;
 }
 
+/* A form `name` of `fn` with the operands given, recording the flags,
+ * and `name_nf` leaving them alone (for the block engine's records whose
+ * flags are dead: exec_fast_traits()). */
+#define FLAG_FORMS(name, fn, ...)                                             \
+    static bool name(struct cpu *c, const struct insn *i)                    \
+    { return fn(c, i, __VA_ARGS__, true); }                                  \
+    static bool name##_nf(struct cpu *c, const struct insn *i)               \
+    { return fn(c, i, __VA_ARGS__, false); }
 #define ALU_FORMS(name, op)                                                   \
-    static bool name##_rr4(struct cpu *c, const struct insn *i)              \
-    { return alu_reg(c, i, op, false, 4); }                                  \
-    static bool name##_rr8(struct cpu *c, const struct insn *i)              \
-    { return alu_reg(c, i, op, false, 8); }                                  \
-    static bool name##_ri4(struct cpu *c, const struct insn *i)              \
-    { return alu_reg(c, i, op, true, 4); }                                   \
-    static bool name##_ri8(struct cpu *c, const struct insn *i)              \
-    { return alu_reg(c, i, op, true, 8); }
+    FLAG_FORMS(name##_rr4, alu_reg, op, false, 4)                            \
+    FLAG_FORMS(name##_rr8, alu_reg, op, false, 8)                            \
+    FLAG_FORMS(name##_ri4, alu_reg, op, true, 4)                             \
+    FLAG_FORMS(name##_ri8, alu_reg, op, true, 8)
 
 ALU_FORMS(add, ALU_ADD)
 ALU_FORMS(or, ALU_OR)
@@ -73,20 +78,72 @@ static const exec_fn alu_forms[][2][2] = {
 /* ---- INC and DEC of a general register (exec_alu.c incdec) ----------- */
 
 FAST bool incdec_reg(struct cpu *c, const struct insn *i, enum flags_op op,
-                     unsigned size)
+                     unsigned size, bool flags)
 {
     unsigned reg = i->op[0].reg;
     uint64_t a = c->gpr[reg] & size_mask(size);
     uint64_t r = op == FOP_INC ? a + 1 : a - 1;
     gpr_set(c, reg, size, false, r);
-    flags_record_incdec(&c->flags, op, size, r, a);
+    if (flags)
+        flags_record_incdec(&c->flags, op, size, r, a);
     return true;
 }
 
-static bool inc4(struct cpu *c, const struct insn *i) { return incdec_reg(c, i, FOP_INC, 4); }
-static bool inc8(struct cpu *c, const struct insn *i) { return incdec_reg(c, i, FOP_INC, 8); }
-static bool dec4(struct cpu *c, const struct insn *i) { return incdec_reg(c, i, FOP_DEC, 4); }
-static bool dec8(struct cpu *c, const struct insn *i) { return incdec_reg(c, i, FOP_DEC, 8); }
+FLAG_FORMS(inc4, incdec_reg, FOP_INC, 4)
+FLAG_FORMS(inc8, incdec_reg, FOP_INC, 8)
+FLAG_FORMS(dec4, incdec_reg, FOP_DEC, 4)
+FLAG_FORMS(dec8, incdec_reg, FOP_DEC, 8)
+
+/* ---- SHL, SHR and SAR of a general register (exec_alu.c exec_shift) --- */
+
+/* By an immediate or by 1: the count is masked to 5 bits (6 with
+ * REX.W), so it is below the operand's width; 0 changes no flag but
+ * still writes the register (a 32-bit one is zero-extended). The flags
+ * as exec_shift() sets them, AF kept (SDM Vol. 2B "SAL/SAR/SHL/SHR"). */
+FAST bool shift_reg(struct cpu *c, const struct insn *i, enum shift_op op,
+                    unsigned size, bool flags)
+{
+    unsigned reg = i->op[0].reg, bits = 8 * size;
+    uint64_t a = c->gpr[reg] & size_mask(size), msb = sign_bit(size);
+    uint64_t n = i->nops > 1 ? (uint64_t)i->op[1].value : 1;
+    unsigned count = (unsigned)(n & (size == 8 ? 0x3F : 0x1F));
+    if (count == 0) {
+        gpr_set(c, reg, size, false, a);
+        return true;
+    }
+    uint64_t r;
+    bool cf, of;
+    if (op == SH_SHL) {
+        r = a << count;
+        cf = (a >> (bits - count)) & 1;
+        of = ((r & msb) != 0) ^ cf;
+    } else if (op == SH_SHR) {
+        r = a >> count;
+        cf = (a >> (count - 1)) & 1;
+        of = (a & msb) != 0;
+    } else {
+        int64_t s = size == 8 ? (int64_t)a : (int64_t)(int32_t)a;
+        r = (uint64_t)(s >> count);
+        cf = (uint64_t)(s >> (count - 1)) & 1;
+        of = false;
+    }
+    r &= size_mask(size);
+    gpr_set(c, reg, size, false, r);
+    if (flags) {
+        uint64_t keep = ~(FL_CF | FL_OF | FL_SF | FL_ZF | FL_PF);
+        flags_set(&c->flags, (flags_get(&c->flags) & keep) |
+                                 (cf ? FL_CF : 0) | (of ? FL_OF : 0) |
+                                 flags_szp(r, size));
+    }
+    return true;
+}
+
+FLAG_FORMS(shl4, shift_reg, SH_SHL, 4)
+FLAG_FORMS(shl8, shift_reg, SH_SHL, 8)
+FLAG_FORMS(shr4, shift_reg, SH_SHR, 4)
+FLAG_FORMS(shr8, shift_reg, SH_SHR, 8)
+FLAG_FORMS(sar4, shift_reg, SH_SAR, 4)
+FLAG_FORMS(sar8, shift_reg, SH_SAR, 8)
 
 /* ---- Jcc rel in 64-bit mode (exec_flow.c exec_jcc) -------------------- */
 
@@ -235,8 +292,55 @@ exec_fn exec_fast_pick(const struct insn *i, exec_fn general)
         if (d->kind == OPK_MEM && s->kind == OPK_IMM)
             return mov_forms[MOV_MI][z];
     }
+    if (general == exec_shift && plain_gpr(d) && wide(d) &&
+        (i->nops == 1 || (i->nops == 2 && s->kind == OPK_IMM)) &&
+        (i->sub == SH_SHL || i->sub == SH_SAL || i->sub == SH_SHR ||
+         i->sub == SH_SAR)) {
+        if (i->sub == SH_SHR)
+            return w ? shr8 : shr4;
+        return i->sub == SH_SAR ? (w ? sar8 : sar4) : (w ? shl8 : shl4);
+    }
     if ((general == exec_push || general == exec_pop) && i->mode64 &&
         i->nops == 1 && i->opsize != 2 && plain_gpr(d) && d->size == 8)
         return general == exec_push ? push_reg64 : pop_reg64;
     return general;
+}
+
+/* ---- what the block engine may assume of a handler --------------------- */
+
+/* The register-only handlers: their operands are general registers and
+ * immediates, so they cannot fault, access no memory, do not branch and
+ * change nothing but general registers and the arithmetic flags. */
+#define ALU_TRAITS(name)                                                      \
+    {name##_rr4, name##_rr4_nf, true}, {name##_rr8, name##_rr8_nf, true},    \
+    {name##_ri4, name##_ri4_nf, true}, {name##_ri8, name##_ri8_nf, true}
+static const struct {
+    exec_fn fn;
+    exec_fn flagless;
+    bool writes_all_flags;
+} reg_only[] = {
+    ALU_TRAITS(add), ALU_TRAITS(or), ALU_TRAITS(and), ALU_TRAITS(sub),
+    ALU_TRAITS(xor), ALU_TRAITS(cmp), ALU_TRAITS(test),
+    /* INC and DEC keep CF, so they do not make earlier flags dead. */
+    {inc4, inc4_nf, false}, {inc8, inc8_nf, false},
+    {dec4, dec4_nf, false}, {dec8, dec8_nf, false},
+    /* Shifts keep AF, so they do not make earlier flags dead either. */
+    {shl4, shl4_nf, false}, {shl8, shl8_nf, false},
+    {shr4, shr4_nf, false}, {shr8, shr8_nf, false},
+    {sar4, sar4_nf, false}, {sar8, sar8_nf, false},
+    {mov_from_reg1, NULL, false}, {mov_from_reg4, NULL, false},
+    {mov_from_reg8, NULL, false}, {mov_from_imm1, NULL, false},
+    {mov_from_imm4, NULL, false}, {mov_from_imm8, NULL, false},
+};
+
+struct fast_traits exec_fast_traits(exec_fn fn)
+{
+    for (unsigned k = 0; k < sizeof reg_only / sizeof *reg_only; k++)
+        if (reg_only[k].fn == fn)
+            return (struct fast_traits){true, reg_only[k].writes_all_flags,
+                                        false, reg_only[k].flagless};
+    for (unsigned k = 0; k < 16; k++)
+        if (jcc_forms[k] == fn)
+            return (struct fast_traits){false, false, true, NULL};
+    return (struct fast_traits){false, false, false, NULL};
 }

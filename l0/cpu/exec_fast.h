@@ -1,6 +1,6 @@
 /* Operand-specialized handlers for the most frequent instruction forms
  * (ALU and MOV on general registers, immediates and memory, INC, DEC,
- * Jcc, PUSH and POP): see exec_fast.c. */
+ * SHL, SHR, SAR, Jcc, PUSH and POP): see exec_fast.c. */
 #ifndef L0_CPU_EXEC_FAST_H
 #define L0_CPU_EXEC_FAST_H
 
@@ -9,5 +9,24 @@
 /* The specialized handler for record `i`, whose general handler is
  * `general`, or `general` itself where there is none. */
 exec_fn exec_fast_pick(const struct insn *i, exec_fn general);
+
+/* What the block engine may assume of a handler (cpu/block.c). */
+struct fast_traits {
+    /* Operands in general registers and immediates only: the handler
+     * cannot fault, accesses no memory, does not branch, adds no modeled
+     * cycle and changes nothing but general registers and the arithmetic
+     * flags (CF, PF, AF, ZF, SF, OF). */
+    bool reg_only;
+    /* Writes all six arithmetic flags and reads none of them. */
+    bool writes_all_flags;
+    /* A Jcc: reads the flags, may branch, adds no modeled cycle, and
+     * faults only on a non-canonical target. */
+    bool jcc;
+    /* The same handler leaving RFLAGS alone, for a record whose flags
+     * are dead; NULL where there is none. */
+    exec_fn flagless;
+};
+
+struct fast_traits exec_fast_traits(exec_fn fn);
 
 #endif

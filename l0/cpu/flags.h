@@ -69,6 +69,20 @@ static inline void flags_record(struct lazy_flags *f, enum flags_op op,
     f->carry = (uint8_t)carry;
 }
 
+/* SF, ZF and PF of a result, as RFLAGS bits. */
+static inline uint64_t flags_szp(uint64_t r, unsigned size)
+{
+    r &= size_mask(size);
+    uint64_t f = 0;
+    if (r == 0)
+        f |= FL_ZF;
+    if (r & sign_bit(size))
+        f |= FL_SF;
+    if (!__builtin_parity((unsigned)(r & 0xFF)))
+        f |= FL_PF;
+    return f;
+}
+
 bool flags_cf(const struct lazy_flags *f);
 bool flags_zf(const struct lazy_flags *f);
 bool flags_sf(const struct lazy_flags *f);

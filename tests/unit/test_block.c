@@ -95,7 +95,7 @@ static void arm_timer(struct machine *m, uint32_t count)
 
 /* What a run leaves: the registers the programs use and the counters. */
 struct outcome {
-    uint64_t rax, rbx, rcx, rdx, rip, insns, cycles;
+    uint64_t rax, rbx, rcx, rdx, rsi, rdi, rflags, rip, insns, cycles;
     int stop;
     struct tlbm_stats tlb; /* the modeled TLB's counts */
 };
@@ -105,8 +105,8 @@ static struct outcome run(struct machine *m, uint64_t max_insns)
     cpu_run(m->cpu, max_insns);
     struct cpu *c = m->cpu;
     struct outcome o = {c->gpr[RAX], c->gpr[RBX], c->gpr[RCX], c->gpr[RDX],
-                        c->rip, c->insns, c->cycles, (int)m->stop,
-                        c->mtlb->stats};
+                        c->gpr[RSI], c->gpr[RDI], cpu_rflags(c), c->rip,
+                        c->insns, c->cycles, (int)m->stop, c->mtlb->stats};
     machine_destroy(m);
     return o;
 }
@@ -117,6 +117,9 @@ static void assert_same(const struct outcome *s, const struct outcome *b)
     assert_int_equal(s->rbx, b->rbx);
     assert_int_equal(s->rcx, b->rcx);
     assert_int_equal(s->rdx, b->rdx);
+    assert_int_equal(s->rsi, b->rsi);
+    assert_int_equal(s->rdi, b->rdi);
+    assert_int_equal(s->rflags, b->rflags);
     assert_int_equal(s->rip, b->rip);
     assert_int_equal(s->insns, b->insns);
     assert_int_equal(s->cycles, b->cycles);
@@ -599,6 +602,171 @@ static void test_breakpoint_after_paused_string(void **state)
     }
 }
 
+/* ---- flag liveness (cpu/block.c mark_runs) ------------------------------ */
+
+/* A handler for `vector` that keeps what the CPU pushed: RSI = RFLAGS,
+ * RDI = RIP of the frame (SDM Vol. 3A 7.14.2; `error` bytes of error
+ * code below them), then halts. */
+static void frame_handler(struct machine *m, unsigned vector, uint8_t error)
+{
+    const uint8_t code[] = {
+        0x48, 0x8B, 0x74, 0x24, (uint8_t)(error + 16), /* mov rsi, [rsp+16+e] */
+        0x48, 0x8B, 0x7C, 0x24, error,                 /* mov rdi, [rsp+e] */
+        0xF4,                                          /* hlt */
+    };
+    put(m, HANDLERS + 16 * vector, code, sizeof code);
+}
+
+/* STI; NOP; then PAIRS x (ADD RAX, RCX; XOR RDX, RBX); HLT, with RAX = 100,
+ * RCX = -1, RDX = 0, RBX = 1. Each ADD's flags are dead (the XOR after it
+ * writes all six) and so are the XOR's but the last (the next ADD does):
+ * in a run all but the last record leave RFLAGS alone. ADD sets CF (RAX
+ * stays above 0), XOR clears it, so CF says which of the two ran last:
+ * an interrupt or the instruction limit between them must see it so. */
+enum { PAIRS = 12, PAIRS_CODE = 0x24000 };
+
+static struct machine *pairs_program(enum cpu_engine e, uint32_t timer)
+{
+    struct machine *m = machine_at(e, PAIRS_CODE);
+    uint8_t code[2 + 6 * PAIRS + 1];
+    code[0] = 0xFB; /* sti */
+    code[1] = 0x90; /* nop, in STI's shadow */
+    for (unsigned k = 0; k < PAIRS; k++)
+        memcpy(code + 2 + 6 * k, "\x48\x01\xC8\x48\x31\xDA", 6);
+    code[2 + 6 * PAIRS] = 0xF4;
+    put(m, PAIRS_CODE, code, sizeof code);
+    frame_handler(m, TIMER_VECTOR, 0);
+    struct cpu *c = m->cpu;
+    c->gpr[RAX] = 100;
+    c->gpr[RCX] = ~0ull;
+    c->gpr[RBX] = 1;
+    if (timer)
+        arm_timer(m, timer);
+    return m;
+}
+
+/* RFLAGS after the instruction ending at PAIRS_CODE + `end` (past the
+ * STI and NOP), worked out by hand: after the k-th ADD, RAX = 100 - k,
+ * CF = 1, AF = 1 unless the low nibble of RAX went from 0 to F, PF from
+ * the low byte; after the k-th XOR, RDX = k & 1: ZF = PF = !(k & 1). */
+static uint64_t pairs_rflags(uint64_t end, bool interrupts)
+{
+    uint64_t done = (end - 2) / 3; /* instructions of the pairs retired */
+    uint64_t f = 0x2 | (interrupts ? FL_IF : 0);
+    if (done % 2) {
+        uint64_t rax = 100 - (done + 1) / 2, before = rax + 1;
+        f |= FL_CF;
+        f |= (before & 0xF) != 0 ? FL_AF : 0;
+        f |= __builtin_parity((unsigned)(rax & 0xFF)) ? 0 : FL_PF;
+    } else if (done) {
+        f |= (done / 2) % 2 ? 0 : FL_ZF | FL_PF;
+    }
+    return f;
+}
+
+static void test_flags_at_interrupt_in_run(void **state)
+{
+    (void)state;
+    for (uint32_t timer = 3; timer < 2 * PAIRS; timer++) {
+        struct outcome s = run(pairs_program(ENGINE_STEP, timer), 0);
+        struct outcome b = run(pairs_program(ENGINE_BLOCK, timer), 0);
+        assert_int_equal(s.rip, HANDLERS + 16 * TIMER_VECTOR + 11);
+        assert_true(s.rdi >= PAIRS_CODE + 2 &&
+                    s.rdi <= PAIRS_CODE + 2 + 6 * PAIRS);
+        assert_int_equal(s.rsi, pairs_rflags(s.rdi - PAIRS_CODE, true));
+        assert_same(&s, &b);
+    }
+}
+
+static void test_flags_at_limit_in_run(void **state)
+{
+    (void)state;
+    for (uint64_t limit = 3; limit <= 2 + 2 * PAIRS; limit++) {
+        struct outcome s = run(pairs_program(ENGINE_STEP, 0), limit);
+        struct outcome b = run(pairs_program(ENGINE_BLOCK, 0), limit);
+        assert_int_equal(s.stop, STOP_INSN_LIMIT);
+        assert_int_equal(s.rip, PAIRS_CODE + 2 + 3 * (limit - 2));
+        assert_int_equal(s.rflags, pairs_rflags(s.rip - PAIRS_CODE, true));
+        assert_same(&s, &b);
+    }
+}
+
+/* NOP; NOP; ADD RAX, RCX; MOV [RBP], RAX (RBP not mapped: #PF); XOR RDX,
+ * RBX. The
+ * store can fault, so the ADD's flags are live across it and the #PF
+ * frame holds them: 5 + -1 = 4, CF = 1, AF = 1 (5 + F carries out of
+ * bit 3), PF = 0 (4 has one bit set), ZF = SF = OF = 0; and RF = 1, as
+ * in the frame of every fault (SDM Vol. 3A 18.3.1.1). */
+static struct machine *fault_program(enum cpu_engine e)
+{
+    struct machine *m = machine_at(e, 0x25000);
+    static const uint8_t code[] = {
+        0x90,                   /* nop: the block starts after it */
+        0x90,                   /* nop: the ADD's fetch is known to hit */
+        0x48, 0x01, 0xC8,       /* add rax, rcx */
+        0x48, 0x89, 0x45, 0x00, /* mov [rbp], rax */
+        0x48, 0x31, 0xDA,       /* xor rdx, rbx */
+        0xF4,                   /* hlt */
+    };
+    put(m, 0x25000, code, sizeof code);
+    frame_handler(m, VEC_PF, 8);
+    struct cpu *c = m->cpu;
+    c->gpr[RAX] = 5;
+    c->gpr[RCX] = ~0ull;
+    c->gpr[RBX] = 1;
+    c->gpr[RBP] = 1ull << 30; /* no PDPT entry */
+    return m;
+}
+
+static void test_flags_in_fault_frame(void **state)
+{
+    (void)state;
+    for (unsigned round = 0; round < 2; round++) {
+        struct outcome s = run(fault_program(ENGINE_STEP), 0);
+        struct outcome b = run(fault_program(ENGINE_BLOCK), 0);
+        assert_int_equal(s.rdi, 0x25005);
+        assert_int_equal(s.rsi, 0x2 | FL_CF | FL_AF | FL_RF);
+        assert_int_equal(s.rdx, 0); /* the XOR did not run */
+        assert_same(&s, &b);
+    }
+}
+
+/* A Jcc that ends a run and faults: ADD EAX, 1; CMP EAX, 1; JE to a
+ * non-canonical target (#GP(0) at the JE, SDM Vol. 2A "Jcc"), in the last
+ * page below the canonical hole (PML4 255, PDPT 511, PD 511, PT 511,
+ * mapped here to physical 0x26000). The frame holds the JE's RIP and the
+ * CMP's flags (ZF = PF = 1) with RF = 1, as for every fault. */
+enum { TOP_PAGE = 0x7FFFFFFFF000ull, TOP_PHYS = 0x26000 };
+
+static struct machine *jcc_fault_program(enum cpu_engine e)
+{
+    struct machine *m = machine_at(e, TOP_PAGE + 0xFE0);
+    put64(m, PML4 + 8 * 255, 0x7000 | 3);
+    put64(m, 0x7000 + 8 * 511, 0x8000 | 3);
+    put64(m, 0x8000 + 8 * 511, 0xA000 | 3);
+    put64(m, 0xA000 + 8 * 511, TOP_PHYS | 3);
+    static const uint8_t code[] = {
+        0x83, 0xC0, 0x01, /* add eax, 1 */
+        0x83, 0xF8, 0x01, /* cmp eax, 1 */
+        0x74, 0x7F,       /* je +0x7F: past 0x7FFFFFFFFFFF */
+        0xF4,             /* hlt */
+    };
+    put(m, TOP_PHYS + 0xFE0, code, sizeof code);
+    frame_handler(m, VEC_GP, 8);
+    return m;
+}
+
+static void test_faulting_jcc_in_run(void **state)
+{
+    (void)state;
+    struct outcome s = run(jcc_fault_program(ENGINE_STEP), 0);
+    struct outcome b = run(jcc_fault_program(ENGINE_BLOCK), 0);
+    assert_int_equal(s.rdi, TOP_PAGE + 0xFE6);
+    assert_int_equal(s.rsi, 0x2 | FL_ZF | FL_PF | FL_RF);
+    assert_int_equal(s.rip, HANDLERS + 16 * VEC_GP + 11);
+    assert_same(&s, &b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -615,6 +783,10 @@ int main(void)
         cmocka_unit_test(test_link_to_remapped_page),
         cmocka_unit_test(test_modeled_tlb_in_chain),
         cmocka_unit_test(test_breakpoint_after_paused_string),
+        cmocka_unit_test(test_flags_at_interrupt_in_run),
+        cmocka_unit_test(test_flags_at_limit_in_run),
+        cmocka_unit_test(test_flags_in_fault_frame),
+        cmocka_unit_test(test_faulting_jcc_in_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
