@@ -232,6 +232,18 @@ static const exec_fn mov_forms[][3] = {
     [MOV_MI] = MOV_ROW(mov_store_imm),
 };
 
+/* ---- LEA into a general register (exec_move.c exec_lea) ---------------- */
+
+/* Only the address is computed: no memory access, so no fault. */
+FAST bool lea_reg(struct cpu *c, const struct insn *i, unsigned size)
+{
+    gpr_set(c, i->op[0].reg, size, false, op_ea(c, i, &i->op[1]));
+    return true;
+}
+
+static bool lea4(struct cpu *c, const struct insn *i) { return lea_reg(c, i, 4); }
+static bool lea8(struct cpu *c, const struct insn *i) { return lea_reg(c, i, 8); }
+
 /* ---- PUSH and POP of a general register in 64-bit mode ----------------- */
 
 static bool push_reg64(struct cpu *c, const struct insn *i)
@@ -300,6 +312,8 @@ exec_fn exec_fast_pick(const struct insn *i, exec_fn general)
             return w ? shr8 : shr4;
         return i->sub == SH_SAR ? (w ? sar8 : sar4) : (w ? shl8 : shl4);
     }
+    if (general == exec_lea && plain_gpr(d) && wide(d) && s->kind == OPK_MEM)
+        return w ? lea8 : lea4;
     if ((general == exec_push || general == exec_pop) && i->mode64 &&
         i->nops == 1 && i->opsize != 2 && plain_gpr(d) && d->size == 8)
         return general == exec_push ? push_reg64 : pop_reg64;
@@ -331,6 +345,7 @@ static const struct {
     {mov_from_reg1, NULL, false}, {mov_from_reg4, NULL, false},
     {mov_from_reg8, NULL, false}, {mov_from_imm1, NULL, false},
     {mov_from_imm4, NULL, false}, {mov_from_imm8, NULL, false},
+    {lea4, NULL, false}, {lea8, NULL, false},
 };
 
 struct fast_traits exec_fast_traits(exec_fn fn)

@@ -1,6 +1,6 @@
 /* Operand-specialized handlers for the most frequent instruction forms
  * (ALU and MOV on general registers, immediates and memory, INC, DEC,
- * SHL, SHR, SAR, Jcc, PUSH and POP): see exec_fast.c. */
+ * SHL, SHR, SAR, LEA, Jcc, PUSH and POP): see exec_fast.c. */
 #ifndef L0_CPU_EXEC_FAST_H
 #define L0_CPU_EXEC_FAST_H
 
