@@ -6,6 +6,7 @@
 #include "l1vmm.h"
 
 #define CR0_PE (1ull << 0)
+#define CR0_TS (1ull << 3)
 #define CR0_ET (1ull << 4)
 #define CR0_PG (1ull << 31)
 #define CR4_PSE (1ull << 4)
@@ -73,6 +74,13 @@ static void init_masks(void)
         l2.cr0_mask |= CR0_PE | CR0_PG;
         l2.cr4_mask |= CR4_PAE | CR4_PSE | CR4_PGE | CR4_PCIDE;
     }
+    /* KVM 2.6.35 switched the FPU lazily: while its guest's FPU state
+     * was not loaded it owned CR0.TS, so the guest's CLTS and MOV to CR0
+     * changing TS exited (Turtles' Figure 6 "CR access"). l1vmm keeps no
+     * FPU state of its own: the kvm path owns TS always, and the real
+     * TS is L2's (vmcs_cr0_real), so #NM stays L2's own. */
+    if (exit_path == EXIT_PATH_KVM)
+        l2.cr0_mask |= CR0_TS;
 }
 
 void vmcs_set_cr0(uint64_t visible)

@@ -43,8 +43,9 @@ APIC_ACCESS, EPT_VIOLATION = 44, 48
 L0_APIC = "L0 passes the local APIC through (vmcs01.c): no APIC-access page"
 L0_IRQ = "L0 takes no external interrupts: the APIC's go to its guest"
 # l1vmm: the APIC page is mapped into EPT12 (docs/l1vmm.md "Interrupts"),
-# its CR0 mask holds only the bits VMX fixes, EPT12 maps all of L2's RAM
-# at start.
+# its CR0 mask holds the bits VMX fixes and, on the kvm exit path, CR0.TS
+# as KVM 2.6.35's lazy FPU switching did; EPT12 maps all of L2's RAM at
+# start.
 L1_APIC = "l1vmm maps the local APIC's page into L2's memory"
 # Fewer exits than iterations: EPT12 maps all of L2's RAM at start, and
 # the only EPT violations are L0's as it fills EPT02, one per 2 MiB.
@@ -67,8 +68,7 @@ KINDS = {
     "rdmsr": (RDMSR, True, True, True),
     "wrmsr": (WRMSR, "L0's MSR bitmap passes IA32_SYSENTER_CS", True,
               KVM_MSR),
-    "cr": (CR_ACCESS, "L0 leaves CR0.TS to its guest",
-           "l1vmm leaves CR0.TS to L2 (no lazy FPU switching)", True),
+    "cr": (CR_ACCESS, "L0 leaves CR0.TS to its guest", True, True),
     "apic": (APIC_ACCESS, L0_APIC, L1_APIC, True),
     "exception": (EXCEPTION, "L0's exception bitmap is empty", True, True),
     "interrupt": (EXTERNAL_INTERRUPT, L0_IRQ, True, True),
