@@ -468,7 +468,9 @@ static int nmi_may_wake(void)
  * needs no STI or MOV-SS blocking (27.3.1.5), and the blocking ended
  * with HLT anyway. With interrupts off only an NMI wakes L2: it waits
  * the same way if one may come, else nothing would wake it. */
+#define RFLAGS_TF (1u << 8)
 #define RFLAGS_IF (1u << 9)
+#define PENDING_DBG_BS (1u << 14) /* SDM Vol. 3C Table 25-3 */
 #define ACTIVITY_HLT 1
 static void on_hlt(void)
 {
@@ -481,6 +483,13 @@ static void on_hlt(void)
                              "(IA32_VMX_MISC[6])");
     } else {
         skip_instruction(); /* ends STI/MOV-SS blocking, as 25.4.2 needs */
+        /* With RFLAGS.TF the HLT ends in a single-step trap (SDM Vol. 3A
+         * 18.3.1.4), made pending for the entry to deliver; the entry
+         * checks require BS then (Vol. 3C 27.3.1.5). Other skipped
+         * instructions lose that trap: docs/l1vmm.md. */
+        if (vmread(GUEST_RFLAGS) & RFLAGS_TF)
+            vmwrite(GUEST_PENDING_DEBUG,
+                    vmread(GUEST_PENDING_DEBUG) | PENDING_DBG_BS);
         vmwrite(GUEST_ACTIVITY_STATE, ACTIVITY_HLT);
     }
 }

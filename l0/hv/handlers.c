@@ -27,7 +27,9 @@ enum {
     ACTIVITY_HLT = 1, /* guest activity state (SDM Vol. 3C 25.4.2) */
     MSR_FEATURE_CONTROL = 0x3A,
 };
-#define PENDING_DBG_BS (1ull << 14) /* SDM Vol. 3C Table 25-3 */
+/* Pending debug exceptions (SDM Vol. 3C Table 25-3). */
+#define PENDING_DBG_B0_B3 0xFull
+#define PENDING_DBG_BS (1ull << 14)
 #define DEBUGCTL_BTF (1ull << 1)    /* single-step on branches only */
 
 /* The VMCS of the guest that exited: vmcs01 (L1, or the single guest)
@@ -259,7 +261,13 @@ static enum hv_action handle_hlt(struct hv *h)
     hv_skip_instruction(h);
     bool nmi_open = !(field(h, VMCS_IDX_GUEST_INTERRUPTIBILITY) &
                       BLOCKING_BY_NMI);
-    if (h->pending_irq >= 0 || (nmi_open && lapic_nmi_pending(l)))
+    /* A debug exception wakes a halted CPU (SDM Vol. 2A HLT): a
+     * single-step trap on the HLT itself, made pending by the skip, is
+     * delivered at the VM entry (27.7.3) and the guest runs on. */
+    bool debug_pending = field(h, VMCS_IDX_GUEST_PENDING_DBG) &
+                         (PENDING_DBG_B0_B3 | PENDING_DBG_BS);
+    if (h->pending_irq >= 0 || (nmi_open && lapic_nmi_pending(l)) ||
+        debug_pending)
         return HV_RESUME;
     bool nmi_may_come = nmi_open && lapic_lint_nmi_armed(l);
     if (!(field(h, VMCS_IDX_GUEST_RFLAGS) & FL_IF) && !nmi_may_come)
