@@ -43,8 +43,10 @@ UNIT_LIB_DEPS :=
 UNIT_INCLUDES :=
 include guests/guests.mk guests/linux/linux.mk guests/kvm-l1/kvm-l1.mk
 include $(wildcard l0/l0.mk l0/record/record.mk l1vmm/l1vmm.mk)
-include tests/tests.mk
+# fuzz.mk before tests.mk: `make test` needs guestfuzz (the fuzz-regress
+# suite), and a rule's prerequisites are expanded where it is read.
 include fuzz/fuzz.mk
+include tests/tests.mk
 
 all: $(IMAGES) $(UNIT_TESTS) $(LAYER_PROGRAMS)
 
