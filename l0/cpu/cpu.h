@@ -281,4 +281,11 @@ static inline uint64_t cpu_tsc(const struct cpu *c)
            (c->vmx.nonroot ? c->vmx.tsc_offset : 0);
 }
 
+/* A canonical address: bits 63:47 all equal (48-bit linear addresses,
+ * SDM Vol. 1 3.3.7.1). */
+static inline bool cpu_canonical(uint64_t a)
+{
+    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
 #endif

@@ -111,6 +111,10 @@ static bool deliver_once(struct cpu *c, unsigned vector, enum event_kind kind,
             if (!read_tss(c, off, 8, &sp, external))
                 return false;
         }
+        /* A gate whose offset is not canonical: #GP(EXT), before any
+         * push (SDM Vol. 2A INT n, IA-32e-mode delivery). */
+        if (!cpu_canonical(target))
+            return cpu_fault(c, VEC_GP, external ? 1 : 0);
         if (new_cpl != c->cpl)
             c->seg[SEG_SS] = (struct segment){.sel = (uint16_t)new_cpl,
                                               .attr = SEG_ATTR_UNUSABLE};

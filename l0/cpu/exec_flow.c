@@ -4,17 +4,12 @@
 #include "cpu/ops.h"
 #include "cpu/system.h"
 
-static bool is_canonical(uint64_t a)
-{
-    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
-}
-
 /* A new RIP: canonical in 64-bit mode, within CS's limit otherwise, or
  * #GP(0) at the branch itself (SDM Vol. 2A "JMP"). */
 static bool branch_to(struct cpu *c, uint64_t target, unsigned size)
 {
     target &= size_mask(size);
-    if (c->code64 ? !is_canonical(target) : target > c->seg[SEG_CS].limit)
+    if (c->code64 ? !cpu_canonical(target) : target > c->seg[SEG_CS].limit)
         return cpu_fault(c, VEC_GP, 0);
     c->next_rip = target;
     return true;
@@ -306,7 +301,7 @@ bool exec_sysret(struct cpu *c, const struct insn *i)
         return cpu_fault(c, VEC_GP, 0);
     bool to64 = i->opsize == 8;
     uint64_t rip = to64 ? c->gpr[RCX] : (uint32_t)c->gpr[RCX];
-    if (!is_canonical(rip))
+    if (!cpu_canonical(rip))
         return cpu_fault(c, VEC_GP, 0);
     uint16_t base = (uint16_t)(c->star >> 48);
     uint16_t cs = to64 ? (uint16_t)(base + 16) : base;

@@ -162,11 +162,6 @@ bool exec_hlt(struct cpu *c, const struct insn *i)
     return true;
 }
 
-static bool is_canonical(uint64_t a)
-{
-    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
-}
-
 /* LGDT/LIDT: a 2-byte limit, then a 4-byte base (8 in 64-bit mode; 24
  * bits with a 16-bit operand size). */
 bool exec_load_table(struct cpu *c, const struct insn *i)
@@ -181,7 +176,7 @@ bool exec_load_table(struct cpu *c, const struct insn *i)
         return false;
     if (!c->code64 && i->opsize == 2)
         base &= 0xFFFFFF;
-    if (c->code64 && !is_canonical(base))
+    if (c->code64 && !cpu_canonical(base))
         return cpu_fault(c, VEC_GP, 0);
     struct table_reg *t = i->sub == TBL_GDT ? &c->gdtr : &c->idtr;
     t->base = base;
@@ -232,7 +227,7 @@ static bool load_system_segment(struct cpu *c, unsigned seg, uint16_t sel,
     if (c->long_mode) {
         if (!seg_read_descriptor_high(c, sel, &high))
             return false;
-        if (!is_canonical((high << 32) | ((d >> 16) & 0xFFFFFF) |
+        if (!cpu_canonical((high << 32) | ((d >> 16) & 0xFFFFFF) |
                           ((d >> 32) & 0xFF000000)))
             return cpu_fault(c, VEC_GP, sel & 0xFFFC);
     }

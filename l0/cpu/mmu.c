@@ -462,11 +462,6 @@ void mmu_flush_all(struct cpu *c) { tlb_flush_all(&c->tlb); }
 
 /* ---- segmentation (SDM Vol. 3A 3.4, 5.3; 64-bit: 3.2.4, 5.3.1) ----- */
 
-static bool is_canonical(uint64_t a)
-{
-    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
-}
-
 bool seg_linear(struct cpu *c, unsigned seg, uint64_t offset, unsigned size,
                 enum access acc, uint64_t *lin)
 {
@@ -476,7 +471,7 @@ bool seg_linear(struct cpu *c, unsigned seg, uint64_t offset, unsigned size,
         uint64_t a = offset;
         if (seg == SEG_FS || seg == SEG_GS)
             a += s->base;
-        if (!is_canonical(a) || !is_canonical(a + size - 1))
+        if (!cpu_canonical(a) || !cpu_canonical(a + size - 1))
             return cpu_fault(c, vector, 0);
         *lin = a;
         return true;

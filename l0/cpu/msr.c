@@ -61,11 +61,6 @@ static uint64_t *field(struct cpu *c, const struct msr_def *d)
     return (uint64_t *)((char *)c + d->offset);
 }
 
-static bool canonical(uint64_t a)
-{
-    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
-}
-
 bool msr_get(struct cpu *c, uint32_t index, uint64_t *value)
 {
     const struct msr_def *d = find(index);
@@ -104,7 +99,7 @@ bool msr_check_write(uint32_t index, uint64_t old, uint64_t cr0,
     if (!d || d->kind == MSR_READONLY)
         return false;
     if (d->kind == MSR_CANONICAL)
-        return canonical(v);
+        return cpu_canonical(v);
     switch (index) {
     case MSR_APIC_BASE:
         /* APIC base (SDM Vol. 3A 11.4.4, Figure 11-5): bits 7:0, 9 and
