@@ -16,8 +16,6 @@
 #define CPUID1_ECX_OSXSAVE (1u << 27)
 #define CPUID1_EDX_APIC (1u << 9)
 #define CPUID7_ECX_OSPKE (1u << 4)
-#define CR4_OSXSAVE (1ull << 18)
-#define CR4_PKE (1ull << 22)
 #define EXTENDED 0x80000000u
 
 /* Features L2 must not see: VMX (L2 is not given nested VMX), and what

@@ -3,20 +3,7 @@
 #include "cpu.h"
 #include "l1vmm.h"
 
-#define CR0_PE (1ull << 0)
-#define CR0_TS (1ull << 3)
-#define CR0_NW (1ull << 29)
-#define CR0_CD (1ull << 30)
-#define CR0_PG (1ull << 31)
-#define CR4_PAE (1ull << 5)
-#define CR4_VMXE (1ull << 13)
-#define CR4_PCIDE (1ull << 17)
-#define CR4_OSXSAVE (1ull << 18)
 #define APIC_BASE_ENABLE (1ull << 11)
-#define EFER_SCE (1ull << 0)
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
-#define EFER_NXE (1ull << 11)
 
 static char why[160]; /* the message of the exit that stops L2 */
 

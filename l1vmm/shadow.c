@@ -49,14 +49,6 @@
 #define PF_RSVD (1u << 3)
 #define PF_I (1u << 4)
 
-#define CR0_WP (1ull << 16)
-#define CR0_PG (1ull << 31)
-#define CR4_PAE (1ull << 5)
-#define CR4_SMEP (1ull << 20)
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
-#define EFER_NXE (1ull << 11)
-
 enum { TABLE = 512, POOL_PAGES = 1024, ROOTS = 16 };
 #define SIZE_4K (1ull << 12)
 #define SIZE_2M (1ull << 21)

@@ -5,16 +5,6 @@
 #include "cpu.h"
 #include "l1vmm.h"
 
-#define CR0_PE (1ull << 0)
-#define CR0_TS (1ull << 3)
-#define CR0_ET (1ull << 4)
-#define CR0_PG (1ull << 31)
-#define CR4_PSE (1ull << 4)
-#define CR4_PAE (1ull << 5)
-#define CR4_PGE (1ull << 7)
-#define CR4_VMXE (1ull << 13)
-#define CR4_PCIDE (1ull << 17)
-
 #define PAT_POWER_ON 0x0007040600070406ull /* SDM Vol. 3A 13.12.4 */
 
 uint32_t vmcs_exception_bitmap;

@@ -37,7 +37,6 @@ enum { APIC_VERSION = 0x030, APIC_EOI = 0x0B0, APIC_SVR = 0x0F0,
 #define POLL_LIMIT 10000000u /* polls for it before giving up */
 #define MSR_FEATURE_CONTROL 0x3Au
 #define MSR_SYSENTER_CS 0x174u
-#define CR0_TS (1ull << 3)
 #define TOUCH_BASE (16ull << 20) /* fresh pages from 16 MiB up */
 #define PAGE 4096u
 

@@ -27,9 +27,6 @@ enum {
     ACTIVITY_HLT = 1, /* guest activity state (SDM Vol. 3C 25.4.2) */
     MSR_FEATURE_CONTROL = 0x3A,
 };
-/* Pending debug exceptions (SDM Vol. 3C Table 25-3). */
-#define PENDING_DBG_B0_B3 0xFull
-#define PENDING_DBG_BS (1ull << 14)
 #define DEBUGCTL_BTF (1ull << 1)    /* single-step on branches only */
 
 /* The VMCS of the guest that exited: vmcs01 (L1, or the single guest)

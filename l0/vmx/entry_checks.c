@@ -1098,8 +1098,8 @@ static bool no_enclave_interruption(const struct ectx *c, int arg)
 
 /* Pending debug exceptions: B3-B0 (3:0), enabled breakpoint (12) and BS
  * (14) are defined; RTM (16) needs RTM. */
-#define PENDING_DBG_VALID (0xFull | 1ull << 12 | 1ull << 14)
-#define PENDING_DBG_BS (1ull << 14)
+#define PENDING_DBG_VALID                                                     \
+    (PENDING_DBG_B0_B3 | PENDING_DBG_ENABLED_BP | PENDING_DBG_BS)
 
 static bool pending_debug_reserved_clear(const struct ectx *c, int arg)
 {

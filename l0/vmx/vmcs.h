@@ -33,6 +33,12 @@
 #define VMCS_REVISION_ID (0x54520000u | VMCS_LAYOUT_VERSION)
 #define VMCS_SHADOW_INDICATOR (1u << 31)
 
+/* Bits of the guest's pending debug exceptions field (SDM Vol. 3C Table
+ * 25-3): B3-B0, an enabled breakpoint, BS (single step). */
+#define PENDING_DBG_B0_B3 0xFull
+#define PENDING_DBG_ENABLED_BP (1ull << 12)
+#define PENDING_DBG_BS (1ull << 14)
+
 /* Region header offsets (frozen by _Static_assert in vmcs.c). */
 #define VMCS_REGION_REVISION 0x000
 #define VMCS_REGION_ABORT 0x004

@@ -32,12 +32,6 @@ typedef char v16qi __attribute__((vector_size(16)));
 typedef float v4sf __attribute__((vector_size(16)));
 typedef double v2df __attribute__((vector_size(16)));
 
-#define CR0_MP (1ull << 1)
-#define CR0_EM (1ull << 2)
-#define CR0_TS (1ull << 3)
-#define CR4_OSFXSR (1ull << 9)
-#define CR4_OSXMMEXCPT (1ull << 10)
-#define CR4_OSXSAVE (1ull << 18)
 #define MXCSR_DEFAULT 0x1F80u
 #define MXCSR_ZM (1u << 9)
 

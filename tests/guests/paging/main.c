@@ -23,9 +23,6 @@
 #define PTE_G 0x100ull
 #define PTE_XD (1ull << 63)
 #define PTE_BIT51 (1ull << 51) /* reserved: MAXPHYADDR < 52 everywhere here */
-#define EFER_NXE (1ull << 11)
-#define CR0_WP (1ull << 16)
-#define CR4_PGE (1ull << 7)
 
 #define REGION 0x0000008000000000ull /* PML4 index 1 */
 #define VA(page) (REGION + (uint64_t)(page) * 4096)

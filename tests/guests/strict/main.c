@@ -34,12 +34,6 @@
 #define DECLARE(name) int probe_##name(uint64_t arg);
 PROBES(DECLARE)
 
-enum {
-    CR0_NE = 1u << 5, CR0_NW = 1u << 29, CR0_CD = 1u << 30,
-    CR0_PG = 1u << 31, CR4_PAE = 1u << 5, CR4_VMXE = 1u << 13,
-    MSR_EFER_NUM = 0xC0000080, EFER_LME = 1u << 8,
-};
-
 /* Runs one probe; prints " name=vector/error", "-" if it completed. */
 static void check(const char *name, int (*probe)(uint64_t), uint64_t arg)
 {
@@ -148,7 +142,7 @@ int main(const struct rt_boot *boot)
     rt_printf(" cr0=%s cr4=%s", read_cr(0) == cr0 ? "same" : "changed",
               read_cr(4) == cr4 ? "same" : "changed");
 
-    uint64_t efer = rdmsr(MSR_EFER_NUM);
+    uint64_t efer = rdmsr(MSR_EFER);
     if (all_faulted) {
         check("cr3_bit60", probe_mov_cr3, cr3 | 1ull << 60);
         __asm__ volatile("mov %0, %%cr3" ::"r"(cr3) : "memory");
@@ -159,7 +153,7 @@ int main(const struct rt_boot *boot)
         rt_printf(" cr3_bit60=skipped dr7_bit32=skipped efer_bit2=skipped "
                   "efer_lme_off=skipped");
     }
-    rt_printf(" efer=%s\n", rdmsr(MSR_EFER_NUM) == efer ? "same" : "changed");
+    rt_printf(" efer=%s\n", rdmsr(MSR_EFER) == efer ? "same" : "changed");
 
     uint64_t mib = rt_cmdline_u64(boot->cmdline, "sweep", 0);
     if (mib)

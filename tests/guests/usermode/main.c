@@ -21,7 +21,6 @@
 #define FL_DF 0x400ull
 #define FL_IOPL3 0x3000ull
 #define FL_AC 0x40000ull
-#define EFER_SCE 1ull
 
 uint64_t user_selectors(uint64_t);
 uint64_t user_syscall(uint64_t);

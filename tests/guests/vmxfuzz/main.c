@@ -35,7 +35,6 @@ static void skip_faulting_gp(struct rt_frame *f)
     f->rip += gp_skip;
 }
 
-#define CR0_NE (1ull << 5)
 
 /* VMXON with CR0.NE clear: #GP(0), CR0 does not suit VMX operation (SDM
  * Vol. 3C 24.8, 31.3 "VMXON"). Returns the #GPs seen. */
