@@ -5,7 +5,8 @@ Every program in fuzz/regress/ is replayed by guestfuzz (--replay runs
 it in bare, single and nested mode with every check: crash, hang,
 sanitizer report, determinism, bare/single agreement) and must give no
 finding; where docs/fuzzing.md says what an image shows, that is checked
-too. Then fuzz/l1fuzz.sh's hang rule, with a stand-in for the emulator:
+too. Then the l1fuzz runs that were findings must end cleanly. Last,
+fuzz/l1fuzz.sh's hang rule, with a stand-in for the emulator:
 a run that uses L1FUZZ_CPU seconds of CPU is a hang, one that waits
 longer than that in wall-clock time is not (a loaded machine)."""
 
@@ -91,6 +92,35 @@ def check_regress(report, guestfuzz):
         report.run_check(problems, title, out, 12)
 
 
+# l1fuzz runs that were findings (docs/fuzzing.md), replayed as
+# fuzz/l1fuzz.sh ran them: (seed, VMCS shadowing, merge, what they showed).
+L1FUZZ_FINDINGS = [
+    (1796217755, "on", "dirty",
+     "L2 loaded CR3 with EPT12's PML4 and wrote L1's code: #PF in L1"),
+    (1796218620, "off", "full",
+     "L2 loaded CR3 with EPT12's PML4 and wrote L1's code: METRIC lost"),
+]
+
+
+def check_l1fuzz_findings(report, turtles, build):
+    """Each run ends cleanly (status 0, the METRIC line) where the fuzzer
+    once found L2 writing L1's memory; l1fuzz itself panics if L2 wrote
+    its code or read-only data."""
+    for seed, shadowing, merge, what in L1FUZZ_FINDINGS:
+        cmd = [turtles, "run", "--mode", "nested", "--vmcs-shadowing",
+               shadowing, "--merge", merge, "--max-insns", "200000000",
+               "--l1", os.path.join(build, "images", "l1fuzz.elf"),
+               "--l1-args", f"seed={seed} rounds=50",
+               os.path.join(build, "images", "hello.elf")]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        out = p.stdout.splitlines()
+        problems = [] if p.returncode == 0 else [f"status {p.returncode}"]
+        if not any(line.startswith("METRIC l1fuzz") for line in out):
+            problems.append("no METRIC line")
+        report.run_check(problems, f"l1fuzz seed={seed} shadowing {shadowing}"
+                         f" merge {merge} ends cleanly (was: {what})", out, 8)
+
+
 # Stands in for turtles-san: spins on the CPU or sleeps (FAKE), then
 # prints what an l1fuzz run that ended cleanly prints.
 FAKE_EMULATOR = """#!/bin/sh
@@ -126,11 +156,15 @@ def check_l1fuzz_time_rule(report):
 
 def main():
     report = Report("fuzz-regress")
-    if not arguments(__doc__, ["turtles"]).wants("turtles"):
+    args = arguments(__doc__, ["turtles"])
+    if not args.wants("turtles"):
         return report.finish()
     guestfuzz = os.environ.get(
         "GUESTFUZZ", os.path.join(ROOT, "build", "host", "fuzz", "guestfuzz"))
     check_regress(report, guestfuzz)
+    build = os.path.join(ROOT, args.build)
+    check_l1fuzz_findings(report, os.environ.get(
+        "TURTLES", os.path.join(build, "turtles")), build)
     check_l1fuzz_time_rule(report)
     return report.finish()
 

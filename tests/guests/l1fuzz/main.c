@@ -13,9 +13,14 @@
  * it breaks one field on purpose (entry failure or VMfail).
  *
  * L2 is fenced in: its own page tables map only its 2 MiB area (code,
- * stack, data, its IDT, GDT and TSS copies read-only), I/O to the exit
- * ports always exits, and its IDT sends every vector to VMCALL; HLT
- * always exits. So L2 can corrupt nothing of L1.
+ * stack, data; its IDT, GDT and TSS copies, page tables, bitmaps and
+ * EPT12 read-only), it cannot leave them (CR3 loads and CR0.WP changes
+ * always exit), I/O to the exit ports and the UART always exits, and its
+ * IDT sends every vector to VMCALL; HLT always exits. So L2 can corrupt
+ * nothing of L1: after each round L1 checks that its own code and
+ * read-only data are unchanged. (Without the CR3 fence L2 reached all of
+ * L1's memory by loading CR3 with the EPT12 PML4 it found in a register:
+ * EPT entries read as present, writable 2 MiB pages; docs/fuzzing.md.)
  *
  * It prints the outcome of every launch and every exit by reason:
  *   METRIC l1fuzz launches=.. l2_reached=.. vmfail_valid=..
@@ -66,7 +71,8 @@ static bool chance(uint32_t one_in) { return below(one_in) == 0; }
 /* ---- L2's tables ---- */
 
 /* L2's page tables: the area in 4 KiB pages, nothing else. The tables,
- * IDT and GDT pages are read-only; A and D are preset so that walks
+ * IDT and GDT pages, the bitmaps and EPT12 are read-only (writing EPT12
+ * or the I/O bitmap would open L1's memory or the UART to L2); A and D are preset so that walks
  * never write them (SDM Vol. 3A 5.8). */
 static void build_l2_paging(void)
 {
@@ -75,7 +81,8 @@ static void build_l2_paging(void)
     table(P_PDPT)[(base >> 30) & 511] = pa(page(P_PD)) | 0x67;
     table(P_PD)[(base >> 21) & 511] = pa(page(P_PT)) | 0x67;
     for (unsigned i = 0; i < P_PAGES; i++) {
-        bool read_only = i == P_IDT || i == P_GDT || (i >= P_PML4 && i <= P_PT);
+        bool read_only = i == P_IDT || i == P_GDT ||
+                         (i >= P_PML4 && i <= P_PT) || i >= P_IO_A;
         table(P_PT)[i] = pa(page(i)) | 0x61 | (read_only ? 0 : 2) | 0x4;
     }
 }
@@ -300,7 +307,9 @@ static void setup_vmcs(void)
     uint32_t pin = random_control(0x48D, 0) | PIN_PREEMPTION_TIMER;
     if (!(pin & PIN_NMI))
         pin &= ~PIN_VIRTUAL_NMIS; /* virtual NMIs need NMI exiting */
-    uint32_t proc = random_control(0x48E, PROC_NEVER) | PROC_HLT;
+    /* CR3-load exiting with no CR3-target values: every MOV to CR3 exits
+     * (SDM Vol. 3C 26.1.3), so L2 keeps the page tables above. */
+    uint32_t proc = random_control(0x48E, PROC_NEVER) | PROC_HLT | PROC_CR3_LOAD;
     if (!(pin & PIN_VIRTUAL_NMIS))
         proc &= ~PROC_NMI_WINDOW; /* NMI-window exiting needs them */
     if (!(proc & PROC_UNCOND_IO))
@@ -334,7 +343,10 @@ static void setup_vmcs(void)
     vmwrite(PAGE_FAULT_ERROR_MASK, chance(2) ? 0 : rnd() & 0x1f);
     vmwrite(PAGE_FAULT_ERROR_MATCH, chance(2) ? 0 : rnd() & 0x1f);
     /* Masks on bits L2 owns; the shadows are what L2 reads there. */
-    vmwrite(CR0_GUEST_HOST_MASK, chance(2) ? 0 : rnd() & 0xE005003F);
+    vmwrite(CR3_TARGET_COUNT, 0);
+    /* CR0.WP is always L1's (a MOV to CR0 that changes it exits): with WP
+     * clear L2 could write its read-only page tables. */
+    vmwrite(CR0_GUEST_HOST_MASK, (chance(2) ? 0 : rnd() & 0xE005003F) | CR0_WP);
     vmwrite(CR4_GUEST_HOST_MASK, chance(2) ? 0 : rnd() & 0x3727FF);
     vmwrite(CR0_READ_SHADOW, read_cr0() ^ (rnd() & 0x60000000));
     vmwrite(CR4_READ_SHADOW, read_cr4() ^ (rnd() & 0x80));
@@ -371,6 +383,16 @@ static bool instruction_exit(unsigned reason)
         1ull << 39 | 1ull << 40 | 1ull << 46 | 1ull << 47 | 1ull << 50 |
         1ull << 51 | 1ull << 53 | 1ull << 54 | 1ull << 55;
     return reason < 64 && (with_length >> reason & 1);
+}
+
+/* A hash of L1's code and read-only data, which nothing may write. */
+static uint64_t l1_image_hash(void)
+{
+    extern const uint64_t __image_start[], __rodata_end[]; /* rt.ld */
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const uint64_t *w = __image_start; w < __rodata_end; w++)
+        h = (h ^ *w) * 0x100000001b3ull;
+    return h;
 }
 
 struct tally {
@@ -439,8 +461,13 @@ int main(const struct rt_boot *boot)
     build_l2_paging();
     build_l2_tables();
     static struct tally t;
-    for (uint64_t r = 0; r < rounds; r++)
+    uint64_t image = l1_image_hash();
+    for (uint64_t r = 0; r < rounds; r++) {
         one_round(&t);
+        if (l1_image_hash() != image)
+            rt_panic("l1fuzz: round %lu: L2 wrote L1's code or read-only "
+                     "data (its fences failed)", r + 1);
+    }
     rt_printf("METRIC l1fuzz launches=%lu l2_reached=%lu vmfail_valid=%lu "
               "vmfail_invalid=%lu entry_failures=%lu resumes=%lu exits=%lu\n",
               t.launches, t.reached, t.fail_valid, t.fail_invalid,
