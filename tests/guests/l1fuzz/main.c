@@ -247,16 +247,21 @@ static void fill_bitmap(unsigned n)
         b[i] = chance(4) ? rnd() & rnd() : 0;
 }
 
-/* Ports L2 must never reach: isa-debug-exit (0xf4), the UART, Bochs'
- * shutdown port. */
+/* Ports L2 must never reach: those that end the run (isa-debug-exit,
+ * the keyboard controller's reset command, the PIIX reset register,
+ * ACPI PM1 control in the PM block, Bochs' shutdown port) and the UART,
+ * L1's console. Ranges of [first, last]. */
 static void fence_ports(void)
 {
-    static const uint16_t ports[] = {0xf4, 0xf5, 0xf6, 0xf7, 0x3f8, 0x3f9,
-                                     0x3fa, 0x3fb, 0x3fc, 0x3fd, 0x3fe,
-                                     0x3ff};
-    for (unsigned i = 0; i < sizeof ports / sizeof *ports; i++)
-        page(P_IO_A)[ports[i] / 8] |= (uint8_t)(1u << (ports[i] % 8));
-    page(P_IO_B)[(0x8900 - 0x8000) / 8] |= 1; /* 0x8900 */
+    static const uint16_t ranges[][2] = {
+        {0xf4, 0xf7}, {0x64, 0x64}, {0xcf9, 0xcf9}, {0x3f8, 0x3ff},
+        {0x600, 0x60b}, {0x8900, 0x8900},
+    };
+    for (unsigned r = 0; r < sizeof ranges / sizeof *ranges; r++)
+        for (unsigned port = ranges[r][0]; port <= ranges[r][1]; port++) {
+            uint8_t *bitmap = page(port < 0x8000 ? P_IO_A : P_IO_B);
+            bitmap[port % 0x8000 / 8] |= (uint8_t)(1u << (port % 8));
+        }
 }
 
 static const uint32_t error_code_vectors = 0x00027D00; /* 8, 10-14, 17 */
