@@ -16,6 +16,7 @@
 #include "boot/multiboot_load.h"
 #include "cpu/cpu.h"
 #include "cpu/decode.h"
+#include "cpu/jit.h"
 #include "gdb/stub.h"
 #include "hv/cost_profile.h"
 #include "hv/hv.h"
@@ -103,7 +104,7 @@ struct options {
     const char *cost_arg; /* --cost-profile: a built-in NAME or a FILE */
     struct cost_profile cost; /* what it names */
     char *cost_text;      /* its JSON, for the database */
-    int engine;         /* --engine step|block: enum cpu_engine */
+    int engine;         /* --engine step|block|jit: enum cpu_engine */
     uint64_t gdb_port;  /* --gdb PORT, or NO_GDB */
     int gdb_level;      /* --gdb-level l1|l2 (nested): 1 + this */
     struct gdb_stub *gdb; /* listening when --gdb was given */
@@ -205,11 +206,13 @@ static const struct opt_row {
      "in from\nexperiments/profiles/ (default " COST_DEFAULT_PROFILE ") or a "
      "JSON\nfile (a path with a '/' or ending in .json)", OPT_TEXT,
      offsetof(struct options, cost_arg), 0, 0, {0}, ALL_MODES, NULL},
-    {"engine", "step|block", "how the CPU runs code: one instruction at a "
-     "time\n(step, the reference) or straight-line blocks of\ndecoded "
-     "instructions (block, default); both give the\nsame results "
-     "(docs/emulator.md)",
-     OPT_CHOICE, offsetof(struct options, engine), 0, 0, {"step", "block"},
+    {"engine", "step|block|jit", "how the CPU runs code: one instruction at a "
+     "time\n(step, the reference), straight-line blocks of\ndecoded "
+     "instructions (block, default), or blocks\nwith runs of register-only "
+     "instructions as native\ncode (jit, x86-64 hosts); all give the same "
+     "results\n(docs/emulator.md)",
+     OPT_CHOICE, offsetof(struct options, engine), 0, 0,
+     {"step", "block", "jit"},
      ALL_MODES, NULL},
     {"quiet", NULL, "no progress line on stderr (shown only when\n"
      "stderr is a terminal and the guest's output is not,\n"
@@ -460,6 +463,11 @@ static int parse_run(int argc, char **argv, struct options *o)
             return -1;
     if (kvm_l1_options(o) != 0)
         return -1;
+    if (o->engine == ENGINE_JIT && !jit_supported()) {
+        fprintf(stderr, "turtles: --engine jit needs an x86-64 host; "
+                        "use --engine block here\n");
+        return -1;
+    }
     char err[512];
     if (cost_profile_load(o->cost_arg, &o->cost, &o->cost_text, err,
                           sizeof err) != 0) {
@@ -813,7 +821,7 @@ static int run(int argc, char **argv)
                 .exit_code = status, .label = o.label,
                 .l1_args = o.mode == MODE_NESTED ? o.l1_args : NULL,
                 .shadowing = o.shadowing, .merge_dirty = o.merge_dirty,
-                .engine = o.engine == ENGINE_BLOCK ? "block" : "step",
+                .engine = (const char *[]){"step", "block", "jit"}[o.engine],
                 .l1 = o.mode == MODE_NESTED ? o.l1 : NULL,
                 .l1_kernel = is_kvm_l1(&o) ? o.l1_kernel : NULL,
                 .l1_initrd = is_kvm_l1(&o) ? o.l1_initrd : NULL,

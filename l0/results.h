@@ -23,7 +23,7 @@ struct run_facts {
     const char *label;   /* --label, or NULL */
     const char *l1_args; /* nested: L1's command line, else NULL */
     int shadowing, merge_dirty; /* nested: L0's options */
-    const char *engine;  /* --engine: "step" or "block" */
+    const char *engine;  /* --engine: "step", "block" or "jit" */
     /* nested: --l1 ("kvm" or the multiboot L1's path); with "kvm", the
      * kernel and initramfs that L1 booted. NULL otherwise. */
     const char *l1, *l1_kernel, *l1_initrd;

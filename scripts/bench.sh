@@ -60,10 +60,13 @@ awk -v t="${speed[turtles]}" -v b="${speed[bochs]}" -v q="${speed[qemu]}" \
     'BEGIN { printf "turtles / bochs = %.2f (issue 14 target >= 3), turtles / qemu = %.2f (target >= 0.25)\n", t / b, t / q
              printf "single / bare = %.2f, nested / bare = %.2f (targets >= 0.90)\n", s / t, n / t }'
 
-# The step engine beside the block engine (docs/emulator.md, "Engines"),
-# bare mode, same image and method as above.
+# The step engine beside the block engine and the JIT (docs/emulator.md,
+# "Engines"), bare mode, same image and method as above. --engine jit
+# only on x86-64 hosts.
 declare -A engine_speed
-for engine in step block; do
+engines="step block"
+[ "$(uname -m)" = x86_64 ] && engines="$engines jit"
+for engine in $engines; do
     export TURTLES_MODE=bare TURTLES_EXTRA="--engine $engine"
     t1=$(best_time scripts/turtles-run.sh rounds=1)
     tn=$(best_time scripts/turtles-run.sh rounds=$((1 + extra)))
@@ -76,6 +79,11 @@ done
 unset TURTLES_EXTRA
 awk -v s="${engine_speed[step]}" -v b="${engine_speed[block]}" \
     'BEGIN { printf "block / step = %.2f\n", b / s }'
+if [ -n "${engine_speed[jit]:-}" ]; then
+    awk -v j="${engine_speed[jit]}" -v b="${engine_speed[block]}" \
+        -v o="${speed[bochs]}" -v q="${speed[qemu]}" \
+        'BEGIN { printf "jit / block = %.2f; jit / bochs = %.2f (target >= 3), jit / qemu = %.2f (target >= 0.25)\n", j / b, j / o, j / q }'
+fi
 
 # One CPUID exit round trip in host time: the cpuid guest with many
 # iterations against one, the difference per iteration.

@@ -12,6 +12,7 @@
 #include "cpu/decode.h"
 #include "cpu/exec.h"
 #include "cpu/exec_fast.h"
+#include "cpu/jit.h"
 #include "cpu/mmu.h"
 #include "cpu/step.h"
 #include "machine.h"
@@ -41,8 +42,9 @@ struct block {
     /* Direct chaining: the fall-through or not-taken successor and the
      * taken one (any two successors, most recent replacing). */
     struct block_link next[2];
-    /* `count` records, then for each the handler a run uses and the
-     * length of the run starting there (block_runs, mark_runs). */
+    /* `count` records, then for each the handler a run uses, the native
+     * code of the run starting there (--engine jit) and the length of
+     * that run (block_runs, mark_runs). */
     struct insn insn[];
 };
 
@@ -50,24 +52,28 @@ struct block {
  * (exec_fast.h), and a Jcc after them if there is one. */
 struct block_runs {
     exec_fn *exec; /* the record's handler, or its flag-free variant */
+    jit_fn *native; /* the run's native code, NULL if none (jit.h) */
     uint8_t *len;  /* records in the run from here, 0 if none */
 };
 
 static inline struct block_runs block_runs(const struct block *b)
 {
     exec_fn *exec = (exec_fn *)(b->insn + b->count);
-    return (struct block_runs){exec, (uint8_t *)(exec + b->count)};
+    jit_fn *native = (jit_fn *)(exec + b->count);
+    return (struct block_runs){exec, native, (uint8_t *)(native + b->count)};
 }
 
 static size_t block_size(unsigned n)
 {
     size_t size = sizeof(struct block) +
-                  n * (sizeof(struct insn) + sizeof(exec_fn) + 1);
+                  n * (sizeof(struct insn) + sizeof(exec_fn) +
+                       sizeof(jit_fn) + 1);
     return (size + 15) & ~(size_t)15;
 }
 
-_Static_assert(sizeof(struct insn) % sizeof(exec_fn) == 0,
-               "the run handlers follow the records aligned");
+_Static_assert(sizeof(struct insn) % sizeof(exec_fn) == 0 &&
+                   sizeof(exec_fn) == sizeof(jit_fn),
+               "the run handlers and native code follow the records aligned");
 _Static_assert(BLOCK_MAX_INSNS <= UINT8_MAX, "a run's length in a byte");
 
 /* Found by linear RIP: valid while translations and code are the same. */
@@ -90,6 +96,7 @@ struct block_cache {
     size_t used, capacity;
     unsigned char *arena;
     unsigned long long built;
+    struct jit *jit; /* --engine jit: made at the first block built */
 };
 
 struct block_cache *block_cache_create(void)
@@ -112,6 +119,7 @@ void block_cache_destroy(struct block_cache *bc)
     if (!bc)
         return;
     free(bc->arena);
+    jit_destroy(bc->jit);
     free(bc);
 }
 
@@ -125,6 +133,7 @@ static void empty_arena(struct block_cache *bc, uint64_t dc_gen)
     bc->used = 0;
     bc->epoch++;
     bc->dc_gen = dc_gen;
+    jit_reset(bc->jit); /* its code calls handlers with the arena's records */
 }
 
 /* Control transfers that always leave the straight line: a block ends
@@ -214,6 +223,23 @@ static void mark_runs(struct block *b)
     }
 }
 
+/* --engine jit: native code for every run of two records or more that
+ * no earlier record's run contains (a run entered later in its records
+ * is run by run_records' loop). */
+static void compile_runs(struct block_cache *bc, struct block *b)
+{
+    struct block_runs r = block_runs(b);
+    if (!bc->jit)
+        bc->jit = jit_create(); /* NULL: the runs stay interpreted */
+    for (unsigned k = 0; k < b->count; k++) {
+        bool first = k == 0 || r.len[k - 1] != r.len[k] + 1;
+        r.native[k] = first && r.len[k] >= 2
+                          ? jit_compile(bc->jit, &b->insn[k], &r.exec[k],
+                                        r.len[k])
+                          : NULL;
+    }
+}
+
 /* Decodes the straight line from `pa` to the first instruction that
  * ends a block, the end of the page or BLOCK_MAX_INSNS. */
 static struct block *build(struct cpu *c, uint64_t lin, uint64_t pa)
@@ -255,11 +281,14 @@ static struct block *build(struct cpu *c, uint64_t lin, uint64_t pa)
     bc->used += size;
     b->count = n;
     b->vmx_exits = false;
+    memset(block_runs(b).native, 0, n * sizeof(jit_fn));
     memset(b->next, 0, sizeof b->next);
     for (unsigned k = 0; k < n; k++)
         b->vmx_exits |= recs[k].vmx_exits != 0;
     memcpy(b->insn, recs, n * sizeof *recs);
     mark_runs(b);
+    if (c->engine == ENGINE_JIT)
+        compile_runs(bc, b);
     bc->built++;
     return b;
 }
@@ -354,10 +383,14 @@ run_records(struct cpu *c, const struct block *b, unsigned n, bool plain,
              * each, and the block goes on after each but where the Jcc
              * ending it branches or faults. */
             uint64_t rip = c->rip;
-            for (unsigned j = 0; j < len; j++) {
-                rip += i[j].len;
-                c->next_rip = rip;
-                runs.exec[k + j](c, &i[j]);
+            if (runs.native[k]) {
+                rip = runs.native[k](c, rip);
+            } else {
+                for (unsigned j = 0; j < len; j++) {
+                    rip += i[j].len;
+                    c->next_rip = rip;
+                    runs.exec[k + j](c, &i[j]);
+                }
             }
             c->cycles += len;
             mt->stats.hits += len;

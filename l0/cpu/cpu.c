@@ -319,7 +319,7 @@ void cpu_describe_rip(struct cpu *c, char *out, unsigned out_size)
 void cpu_step(struct cpu *c)
 {
     do {
-        if (c->engine != ENGINE_BLOCK || !block_run(c, 1))
+        if (c->engine == ENGINE_STEP || !block_run(c, 1))
             step(c);
     } while (c->string_paused && c->m->stop == STOP_NONE);
     dcache_collect(c->dcache);
@@ -465,7 +465,7 @@ static void run_batch(struct cpu *c)
             step(c);
         return;
     }
-    if (c->engine == ENGINE_BLOCK) {
+    if (c->engine != ENGINE_STEP) {
         for (unsigned n = 1u << 16; n && block_batch_continues(c);) {
             unsigned done = block_run(c, n);
             if (!done) {

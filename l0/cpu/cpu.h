@@ -203,8 +203,9 @@ struct cpu {
     struct tlb_model *mtlb;
 
     /* How instructions are found: one fetch each (the step engine, the
-     * reference) or blocks of records (cpu/block.h). */
-    enum cpu_engine { ENGINE_STEP, ENGINE_BLOCK } engine;
+     * reference) or blocks of records (cpu/block.h), their runs of
+     * register-only records as native code with ENGINE_JIT (cpu/jit.h). */
+    enum cpu_engine { ENGINE_STEP, ENGINE_BLOCK, ENGINE_JIT } engine;
     struct block_cache *bcache;
 
     /* The gdb stub attached to the run (--gdb, gdb/stub.h), or NULL. */

@@ -400,3 +400,36 @@ struct fast_traits exec_fast_traits(exec_fn fn)
             return traits_table[k].t;
     return (struct fast_traits){false, false, false, NULL};
 }
+
+/* ---- the handlers the JIT writes out as native code --------------------- */
+
+#define ALU_TEMPLATES(name, op)                                               \
+    {name##_rr4, {FORM_ALU, op, 4, false, true}},                            \
+    {name##_rr4_nf, {FORM_ALU, op, 4, false, false}},                        \
+    {name##_rr8, {FORM_ALU, op, 8, false, true}},                            \
+    {name##_rr8_nf, {FORM_ALU, op, 8, false, false}},                        \
+    {name##_ri4, {FORM_ALU, op, 4, true, true}},                             \
+    {name##_ri4_nf, {FORM_ALU, op, 4, true, false}},                         \
+    {name##_ri8, {FORM_ALU, op, 8, true, true}},                             \
+    {name##_ri8_nf, {FORM_ALU, op, 8, true, false}}
+static const struct {
+    exec_fn fn;
+    struct fast_template t;
+} templates[] = {
+    ALU_TEMPLATES(add, ALU_ADD), ALU_TEMPLATES(or, ALU_OR),
+    ALU_TEMPLATES(and, ALU_AND), ALU_TEMPLATES(sub, ALU_SUB),
+    ALU_TEMPLATES(xor, ALU_XOR), ALU_TEMPLATES(cmp, ALU_CMP),
+    ALU_TEMPLATES(test, ALU_TEST),
+    {mov_from_reg4, {FORM_MOV, 0, 4, false, false}},
+    {mov_from_reg8, {FORM_MOV, 0, 8, false, false}},
+    {mov_from_imm4, {FORM_MOV, 0, 4, true, false}},
+    {mov_from_imm8, {FORM_MOV, 0, 8, true, false}},
+};
+
+struct fast_template exec_fast_template(exec_fn fn)
+{
+    for (unsigned k = 0; k < sizeof templates / sizeof *templates; k++)
+        if (templates[k].fn == fn)
+            return templates[k].t;
+    return (struct fast_template){FORM_NONE, 0, 0, false, false};
+}

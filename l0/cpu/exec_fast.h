@@ -29,4 +29,19 @@ struct fast_traits {
 
 struct fast_traits exec_fast_traits(exec_fn fn);
 
+/* A register-only handler that the JIT (cpu/jit.c) writes out as native
+ * code: what it computes, with the operands of its record. */
+enum fast_form { FORM_NONE, FORM_ALU, FORM_MOV };
+struct fast_template {
+    uint8_t form;   /* enum fast_form */
+    uint8_t op;     /* FORM_ALU: enum alu_op (ADD, OR, AND, SUB, XOR, CMP,
+                       TEST) */
+    uint8_t size;   /* 4 or 8 */
+    bool imm;       /* the source is op[1].value, else GPR op[1].reg */
+    bool flags;     /* records the flags (flags_record), else leaves them */
+};
+
+/* The template of `fn`; form FORM_NONE where there is none. */
+struct fast_template exec_fast_template(exec_fn fn);
+
 #endif

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""The block engine against the step engine (docs/emulator.md, "Engines"):
-every guest image and test image under build/images runs in bare, single
-and nested mode with --engine step and with --engine block, and the two
-runs must agree on everything the machine models: the serial output, the
+"""The block and jit engines against the step engine (docs/emulator.md,
+"Engines"): every guest image and test image under build/images runs in
+bare, single and nested mode with --engine step, --engine block and, on
+x86-64 hosts, --engine jit, and each run must agree with the step run on everything the machine models: the serial output, the
 exit status, the messages on stderr, the instruction and cycle counts of
 --stats, and in the results database the run's record, its exit counts
 and cycles per (level, reason), the nested costs, the guest's metrics and
@@ -17,6 +17,7 @@ counts in the middle of its work in every mode, and Debian's kernel (when build/
 boots for a bounded number of instructions in every mode."""
 
 import os
+import platform
 import re
 import sqlite3
 import subprocess
@@ -124,18 +125,28 @@ def observe(turtles, options, engine, work):
     return seen
 
 
+# --engine jit writes x86-64 code: elsewhere turtles refuses it.
+ENGINES = ("block", "jit") if platform.machine() in ("x86_64", "AMD64") \
+    else ("block",)
+
+
 def compare(turtles, case):
+    """(name, {engine: problems against step}, step's --stats)."""
     name, options = case
     with tempfile.TemporaryDirectory(prefix="turtles-engines-") as work:
         step = observe(turtles, options, "step", work)
-        block = observe(turtles, options, "block", work)
-    problems = []
-    for key in step:
-        if step[key] != block.get(key):
-            a, b = str(step[key]), str(block.get(key))
-            problems.append(f"{key}: step {a[:300]} / block {b[:300]}")
-    if step["--stats instructions, cycles"] is None:
-        problems.append("no --stats line: " + " | ".join(step["stderr"][-3:]))
+        others = {e: observe(turtles, options, e, work) for e in ENGINES}
+    problems = {}
+    for engine, seen in others.items():
+        problems[engine] = []
+        for key in step:
+            if step[key] != seen.get(key):
+                a, b = str(step[key]), str(seen.get(key))
+                problems[engine].append(
+                    f"{key}: step {a[:300]} / {engine} {b[:300]}")
+        if step["--stats instructions, cycles"] is None:
+            problems[engine].append(
+                "no --stats line: " + " | ".join(step["stderr"][-3:]))
     return name, problems, step["--stats instructions, cycles"]
 
 
@@ -150,8 +161,10 @@ def main():
     with ThreadPoolExecutor(max_workers=args.jobs or 2) as pool:
         for name, problems, stats in pool.map(lambda c: compare(turtles, c),
                                               todo):
-            r.check(not problems, f"step = block: {name} "
-                    f"({stats[0] if stats else '?'} instructions)", *problems)
+            for engine, found in problems.items():
+                r.check(not found, f"step = {engine}: {name} "
+                        f"({stats[0] if stats else '?'} instructions)",
+                        *found)
     return r.finish()
 
 

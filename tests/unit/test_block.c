@@ -8,7 +8,8 @@
  * program runs on a fresh machine with --engine step and with --engine
  * block; the values it leaves in registers are worked out by hand below
  * and must come out the same on both engines, with the same instruction
- * and cycle counts. */
+ * and cycle counts. The group runs twice: the block engine, then the
+ * JIT (--engine jit) against the step engine. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,9 +20,28 @@
 
 #include "cpu/cpu.h"
 #include "cpu/debug.h"
+#include "cpu/jit.h"
 #include "cpu/mmu.h"
 #include "dev/lapic.h"
 #include "machine.h"
+
+/* The engine compared with the step engine: the whole group runs with
+ * --engine block, then with --engine jit (x86-64 hosts). */
+static enum cpu_engine tested = ENGINE_BLOCK;
+
+static int with_block(void **state)
+{
+    (void)state;
+    tested = ENGINE_BLOCK;
+    return 0;
+}
+
+static int with_jit(void **state)
+{
+    (void)state;
+    tested = ENGINE_JIT;
+    return 0;
+}
 
 /* Physical = linear below 2 MiB, with 4 KiB pages (one page table). */
 enum {
@@ -153,7 +173,7 @@ static void test_smc_in_current_block(void **state)
 {
     (void)state;
     struct outcome s = run(smc_program(ENGINE_STEP), 0);
-    struct outcome b = run(smc_program(ENGINE_BLOCK), 0);
+    struct outcome b = run(smc_program(tested), 0);
     assert_int_equal(s.rdx, 5);
     assert_int_equal(s.stop, STOP_HALTED);
     assert_same(&s, &b);
@@ -183,7 +203,7 @@ static void test_same_byte_store_then_smc(void **state)
 {
     (void)state;
     struct outcome s = run(same_byte_program(ENGINE_STEP), 0);
-    struct outcome b = run(same_byte_program(ENGINE_BLOCK), 0);
+    struct outcome b = run(same_byte_program(tested), 0);
     assert_int_equal(s.rdx, 1 + 5);
     assert_int_equal(s.rax, 5);
     assert_int_equal(s.stop, STOP_HALTED);
@@ -224,7 +244,7 @@ static void test_page_crossing_and_remapped_page(void **state)
 {
     (void)state;
     struct outcome s = run(remap_program(ENGINE_STEP), 0);
-    struct outcome b = run(remap_program(ENGINE_BLOCK), 0);
+    struct outcome b = run(remap_program(tested), 0);
     assert_int_equal(s.rbx, 0x33221177);
     assert_int_equal(s.rcx, 0x66554477);
     assert_int_equal(s.stop, STOP_HALTED);
@@ -256,7 +276,7 @@ static void test_block_on_remapped_page(void **state)
 {
     (void)state;
     struct outcome s = run(own_page_program(ENGINE_STEP), 0);
-    struct outcome b = run(own_page_program(ENGINE_BLOCK), 0);
+    struct outcome b = run(own_page_program(tested), 0);
     assert_int_equal(s.rdx, 2);
     assert_int_equal(s.stop, STOP_HALTED);
     assert_same(&s, &b);
@@ -286,7 +306,7 @@ static void test_interrupt_in_middle_of_block(void **state)
 {
     (void)state;
     struct outcome s = run(timer_program(ENGINE_STEP), 0);
-    struct outcome b = run(timer_program(ENGINE_BLOCK), 0);
+    struct outcome b = run(timer_program(tested), 0);
     /* The handler ran (RBX set, halted there) before the INCs ended. */
     assert_true(s.rbx > 1 && s.rbx < INCS - 1);
     assert_int_equal(s.rip, HANDLERS + 16 * TIMER_VECTOR + 4);
@@ -309,7 +329,9 @@ static struct machine *limit_program(enum cpu_engine e)
 static void test_limit_in_middle_of_block(void **state)
 {
     (void)state;
-    for (enum cpu_engine e = ENGINE_STEP; e <= ENGINE_BLOCK; e++) {
+    for (enum cpu_engine e = ENGINE_STEP; e <= ENGINE_JIT; e++) {
+        if (e == ENGINE_JIT && !jit_supported())
+            break;
         struct machine *m = limit_program(e);
         cpu_run(m->cpu, 7);
         assert_int_equal(m->stop, STOP_INSN_LIMIT);
@@ -355,7 +377,7 @@ static void test_many_blocks_grow_the_arena(void **state)
 {
     (void)state;
     struct outcome s = run(many_blocks_program(ENGINE_STEP), 0);
-    struct outcome b = run(many_blocks_program(ENGINE_BLOCK), 0);
+    struct outcome b = run(many_blocks_program(tested), 0);
     assert_int_equal(s.rax, MANY_BLOCKS * MANY_ROUNDS);
     assert_int_equal(s.rcx, 0);
     assert_int_equal(s.stop, STOP_HALTED);
@@ -393,7 +415,7 @@ static void test_smc_in_chained_block(void **state)
 {
     (void)state;
     struct outcome s = run(smc_chain_program(ENGINE_STEP), 0);
-    struct outcome b = run(smc_chain_program(ENGINE_BLOCK), 0);
+    struct outcome b = run(smc_chain_program(tested), 0);
     assert_int_equal(s.rdx, 4 + 7);
     assert_int_equal(s.stop, STOP_HALTED);
     assert_same(&s, &b);
@@ -421,14 +443,14 @@ static void test_limit_in_chain(void **state)
     (void)state;
     for (uint64_t limit = 1; limit < 32; limit++) {
         struct outcome s = run(loop_program(ENGINE_STEP), limit);
-        struct outcome b = run(loop_program(ENGINE_BLOCK), limit);
+        struct outcome b = run(loop_program(tested), limit);
         assert_int_equal(s.stop, STOP_INSN_LIMIT);
         assert_int_equal(s.rax, (limit + 1) / 3);
         assert_int_equal(s.insns, limit);
         assert_same(&s, &b);
     }
     struct outcome s = run(loop_program(ENGINE_STEP), 0);
-    struct outcome b = run(loop_program(ENGINE_BLOCK), 0);
+    struct outcome b = run(loop_program(tested), 0);
     assert_int_equal(s.rax, 10);
     assert_int_equal(s.insns, 32);
     assert_same(&s, &b);
@@ -458,7 +480,7 @@ static void test_interrupt_in_chain(void **state)
     (void)state;
     for (uint32_t count = 20; count < 26; count++) {
         struct outcome s = run(timer_loop_program(ENGINE_STEP, count), 0);
-        struct outcome b = run(timer_loop_program(ENGINE_BLOCK, count), 0);
+        struct outcome b = run(timer_loop_program(tested, count), 0);
         assert_true(s.rbx > 3 && s.rbx < 100);
         assert_int_equal(s.rip, HANDLERS + 16 * TIMER_VECTOR + 4);
         assert_same(&s, &b);
@@ -502,7 +524,7 @@ static void test_link_to_remapped_page(void **state)
 {
     (void)state;
     struct outcome s = run(remapped_link_program(ENGINE_STEP), 0);
-    struct outcome b = run(remapped_link_program(ENGINE_BLOCK), 0);
+    struct outcome b = run(remapped_link_program(tested), 0);
     assert_int_equal(s.rbx, 1 + 1 + 2);
     assert_int_equal(s.stop, STOP_HALTED);
     assert_same(&s, &b);
@@ -535,7 +557,7 @@ static void test_modeled_tlb_in_chain(void **state)
 {
     (void)state;
     struct outcome s = run(data_hint_program(ENGINE_STEP), 0);
-    struct outcome b = run(data_hint_program(ENGINE_BLOCK), 0);
+    struct outcome b = run(data_hint_program(tested), 0);
     assert_int_equal(s.rax, 0x1111);
     assert_int_equal(s.rbx, 0x2222);
     assert_int_equal(s.rdx, 0x3333);
@@ -583,8 +605,8 @@ static struct machine *paused_string_program(enum cpu_engine e)
 static void test_breakpoint_after_paused_string(void **state)
 {
     (void)state;
-    const enum cpu_engine engines[] = {ENGINE_STEP, ENGINE_BLOCK};
-    for (unsigned k = 0; k < 2; k++) {
+    const enum cpu_engine engines[] = {ENGINE_STEP, ENGINE_BLOCK, ENGINE_JIT};
+    for (unsigned k = 0; k < (jit_supported() ? 3u : 2u); k++) {
         struct machine *m = paused_string_program(engines[k]);
         struct cpu *c = m->cpu;
         cpu_run(c, 0);
@@ -669,7 +691,7 @@ static void test_flags_at_interrupt_in_run(void **state)
     (void)state;
     for (uint32_t timer = 3; timer < 2 * PAIRS; timer++) {
         struct outcome s = run(pairs_program(ENGINE_STEP, timer), 0);
-        struct outcome b = run(pairs_program(ENGINE_BLOCK, timer), 0);
+        struct outcome b = run(pairs_program(tested, timer), 0);
         assert_int_equal(s.rip, HANDLERS + 16 * TIMER_VECTOR + 11);
         assert_true(s.rdi >= PAIRS_CODE + 2 &&
                     s.rdi <= PAIRS_CODE + 2 + 6 * PAIRS);
@@ -683,7 +705,7 @@ static void test_flags_at_limit_in_run(void **state)
     (void)state;
     for (uint64_t limit = 3; limit <= 2 + 2 * PAIRS; limit++) {
         struct outcome s = run(pairs_program(ENGINE_STEP, 0), limit);
-        struct outcome b = run(pairs_program(ENGINE_BLOCK, 0), limit);
+        struct outcome b = run(pairs_program(tested, 0), limit);
         assert_int_equal(s.stop, STOP_INSN_LIMIT);
         assert_int_equal(s.rip, PAIRS_CODE + 2 + 3 * (limit - 2));
         assert_int_equal(s.rflags, pairs_rflags(s.rip - PAIRS_CODE, true));
@@ -723,7 +745,7 @@ static void test_flags_in_fault_frame(void **state)
     (void)state;
     for (unsigned round = 0; round < 2; round++) {
         struct outcome s = run(fault_program(ENGINE_STEP), 0);
-        struct outcome b = run(fault_program(ENGINE_BLOCK), 0);
+        struct outcome b = run(fault_program(tested), 0);
         assert_int_equal(s.rdi, 0x25005);
         assert_int_equal(s.rsi, 0x2 | FL_CF | FL_AF | FL_RF);
         assert_int_equal(s.rdx, 0); /* the XOR did not run */
@@ -760,7 +782,7 @@ static void test_faulting_jcc_in_run(void **state)
 {
     (void)state;
     struct outcome s = run(jcc_fault_program(ENGINE_STEP), 0);
-    struct outcome b = run(jcc_fault_program(ENGINE_BLOCK), 0);
+    struct outcome b = run(jcc_fault_program(tested), 0);
     assert_int_equal(s.rdi, TOP_PAGE + 0xFE6);
     assert_int_equal(s.rsi, 0x2 | FL_ZF | FL_PF | FL_RF);
     assert_int_equal(s.rip, HANDLERS + 16 * VEC_GP + 11);
@@ -788,5 +810,12 @@ int main(void)
         cmocka_unit_test(test_flags_in_fault_frame),
         cmocka_unit_test(test_faulting_jcc_in_run),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = _cmocka_run_group_tests("block engine", tests,
+                                         sizeof tests / sizeof *tests,
+                                         with_block, NULL);
+    if (jit_supported())
+        failed += _cmocka_run_group_tests("jit engine", tests,
+                                          sizeof tests / sizeof *tests,
+                                          with_jit, NULL);
+    return failed;
 }
