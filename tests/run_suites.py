@@ -41,6 +41,7 @@ E2E = [
     ("slurm", "tests/e2e/test_slurm.py", False),
     ("tlb-model", "tests/e2e/test_tlb_model.py", False),
     ("engines", "tests/e2e/test_engines.py", True),
+    ("string-fast", "tests/e2e/test_string_fast.py", True),
     ("gdb", "tests/e2e/test_gdb.py", False),
 ]
 

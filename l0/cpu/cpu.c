@@ -33,6 +33,8 @@ struct cpu *cpu_create(struct machine *m)
     c->code_map = dcache_code_map(c->dcache);
     c->mtlb = tlbm_create();
     c->engine = ENGINE_BLOCK; /* the default (docs/emulator.md) */
+    const char *fast = getenv("TURTLES_STRING_FAST");
+    c->string_fast_off = fast && !strcmp(fast, "0");
     c->bcache = block_cache_create();
     if (!c->mtlb || !c->bcache) {
         cpu_destroy(c);

@@ -1,6 +1,7 @@
 /* Data movement: MOV and its relatives, the stack, string instructions. */
 #include "cpu/exec.h"
 #include "cpu/ops.h"
+#include "cpu/string_fast.h"
 #include "cpu/system.h"
 #include "machine.h"
 
@@ -233,21 +234,6 @@ static bool string_step(struct cpu *c, const struct insn *i, unsigned size,
     return true;
 }
 
-/* Whether a REP string stops between two iterations, so that the run
- * loop can take what is due: an interrupt, an NMI or a VM exit (external
- * interrupt, preemption timer) the next event check finds, the machine
- * stopping, the instruction limit, a signal to the host process
- * (machine_take_signal), or a data breakpoint's #DB. */
-static bool string_must_pause(const struct cpu *c)
-{
-    /* A data breakpoint traps after the iteration that hit it (SDM Vol.
-     * 3B 18.3.1.2), and single-step after every iteration (18.3.1.4:
-     * a REP string is stepped one iteration at a time): cpu/debug.c. */
-    return c->cycles >= c->next_event_check ||
-           cpu_steps(c) >= c->step_limit || c->m->stop_signal ||
-           c->dbg.hits || (c->flags.bits & FL_TF);
-}
-
 /* With a REP prefix the count register is RCX/ECX/CX by address size.
  * Registers advance after every element, so a fault mid-way leaves a
  * restartable state (SDM Vol. 2B "REP/REPE/REPZ/REPNE/REPNZ"). Events
@@ -272,11 +258,15 @@ bool exec_string(struct cpu *c, const struct insn *i)
     bool compares = i->sub == STR_CMPS || i->sub == STR_SCAS;
     uint64_t am = addr_mask(i);
     while (c->gpr[RCX] & am) {
-        if (!string_step(c, i, size, src_seg, step))
-            return false;
-        gpr_set(c, RCX, i->addrsize, false, (c->gpr[RCX] & am) - 1);
-        c->cycles++;
-        c->rep_iterations++;
+        /* Many iterations over RAM at once where that changes nothing
+         * the machine shows (string_fast.h), else one here. */
+        if (!string_fast(c, i, size, src_seg, step)) {
+            if (!string_step(c, i, size, src_seg, step))
+                return false;
+            gpr_set(c, RCX, i->addrsize, false, (c->gpr[RCX] & am) - 1);
+            c->cycles++;
+            c->rep_iterations++;
+        }
         if (compares && flags_zf(&c->flags) != (i->rep == REP_E))
             break;
         if ((c->gpr[RCX] & am) && string_must_pause(c)) {

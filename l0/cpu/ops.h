@@ -94,18 +94,14 @@ OPS_HOT void charge_data(struct cpu *c, uint64_t lin)
     }
 }
 
-/* The TLB entry for a data access that needs no segmentation work
- * (64-bit mode, no FS/GS base), fits in one page, and hits the TLB with
- * the needed rights; NULL sends the caller to the full path in mmu.c,
- * which also handles faults, A/D bits, MMIO and self-modifying code.
- * A hit meets the modeled TLB as the full path does: what the model
- * charges must not depend on this host-side TLB (a second look at the
- * same page, as a read-modify-write makes, charges nothing more). */
-OPS_HOT struct tlb_entry *fast_tlb(struct cpu *c, unsigned seg,
-                                   uint64_t lin, unsigned size, bool write)
+/* The TLB entry for a data access at linear `lin` that fits in one
+ * page and hits the TLB with the needed rights; NULL sends the caller
+ * to the full path in mmu.c, which also handles faults, A/D bits, MMIO
+ * and self-modifying code. Nothing is charged to the modeled TLB. */
+OPS_HOT struct tlb_entry *tlb_peek(struct cpu *c, uint64_t lin,
+                                   unsigned size, bool write)
 {
-    if (!c->code64 || seg == SEG_FS || seg == SEG_GS ||
-        (lin & 0xFFF) > 4096u - size)
+    if ((lin & 0xFFF) > 4096u - size)
         return NULL;
     struct tlb_entry *t = tlb_slot(&c->tlb, lin);
     if (t->tag != tlb_tag(&c->tlb, lin) || !t->host ||
@@ -115,7 +111,22 @@ OPS_HOT struct tlb_entry *fast_tlb(struct cpu *c, unsigned seg,
                   (!(t->perm & TLB_WRITE) &&
                    (c->cpl == 3 || (c->cr0 & CR0_WP)))))
         return NULL;
-    charge_data(c, lin);
+    return t;
+}
+
+/* tlb_peek() for an access that needs no segmentation work (64-bit
+ * mode, no FS/GS base). A hit meets the modeled TLB as the full path
+ * does: what the model charges must not depend on this host-side TLB
+ * (a second look at the same page, as a read-modify-write makes,
+ * charges nothing more). */
+OPS_HOT struct tlb_entry *fast_tlb(struct cpu *c, unsigned seg,
+                                   uint64_t lin, unsigned size, bool write)
+{
+    if (!c->code64 || seg == SEG_FS || seg == SEG_GS)
+        return NULL;
+    struct tlb_entry *t = tlb_peek(c, lin, size, write);
+    if (t)
+        charge_data(c, lin);
     return t;
 }
 

@@ -87,15 +87,16 @@ def query(db, sql):
         con.close()
 
 
-def observe(turtles, options, engine, work):
-    """Everything one run shows that the engines must agree on."""
+def observe(turtles, options, engine, work, env=None):
+    """Everything one run shows that the engines must agree on (`env`:
+    the environment to run in, the inherited one if None)."""
     db = os.path.join(work, f"{engine}.db")
     serial = os.path.join(work, f"{engine}.txt")
     # Options go before IMAGE: the image is the last word of `options`.
     cmd = [turtles, "run", "--engine", engine, "--stats", "--db", db,
            "--serial", serial, *options]
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                       timeout=600)
+                       timeout=600, env=env)
     stats = None
     messages = []
     for line in p.stderr.splitlines():
@@ -130,23 +131,29 @@ ENGINES = ("block", "jit") if platform.machine() in ("x86_64", "AMD64") \
     else ("block",)
 
 
+def differences(first, second, names):
+    """What two observe() results disagree on (`names`: what to call
+    them), and the first one's missing --stats line."""
+    problems = []
+    for key in first:
+        if first[key] != second.get(key):
+            a, b = str(first[key]), str(second.get(key))
+            problems.append(f"{key}: {names[0]} {a[:300]} / "
+                            f"{names[1]} {b[:300]}")
+    if first["--stats instructions, cycles"] is None:
+        problems.append("no --stats line: " +
+                        " | ".join(first["stderr"][-3:]))
+    return problems
+
+
 def compare(turtles, case):
     """(name, {engine: problems against step}, step's --stats)."""
     name, options = case
     with tempfile.TemporaryDirectory(prefix="turtles-engines-") as work:
         step = observe(turtles, options, "step", work)
         others = {e: observe(turtles, options, e, work) for e in ENGINES}
-    problems = {}
-    for engine, seen in others.items():
-        problems[engine] = []
-        for key in step:
-            if step[key] != seen.get(key):
-                a, b = str(step[key]), str(seen.get(key))
-                problems[engine].append(
-                    f"{key}: step {a[:300]} / {engine} {b[:300]}")
-        if step["--stats instructions, cycles"] is None:
-            problems[engine].append(
-                "no --stats line: " + " | ".join(step["stderr"][-3:]))
+    problems = {engine: differences(step, seen, ("step", engine))
+                for engine, seen in others.items()}
     return name, problems, step["--stats instructions, cycles"]
 
 

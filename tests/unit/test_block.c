@@ -4,7 +4,8 @@
  * under code that falls through into it, an interrupt due in the middle
  * of a block, the instruction limit in the middle of a block, and more
  * blocks than the first arena holds, a REP string paused by an
- * interrupt whose handler meets an instruction breakpoint. Each
+ * interrupt whose handler meets an instruction breakpoint, and REP
+ * strings (cpu/string_fast.c) stopped at many iterations. Each
  * program runs on a fresh machine with --engine step and with --engine
  * block; the values it leaves in registers are worked out by hand below
  * and must come out the same on both engines, with the same instruction
@@ -120,13 +121,19 @@ struct outcome {
     struct tlbm_stats tlb; /* the modeled TLB's counts */
 };
 
-static struct outcome run(struct machine *m, uint64_t max_insns)
+static struct outcome run_keep(struct machine *m, uint64_t max_insns)
 {
     cpu_run(m->cpu, max_insns);
     struct cpu *c = m->cpu;
-    struct outcome o = {c->gpr[RAX], c->gpr[RBX], c->gpr[RCX], c->gpr[RDX],
-                        c->gpr[RSI], c->gpr[RDI], cpu_rflags(c), c->rip,
-                        c->insns, c->cycles, (int)m->stop, c->mtlb->stats};
+    return (struct outcome){c->gpr[RAX], c->gpr[RBX], c->gpr[RCX],
+                            c->gpr[RDX], c->gpr[RSI], c->gpr[RDI],
+                            cpu_rflags(c), c->rip, c->insns, c->cycles,
+                            (int)m->stop, c->mtlb->stats};
+}
+
+static struct outcome run(struct machine *m, uint64_t max_insns)
+{
+    struct outcome o = run_keep(m, max_insns);
     machine_destroy(m);
     return o;
 }
@@ -789,6 +796,85 @@ static void test_faulting_jcc_in_run(void **state)
     assert_same(&s, &b);
 }
 
+/* REP STOSQ and REP MOVSB across page boundaries (STOSQ unaligned, so
+ * that one element straddles two pages), stopped by the instruction
+ * limit at every step of their first iterations and around the page
+ * boundaries, or paused by the LAPIC timer at every count up to 40:
+ * the run-at-a-time path (cpu/string_fast.c, the block engine) must
+ * leave the registers, counts, modeled TLB and memory exactly as the
+ * element path (string_fast_off, the step engine) does. */
+enum { STR_CODE = 0x18000, STR_DST = 0x40000, STR_SRC = 0x50000 };
+
+static struct machine *rep_string_program(enum cpu_engine e, bool movs,
+                                          uint32_t timer)
+{
+    struct machine *m = machine_at(e, STR_CODE);
+    static const uint8_t stos[] = {
+        0xB9, 0xD0, 0x07, 0x00, 0x00,       /* mov ecx, 2000 */
+        0xBF, 0xF3, 0x0F, 0x04, 0x00,       /* mov edi, 0x40FF3 */
+        0x48, 0xB8, 1, 2, 3, 4, 5, 6, 7, 8, /* mov rax, imm64 */
+        0xFB, 0x90,                         /* sti; nop */
+        0xF3, 0x48, 0xAB,                   /* rep stosq */
+        0xF4};
+    static const uint8_t movsb[] = {
+        0xB9, 0x30, 0x75, 0x00, 0x00, /* mov ecx, 30000 */
+        0xBF, 0x10, 0x0F, 0x04, 0x00, /* mov edi, 0x40F10 */
+        0xBE, 0x00, 0x08, 0x05, 0x00, /* mov esi, 0x50800 */
+        0xFB, 0x90,                   /* sti; nop */
+        0xF3, 0xA4,                   /* rep movsb */
+        0xF4};
+    if (movs)
+        put(m, STR_CODE, movsb, sizeof movsb);
+    else
+        put(m, STR_CODE, stos, sizeof stos);
+    for (unsigned k = 0; k < 0x8000; k++)
+        m->ram[STR_SRC + k] = (uint8_t)(k * 13 + 1);
+    if (timer)
+        arm_timer(m, timer);
+    return m;
+}
+
+static void string_limit_or_timer(bool movs, uint64_t limit, uint32_t timer)
+{
+    struct machine *ms = rep_string_program(ENGINE_STEP, movs, timer);
+    struct machine *mb = rep_string_program(ENGINE_BLOCK, movs, timer);
+    ms->cpu->string_fast_off = true;
+    mb->cpu->string_fast_off = false;
+    struct outcome s = run_keep(ms, limit), b = run_keep(mb, limit);
+    assert_same(&s, &b);
+    assert_memory_equal(ms->ram + STR_DST, mb->ram + STR_DST, 0x10000);
+    machine_destroy(ms);
+    machine_destroy(mb);
+}
+
+static void test_string_fast_at_limit(void **state)
+{
+    (void)state;
+    /* Five instructions before the string: its iteration k is step 5+k.
+     * STOSQ: 1 element before the page at 0x41000, one across it, 510
+     * on it; MOVSB: 240 bytes to 0x41000, 2048 from 0x50800. */
+    static const uint64_t marks[] = {5, 6, 7, 8, 9, 10, 244, 245, 246, 247,
+                                     248, 2053, 2054, 2055, 2056, 2057,
+                                     2300, 0};
+    for (int movs = 0; movs <= 1; movs++)
+        for (uint64_t k = 1; k <= 12; k++)
+            string_limit_or_timer(movs, k, 0);
+    for (int movs = 0; movs <= 1; movs++)
+        for (unsigned k = 0; k < sizeof marks / sizeof *marks; k++)
+            string_limit_or_timer(movs, marks[k], 0);
+}
+
+static void test_string_fast_at_interrupt(void **state)
+{
+    (void)state;
+    for (int movs = 0; movs <= 1; movs++)
+        for (uint32_t count = 1; count <= 40; count++)
+            string_limit_or_timer(movs, 0, count);
+    for (int movs = 0; movs <= 1; movs++)
+        for (uint32_t count = 240; count <= 260; count++)
+            string_limit_or_timer(movs, 0, count);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -809,6 +895,8 @@ int main(void)
         cmocka_unit_test(test_flags_at_limit_in_run),
         cmocka_unit_test(test_flags_in_fault_frame),
         cmocka_unit_test(test_faulting_jcc_in_run),
+        cmocka_unit_test(test_string_fast_at_limit),
+        cmocka_unit_test(test_string_fast_at_interrupt),
     };
     int failed = _cmocka_run_group_tests("block engine", tests,
                                          sizeof tests / sizeof *tests,
