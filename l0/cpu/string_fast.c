@@ -47,6 +47,15 @@ static bool charges_are_hits(struct cpu *c, uint64_t dst, uint64_t src,
            (!movs || tlbm_is_last_page(c->mtlb, src, false, tag));
 }
 
+/* `count` copies of the low `size` bytes of `value` (a constant size
+ * where it is inlined, so that each copy is one store). */
+static inline __attribute__((always_inline)) void
+fill_elements(uint8_t *d, uint64_t value, unsigned size, uint64_t count)
+{
+    for (uint64_t k = 0; k < count; k++)
+        memcpy(d + k * size, &value, size);
+}
+
 /* Iterations `from` .. `from + count - 1` of the run's memory work. */
 static void move_elements(uint8_t *dst, const uint8_t *src, uint64_t value,
                           unsigned size, int64_t step, uint64_t from,
@@ -62,11 +71,15 @@ static void move_elements(uint8_t *dst, const uint8_t *src, uint64_t value,
          * would read what it wrote (string_fast): memmove is then the
          * same as element after element. */
         memmove(d, src + low, count * size);
-    } else if (size == 1) {
-        memset(d, (uint8_t)value, count);
+    } else if ((value & size_mask(size)) ==
+               ((value & 0xFF) * 0x0101010101010101ull & size_mask(size))) {
+        memset(d, (uint8_t)value, count * size); /* one byte repeated */
     } else {
-        for (uint64_t k = 0; k < count; k++)
-            memcpy(d + k * size, &value, size);
+        switch (size) {
+        case 2: fill_elements(d, value, 2, count); break;
+        case 4: fill_elements(d, value, 4, count); break;
+        default: fill_elements(d, value, 8, count); break;
+        }
     }
 }
 
