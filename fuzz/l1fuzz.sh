@@ -71,6 +71,9 @@ job() {
             echo "replay: $cmd"
             echo
             grep -v "invalid opcode\|unimplemented instruction" "$work/$k.err" | tail -n 30
+            # L1's own word (its PANIC or EXCEPTION lines) is on the serial.
+            echo "L1's last serial output:"
+            tail -n 8 "$work/$k.out"
         } > "$txt"
         echo "$kind" >> "$work/findings"
     done
