@@ -94,6 +94,35 @@ FLAG_FORMS(inc8, incdec_reg, FOP_INC, 8)
 FLAG_FORMS(dec4, incdec_reg, FOP_DEC, 4)
 FLAG_FORMS(dec8, incdec_reg, FOP_DEC, 8)
 
+/* ---- NEG and NOT of a general register (exec_alu.c) ------------------ */
+
+/* NEG records its flags as 0 - a (CF = a != 0), as exec_neg does. */
+FAST bool neg_reg(struct cpu *c, const struct insn *i, unsigned size,
+                  bool flags)
+{
+    unsigned reg = i->op[0].reg;
+    uint64_t a = c->gpr[reg] & size_mask(size), r = 0 - a;
+    gpr_set(c, reg, size, false, r);
+    if (flags)
+        flags_record(&c->flags, FOP_SUB, size, r, 0, a, 0);
+    return true;
+}
+
+FLAG_FORMS(neg4, neg_reg, 4)
+FLAG_FORMS(neg8, neg_reg, 8)
+
+static bool not4(struct cpu *c, const struct insn *i)
+{
+    gpr_set(c, i->op[0].reg, 4, false, ~c->gpr[i->op[0].reg]);
+    return true;
+}
+
+static bool not8(struct cpu *c, const struct insn *i)
+{
+    gpr_set(c, i->op[0].reg, 8, false, ~c->gpr[i->op[0].reg]);
+    return true;
+}
+
 /* ---- SHL, SHR and SAR of a general register (exec_alu.c exec_shift) --- */
 
 /* By an immediate or by 1: the count is masked to 5 bits (6 with
@@ -287,6 +316,9 @@ exec_fn exec_fast_pick(const struct insn *i, exec_fn general)
     if ((general == exec_inc || general == exec_dec) && i->nops == 1 &&
         plain_gpr(d) && wide(d))
         return general == exec_inc ? (w ? inc8 : inc4) : (w ? dec8 : dec4);
+    if ((general == exec_neg || general == exec_not) && i->nops == 1 &&
+        plain_gpr(d) && wide(d))
+        return general == exec_neg ? (w ? neg8 : neg4) : (w ? not8 : not4);
     if (general == exec_jcc && i->mode64 && d->kind == OPK_IMM)
         return jcc_forms[i->opcode & 0xF];
     if (general == exec_mov_data && i->nops == 2 && s->size == d->size &&
@@ -338,6 +370,9 @@ static const struct {
     /* INC and DEC keep CF, so they do not make earlier flags dead. */
     {inc4, inc4_nf, false}, {inc8, inc8_nf, false},
     {dec4, dec4_nf, false}, {dec8, dec8_nf, false},
+    /* NEG writes all six as a SUB; NOT writes none. */
+    {neg4, neg4_nf, true}, {neg8, neg8_nf, true},
+    {not4, NULL, false}, {not8, NULL, false},
     /* Shifts keep AF, so they do not make earlier flags dead either. */
     {shl4, shl4_nf, false}, {shl8, shl8_nf, false},
     {shr4, shr4_nf, false}, {shr8, shr8_nf, false},
@@ -424,6 +459,24 @@ static const struct {
     {mov_from_reg8, {FORM_MOV, 0, 8, false, false}},
     {mov_from_imm4, {FORM_MOV, 0, 4, true, false}},
     {mov_from_imm8, {FORM_MOV, 0, 8, true, false}},
+    {inc4_nf, {FORM_INCDEC, FOP_INC, 4, false, false}},
+    {inc8_nf, {FORM_INCDEC, FOP_INC, 8, false, false}},
+    {dec4_nf, {FORM_INCDEC, FOP_DEC, 4, false, false}},
+    {dec8_nf, {FORM_INCDEC, FOP_DEC, 8, false, false}},
+    {shl4_nf, {FORM_SHIFT, SH_SHL, 4, true, false}},
+    {shl8_nf, {FORM_SHIFT, SH_SHL, 8, true, false}},
+    {shr4_nf, {FORM_SHIFT, SH_SHR, 4, true, false}},
+    {shr8_nf, {FORM_SHIFT, SH_SHR, 8, true, false}},
+    {sar4_nf, {FORM_SHIFT, SH_SAR, 4, true, false}},
+    {sar8_nf, {FORM_SHIFT, SH_SAR, 8, true, false}},
+    {neg4, {FORM_NEG, 0, 4, false, true}},
+    {neg4_nf, {FORM_NEG, 0, 4, false, false}},
+    {neg8, {FORM_NEG, 0, 8, false, true}},
+    {neg8_nf, {FORM_NEG, 0, 8, false, false}},
+    {not4, {FORM_NOT, 0, 4, false, false}},
+    {not8, {FORM_NOT, 0, 8, false, false}},
+    {lea4, {FORM_LEA, 0, 4, false, false}},
+    {lea8, {FORM_LEA, 0, 8, false, false}},
 };
 
 struct fast_template exec_fast_template(exec_fn fn)

@@ -1,6 +1,6 @@
 /* Operand-specialized handlers for the most frequent instruction forms
  * (ALU and MOV on general registers, immediates and memory, INC, DEC,
- * SHL, SHR, SAR, LEA, Jcc, PUSH and POP): see exec_fast.c. */
+ * NEG, NOT, SHL, SHR, SAR, LEA, Jcc, PUSH and POP): see exec_fast.c. */
 #ifndef L0_CPU_EXEC_FAST_H
 #define L0_CPU_EXEC_FAST_H
 
@@ -31,11 +31,19 @@ struct fast_traits exec_fast_traits(exec_fn fn);
 
 /* A register-only handler that the JIT (cpu/jit.c) writes out as native
  * code: what it computes, with the operands of its record. */
-enum fast_form { FORM_NONE, FORM_ALU, FORM_MOV };
+enum fast_form {
+    FORM_NONE, FORM_ALU, FORM_MOV,
+    FORM_INCDEC, /* flag-free INC or DEC */
+    FORM_SHIFT,  /* flag-free SHL, SHR or SAR by an immediate or 1 */
+    FORM_NEG,    /* NEG, its flags recorded as 0 - a or dead */
+    FORM_NOT,
+    FORM_LEA,
+};
 struct fast_template {
     uint8_t form;   /* enum fast_form */
     uint8_t op;     /* FORM_ALU: enum alu_op (ADD, OR, AND, SUB, XOR, CMP,
-                       TEST) */
+                       TEST); FORM_INCDEC: FOP_INC or FOP_DEC;
+                       FORM_SHIFT: SH_SHL, SH_SHR or SH_SAR */
     uint8_t size;   /* 4 or 8 */
     bool imm;       /* the source is op[1].value, else GPR op[1].reg */
     bool flags;     /* records the flags (flags_record), else leaves them */

@@ -7,7 +7,8 @@
  *     rax = r12 + end of the run; c->next_rip = rax if the last record
  *     was a template; restore; ret
  *
- * A template keeps the guest registers in struct cpu (rax, rcx, rdx as
+ * A Jcc right after a template that recorded the flags tests the host's
+ * flags (emit_jcc). A template keeps the guest registers in struct cpu (rax, rcx, rdx as
  * scratch) and leaves c->flags exactly as flags_record() does when the
  * handler records the flags: op, size, res, a and b masked to the
  * operand size, carry 0 (cpu/flags.h). */
@@ -27,9 +28,10 @@
 
 enum {
     CODE_BYTES = 4 << 20,
-    /* The most one record's code takes (a template with flags is 73
-     * bytes, a call 43), and the prologue and epilogue together. */
-    RECORD_MAX = 96,
+    /* The most one record's code takes (a Jcc after a template with
+     * flags is about 110 bytes, a call 41), and the prologue and
+     * epilogue together. */
+    RECORD_MAX = 128,
     FRAME_MAX = 48,
 };
 
@@ -134,24 +136,19 @@ _Static_assert(offsetof(struct lazy_flags, size) ==
                    offsetof(struct lazy_flags, op) + 1,
                "op and size are written as one 16-bit store");
 
-/* rax = a (the destination), rcx = b (the source), rdx = the result;
- * the flags as flags_record(); the destination unless CMP or TEST. */
-static void emit_alu(struct emit *e, const struct insn *i,
-                     struct fast_template t)
+/* With rax = a and rcx = b (of t.size, zero-extended): rdx = the
+ * result of ALU operation `op`, the flags as flags_record() records
+ * them if t.flags, and guest register d = rdx unless CMP or TEST. */
+static void alu_result(struct emit *e, struct fast_template t,
+                       enum alu_op op, unsigned d)
 {
     bool w = t.size == 8;
-    unsigned d = i->op[0].reg;
-    load_gpr(e, RAX_, d, t.size);
-    if (t.imm)
-        load_imm(e, RCX_, t.size, (uint64_t)i->op[1].value);
-    else
-        load_gpr(e, RCX_, i->op[1].reg, t.size);
     if (w)
         byte(e, 0x48);
     bytes(e, (const uint8_t[]){0x89, 0xC2}, 2); /* mov edx, eax */
     if (w)
         byte(e, 0x48);
-    byte(e, alu_host[t.op].opcode);
+    byte(e, alu_host[op].opcode);
     byte(e, 0xC0 | RCX_ << 3 | RDX_);
     if (t.flags) {
         size_t f = offsetof(struct cpu, flags);
@@ -160,13 +157,44 @@ static void emit_alu(struct emit *e, const struct insn *i,
         store64(e, RCX_, f + offsetof(struct lazy_flags, b));
         bytes(e, (const uint8_t[]){0x66, 0xC7, 0x83}, 3); /* mov word */
         u32(e, (uint32_t)(f + offsetof(struct lazy_flags, op)));
-        bytes(e, (const uint8_t[]){alu_host[t.op].fop, t.size}, 2);
+        bytes(e, (const uint8_t[]){alu_host[op].fop, t.size}, 2);
         bytes(e, (const uint8_t[]){0xC6, 0x83}, 2); /* mov byte */
         u32(e, (uint32_t)(f + offsetof(struct lazy_flags, carry)));
         byte(e, 0);
     }
-    if (alu_host[t.op].writes)
+    if (alu_host[op].writes)
         store64(e, RDX_, gpr_at(d));
+}
+
+static void emit_alu(struct emit *e, const struct insn *i,
+                     struct fast_template t)
+{
+    load_gpr(e, RAX_, i->op[0].reg, t.size);
+    if (t.imm)
+        load_imm(e, RCX_, t.size, (uint64_t)i->op[1].value);
+    else
+        load_gpr(e, RCX_, i->op[1].reg, t.size);
+    alu_result(e, t, (enum alu_op)t.op, i->op[0].reg);
+}
+
+/* NEG as exec_fast.c neg_reg: 0 - a, recorded as that SUB. */
+static void emit_neg(struct emit *e, const struct insn *i,
+                     struct fast_template t)
+{
+    bytes(e, (const uint8_t[]){0x31, 0xC0}, 2); /* xor eax, eax */
+    load_gpr(e, RCX_, i->op[0].reg, t.size);
+    alu_result(e, t, ALU_SUB, i->op[0].reg);
+}
+
+/* NOT: the host's NOT changes no flag either. */
+static void emit_not(struct emit *e, const struct insn *i,
+                     struct fast_template t)
+{
+    load_gpr(e, RAX_, i->op[0].reg, t.size);
+    if (t.size == 8)
+        byte(e, 0x48);
+    bytes(e, (const uint8_t[]){0xF7, 0xD0}, 2); /* not eax */
+    store64(e, RAX_, gpr_at(i->op[0].reg));
 }
 
 static void emit_mov(struct emit *e, const struct insn *i,
@@ -179,11 +207,134 @@ static void emit_mov(struct emit *e, const struct insn *i,
     store64(e, RAX_, gpr_at(i->op[0].reg));
 }
 
-/* rax = r12 + offset (the RIP `offset` bytes into the run). */
+static void emit_call(struct emit *e, const struct insn *i, exec_fn fn,
+                      unsigned end);
+
+/* reg = r12 + offset (the RIP `offset` bytes into the run). */
+static void rip_in(struct emit *e, unsigned reg, unsigned offset)
+{
+    bytes(e, (const uint8_t[]){0x49, 0x8D, (uint8_t)(0x84 | reg << 3), 0x24},
+          4);
+    u32(e, offset);
+}
+
 static void rip_at(struct emit *e, unsigned offset)
 {
-    bytes(e, (const uint8_t[]){0x49, 0x8D, 0x84, 0x24}, 4);
-    u32(e, offset);
+    rip_in(e, RAX_, offset);
+}
+
+/* A jump with a 32-bit displacement (E9, or 0F 8x for a Jcc), its
+ * target set later by land(). */
+static uint8_t *jump32(struct emit *e, const uint8_t *opcode, size_t n)
+{
+    bytes(e, opcode, n);
+    uint8_t *at = e->p;
+    u32(e, 0);
+    return at;
+}
+
+static void land(struct emit *e, uint8_t *at)
+{
+    uint32_t rel = (uint32_t)(e->p - (at + 4));
+    memcpy(at, &rel, 4);
+}
+
+/* INC or DEC whose flags are dead: the register +1 or -1 (a 32-bit one
+ * zero-extended, as gpr_set does). */
+static void emit_incdec(struct emit *e, const struct insn *i,
+                        struct fast_template t)
+{
+    load_gpr(e, RAX_, i->op[0].reg, t.size);
+    if (t.size == 8)
+        byte(e, 0x48);
+    bytes(e, (const uint8_t[]){0x83, t.op == FOP_INC ? 0xC0 : 0xE8, 1}, 3);
+    store64(e, RAX_, gpr_at(i->op[0].reg));
+}
+
+/* SHL, SHR or SAR whose flags are dead, by the count exec_fast.c
+ * shift_reg() uses (masked to 5 or 6 bits: the host masks the same
+ * way); a count of 0 still writes the register. The 32-bit load
+ * zero-extends, so the stored 64 bits are gpr_set()'s. */
+static void emit_shift(struct emit *e, const struct insn *i,
+                       struct fast_template t)
+{
+    uint64_t n = i->nops > 1 ? (uint64_t)i->op[1].value : 1;
+    uint8_t count = (uint8_t)(n & (t.size == 8 ? 0x3F : 0x1F));
+    static const uint8_t ext[] = {[SH_SHL] = 4, [SH_SHR] = 5, [SH_SAR] = 7};
+    load_gpr(e, RAX_, i->op[0].reg, t.size);
+    if (count) {
+        if (t.size == 8)
+            byte(e, 0x48);
+        bytes(e, (const uint8_t[]){0xC1, (uint8_t)(0xC0 | ext[t.op] << 3),
+                                   count}, 3);
+    }
+    store64(e, RAX_, gpr_at(i->op[0].reg));
+}
+
+/* LEA: op_ea() (ops.h) of the memory operand, masked to the address
+ * size, then gpr_set() of the operand size; a RIP base is the RIP
+ * after the record (`end` bytes into the run). False where the operand
+ * is not of a form written out here (the handler is called then). */
+static bool lea_writable(const struct insn *i)
+{
+    const struct operand *m = &i->op[1];
+    return (i->addrsize == 4 || i->addrsize == 8) &&
+           (m->index == BASE_NONE || (m->index < 16 &&
+            (m->scale == 1 || m->scale == 2 || m->scale == 4 ||
+             m->scale == 8))) &&
+           (m->base == BASE_NONE || m->base == BASE_RIP || m->base < 16);
+}
+
+static void emit_lea(struct emit *e, const struct insn *i,
+                     struct fast_template t, unsigned end)
+{
+    const struct operand *m = &i->op[1];
+    load_imm(e, RAX_, 8, (uint64_t)m->value);
+    if (m->base == BASE_RIP) {
+        rip_in(e, RCX_, end);
+        bytes(e, (const uint8_t[]){0x48, 0x01, 0xC8}, 3); /* add rax, rcx */
+    } else if (m->base != BASE_NONE) {
+        at_rbx(e, true, 0x03, RAX_, gpr_at(m->base)); /* add rax, [gpr] */
+    }
+    if (m->index != BASE_NONE) {
+        load_gpr(e, RCX_, m->index, 8);
+        uint8_t shift = (uint8_t)__builtin_ctz(m->scale);
+        if (shift)
+            bytes(e, (const uint8_t[]){0x48, 0xC1, 0xE1, shift}, 4);
+        bytes(e, (const uint8_t[]){0x48, 0x01, 0xC8}, 3); /* add rax, rcx */
+    }
+    if (i->addrsize == 4 || t.size == 4)
+        bytes(e, (const uint8_t[]){0x89, 0xC0}, 2); /* mov eax, eax */
+    store64(e, RAX_, gpr_at(i->op[0].reg));
+}
+
+/* A Jcc right after an ALU template that recorded its flags: the host's
+ * arithmetic flags are then the guest's (the same operation on the same
+ * operand size, and only MOVs since), so the condition is the host's
+ * Jcc of the same tttn. Taken, the target must be canonical (exec_fast.c
+ * jcc64); where it is not, the handler is called and raises #GP. */
+static void emit_jcc(struct emit *e, const struct insn *i, exec_fn fn,
+                     unsigned end)
+{
+    unsigned cc = i->opcode & 0xF;
+    rip_at(e, end);
+    store64(e, RAX_, offsetof(struct cpu, next_rip));
+    uint8_t *not_taken = jump32(
+        e, (const uint8_t[]){0x0F, (uint8_t)(0x80 | (cc ^ 1))}, 2);
+    load_imm(e, RAX_, 8, end + (uint64_t)i->op[0].value);
+    bytes(e, (const uint8_t[]){0x4C, 0x01, 0xE0}, 3); /* add rax, r12 */
+    static const uint8_t canonical[] = {
+        0x48, 0x89, 0xC1, 0x48, 0xC1, 0xE1, 0x10, /* rcx = rax << 16 */
+        0x48, 0xC1, 0xF9, 0x10, 0x48, 0x39, 0xC1, /* >> 16 (signed) == rax? */
+    };
+    bytes(e, canonical, sizeof canonical);
+    uint8_t *fault = jump32(e, (const uint8_t[]){0x0F, 0x85}, 2);
+    store64(e, RAX_, offsetof(struct cpu, next_rip));
+    uint8_t *done = jump32(e, (const uint8_t[]){0xE9}, 1);
+    land(e, fault);
+    emit_call(e, i, fn, end);
+    land(e, done);
+    land(e, not_taken);
 }
 
 /* c->next_rip = the RIP after the record; fn(c, i). */
@@ -255,17 +406,33 @@ jit_fn jit_compile(struct jit *j, const struct insn *recs,
     };
     bytes(&e, prologue, sizeof prologue);
     unsigned end = 0;
-    bool last_inline = false;
+    bool last_inline = false, host_flags = false;
     for (unsigned k = 0; k < n; k++) {
-        end += recs[k].len;
+        const struct insn *i = &recs[k];
+        end += i->len;
         struct fast_template t = exec_fast_template(exec[k]);
+        if (t.form == FORM_LEA && !lea_writable(i))
+            t.form = FORM_NONE;
         last_inline = t.form != FORM_NONE;
-        if (t.form == FORM_ALU)
-            emit_alu(&e, &recs[k], t);
-        else if (t.form == FORM_MOV)
-            emit_mov(&e, &recs[k], t);
-        else
-            emit_call(&e, &recs[k], exec[k], end);
+        switch (t.form) {
+        case FORM_ALU: emit_alu(&e, i, t); break;
+        case FORM_MOV: emit_mov(&e, i, t); break;
+        case FORM_NEG: emit_neg(&e, i, t); break;
+        case FORM_NOT: emit_not(&e, i, t); break;
+        case FORM_INCDEC: emit_incdec(&e, i, t); break;
+        case FORM_SHIFT: emit_shift(&e, i, t); break;
+        case FORM_LEA: emit_lea(&e, i, t, end); break;
+        default:
+            if (host_flags && exec_fast_traits(exec[k]).jcc)
+                emit_jcc(&e, i, exec[k], end); /* sets next_rip itself */
+            else
+                emit_call(&e, i, exec[k], end);
+        }
+        /* Only MOV and NOT leave the host's flags alone. */
+        if (t.form == FORM_ALU || t.form == FORM_NEG)
+            host_flags = t.flags;
+        else if (t.form != FORM_MOV && t.form != FORM_NOT)
+            host_flags = false;
     }
     rip_at(&e, end);
     if (last_inline)

@@ -1,6 +1,7 @@
 /* The template JIT (cpu/jit.h) against the handlers it replaces: random
- * runs of register-only instructions (ALU and MOV forms the templates
- * cover, and INC, DEC, shifts and LEA it calls), each run ending in a
+ * runs of register-only instructions (ALU, MOV, INC, DEC, NEG, NOT,
+ * shifts and LEA: written out from templates, or called where the
+ * record's flags are recorded and there is none), each run ending in a
  * Jcc or not, are encoded as x86 bytes, decoded by the decode cache
  * (which picks the specialized handlers) and run twice from the same
  * random registers and random lazy-flags state: once by calling the
@@ -9,7 +10,8 @@
  * GPRs, every field of the lazy flags, next_rip, the returned RIP and
  * any exception must match. Records run with their flag-free handler
  * at random, as mark_runs() picks them. A Jcc near the top of the
- * canonical lower half takes #GP on a non-canonical target. */
+ * canonical lower half takes #GP on a non-canonical target, whether it
+ * is a call of its handler or written out on the host's flags. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -61,7 +63,7 @@ static unsigned encode(uint64_t *s, uint8_t *p)
     static const uint8_t alu_rr[] = {0x01, 0x09, 0x21, 0x29, 0x31, 0x39,
                                      0x85};
     static const uint8_t alu_ext[] = {0, 1, 4, 5, 6, 7};
-    switch ((r >> 9) % 10) {
+    switch ((r >> 9) % 11) {
     case 0: case 1: /* ALU r/m, r; CMP; TEST */
         p[n++] = rex | (uint8_t)((src >> 3) << 2 | d >> 3);
         p[n++] = alu_rr[(r >> 16) % sizeof alu_rr];
@@ -105,6 +107,11 @@ static unsigned encode(uint64_t *s, uint8_t *p)
         p[n++] = rex | (uint8_t)(d >> 3);
         p[n++] = 0xFF;
         p[n++] = (uint8_t)(0xC0 | ((r >> 16) & 1) << 3 | (d & 7));
+        break;
+    case 10: /* NOT, NEG */
+        p[n++] = rex | (uint8_t)(d >> 3);
+        p[n++] = 0xF7;
+        p[n++] = (uint8_t)(0xC0 | (2 + ((r >> 16) & 1)) << 3 | (d & 7));
         break;
     case 8: /* SHL, SHR, SAR by an immediate */
         p[n++] = rex | (uint8_t)(d >> 3);
@@ -180,7 +187,7 @@ static void test_runs_match_handlers(void **state)
     struct jit *j = jit_create();
     assert_non_null(j);
     uint64_t s = 0x9E3779B97F4A7C15ull;
-    unsigned templated = 0, faulted = 0;
+    unsigned templated = 0, faulted = 0, host_jcc = 0;
     for (unsigned t = 0; t < CASES; t++) {
         if (t % 500 == 0)
             jit_reset(j); /* as the block arena empties */
@@ -209,6 +216,13 @@ static void test_runs_match_handlers(void **state)
             exec[k] = tr.flagless && (rng(&s) & 1) ? tr.flagless
                                                    : recs[k].exec;
             templated += exec_fast_template(exec[k]).form != FORM_NONE;
+        }
+        /* A Jcc right after an ALU template that records the flags is
+         * written out on the host's flags (jit.c emit_jcc). */
+        if (jcc && n >= 2) {
+            struct fast_template before = exec_fast_template(exec[n - 2]);
+            host_jcc += (before.form == FORM_ALU || before.form == FORM_NEG) &&
+                        before.flags;
         }
         jit_fn fn = jit_compile(j, recs, exec, n);
         assert_non_null(fn);
@@ -253,6 +267,7 @@ static void test_runs_match_handlers(void **state)
     /* The cases covered what they are meant to. */
     assert_true(templated > CASES);
     assert_true(faulted > 100);
+    assert_true(host_jcc > 500);
     jit_destroy(j);
     machine_destroy(m);
 }
