@@ -25,6 +25,7 @@
 #if defined(__x86_64__)
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 enum {
     CODE_BYTES = 4 << 20,
@@ -35,8 +36,10 @@ enum {
     FRAME_MAX = 48,
 };
 
+/* The buffer is mapped twice (W^X without a system call per run): code
+ * is written through `write` and run through `code`, the same pages. */
 struct jit {
-    uint8_t *code;
+    uint8_t *code, *write;
     size_t used;
 };
 
@@ -358,15 +361,28 @@ bool jit_supported(void)
 struct jit *jit_create(void)
 {
     struct jit *j = calloc(1, sizeof *j);
-    if (!j)
+    int fd = memfd_create("turtles-jit", MFD_CLOEXEC);
+    if (!j || fd < 0 || ftruncate(fd, CODE_BYTES) != 0) {
+        free(j);
+        if (fd >= 0)
+            close(fd);
         return NULL;
-    void *code = mmap(NULL, CODE_BYTES, PROT_READ | PROT_EXEC,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (code == MAP_FAILED) {
+    }
+    void *code = mmap(NULL, CODE_BYTES, PROT_READ | PROT_EXEC, MAP_SHARED,
+                      fd, 0);
+    void *write = mmap(NULL, CODE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+                       fd, 0);
+    close(fd); /* the mappings keep the memory */
+    if (code == MAP_FAILED || write == MAP_FAILED) {
+        if (code != MAP_FAILED)
+            munmap(code, CODE_BYTES);
+        if (write != MAP_FAILED)
+            munmap(write, CODE_BYTES);
         free(j);
         return NULL;
     }
     j->code = code;
+    j->write = write;
     return j;
 }
 
@@ -375,6 +391,7 @@ void jit_destroy(struct jit *j)
     if (!j)
         return;
     munmap(j->code, CODE_BYTES);
+    munmap(j->write, CODE_BYTES);
     free(j);
 }
 
@@ -394,11 +411,7 @@ jit_fn jit_compile(struct jit *j, const struct insn *recs,
 {
     if (!j || j->used + FRAME_MAX + (size_t)n * RECORD_MAX > CODE_BYTES)
         return NULL;
-    /* Writable only while written (no page is writable and executable
-     * at once). */
-    if (mprotect(j->code, CODE_BYTES, PROT_READ | PROT_WRITE))
-        return NULL;
-    uint8_t *start = j->code + j->used;
+    uint8_t *start = j->write + j->used;
     struct emit e = {start};
     static const uint8_t prologue[] = {
         0x53, 0x41, 0x54, 0x48, 0x83, 0xEC, 0x08, /* push rbx, r12; sub */
@@ -441,13 +454,13 @@ jit_fn jit_compile(struct jit *j, const struct insn *recs,
         0x48, 0x83, 0xC4, 0x08, 0x41, 0x5C, 0x5B, 0xC3, /* add, pop, ret */
     };
     bytes(&e, epilogue, sizeof epilogue);
+    /* Relative jumps were computed within the written view: the offsets
+     * are the same in the executed one. */
+    void *p = j->code + j->used;
     j->used += (size_t)(e.p - start);
     j->used = (j->used + 15) & ~(size_t)15;
-    if (mprotect(j->code, CODE_BYTES, PROT_READ | PROT_EXEC))
-        abort(); /* the code cannot run and the buffer stays writable */
-    __builtin___clear_cache((char *)start, (char *)e.p);
+    __builtin___clear_cache((char *)p, (char *)p + (e.p - start));
     jit_fn fn;
-    void *p = start;
     memcpy(&fn, &p, sizeof fn); /* object to function pointer */
     return fn;
 }

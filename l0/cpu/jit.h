@@ -9,10 +9,10 @@
  * (exec_fast_template: ALU and MOV on general registers), the others
  * are calls of their handler with c->next_rip set first.
  *
- * Native code is kept in one mmap'd buffer, writable only while code is
- * written into it and emptied with the block arena (jit_reset): the
- * code calls handlers with pointers to records in the arena, so it
- * lives exactly as long as they do. Guest input reaches the code only
+ * Native code is kept in one buffer mapped twice, read-write to write
+ * it and read-execute to run it, emptied with the block arena
+ * (jit_reset): the code calls handlers with pointers to records in the
+ * arena, so it lives exactly as long as they do. Guest input reaches the code only
  * as immediates and register numbers (0-15) taken from decoded records,
  * so it touches no host memory but struct cpu. */
 #ifndef L0_CPU_JIT_H
