@@ -17,7 +17,15 @@
  * - the capability MSR and MAXPHYADDR the walk checks entries against
  *   are the machine's constants (transition.c), so the EPTP is the key.
  * A hit still needs the cached permissions to cover the access; anything
- * else (a violation, a misconfiguration) walks. */
+ * else (a violation, a misconfiguration) walks.
+ *
+ * A walk that ends in a 2 MiB or 1 GiB page is kept once for its whole
+ * 2 MiB piece, in a second array indexed by that piece: every address
+ * in it indexes the same entries at the levels above the leaf and
+ * reaches the same leaf (bits 20:0 select no entry, SDM Vol. 3C 29.3.2),
+ * so its walk reads the same entries and gives the same permissions,
+ * page size and reference count. A guest touching many 4 KiB pages of
+ * one large EPT page then walks once, not once per page. */
 #ifndef L0_VMX_EPT_CACHE_H
 #define L0_VMX_EPT_CACHE_H
 
@@ -25,8 +33,12 @@
 #include <stdint.h>
 
 enum { EPT_CACHE_BITS = 8, EPT_CACHE_SIZE = 1 << EPT_CACHE_BITS };
+/* 2 MiB pieces: 256 MiB of guest-physical space without a collision. */
+enum { EPT_CACHE_LARGE_BITS = 7, EPT_CACHE_LARGE = 1 << EPT_CACHE_LARGE_BITS };
+enum { EPT_CACHE_PIECE_PAGES = 512 }; /* 4 KiB pages in a 2 MiB piece */
 
 struct ept_cache_entry {
+    /* 4 KiB page numbers; in the large array, of the piece's first page */
     uint64_t eptp, gpa_page, hpa_page;
     uint64_t generation; /* 0: empty */
     uint8_t perms;       /* EPT_R|W|X of the walk */
@@ -36,6 +48,7 @@ struct ept_cache_entry {
 
 struct ept_cache {
     struct ept_cache_entry e[EPT_CACHE_SIZE];
+    struct ept_cache_entry large[EPT_CACHE_LARGE]; /* 2 MiB pieces */
     uint64_t generation; /* current; starts at 1 (ept_cache_invalidate) */
     uint64_t hits, walks; /* host-side figures, not in any result */
 };
@@ -45,6 +58,37 @@ static inline struct ept_cache_entry *ept_cache_slot(struct ept_cache *k,
 {
     uint64_t page = gpa >> 12;
     return &k->e[(page ^ (page >> EPT_CACHE_BITS)) & (EPT_CACHE_SIZE - 1)];
+}
+
+static inline struct ept_cache_entry *ept_cache_large_slot(struct ept_cache *k,
+                                                           uint64_t gpa)
+{
+    return &k->large[(gpa >> 21) & (EPT_CACHE_LARGE - 1)];
+}
+
+/* The entry of this EPTP that holds `gpa`'s walk, or NULL; *hpa gets
+ * the translation of `gpa`. */
+static inline const struct ept_cache_entry *
+ept_cache_find(struct ept_cache *k, uint64_t eptp, uint64_t gpa,
+               uint64_t *hpa)
+{
+    uint64_t page = gpa >> 12;
+    const struct ept_cache_entry *e = ept_cache_slot(k, gpa);
+    if (k->generation == 0)
+        return NULL;
+    if (e->generation == k->generation && e->eptp == eptp &&
+        e->gpa_page == page) {
+        *hpa = e->hpa_page << 12 | (gpa & 0xFFF);
+        return e;
+    }
+    uint64_t offset = page & (EPT_CACHE_PIECE_PAGES - 1);
+    e = ept_cache_large_slot(k, gpa);
+    if (e->generation == k->generation && e->eptp == eptp &&
+        e->gpa_page == page - offset) {
+        *hpa = (e->hpa_page + offset) << 12 | (gpa & 0xFFF);
+        return e;
+    }
+    return NULL;
 }
 
 /* Every entry stops matching. */

@@ -61,42 +61,44 @@ static bool cache_hit(struct cpu *c, uint64_t gpa, unsigned access,
                       uint64_t *hpa, unsigned *perms)
 {
     struct ept_cache *k = &c->vmx.ept_cache;
-    const struct ept_cache_entry *e = ept_cache_slot(k, gpa);
-    if (k->generation == 0 || e->generation != k->generation || e->eptp != c->vmx.ept_cfg.eptp ||
-        e->gpa_page != gpa >> 12 || (e->perms & access) != access)
+    const struct ept_cache_entry *e =
+        ept_cache_find(k, c->vmx.ept_cfg.eptp, gpa, hpa);
+    if (!e || (e->perms & access) != access)
         return false;
     k->hits++;
     c->vmx.ept_walk_refs += e->refs;
     c->walk_refs += e->refs;
-    *hpa = e->hpa_page << 12 | (gpa & 0xFFF);
     *perms = e->perms;
     c->vmx.gpa_page_size = 1ull << e->page_shift;
     return true;
 }
 
+/* A walk to a large page goes in for its 2 MiB piece (ept_cache.h). */
 static void cache_fill(struct cpu *c, uint64_t gpa, const struct ept_result *r)
 {
     struct ept_cache *k = &c->vmx.ept_cache;
     if (k->generation == 0) /* never invalidated yet: 0 marks empty */
         k->generation = 1;
-    *ept_cache_slot(k, gpa) = (struct ept_cache_entry){
-        .eptp = c->vmx.ept_cfg.eptp, .gpa_page = gpa >> 12,
-        .hpa_page = r->hpa >> 12, .generation = k->generation,
-        .perms = (uint8_t)r->perms, .refs = (uint8_t)r->refs,
-        .page_shift = (uint8_t)__builtin_ctzll(r->page_size)};
+    bool large = r->page_size > 4096;
+    uint64_t piece = large ? EPT_CACHE_PIECE_PAGES - 1 : 0;
+    *(large ? ept_cache_large_slot(k, gpa) : ept_cache_slot(k, gpa)) =
+        (struct ept_cache_entry){
+            .eptp = c->vmx.ept_cfg.eptp, .gpa_page = (gpa >> 12) & ~piece,
+            .hpa_page = (r->hpa >> 12) & ~piece, .generation = k->generation,
+            .perms = (uint8_t)r->perms, .refs = (uint8_t)r->refs,
+            .page_shift = (uint8_t)__builtin_ctzll(r->page_size)};
 }
 
 bool vmx_ept_cached_shape(struct cpu *c, uint64_t gpa, unsigned *refs,
                           uint64_t *hpa, uint64_t *page_size)
 {
-    struct ept_cache *k = &c->vmx.ept_cache;
-    const struct ept_cache_entry *e = ept_cache_slot(k, gpa);
-    if ((c->vmx.ept_cfg.eptp & EPTP_AD_ENABLE) || k->generation == 0 ||
-        e->generation != k->generation || e->eptp != c->vmx.ept_cfg.eptp ||
-        e->gpa_page != gpa >> 12)
+    if (c->vmx.ept_cfg.eptp & EPTP_AD_ENABLE)
+        return false;
+    const struct ept_cache_entry *e =
+        ept_cache_find(&c->vmx.ept_cache, c->vmx.ept_cfg.eptp, gpa, hpa);
+    if (!e)
         return false;
     *refs = e->refs;
-    *hpa = e->hpa_page << 12 | (gpa & 0xFFF);
     *page_size = 1ull << e->page_shift;
     return true;
 }

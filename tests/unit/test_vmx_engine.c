@@ -1445,6 +1445,40 @@ static void test_ept_cache_shape_for_the_model(void **state)
               vmx_ept_cached_shape(c, DATA, &refs, &hpa, &size), 0);
 }
 
+/* A walk that ends in a 2 MiB EPT page is kept for the whole piece: any
+ * page of it, walked or not, has the walk's shape (3 entries read, a
+ * 2 MiB page) and its own offset in the piece. L0's PD maps guest 2-4
+ * MiB to host 0-2 MiB here, so the address found is not the identity. */
+static void test_ept_cache_large_page_piece(void **state)
+{
+    (void)state;
+    ept_in_l0_memory();
+    l0_poke64(0x2000 + 8, EPT_LEAF(0, EPT_RWX) | BIT(7));
+    poke64(PT + 8 * (ALIAS_LIN >> 12), PTE_PAGE(0x203000));
+    expect_eq("read", "exit reason", run_data_read("read"), R_CPUID);
+    unsigned refs = 0;
+    uint64_t hpa = 0, size = 0;
+    expect_eq("other page", "found",
+              vmx_ept_cached_shape(c, 0x3A5018, &refs, &hpa, &size), 1);
+    expect_eq("other page", "references", refs, 3);
+    expect_eq("other page", "host address", hpa, 0x1A5018);
+    expect_eq("other page", "page size", size, 2ull << 20);
+    expect_eq("below the piece", "found",
+              vmx_ept_cached_shape(c, 0x1F0000, &refs, &hpa, &size), 0);
+    c->vmx.ept_walk_refs = 0;
+    uint64_t hits = c->vmx.ept_cache.hits;
+    expect_eq("again", "exit reason", run_data_read("again"), R_CPUID);
+    expect_eq("again", "some walks hit", c->vmx.ept_cache.hits > hits, 1);
+    l0_poke64(0x2000 + 8, 0);
+    vmx_ept_tables_changed(c);
+    expect_eq("changed", "found",
+              vmx_ept_cached_shape(c, 0x3A5018, &refs, &hpa, &size), 0);
+    expect_eq("unmapped", "exit reason", run_data_read("unmapped"),
+              R_EPT_VIOLATION);
+    expect_eq("unmapped", "guest-physical address",
+              get(F(GUEST_PHYSICAL_ADDR)), 0x203000);
+}
+
 /* Tables in the machine's RAM are the guest's to write: never cached. */
 static void test_ept_cache_ignores_ram_tables(void **state)
 {
@@ -2303,6 +2337,7 @@ int main(void)
         T(test_host_tlb_kept_across_transitions),
         T(test_ept_cache_hits_and_forgets),
         T(test_ept_cache_shape_for_the_model),
+        T(test_ept_cache_large_page_piece),
         T(test_ept_cache_ignores_ram_tables),
         T(test_shadow_vmread_without_exit),
         T(test_shadow_vmread_to_memory),
