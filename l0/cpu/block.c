@@ -38,7 +38,9 @@ struct block_link {
 
 struct block {
     uint32_t count;
-    bool vmx_exits; /* a record may exit in VMX non-root operation */
+    /* The first record that may exit in VMX non-root operation, or
+     * `count`: those before it take the fast path in non-root too. */
+    uint32_t first_exit;
     /* Direct chaining: the fall-through or not-taken successor and the
      * taken one (any two successors, most recent replacing). */
     struct block_link next[2];
@@ -280,11 +282,12 @@ static struct block *build(struct cpu *c, uint64_t lin, uint64_t pa)
     struct block *b = (struct block *)(bc->arena + bc->used);
     bc->used += size;
     b->count = n;
-    b->vmx_exits = false;
+    b->first_exit = n;
     memset(block_runs(b).native, 0, n * sizeof(jit_fn));
     memset(b->next, 0, sizeof b->next);
-    for (unsigned k = 0; k < n; k++)
-        b->vmx_exits |= recs[k].vmx_exits != 0;
+    for (unsigned k = n; k-- > 0;)
+        if (recs[k].vmx_exits)
+            b->first_exit = k;
     memcpy(b->insn, recs, n * sizeof *recs);
     mark_runs(b);
     if (c->engine == ENGINE_JIT)
@@ -347,8 +350,8 @@ struct fetch_hint {
     uint64_t gen;
 };
 
-/* Runs n records of b; `plain` as in step_execute_charged(). Returns
- * how many ran.
+/* Runs n records of b; `plain` as in step_execute_charged() for the
+ * records before `plain_end`, the rest without it. Returns how many ran.
  *
  * The modeled fetch: while tlb.generation is the same, so is the
  * translation context (any change of CR0.PG, CR3, CR4, VMX operation,
@@ -361,7 +364,7 @@ struct fetch_hint {
  * record; at a block's start, the one the block before it left (*h). */
 static inline __attribute__((always_inline)) unsigned
 run_records(struct cpu *c, const struct block *b, unsigned n, bool plain,
-            struct fetch_hint *h)
+            unsigned plain_end, struct fetch_hint *h)
 {
     uint64_t tlb_gen = c->tlb.generation, dc_gen = c->fetch_generation;
     struct tlb_model *mt = c->mtlb;
@@ -376,7 +379,7 @@ run_records(struct cpu *c, const struct block *b, unsigned n, bool plain,
         uint64_t next = c->rip + i->len;
         bool known = fetch_entry && mt->last[1] == fetch_entry;
         unsigned len = runs.len[k];
-        if (plain && known && len && len <= n - k &&
+        if (plain && known && len && len <= n - k && k + len <= plain_end &&
             c->cycles + len < c->next_event_check) {
             /* A run (mark_runs): every record retires, as the step
              * engine's would, one modeled cycle and a known fetch hit
@@ -414,7 +417,10 @@ run_records(struct cpu *c, const struct block *b, unsigned n, bool plain,
         }
         if (known)
             mt->stats.hits++;
-        step_execute_charged(c, i, plain, !known);
+        if (plain && k < plain_end)
+            step_execute_charged(c, i, true, !known);
+        else
+            step_execute_charged(c, i, false, !known);
         k++;
         if (!block_continues(c, next, tlb_gen, dc_gen)) {
             h->e = fetch_entry;
@@ -464,12 +470,16 @@ unsigned block_run(struct cpu *c, unsigned budget)
             n = (unsigned)to_limit;
         /* Debugging and VMX intercepts stay as they are at the block's
          * start: what may change them ends a block (ends_block) or
-         * leaves the straight line (an event, a VM exit or entry). */
+         * leaves the straight line (an event, a VM exit or entry). In
+         * non-root operation the records before the first that may exit
+         * still take the fast path (a loop whose block runs on past its
+         * Jcc into RDTSC or CPUID). */
         bool debugging = (c->flags.bits & (FL_TF | FL_RF)) || c->dbg.active;
-        if (!debugging && !(c->vmx.nonroot && b->vmx_exits))
-            done += run_records(c, b, n, true, &hint);
+        if (debugging)
+            done += run_records(c, b, n, false, 0, &hint);
         else
-            done += run_records(c, b, n, false, &hint);
+            done += run_records(c, b, n, true,
+                                c->vmx.nonroot ? b->first_exit : n, &hint);
         /* Wherever the block left off (its end, a taken branch, an
          * exception delivered), the step engine's batch would go on
          * if this holds; so does the chain. */
