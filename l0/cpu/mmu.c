@@ -98,6 +98,20 @@ static uint32_t phys_read_u32(struct cpu *c, uint64_t pa)
     return v;
 }
 
+/* A paging-structure entry of `size` bytes at `pa`: straight from RAM
+ * where it lies there (every walk reads four), else as phys_read()
+ * answers (MMIO, or all ones). */
+static inline uint64_t read_entry(struct cpu *c, uint64_t pa, unsigned size)
+{
+    const struct machine *m = c->m;
+    if (__builtin_expect(pa < m->ram_size && 8 <= m->ram_size - pa, 1)) {
+        uint64_t v;
+        memcpy(&v, m->ram + pa, 8);
+        return size == 8 ? v : (uint32_t)v;
+    }
+    return size == 8 ? phys_read_u64(c, pa) : phys_read_u32(c, pa);
+}
+
 /* ---- the page walk (SDM Vol. 3A 4.3 to 4.5) ------------------------ */
 
 struct walk {
@@ -166,9 +180,10 @@ static bool access_allowed(const struct cpu *c, uint32_t perm,
  * operation with EPT, where every guest-physical address of the walk and
  * the final one go through the EPT (the "2D walk", SDM Vol. 3C 29.3).
  * *ept_perms gets the EPT's R/W/X for the page (all without EPT). */
-static bool guest_phys(struct cpu *c, uint64_t gpa, unsigned ept_access,
-                       enum ept_origin origin, uint64_t lin, uint64_t *hpa,
-                       unsigned *ept_perms)
+static inline __attribute__((always_inline)) bool
+guest_phys(struct cpu *c, uint64_t gpa, unsigned ept_access,
+           enum ept_origin origin, uint64_t lin, uint64_t *hpa,
+           unsigned *ept_perms)
 {
     if (!(c->vmx.nonroot && c->vmx.ept)) {
         *hpa = gpa;
@@ -222,8 +237,7 @@ static bool walk_tables(struct cpu *c, uint64_t lin, enum access acc,
         if (!guest_phys(c, gpa, EPT_ACCESS_READ, EPT_ORIGIN_GUEST_PAGING, lin,
                         &pa, &ept_perms))
             return false; /* a VM exit is pending */
-        uint64_t e = w->entry_size == 8 ? phys_read_u64(c, pa)
-                                        : phys_read_u32(c, pa);
+        uint64_t e = read_entry(c, pa, w->entry_size);
         c->walk_refs++;
         w->entry_gpa[w->levels] = gpa;
         w->entry_pa[w->levels] = pa;
