@@ -100,8 +100,9 @@ static uint32_t phys_read_u32(struct cpu *c, uint64_t pa)
 
 /* A paging-structure entry of `size` bytes at `pa`: straight from RAM
  * where it lies there (every walk reads four), else as phys_read()
- * answers (MMIO, or all ones). */
-static inline uint64_t read_entry(struct cpu *c, uint64_t pa, unsigned size)
+ * answers (MMIO, or all ones). *all_ram is cleared if it is not RAM. */
+static inline uint64_t read_entry(struct cpu *c, uint64_t pa, unsigned size,
+                                  bool *all_ram)
 {
     const struct machine *m = c->m;
     if (__builtin_expect(pa < m->ram_size && 8 <= m->ram_size - pa, 1)) {
@@ -109,6 +110,7 @@ static inline uint64_t read_entry(struct cpu *c, uint64_t pa, unsigned size)
         memcpy(&v, m->ram + pa, 8);
         return size == 8 ? v : (uint32_t)v;
     }
+    *all_ram &= pa < m->ram_size && size <= m->ram_size - pa;
     return size == 8 ? phys_read_u64(c, pa) : phys_read_u32(c, pa);
 }
 
@@ -123,6 +125,10 @@ struct walk {
     uint64_t phys;        /* translated address */
     uint64_t page_mask;
     uint32_t perm;
+    /* Levels (bit i: entry[i]) whose accessed flag is clear, PAE PDPTEs
+     * aside (they have none): set_accessed_dirty() has work then. */
+    unsigned a_clear;
+    bool all_ram; /* every entry was read from RAM (walk_memo_keep) */
 };
 
 /* Reserved bits of each paging-structure entry, from MAXPHYADDR, NXE and
@@ -237,7 +243,7 @@ static bool walk_tables(struct cpu *c, uint64_t lin, enum access acc,
         if (!guest_phys(c, gpa, EPT_ACCESS_READ, EPT_ORIGIN_GUEST_PAGING, lin,
                         &pa, &ept_perms))
             return false; /* a VM exit is pending */
-        uint64_t e = read_entry(c, pa, w->entry_size);
+        uint64_t e = read_entry(c, pa, w->entry_size, &w->all_ram);
         c->walk_refs++;
         w->entry_gpa[w->levels] = gpa;
         w->entry_pa[w->levels] = pa;
@@ -259,6 +265,8 @@ static bool walk_tables(struct cpu *c, uint64_t lin, enum access acc,
             return page_fault(c, lin, err | PFEC_P | PFEC_RSVD);
 
         if (!pae_pdpte) {
+            if (!(e & PTE_A))
+                w->a_clear |= 1u << (w->levels - 1);
             if (!(e & PTE_U))
                 perm &= ~TLB_USER;
             if (!(e & PTE_W))
@@ -293,6 +301,9 @@ static bool walk_tables(struct cpu *c, uint64_t lin, enum access acc,
 static bool set_accessed_dirty(struct cpu *c, struct walk *w, bool write,
                                uint64_t lin, bool *wrote)
 {
+    bool leaf_dirty = w->entry[w->levels - 1] & PTE_D;
+    if (!w->a_clear && (!write || leaf_dirty))
+        return true; /* every flag is set already: nothing to write */
     bool pae = !c->long_mode && (c->cr4 & CR4_PAE);
     for (int i = pae ? 1 : 0; i < w->levels; i++) {
         uint64_t e = w->entry[i] | PTE_A;
@@ -329,10 +340,8 @@ static void walk_memo_keep(struct cpu *c, const struct walk *w,
     if (wrote || (paging && !c->long_mode && (c->cr4 & CR4_PAE)) ||
         (ept && (c->vmx.ept_cfg.eptp & EPTP_AD_ENABLE)))
         return;
-    uint64_t last = c->m->ram_size - w->entry_size; /* RAM >= 2 MiB */
-    for (int i = 0; i < w->levels; i++)
-        if (w->entry_pa[i] > last)
-            return;
+    if (!w->all_ram)
+        return;
     /* Without paging the model sees one 1 GiB guest page (its walk). */
     uint64_t guest_size = paging ? ~w->page_mask + 1 : 1ull << 30;
     uint64_t ept_size = ept ? c->vmx.gpa_page_size : 1ull << 30;
@@ -352,7 +361,7 @@ static struct tlb_entry *translate(struct cpu *c, uint64_t lin,
         (acc != ACC_WRITE || (t->perm & TLB_DIRTY)))
         return t;
 
-    struct walk w = {.levels = 0};
+    struct walk w = {.levels = 0, .all_ram = true};
     uint64_t refs_before = c->walk_refs;
     bool wrote = false;
     if (!(c->cr0 & CR0_PG)) {
