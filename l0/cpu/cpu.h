@@ -187,8 +187,8 @@ struct cpu {
     uint64_t step_limit;
     bool string_paused;
     /* Set only by tests (TURTLES_STRING_FAST=0 in the environment): REP
-     * MOVS/STOS take every iteration on the element path, the reference
-     * that cpu/string_fast.c must agree with. */
+     * MOVS/STOS/LODS take every iteration on the element path, the
+     * reference that cpu/string_fast.c must agree with. */
     bool string_fast_off;
     /* Steps that ended in an exception or a VM exit instead of retiring
      * an instruction. They count against the limit too: a handler whose

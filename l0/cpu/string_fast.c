@@ -1,4 +1,4 @@
-/* REP MOVS and REP STOS over RAM, a run of iterations at a time.
+/* REP MOVS, STOS and LODS over RAM, a run of iterations at a time.
  *
  * A run stays on one 4 KiB page of the destination (and of the source)
  * that the host-side TLB already maps with the rights the element path
@@ -36,15 +36,15 @@ static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
  * sum: the element path's lookups of these pages would each find the
  * data side's last hit (tlbm_same_page: a hit counted, nothing else), or
  * there is no translation to cache at all (tlb_charge_page). */
-static bool charges_are_hits(struct cpu *c, uint64_t dst, uint64_t src,
-                             bool movs)
+static bool charges_are_hits(struct cpu *c, bool writes, uint64_t dst,
+                             bool reads, uint64_t src)
 {
     if (!(c->cr0 & CR0_PG) && !tlb_charge_ept(c))
         return true;
     struct tlbm_tag tag = tlb_charge_tag(c);
     return !c->mtlb->one_access &&
-           tlbm_is_last_page(c->mtlb, dst, false, tag) &&
-           (!movs || tlbm_is_last_page(c->mtlb, src, false, tag));
+           (!writes || tlbm_is_last_page(c->mtlb, dst, false, tag)) &&
+           (!reads || tlbm_is_last_page(c->mtlb, src, false, tag));
 }
 
 /* `count` copies of the low `size` bytes of `value` (a constant size
@@ -128,20 +128,23 @@ static uint64_t run_side(struct cpu *c, unsigned seg, uint64_t off,
 bool string_fast(struct cpu *c, const struct insn *i, unsigned size,
                  unsigned src_seg, int64_t step)
 {
-    bool movs = i->sub == STR_MOVS;
-    if (c->string_fast_off || (!movs && i->sub != STR_STOS))
+    /* MOVS reads and writes, STOS writes, LODS reads (into RAX). */
+    bool movs = i->sub == STR_MOVS, lods = i->sub == STR_LODS;
+    if (c->string_fast_off || (!movs && !lods && i->sub != STR_STOS))
         return false;
+    bool reads = movs || lods, writes = !lods;
     uint64_t am = addr_mask(i);
-    uint64_t di = c->gpr[RDI] & am, si = c->gpr[RSI] & am, dl, sl = 0;
-    struct tlb_entry *d, *s = NULL;
-    uint64_t n = run_side(c, SEG_ES, di, am, size, step, true,
-                          c->gpr[RCX] & am, &dl, &d);
-    if (movs && n)
+    uint64_t di = c->gpr[RDI] & am, si = c->gpr[RSI] & am, dl = 0, sl = 0;
+    struct tlb_entry *d = NULL, *s = NULL;
+    uint64_t n = c->gpr[RCX] & am;
+    if (writes)
+        n = run_side(c, SEG_ES, di, am, size, step, true, n, &dl, &d);
+    if (reads && n)
         n = run_side(c, src_seg, si, am, size, step, false, n, &sl, &s);
     if (!n)
         return false;
-    uint8_t *dst = d->host + (dl & 0xFFF);
-    const uint8_t *src = movs ? s->host + (sl & 0xFFF) : NULL;
+    uint8_t *dst = writes ? d->host + (dl & 0xFFF) : NULL;
+    const uint8_t *src = reads ? s->host + (sl & 0xFFF) : NULL;
     if (movs) {
         /* Where the destination lies ahead of the source in the
          * direction of the copy by less than the run, an element would
@@ -159,16 +162,18 @@ bool string_fast(struct cpu *c, const struct insn *i, unsigned size,
     uint64_t done = 0, value = c->gpr[RAX];
     for (;;) {
         uint64_t at = done * (uint64_t)step;
-        if (movs)
+        if (reads)
             charge_data(c, sl + at);
-        charge_data(c, dl + at);
-        move_elements(dst, src, value, size, step, done, 1);
+        if (writes) {
+            charge_data(c, dl + at);
+            move_elements(dst, src, value, size, step, done, 1);
+        }
         done++;
         c->cycles++;
         c->rep_iterations++;
         if (done == n || string_must_pause(c))
             break;
-        if (charges_are_hits(c, dl + at, sl + at, movs)) {
+        if (charges_are_hits(c, writes, dl + at, reads, sl + at)) {
             /* Each further iteration adds one modeled cycle and one
              * step, and nothing else exec_string's pause looks at
              * changes: it would pause after the iteration that reaches
@@ -176,7 +181,8 @@ bool string_fast(struct cpu *c, const struct insn *i, unsigned size,
             uint64_t more = min_u64(n - done,
                                     min_u64(c->next_event_check - c->cycles,
                                             c->step_limit - cpu_steps(c)));
-            move_elements(dst, src, value, size, step, done, more);
+            if (writes)
+                move_elements(dst, src, value, size, step, done, more);
             if ((c->cr0 & CR0_PG) || tlb_charge_ept(c))
                 c->mtlb->stats.hits += more * (movs ? 2 : 1);
             done += more;
@@ -189,8 +195,14 @@ bool string_fast(struct cpu *c, const struct insn *i, unsigned size,
     uint64_t moved = done * (uint64_t)step;
     unsigned as = i->addrsize;
     gpr_set(c, RCX, as, false, (c->gpr[RCX] & am) - done);
-    gpr_set(c, RDI, as, false, di + moved);
-    if (movs)
+    if (writes)
+        gpr_set(c, RDI, as, false, di + moved);
+    if (reads)
         gpr_set(c, RSI, as, false, si + moved);
+    if (lods) { /* RAX holds the last element loaded */
+        uint64_t last = 0;
+        memcpy(&last, src + (done - 1) * (uint64_t)step, size);
+        gpr_set(c, RAX, size, false, last);
+    }
     return true;
 }

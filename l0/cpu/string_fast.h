@@ -1,4 +1,4 @@
-/* REP MOVS and REP STOS over ordinary RAM, many iterations at a time
+/* REP MOVS, STOS and LODS over ordinary RAM, many iterations at a time
  * (string_fast.c): the same registers, memory, modeled cycles, modeled
  * TLB and instruction-limit figures as the same iterations made one at
  * a time by exec_string() (cpu/exec_move.c), which stays the reference

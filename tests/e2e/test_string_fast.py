@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The REP MOVS/STOS fast path (l0/cpu/string_fast.c) against the element
+"""The REP MOVS/STOS/LODS fast path (l0/cpu/string_fast.c) against the element
 path it shortcuts (docs/emulator.md, "REP strings"): each case runs once
 with TURTLES_STRING_FAST=0 and the step engine (every iteration on the
 element path, the reference) and once as a user runs it (the block
@@ -11,7 +11,7 @@ counters of the machine (modeled TLB hits, misses and walk references
 among them).
 
 Cases: tests/guests/repstr (page-crossing runs of every element size in
-both directions, overlapping MOVS, #PF on the second page, MMIO, a timer
+both directions for MOVS, STOS and LODS, overlapping MOVS, #PF on the second page, MMIO, a timer
 interrupt mid-string) in bare, single and nested mode and its RESULT
 line; guests/hello in nested mode (l1vmm's boot is mostly 32-bit REP
 STOS/MOVS); and --max-insns limits that fall inside those REP strings."""
@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import Report, arguments  # noqa: E402
 from test_engines import ROOT, differences, observe  # noqa: E402
 
-REPSTR_RESULT = (b"RESULT repstr stos=0 movs=0 overlap=0 pf=0,0,0,0 "
+REPSTR_RESULT = (b"RESULT repstr stos=0 movs=0 lods=0 overlap=0 pf=0,0,0,0 "
                  b"mmio=0x170020,0x170020 irq=2,0")
 
 

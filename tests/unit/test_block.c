@@ -796,8 +796,8 @@ static void test_faulting_jcc_in_run(void **state)
     assert_same(&s, &b);
 }
 
-/* REP STOSQ and REP MOVSB across page boundaries (STOSQ unaligned, so
- * that one element straddles two pages), stopped by the instruction
+/* REP STOSQ, REP MOVSB and REP LODSD across page boundaries (STOSQ
+ * unaligned, so that one element straddles two pages), stopped by the instruction
  * limit at every step of their first iterations and around the page
  * boundaries, or paused by the LAPIC timer at every count up to 40:
  * the run-at-a-time path (cpu/string_fast.c, the block engine) must
@@ -805,8 +805,10 @@ static void test_faulting_jcc_in_run(void **state)
  * element path (string_fast_off, the step engine) does. */
 enum { STR_CODE = 0x18000, STR_DST = 0x40000, STR_SRC = 0x50000 };
 
-static struct machine *rep_string_program(enum cpu_engine e, bool movs,
-                                          uint32_t timer)
+enum rep_kind { REP_STOSQ, REP_MOVSB, REP_LODSD, REP_KINDS };
+
+static struct machine *rep_string_program(enum cpu_engine e,
+                                          enum rep_kind kind, uint32_t timer)
 {
     struct machine *m = machine_at(e, STR_CODE);
     static const uint8_t stos[] = {
@@ -823,10 +825,18 @@ static struct machine *rep_string_program(enum cpu_engine e, bool movs,
         0xFB, 0x90,                   /* sti; nop */
         0xF3, 0xA4,                   /* rep movsb */
         0xF4};
-    if (movs)
-        put(m, STR_CODE, movsb, sizeof movsb);
-    else
-        put(m, STR_CODE, stos, sizeof stos);
+    static const uint8_t lodsd[] = {
+        0xB9, 0x00, 0x08, 0x00, 0x00, /* mov ecx, 2048 */
+        0xBE, 0x10, 0x0F, 0x05, 0x00, /* mov esi, 0x50F10 */
+        0x90,                         /* nop */
+        0xFB, 0x90,                   /* sti; nop */
+        0xF3, 0xAD,                   /* rep lodsd */
+        0xF4};
+    static const struct { const uint8_t *code; size_t len; } programs[] = {
+        [REP_STOSQ] = {stos, sizeof stos},
+        [REP_MOVSB] = {movsb, sizeof movsb},
+        [REP_LODSD] = {lodsd, sizeof lodsd}};
+    put(m, STR_CODE, programs[kind].code, programs[kind].len);
     for (unsigned k = 0; k < 0x8000; k++)
         m->ram[STR_SRC + k] = (uint8_t)(k * 13 + 1);
     if (timer)
@@ -834,10 +844,11 @@ static struct machine *rep_string_program(enum cpu_engine e, bool movs,
     return m;
 }
 
-static void string_limit_or_timer(bool movs, uint64_t limit, uint32_t timer)
+static void string_limit_or_timer(enum rep_kind kind, uint64_t limit,
+                                  uint32_t timer)
 {
-    struct machine *ms = rep_string_program(ENGINE_STEP, movs, timer);
-    struct machine *mb = rep_string_program(ENGINE_BLOCK, movs, timer);
+    struct machine *ms = rep_string_program(ENGINE_STEP, kind, timer);
+    struct machine *mb = rep_string_program(ENGINE_BLOCK, kind, timer);
     ms->cpu->string_fast_off = true;
     mb->cpu->string_fast_off = false;
     struct outcome s = run_keep(ms, limit), b = run_keep(mb, limit);
@@ -852,27 +863,30 @@ static void test_string_fast_at_limit(void **state)
     (void)state;
     /* Five instructions before the string: its iteration k is step 5+k.
      * STOSQ: 1 element before the page at 0x41000, one across it, 510
-     * on it; MOVSB: 240 bytes to 0x41000, 2048 from 0x50800. */
+     * on it; MOVSB: 240 bytes to 0x41000, 2048 from 0x50800; LODSD:
+     * 60 dwords to 0x51000. */
     static const uint64_t marks[] = {5, 6, 7, 8, 9, 10, 244, 245, 246, 247,
                                      248, 2053, 2054, 2055, 2056, 2057,
                                      2300, 0};
-    for (int movs = 0; movs <= 1; movs++)
+    for (enum rep_kind kind = 0; kind < REP_KINDS; kind++) {
         for (uint64_t k = 1; k <= 12; k++)
-            string_limit_or_timer(movs, k, 0);
-    for (int movs = 0; movs <= 1; movs++)
+            string_limit_or_timer(kind, k, 0);
         for (unsigned k = 0; k < sizeof marks / sizeof *marks; k++)
-            string_limit_or_timer(movs, marks[k], 0);
+            string_limit_or_timer(kind, marks[k], 0);
+        for (uint64_t k = 62; k <= 68; k++)
+            string_limit_or_timer(kind, k, 0);
+    }
 }
 
 static void test_string_fast_at_interrupt(void **state)
 {
     (void)state;
-    for (int movs = 0; movs <= 1; movs++)
+    for (enum rep_kind kind = 0; kind < REP_KINDS; kind++) {
         for (uint32_t count = 1; count <= 40; count++)
-            string_limit_or_timer(movs, 0, count);
-    for (int movs = 0; movs <= 1; movs++)
+            string_limit_or_timer(kind, 0, count);
         for (uint32_t count = 240; count <= 260; count++)
-            string_limit_or_timer(movs, 0, count);
+            string_limit_or_timer(kind, 0, count);
+    }
 }
 
 int main(void)

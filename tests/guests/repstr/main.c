@@ -7,6 +7,8 @@
  *            and qword elements, DF = 0 and 1, starting unaligned a few
  *            elements before a page boundary and crossing it
  *   movs=    the same for MOVS between two buffers
+ *   lods=    the same for LODS: bad final RAX (the last element, over
+ *            the bits of RAX that a byte or word load leaves), RCX, RSI
  *   overlap= MOVS within one buffer, the destination a few bytes ahead
  *            of or behind the source (less than, equal to and more
  *            than the element size), both directions: each element
@@ -137,6 +139,49 @@ static unsigned one(bool movs, unsigned size, bool down, unsigned dst_at,
     return bad;
 }
 
+/* REP LODS of `count` elements from src: RAX must be the last one over
+ * what RAX held (bytes and words merge, dwords zero-extend). */
+static unsigned lods_one(unsigned size, bool down, const uint8_t *src,
+                         uint64_t count)
+{
+    const uint64_t before = 0x0F0E0D0C0B0A0908ull;
+    uint64_t rax = before, rcx = count, rsi = (uint64_t)(uintptr_t)src;
+    if (down)
+        __asm__ volatile("std" ::: "cc");
+    switch (size) {
+    case 1: __asm__ volatile("rep lodsb" : "+a"(rax), "+c"(rcx), "+S"(rsi)
+                             :: "memory"); break;
+    case 2: __asm__ volatile("rep lodsw" : "+a"(rax), "+c"(rcx), "+S"(rsi)
+                             :: "memory"); break;
+    case 4: __asm__ volatile("rep lodsl" : "+a"(rax), "+c"(rcx), "+S"(rsi)
+                             :: "memory"); break;
+    default: __asm__ volatile("rep lodsq" : "+a"(rax), "+c"(rcx), "+S"(rsi)
+                              :: "memory"); break;
+    }
+    __asm__ volatile("cld" ::: "cc");
+    int64_t step = down ? -(int64_t)size : (int64_t)size;
+    const volatile uint8_t *last = src + (int64_t)(count - 1) * step;
+    uint64_t want = size == 4 ? 0 : size == 8 ? 0 : before & ~0ull << (8 * size);
+    for (unsigned b = 0; b < size; b++)
+        want |= (uint64_t)last[b] << (8 * b);
+    return (rax != want) + (rcx != 0) +
+           (rsi != (uint64_t)(uintptr_t)(src + (int64_t)count * step));
+}
+
+static unsigned lods(void)
+{
+    fill(srcbuf, sizeof srcbuf, 90);
+    unsigned bad = 0;
+    for (unsigned k = 0; k < 4; k++) {
+        unsigned size = sizes[k];
+        bad += lods_one(size, false, srcbuf + 2 * PAGE - 3 * size - 1,
+                        1000 / size + 3);
+        bad += lods_one(size, true, srcbuf + PAGE + 5 * size + 1,
+                        3000 / size + 5);
+    }
+    return bad;
+}
+
 /* Page-crossing runs in both directions, for every element size. */
 static unsigned crossing(bool movs)
 {
@@ -227,7 +272,7 @@ int main(const struct rt_boot *boot)
 {
     rt_args_require(boot, "repstr", 0, 0); /* it takes no arguments */
     unsigned stos = crossing(false), movs = crossing(true);
-    unsigned overlap = overlapping();
+    unsigned overlap = overlapping(), lods_bad = lods();
 
     pml4[0] = rt_pml4[0];
     pml4[1] = (uint64_t)(uintptr_t)pdpt | PTE_P | PTE_W;
@@ -259,11 +304,11 @@ int main(const struct rt_boot *boot)
     cli();
     unsigned irq_bad = differences(big[0], big[1], sizeof big[0]);
 
-    rt_printf("RESULT repstr stos=%u movs=%u overlap=%u pf=%u,%u,%u,%u "
-              "mmio=%#x,%#x irq=%u,%u\n",
-              stos, movs, overlap, pf[0], pf[1], pf[2], pf[3], version[0],
+    rt_printf("RESULT repstr stos=%u movs=%u lods=%u overlap=%u "
+              "pf=%u,%u,%u,%u mmio=%#x,%#x irq=%u,%u\n",
+              stos, movs, lods_bad, overlap, pf[0], pf[1], pf[2], pf[3], version[0],
               version[1], irq_mid, irq_bad);
-    bool ok = !stos && !movs && !overlap && !pf[0] && !pf[1] && !pf[2] &&
+    bool ok = !stos && !movs && !lods_bad && !overlap && !pf[0] && !pf[1] && !pf[2] &&
               !pf[3] && irq_mid == 2 && !irq_bad;
     return ok ? RT_EXIT_OK : RT_EXIT_FAIL;
 }
