@@ -160,9 +160,17 @@ static struct tlbm_entry *insert(struct tlb_model *t, struct tlbm_array *a,
     if (same >= 0) {
         v = (unsigned)same;
     } else {
-        for (unsigned w = 1; w < a->ways && used[v]; w++)
-            if (used[w] < used[v])
-                v = w;
+        /* The lowest way of the smallest stamp: the first empty one (0)
+         * if any, else the least recently used (stamps are distinct).
+         * Without branches on the stamps: which way is oldest is random
+         * under a random access pattern, and a mispredicted branch per
+         * way cost more than the whole search. */
+        uint64_t oldest = used[0];
+        for (unsigned w = 1; w < a->ways; w++) {
+            bool older = used[w] < oldest;
+            oldest = older ? used[w] : oldest;
+            v = older ? w : v;
+        }
     }
     struct tlbm_entry *victim = &a->e[first + v];
     if (used[v]) {
