@@ -45,17 +45,18 @@ $(grep -E '^[a-z0-9_-]+: (findings|.*programs|.*launches|.*cases)' "$log" | tail
 }
 
 # Shares of FUZZ_TIME (docs/fuzzing.md, "Shares"). Each libFuzzer
-# harness runs on one core for 3% of the time; they run FUZZ_JOBS at a
+# harness runs on one core for 2% of the time; they run FUZZ_JOBS at a
 # time (up to all 4), so that no core idles while they do. l1fuzz gets
-# 14%: issue 9's 10^5 L1 launches reaching L2 in an hour twice over at
-# the 418.6 a second of the idle hour. The rest is guestfuzz's, the
+# 9%: issue 9's 10^5 L1 launches reaching L2 in an hour 1.5 times over
+# at the 476 a second of 2 unloaded jobs. The rest is guestfuzz's, the
 # fuzzer with a rate to reach (10^6 programs an hour).
 LF_HARNESSES="exec entry_checks merge ept02"
 lf_parallel=$FUZZ_JOBS
 [ "$lf_parallel" -le 4 ] || lf_parallel=4
 lf_waves=$(((4 + lf_parallel - 1) / lf_parallel))
-L1FUZZ_SHARE=14
-GUESTFUZZ_SHARE=$((100 - L1FUZZ_SHARE - 3 * lf_waves))
+LF_SHARE=2
+L1FUZZ_SHARE=9
+GUESTFUZZ_SHARE=$((100 - L1FUZZ_SHARE - LF_SHARE * lf_waves))
 
 run guestfuzz "$BUILD/host-san/fuzz/guestfuzz" --time "$(share "$GUESTFUZZ_SHARE")" \
     --jobs "$FUZZ_JOBS" --findings "$findings" --turtles "$BUILD/turtles-san" \
@@ -96,8 +97,8 @@ while [ $# -gt 0 ]; do
     wave=""
     for i in $(seq "$lf_parallel"); do
         [ $# -gt 0 ] || break
-        echo "fuzz: lf_$1: $(share 3) s"
-        libfuzzer "$1" "$(share 3)" &
+        echo "fuzz: lf_$1: $(share "$LF_SHARE") s"
+        libfuzzer "$1" "$(share "$LF_SHARE")" &
         wave="$wave $1"
         shift
     done
