@@ -361,11 +361,25 @@ struct fetch_hint {
  * fetch on a page that entry covers is tlbm_same_page()'s hit: counted
  * here without the lookup, exactly as the lookup counts it. Within a
  * block (one page, one generation) that is the entry after the previous
- * record; at a block's start, the one the block before it left (*h). */
+ * record; at a block's start, the one the block before it left (*h).
+ *
+ * --engine jit: where the block starts with a run of native code whose
+ * Jcc branches back to the block's start, the run is run again here
+ * while block_run() would run it again: `room` (>= n) is the number of
+ * steps the budget and the instruction limit allow from the call on,
+ * and another run must fit in it and end before the next event check
+ * (the records after the loop get what is left of it, as n).
+ * Nothing else can differ: block_batch_continues() holds (the limit
+ * and the event check by those two conditions; a run sets no interrupt
+ * shadow and does not halt), the run changes no translation, decoded
+ * code, debugging state or fetch hint, the successor at the start RIP
+ * is this block or a copy of it built from the same records, and
+ * plain_end is the block's own (or n, which only shrinks here). */
 static inline __attribute__((always_inline)) unsigned
 run_records(struct cpu *c, const struct block *b, unsigned n, bool plain,
-            unsigned plain_end, struct fetch_hint *h)
+            unsigned plain_end, struct fetch_hint *h, uint64_t room)
 {
+    uint64_t start = c->rip, looped = 0;
     uint64_t tlb_gen = c->tlb.generation, dc_gen = c->fetch_generation;
     struct tlb_model *mt = c->mtlb;
     const struct tlbm_entry *fetch_entry = NULL;
@@ -405,13 +419,22 @@ run_records(struct cpu *c, const struct block *b, unsigned n, bool plain,
                 c->rip = rip - i[len - 1].len;
                 cpu_finish_event(c);
                 h->e = fetch_entry;
-                return k;
+                return (unsigned)(k + looped);
             }
             c->insns += len;
             c->rip = c->next_rip;
             if (c->rip != rip) { /* a Jcc taken */
+                if (k == len && c->rip == start && runs.native[0] &&
+                    looped + 2 * len <= room &&
+                    c->cycles + len < c->next_event_check) {
+                    looped += len; /* the loop above, run again, */
+                    k = 0;
+                    if (room - looped < n) /* and the records after it */
+                        n = (unsigned)(room - looped);
+                    continue;
+                }
                 h->e = fetch_entry;
-                return k;
+                return (unsigned)(k + looped);
             }
             continue;
         }
@@ -424,12 +447,12 @@ run_records(struct cpu *c, const struct block *b, unsigned n, bool plain,
         k++;
         if (!block_continues(c, next, tlb_gen, dc_gen)) {
             h->e = fetch_entry;
-            return k;
+            return (unsigned)(k + looped);
         }
         fetch_entry = fetches_charged(c) ? mt->last[1] : NULL;
     }
     h->e = fetch_entry;
-    return n;
+    return (unsigned)(n + looped);
 }
 
 /* The block to run after `b` at c->rip: a link of b if one is still
@@ -468,6 +491,7 @@ unsigned block_run(struct cpu *c, unsigned budget)
         unsigned n = b->count < budget - done ? b->count : budget - done;
         if (to_limit < n)
             n = (unsigned)to_limit;
+        uint64_t room = budget - done < to_limit ? budget - done : to_limit;
         /* Debugging and VMX intercepts stay as they are at the block's
          * start: what may change them ends a block (ends_block) or
          * leaves the straight line (an event, a VM exit or entry). In
@@ -476,10 +500,11 @@ unsigned block_run(struct cpu *c, unsigned budget)
          * Jcc into RDTSC or CPUID). */
         bool debugging = (c->flags.bits & (FL_TF | FL_RF)) || c->dbg.active;
         if (debugging)
-            done += run_records(c, b, n, false, 0, &hint);
+            done += run_records(c, b, n, false, 0, &hint, room);
         else
             done += run_records(c, b, n, true,
-                                c->vmx.nonroot ? b->first_exit : n, &hint);
+                                c->vmx.nonroot ? b->first_exit : n, &hint,
+                                room);
         /* Wherever the block left off (its end, a taken branch, an
          * exception delivered), the step engine's batch would go on
          * if this holds; so does the chain. */

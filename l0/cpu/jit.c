@@ -37,7 +37,10 @@ enum {
 };
 
 /* The buffer is mapped twice (W^X without a system call per run): code
- * is written through `write` and run through `code`, the same pages. */
+ * is written through `write` and run through `code`, the same pages.
+ * The CPU notices a write to code it may have fetched by its physical
+ * address (SDM Vol. 3A 11.6), so the alias needs no flush; valgrind
+ * notices it only with --smc-check=all. */
 struct jit {
     uint8_t *code, *write;
     size_t used;

@@ -494,6 +494,52 @@ static void test_interrupt_in_chain(void **state)
     }
 }
 
+/* A loop that is one run of templates (ADD, CMP, JNE on the host's
+ * flags: the JIT runs it again without leaving run_records), 1000
+ * rounds of 3 instructions: the instruction limit at counts in the
+ * middle and at the end of the loop, and the LAPIC timer at cycles in
+ * the middle of it (the handler copies RAX to RBX), must stop it where
+ * the step engine stops. */
+static struct machine *native_loop_program(enum cpu_engine e, uint32_t timer)
+{
+    struct machine *m = machine_at(e, 0x1E000);
+    static const uint8_t code[] = {
+        0xFB,                                     /* sti */
+        0xB9, 0xE8, 0x03, 0x00, 0x00,             /* mov ecx, 1000 */
+        0x48, 0x83, 0xC0, 0x01,                   /* loop: add rax, 1 */
+        0x48, 0x39, 0xC8,                         /* cmp rax, rcx */
+        0x75, 0xF7,                               /* jne loop */
+        0xF4,                                     /* hlt */
+    };
+    put(m, 0x1E000, code, sizeof code);
+    if (timer)
+        arm_timer(m, timer);
+    return m;
+}
+
+static void test_native_loop(void **state)
+{
+    (void)state;
+    static const uint64_t limits[] = {3, 4, 5, 1000, 1001, 1002, 2999,
+                                      3000, 3001, 3002, 3003, 0};
+    for (unsigned k = 0; k < sizeof limits / sizeof *limits; k++) {
+        struct outcome s = run(native_loop_program(ENGINE_STEP, 0),
+                               limits[k]);
+        struct outcome b = run(native_loop_program(tested, 0), limits[k]);
+        if (!limits[k]) {
+            assert_int_equal(s.rax, 1000);
+            assert_int_equal(s.stop, STOP_HALTED);
+        }
+        assert_same(&s, &b);
+    }
+    for (uint32_t timer = 600; timer < 606; timer++) {
+        struct outcome s = run(native_loop_program(ENGINE_STEP, timer), 0);
+        struct outcome b = run(native_loop_program(tested, timer), 0);
+        assert_true(s.rbx > 100 && s.rbx < 1000);
+        assert_same(&s, &b);
+    }
+}
+
 /* A link whose target page is remapped: X jumps to linear 0x1C000
  * (physical 0x1C000: MOV EAX, 1), which jumps back to R; R adds EAX to
  * EBX, goes round again while EBX < 2 (the first fetch at 0x1C000 misses
@@ -902,6 +948,7 @@ int main(void)
         cmocka_unit_test(test_smc_in_chained_block),
         cmocka_unit_test(test_limit_in_chain),
         cmocka_unit_test(test_interrupt_in_chain),
+        cmocka_unit_test(test_native_loop),
         cmocka_unit_test(test_link_to_remapped_page),
         cmocka_unit_test(test_modeled_tlb_in_chain),
         cmocka_unit_test(test_breakpoint_after_paused_string),
