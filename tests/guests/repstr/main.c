@@ -18,13 +18,15 @@
  *            element of that page, CR2 its address, maps the page and
  *            returns; the instruction completes (4 numbers: bad RCX,
  *            bad RDI, bad CR2, bad bytes)
- *   mmio=    REP STOSD onto the IOAPIC's register select (MMIO, SDM-less
- *            platform facts: 82093AA datasheet), then REP MOVSD of its
- *            window into RAM: the IOAPIC version register, twice
- *   irq=     a local APIC timer interrupt during a long REP STOSQ and a
+ *   mmio=    REP STOSD of one element onto the IOAPIC's register select
+ *            (MMIO, SDM-less platform facts: 82093AA datasheet), then
+ *            REP MOVSD of its window into RAM: the IOAPIC version
+ *            register, twice: "same" when both reads agree
+ *   irq_bad= a local APIC timer interrupt during a long REP STOSQ and a
  *            long REP MOVSQ (SDM Vol. 1 7.3.9.1: taken between two
- *            iterations): interrupts taken mid-string (RCX not 0 in the
- *            frame), then bad bytes of the two results
+ *            iterations): bad bytes of the two results; the NOTE line
+ *            says how many interrupts came mid-string (RCX not 0 in the
+ *            frame): 2 on turtles
  *
  * The exit status is 0 when every count of bad things is 0. */
 #include "cpu.h"
@@ -286,10 +288,12 @@ int main(const struct rt_boot *boot)
     page_fault_case(true, 1, 100, 300, pf);
     write_cr3((uint64_t)(uintptr_t)rt_pml4);
 
-    /* IOREGSEL := 1 (the version register) four times over, then the
-     * window read into RAM twice. */
+    /* IOREGSEL := 1 (the version register), then the window read into
+     * RAM twice. One element each: the IOAPIC decodes only IOREGSEL
+     * (offset 0) and IOWIN (0x10), and Bochs stops at a write to the
+     * offsets between them, where a longer REP STOSD would go. */
     uint32_t version[2] = {0, 0};
-    rep(false, 4, false, (void *)(uintptr_t)IOAPIC, 0, 4, 1);
+    rep(false, 4, false, (void *)(uintptr_t)IOAPIC, 0, 1, 1);
     rep(true, 4, false, version, (void *)(uintptr_t)(IOAPIC + 0x10), 1, 0);
     rep(true, 4, false, version + 1, (void *)(uintptr_t)(IOAPIC + 0x10), 1,
         0);
@@ -304,11 +308,21 @@ int main(const struct rt_boot *boot)
     cli();
     unsigned irq_bad = differences(big[0], big[1], sizeof big[0]);
 
+    /* What every backend prints alike: the IOAPIC's version differs
+     * between platforms (0x11 in Bochs, 0x20 in QEMU and turtles), so
+     * only that both reads agree is said; when the timer fires depends
+     * on the backend's timing, so how many interrupts came mid-string
+     * is a NOTE line, which tests/e2e/test_string_fast.py checks for
+     * turtles, where it is deterministic. */
+    bool mmio_ok = version[0] == version[1] && version[0] != 0 &&
+                   version[0] != 0xFFFFFFFFu;
     rt_printf("RESULT repstr stos=%u movs=%u lods=%u overlap=%u "
-              "pf=%u,%u,%u,%u mmio=%#x,%#x irq=%u,%u\n",
-              stos, movs, lods_bad, overlap, pf[0], pf[1], pf[2], pf[3], version[0],
-              version[1], irq_mid, irq_bad);
-    bool ok = !stos && !movs && !lods_bad && !overlap && !pf[0] && !pf[1] && !pf[2] &&
-              !pf[3] && irq_mid == 2 && !irq_bad;
+              "pf=%u,%u,%u,%u mmio=%s irq_bad=%u\n",
+              stos, movs, lods_bad, overlap, pf[0], pf[1], pf[2], pf[3],
+              mmio_ok ? "same" : "differs", irq_bad);
+    rt_printf("NOTE repstr ioapic_version=%#x irq_mid=%u\n", version[0],
+              irq_mid);
+    bool ok = !stos && !movs && !lods_bad && !overlap && !pf[0] && !pf[1] &&
+              !pf[2] && !pf[3] && mmio_ok && !irq_bad;
     return ok ? RT_EXIT_OK : RT_EXIT_FAIL;
 }
