@@ -9,6 +9,13 @@
  *   exit-statistics leaves (guests/exitstats). Seen as a CPUID exit.
  * - RDMSR: IA32_TSC, the VMX capability MSRs and IA32_FEATURE_CONTROL
  *   answer differently in VMX non-root operation. Seen as an RDMSR exit.
+ * - WRMSR of IA32_FEATURE_CONTROL: the bare machine comes out of reset
+ *   with it unlocked (a write that sets the lock bit succeeds); L0 shows
+ *   its guest the MSR locked, as firmware leaves it, so the same write
+ *   is #GP(0) (SDM Vol. 4 Table 2-2: writes #GP once locked). Both are
+ *   states a platform may be in. Seen as a WRMSR exit: L0's MSR bitmap
+ *   intercepts only that MSR (and those beyond the bitmap's ranges,
+ *   which #GP in both modes).
  * - Port input: the PIT counts modeled cycles, and single mode spends
  *   cycles in VM exits and L0's handlers. Seen as an I/O exit for IN/INS.
  * - VMX instructions: #UD in bare mode (CR4.VMXE is clear), VM exits to
@@ -47,7 +54,7 @@ static const struct {
 
 /* Basic exit reasons (SDM Vol. 3C Appendix C) of the instructions above. */
 static const unsigned visible_exits[] = {
-    10 /* CPUID */, 31 /* RDMSR */, 16 /* RDTSC */, 51 /* RDTSCP */,
+    10 /* CPUID */, 31 /* RDMSR */, 32 /* WRMSR */, 16 /* RDTSC */, 51 /* RDTSCP */,
     15 /* RDPMC */, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27 /* VMCALL to
     VMXON */, 50 /* INVEPT */, 53 /* INVVPID */, 59 /* VMFUNC */};
 

@@ -61,8 +61,23 @@ def stops_at_limit(r):
             if STOP_INSN_LIMIT not in r.get(mode, ("",))[0]]
 
 
+def wrmsr_feature_control(r):
+    """WRMSR IA32_FEATURE_CONTROL := 1 (lock): accepted by the bare
+    machine (unlocked at reset), #GP(0) in single mode, where L0 shows the
+    MSR locked: the handler prints 0xee 0x0d in single mode only, and the
+    program is not compared (docs/fuzzing.md)."""
+    bare, single = r.get("bare", ("", "")), r.get("single", ("", ""))
+    problems = []
+    if not single[1].startswith("ee 0d"):
+        problems.append(f"single mode printed no #GP first: {single[1]!r}")
+    if bare[1].startswith("ee 0d"):
+        problems.append(f"bare mode took a #GP first: {bare[1]!r}")
+    return problems
+
+
 # What an image documents, beyond "no finding".
 DOCUMENTED = {
+    "wrmsr-feature-control-single.img": wrmsr_feature_control,
     "cr0-nw-without-cd-single.img": cr0_nw_without_cd,
     "hang-max-insns-bare.img": stops_at_limit,
 }
