@@ -201,7 +201,9 @@ bool string_fast(struct cpu *c, const struct insn *i, unsigned size,
         gpr_set(c, RSI, as, false, si + moved);
     if (lods) { /* RAX holds the last element loaded */
         uint64_t last = 0;
-        memcpy(&last, src + (done - 1) * (uint64_t)step, size);
+        /* A signed offset: DF = 1 goes below src (an unsigned one
+         * would wrap the pointer, undefined in C). */
+        memcpy(&last, src + (int64_t)(done - 1) * step, size);
         gpr_set(c, RAX, size, false, last);
     }
     return true;
