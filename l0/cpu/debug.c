@@ -224,3 +224,22 @@ void debug_load_pending(struct cpu *c, uint64_t field, bool mov_ss_blocking)
     c->dbg.bits = bits;
     cpu_deliver(c, VEC_DB, EV_EXCEPTION, false, 0, c->rip);
 }
+
+void debug_after_injection(struct cpu *c)
+{
+    /* VM entry delivers an injected event as if it had happened in the
+     * guest (SDM Vol. 3C 27.6.1): a data breakpoint its pushes hit gives
+     * the #DB trap that an INT n or exception delivered by the guest's
+     * own instruction gives (debug_after), before the handler's first
+     * instruction. Otherwise the next instruction's debug_before() drops
+     * the hits: an INT n whose delivery met an EPT violation and was
+     * injected again by L0 lost its #DB (guestfuzz, single mode). */
+    if (!c->dbg.hits)
+        return;
+    c->dbg.bits = c->dbg.hits | c->dbg.pending;
+    c->dbg.hits = 0;
+    c->dbg.pending = 0;
+    refresh_active(c);
+    c->interrupt_shadow = false;
+    cpu_deliver(c, VEC_DB, EV_EXCEPTION, false, 0, c->rip);
+}

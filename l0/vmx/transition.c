@@ -116,8 +116,11 @@ static void inject_event(struct cpu *c, struct vmcs *v)
     default: break; /* hardware exception */
     }
     c->vmx.injecting = info;
+    c->dbg.hits = 0;
     cpu_deliver(c, vector, kind, has_error, error, ret);
     c->vmx.injecting = 0;
+    if (!c->vmx.request.pending)
+        debug_after_injection(c);
 }
 
 static void load_guest_state(struct cpu *c, struct vmcs *v)
