@@ -6,6 +6,7 @@
  * (like the fetch cache) and, after a TLB flush, by physical address. */
 #include "cpu/block.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,12 +47,14 @@ struct block {
     struct block_link next[2];
     /* `count` records, then for each the handler a run uses, the native
      * code of the run starting there (--engine jit) and the length of
-     * that run (block_runs, mark_runs). */
+     * that run (block_runs, mark_runs, compile_runs). */
     struct insn insn[];
 };
 
 /* A run (run_records): the records from one on that are register-only
- * (exec_fast.h), and a Jcc after them if there is one. */
+ * (exec_fast.h), and a Jcc after them if there is one; where it has
+ * native code, the native run (compile_runs), which may also hold
+ * records with a side exit (jit.h). */
 struct block_runs {
     exec_fn *exec; /* the record's handler, or its flag-free variant */
     jit_fn *native; /* the run's native code, NULL if none (jit.h) */
@@ -202,7 +205,10 @@ static bool record_at(struct cpu *c, uint64_t lin, uint64_t pa,
  * its flag-free handler. Nothing can observe RFLAGS between the two:
  *  - an exception or VM exit in k or k+1: neither can raise one (a
  *    record with a memory operand, which can fault and push RFLAGS in
- *    its frame, ends a run and is never k+1);
+ *    its frame, ends a run and is never k+1; a native run may hold
+ *    one, but as it is not register-only it is never k+1 either, and
+ *    its side exit comes before it, after records k whose flags were
+ *    all recorded);
  *  - an interrupt, NMI, timer or the instruction limit between them:
  *    the step engine takes those only where the modeled cycles reach
  *    next_event_check or the steps reach the limit, and a run is
@@ -225,20 +231,40 @@ static void mark_runs(struct block *b)
     }
 }
 
-/* --engine jit: native code for every run of two records or more that
- * no earlier record's run contains (a run entered later in its records
- * is run by run_records' loop). */
+/* --engine jit: native runs, which are runs (mark_runs, with the same
+ * handlers) that may also hold records with a side exit (jit.h), and
+ * their code: for every native run of two records or more, or of one
+ * such record, that no earlier record's native run contains, and from
+ * after each side-exit record on (run_records runs that record through
+ * its handler after a side exit, and the rest natively again). Where
+ * there is native code, len[] is its native run's length; elsewhere it
+ * stays the register-only run's, which run_records' loop interprets (a
+ * run entered later in its records, or the code buffer full). Side
+ * exits change nothing of mark_runs' reasoning: a side-exit record adds
+ * one modeled cycle and one step when it makes its access (a modeled
+ * TLB hit, so no other cycle), and otherwise ends the native part with
+ * the records before it retired. */
 static void compile_runs(struct block_cache *bc, struct block *b)
 {
     struct block_runs r = block_runs(b);
     if (!bc->jit)
         bc->jit = jit_create(); /* NULL: the runs stay interpreted */
+    bool exits[BLOCK_MAX_INSNS];
+    uint8_t len[BLOCK_MAX_INSNS + 1];
+    len[b->count] = 0;
+    for (unsigned k = b->count; k-- > 0;) {
+        struct fast_traits t = exec_fast_traits(b->insn[k].exec);
+        exits[k] = jit_side_exits(&b->insn[k]);
+        len[k] = (uint8_t)(t.reg_only || exits[k] ? 1 + len[k + 1] : t.jcc);
+    }
     for (unsigned k = 0; k < b->count; k++) {
-        bool first = k == 0 || r.len[k - 1] != r.len[k] + 1;
-        r.native[k] = first && r.len[k] >= 2
-                          ? jit_compile(bc->jit, &b->insn[k], &r.exec[k],
-                                        r.len[k])
-                          : NULL;
+        bool first = k == 0 || len[k - 1] != len[k] + 1 || exits[k - 1];
+        bool worth = len[k] >= 2 || (len[k] == 1 && exits[k]);
+        r.native[k] = first && worth ? jit_compile(bc->jit, &b->insn[k],
+                                                   &r.exec[k], len[k])
+                                     : NULL;
+        if (r.native[k])
+            r.len[k] = len[k];
     }
 }
 
@@ -388,20 +414,37 @@ run_records(struct cpu *c, const struct block *b, unsigned n, bool plain,
         fetch_entry = h->e;
     h->gen = tlb_gen;
     struct block_runs runs = block_runs(b);
+    unsigned exited = UINT_MAX; /* the record a side exit stopped before */
     for (unsigned k = 0; k < n;) {
         const struct insn *i = &b->insn[k];
         uint64_t next = c->rip + i->len;
         bool known = fetch_entry && mt->last[1] == fetch_entry;
         unsigned len = runs.len[k];
-        if (plain && known && len && len <= n - k && k + len <= plain_end &&
-            c->cycles + len < c->next_event_check) {
+        if (plain && known && len && k != exited && len <= n - k &&
+            k + len <= plain_end && c->cycles + len < c->next_event_check) {
             /* A run (mark_runs): every record retires, as the step
              * engine's would, one modeled cycle and a known fetch hit
              * each, and the block goes on after each but where the Jcc
              * ending it branches or faults. */
             uint64_t rip = c->rip;
             if (runs.native[k]) {
-                rip = runs.native[k](c, rip);
+                struct jit_stop stop = runs.native[k](c, rip);
+                if (__builtin_expect(stop.ran < len, 0)) {
+                    /* A side exit (jit.h) before record k + ran, at
+                     * stop.rip: the records before it retired, and it
+                     * runs next, through the path below with every
+                     * check, not in a run (its fetch is still known to
+                     * hit: the native code made no fetch-side change). */
+                    unsigned ran = (unsigned)stop.ran;
+                    c->cycles += ran;
+                    mt->stats.hits += ran;
+                    c->insns += ran;
+                    c->rip = stop.rip;
+                    k += ran;
+                    exited = k;
+                    continue;
+                }
+                rip = stop.rip;
             } else {
                 for (unsigned j = 0; j < len; j++) {
                     rip += i[j].len;
@@ -429,6 +472,7 @@ run_records(struct cpu *c, const struct block *b, unsigned n, bool plain,
                     c->cycles + len < c->next_event_check) {
                     looped += len; /* the loop above, run again, */
                     k = 0;
+                    exited = UINT_MAX;
                     if (room - looped < n) /* and the records after it */
                         n = (unsigned)(room - looped);
                     continue;

@@ -20,6 +20,11 @@ enum table_op { TBL_GDT, TBL_IDT };
 /* exec_alu.c */
 bool exec_alu(struct cpu *c, const struct insn *i);
 bool exec_alu_reg(struct cpu *c, const struct insn *i);
+/* The two-operand ALU operation `sub` on a and b (b masked to `size`),
+ * its flags recorded, as exec_alu() does it: for the JIT's records with
+ * a memory operand (cpu/jit.c). */
+uint64_t exec_alu_apply(struct cpu *c, unsigned sub, unsigned size,
+                        uint64_t a, uint64_t b);
 bool exec_inc(struct cpu *c, const struct insn *i);
 bool exec_dec(struct cpu *c, const struct insn *i);
 bool exec_neg(struct cpu *c, const struct insn *i);

@@ -65,6 +65,12 @@ bool exec_alu(struct cpu *c, const struct insn *i)
     return !writes || op_write(c, i, 0, r);
 }
 
+uint64_t exec_alu_apply(struct cpu *c, unsigned sub, unsigned size,
+                        uint64_t a, uint64_t b)
+{
+    return alu_apply(c, sub, size, a, b);
+}
+
 /* The same for a general register destination (not AH..BH) and a
  * register or immediate source: chosen at decode time, it skips the
  * operand-kind dispatch on the interpreter's most frequent form. */

@@ -477,6 +477,15 @@ static const struct {
     {not8, {FORM_NOT, 0, 8, false, false}},
     {lea4, {FORM_LEA, 0, 4, false, false}},
     {lea8, {FORM_LEA, 0, 8, false, false}},
+    {mov_load1, {FORM_LOAD, 0, 1, false, false}},
+    {mov_load4, {FORM_LOAD, 0, 4, false, false}},
+    {mov_load8, {FORM_LOAD, 0, 8, false, false}},
+    {mov_store1, {FORM_STORE, 0, 1, false, false}},
+    {mov_store4, {FORM_STORE, 0, 4, false, false}},
+    {mov_store8, {FORM_STORE, 0, 8, false, false}},
+    {mov_store_imm1, {FORM_STORE, 0, 1, true, false}},
+    {mov_store_imm4, {FORM_STORE, 0, 4, true, false}},
+    {mov_store_imm8, {FORM_STORE, 0, 8, true, false}},
 };
 
 struct fast_template exec_fast_template(exec_fn fn)

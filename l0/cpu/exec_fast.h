@@ -30,7 +30,9 @@ struct fast_traits {
 struct fast_traits exec_fast_traits(exec_fn fn);
 
 /* A register-only handler that the JIT (cpu/jit.c) writes out as native
- * code: what it computes, with the operands of its record. */
+ * code: what it computes, with the operands of its record; and the MOVs
+ * between memory and a general register or an immediate, which the JIT
+ * calls behind a guard (cpu/jit.h, side exits). */
 enum fast_form {
     FORM_NONE, FORM_ALU, FORM_MOV,
     FORM_INCDEC, /* flag-free INC or DEC */
@@ -38,13 +40,15 @@ enum fast_form {
     FORM_NEG,    /* NEG, its flags recorded as 0 - a or dead */
     FORM_NOT,
     FORM_LEA,
+    FORM_LOAD,   /* MOV reg, [m] */
+    FORM_STORE,  /* MOV [m], reg or imm */
 };
 struct fast_template {
     uint8_t form;   /* enum fast_form */
     uint8_t op;     /* FORM_ALU: enum alu_op (ADD, OR, AND, SUB, XOR, CMP,
                        TEST); FORM_INCDEC: FOP_INC or FOP_DEC;
                        FORM_SHIFT: SH_SHL, SH_SHR or SH_SAR */
-    uint8_t size;   /* 4 or 8 */
+    uint8_t size;   /* 4 or 8; 1 too for FORM_LOAD and FORM_STORE */
     bool imm;       /* the source is op[1].value, else GPR op[1].reg */
     bool flags;     /* records the flags (flags_record), else leaves them */
 };

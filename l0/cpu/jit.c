@@ -5,7 +5,12 @@
  *     per record: a template, or
  *         c->next_rip = r12 + end of the record; handler(c, record)
  *     rax = r12 + end of the run; c->next_rip = rax if the last record
- *     was a template; restore; ret
+ *     was a template; edx = the run's length; restore; ret
+ *
+ * A memory record (jit.h, side exits) is a call of a helper that does
+ * what its handler does where the access takes the fast path, and
+ * otherwise nothing but answer false: then rax = r12 + the record's
+ * start, edx = its index; restore; ret.
  *
  * A Jcc right after a template that recorded the flags tests the host's
  * flags (emit_jcc). A template keeps the guest registers in struct cpu (rax, rcx, rdx as
@@ -21,6 +26,51 @@
 #include "cpu/cpu.h"
 #include "cpu/exec.h"
 #include "cpu/exec_fast.h"
+#include "cpu/ops.h"
+
+/* The records that the JIT runs with a side exit (jit.h): one data
+ * access, to their one memory operand, the other operand a general
+ * register or an immediate, not through FS or GS; by what they do with
+ * it (the handler they stand for, as jit.c's helpers repeat it). */
+enum mem_kind {
+    MEM_NONE,
+    MEM_MOV_LOAD,  /* MOV reg, [m] (exec_mov_data, specialized or not) */
+    MEM_MOV_STORE, /* MOV [m], reg or imm */
+    MEM_MOVZX,     /* MOVZX reg, [m] (exec_movzx) */
+    MEM_MOVSX,     /* MOVSX, MOVSXD reg, [m] (exec_movsx) */
+    MEM_ALU_LOAD,  /* ALU reg, [m] (exec_alu) */
+    MEM_ALU_STORE, /* ALU [m], reg or imm; CMP and TEST only read */
+};
+
+static enum mem_kind mem_kind(const struct insn *i)
+{
+    uint8_t form = exec_fast_template(i->exec).form;
+    bool mov = form == FORM_LOAD || form == FORM_STORE ||
+               i->exec == exec_mov_data;
+    if (i->lock || i->nops != 2)
+        return MEM_NONE;
+    int m = i->op[0].kind == OPK_MEM ? 0 : i->op[1].kind == OPK_MEM ? 1 : -1;
+    if (m < 0)
+        return MEM_NONE;
+    const struct operand *o = &i->op[1 - m];
+    if (i->op[m].seg == SEG_FS || i->op[m].seg == SEG_GS ||
+        !(o->kind == OPK_IMM || (o->kind == OPK_REG && o->rclass == RC_GPR)))
+        return MEM_NONE;
+    if (mov)
+        return m ? MEM_MOV_LOAD : MEM_MOV_STORE;
+    if (i->exec == exec_alu)
+        return m ? MEM_ALU_LOAD : MEM_ALU_STORE;
+    if (m == 1 && i->exec == exec_movzx)
+        return MEM_MOVZX;
+    if (m == 1 && i->exec == exec_movsx)
+        return MEM_MOVSX;
+    return MEM_NONE;
+}
+
+bool jit_side_exits(const struct insn *i)
+{
+    return mem_kind(i) != MEM_NONE;
+}
 
 #if defined(__x86_64__)
 
@@ -31,9 +81,9 @@ enum {
     CODE_BYTES = 4 << 20,
     /* The most one record's code takes (a Jcc after a template with
      * flags is about 110 bytes, a call 41), and the prologue and
-     * epilogue together. */
-    RECORD_MAX = 128,
-    FRAME_MAX = 48,
+     * epilogue together (49). */
+    RECORD_MAX = 128, /* a memory record: 65 */
+    FRAME_MAX = 64,
 };
 
 /* The buffer is mapped twice (W^X without a system call per run): code
@@ -356,6 +406,184 @@ static void emit_call(struct emit *e, const struct insn *i, exec_fn fn,
     bytes(e, (const uint8_t[]){0xFF, 0xD0}, 2); /* call rax */
 }
 
+/* The host address of a data access of `size` bytes at `lin` that
+ * ops.h's fast path makes with nothing more to do: within one page, a
+ * host TLB hit with the rights (tlb_peek) and the modeled TLB's hit
+ * known from the data hint (charge_data's first branch), counted as
+ * charge_data counts it. NULL, with nothing changed, where either
+ * misses. The code is 64-bit (a run is entered only on the block
+ * engine's fast path) and the segment not FS or GS (mem_kind). */
+static inline __attribute__((always_inline)) uint8_t *
+fast_data(struct cpu *c, uint64_t lin, unsigned size, bool write)
+{
+    struct tlb_model *mt = c->mtlb;
+    const struct tlbm_entry *h = c->data_hint;
+    if (!h || mt->last[0] != h || c->data_hint_gen != c->tlb.generation ||
+        h->vpn != lin >> tlbm_page_shift(h->size))
+        return NULL;
+    struct tlb_entry *t = tlb_peek(c, lin, size, write);
+    if (!t)
+        return NULL;
+    mt->stats.hits++;
+    return t->host + (lin & 0xFFF);
+}
+
+/* `size` bytes of guest RAM, zero-extended, as ops.h copies them. */
+static inline uint64_t host_load(const uint8_t *p, unsigned size)
+{
+    uint8_t b;
+    uint16_t w;
+    uint32_t d;
+    uint64_t q;
+    switch (size) {
+    case 1: memcpy(&b, p, 1); return b;
+    case 2: memcpy(&w, p, 2); return w;
+    case 4: memcpy(&d, p, 4); return d;
+    default: memcpy(&q, p, 8); return q;
+    }
+}
+
+static inline void host_store(uint8_t *p, unsigned size, uint64_t v)
+{
+    uint8_t b = (uint8_t)v;
+    uint16_t w = (uint16_t)v;
+    uint32_t d = (uint32_t)v;
+    switch (size) {
+    case 1: memcpy(p, &b, 1); break;
+    case 2: memcpy(p, &w, 2); break;
+    case 4: memcpy(p, &d, 4); break;
+    default: memcpy(p, &v, 8); break;
+    }
+}
+
+/* A register or immediate operand as op_read() reads it. */
+static inline uint64_t reg_or_imm(const struct cpu *c,
+                                  const struct operand *o)
+{
+    return o->kind == OPK_IMM ? (uint64_t)o->value & size_mask(o->size)
+                              : gpr_get(c, o->reg, o->size, o->hi8);
+}
+
+/* The helpers of the memory records (enum mem_kind): each does what the
+ * record's handler does when its access takes the fast path (op_read,
+ * op_read_rmw and op_write of ops.h, with fast_data's hit), or returns
+ * false, having changed nothing, for a side exit. */
+
+static bool fast_mov_load(struct cpu *c, const struct insn *i)
+{
+    const struct operand *d = &i->op[0], *m = &i->op[1];
+    uint8_t *p = fast_data(c, op_ea(c, i, m), m->size, false);
+    if (!p)
+        return false;
+    gpr_set(c, d->reg, d->size, d->hi8, host_load(p, m->size));
+    return true;
+}
+
+static bool fast_mov_store(struct cpu *c, const struct insn *i)
+{
+    const struct operand *m = &i->op[0];
+    uint8_t *p = fast_data(c, op_ea(c, i, m), m->size, true);
+    if (!p)
+        return false;
+    host_store(p, m->size, reg_or_imm(c, &i->op[1]));
+    return true;
+}
+
+/* exec_movzx and exec_movsx. */
+static inline __attribute__((always_inline)) bool
+movx(struct cpu *c, const struct insn *i, bool sign)
+{
+    const struct operand *d = &i->op[0], *m = &i->op[1];
+    uint8_t *p = fast_data(c, op_ea(c, i, m), m->size, false);
+    if (!p)
+        return false;
+    uint64_t v = host_load(p, m->size);
+    if (sign) {
+        unsigned shift = 64 - m->size * 8;
+        v = (uint64_t)((int64_t)(v << shift) >> shift);
+    }
+    gpr_set(c, d->reg, d->size, d->hi8, v);
+    return true;
+}
+
+static bool fast_movzx(struct cpu *c, const struct insn *i)
+{
+    return movx(c, i, false);
+}
+
+static bool fast_movsx(struct cpu *c, const struct insn *i)
+{
+    return movx(c, i, true);
+}
+
+static bool fast_alu_load(struct cpu *c, const struct insn *i)
+{
+    const struct operand *d = &i->op[0], *m = &i->op[1];
+    uint8_t *p = fast_data(c, op_ea(c, i, m), m->size, false);
+    if (!p)
+        return false;
+    unsigned size = d->size;
+    uint64_t a = gpr_get(c, d->reg, size, d->hi8);
+    uint64_t b = host_load(p, m->size) & size_mask(size);
+    uint64_t r = exec_alu_apply(c, i->sub, size, a, b);
+    if (i->sub != ALU_CMP && i->sub != ALU_TEST)
+        gpr_set(c, d->reg, size, d->hi8, r);
+    return true;
+}
+
+/* A read-modify-write meets the fast path twice (op_read_rmw, then
+ * op_write), on the same page with the same rights, so the second
+ * hits as the first did and is counted again. */
+static bool fast_alu_store(struct cpu *c, const struct insn *i)
+{
+    const struct operand *m = &i->op[0];
+    bool writes = i->sub != ALU_CMP && i->sub != ALU_TEST;
+    uint8_t *p = fast_data(c, op_ea(c, i, m), m->size, writes);
+    if (!p)
+        return false;
+    unsigned size = m->size;
+    uint64_t a = host_load(p, size);
+    uint64_t b = reg_or_imm(c, &i->op[1]) & size_mask(size);
+    uint64_t r = exec_alu_apply(c, i->sub, size, a, b);
+    if (writes) {
+        c->mtlb->stats.hits++;
+        host_store(p, size, r);
+    }
+    return true;
+}
+
+static const exec_fn mem_helpers[] = {
+    [MEM_MOV_LOAD] = fast_mov_load, [MEM_MOV_STORE] = fast_mov_store,
+    [MEM_MOVZX] = fast_movzx,       [MEM_MOVSX] = fast_movsx,
+    [MEM_ALU_LOAD] = fast_alu_load, [MEM_ALU_STORE] = fast_alu_store,
+};
+
+static const uint8_t epilogue[] = {
+    0x48, 0x83, 0xC4, 0x08, 0x41, 0x5C, 0x5B, 0xC3, /* add, pop, ret */
+};
+
+/* rax = r12 + offset, edx = ran; return (struct jit_stop). */
+static void emit_return(struct emit *e, unsigned offset, unsigned ran)
+{
+    rip_at(e, offset);
+    byte(e, 0xBA); /* mov edx, imm32 */
+    u32(e, ran);
+    bytes(e, epilogue, sizeof epilogue);
+}
+
+/* Record `index` of the run, starting `start` bytes into it, of memory
+ * kind `kind`: its helper, and a side exit where the helper says no. */
+static void emit_mem(struct emit *e, const struct insn *i,
+                     enum mem_kind kind, unsigned start, unsigned end,
+                     unsigned index)
+{
+    emit_call(e, i, mem_helpers[kind], end);
+    bytes(e, (const uint8_t[]){0x84, 0xC0, 0x75, 0}, 4); /* test al; jnz */
+    uint8_t *skip = e->p;
+    emit_return(e, start, index);
+    skip[-1] = (uint8_t)(e->p - skip);
+}
+
 bool jit_supported(void)
 {
     return true;
@@ -425,10 +653,14 @@ jit_fn jit_compile(struct jit *j, const struct insn *recs,
     bool last_inline = false, host_flags = false;
     for (unsigned k = 0; k < n; k++) {
         const struct insn *i = &recs[k];
+        unsigned start = end;
         end += i->len;
         struct fast_template t = exec_fast_template(exec[k]);
         if (t.form == FORM_LEA && !lea_writable(i))
             t.form = FORM_NONE;
+        enum mem_kind mem = mem_kind(i);
+        if (mem != MEM_NONE)
+            t.form = FORM_NONE; /* a call of its helper */
         last_inline = t.form != FORM_NONE;
         switch (t.form) {
         case FORM_ALU: emit_alu(&e, i, t); break;
@@ -439,7 +671,9 @@ jit_fn jit_compile(struct jit *j, const struct insn *recs,
         case FORM_SHIFT: emit_shift(&e, i, t); break;
         case FORM_LEA: emit_lea(&e, i, t, end); break;
         default:
-            if (host_flags && exec_fast_traits(exec[k]).jcc)
+            if (mem != MEM_NONE)
+                emit_mem(&e, i, mem, start, end, k);
+            else if (host_flags && exec_fast_traits(exec[k]).jcc)
                 emit_jcc(&e, i, exec[k], end); /* sets next_rip itself */
             else
                 emit_call(&e, i, exec[k], end);
@@ -450,13 +684,11 @@ jit_fn jit_compile(struct jit *j, const struct insn *recs,
         else if (t.form != FORM_MOV && t.form != FORM_NOT)
             host_flags = false;
     }
-    rip_at(&e, end);
-    if (last_inline)
+    if (last_inline) {
+        rip_at(&e, end);
         store64(&e, RAX_, offsetof(struct cpu, next_rip));
-    static const uint8_t epilogue[] = {
-        0x48, 0x83, 0xC4, 0x08, 0x41, 0x5C, 0x5B, 0xC3, /* add, pop, ret */
-    };
-    bytes(&e, epilogue, sizeof epilogue);
+    }
+    emit_return(&e, end, n);
     /* Relative jumps were computed within the written view: the offsets
      * are the same in the executed one. */
     void *p = j->code + j->used;

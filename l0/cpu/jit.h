@@ -1,20 +1,36 @@
 /* The template JIT (`--engine jit`, x86-64 hosts only): the block
- * engine (cpu/block.c) with its runs of register-only records turned
- * into native code. Everything else about a block stays the block
- * engine's: which records form a run, when a run is entered, and the
- * bookkeeping after it (steps, modeled cycles, the modeled fetch hits,
- * a faulting or taken Jcc). The native code of a run does exactly what
- * calling the run's handlers one after the other does (block.c
- * run_records): some records are written out from templates
- * (exec_fast_template: ALU and MOV on general registers), the others
- * are calls of their handler with c->next_rip set first.
+ * engine (cpu/block.c) with runs of its records turned into native
+ * code. Everything else about a block stays the block engine's: when a
+ * run is entered, and the bookkeeping after it (steps, modeled cycles,
+ * the modeled fetch hits, a faulting or taken Jcc). The native code of
+ * a run does exactly what calling the run's handlers one after the
+ * other does (block.c run_records): some records are written out from
+ * templates (exec_fast_template: ALU and MOV on general registers), the
+ * others are calls of their handler with c->next_rip set first.
+ *
+ * Side exits. A run may also hold records with one data access to a
+ * memory operand, the other operand a general register or an
+ * immediate, not through FS or GS: MOV, MOVZX, MOVSX, MOVSXD and the
+ * two-operand ALU forms (jit.c mem_kind). Native code runs such a
+ * record (a helper doing what its handler does) only where its access
+ * takes ops.h's fast path with nothing else to do: within one page, a
+ * host TLB hit with the rights (tlb_peek: a write also needs the dirty
+ * bit and no decoded code on the page) and a modeled TLB hit through
+ * the data hint (charge_data's first branch, counted as it counts it).
+ * Where any of that fails it stops before the record, having changed
+ * nothing for it, and says so (struct jit_stop): the block engine retires the
+ * records before it and runs it through its handler with every check,
+ * so that a miss, a fault, MMIO, a write to code or a modeled TLB miss
+ * go exactly as they do without the JIT. A fast-path access adds no
+ * modeled cycle: the record costs its step's one, as in a run.
  *
  * Native code is kept in one buffer mapped twice, read-write to write
  * it and read-execute to run it, emptied with the block arena
  * (jit_reset): the code calls handlers with pointers to records in the
  * arena, so it lives exactly as long as they do. Guest input reaches the code only
  * as immediates and register numbers (0-15) taken from decoded records,
- * so it touches no host memory but struct cpu. */
+ * so it touches no host memory but struct cpu and, through the host
+ * TLB, guest RAM. */
 #ifndef L0_CPU_JIT_H
 #define L0_CPU_JIT_H
 
@@ -26,10 +42,18 @@
 struct cpu;
 struct jit;
 
-/* A run's native code: runs the records from c->rip = `rip` on and
- * returns the RIP after the last one (whether or not its Jcc branched:
- * c->next_rip says where execution goes on, as after the handlers). */
-typedef uint64_t (*jit_fn)(struct cpu *c, uint64_t rip);
+/* Where a run's native code stopped: `ran` records retired, and `rip`
+ * the RIP after them (after the last one whether or not its Jcc
+ * branched: c->next_rip then says where execution goes on, as after
+ * the handlers). `ran` below the run's length is a side exit before
+ * record `ran`, a memory record, at `rip`. Returned in RAX and RDX. */
+struct jit_stop {
+    uint64_t rip;
+    uint64_t ran;
+};
+
+/* A run's native code: runs the records from c->rip = `rip` on. */
+typedef struct jit_stop (*jit_fn)(struct cpu *c, uint64_t rip);
 
 /* Whether this host can run native code of ours (x86-64). */
 bool jit_supported(void);
@@ -41,11 +65,16 @@ void jit_destroy(struct jit *j);
 /* Forgets every run compiled so far (the block arena was emptied). */
 void jit_reset(struct jit *j);
 
+/* Whether native code may stop before record `i` (a side exit): a
+ * record with one data access, of the forms above. */
+bool jit_side_exits(const struct insn *i);
+
 /* Native code for the `n` records at `recs`, each to run as exec[k]
- * would (its handler or its flag-free variant), all register-only but
- * the last, which may be a Jcc. NULL if the buffer is full (the block
- * engine then runs the records itself until the next jit_reset). The
- * records must stay where they are while the code is used. */
+ * would (its handler or its flag-free variant), all register-only or
+ * jit_side_exits() but the last, which may also be a Jcc. NULL if the
+ * buffer is full (the block engine then runs the records itself until
+ * the next jit_reset). The records must stay where they are while the
+ * code is used. */
 jit_fn jit_compile(struct jit *j, const struct insn *recs,
                    const exec_fn *exec, unsigned n);
 

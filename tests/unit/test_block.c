@@ -5,7 +5,9 @@
  * of a block, the instruction limit in the middle of a block, and more
  * blocks than the first arena holds, a REP string paused by an
  * interrupt whose handler meets an instruction breakpoint, and REP
- * strings (cpu/string_fast.c) stopped at many iterations. Each
+ * strings (cpu/string_fast.c) stopped at many iterations, and memory
+ * records in the JIT's native runs (a store into the running block, a
+ * fault, the limit and the timer in a loop of them). Each
  * program runs on a fresh machine with --engine step and with --engine
  * block; the values it leaves in registers are worked out by hand below
  * and must come out the same on both engines, with the same instruction
@@ -25,6 +27,7 @@
 #include "cpu/mmu.h"
 #include "dev/lapic.h"
 #include "machine.h"
+#include "paging_rig.h"
 
 /* The engine compared with the step engine: the whole group runs with
  * --engine block, then with --engine jit (x86-64 hosts). */
@@ -46,15 +49,10 @@ static int with_jit(void **state)
 
 /* Physical = linear below 2 MiB, with 4 KiB pages (one page table). */
 enum {
-    PML4 = 0x1000, PDPT = 0x2000, PD = 0x3000, GDT = 0x4000, IDT = 0x5000,
+    PML4 = RIG_PML4, GDT = 0x4000, IDT = 0x5000,
     PT = 0x6000, HANDLERS = 0x9000, STACK = 0x80000,
     TIMER_VECTOR = 0x40,
 };
-
-static void put64(struct machine *m, uint64_t pa, uint64_t v)
-{
-    memcpy(m->ram + pa, &v, 8);
-}
 
 static void put(struct machine *m, uint64_t pa, const uint8_t *bytes,
                 size_t len)
@@ -68,11 +66,7 @@ static struct machine *machine_at(enum cpu_engine engine, uint64_t entry)
 {
     struct machine *m = machine_create(4, NULL);
     assert_non_null(m);
-    put64(m, PML4, PDPT | 3);
-    put64(m, PDPT, PD | 3);
-    put64(m, PD, PT | 3);
-    for (uint64_t p = 0; p < 512; p++)
-        put64(m, PT + 8 * p, p << 12 | 3);
+    rig_tables(m, PT, true);
     put64(m, GDT + 8, 0x00209A0000000000ull);  /* 64-bit code, DPL 0 */
     put64(m, GDT + 16, 0x00CF92000000FFFFull); /* flat data */
     for (uint64_t v = 0; v < 256; v++) {
@@ -84,19 +78,10 @@ static struct machine *machine_at(enum cpu_engine engine, uint64_t entry)
     static const uint8_t timer[] = {0x48, 0x89, 0xC3, 0xF4}; /* mov rbx,rax; hlt */
     put(m, HANDLERS + 16 * TIMER_VECTOR, timer, sizeof timer);
     struct cpu *c = m->cpu;
-    cpu_reset_multiboot(c, 0, 0);
+    rig_long_mode(c);
     c->engine = engine;
-    c->cr0 |= CR0_PG | CR0_NE;
-    c->cr4 = CR4_PAE;
-    c->cr3 = PML4;
-    c->efer = EFER_LME | EFER_LMA;
     c->gdtr = (struct table_reg){GDT, 23};
     c->idtr = (struct table_reg){IDT, 256 * 16 - 1};
-    c->seg[SEG_CS] = (struct segment){
-        .sel = 8, .base = 0, .limit = 0xFFFFFFFF,
-        .attr = 0xB | SEG_ATTR_S | SEG_ATTR_P | SEG_ATTR_L | SEG_ATTR_G};
-    cpu_update_mode(c);
-    mmu_flush_all(c);
     memset(c->gpr, 0, sizeof c->gpr);
     c->rip = entry;
     c->gpr[RSP] = STACK;
@@ -935,6 +920,145 @@ static void test_string_fast_at_interrupt(void **state)
     }
 }
 
+/* ---- memory records in native runs (cpu/jit.h, side exits) ------------ */
+
+/* NOP; NOP; ADD EAX, 1; MOV BYTE [RIP+4], 7, which patches the
+ * immediate of the MOV EDX further down the same block; ADD ECX, 2;
+ * MOV EDX, 1; HLT. In the JIT the store is a side exit in the middle of
+ * a native run (its page holds decoded code): it must run through its
+ * handler, and the patched MOV must run, with EDX = 7. */
+static struct machine *store_in_run_program(enum cpu_engine e)
+{
+    struct machine *m = machine_at(e, 0x27000);
+    static const uint8_t code[] = {
+        0x90,                                     /* nop */
+        0x90,                                     /* nop */
+        0x83, 0xC0, 0x01,                         /* add eax, 1 */
+        0xC6, 0x05, 0x04, 0x00, 0x00, 0x00, 0x07, /* mov byte [rip+4], 7 */
+        0x83, 0xC1, 0x02,                         /* add ecx, 2 */
+        0xBA, 0x01, 0x00, 0x00, 0x00,             /* mov edx, 1 (imm at +16) */
+        0xF4,                                     /* hlt */
+    };
+    put(m, 0x27000, code, sizeof code);
+    return m;
+}
+
+static void test_store_into_running_block(void **state)
+{
+    (void)state;
+    struct outcome s = run(store_in_run_program(ENGINE_STEP), 0);
+    struct outcome b = run(store_in_run_program(tested), 0);
+    assert_int_equal(s.rax, 1);
+    assert_int_equal(s.rcx, 2);
+    assert_int_equal(s.rdx, 7);
+    assert_int_equal(s.stop, STOP_HALTED);
+    assert_same(&s, &b);
+}
+
+/* NOP; NOP; then MOV [RSI], ECX (a TLB miss: a side exit) and MOV EAX,
+ * [RSI] (a side exit too: the data hint is not yet that page's; its
+ * handler makes it so); ADD EAX, 5 and MOV [RSI+8], EAX (native); MOV
+ * EBX, [RBP] (RBP not mapped: a side exit, then #PF); XOR RDX, RBX.
+ * The frame holds the load's RIP and the ADD's flags (3 + 5 = 8: AF =
+ * 0, PF = 0, no other) with RF = 1; the store before it was made:
+ * [RSI + 8] = 8. */
+enum { MEM_FAULT_CODE = 0x28000, MEM_DATA = 0x30000 };
+
+static struct machine *mem_fault_program(enum cpu_engine e)
+{
+    struct machine *m = machine_at(e, MEM_FAULT_CODE);
+    static const uint8_t code[] = {
+        0x90,                   /* nop */
+        0x90,                   /* nop */
+        0x89, 0x0E,             /* mov [rsi], ecx */
+        0x8B, 0x06,             /* mov eax, [rsi] */
+        0x83, 0xC0, 0x05,       /* add eax, 5 */
+        0x89, 0x46, 0x08,       /* mov [rsi+8], eax */
+        0x8B, 0x5D, 0x00,       /* mov ebx, [rbp] */
+        0x48, 0x31, 0xDA,       /* xor rdx, rbx */
+        0x8B, 0x4E, 0x08,       /* mov ecx, [rsi+8] (never reached) */
+        0xF4,                   /* hlt */
+    };
+    put(m, MEM_FAULT_CODE, code, sizeof code);
+    frame_handler(m, VEC_PF, 8);
+    struct cpu *c = m->cpu;
+    c->gpr[RCX] = 3;
+    c->gpr[RSI] = MEM_DATA;
+    c->gpr[RBP] = 1ull << 30; /* no PDPT entry */
+    return m;
+}
+
+static void test_fault_in_middle_of_native_run(void **state)
+{
+    (void)state;
+    struct machine *ms = mem_fault_program(ENGINE_STEP);
+    struct machine *mb = mem_fault_program(tested);
+    struct outcome s = run_keep(ms, 0), b = run_keep(mb, 0);
+    assert_int_equal(s.rdi, MEM_FAULT_CODE + 12);
+    assert_int_equal(s.rsi, 0x2 | FL_RF);
+    assert_int_equal(s.rax, 8);
+    assert_same(&s, &b);
+    uint32_t vs, vb;
+    memcpy(&vs, ms->ram + MEM_DATA + 8, 4);
+    memcpy(&vb, mb->ram + MEM_DATA + 8, 4);
+    assert_int_equal(vs, 8);
+    assert_int_equal(vb, 8);
+    machine_destroy(ms);
+    machine_destroy(mb);
+}
+
+/* STI; MOV ECX, 0; then 40 rounds of MOV [RSI], ECX; ADD ECX, 1; MOV
+ * EAX, [RSI]; ADD RDX, RAX; ADD [RSI+8], EAX; CMP ECX, 40; JNE (a
+ * native run with a store, a load and a read-modify-write, which hit
+ * the data hint from the second round on); MOV EDI, [RSI+8]; HLT. RDX
+ * = RDI = 0 + 1 + ... + 39. The instruction limit at every count over
+ * the first rounds and the LAPIC timer at every cycle over them (its
+ * handler copies RAX to RBX) must stop it where the step engine
+ * stops. */
+static struct machine *mem_loop_program(enum cpu_engine e, uint32_t timer)
+{
+    struct machine *m = machine_at(e, 0x29000);
+    static const uint8_t code[] = {
+        0xFB,                         /* sti */
+        0xB9, 0x00, 0x00, 0x00, 0x00, /* mov ecx, 0 */
+        0x89, 0x0E,                   /* loop: mov [rsi], ecx */
+        0x83, 0xC1, 0x01,             /* add ecx, 1 */
+        0x8B, 0x06,                   /* mov eax, [rsi] */
+        0x48, 0x01, 0xC2,             /* add rdx, rax */
+        0x01, 0x46, 0x08,             /* add [rsi+8], eax */
+        0x83, 0xF9, 0x28,             /* cmp ecx, 40 */
+        0x75, 0xEE,                   /* jne loop */
+        0x8B, 0x7E, 0x08,             /* mov edi, [rsi+8] */
+        0xF4,                         /* hlt */
+    };
+    put(m, 0x29000, code, sizeof code);
+    m->cpu->gpr[RSI] = MEM_DATA;
+    if (timer)
+        arm_timer(m, timer);
+    return m;
+}
+
+static void test_native_memory_loop(void **state)
+{
+    (void)state;
+    for (uint64_t limit = 0; limit <= 80; limit++) {
+        struct outcome s = run(mem_loop_program(ENGINE_STEP, 0), limit);
+        struct outcome b = run(mem_loop_program(tested, 0), limit);
+        if (!limit) {
+            assert_int_equal(s.rdx, 39 * 40 / 2);
+            assert_int_equal(s.rdi, 39 * 40 / 2);
+            assert_int_equal(s.insns, 2 + 40 * 7 + 2);
+        }
+        assert_same(&s, &b);
+    }
+    for (uint32_t timer = 1; timer <= 80; timer++) {
+        struct outcome s = run(mem_loop_program(ENGINE_STEP, timer), 0);
+        struct outcome b = run(mem_loop_program(tested, timer), 0);
+        assert_int_equal(s.rip, HANDLERS + 16 * TIMER_VECTOR + 4);
+        assert_same(&s, &b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -958,6 +1082,9 @@ int main(void)
         cmocka_unit_test(test_faulting_jcc_in_run),
         cmocka_unit_test(test_string_fast_at_limit),
         cmocka_unit_test(test_string_fast_at_interrupt),
+        cmocka_unit_test(test_store_into_running_block),
+        cmocka_unit_test(test_fault_in_middle_of_native_run),
+        cmocka_unit_test(test_native_memory_loop),
     };
     int failed = _cmocka_run_group_tests("block engine", tests,
                                          sizeof tests / sizeof *tests,

@@ -15,38 +15,23 @@
 #include "cpu/mmu.h"
 #include "gdb/memory.h"
 #include "machine.h"
+#include "paging_rig.h"
 
 /* 4-level paging: linear 0x4000 -> 0x100000, 0x5000 -> 0x200000 (4 KiB
  * pages), 0x6000 not present, 0x7000 -> the LAPIC's MMIO page,
  * 0x200000-0x3FFFFF -> 0x200000 (one 2 MiB page). No accessed flags. */
-enum { PML4 = 0x1000, PDPT = 0x2000, PD = 0x3000, PT = 0x4000 };
-
-static void put64(struct machine *m, uint64_t pa, uint64_t v)
-{
-    memcpy(m->ram + pa, &v, 8);
-}
+enum { PML4 = RIG_PML4, PD = RIG_PD, PT = 0x4000 };
 
 static struct machine *paged_machine(void)
 {
     struct machine *m = machine_create(4, NULL);
     assert_non_null(m);
-    put64(m, PML4, PDPT | 3);
-    put64(m, PDPT, PD | 3);
-    put64(m, PD, PT | 3);
+    rig_tables(m, PT, false);
     put64(m, PD + 8, 0x200000 | 0x83); /* PS */
     put64(m, PT + 4 * 8, 0x100000 | 3);
     put64(m, PT + 5 * 8, 0x200000 | 3);
     put64(m, PT + 7 * 8, 0xFEE00000 | 3);
-    struct cpu *c = m->cpu;
-    cpu_reset_multiboot(c, 0, 0);
-    c->cr0 |= CR0_PG;
-    c->cr4 = CR4_PAE;
-    c->cr3 = PML4;
-    c->efer = EFER_LME | EFER_LMA;
-    c->seg[SEG_CS].attr |= SEG_ATTR_L;
-    c->seg[SEG_CS].attr &= ~SEG_ATTR_DB;
-    cpu_update_mode(c);
-    mmu_flush_all(c);
+    rig_long_mode(m->cpu);
     return m;
 }
 

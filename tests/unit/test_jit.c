@@ -11,7 +11,18 @@
  * any exception must match. Records run with their flag-free handler
  * at random, as mark_runs() picks them. A Jcc near the top of the
  * canonical lower half takes #GP on a non-canonical target, whether it
- * is a call of its handler or written out on the host's flags. */
+ * is a call of its handler or written out on the host's flags.
+ *
+ * Runs with memory records (MOV, MOVZX, MOVSX, MOVSXD and ALU between
+ * memory and registers or immediates, at absolute and RIP-relative
+ * addresses: encode_mem) on a paged machine, at addresses in the page
+ * of the data hint, other mapped pages, across a page's end, on a page
+ * not present, one not in the TLB, a read-only one (CR0.WP), one not
+ * yet dirty, one holding decoded code and the LAPIC's: the native code
+ * must make the accesses that ops.h's fast path makes with the data
+ * hint hitting, and stop (a side exit) before the first memory record
+ * where that path is not taken, with the registers, flags, memory,
+ * modeled TLB counts and next_rip that the handlers leave up to there. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,7 +36,10 @@
 #include "cpu/decode.h"
 #include "cpu/exec_fast.h"
 #include "cpu/jit.h"
+#include "cpu/mmu.h"
+#include "cpu/ops.h"
 #include "machine.h"
+#include "paging_rig.h"
 
 enum { MAX_RUN = 12, CASES = 20000 };
 
@@ -246,8 +260,9 @@ static void test_runs_match_handlers(void **state)
         c->flags = flags;
         memset(&c->exc, 0, sizeof c->exc);
         c->next_rip = 0;
-        uint64_t ret = fn(c, rip);
-        struct state got = taken(c, ret);
+        struct jit_stop stop = fn(c, rip);
+        assert_int_equal(stop.ran, n);
+        struct state got = taken(c, stop.rip);
         if (memcmp(&want, &got, sizeof want) != 0) {
             for (unsigned k = 0; k < 16; k++)
                 if (want.gpr[k] != got.gpr[k])
@@ -268,6 +283,345 @@ static void test_runs_match_handlers(void **state)
     assert_true(templated > CASES);
     assert_true(faulted > 100);
     assert_true(host_jcc > 500);
+    jit_destroy(j);
+    machine_destroy(m);
+}
+
+/* ---- runs with memory records ----------------------------------------- */
+
+/* Identity paging of the first 2 MiB in 4 KiB pages; from DATA on, one
+ * page of each kind a data access may meet. */
+enum { PT = 0x4000, DATA = 0x100000, MEM_CASES = 4000,
+       RUN_RIP = 0x401000 };
+enum page {
+    PG_DATA0, PG_DATA1, /* read and written: dirty, in the TLB */
+    PG_READ_ONLY,       /* R/W = 0, CR0.WP = 1, read */
+    PG_CODE,            /* written, then holds a decoded record */
+    PG_CLEAN,           /* only read: the dirty bit not set */
+    PG_ABSENT,          /* not present */
+    PG_LAPIC,           /* mapped to the LAPIC: no host memory */
+    PG_UNTOUCHED,       /* present, never accessed: not in the TLB */
+    PAGES,
+};
+
+static uint64_t page_at(enum page p)
+{
+    return DATA + 0x1000 * (uint64_t)p;
+}
+
+static struct machine *paged_machine(void)
+{
+    struct machine *m = machine_create(4, NULL);
+    assert_non_null(m);
+    rig_tables(m, PT, true);
+    uint64_t pte = PT + 8 * (DATA >> 12);
+    put64(m, pte + 8 * PG_READ_ONLY, page_at(PG_READ_ONLY) | 1);
+    put64(m, pte + 8 * PG_ABSENT, 0);
+    put64(m, pte + 8 * PG_LAPIC, 0xFEE00000 | 3);
+    struct cpu *c = m->cpu;
+    rig_long_mode(c);
+    c->cr0 |= CR0_WP; /* no translation cached yet to flush */
+    assert_true(c->code64);
+    uint64_t v = 0;
+    for (enum page p = PG_DATA0; p <= PG_CODE; p++)
+        assert_true(p == PG_READ_ONLY ? mem_read(c, SEG_DS, page_at(p), 8, &v)
+                                      : mem_write(c, SEG_DS, page_at(p), 8, 0));
+    assert_true(mem_read(c, SEG_DS, page_at(PG_CLEAN), 8, &v));
+    assert_true(mem_read(c, SEG_DS, page_at(PG_LAPIC), 4, &v));
+    static const uint8_t nop = 0x90;
+    struct insn rec;
+    bool more;
+    assert_true(dcache_decode(c->dcache, &nop, 1, 0, true, &rec, &more));
+    dcache_insert(c->dcache, page_at(PG_CODE), &rec);
+    assert_true(c->code_map[page_at(PG_CODE) >> 12]);
+    c->data_hint_on = true; /* as in block_run */
+    return m;
+}
+
+/* An address for a memory record: mostly in the page of the data hint,
+ * else anywhere on the pages above, or across the end of one. */
+static uint64_t mem_address(uint64_t *s, enum page hint, unsigned size)
+{
+    uint64_t r = rng(s);
+    enum page p = r & 1 ? hint : (enum page)((r >> 1) % PAGES);
+    uint64_t off = (r >> 8) % (4097 - size);
+    if (size > 1 && (r >> 40) % 10 == 0)
+        off = 4096 - size + 1 + (r >> 44) % (size - 1);
+    return page_at(p) + off;
+}
+
+/* The data access of a memory record: its memory operand, op[0] or
+ * op[1], and whether it writes. */
+struct mem_use {
+    unsigned op;
+    bool write;
+};
+
+/* A record with one data access, at mem_address(), as [disp32] or
+ * [RIP + disp32] for a record that starts `at` bytes after RUN_RIP:
+ * MOV load, store and store of an immediate (1, 4, 8 bytes: the
+ * specialized handlers; 2 bytes: exec_mov_data), ALU (ADD, OR, ADC,
+ * SBB, AND, SUB, XOR, CMP, TEST) between memory and a register or an
+ * immediate either way, MOVZX, MOVSX and MOVSXD from memory. Encoded
+ * at p; returns its length and sets *acc. */
+static unsigned encode_mem(uint64_t *s, uint8_t *p, unsigned at,
+                           enum page hint, struct mem_use *acc)
+{
+    uint64_t r = rng(s);
+    unsigned reg = r & 15, kind = (r >> 4) % 8, z = (r >> 8) % 3;
+    unsigned alu = (r >> 12) % 9, pick = (r >> 20) % 5; /* alu 8: TEST */
+    unsigned size = z == 0 ? 1 : z == 1 ? 4 : 8, access_size = size;
+    bool rip_rel = (r >> 16) & 1, with_reg = true, o16 = false;
+    uint8_t opcode[2] = {0, 0};
+    unsigned nop = 1, ext = 0, imm = 0;
+    bool changes = alu != 7 && alu != 8; /* not CMP or TEST */
+    switch (kind) {
+    case 0: /* MOV r, [m] */
+        opcode[0] = size == 1 ? 0x8A : 0x8B;
+        *acc = (struct mem_use){1, false};
+        break;
+    case 1: /* MOV [m], r */
+        opcode[0] = size == 1 ? 0x88 : 0x89;
+        *acc = (struct mem_use){0, true};
+        break;
+    case 2: /* MOV [m], imm */
+        opcode[0] = size == 1 ? 0xC6 : 0xC7;
+        with_reg = false;
+        imm = size == 1 ? 1 : 4;
+        *acc = (struct mem_use){0, true};
+        break;
+    case 3: /* ALU r, [m] */
+        opcode[0] = (uint8_t)(8 * (alu % 8) + (size == 1 ? 2 : 3));
+        *acc = (struct mem_use){1, false};
+        break;
+    case 4: /* ALU [m], r; TEST [m], r */
+        opcode[0] = alu == 8 ? (size == 1 ? 0x84 : 0x85)
+                             : (uint8_t)(8 * alu + (size == 1 ? 0 : 1));
+        *acc = (struct mem_use){0, changes};
+        break;
+    case 5: /* ALU [m], imm8 / imm32 / sign-extended imm8; TEST [m], imm */
+        with_reg = false;
+        if (alu == 8) {
+            opcode[0] = size == 1 ? 0xF6 : 0xF7;
+            imm = size == 1 ? 1 : 4;
+        } else {
+            ext = alu;
+            opcode[0] = size == 1 ? 0x80 : pick & 1 ? 0x83 : 0x81;
+            imm = opcode[0] == 0x81 ? 4 : 1;
+        }
+        *acc = (struct mem_use){0, changes};
+        break;
+    case 6: /* MOVZX, MOVSX from 1 or 2 bytes; MOVSXD from 4 */
+        size = size == 8 ? 8 : 4;
+        if (pick == 4) {
+            size = 8;
+            access_size = 4;
+            opcode[0] = 0x63;
+        } else {
+            static const uint8_t forms[] = {0xB6, 0xB7, 0xBE, 0xBF};
+            access_size = pick & 1 ? 2 : 1;
+            opcode[0] = 0x0F;
+            opcode[1] = forms[pick];
+            nop = 2;
+        }
+        *acc = (struct mem_use){1, false};
+        break;
+    default: /* 16-bit MOV: load, store, store of an immediate */
+        o16 = true;
+        size = access_size = 2;
+        opcode[0] = pick % 3 == 0 ? 0x8B : pick % 3 == 1 ? 0x89 : 0xC7;
+        with_reg = opcode[0] != 0xC7;
+        imm = with_reg ? 0 : 2;
+        *acc = (struct mem_use){opcode[0] == 0x8B ? 1u : 0u,
+                               opcode[0] != 0x8B};
+        break;
+    }
+    uint64_t addr = mem_address(s, hint, access_size);
+    unsigned n = 0;
+    if (o16)
+        p[n++] = 0x66;
+    /* A REX prefix always: byte registers 4-7 are then SPL to DIL. */
+    unsigned r_ext = with_reg ? reg >> 3 : 0;
+    p[n++] = (uint8_t)(0x40 | (size == 8) << 3 | r_ext << 2);
+    memcpy(p + n, opcode, nop);
+    n += nop;
+    unsigned r_field = with_reg ? reg & 7 : ext;
+    unsigned len = n + (rip_rel ? 5 : 6) + imm;
+    uint32_t disp = (uint32_t)addr;
+    if (rip_rel) {
+        p[n++] = (uint8_t)(r_field << 3 | 5);
+        disp = (uint32_t)(addr - (RUN_RIP + at + len));
+    } else {
+        p[n++] = (uint8_t)(r_field << 3 | 4);
+        p[n++] = 0x25; /* SIB: no base, no index */
+    }
+    memcpy(p + n, &disp, 4);
+    n += 4;
+    uint32_t v = (uint32_t)value(s);
+    memcpy(p + n, &v, imm);
+    n += imm;
+    assert_int_equal(n, len);
+    return n;
+}
+
+/* Whether ops.h's fast path makes memory record `i`'s access `a` with
+ * the modeled TLB's hit known from the data hint (charge_data's first
+ * branch): where it does not, the native code must stop before it. */
+static bool takes_fast_path(struct cpu *c, const struct insn *i,
+                            struct mem_use a)
+{
+    const struct operand *m = &i->op[a.op];
+    uint64_t ea = op_ea(c, i, m);
+    const struct tlbm_entry *h = c->data_hint;
+    bool hint = h && c->mtlb->last[0] == h &&
+                c->data_hint_gen == c->tlb.generation &&
+                ea >> tlbm_page_shift(h->size) == h->vpn;
+    return hint && tlb_peek(c, ea, m->size, a.write);
+}
+
+struct mem_state {
+    struct state regs;
+    uint64_t ran;
+    struct tlbm_stats stats;
+    uint8_t mem[PAGES * 0x1000];
+};
+
+static void take_mem(struct mem_state *st, const struct cpu *c,
+                     const struct machine *m, uint64_t ret, uint64_t ran)
+{
+    st->regs = taken(c, ret);
+    st->ran = ran;
+    st->stats = c->mtlb->stats;
+    memcpy(st->mem, m->ram + DATA, sizeof st->mem);
+}
+
+static void test_memory_runs_match_handlers(void **state)
+{
+    (void)state;
+    struct machine *m = paged_machine();
+    struct cpu *c = m->cpu;
+    struct jit *j = jit_create();
+    assert_non_null(j);
+    static struct mem_state want, got;
+    static uint8_t before[PAGES * 0x1000];
+    uint64_t s = 0x2545F4914F6CDD1Dull;
+    unsigned exits = 0, exits_late = 0, mem_done = 0, stores_done = 0;
+    unsigned full_with_mem = 0;
+    /* Through FS or GS (a segment base to add): never in a native run. */
+    static const uint8_t fs_load[] = {0x64, 0x8B, 0x04, 0x25, 0, 0, 0, 0};
+    struct insn fs;
+    bool fs_more;
+    assert_true(dcache_decode(c->dcache, fs_load, sizeof fs_load, 0, true,
+                              &fs, &fs_more));
+    assert_int_equal(exec_fast_template(fs.exec).form, FORM_LOAD);
+    assert_false(jit_side_exits(&fs));
+    for (unsigned t = 0; t < MEM_CASES; t++) {
+        if (t % 500 == 0)
+            jit_reset(j);
+        /* The data hint on one of the pages a fast access can reach. */
+        static const enum page hints[] = {PG_DATA0, PG_DATA1, PG_DATA0,
+                                          PG_READ_ONLY, PG_CODE, PG_CLEAN};
+        enum page hint = hints[rng(&s) % (sizeof hints / sizeof *hints)];
+        uint64_t v;
+        assert_true(mem_read_fast(c, SEG_DS, page_at(hint), 1, &v));
+        assert_true(c->data_hint != NULL);
+        /* Sometimes a slow-path access to another page after it: the
+         * modeled TLB's last data hit is then not the hint's. */
+        if (rng(&s) % 8 == 0)
+            assert_true(mem_read(c, SEG_DS, page_at(hint == PG_DATA0 ? PG_DATA1
+                                                                 : PG_DATA0),
+                                 1, &v));
+
+        struct insn recs[MAX_RUN];
+        exec_fn exec[MAX_RUN];
+        struct mem_use acc[MAX_RUN] = {{0, false}};
+        unsigned n = 1 + rng(&s) % MAX_RUN, at = 0;
+        bool jcc = rng(&s) & 1;
+        for (unsigned k = 0; k < n; k++) {
+            uint8_t bytes[16];
+            unsigned len;
+            bool mem = false;
+            if (jcc && k == n - 1) { /* Jcc rel8, any condition */
+                bytes[0] = (uint8_t)(0x70 | (rng(&s) & 15));
+                bytes[1] = (uint8_t)rng(&s);
+                len = 2;
+            } else if (rng(&s) % 3 == 0) {
+                len = encode(&s, bytes);
+            } else {
+                mem = true;
+                len = encode_mem(&s, bytes, at, hint, &acc[k]);
+            }
+            bool more;
+            assert_true(dcache_decode(c->dcache, bytes, len, 0, true,
+                                      &recs[k], &more));
+            assert_int_equal(recs[k].len, len);
+            assert_true(mem == jit_side_exits(&recs[k]));
+            assert_true(!mem || recs[k].op[acc[k].op].kind == OPK_MEM);
+            struct fast_traits tr = exec_fast_traits(recs[k].exec);
+            exec[k] = tr.flagless && (rng(&s) & 1) ? tr.flagless
+                                                   : recs[k].exec;
+            at += len;
+        }
+        jit_fn fn = jit_compile(j, recs, exec, n);
+        assert_non_null(fn);
+        randomize(c, &s);
+        uint64_t gpr[16];
+        struct lazy_flags flags = c->flags;
+        struct tlbm_stats stats = c->mtlb->stats;
+        memcpy(gpr, c->gpr, sizeof gpr);
+        memcpy(before, m->ram + DATA, sizeof before);
+
+        /* The handlers, up to the first memory record whose access does
+         * not take the fast path. */
+        uint64_t rip = RUN_RIP, ran = n;
+        for (unsigned k = 0; k < n; k++) {
+            c->next_rip = rip + recs[k].len;
+            if (jit_side_exits(&recs[k]) &&
+                !takes_fast_path(c, &recs[k], acc[k])) {
+                ran = k;
+                break;
+            }
+            rip = c->next_rip;
+            exec[k](c, &recs[k]);
+        }
+        take_mem(&want, c, m, rip, ran);
+
+        memcpy(c->gpr, gpr, sizeof gpr);
+        c->flags = flags;
+        c->mtlb->stats = stats;
+        memcpy(m->ram + DATA, before, sizeof before);
+        memset(&c->exc, 0, sizeof c->exc);
+        c->next_rip = 0;
+        struct jit_stop stop = fn(c, RUN_RIP);
+        take_mem(&got, c, m, stop.rip, stop.ran);
+        if (memcmp(&want, &got, sizeof want) != 0) {
+            print_error("case %u: ran %llu / jit %llu, rip %#llx / %#llx, "
+                        "hits %llu / %llu\n", t,
+                        (unsigned long long)want.ran,
+                        (unsigned long long)got.ran,
+                        (unsigned long long)want.regs.ret,
+                        (unsigned long long)got.regs.ret,
+                        (unsigned long long)want.stats.hits,
+                        (unsigned long long)got.stats.hits);
+            fail();
+        }
+        exits += ran < n;
+        exits_late += ran < n && ran > 0;
+        unsigned mem_in_case = 0;
+        for (unsigned k = 0; k < ran; k++) {
+            bool mem = jit_side_exits(&recs[k]);
+            mem_in_case += mem;
+            stores_done += mem && acc[k].write;
+        }
+        mem_done += mem_in_case;
+        full_with_mem += ran == n && mem_in_case;
+    }
+    /* Both ways out, and accesses made natively, loads and stores. */
+    assert_true(exits > MEM_CASES / 4);
+    assert_true(exits_late > MEM_CASES / 10);
+    assert_true(mem_done > MEM_CASES / 4);
+    assert_true(stores_done > MEM_CASES / 20);
+    assert_true(full_with_mem > MEM_CASES / 50);
     jit_destroy(j);
     machine_destroy(m);
 }
@@ -310,6 +664,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_runs_match_handlers),
+        cmocka_unit_test(test_memory_runs_match_handlers),
         cmocka_unit_test(test_full_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
