@@ -35,7 +35,12 @@
  *   Programs that changed their page tables are not compared.
  *
  * Determinism has no exception: the same image in the same mode twice
- * gives the same output, stop, instruction count, cycles and memory. */
+ * gives the same output, stop, instruction count, cycles, VM exits,
+ * final registers and memory. Nor has the agreement of the engines
+ * (docs/emulator.md "Engines"): --engine step, block and jit retire the
+ * same instructions, take every event at the same one and model the
+ * same cycles, so the same image in the same mode under two of them
+ * must be the same run by every one of these measures. */
 #include "check.h"
 
 #include <string.h>
@@ -97,8 +102,12 @@ const char *check_same_run(const struct run_result *a,
         return "instruction count";
     if (a->cycles != b->cycles)
         return "modeled cycles";
+    if (a->exits != b->exits || a->exit_hash != b->exit_hash)
+        return "VM exits (reasons, qualifications, RIPs, cycles)";
+    if (a->state_hash != b->state_hash)
+        return "final registers (GPRs, RIP, RFLAGS)";
     if (a->ram_hash != b->ram_hash)
-        return "memory of the code region";
+        return "memory of the code, data and stack";
     return NULL;
 }
 

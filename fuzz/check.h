@@ -18,7 +18,8 @@ bool check_code_comparable(const struct prog *p);
 bool check_run_comparable(const struct run_result *bare,
                           const struct run_result *single);
 
-/* Returns NULL if the two runs agree, or what differs. */
+/* Returns NULL if the two runs are the same run (determinism, and two
+ * engines), or what differs. */
 const char *check_same_run(const struct run_result *a,
                            const struct run_result *b);
 /* For two runs that are comparable. */

@@ -7,7 +7,7 @@
 
 const char *const finding_names[FIND_KINDS] = {
     "crash", "sanitizer", "hang", "leak", "internal", "nondeterminism",
-    "disagreement"};
+    "disagreement", "engine-disagreement"};
 
 /* Bugs being fixed while the fuzzers run, recognised by a message: a
  * finding they match is still counted and saved, marked with the bug.

@@ -14,6 +14,7 @@ enum finding_kind {
     FIND_INTERNAL,       /* the machine stopped with an emulator limit */
     FIND_NONDETERMINISM, /* the same run twice differed */
     FIND_DISAGREEMENT,   /* bare and single differed where they must not */
+    FIND_ENGINES,        /* two engines differed on the same run */
     FIND_KINDS
 };
 

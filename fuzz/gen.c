@@ -6,7 +6,9 @@
  * debug registers, MSRs, string instructions, far transfers, INT n and
  * IRET (also into ring 3), stack switches, writes to the page tables,
  * GDT, IDT and TSS, privileged and VMX instructions, port I/O. Raw random
- * bytes and random ModRM forms cover the rest of the decoder. */
+ * bytes and random ModRM forms cover the rest of the decoder. Spans of
+ * several slots (gen_span) give the block engine and the JIT long runs,
+ * loops and code that rewrites itself. */
 #include "gen.h"
 
 #include <string.h>
@@ -606,6 +608,528 @@ static uint64_t initial_reg(struct rng *r, unsigned reg)
                     : value32(r);
 }
 
+/* ---- straight-line code and loops for the block engine and the JIT ----
+ *
+ * A slot's closing JMP ends a block (docs/emulator.md "Engines"), so the
+ * slots above make blocks of a few instructions. A span is code written
+ * across several slots without one: a run of register-only instructions
+ * (ALU, MOV, LEA, INC/DEC, NEG/NOT, shifts: what the JIT writes out as
+ * native code or calls), broken here and there by ones that end a run
+ * (8- and 16-bit forms, ADC, IMUL, CMOVcc, memory operands, PUSH/POP),
+ * and ending at a Jcc: forward past the span, or back to a loop's start,
+ * which the JIT runs as a native loop. Stores into the span itself
+ * rewrite an immediate or an ALU opcode of the code being run. */
+
+struct span {
+    uint8_t *b;          /* p->code at the span's first slot */
+    unsigned n, room;    /* bytes written; room for instructions */
+    uint32_t addr;       /* guest address of b[0] */
+    uint16_t dst_ok;     /* registers the body may write */
+    unsigned cnt, base;  /* the loop counter, the data pointer */
+    /* Where immediates (imm32) and ALU opcodes stand, for the stores
+     * into the span, and where those stores' addresses go. */
+    unsigned imm_at[16], n_imm, opc_at[16], n_opc, smc_at[4], n_smc;
+};
+
+/* One instruction being written. */
+struct ins {
+    uint8_t b[15];
+    unsigned n;
+    int imm_at, opc_at, smc_at; /* offsets in b, or -1 */
+};
+
+static void ib(struct ins *i, uint8_t v)
+{
+    if (i->n < sizeof i->b)
+        i->b[i->n++] = v;
+}
+
+static void i32(struct ins *i, uint32_t v)
+{
+    for (int k = 0; k < 4; k++)
+        ib(i, (uint8_t)(v >> (8 * k)));
+}
+
+/* Appends i if it fits, noting its immediate, opcode or store address. */
+static bool span_put(struct span *s, const struct ins *i)
+{
+    if (s->n + i->n > s->room)
+        return false;
+    if (i->imm_at >= 0 && s->n_imm < 16)
+        s->imm_at[s->n_imm++] = s->n + (unsigned)i->imm_at;
+    if (i->opc_at >= 0 && s->n_opc < 16)
+        s->opc_at[s->n_opc++] = s->n + (unsigned)i->opc_at;
+    if (i->smc_at >= 0 && s->n_smc < 4)
+        s->smc_at[s->n_smc++] = s->n + (unsigned)i->smc_at;
+    memcpy(s->b + s->n, i->b, i->n);
+    s->n += i->n;
+    return true;
+}
+
+static struct ins ins_new(void)
+{
+    return (struct ins){.imm_at = -1, .opc_at = -1, .smc_at = -1};
+}
+
+static unsigned any_reg(struct rng *r)
+{
+    return rng_below(r, 16);
+}
+
+static unsigned dst_reg(const struct span *s, struct rng *r)
+{
+    unsigned k;
+    do
+        k = rng_below(r, 16);
+    while (!(s->dst_ok >> k & 1));
+    return k;
+}
+
+/* REX (W, and the high bits of the ModRM reg and r/m fields), where
+ * needed or, now and then, a bare 0x40; then the opcode. */
+static void rex_op(struct ins *i, struct rng *r, bool w, unsigned reg,
+                   unsigned rm, uint8_t opcode)
+{
+    uint8_t rex = (uint8_t)(0x40 | (w ? 8 : 0) | (reg >> 3 & 1) << 2 |
+                            (rm >> 3 & 1));
+    if (rex != 0x40 || rng_below(r, 8) == 0)
+        ib(i, rex);
+    ib(i, opcode);
+}
+
+/* Always a REX, so that r/m 4-7 of a byte operand are SPL..DIL and
+ * not AH..BH, which are parts of the counter and the data pointer. */
+static void rex_op8(struct ins *i, unsigned rm, uint8_t opcode)
+{
+    ib(i, (uint8_t)(0x40 | (rm >> 3 & 1)));
+    ib(i, opcode);
+}
+
+static void modrm_rr(struct ins *i, unsigned reg, unsigned rm)
+{
+    ib(i, (uint8_t)(0xc0 | (reg & 7) << 3 | (rm & 7)));
+}
+
+/* ALU opcodes with the destination in r/m and in reg (ADD OR ADC SBB AND
+ * SUB XOR CMP, and TEST and MOV); the register-only fast forms are all
+ * but ADC and SBB. A store into the span swaps one for another of the
+ * same row, so the registers written stay the body's. */
+static const uint8_t alu_to_rm[] = {0x01, 0x09, 0x11, 0x19, 0x21, 0x29,
+                                    0x31, 0x39, 0x85, 0x89};
+static const uint8_t alu_to_reg[] = {0x03, 0x0b, 0x13, 0x1b, 0x23, 0x2b,
+                                     0x33, 0x3b, 0x8b};
+
+/* A LEA's memory operand: [base + index * scale + disp], [disp32] or
+ * [RIP + disp32]; any registers (LEA reads no memory). */
+static void lea_operand(struct ins *i, struct rng *r, unsigned reg,
+                        unsigned index, unsigned base)
+{
+    unsigned mod = rng_below(r, 3);
+    switch (rng_below(r, 3)) {
+    case 0: /* [base + disp] (mod 0 with r/m 5 would be RIP + disp32) */
+        if ((base & 7) == 4)
+            base = 3;
+        if (mod == 0 && (base & 7) == 5)
+            mod = 1;
+        ib(i, (uint8_t)(mod << 6 | (reg & 7) << 3 | (base & 7)));
+        break;
+    case 1: /* SIB */
+        ib(i, (uint8_t)(mod << 6 | (reg & 7) << 3 | 4));
+        ib(i, (uint8_t)(rng_below(r, 4) << 6 | (index & 7) << 3 | (base & 7)));
+        if (mod == 0 && (base & 7) == 5)
+            mod = 2; /* no base: disp32 */
+        break;
+    default: /* RIP + disp32 */
+        ib(i, (uint8_t)((reg & 7) << 3 | 5));
+        mod = 2;
+        break;
+    }
+    if (mod == 1)
+        ib(i, (uint8_t)rng_next(r));
+    else if (mod == 2)
+        i32(i, rng_below(r, 2) ? (uint32_t)rng_next(r) : rng_below(r, 256));
+}
+
+/* One register-only instruction of a fast form (exec_fast.c). */
+static struct ins fast_op(const struct span *s, struct rng *r)
+{
+    struct ins i = ins_new();
+    bool w = rng_below(r, 2);
+    unsigned d = dst_reg(s, r), src = any_reg(r);
+    switch (rng_below(r, 9)) {
+    case 0:
+    case 1: { /* ALU reg, reg (MOV too) */
+        bool to_rm = rng_below(r, 2);
+        uint8_t op = to_rm ? PICK(r, alu_to_rm) : PICK(r, alu_to_reg);
+        rex_op(&i, r, w, to_rm ? src : d, to_rm ? d : src, op);
+        i.opc_at = (int)i.n - 1;
+        modrm_rr(&i, to_rm ? src : d, to_rm ? d : src);
+        break;
+    }
+    case 2: { /* ALU reg, imm32 or imm8 (/2 and /3 are ADC and SBB) */
+        bool byte_imm = rng_below(r, 2);
+        rex_op(&i, r, w, 0, d, byte_imm ? 0x83 : 0x81);
+        modrm_rr(&i, rng_below(r, 8), d);
+        if (byte_imm) {
+            ib(&i, (uint8_t)value32(r));
+        } else {
+            i.imm_at = (int)i.n;
+            i32(&i, value32(r));
+        }
+        break;
+    }
+    case 3: /* TEST reg, imm32; NOT; NEG */
+        rex_op(&i, r, w, 0, d, 0xf7);
+        switch (rng_below(r, 3)) {
+        case 0:
+            modrm_rr(&i, 0, d);
+            i.imm_at = (int)i.n;
+            i32(&i, value32(r));
+            break;
+        default:
+            modrm_rr(&i, 2 + rng_below(r, 2), d);
+            break;
+        }
+        break;
+    case 4: /* INC, DEC */
+        rex_op(&i, r, w, 0, d, 0xff);
+        modrm_rr(&i, rng_below(r, 2), d);
+        break;
+    case 5: { /* SHL, SHR, SAR (SAL, ROL, ROR now and then) by imm8 or 1 */
+        static const unsigned kinds[] = {4, 4, 5, 5, 7, 7, 6, 0, 1};
+        bool by_one = rng_below(r, 4) == 0;
+        rex_op(&i, r, w, 0, d, by_one ? 0xd1 : 0xc1);
+        modrm_rr(&i, PICK(r, kinds), d);
+        if (!by_one)
+            ib(&i, (uint8_t)(rng_below(r, 4) ? rng_below(r, 64)
+                                             : rng_below(r, 256)));
+        break;
+    }
+    case 6: /* MOV reg, imm32 / imm64 / sign-extended imm32 */
+        if (rng_below(r, 3)) {
+            rex_op(&i, r, w, 0, d, (uint8_t)(0xb8 + (d & 7)));
+            i.imm_at = (int)i.n;
+            i32(&i, value32(r));
+            if (w)
+                i32(&i, (uint32_t)rng_next(r));
+        } else {
+            rex_op(&i, r, w, 0, d, 0xc7);
+            modrm_rr(&i, 0, d);
+            i.imm_at = (int)i.n;
+            i32(&i, value32(r));
+        }
+        break;
+    default: /* LEA, 32-bit addresses now and then */
+        if (rng_below(r, 4) == 0)
+            ib(&i, 0x67);
+        {
+            unsigned index = any_reg(r), base = any_reg(r);
+            uint8_t rex = (uint8_t)(0x40 | (w ? 8 : 0) | (d >> 3 & 1) << 2 |
+                                    (index >> 3 & 1) << 1 | (base >> 3 & 1));
+            if (rex != 0x40)
+                ib(&i, rex);
+            ib(&i, 0x8d);
+            lea_operand(&i, r, d, index, base);
+        }
+        break;
+    }
+    return i;
+}
+
+/* Something that ends a run but not the block: other register forms,
+ * memory operands, the stack, a store into the span. */
+static struct ins other_op(const struct span *s, struct rng *r)
+{
+    struct ins i = ins_new();
+    unsigned d = dst_reg(s, r), src = any_reg(r);
+    bool w = rng_below(r, 2);
+    uint32_t data = IMG_DATA + 8 * rng_below(r, IMG_DATA_SIZE / 8);
+    switch (rng_below(r, 10)) {
+    case 0: /* 16-bit ALU, 8-bit MOV */
+        if (rng_below(r, 2)) {
+            ib(&i, 0x66);
+            rex_op(&i, r, false, src, d, PICK(r, alu_to_rm));
+            modrm_rr(&i, src, d);
+        } else {
+            rex_op8(&i, d, (uint8_t)(0xb0 + (d & 7)));
+            ib(&i, (uint8_t)rng_next(r));
+        }
+        break;
+    case 1: /* IMUL, CMOVcc, MOVZX, BSF (0F xx reg, r/m) */
+        rex_op(&i, r, w, d, src, 0x0f);
+        ib(&i, PICK(r, ((const uint8_t[]){0xaf, 0x40, 0x44, 0x4c, 0x4f,
+                                          0xb6, 0xb7, 0xbc})));
+        modrm_rr(&i, d, src);
+        break;
+    case 2: /* SETcc, BSWAP */
+        if (rng_below(r, 2)) {
+            rex_op8(&i, d, 0x0f);
+            ib(&i, (uint8_t)(0x90 + rng_below(r, 16)));
+            modrm_rr(&i, 0, d);
+        } else {
+            rex_op(&i, r, w, 0, d, 0x0f);
+            ib(&i, (uint8_t)(0xc8 + (d & 7)));
+        }
+        break;
+    case 3: /* MOV reg, [abs] */
+        rex_op(&i, r, w, d, 0, 0x8b);
+        ib(&i, (uint8_t)(0x04 | (d & 7) << 3));
+        ib(&i, 0x25);
+        i32(&i, data);
+        break;
+    case 4: /* MOV or ADD [abs], reg */
+        rex_op(&i, r, w, src, 0, rng_below(r, 2) ? 0x89 : 0x01);
+        ib(&i, (uint8_t)(0x04 | (src & 7) << 3));
+        ib(&i, 0x25);
+        i32(&i, data);
+        break;
+    case 5: { /* MOV reg, [base + disp8] or back (the base is never
+               RSP or R12, which need a SIB byte) */
+        bool load = rng_below(r, 2);
+        unsigned reg = load ? d : src;
+        rex_op(&i, r, w, reg, s->base, load ? 0x8b : 0x89);
+        ib(&i, (uint8_t)(0x40 | (reg & 7) << 3 | (s->base & 7)));
+        ib(&i, (uint8_t)(8 * rng_below(r, 16)));
+        break;
+    }
+    case 6: /* PUSH reg; POP reg */
+        if (src >= 8)
+            ib(&i, 0x41);
+        ib(&i, (uint8_t)(0x50 + (src & 7)));
+        if (d >= 8)
+            ib(&i, 0x41);
+        ib(&i, (uint8_t)(0x58 + (d & 7)));
+        break;
+    case 7: /* MOV dword [the span], imm32: an immediate or (byte) opcode */
+        if (rng_below(r, 2)) {
+            ib(&i, 0xc7);
+            ib(&i, 0x04);
+            ib(&i, 0x25);
+            i.smc_at = (int)i.n;
+            i32(&i, 0);
+            i32(&i, value32(r));
+        } else { /* the byte written is chosen with the target (span_end) */
+            ib(&i, 0xc6);
+            ib(&i, 0x04);
+            ib(&i, 0x25);
+            i.smc_at = (int)i.n;
+            i32(&i, 0);
+            ib(&i, 0);
+        }
+        break;
+    case 8: /* ADC, SBB; shifts and rotates by CL */
+        if (rng_below(r, 2)) {
+            rex_op(&i, r, w, src, d, rng_below(r, 2) ? 0x11 : 0x19);
+            modrm_rr(&i, src, d);
+        } else {
+            rex_op(&i, r, w, 0, d, 0xd3);
+            modrm_rr(&i, rng_below(r, 8), d);
+        }
+        break;
+    default: /* MOV byte [abs], imm8 */
+        ib(&i, 0xc6);
+        ib(&i, 0x04);
+        ib(&i, 0x25);
+        i32(&i, data);
+        ib(&i, (uint8_t)rng_next(r));
+        break;
+    }
+    return i;
+}
+
+/* The stores into the span get their targets once it is written: an
+ * immediate (4 bytes) or an ALU opcode (1 byte, replaced by another of
+ * its row), before or after the store, so that the code being run, even
+ * the block's next instruction, changes. */
+static void span_end(struct span *s, struct rng *r)
+{
+    for (unsigned k = 0; k < s->n_smc; k++) {
+        uint8_t *at = s->b + s->smc_at[k];
+        bool byte_store = at[-3] == 0xc6;
+        uint32_t target;
+        if (byte_store && s->n_opc) {
+            unsigned o = s->opc_at[rng_below(r, s->n_opc)];
+            const uint8_t *row = memchr(alu_to_rm, s->b[o], sizeof alu_to_rm)
+                                     ? alu_to_rm
+                                     : alu_to_reg;
+            size_t len = row == alu_to_rm ? sizeof alu_to_rm
+                                          : sizeof alu_to_reg;
+            target = s->addr + o;
+            at[4] = row[rng_below(r, (uint32_t)len)];
+        } else if (!byte_store && s->n_imm) {
+            target = s->addr + s->imm_at[rng_below(r, s->n_imm)];
+        } else { /* nothing to rewrite: a data byte */
+            target = IMG_DATA + rng_below(r, IMG_DATA_SIZE - 4);
+        }
+        for (int b = 0; b < 4; b++)
+            at[b] = (uint8_t)(target >> (8 * b));
+    }
+}
+
+/* Jcc to `target` (guest address) from the span's end: rel8 where it
+ * reaches and `near` is not asked for, else rel32. */
+static struct ins jcc_to(const struct span *s, unsigned cc, uint32_t target,
+                         bool near)
+{
+    struct ins i = ins_new();
+    int32_t rel8 = (int32_t)target - (int32_t)(s->addr + s->n + 2);
+    if (!near && rel8 >= -128 && rel8 <= 127) {
+        ib(&i, (uint8_t)(0x70 + cc));
+        ib(&i, (uint8_t)rel8);
+    } else {
+        ib(&i, 0x0f);
+        ib(&i, (uint8_t)(0x80 + cc));
+        i32(&i, (uint32_t)((int32_t)target - (int32_t)(s->addr + s->n + 6)));
+    }
+    return i;
+}
+
+static struct ins mov_reg_imm(unsigned reg, uint32_t v)
+{
+    struct ins i = ins_new();
+    if (reg >= 8)
+        ib(&i, 0x41);
+    ib(&i, (uint8_t)(0xb8 + (reg & 7)));
+    i32(&i, v);
+    return i;
+}
+
+/* The body of a run or loop: up to `count` instructions, mostly of the
+ * fast forms, until the room (less `keep` bytes) is used. */
+static void span_body(struct span *s, struct rng *r, unsigned count,
+                      unsigned keep, unsigned other_per_16)
+{
+    unsigned room = s->room;
+    s->room = room > keep ? room - keep : 0;
+    for (unsigned k = 0; k < count; k++) {
+        struct ins i = rng_below(r, 16) < other_per_16 ? other_op(s, r)
+                                                       : fast_op(s, r);
+        if (!span_put(s, &i))
+            break;
+    }
+    s->room = room;
+}
+
+/* The end of a loop: the counter down by one and a Jcc back that stops
+ * at zero (or below it), with only MOV or NOT between now and then (the
+ * JIT then tests the host's flags); or, now and then, any register
+ * operation and any condition, which may loop until the instruction
+ * limit. */
+static void loop_end(struct span *s, struct rng *r, uint32_t start)
+{
+    struct ins i = ins_new();
+    bool w = rng_below(r, 4) == 0;
+    unsigned cc;
+    if (rng_below(r, 8) == 0) {
+        struct ins f = fast_op(s, r);
+        span_put(s, &f);
+        cc = rng_below(r, 16);
+    } else {
+        switch (rng_below(r, 3)) {
+        case 0: /* DEC cnt */
+            rex_op(&i, r, w, 0, s->cnt, 0xff);
+            modrm_rr(&i, 1, s->cnt);
+            cc = 5; /* JNZ */
+            break;
+        case 1: /* SUB cnt, 1 */
+            rex_op(&i, r, w, 0, s->cnt, 0x83);
+            modrm_rr(&i, 5, s->cnt);
+            ib(&i, 1);
+            cc = PICK(r, ((const unsigned[]){5, 3, 7, 9, 15}));
+            break;
+        default: /* ADD cnt, -1 */
+            rex_op(&i, r, w, 0, s->cnt, 0x83);
+            modrm_rr(&i, 0, s->cnt);
+            ib(&i, 0xff);
+            cc = PICK(r, ((const unsigned[]){5, 15, 9}));
+            break;
+        }
+        span_put(s, &i);
+        if (rng_below(r, 4) == 0) { /* MOV or NOT between */
+            struct ins m = ins_new();
+            unsigned d = dst_reg(s, r), src = any_reg(r);
+            rex_op(&m, r, rng_below(r, 2), src, d, 0x89);
+            modrm_rr(&m, src, d);
+            if (rng_below(r, 2)) {
+                m = ins_new();
+                rex_op(&m, r, rng_below(r, 2), 0, d, 0xf7);
+                modrm_rr(&m, 2, d);
+            }
+            span_put(s, &m);
+        }
+    }
+    struct ins j = jcc_to(s, cc, start, rng_below(r, 4) == 0);
+    span_put(s, &j);
+}
+
+/* A span over `slots` slots from `first`: a straight run to a Jcc past
+ * its end, or a loop; its last slot ends as gen_slot's do. */
+static void gen_span(struct prog *p, unsigned first, unsigned slots,
+                     struct rng *r)
+{
+    if (first + slots > IMG_SLOTS)
+        slots = IMG_SLOTS - first;
+    static const unsigned bases[] = {3, 6, 7, 9, 10, 11, 14, 15};
+    struct span s = {.b = p->code + first * IMG_SLOT,
+                     .room = slots * IMG_SLOT - 2,
+                     .addr = IMG_CODE + first * IMG_SLOT};
+    s.base = PICK(r, bases);
+    do
+        s.cnt = rng_below(r, 16);
+    while (s.cnt == 4 || s.cnt == s.base);
+    s.dst_ok = (uint16_t)~(1u << 4 | 1u << s.cnt | 1u << s.base);
+    uint32_t end = s.addr + slots * IMG_SLOT;
+    if (rng_below(r, 4)) {
+        struct ins base = mov_reg_imm(s.base, IMG_DATA + 8 * rng_below(r, 1024));
+        span_put(&s, &base);
+    }
+    if (rng_below(r, 3) == 0) { /* straight, to a Jcc past the span */
+        span_body(&s, r, 1 + rng_below(r, 40), 21, 2);
+        if (rng_below(r, 4)) {
+            struct ins f = fast_op(&s, r);
+            span_put(&s, &f);
+        }
+        struct ins j = jcc_to(&s, rng_below(r, 16), end, rng_below(r, 2));
+        span_put(&s, &j);
+    } else { /* a loop, entered at a block's start after a JMP or not */
+        uint32_t count = rng_below(r, 8) ? 1 + rng_below(r, 40)
+                                         : rng_below(r, 5000);
+        struct ins c = mov_reg_imm(s.cnt, count);
+        span_put(&s, &c);
+        if (rng_below(r, 2)) {
+            struct ins jmp = ins_new();
+            ib(&jmp, 0xeb);
+            ib(&jmp, 0);
+            span_put(&s, &jmp);
+        }
+        uint32_t start = s.addr + s.n;
+        span_body(&s, r, 1 + rng_below(r, 24), 21,
+                  rng_below(r, 2) ? 0 : 1 + rng_below(r, 4));
+        loop_end(&s, r, start);
+    }
+    span_end(&s, r);
+    unsigned total = slots * IMG_SLOT;
+    s.b[s.n] = 0xeb;
+    s.b[s.n + 1] = (uint8_t)(total - s.n - 2);
+    memset(s.b + s.n + 2, 0x90, total - s.n - 2);
+}
+
+/* Programs for the engines: spans here and there, or one after the
+ * other through the whole program. */
+static void gen_spans(struct prog *p, struct rng *r)
+{
+    if (rng_below(r, 2)) {
+        for (unsigned n = 1 + rng_below(r, 12); n > 0; n--)
+            gen_span(p, rng_below(r, IMG_SLOTS), 2 + rng_below(r, 7), r);
+        return;
+    }
+    for (unsigned slot = rng_below(r, 4); slot < IMG_SLOTS;) {
+        unsigned len = 2 + rng_below(r, 7);
+        gen_span(p, slot, len, r);
+        slot += len + (rng_below(r, 4) == 0 ? rng_below(r, 3) : 0);
+    }
+}
+
 void prog_generate(struct prog *p, struct rng *r)
 {
     static const uint32_t cr4_bits[] = {0, 0, 1u << 7, 1u << 9, 1u << 10,
@@ -624,6 +1148,12 @@ void prog_generate(struct prog *p, struct rng *r)
         p->regs[i] = initial_reg(r, i);
     for (unsigned i = 0; i < IMG_SLOTS; i++)
         gen_slot(p, i, r);
+    /* A quarter are for the engines: spans, in 64-bit mode mostly. */
+    if (rng_below(r, 4) == 0) {
+        if (rng_below(r, 8))
+            p->mode = PROG_MODE_LONG64;
+        gen_spans(p, r);
+    }
 }
 
 void prog_mutate(struct prog *p, const struct prog *other, struct rng *r)
@@ -631,7 +1161,7 @@ void prog_mutate(struct prog *p, const struct prog *other, struct rng *r)
     unsigned n = 1 + rng_below(r, 8);
     for (unsigned k = 0; k < n; k++) {
         unsigned slot = rng_below(r, IMG_SLOTS);
-        switch (rng_below(r, 6)) {
+        switch (rng_below(r, 7)) {
         case 0: /* a new slot */
             gen_slot(p, slot, r);
             break;
@@ -657,6 +1187,9 @@ void prog_mutate(struct prog *p, const struct prog *other, struct rng *r)
         case 4: /* repeat a slot (loops of privileged instructions) */
             memcpy(p->code + rng_below(r, IMG_SLOTS) * IMG_SLOT,
                    p->code + slot * IMG_SLOT, IMG_SLOT);
+            break;
+        case 5: /* a new span (gen_span) */
+            gen_span(p, slot, 2 + rng_below(r, 7), r);
             break;
         default: /* a random byte */
             p->code[rng_below(r, sizeof p->code)] = (uint8_t)rng_next(r);

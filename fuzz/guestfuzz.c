@@ -1,15 +1,19 @@
 /* guestfuzz: the guest-code fuzzer (docs/fuzzing.md).
  *
  *   guestfuzz [--time S] [--seed N] [--jobs N] [--max-insns N]
+ *             [--engine step|block|jit] [--engine-every N]
  *             [--nested-every N] [--findings DIR] [--l1 FILE]
  *   guestfuzz --replay IMAGE     one saved program, every check, verbose
  *   guestfuzz --minimize IMAGE   NOPs out slots while the finding stays
  *
  * Each case is a program (fuzz/gen.c), new or mutated from an earlier
  * one, run in a forked child (fuzz/sandbox.c, 64 cases per child): bare,
- * single, for one case in --repeat-every both again (determinism), and
- * for one in --nested-every also nested under l1vmm. Findings are saved
- * with the command that replays them. */
+ * single, for one case in --repeat-every both again (determinism), for
+ * one in --engine-every (if it is 64-bit code, which the block engine
+ * and the JIT run) bare and single under each of the other two engines
+ * (engine agreement), and for one in --nested-every also nested under
+ * l1vmm. All with --engine's engine but the engine runs. Findings are
+ * saved with the command that replays them. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -22,6 +26,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "cpu/cpu.h"
 #include "findings.h"
 #include "gen.h"
 #include "machine.h"
@@ -54,6 +59,8 @@ struct options {
     unsigned nested_every;
     unsigned leak_every;
     unsigned repeat_every;
+    unsigned engine_every;
+    int engine; /* enum cpu_engine of every run but the engine runs */
     const char *findings;
     const char *replay, *minimize;
     const char *self;    /* argv[0], for replay commands */
@@ -84,6 +91,8 @@ static enum end end_of(const struct run_result *r)
 
 struct counts {
     uint64_t cases, runs[RUN_MODES], compared, skipped_visible;
+    uint64_t engine_runs[RUN_ENGINES];
+    uint64_t engine_compared; /* programs run under all three engines */
     uint64_t limits; /* runs ended by a documented emulator limit */
     uint64_t ends[ENDS];  /* how the bare runs ended */
     uint64_t findings[FIND_KINDS], known, saved;
@@ -97,22 +106,52 @@ struct counts {
 static const struct sandbox_limits limits = {{5, 5, 120}};
 
 /* Runs 0 and 1 are bare and single; with `repeat`, 2 and 3 are the same
- * again (determinism); nested comes last. */
+ * again (determinism); then, for the engine comparison, bare and single
+ * under each engine but --engine's; nested comes last. Only 64-bit code
+ * runs differently under the engines (the block engine steps through
+ * 32-bit code, docs/emulator.md), so 32-bit programs are compared only
+ * in a replay. */
 static bool every(unsigned period, uint64_t n)
 {
     return period && n % period == 0;
 }
 
-static void plan_for(const struct options *o, uint64_t n, bool full,
-                     struct case_plan *plan)
+static void plan_for(const struct options *o, const struct prog *p,
+                     uint64_t n, bool full, struct case_plan *plan)
 {
     *plan = (struct case_plan){
         .modes = {RUN_BARE, RUN_SINGLE, RUN_BARE, RUN_SINGLE}, .runs = 2,
         .leak_check = full || every(o->leak_every, n)};
+    for (int i = 0; i < CASE_MAX_RUNS; i++)
+        plan->engines[i] = o->engine;
     if (full || every(o->repeat_every, n))
         plan->runs = 4;
+    /* n + 1: not the cases of the determinism runs (n % 4 == 0) */
+    if (full || (p->mode == PROG_MODE_LONG64 && every(o->engine_every, n + 1)))
+        for (int e = 0; e < RUN_ENGINES; e++) {
+            if (e == o->engine)
+                continue;
+            for (enum run_mode m = RUN_BARE; m <= RUN_SINGLE; m++) {
+                plan->modes[plan->runs] = m;
+                plan->engines[plan->runs++] = e;
+            }
+        }
     if (full || (o->nested_every && n % o->nested_every == 0))
         plan->modes[plan->runs++] = RUN_NESTED;
+}
+
+/* Runs under another engine than run 0 (always --engine's); `done` of
+ * them ran. */
+static int engine_runs(const struct case_plan *plan, int done, int *ran)
+{
+    int n = 0;
+    *ran = 0;
+    for (int i = 0; i < plan->runs; i++)
+        if (plan->engines[i] != plan->engines[0]) {
+            n++;
+            *ran += i < done;
+        }
+    return n;
 }
 
 /* The emulator's documented simplifications stop a run with a message
@@ -178,7 +217,10 @@ static int judge(const struct prog *p, const struct case_plan *plan,
             break;
         }
     }
-    for (int i = 0; plan->runs >= 4 && i + 2 < oc->done && i < 2; i++) {
+    for (int i = 0; i + 2 < oc->done && i < 2 &&
+                    plan->modes[i + 2] == plan->modes[i] &&
+                    plan->engines[i + 2] == plan->engines[i];
+         i++) {
         const char *why = check_same_run(&oc->res[i], &oc->res[i + 2]);
         if (why) {
             found[n] = (struct finding){FIND_NONDETERMINISM,
@@ -186,6 +228,24 @@ static int judge(const struct prog *p, const struct case_plan *plan,
                                         NULL, NULL};
             snprintf(found[n].detail, sizeof found[n].detail,
                      "the same image twice differs in %s", why);
+            n++;
+            break;
+        }
+    }
+    /* Each engine run against the run of --engine's in its mode. */
+    for (int i = 2; i < oc->done; i++) {
+        if (plan->engines[i] == plan->engines[0])
+            continue;
+        int base = plan->modes[i] == RUN_BARE ? 0 : 1;
+        const char *why = check_same_run(&oc->res[base], &oc->res[i]);
+        if (why) {
+            found[n] = (struct finding){FIND_ENGINES,
+                                        run_mode_names[plan->modes[i]], "",
+                                        NULL, NULL};
+            snprintf(found[n].detail, sizeof found[n].detail,
+                     "--engine %s and --engine %s differ in %s",
+                     run_engine_names[plan->engines[i]],
+                     run_engine_names[plan->engines[base]], why);
             n++;
             break;
         }
@@ -220,7 +280,8 @@ static void replay_command(const struct options *o, const char *kind,
                            const char *mode, char *out, size_t size)
 {
     if (strcmp(kind, "disagreement") == 0 ||
-        strcmp(kind, "nondeterminism") == 0 || strcmp(mode, "all") == 0)
+        strcmp(kind, "nondeterminism") == 0 ||
+        strcmp(kind, "engine-disagreement") == 0 || strcmp(mode, "all") == 0)
         snprintf(out, size, "%s --replay %%s", o->self);
     else
         snprintf(out, size,
@@ -265,8 +326,11 @@ static void account(const struct options *o, struct counts *c,
     c->cases++;
     for (int i = 0; i < oc->done; i++) {
         c->runs[plan->modes[i]]++;
+        c->engine_runs[plan->engines[i]]++;
         c->limits += documented_limit(&oc->res[i]);
     }
+    int ran, planned = engine_runs(plan, oc->done, &ran);
+    c->engine_compared += planned && ran == planned;
     if (oc->done >= 1)
         c->ends[end_of(&oc->res[0])]++;
     if (oc->done >= 2) {
@@ -312,11 +376,11 @@ static void warm_decode_memo(const struct options *o)
     for (uint32_t mode = 0; mode < PROG_MODES; mode++) {
         nops.mode = mode;
         prog_image(&nops, image);
-        run_image(&o->cfg, RUN_BARE, image, IMAGE_SIZE, &r);
-        run_image(&o->cfg, RUN_SINGLE, image, IMAGE_SIZE, &r);
+        run_image(&o->cfg, RUN_BARE, o->engine, image, IMAGE_SIZE, &r);
+        run_image(&o->cfg, RUN_SINGLE, o->engine, image, IMAGE_SIZE, &r);
     }
     if (o->nested_every)
-        run_image(&o->cfg, RUN_NESTED, image, IMAGE_SIZE, &r);
+        run_image(&o->cfg, RUN_NESTED, o->engine, image, IMAGE_SIZE, &r);
 }
 
 static void worker(const struct options *o, int id, struct counts *c)
@@ -349,7 +413,7 @@ static void worker(const struct options *o, int id, struct counts *c)
                 *p = pool[rng_below(&r, (uint32_t)pool_n)];
                 prog_mutate(p, &pool[rng_below(&r, (uint32_t)pool_n)], &r);
             }
-            plan_for(o, ++n, false, &plans[b]);
+            plan_for(o, p, ++n, false, &plans[b]);
             prog_image(p, images[b]);
             batch[b] = (struct sandbox_case){&plans[b], images[b], IMAGE_SIZE,
                                              &outs[b]};
@@ -420,6 +484,9 @@ static int fuzz(const struct options *o)
             sum.cases += c.cases;
             for (int m = 0; m < RUN_MODES; m++)
                 sum.runs[m] += c.runs[m];
+            for (int e = 0; e < RUN_ENGINES; e++)
+                sum.engine_runs[e] += c.engine_runs[e];
+            sum.engine_compared += c.engine_compared;
             sum.compared += c.compared;
             sum.limits += c.limits;
             for (int e = 0; e < ENDS; e++)
@@ -453,6 +520,13 @@ static int fuzz(const struct options *o)
            (unsigned long long)sum.compared,
            (unsigned long long)sum.skipped_visible,
            (unsigned long long)sum.limits);
+    printf("guestfuzz: compared engines: %llu programs (64-bit, each bare "
+           "and single under step, block and jit), runs step=%llu "
+           "block=%llu jit=%llu\n",
+           (unsigned long long)sum.engine_compared,
+           (unsigned long long)sum.engine_runs[0],
+           (unsigned long long)sum.engine_runs[1],
+           (unsigned long long)sum.engine_runs[2]);
     printf("guestfuzz: %.1f CPU seconds: %.2f ms per program, %.3g programs "
            "per hour on 2 otherwise idle cores\n",
            cpu, sum.cases ? cpu * 1000 / (double)sum.cases : 0.0,
@@ -508,7 +582,7 @@ static int check_fully(const struct options *o, const struct prog *p,
     mkdir(err_path, 0755);
     snprintf(err_path, sizeof err_path, "%s/../work/check.%d.err",
              o->findings, (int)getpid());
-    plan_for(o, 0, true, &full_plan);
+    plan_for(o, p, 0, true, &full_plan);
     run_case(o, p, &full_plan, err_path, &full_outcome, image);
     int k = judge(p, &full_plan, &full_outcome, found);
     unlink(err_path);
@@ -526,10 +600,12 @@ static int replay(const struct options *o)
     const struct case_outcome *oc = &full_outcome;
     for (int i = 0; i < oc->done; i++) {
         const struct run_result *r = &oc->res[i];
-        printf("%-6s stop=%d exit=%#x insns=%llu cycles=%llu serial=%llu "
-               "bytes%s: %s\n       serial:",
+        printf("%-6s stop=%d exit=%#x insns=%llu cycles=%llu exits=%llu "
+               "engine=%s serial=%llu bytes%s: %s\n       serial:",
                run_mode_names[plan.modes[i]], r->stop, r->exit_status,
                (unsigned long long)r->insns, (unsigned long long)r->cycles,
+               (unsigned long long)r->exits,
+               run_engine_names[plan.engines[i]],
                (unsigned long long)r->out_len,
                r->code_changed ? " (code rewritten)" : "", r->stop_message);
         for (uint64_t b = 0; b < r->out_len && b < RUN_OUT_MAX; b++)
@@ -608,10 +684,30 @@ static int minimize(const struct options *o)
     return 0;
 }
 
+/* The engine a machine starts with (cpu.c: the emulator's default), so
+ * that guestfuzz follows `turtles run`. */
+static int default_engine(void)
+{
+    struct machine *m = machine_create(2, NULL);
+    int engine = m ? (int)m->cpu->engine : 1;
+    machine_destroy(m);
+    return engine;
+}
+
+/* -1 if `name` is none of run_engine_names. */
+static int engine_named(const char *name)
+{
+    for (int e = 0; e < RUN_ENGINES; e++)
+        if (strcmp(name, run_engine_names[e]) == 0)
+            return e;
+    return -1;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out,
 "usage: guestfuzz [--time SECONDS] [--seed N] [--jobs N] [--max-insns N]\n"
+"                 [--engine step|block|jit] [--engine-every N]\n"
 "                 [--nested-every N] [--leak-every N] [--repeat-every N]\n"
 "                 [--findings DIR] [--turtles FILE]\n"
 "                 [--l1 FILE]\n"
@@ -628,6 +724,8 @@ int main(int argc, char **argv)
         {"nested-every", required_argument, 0, 'N'},
         {"leak-every", required_argument, 0, 'k'},
         {"repeat-every", required_argument, 0, 'R'},
+        {"engine", required_argument, 0, 'e'},
+        {"engine-every", required_argument, 0, 'E'},
         {"findings", required_argument, 0, 'f'},
         {"l1", required_argument, 0, 'L'},
         {"turtles", required_argument, 0, 'T'},
@@ -638,7 +736,8 @@ int main(int argc, char **argv)
     };
     struct options o = {.seconds = 60, .seed = (uint64_t)time(NULL), .jobs = 1,
                         .nested_every = 50, .leak_every = 16,
-                        .repeat_every = 4,
+                        .repeat_every = 4, .engine_every = 4,
+                        .engine = default_engine(),
                         .findings = "build/fuzz/findings", .self = argv[0],
                         .turtles = "build/turtles-san",
                         /* 2 MiB hold the image (layout.h); every MiB
@@ -659,6 +758,11 @@ int main(int argc, char **argv)
         case 'n': o.cfg.max_insns = strtoull(optarg, &end, 0); break;
         case 'N': o.nested_every = (unsigned)strtoul(optarg, &end, 0); break;
         case 'R': o.repeat_every = (unsigned)strtoul(optarg, &end, 0); break;
+        case 'E': o.engine_every = (unsigned)strtoul(optarg, &end, 0); break;
+        case 'e':
+            o.engine = engine_named(optarg);
+            end = o.engine < 0 ? optarg : optarg + strlen(optarg);
+            break;
         case 'k': o.leak_every = (unsigned)strtoul(optarg, &end, 0); break;
         case 'f': o.findings = optarg; end = optarg + strlen(optarg); break;
         case 'L': o.cfg.l1_path = optarg; end = optarg + strlen(optarg); break;
@@ -673,7 +777,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind != argc || o.jobs < 1 || o.jobs > 64 || o.cfg.max_insns == 0) {
+    if (optind != argc || o.jobs < 1 || o.jobs > 64 || o.cfg.max_insns == 0 ||
+        o.engine < 0) {
         usage(stderr);
         return 2;
     }
@@ -681,9 +786,11 @@ int main(int argc, char **argv)
         return replay(&o);
     if (o.minimize)
         return minimize(&o);
-    printf("guestfuzz: seed %llu, %d job(s), %.0f s, --max-insns %llu\n",
+    printf("guestfuzz: seed %llu, %d job(s), %.0f s, --max-insns %llu, "
+           "--engine %s, --engine-every %u\n",
            (unsigned long long)o.seed, o.jobs, o.seconds,
-           (unsigned long long)o.cfg.max_insns);
+           (unsigned long long)o.cfg.max_insns, run_engine_names[o.engine],
+           o.engine_every);
     fflush(stdout);
     return fuzz(&o);
 }

@@ -14,20 +14,10 @@
 #include "machine.h"
 #include "record/trace.h"
 
-/* Which exits L0 saw, from the exit trace (SDM Vol. 3C Table 28-5: bit 3 of
- * an I/O exit's qualification is the direction, 1 = IN). */
-static void summarize_exits(const struct exit_trace *t, struct run_result *r)
-{
-    for (size_t i = 0; i < t->count; i++) {
-        const struct trace_entry *e = &t->entries[i];
-        if (e->reason < 64)
-            r->exit_reasons |= 1ull << e->reason;
-        if (e->reason == 30 && (e->qualification & 8))
-            r->port_input = true;
-    }
-}
-
 const char *const run_mode_names[RUN_MODES] = {"bare", "single", "nested"};
+const char *const run_engine_names[RUN_ENGINES] = {"step", "block", "jit"};
+_Static_assert(ENGINE_STEP == 0 && ENGINE_BLOCK == 1 && ENGINE_JIT == 2,
+               "run_engine_names follows enum cpu_engine");
 
 static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
 {
@@ -36,7 +26,47 @@ static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
     return h;
 }
 
+static uint64_t fnv1a_u64(uint64_t h, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    return fnv1a(h, b, sizeof b);
+}
+
 #define FNV_START 0xCBF29CE484222325ull
+
+/* Which exits L0 saw, from the exit trace (SDM Vol. 3C Table 28-5: bit 3 of
+ * an I/O exit's qualification is the direction, 1 = IN), and all of them
+ * in order for the checks of sameness (the host time of each is not
+ * part of it). */
+static void summarize_exits(const struct exit_trace *t, struct run_result *r)
+{
+    r->exits = t->count + t->dropped;
+    r->exit_hash = FNV_START;
+    for (size_t i = 0; i < t->count; i++) {
+        const struct trace_entry *e = &t->entries[i];
+        if (e->reason < 64)
+            r->exit_reasons |= 1ull << e->reason;
+        if (e->reason == 30 && (e->qualification & 8))
+            r->port_input = true;
+        r->exit_hash = fnv1a_u64(r->exit_hash, e->reason);
+        r->exit_hash = fnv1a_u64(r->exit_hash, e->qualification);
+        r->exit_hash = fnv1a_u64(r->exit_hash, e->guest_rip);
+        r->exit_hash = fnv1a_u64(r->exit_hash, e->cycle);
+    }
+}
+
+/* The architectural state a run ended with: a run stopped by the
+ * instruction limit in the middle of a loop has printed nothing. */
+static uint64_t state_hash(const struct cpu *c)
+{
+    uint64_t h = FNV_START;
+    for (int i = 0; i < 16; i++)
+        h = fnv1a_u64(h, c->gpr[i]);
+    h = fnv1a_u64(h, c->rip);
+    return fnv1a_u64(h, cpu_rflags(c));
+}
 
 static void tap(void *ctx, uint8_t byte)
 {
@@ -116,7 +146,7 @@ static int boot(struct machine *m, const struct run_config *cfg,
     return rc;
 }
 
-int run_image(const struct run_config *cfg, enum run_mode mode,
+int run_image(const struct run_config *cfg, enum run_mode mode, int engine,
               const uint8_t *image, size_t size, struct run_result *r)
 {
     memset(r, 0, offsetof(struct run_result, out));
@@ -138,6 +168,7 @@ int run_image(const struct run_config *cfg, enum run_mode mode,
     int rc = boot(m, cfg, mode, image, size, &entry, err, sizeof err);
     if (rc == 0) {
         cpu_reset_multiboot(m->cpu, entry.entry, entry.info_pa);
+        m->cpu->engine = (enum cpu_engine)engine;
         if (mode == RUN_BARE)
             cpu_run(m->cpu, cfg->max_insns);
         else if (hv_init(&hv, m, cost_default(),
@@ -153,12 +184,13 @@ int run_image(const struct run_config *cfg, enum run_mode mode,
         r->exit_status = m->exit_status;
         r->insns = m->cpu->insns;
         r->cycles = m->cpu->cycles;
+        r->state_hash = state_hash(m->cpu);
         snprintf(r->stop_message, sizeof r->stop_message, "%s",
                  m->stop_message);
         summarize_exits(&trace, r);
-        if (mode != RUN_NESTED && m->ram_size >= IMG_CODE_END) {
+        if (mode != RUN_NESTED && m->ram_size >= IMG_BSS_END) {
             const uint8_t *code = m->ram + IMG_CODE;
-            r->ram_hash = fnv1a(FNV_START, code, IMG_CODE_END - IMG_CODE);
+            r->ram_hash = fnv1a(FNV_START, code, IMG_BSS_END - IMG_CODE);
             r->code_changed = memcmp(code, image + (IMG_CODE - IMG_LOAD),
                                      IMG_CODE_END - IMG_CODE) != 0;
             r->paging_changed =

@@ -36,9 +36,9 @@ run() {
     log=$out/logs/$name.log
     "$@" > "$log" 2>&1
     rc=$?
-    tail -n 4 "$log" | sed "s/^/  /"
+    tail -n 5 "$log" | sed "s/^/  /"
     summary="$summary
-$(grep -E '^[a-z0-9_-]+: (findings|.*programs|.*launches|.*cases)' "$log" | tail -n 3)"
+$(grep -E '^[a-z0-9_-]+: (findings|.*programs|.*launches|.*cases)' "$log" | tail -n 4)"
     if [ "$rc" -ne 0 ]; then
         failed="$failed $name"
     fi

@@ -14,10 +14,11 @@
 
 #include "run.h"
 
-enum { CASE_MAX_RUNS = 6 };
+enum { CASE_MAX_RUNS = 10 };
 
 struct case_plan {
     enum run_mode modes[CASE_MAX_RUNS];
+    int engines[CASE_MAX_RUNS]; /* enum cpu_engine of each run */
     int runs;
     bool leak_check; /* LeakSanitizer after the batch (sanitizer builds) */
 };

@@ -3,12 +3,14 @@
 
 Every program in fuzz/regress/ is replayed by guestfuzz (--replay runs
 it in bare, single and nested mode with every check: crash, hang,
-sanitizer report, determinism, bare/single agreement) and must give no
-finding; where docs/fuzzing.md says what an image shows, that is checked
-too. Then the l1fuzz runs that were findings must end cleanly. Last,
-fuzz/l1fuzz.sh's hang rule, with a stand-in for the emulator:
-a run that uses L1FUZZ_CPU seconds of CPU is a hang, one that waits
-longer than that in wall-clock time is not (a loaded machine)."""
+sanitizer report, determinism, bare/single agreement, and bare and single
+under each of --engine step, block and jit, which must be the same run)
+and must give no finding; where docs/fuzzing.md says what an image
+shows, that is checked too. Then the l1fuzz runs that were findings
+must end cleanly. Last, fuzz/l1fuzz.sh's hang rule, with a stand-in for
+the emulator: a run that uses L1FUZZ_CPU seconds of CPU is a hang, one
+that waits longer than that in wall-clock time is not (a loaded
+machine)."""
 
 import glob
 import os
@@ -25,6 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # and under it "serial: xx xx ...".
 RUN_LINE = re.compile(r"^(bare|single|nested)\s+stop=\d+ .*?: (.*)$")
 STOP_INSN_LIMIT = "instruction limit"
+ENGINES = ("step", "block", "jit")
 
 
 def runs(output):
@@ -123,6 +126,10 @@ def check_regress(report, guestfuzz):
         r = runs(p.stdout)
         problems += [f"no {mode} run" for mode in ("bare", "single", "nested")
                      if mode not in r]
+        problems += [f"no {mode} run under --engine {engine}"
+                     for mode in ("bare", "single") for engine in ENGINES
+                     if not re.search(rf"^{mode}\s+stop=.* engine={engine} ",
+                                      p.stdout, re.M)]
         if name in DOCUMENTED and not problems:
             problems += DOCUMENTED[name](r)
         report.run_check(problems, title, out, 12)
