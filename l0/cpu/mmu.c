@@ -117,8 +117,8 @@ static inline uint64_t read_entry(struct cpu *c, uint64_t pa, unsigned size,
 /* ---- the page walk (SDM Vol. 3A 4.3 to 4.5) ------------------------ */
 
 struct walk {
-    uint64_t entry_pa[4]; /* where each level's entry lives (host-physical) */
-    uint64_t entry_gpa[4]; /* the same as the guest sees it (EPT) */
+    uint64_t entry_gpa[4]; /* where each level's entry lives, as the guest
+                            * sees it (before the EPT) */
     uint64_t entry[4];
     unsigned entry_size;  /* 4 or 8 bytes */
     int levels;
@@ -206,56 +206,49 @@ guest_phys(struct cpu *c, uint64_t gpa, unsigned ept_access,
     return true;
 }
 
-/* 4-level and PAE paging share the 8-byte entry format; 32-bit paging has
- * 4-byte entries and no XD. PAE's PDPTEs carry no access rights. */
-static bool walk_tables(struct cpu *c, uint64_t lin, enum access acc,
-                        bool user, struct walk *w)
+/* The paging modes (SDM Vol. 3A 4.1.1). 4-level and PAE paging share the
+ * 8-byte entry format; 32-bit paging has 4-byte entries and no XD. */
+enum paging_mode { PAGING_32BIT, PAGING_PAE, PAGING_4LEVEL };
+
+/* The walk in one paging mode. walk_tables() inlines it once per mode,
+ * so that the levels, index widths and entry size are constants to the
+ * compiler (host speed only: the same walk). PAE's PDPTEs carry no
+ * access rights. */
+static inline __attribute__((always_inline)) bool
+walk_mode(struct cpu *c, uint64_t lin, enum access acc, bool user,
+          struct walk *w, enum paging_mode mode)
 {
     uint32_t err = fault_bits(c, acc, user);
     uint32_t perm = TLB_USER | TLB_WRITE;
-    int top, shift;
-    uint64_t table;
+    const unsigned entry_size = mode == PAGING_32BIT ? 4 : 8;
+    const int top = mode == PAGING_4LEVEL ? 4 : mode == PAGING_PAE ? 3 : 2;
+    int shift = mode == PAGING_4LEVEL ? 39 : mode == PAGING_PAE ? 30 : 22;
+    uint64_t table = mode == PAGING_4LEVEL ? c->cr3 & PHYS_MASK & ~0xFFFull
+                     : mode == PAGING_PAE  ? c->cr3 & 0xFFFFFFE0ull
+                                           : c->cr3 & 0xFFFFF000ull;
 
-    if (c->long_mode) {
-        top = 4;
-        shift = 39;
-        table = c->cr3 & PHYS_MASK & ~0xFFFull;
-        w->entry_size = 8;
-    } else if (c->cr4 & CR4_PAE) {
-        top = 3;
-        shift = 30;
-        table = c->cr3 & 0xFFFFFFE0ull;
-        w->entry_size = 8;
-    } else {
-        top = 2;
-        shift = 22;
-        table = c->cr3 & 0xFFFFF000ull;
-        w->entry_size = 4;
-    }
+    w->entry_size = entry_size;
     w->levels = 0;
     for (int level = top; level >= 1; level--) {
-        unsigned index_bits = w->entry_size == 8 ? 9 : 10;
-        if (top == 3 && level == 3)
-            index_bits = 2;
+        bool pae_pdpte = mode == PAGING_PAE && level == 3;
+        unsigned index_bits = pae_pdpte ? 2 : entry_size == 8 ? 9 : 10;
         uint64_t index = (lin >> shift) & ((1ull << index_bits) - 1);
-        uint64_t gpa = table + index * w->entry_size, pa;
+        uint64_t gpa = table + index * entry_size, pa;
         unsigned ept_perms;
         if (!guest_phys(c, gpa, EPT_ACCESS_READ, EPT_ORIGIN_GUEST_PAGING, lin,
                         &pa, &ept_perms))
             return false; /* a VM exit is pending */
-        uint64_t e = read_entry(c, pa, w->entry_size, &w->all_ram);
+        uint64_t e = read_entry(c, pa, entry_size, &w->all_ram);
         c->walk_refs++;
         w->entry_gpa[w->levels] = gpa;
-        w->entry_pa[w->levels] = pa;
         w->entry[w->levels++] = e;
 
         if (!(e & PTE_P))
             return page_fault(c, lin, err);
-        bool pae_pdpte = top == 3 && level == 3;
         bool large = level > 1 && !pae_pdpte && (e & PTE_PS) &&
-                     (w->entry_size == 8 || (c->cr4 & CR4_PSE));
+                     (entry_size == 8 || (c->cr4 & CR4_PSE));
         uint64_t rsvd;
-        if (w->entry_size == 4)
+        if (entry_size == 4)
             rsvd = large ? 0x3FE000ull : 0; /* no PSE-36: bits 21:13 */
         else if (pae_pdpte)
             rsvd = (~PHYS_MASK & ((1ull << 52) - 1)) | 0x1E6ull | PTE_XD;
@@ -271,13 +264,13 @@ static bool walk_tables(struct cpu *c, uint64_t lin, enum access acc,
                 perm &= ~TLB_USER;
             if (!(e & PTE_W))
                 perm &= ~TLB_WRITE;
-            if (w->entry_size == 8 && (e & PTE_XD))
+            if (entry_size == 8 && (e & PTE_XD))
                 perm |= TLB_NX;
         }
         if (large || level == 1) {
             uint64_t size = 1ull << shift;
             uint64_t base = e & PHYS_MASK & ~(size - 1);
-            if (w->entry_size == 4)
+            if (entry_size == 4)
                 base = e & 0xFFFFFFFFull & ~(size - 1);
             w->phys = base | (lin & (size - 1));
             w->page_mask = ~(size - 1);
@@ -289,11 +282,21 @@ static bool walk_tables(struct cpu *c, uint64_t lin, enum access acc,
             return true;
         }
         table = e & PHYS_MASK & ~0xFFFull;
-        if (w->entry_size == 4)
+        if (entry_size == 4)
             table = e & 0xFFFFF000ull;
-        shift -= index_bits == 2 ? 9 : (int)index_bits;
+        shift -= pae_pdpte ? 9 : (int)index_bits;
     }
     return false; /* not reached: level 1 always ends the walk */
+}
+
+static bool walk_tables(struct cpu *c, uint64_t lin, enum access acc,
+                        bool user, struct walk *w)
+{
+    if (c->long_mode)
+        return walk_mode(c, lin, acc, user, w, PAGING_4LEVEL);
+    if (c->cr4 & CR4_PAE)
+        return walk_mode(c, lin, acc, user, w, PAGING_PAE);
+    return walk_mode(c, lin, acc, user, w, PAGING_32BIT);
 }
 
 /* Sets accessed flags on every level and dirty on the leaf for writes
@@ -432,6 +435,12 @@ static bool page_access(struct cpu *c, uint64_t lin, unsigned size,
     struct tlb_entry *t = translate(c, lin, acc, user, true);
     if (!t)
         return false;
+    uint64_t off = lin & 0xFFF;
+    /* Host speed only: the data's cache line is on its way while the
+     * modeled TLB is charged (after a walk, a random page is often far
+     * from the host's caches). */
+    if (t->host)
+        __builtin_prefetch(t->host + off);
     /* Instruction fetches meet the modeled TLB once per instruction
      * executed (cpu.c), not per byte decoded. */
     if (acc != ACC_EXEC)
@@ -439,7 +448,6 @@ static bool page_access(struct cpu *c, uint64_t lin, unsigned size,
     c->walk_memo.valid = false; /* only this access may use it */
     if (c->dbg.data_armed && acc != ACC_EXEC)
         debug_data_access(c, lin, size, acc == ACC_WRITE);
-    uint64_t off = lin & 0xFFF;
     if (acc == ACC_WRITE) {
         if (t->host) {
             ram_write(c, t->phys + off, t->host + off, buf, size);

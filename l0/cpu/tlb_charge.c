@@ -1,5 +1,7 @@
 #include "cpu/tlb_charge.h"
 
+#include <string.h>
+
 #include "cpu/mmu.h"
 #include "machine.h"
 #include "vmx/controls.h"
@@ -12,17 +14,26 @@
 #define ADDR_MASK (((1ull << PHYS_ADDR_BITS) - 1) & ~0xFFFull)
 
 
-/* One guest-physical address through the EPT, counting its references
- * (none without EPT). The walk only reads: A/D flags are the real
- * walk's business (cpu/mmu.c). */
-static bool gpa_refs(struct cpu *c, uint64_t gpa, unsigned *refs,
-                     uint64_t *hpa, uint64_t *page_size)
+/* Paging-structure entries in RAM, read straight from it (a walk
+ * reads several; phys_read's general path cost more than the walk). */
+static uint64_t ram_u64(const struct cpu *c, uint64_t pa)
 {
-    if (!tlb_charge_ept(c)) {
-        *hpa = gpa;
-        *page_size = 1ull << 30;
-        return true;
-    }
+    uint64_t v;
+    memcpy(&v, c->m->ram + pa, 8);
+    return v;
+}
+
+static uint32_t ram_u32(const struct cpu *c, uint64_t pa)
+{
+    uint32_t v;
+    memcpy(&v, c->m->ram + pa, 4);
+    return v;
+}
+
+/* gpa_refs() through the EPT. */
+static bool gpa_refs_ept(struct cpu *c, uint64_t gpa, unsigned *refs,
+                         uint64_t *hpa, uint64_t *page_size)
+{
     unsigned cached_refs;
     if (vmx_ept_cached_shape(c, gpa, &cached_refs, hpa, page_size)) {
         *refs += cached_refs;
@@ -40,6 +51,20 @@ static bool gpa_refs(struct cpu *c, uint64_t gpa, unsigned *refs,
     *hpa = r.hpa;
     *page_size = r.page_size;
     return r.status == EPT_OK;
+}
+
+/* One guest-physical address through the EPT, counting its references
+ * (none without EPT). The walk only reads: A/D flags are the real
+ * walk's business (cpu/mmu.c). */
+static inline bool gpa_refs(struct cpu *c, uint64_t gpa, unsigned *refs,
+                            uint64_t *hpa, uint64_t *page_size)
+{
+    if (!tlb_charge_ept(c)) {
+        *hpa = gpa;
+        *page_size = 1ull << 30;
+        return true;
+    }
+    return gpa_refs_ept(c, gpa, refs, hpa, page_size);
 }
 
 static enum tlbm_page page_class(uint64_t size)
@@ -74,7 +99,7 @@ bool tlb_charge_walk(struct cpu *c, uint64_t linear, unsigned *refs,
                 return false;
             if (hpa >= c->m->ram_size || 8 > c->m->ram_size - hpa)
                 return false;
-            pdpte = phys_read_u64(c, hpa);
+            pdpte = ram_u64(c, hpa);
             if (!(pdpte & ENTRY_P))
                 return false;
             levels = 2, shift = 21, bits = 9, bytes = 8;
@@ -85,12 +110,11 @@ bool tlb_charge_walk(struct cpu *c, uint64_t linear, unsigned *refs,
                                           ((1ull << bits) - 1)) * bytes;
             if (!gpa_refs(c, entry_gpa, refs, &hpa, &ept_size))
                 return false;
-            uint64_t e = 0;
             ++*refs;
             /* Only RAM: a second read of a device would not be harmless. */
             if (hpa >= c->m->ram_size || bytes > c->m->ram_size - hpa)
                 return false;
-            phys_read(c, hpa, bytes, &e);
+            uint64_t e = bytes == 8 ? ram_u64(c, hpa) : ram_u32(c, hpa);
             if (!(e & ENTRY_P))
                 return false;
             bool large = level > 1 && level < 4 && (e & ENTRY_PS) &&
@@ -118,7 +142,7 @@ void tlb_charge_access(struct cpu *c, uint64_t linear, bool fetch,
 {
     struct tlb_model *t = c->mtlb;
     uint64_t before = t->stats.cycles;
-    if (tlbm_lookup(t, linear, fetch, tag) == TLBM_MISS) {
+    if (tlbm_lookup_other_page(t, linear, fetch, tag) == TLBM_MISS) {
         unsigned refs;
         enum tlbm_page size;
         bool global;

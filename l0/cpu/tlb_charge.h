@@ -45,7 +45,8 @@ static inline struct tlbm_tag tlb_charge_tag(const struct cpu *c)
     return t;
 }
 
-/* A lookup that needs the whole model (tlb_charge.c). */
+/* A lookup that needs the whole model (tlb_charge.c): of a page that
+ * tlbm_same_page() has just said is not the side's last. */
 void tlb_charge_access(struct cpu *c, uint64_t linear, bool fetch,
                        struct tlbm_tag tag);
 

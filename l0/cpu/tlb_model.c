@@ -97,9 +97,18 @@ void tlbm_destroy(struct tlb_model *t)
     free(t);
 }
 
-static unsigned set_index(const struct tlbm_array *a, uint64_t vpn)
+/* Inlined into each search: a call per size and array searched cost
+ * more than the search of a set itself. The searches of an array known
+ * where they are made take its geometry as constants (geometry[id]), and
+ * their loops over sizes and ways are unrolled: the sizes an array does
+ * not hold drop out, and a set is searched without a loop's count and
+ * exit (host speed only). */
+#define TLBM_INLINE static inline __attribute__((always_inline))
+
+TLBM_INLINE unsigned set_index(const struct tlbm_array *a, unsigned ways,
+                               uint64_t vpn)
 {
-    return (unsigned)(vpn & a->set_mask) * a->ways;
+    return (unsigned)(vpn & a->set_mask) * ways;
 }
 
 /* The tag beyond page and size (those the key compares). */
@@ -110,51 +119,55 @@ static bool tag_matches(const struct tlbm_entry *e, struct tlbm_tag tag)
            (e->global || e->pcid == tag.pcid);
 }
 
-/* Inlined into each search: a call per size and array searched cost
- * more than the search of a set itself. */
-#define TLBM_INLINE static inline __attribute__((always_inline))
-
-/* The way of the set at `first` holding `key` in this context, or -1. */
-TLBM_INLINE int find_way(const struct tlbm_array *a, unsigned first,
-                         uint64_t key, struct tlbm_tag tag)
+/* The way of the set at `first` (of `ways`) holding `key` in this
+ * context, or -1. */
+TLBM_INLINE int find_way(const struct tlbm_array *a, unsigned ways,
+                         unsigned first, uint64_t key, struct tlbm_tag tag)
 {
-    for (unsigned w = 0; w < a->ways; w++)
+#pragma GCC unroll 8
+    for (unsigned w = 0; w < ways; w++)
         if (a->key[first + w] == key && tag_matches(&a->e[first + w], tag))
             return (int)w;
     return -1;
 }
 
-/* The entry of `a` that translates `linear` in this context, if any:
- * the smallest page size first, then the lowest way. */
-TLBM_INLINE struct tlbm_entry *find(struct tlbm_array *a, uint64_t linear,
+/* The entry of array `id` that translates `linear` in this context, if
+ * any: the smallest page size first, then the lowest way. */
+TLBM_INLINE struct tlbm_entry *find(struct tlb_model *t,
+                                    enum tlbm_array_id id, uint64_t linear,
                                     struct tlbm_tag tag)
 {
+    struct tlbm_array *a = &t->a[id];
     if (!a->live)
         return NULL;
+#pragma GCC unroll 3
     for (unsigned s = 0; s < TLBM_PAGE_SIZES; s++) {
-        if (!a->live_size[s])
-            continue; /* none of this size (or the array holds none) */
+        if (!(geometry[id].sizes & (1u << s)) || !a->live_size[s])
+            continue; /* the array holds none of this size */
         uint64_t vpn = linear >> tlbm_page_shift(s);
-        unsigned first = set_index(a, vpn);
-        int w = find_way(a, first, tlbm_key(vpn, s), tag);
+        unsigned first = set_index(a, geometry[id].ways, vpn);
+        int w = find_way(a, geometry[id].ways, first, tlbm_key(vpn, s), tag);
         if (w >= 0)
             return &a->e[first + (unsigned)w];
     }
     return NULL;
 }
 
-/* Puts a translation in `a`: in place of the same translation if the
- * set holds it (a refill; `absent`: the caller knows it does not), else
- * an empty way of its set, else the least recently used one (the lowest
- * way of those). */
-static struct tlbm_entry *insert(struct tlb_model *t, struct tlbm_array *a,
-                                 uint64_t linear, struct tlbm_tag tag,
-                                 enum tlbm_page size, bool global,
-                                 bool absent)
+/* Puts a translation in array `id`: in place of the same translation if
+ * the set holds it (a refill; `absent`: the caller knows it does not),
+ * else an empty way of its set, else the least recently used one (the
+ * lowest way of those). */
+TLBM_INLINE struct tlbm_entry *insert(struct tlb_model *t,
+                                      enum tlbm_array_id id, uint64_t linear,
+                                      struct tlbm_tag tag,
+                                      enum tlbm_page size, bool global,
+                                      bool absent)
 {
+    struct tlbm_array *a = &t->a[id];
+    const unsigned ways = geometry[id].ways;
     uint64_t vpn = linear >> tlbm_page_shift(size), key = tlbm_key(vpn, size);
-    unsigned first = set_index(a, vpn);
-    int same = absent ? -1 : find_way(a, first, key, tag);
+    unsigned first = set_index(a, ways, vpn);
+    int same = absent ? -1 : find_way(a, ways, first, key, tag);
     const uint64_t *used = &a->used[first];
     unsigned v = 0;
     if (same >= 0) {
@@ -166,15 +179,22 @@ static struct tlbm_entry *insert(struct tlb_model *t, struct tlbm_array *a,
          * under a random access pattern, and a mispredicted branch per
          * way cost more than the whole search. */
         uint64_t oldest = used[0];
-        for (unsigned w = 1; w < a->ways; w++) {
+#pragma GCC unroll 8
+        for (unsigned w = 1; w < ways; w++) {
             bool older = used[w] < oldest;
             oldest = older ? used[w] : oldest;
             v = older ? w : v;
         }
     }
     struct tlbm_entry *victim = &a->e[first + v];
+    /* A victim listed in the bucket of the new entry's VPID keeps its
+     * place on that list (a list is only a set): no neighbours to relink,
+     * which a random access pattern makes cache misses. */
+    bool listed = used[v] &&
+                  list_head(t, victim->vpid) == list_head(t, tag.vpid);
     if (used[v]) {
-        list_remove(t, victim);
+        if (!listed)
+            list_remove(t, victim);
         a->live_size[victim->size]--;
     } else {
         a->live++;
@@ -182,32 +202,45 @@ static struct tlbm_entry *insert(struct tlb_model *t, struct tlbm_array *a,
     a->live_size[size]++;
     a->key[first + v] = key;
     a->used[first + v] = ++t->clock;
-    *victim = (struct tlbm_entry){.vpn = vpn, .ep4ta = tag.ep4ta,
-                                  .vpid = tag.vpid, .pcid = tag.pcid,
-                                  .size = (uint8_t)size, .global = global,
-                                  .guest_phys = tag.guest_phys};
-    list_add(t, victim);
+    victim->vpn = vpn;
+    victim->ep4ta = tag.ep4ta;
+    victim->vpid = tag.vpid;
+    victim->pcid = tag.pcid;
+    victim->size = (uint8_t)size;
+    victim->global = global;
+    victim->guest_phys = tag.guest_phys;
+    if (!listed)
+        list_add(t, victim);
     return victim;
 }
 
-/* The first-level arrays of a side, searched for a hit; the array of
- * the entry found goes to *in. */
+/* find() in array `id`, which goes to *in. */
+TLBM_INLINE struct tlbm_entry *find_in(struct tlb_model *t,
+                                       enum tlbm_array_id id, uint64_t linear,
+                                       struct tlbm_tag tag,
+                                       struct tlbm_array **in)
+{
+    *in = &t->a[id];
+    return find(t, id, linear, tag);
+}
+
+/* The first-level arrays of a side, searched for a hit: the DTLB's
+ * 4 KiB, 2 MiB and 1 GiB arrays, or the ITLB's 4 KiB and 2 MiB ones.
+ * The array of the entry found goes to *in. */
 static struct tlbm_entry *find_first_level(struct tlb_model *t,
                                            uint64_t linear, bool fetch,
                                            struct tlbm_tag tag,
                                            struct tlbm_array **in)
 {
-    static const enum tlbm_array_id sides[2][3] = {
-        {TLBM_DTLB_4K, TLBM_DTLB_2M, TLBM_DTLB_1G},
-        {TLBM_ITLB_4K, TLBM_ITLB_2M, TLBM_ARRAYS},
-    };
-    for (unsigned i = 0; i < 3 && sides[fetch][i] != TLBM_ARRAYS; i++) {
-        *in = &t->a[sides[fetch][i]];
-        struct tlbm_entry *e = find(*in, linear, tag);
-        if (e)
-            return e;
+    struct tlbm_entry *e;
+    if (fetch) {
+        e = find_in(t, TLBM_ITLB_4K, linear, tag, in);
+        return e ? e : find_in(t, TLBM_ITLB_2M, linear, tag, in);
     }
-    return NULL;
+    e = find_in(t, TLBM_DTLB_4K, linear, tag, in);
+    if (!e)
+        e = find_in(t, TLBM_DTLB_2M, linear, tag, in);
+    return e ? e : find_in(t, TLBM_DTLB_1G, linear, tag, in);
 }
 
 static void stamp(struct tlb_model *t, struct tlbm_array *a,
@@ -221,6 +254,12 @@ enum tlbm_result tlbm_lookup(struct tlb_model *t, uint64_t linear,
 {
     if (tlbm_same_page(t, linear, fetch, tag))
         return TLBM_HIT;
+    return tlbm_lookup_other_page(t, linear, fetch, tag);
+}
+
+enum tlbm_result tlbm_lookup_other_page(struct tlb_model *t, uint64_t linear,
+                                        bool fetch, struct tlbm_tag tag)
+{
     struct tlbm_array *a;
     struct tlbm_entry *e = find_first_level(t, linear, fetch, tag, &a);
     if (e) {
@@ -229,7 +268,7 @@ enum tlbm_result tlbm_lookup(struct tlb_model *t, uint64_t linear,
         t->stats.hits++;
         return TLBM_HIT;
     }
-    e = find(&t->a[TLBM_STLB], linear, tag);
+    e = find(t, TLBM_STLB, linear, tag);
     if (!e) {
         t->last[fetch] = NULL;
         t->miss = (struct tlbm_miss){true, fetch, linear, tag};
@@ -240,9 +279,9 @@ enum tlbm_result tlbm_lookup(struct tlb_model *t, uint64_t linear,
     t->miss.valid = false; /* the insert below may cover that page */
     enum tlbm_page size = (enum tlbm_page)e->size;
     bool global = e->global;
-    struct tlbm_array *l1 = &t->a[first_level[fetch][size]];
     /* The search of the first level above found no entry of any size. */
-    t->last[fetch] = insert(t, l1, linear, tag, size, global, true);
+    t->last[fetch] = insert(t, first_level[fetch][size], linear, tag, size,
+                            global, true);
     t->stats.stlb_hits++;
     t->stats.cycles += t->stlb_hit_cycles;
     return TLBM_STLB_HIT;
@@ -277,9 +316,9 @@ void tlbm_fill(struct tlb_model *t, uint64_t linear, bool fetch,
     /* The ITLB keeps a 1 GiB page as its 2 MiB piece (no 1 GiB ways). */
     enum tlbm_page l1_size = fetch && size == TLBM_1G ? TLBM_2M : size;
     if (t->a[TLBM_STLB].sizes & (1u << size))
-        insert(t, &t->a[TLBM_STLB], linear, tag, size, global, absent);
-    t->last[fetch] = insert(t, &t->a[first_level[fetch][l1_size]], linear,
-                            tag, l1_size, global, absent);
+        insert(t, TLBM_STLB, linear, tag, size, global, absent);
+    t->last[fetch] = insert(t, first_level[fetch][l1_size], linear, tag,
+                            l1_size, global, absent);
 }
 
 /* ---- invalidation ------------------------------------------------------ */

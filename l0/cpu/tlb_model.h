@@ -159,6 +159,11 @@ static inline bool tlbm_same_page(struct tlb_model *t, uint64_t linear,
     return true;
 }
 
+/* tlbm_lookup() of a page that tlbm_same_page() has just said is not
+ * the side's last: the same outcome and counts, without asking again. */
+enum tlbm_result tlbm_lookup_other_page(struct tlb_model *t, uint64_t linear,
+                                        bool fetch, struct tlbm_tag tag);
+
 /* Caches a walk's translation in the first level and the STLB; `refs`
  * is the walk's paging-structure reference count, charged here. */
 void tlbm_fill(struct tlb_model *t, uint64_t linear, bool fetch,
