@@ -8,8 +8,9 @@
  * the host CPU.
  *
  * Only records decoded for 64-bit mode (insn.mode64) get the handlers
- * that assume it (Jcc, PUSH, POP): the decode cache and the engines hand
- * such a record out only while the CPU is in 64-bit mode. */
+ * that assume it (Jcc, PUSH, POP, memory operands without the checks
+ * of the mode and segment): the decode cache and the engines hand such
+ * a record out only while the CPU is in 64-bit mode. */
 #include "cpu/exec_fast.h"
 
 #include "cpu/exec.h"
@@ -19,6 +20,21 @@
 
 #define FAST static inline __attribute__((always_inline))
 
+/* ADD, OR, AND, SUB, XOR, CMP or TEST of a and b (not ADC or SBB,
+ * which read CF): the result, and how its flags are derived. */
+FAST uint64_t alu_compute(enum alu_op op, uint64_t a, uint64_t b,
+                          enum flags_op *fop)
+{
+    switch (op) {
+    case ALU_ADD: *fop = FOP_ADD; return a + b;
+    case ALU_SUB:
+    case ALU_CMP: *fop = FOP_SUB; return a - b;
+    case ALU_OR: *fop = FOP_LOGIC; return a | b;
+    case ALU_XOR: *fop = FOP_LOGIC; return a ^ b;
+    default: *fop = FOP_LOGIC; return a & b; /* AND, TEST */
+    }
+}
+
 FAST bool alu_reg(struct cpu *c, const struct insn *i, enum alu_op op,
                   bool imm, unsigned size, bool flags)
 {
@@ -26,16 +42,8 @@ FAST bool alu_reg(struct cpu *c, const struct insn *i, enum alu_op op,
     uint64_t mask = size_mask(size);
     uint64_t a = c->gpr[d->reg] & mask;
     uint64_t b = (imm ? (uint64_t)s->value : c->gpr[s->reg]) & mask;
-    uint64_t r;
-    enum flags_op fop = FOP_LOGIC;
-    switch (op) {
-    case ALU_ADD: r = a + b; fop = FOP_ADD; break;
-    case ALU_SUB:
-    case ALU_CMP: r = a - b; fop = FOP_SUB; break;
-    case ALU_OR: r = a | b; break;
-    case ALU_XOR: r = a ^ b; break;
-    default: r = a & b; break; /* AND, TEST */
-    }
+    enum flags_op fop;
+    uint64_t r = alu_compute(op, a, b, &fop);
     if (flags)
         flags_record(&c->flags, fop, size, r, a, b, 0);
     if (op != ALU_CMP && op != ALU_TEST)
@@ -123,6 +131,37 @@ static bool not8(struct cpu *c, const struct insn *i)
     return true;
 }
 
+/* ---- IMUL of general registers (exec_alu.c exec_imul) ----------------- */
+
+/* IMUL r, r and IMUL r, r, imm: the signed product's low half; CF = OF
+ * = whether it lost significant bits. SF, ZF and PF (undefined) from
+ * the low half and AF (undefined) cleared, as exec_imul sets them; all
+ * six are written whatever they were, and no other flag changes (the
+ * non-arithmetic bits of the lazy flags are `bits`: flags.h). */
+FAST bool imul_reg(struct cpu *c, const struct insn *i, bool imm,
+                   unsigned size, bool flags)
+{
+    const struct operand *d = &i->op[0];
+    uint64_t a = imm ? c->gpr[i->op[1].reg] : c->gpr[d->reg];
+    uint64_t b = imm ? (uint64_t)i->op[2].value : c->gpr[i->op[1].reg];
+    int64_t sa = size == 8 ? (int64_t)a : (int32_t)a;
+    int64_t sb = size == 8 ? (int64_t)b : (int32_t)b;
+    __int128 p = (__int128)sa * sb;
+    uint64_t lo = (uint64_t)p & size_mask(size);
+    int64_t slo = size == 8 ? (int64_t)lo : (int32_t)lo;
+    gpr_set(c, d->reg, size, false, lo);
+    if (flags)
+        flags_set(&c->flags, (c->flags.bits & ~FL_ARITH) |
+                                 flags_szp(lo, size) |
+                                 ((__int128)slo != p ? FL_CF | FL_OF : 0));
+    return true;
+}
+
+FLAG_FORMS(imul_rr4, imul_reg, false, 4)
+FLAG_FORMS(imul_rr8, imul_reg, false, 8)
+FLAG_FORMS(imul_rri4, imul_reg, true, 4)
+FLAG_FORMS(imul_rri8, imul_reg, true, 8)
+
 /* ---- SHL, SHR and SAR of a general register (exec_alu.c exec_shift) --- */
 
 /* By an immediate or by 1: the count is masked to 5 bits (6 with
@@ -200,6 +239,122 @@ static const exec_fn jcc_forms[16] = {
     jcc_8, jcc_9, jcc_10, jcc_11, jcc_12, jcc_13, jcc_14, jcc_15,
 };
 
+/* ---- memory operands ----------------------------------------------------- */
+
+/* How a handler finds and reaches its memory operand: for any record,
+ * through op_ea() and mem_read_fast(), which check the mode and the
+ * segment; or, for a record decoded for 64-bit mode with 64-bit
+ * addressing through a segment other than FS and GS (ea_kind_of), with
+ * neither check (access_flat holds) nor the address wrap, of any form
+ * or of base + displacement. */
+enum ea_kind { EA_ANY, EA_FLAT, EA_FLAT_BD, EA_KINDS };
+
+FAST uint64_t mem_ea(const struct cpu *c, const struct insn *i,
+                     const struct operand *m, enum ea_kind ea)
+{
+    if (ea == EA_FLAT_BD)
+        return c->gpr[m->base] + (uint64_t)m->value;
+    return ea == EA_FLAT ? op_ea_sized(c, m, 8) : op_ea(c, i, m);
+}
+
+/* `rmw`: the read of a read-modify-write (op_read_rmw). */
+FAST bool mem_load(struct cpu *c, const struct operand *m, uint64_t lin,
+                   unsigned size, uint64_t *v, bool rmw, enum ea_kind ea)
+{
+    if (ea != EA_ANY)
+        return mem_read_flat(c, m->seg, lin, size, v, rmw);
+    return rmw ? mem_read_rmw_fast(c, m->seg, lin, size, v)
+               : mem_read_fast(c, m->seg, lin, size, v);
+}
+
+FAST bool mem_store(struct cpu *c, const struct operand *m, uint64_t lin,
+                    unsigned size, uint64_t v, enum ea_kind ea)
+{
+    return ea != EA_ANY ? mem_write_flat(c, m->seg, lin, size, v)
+                        : mem_write_fast(c, m->seg, lin, size, v);
+}
+
+/* Handlers `name##size` (EA_ANY), `name##size##_f` (EA_FLAT) and
+ * `name##size##_bd` (EA_FLAT_BD) of `name`, and their row of a table
+ * [size 1, 4, 8][enum ea_kind]. */
+#define EA_FORMS(name, size)                                                  \
+    static bool name##size(struct cpu *c, const struct insn *i)              \
+    { return name(c, i, size, EA_ANY); }                                     \
+    static bool name##size##_f(struct cpu *c, const struct insn *i)          \
+    { return name(c, i, size, EA_FLAT); }                                    \
+    static bool name##size##_bd(struct cpu *c, const struct insn *i)         \
+    { return name(c, i, size, EA_FLAT_BD); }
+#define MEM_FORMS(name) EA_FORMS(name, 1) EA_FORMS(name, 4) EA_FORMS(name, 8)
+#define EA_ROW(name, size) {name##size, name##size##_f, name##size##_bd}
+#define MEM_ROW(name) {EA_ROW(name, 1), EA_ROW(name, 4), EA_ROW(name, 8)}
+
+/* ---- ALU operations with a memory operand (exec_alu) ------------------- */
+
+/* Operation i->sub (not ADC or SBB) on a memory destination with an
+ * immediate (ALU_MI) or register source (ALU_MR), or on a register
+ * destination with a memory source (ALU_RM): exec_alu's accesses in
+ * its order. A destination in memory is read checked for writing, so
+ * the write cannot fault after the flags changed. */
+enum { ALU_MI, ALU_MR, ALU_RM };
+
+FAST bool alu_mem(struct cpu *c, const struct insn *i, unsigned form,
+                  unsigned size, enum ea_kind ea)
+{
+    const struct operand *d = &i->op[0], *s = &i->op[1];
+    enum alu_op op = i->sub;
+    bool writes = op != ALU_CMP && op != ALU_TEST;
+    uint64_t mask = size_mask(size), a, b, lin = 0;
+    if (form == ALU_RM) {
+        a = c->gpr[d->reg] & mask;
+        if (!mem_load(c, s, mem_ea(c, i, s, ea), size, &b, false, ea))
+            return false;
+    } else {
+        lin = mem_ea(c, i, d, ea);
+        if (!mem_load(c, d, lin, size, &a, writes, ea))
+            return false;
+        b = form == ALU_MI ? (uint64_t)s->value : c->gpr[s->reg];
+    }
+    b &= mask;
+    enum flags_op fop;
+    uint64_t r = alu_compute(op, a, b, &fop);
+    flags_record(&c->flags, fop, size, r, a, b, 0);
+    if (!writes)
+        return true;
+    if (form == ALU_RM) {
+        gpr_set(c, d->reg, size, false, r);
+        return true;
+    }
+    return mem_store(c, d, lin, size, r, ea);
+}
+
+FAST bool alu_mi(struct cpu *c, const struct insn *i, unsigned size,
+                 enum ea_kind ea)
+{
+    return alu_mem(c, i, ALU_MI, size, ea);
+}
+
+FAST bool alu_mr(struct cpu *c, const struct insn *i, unsigned size,
+                 enum ea_kind ea)
+{
+    return alu_mem(c, i, ALU_MR, size, ea);
+}
+
+FAST bool alu_rm(struct cpu *c, const struct insn *i, unsigned size,
+                 enum ea_kind ea)
+{
+    return alu_mem(c, i, ALU_RM, size, ea);
+}
+
+MEM_FORMS(alu_mi)
+MEM_FORMS(alu_mr)
+MEM_FORMS(alu_rm)
+
+/* [ALU_MI, ALU_MR, ALU_RM][size 1, 4, 8][enum ea_kind] */
+static const exec_fn alu_mem_forms[][3][EA_KINDS] = {
+    [ALU_MI] = MEM_ROW(alu_mi), [ALU_MR] = MEM_ROW(alu_mr),
+    [ALU_RM] = MEM_ROW(alu_rm),
+};
+
 /* ---- MOV between general registers, immediates and memory ------------- */
 
 FAST bool mov_from_reg(struct cpu *c, const struct insn *i, unsigned size)
@@ -214,28 +369,31 @@ FAST bool mov_from_imm(struct cpu *c, const struct insn *i, unsigned size)
     return true;
 }
 
-FAST bool mov_load(struct cpu *c, const struct insn *i, unsigned size)
+FAST bool mov_load(struct cpu *c, const struct insn *i, unsigned size,
+                   enum ea_kind ea)
 {
     const struct operand *m = &i->op[1];
     uint64_t v;
-    if (!mem_read_fast(c, m->seg, op_ea(c, i, m), size, &v))
+    if (!mem_load(c, m, mem_ea(c, i, m, ea), size, &v, false, ea))
         return false;
     gpr_set(c, i->op[0].reg, size, false, v);
     return true;
 }
 
-FAST bool mov_store(struct cpu *c, const struct insn *i, unsigned size)
+FAST bool mov_store(struct cpu *c, const struct insn *i, unsigned size,
+                    enum ea_kind ea)
 {
     const struct operand *m = &i->op[0];
-    return mem_write_fast(c, m->seg, op_ea(c, i, m), size,
-                          c->gpr[i->op[1].reg] & size_mask(size));
+    return mem_store(c, m, mem_ea(c, i, m, ea), size,
+                     c->gpr[i->op[1].reg] & size_mask(size), ea);
 }
 
-FAST bool mov_store_imm(struct cpu *c, const struct insn *i, unsigned size)
+FAST bool mov_store_imm(struct cpu *c, const struct insn *i, unsigned size,
+                        enum ea_kind ea)
 {
     const struct operand *m = &i->op[0];
-    return mem_write_fast(c, m->seg, op_ea(c, i, m), size,
-                          (uint64_t)i->op[1].value & size_mask(size));
+    return mem_store(c, m, mem_ea(c, i, m, ea), size,
+                     (uint64_t)i->op[1].value & size_mask(size), ea);
 }
 
 #define MOV_FORMS(name)                                                       \
@@ -247,18 +405,22 @@ FAST bool mov_store_imm(struct cpu *c, const struct insn *i, unsigned size)
     { return name(c, i, 8); }
 MOV_FORMS(mov_from_reg)
 MOV_FORMS(mov_from_imm)
-MOV_FORMS(mov_load)
-MOV_FORMS(mov_store)
-MOV_FORMS(mov_store_imm)
+MEM_FORMS(mov_load)
+MEM_FORMS(mov_store)
+MEM_FORMS(mov_store_imm)
 
-/* [form][operand size 1, 4, 8]: register from register, from immediate,
- * from memory; memory from register, from immediate. */
-enum { MOV_RR, MOV_RI, MOV_RM, MOV_MR, MOV_MI };
+/* [form][operand size 1, 4, 8]: register from register, from
+ * immediate; and [form][size][enum ea_kind]: register from memory,
+ * memory from register, from immediate. */
+enum { MOV_RR, MOV_RI };
+enum { MOV_RM, MOV_MR, MOV_MI };
 #define MOV_ROW(name) {name##1, name##4, name##8}
 static const exec_fn mov_forms[][3] = {
     [MOV_RR] = MOV_ROW(mov_from_reg), [MOV_RI] = MOV_ROW(mov_from_imm),
-    [MOV_RM] = MOV_ROW(mov_load), [MOV_MR] = MOV_ROW(mov_store),
-    [MOV_MI] = MOV_ROW(mov_store_imm),
+};
+static const exec_fn mov_mem_forms[][3][EA_KINDS] = {
+    [MOV_RM] = MEM_ROW(mov_load), [MOV_MR] = MEM_ROW(mov_store),
+    [MOV_MI] = MEM_ROW(mov_store_imm),
 };
 
 /* ---- LEA into a general register (exec_move.c exec_lea) ---------------- */
@@ -275,16 +437,22 @@ static bool lea8(struct cpu *c, const struct insn *i) { return lea_reg(c, i, 8);
 
 /* ---- PUSH and POP of a general register in 64-bit mode ----------------- */
 
+/* stack_push() and stack_peek() in 64-bit mode: RSP, and SS has no
+ * base (access_flat). */
 static bool push_reg64(struct cpu *c, const struct insn *i)
 {
     /* PUSH RSP pushes the value before the push (SDM Vol. 2B "PUSH"). */
-    return stack_push(c, 8, c->gpr[i->op[0].reg]);
+    uint64_t sp = c->gpr[RSP] - 8;
+    if (!mem_write_flat(c, SEG_SS, sp, 8, c->gpr[i->op[0].reg]))
+        return false;
+    c->gpr[RSP] = sp;
+    return true;
 }
 
 static bool pop_reg64(struct cpu *c, const struct insn *i)
 {
     uint64_t v;
-    if (!stack_peek(c, 0, 8, &v))
+    if (!mem_read_flat(c, SEG_SS, c->gpr[RSP], 8, &v, false))
         return false;
     c->gpr[RSP] += 8;
     c->gpr[i->op[0].reg] = v; /* POP RSP loads the popped value */
@@ -303,12 +471,40 @@ static bool wide(const struct operand *o)
     return o->size == 4 || o->size == 8;
 }
 
+/* How the handler of record `i` finds its memory operand `m`. A record
+ * decoded for 64-bit mode runs only in 64-bit mode (the decode cache and
+ * the engines hand it out only then). */
+static enum ea_kind ea_kind_of(const struct insn *i, const struct operand *m)
+{
+    if (!i->mode64 || i->addrsize != 8 || m->seg == SEG_FS ||
+        m->seg == SEG_GS)
+        return EA_ANY;
+    return m->base < 16 && m->index == BASE_NONE ? EA_FLAT_BD : EA_FLAT;
+}
+
+/* The index of operand size 1, 4 or 8 in the tables above. */
+static unsigned size_index(unsigned size)
+{
+    return size == 1 ? 0 : size == 4 ? 1 : 2;
+}
+
 exec_fn exec_fast_pick(const struct insn *i, exec_fn general)
 {
     const struct operand *d = &i->op[0], *s = &i->op[1];
     unsigned w = d->size == 8;
     if (i->lock)
         return general;
+    if (general == exec_alu && i->nops == 2 && i->sub != ALU_ADC &&
+        i->sub != ALU_SBB && i->sub <= ALU_TEST && s->size == d->size &&
+        (d->size == 1 || wide(d))) {
+        unsigned z = size_index(d->size);
+        if (d->kind == OPK_MEM && s->kind == OPK_IMM)
+            return alu_mem_forms[ALU_MI][z][ea_kind_of(i, d)];
+        if (d->kind == OPK_MEM && plain_gpr(s))
+            return alu_mem_forms[ALU_MR][z][ea_kind_of(i, d)];
+        if (plain_gpr(d) && s->kind == OPK_MEM)
+            return alu_mem_forms[ALU_RM][z][ea_kind_of(i, s)];
+    }
     if (general == exec_alu_reg && wide(d) && i->sub < sizeof alu_forms /
                                                       sizeof *alu_forms &&
         alu_forms[i->sub][s->kind == OPK_IMM][0])
@@ -319,22 +515,30 @@ exec_fn exec_fast_pick(const struct insn *i, exec_fn general)
     if ((general == exec_neg || general == exec_not) && i->nops == 1 &&
         plain_gpr(d) && wide(d))
         return general == exec_neg ? (w ? neg8 : neg4) : (w ? not8 : not4);
+    if (general == exec_imul && plain_gpr(d) && wide(d) && plain_gpr(s) &&
+        s->size == d->size) {
+        if (i->nops == 2)
+            return w ? imul_rr8 : imul_rr4;
+        if (i->nops == 3 && i->op[2].kind == OPK_IMM &&
+            i->op[2].size == d->size)
+            return w ? imul_rri8 : imul_rri4;
+    }
     if (general == exec_jcc && i->mode64 && d->kind == OPK_IMM)
         return jcc_forms[i->opcode & 0xF];
     if (general == exec_mov_data && i->nops == 2 && s->size == d->size &&
         (d->size == 1 || wide(d)) && !(d->kind == OPK_REG && d->hi8) &&
         !(s->kind == OPK_REG && s->hi8)) {
-        unsigned z = d->size == 1 ? 0 : d->size == 4 ? 1 : 2;
+        unsigned z = size_index(d->size);
         if (plain_gpr(d) && plain_gpr(s))
             return mov_forms[MOV_RR][z];
         if (plain_gpr(d) && s->kind == OPK_IMM)
             return mov_forms[MOV_RI][z];
         if (plain_gpr(d) && s->kind == OPK_MEM)
-            return mov_forms[MOV_RM][z];
+            return mov_mem_forms[MOV_RM][z][ea_kind_of(i, s)];
         if (d->kind == OPK_MEM && plain_gpr(s))
-            return mov_forms[MOV_MR][z];
+            return mov_mem_forms[MOV_MR][z][ea_kind_of(i, d)];
         if (d->kind == OPK_MEM && s->kind == OPK_IMM)
-            return mov_forms[MOV_MI][z];
+            return mov_mem_forms[MOV_MI][z][ea_kind_of(i, d)];
     }
     if (general == exec_shift && plain_gpr(d) && wide(d) &&
         (i->nops == 1 || (i->nops == 2 && s->kind == OPK_IMM)) &&
@@ -373,6 +577,9 @@ static const struct {
     /* NEG writes all six as a SUB; NOT writes none. */
     {neg4, neg4_nf, true}, {neg8, neg8_nf, true},
     {not4, NULL, false}, {not8, NULL, false},
+    /* IMUL writes all six, from its operands alone. */
+    {imul_rr4, imul_rr4_nf, true}, {imul_rr8, imul_rr8_nf, true},
+    {imul_rri4, imul_rri4_nf, true}, {imul_rri8, imul_rri8_nf, true},
     /* Shifts keep AF, so they do not make earlier flags dead either. */
     {shl4, shl4_nf, false}, {shl8, shl8_nf, false},
     {shr4, shr4_nf, false}, {shr8, shr8_nf, false},
@@ -488,8 +695,36 @@ static const struct {
     {mov_store_imm8, {FORM_STORE, 0, 8, true, false}},
 };
 
+/* The EA_ANY handler of a memory form of another addressing kind, or
+ * fn itself: all kinds of a form compute the same from their record, so
+ * they share its template. */
+static exec_fn ea_any_of(exec_fn fn)
+{
+    static const exec_fn (*const tables[])[EA_KINDS] = {mov_mem_forms[0],
+                                                        alu_mem_forms[0]};
+    static const unsigned rows[] = {
+        sizeof mov_mem_forms / sizeof mov_mem_forms[0][0],
+        sizeof alu_mem_forms / sizeof alu_mem_forms[0][0]};
+    for (unsigned t = 0; t < 2; t++)
+        for (unsigned r = 0; r < rows[t]; r++)
+            for (unsigned k = EA_FLAT; k < EA_KINDS; k++)
+                if (tables[t][r][k] == fn)
+                    return tables[t][r][EA_ANY];
+    return fn;
+}
+
+exec_fn exec_fast_general(exec_fn fn)
+{
+    const exec_fn *f = &alu_mem_forms[0][0][0];
+    for (unsigned k = 0; k < sizeof alu_mem_forms / sizeof *f; k++)
+        if (f[k] == fn)
+            return exec_alu;
+    return fn;
+}
+
 struct fast_template exec_fast_template(exec_fn fn)
 {
+    fn = ea_any_of(fn);
     for (unsigned k = 0; k < sizeof templates / sizeof *templates; k++)
         if (templates[k].fn == fn)
             return templates[k].t;

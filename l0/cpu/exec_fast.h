@@ -1,6 +1,7 @@
 /* Operand-specialized handlers for the most frequent instruction forms
  * (ALU and MOV on general registers, immediates and memory, INC, DEC,
- * NEG, NOT, SHL, SHR, SAR, LEA, Jcc, PUSH and POP): see exec_fast.c. */
+ * NEG, NOT, SHL, SHR, SAR, LEA, Jcc, PUSH and POP; memory operands by
+ * addressing kind): see exec_fast.c. */
 #ifndef L0_CPU_EXEC_FAST_H
 #define L0_CPU_EXEC_FAST_H
 
@@ -9,6 +10,10 @@
 /* The specialized handler for record `i`, whose general handler is
  * `general`, or `general` itself where there is none. */
 exec_fn exec_fast_pick(const struct insn *i, exec_fn general);
+
+/* The general handler that `fn` stands for where the JIT needs it
+ * (exec_alu for the ALU forms with a memory operand), else fn. */
+exec_fn exec_fast_general(exec_fn fn);
 
 /* What the block engine may assume of a handler (cpu/block.c). */
 struct fast_traits {

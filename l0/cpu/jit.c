@@ -58,7 +58,7 @@ static enum mem_kind mem_kind(const struct insn *i)
         return MEM_NONE;
     if (mov)
         return m ? MEM_MOV_LOAD : MEM_MOV_STORE;
-    if (i->exec == exec_alu)
+    if (exec_fast_general(i->exec) == exec_alu)
         return m ? MEM_ALU_LOAD : MEM_ALU_STORE;
     if (m == 1 && i->exec == exec_movzx)
         return MEM_MOVZX;

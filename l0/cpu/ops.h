@@ -55,8 +55,11 @@ static inline uint64_t seg_offset_linear(const struct cpu *c, unsigned seg,
     return (c->seg[seg].base + off) & 0xFFFFFFFF;
 }
 
-static inline uint64_t op_ea(const struct cpu *c, const struct insn *i,
-                             const struct operand *o)
+/* The effective address with an address size of `addrsize` bytes (a
+ * constant 8 drops the wrap). */
+static inline uint64_t op_ea_sized(const struct cpu *c,
+                                   const struct operand *o,
+                                   unsigned addrsize)
 {
     uint64_t a = (uint64_t)o->value;
     if (o->base == BASE_RIP)
@@ -65,7 +68,13 @@ static inline uint64_t op_ea(const struct cpu *c, const struct insn *i,
         a += c->gpr[o->base];
     if (o->index != BASE_NONE)
         a += c->gpr[o->index] * o->scale;
-    return a & addr_mask(i);
+    return a & size_mask(addrsize);
+}
+
+static inline uint64_t op_ea(const struct cpu *c, const struct insn *i,
+                             const struct operand *o)
+{
+    return op_ea_sized(c, o, i->addrsize);
 }
 
 /* The modeled TLB for a data access on the fast path. In a block, the
@@ -114,41 +123,85 @@ OPS_HOT struct tlb_entry *tlb_peek(struct cpu *c, uint64_t lin,
     return t;
 }
 
-/* tlb_peek() for an access that needs no segmentation work (64-bit
- * mode, no FS/GS base). A hit meets the modeled TLB as the full path
- * does: what the model charges must not depend on this host-side TLB
- * (a second look at the same page, as a read-modify-write makes,
- * charges nothing more). */
-OPS_HOT struct tlb_entry *fast_tlb(struct cpu *c, unsigned seg,
-                                   uint64_t lin, unsigned size, bool write)
+/* Whether an access through `seg` needs no segmentation work now: in
+ * 64-bit mode only FS and GS add a base, and no limit is checked (SDM
+ * Vol. 3A 3.4.4, 5.3.1). */
+OPS_HOT bool access_flat(const struct cpu *c, unsigned seg)
 {
-    if (!c->code64 || seg == SEG_FS || seg == SEG_GS)
-        return NULL;
+    return c->code64 && seg != SEG_FS && seg != SEG_GS;
+}
+
+/* tlb_peek() for an access that needs no segmentation work. A hit meets
+ * the modeled TLB as the full path does: what the model charges must
+ * not depend on this host-side TLB (a second look at the same page, as
+ * a read-modify-write makes, charges nothing more). */
+OPS_HOT struct tlb_entry *flat_tlb(struct cpu *c, uint64_t lin,
+                                   unsigned size, bool write)
+{
     struct tlb_entry *t = tlb_peek(c, lin, size, write);
     if (t)
         charge_data(c, lin);
     return t;
 }
 
-OPS_HOT bool mem_read_fast(struct cpu *c, unsigned seg, uint64_t off,
-                           unsigned size, uint64_t *v)
+/* The same, where the access may need segmentation work (NULL then). */
+OPS_HOT struct tlb_entry *fast_tlb(struct cpu *c, unsigned seg,
+                                   uint64_t lin, unsigned size, bool write)
 {
-    struct tlb_entry *t = fast_tlb(c, seg, off, size, false);
+    return access_flat(c, seg) ? flat_tlb(c, lin, size, write) : NULL;
+}
+
+/* mem_read_fast() and mem_write_fast() where the caller knows that the
+ * access needs no segmentation work, as the handlers of exec_fast.c
+ * picked for such records do: the same accesses, lookups of the modeled
+ * TLB and outcome, without the checks of the mode and segment. `rmw`:
+ * the read of a read-modify-write, checked for writing as
+ * mem_read_rmw() does. */
+OPS_HOT bool mem_read_flat(struct cpu *c, unsigned seg, uint64_t off,
+                           unsigned size, uint64_t *v, bool rmw)
+{
+    struct tlb_entry *t = flat_tlb(c, off, size, rmw);
     if (!t)
-        return mem_read(c, seg, off, size, v);
+        return rmw ? mem_read_rmw(c, seg, off, size, v)
+                   : mem_read(c, seg, off, size, v);
     *v = 0;
     memcpy(v, t->host + (off & 0xFFF), size);
     return true;
 }
 
-OPS_HOT bool mem_write_fast(struct cpu *c, unsigned seg, uint64_t off,
+OPS_HOT bool mem_write_flat(struct cpu *c, unsigned seg, uint64_t off,
                             unsigned size, uint64_t v)
 {
-    struct tlb_entry *t = fast_tlb(c, seg, off, size, true);
+    struct tlb_entry *t = flat_tlb(c, off, size, true);
     if (!t)
         return mem_write(c, seg, off, size, v);
     memcpy(t->host + (off & 0xFFF), &v, size);
     return true;
+}
+
+OPS_HOT bool mem_read_fast(struct cpu *c, unsigned seg, uint64_t off,
+                           unsigned size, uint64_t *v)
+{
+    if (!access_flat(c, seg))
+        return mem_read(c, seg, off, size, v);
+    return mem_read_flat(c, seg, off, size, v, false);
+}
+
+OPS_HOT bool mem_write_fast(struct cpu *c, unsigned seg, uint64_t off,
+                            unsigned size, uint64_t v)
+{
+    if (!access_flat(c, seg))
+        return mem_write(c, seg, off, size, v);
+    return mem_write_flat(c, seg, off, size, v);
+}
+
+/* The read of a read-modify-write (mem_read_rmw) on the fast path. */
+OPS_HOT bool mem_read_rmw_fast(struct cpu *c, unsigned seg, uint64_t off,
+                               unsigned size, uint64_t *v)
+{
+    if (!access_flat(c, seg))
+        return mem_read_rmw(c, seg, off, size, v);
+    return mem_read_flat(c, seg, off, size, v, true);
 }
 
 OPS_HOT bool op_read(struct cpu *c, const struct insn *i, unsigned k,
@@ -172,16 +225,9 @@ OPS_HOT bool op_read_rmw(struct cpu *c, const struct insn *i, unsigned k,
 {
     const struct operand *o = &i->op[k];
     if (o->kind == OPK_MEM) {
-        uint64_t ea = op_ea(c, i, o);
         /* One access, so one lookup of the modeled TLB, as on the slow
-         * path (fast_tlb made it). */
-        struct tlb_entry *t = fast_tlb(c, o->seg, ea, o->size, true);
-        if (t) {
-            *v = 0;
-            memcpy(v, t->host + (ea & 0xFFF), o->size);
-            return true;
-        }
-        return mem_read_rmw(c, o->seg, ea, o->size, v);
+         * path (flat_tlb makes it). */
+        return mem_read_rmw_fast(c, o->seg, op_ea(c, i, o), o->size, v);
     }
     return op_read(c, i, k, v);
 }
