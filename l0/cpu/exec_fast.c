@@ -590,59 +590,6 @@ static const struct {
     {lea4, NULL, false}, {lea8, NULL, false},
 };
 
-/* exec_fast_traits runs for every record of every block built (a fresh
- * fuzz machine builds hundreds): a linear search of the 62 handlers
- * above was 11% of guestfuzz's CPU. An open-addressed table of them,
- * filled at the first call (a handler's address is no constant the
- * compiler can hash), makes it one or two probes. */
-enum { TRAITS_SLOTS = 256 }; /* a power of two, over twice the handlers */
-
-static struct {
-    exec_fn fn;
-    struct fast_traits t;
-} traits_table[TRAITS_SLOTS];
-static bool traits_filled;
-_Static_assert(sizeof reg_only / sizeof *reg_only + 16 <= TRAITS_SLOTS / 2,
-               "the traits table needs room for probing");
-
-static unsigned traits_slot(exec_fn fn)
-{
-    uint64_t h = (uint64_t)(uintptr_t)fn * 0x9E3779B97F4A7C15ull;
-    return (unsigned)(h >> 56) & (TRAITS_SLOTS - 1);
-}
-
-static void traits_put(exec_fn fn, struct fast_traits t)
-{
-    unsigned k = traits_slot(fn);
-    while (traits_table[k].fn && traits_table[k].fn != fn)
-        k = (k + 1) & (TRAITS_SLOTS - 1);
-    traits_table[k].fn = fn;
-    traits_table[k].t = t;
-}
-
-static void traits_fill(void)
-{
-    for (unsigned k = 0; k < sizeof reg_only / sizeof *reg_only; k++)
-        traits_put(reg_only[k].fn,
-                   (struct fast_traits){true, reg_only[k].writes_all_flags,
-                                        false, reg_only[k].flagless});
-    for (unsigned k = 0; k < 16; k++)
-        traits_put(jcc_forms[k], (struct fast_traits){false, false, true, NULL});
-}
-
-struct fast_traits exec_fast_traits(exec_fn fn)
-{
-    if (!traits_filled) {
-        traits_fill();
-        traits_filled = true;
-    }
-    for (unsigned k = traits_slot(fn); traits_table[k].fn;
-         k = (k + 1) & (TRAITS_SLOTS - 1))
-        if (traits_table[k].fn == fn)
-            return traits_table[k].t;
-    return (struct fast_traits){false, false, false, NULL};
-}
-
 /* ---- the handlers the JIT writes out as native code --------------------- */
 
 #define ALU_TEMPLATES(name, op)                                               \
@@ -695,38 +642,111 @@ static const struct {
     {mov_store_imm8, {FORM_STORE, 0, 8, true, false}},
 };
 
-/* The EA_ANY handler of a memory form of another addressing kind, or
- * fn itself: all kinds of a form compute the same from their record, so
- * they share its template. */
-static exec_fn ea_any_of(exec_fn fn)
+/* ---- what the block engine and the JIT ask of a handler --------------- */
+
+/* exec_fast_traits runs for every record of every block built, and the
+ * JIT asks exec_fast_template and exec_fast_general of each record of
+ * every block it compiles (jit_side_exits too): a fresh fuzz machine
+ * builds hundreds of blocks, and a program that rewrites its own loop
+ * builds them again at every round. Searching the tables above one by
+ * one was 11% of guestfuzz's CPU for the traits, and 37% for the
+ * templates once the memory forms came in three addressing kinds (each
+ * search went through both tables of memory forms first). One
+ * open-addressed table of every handler they know of, filled at the
+ * first call (a handler's address is no constant the compiler can
+ * hash), answers each in a probe or two. */
+enum { FAST_SLOTS = 512 }; /* a power of two, over twice the handlers */
+
+static struct fast_entry {
+    exec_fn fn;
+    struct fast_traits traits;
+    struct fast_template tpl;
+    bool alu_mem; /* an ALU form with a memory operand (exec_alu's) */
+} fast_table[FAST_SLOTS];
+static bool fast_filled;
+_Static_assert(sizeof reg_only / sizeof *reg_only + 16 +
+                       sizeof templates / sizeof *templates +
+                       sizeof alu_mem_forms / sizeof(exec_fn) +
+                       sizeof mov_mem_forms / sizeof(exec_fn) <=
+                   FAST_SLOTS / 2,
+               "the handler table needs room for probing");
+
+static unsigned fast_slot(exec_fn fn)
 {
-    static const exec_fn (*const tables[])[EA_KINDS] = {mov_mem_forms[0],
-                                                        alu_mem_forms[0]};
-    static const unsigned rows[] = {
-        sizeof mov_mem_forms / sizeof mov_mem_forms[0][0],
-        sizeof alu_mem_forms / sizeof alu_mem_forms[0][0]};
-    for (unsigned t = 0; t < 2; t++)
-        for (unsigned r = 0; r < rows[t]; r++)
-            for (unsigned k = EA_FLAT; k < EA_KINDS; k++)
-                if (tables[t][r][k] == fn)
-                    return tables[t][r][EA_ANY];
-    return fn;
+    uint64_t h = (uint64_t)(uintptr_t)fn * 0x9E3779B97F4A7C15ull;
+    return (unsigned)(h >> 55) & (FAST_SLOTS - 1);
+}
+
+/* The entry of `fn`: found, or new and empty. */
+static struct fast_entry *fast_entry(exec_fn fn)
+{
+    unsigned k = fast_slot(fn);
+    while (fast_table[k].fn && fast_table[k].fn != fn)
+        k = (k + 1) & (FAST_SLOTS - 1);
+    fast_table[k].fn = fn;
+    return &fast_table[k];
+}
+
+/* A table of memory forms [row][size 1, 4, 8][enum ea_kind]: every
+ * addressing kind of a form computes the same from its record, so each
+ * has the template of its EA_ANY handler. */
+static void fast_fill_mem(const exec_fn (*forms)[3][EA_KINDS], unsigned rows,
+                          bool alu)
+{
+    for (unsigned r = 0; r < rows; r++)
+        for (unsigned z = 0; z < 3; z++) {
+            struct fast_template t = fast_entry(forms[r][z][EA_ANY])->tpl;
+            for (unsigned k = EA_ANY; k < EA_KINDS; k++) {
+                struct fast_entry *e = fast_entry(forms[r][z][k]);
+                e->tpl = t;
+                e->alu_mem = alu;
+            }
+        }
+}
+
+static void fast_fill(void)
+{
+    for (unsigned k = 0; k < sizeof reg_only / sizeof *reg_only; k++)
+        fast_entry(reg_only[k].fn)->traits = (struct fast_traits){
+            true, reg_only[k].writes_all_flags, false, reg_only[k].flagless};
+    for (unsigned k = 0; k < 16; k++)
+        fast_entry(jcc_forms[k])->traits =
+            (struct fast_traits){false, false, true, NULL};
+    for (unsigned k = 0; k < sizeof templates / sizeof *templates; k++)
+        fast_entry(templates[k].fn)->tpl = templates[k].t;
+    fast_fill_mem(mov_mem_forms, sizeof mov_mem_forms / sizeof *mov_mem_forms,
+                  false);
+    fast_fill_mem(alu_mem_forms, sizeof alu_mem_forms / sizeof *alu_mem_forms,
+                  true);
+    fast_filled = true;
+}
+
+/* The entry of `fn`, or NULL for a handler none of the tables has. */
+static const struct fast_entry *fast_find(exec_fn fn)
+{
+    if (!fast_filled)
+        fast_fill();
+    for (unsigned k = fast_slot(fn); fast_table[k].fn;
+         k = (k + 1) & (FAST_SLOTS - 1))
+        if (fast_table[k].fn == fn)
+            return &fast_table[k];
+    return NULL;
+}
+
+struct fast_traits exec_fast_traits(exec_fn fn)
+{
+    const struct fast_entry *e = fast_find(fn);
+    return e ? e->traits : (struct fast_traits){false, false, false, NULL};
 }
 
 exec_fn exec_fast_general(exec_fn fn)
 {
-    const exec_fn *f = &alu_mem_forms[0][0][0];
-    for (unsigned k = 0; k < sizeof alu_mem_forms / sizeof *f; k++)
-        if (f[k] == fn)
-            return exec_alu;
-    return fn;
+    const struct fast_entry *e = fast_find(fn);
+    return e && e->alu_mem ? exec_alu : fn;
 }
 
 struct fast_template exec_fast_template(exec_fn fn)
 {
-    fn = ea_any_of(fn);
-    for (unsigned k = 0; k < sizeof templates / sizeof *templates; k++)
-        if (templates[k].fn == fn)
-            return templates[k].t;
-    return (struct fast_template){FORM_NONE, 0, 0, false, false};
+    const struct fast_entry *e = fast_find(fn);
+    return e ? e->tpl : (struct fast_template){FORM_NONE, 0, 0, false, false};
 }
