@@ -20,7 +20,9 @@ BUILD=${BUILD:-build}
 work=$BUILD/fuzz/work/l1fuzz
 rm -rf "$work"
 mkdir -p "$work" "$findings"
-rounds=${L1FUZZ_ROUNDS:-50}
+# 500 rounds a run: a run's start (ASan, the machine, L1's boot) costs
+# as much CPU as 25 to 50 rounds (docs/fuzzing.md, "What a launch costs").
+rounds=${L1FUZZ_ROUNDS:-500}
 cpu=${L1FUZZ_CPU:-300}
 base=${L1FUZZ_SEED:-$(date +%s)}
 end=$(($(date +%s) + seconds))
