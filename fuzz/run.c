@@ -36,6 +36,25 @@ static uint64_t fnv1a_u64(uint64_t h, uint64_t v)
 
 #define FNV_START 0xCBF29CE484222325ull
 
+/* FNV-1a's step over 8-byte words instead of bytes, for the 52 KiB of
+ * memory each run hashes: byte by byte under ASan it was about a third
+ * of a run's CPU before its first instruction (100 us). The XOR and the
+ * multiplication by an odd number are each one-to-one, so two memories
+ * that differ in one word always hash differently, as FNV-1a's bytes
+ * do. `n` is a multiple of 8. */
+_Static_assert((IMG_BSS_END - IMG_CODE) % 8 == 0, "hash_words takes words");
+
+static uint64_t hash_words(const uint8_t *p, size_t n)
+{
+    uint64_t h = FNV_START;
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x100000001B3ull;
+    }
+    return h;
+}
+
 /* Which exits L0 saw, from the exit trace (SDM Vol. 3C Table 28-5: bit 3 of
  * an I/O exit's qualification is the direction, 1 = IN), and all of them
  * in order for the checks of sameness (the host time of each is not
@@ -190,7 +209,7 @@ int run_image(const struct run_config *cfg, enum run_mode mode, int engine,
         summarize_exits(&trace, r);
         if (mode != RUN_NESTED && m->ram_size >= IMG_BSS_END) {
             const uint8_t *code = m->ram + IMG_CODE;
-            r->ram_hash = fnv1a(FNV_START, code, IMG_BSS_END - IMG_CODE);
+            r->ram_hash = hash_words(code, IMG_BSS_END - IMG_CODE);
             r->code_changed = memcmp(code, image + (IMG_CODE - IMG_LOAD),
                                      IMG_CODE_END - IMG_CODE) != 0;
             r->paging_changed =
