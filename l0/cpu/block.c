@@ -27,6 +27,11 @@ enum {
      * machines) then never touches, nor under ASan poisons, 8 MiB. */
     ARENA_FIRST_BYTES = 64 << 10,
     ARENA_MAX_BYTES = 8 << 20,
+    /* --engine jit: a block's runs are compiled at its 8th entry. Code
+     * that runs a few times (start-up, a fuzzer's short programs, a
+     * loop that rewrites itself and so is built again every round)
+     * would cost more to compile than it runs. */
+    JIT_ENTRIES_DEFAULT = 8,
 };
 
 /* A successor found before: the block to run when the one that links
@@ -42,6 +47,10 @@ struct block {
     /* The first record that may exit in VMX non-root operation, or
      * `count`: those before it take the fast path in non-root too. */
     uint32_t first_exit;
+    /* --engine jit: entries counted up to the block cache's jit_after,
+     * at which its runs are compiled (compile_runs); jit_after from the
+     * start under the other engines, which never compile. */
+    uint32_t entries;
     /* Direct chaining: the fall-through or not-taken successor and the
      * taken one (any two successors, most recent replacing). */
     struct block_link next[2];
@@ -101,7 +110,8 @@ struct block_cache {
     size_t used, capacity;
     unsigned char *arena;
     unsigned long long built;
-    struct jit *jit; /* --engine jit: made at the first block built */
+    struct jit *jit; /* --engine jit: made at the first block compiled */
+    uint32_t jit_after; /* entries of a block before it is compiled */
 };
 
 struct block_cache *block_cache_create(void)
@@ -116,6 +126,7 @@ struct block_cache *block_cache_create(void)
         return NULL;
     }
     bc->epoch = 1; /* phys slots start at epoch 0: empty */
+    bc->jit_after = JIT_ENTRIES_DEFAULT;
     return bc;
 }
 
@@ -126,6 +137,11 @@ void block_cache_destroy(struct block_cache *bc)
     free(bc->arena);
     jit_destroy(bc->jit);
     free(bc);
+}
+
+void block_cache_jit_after(struct block_cache *bc, unsigned entries)
+{
+    bc->jit_after = entries ? entries : 1;
 }
 
 unsigned long long block_built(const struct block_cache *bc)
@@ -316,8 +332,7 @@ static struct block *build(struct cpu *c, uint64_t lin, uint64_t pa)
             b->first_exit = k;
     memcpy(b->insn, recs, n * sizeof *recs);
     mark_runs(b);
-    if (c->engine == ENGINE_JIT)
-        compile_runs(bc, b);
+    b->entries = c->engine == ENGINE_JIT ? 0 : bc->jit_after;
     bc->built++;
     return b;
 }
@@ -528,6 +543,12 @@ unsigned block_run(struct cpu *c, unsigned budget)
     struct fetch_hint hint = {NULL, 0};
     c->data_hint_on = true; /* ops.h charge_data */
     while (b) {
+        /* Compiling between blocks changes nothing the block engine
+         * does but how fast: a run without native code is interpreted
+         * by the same handlers (compile_runs). */
+        if (__builtin_expect(b->entries < c->bcache->jit_after, 0) &&
+            ++b->entries == c->bcache->jit_after)
+            compile_runs(c->bcache, b);
         /* Each record but a block's last is one step, so the instruction
          * limit is a count here; the rest of block_batch_continues() is
          * checked after every record. */

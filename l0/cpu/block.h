@@ -23,6 +23,10 @@ struct block_cache;
 struct block_cache *block_cache_create(void);
 void block_cache_destroy(struct block_cache *bc);
 
+/* --engine jit: a block's runs are compiled at its `entries`-th entry
+ * (default 8; 0 counts as 1). Tests set 1 to run native code at once. */
+void block_cache_jit_after(struct block_cache *bc, unsigned entries);
+
 /* Runs the block at c->rip, at most `budget` (>= 1) instructions of it.
  * Returns how many steps it ran, 0 if there is no block here (16-bit or
  * 32-bit code, a fetch that misses the TLB, an instruction that crosses

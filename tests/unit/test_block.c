@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "cpu/block.h"
 #include "cpu/cpu.h"
 #include "cpu/debug.h"
 #include "cpu/jit.h"
@@ -80,6 +81,9 @@ static struct machine *machine_at(enum cpu_engine engine, uint64_t entry)
     struct cpu *c = m->cpu;
     rig_long_mode(c);
     c->engine = engine;
+    /* Native code from a block's first entry on: the cases below run
+     * most blocks only a few times. */
+    block_cache_jit_after(c->bcache, 1);
     c->gdtr = (struct table_reg){GDT, 23};
     c->idtr = (struct table_reg){IDT, 256 * 16 - 1};
     memset(c->gpr, 0, sizeof c->gpr);
