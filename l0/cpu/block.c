@@ -54,6 +54,10 @@ struct block {
     /* Direct chaining: the fall-through or not-taken successor and the
      * taken one (any two successors, most recent replacing). */
     struct block_link next[2];
+    /* --engine jit: the records after a side-exit record whose native
+     * run is compiled when run_records first reaches them (bit k for
+     * record k; compile_runs). */
+    uint32_t late;
     /* `count` records, then for each the handler a run uses, the native
      * code of the run starting there (--engine jit) and the length of
      * that run (block_runs, mark_runs, compile_runs). */
@@ -252,14 +256,15 @@ static void mark_runs(struct block *b)
  * their code: for every native run of two records or more, or of one
  * such record, that no earlier record's native run contains, and from
  * after each side-exit record on (run_records runs that record through
- * its handler after a side exit, and the rest natively again). Where
- * there is native code, len[] is its native run's length; elsewhere it
- * stays the register-only run's, which run_records' loop interprets (a
- * run entered later in its records, or the code buffer full). Side
- * exits change nothing of mark_runs' reasoning: a side-exit record adds
- * one modeled cycle and one step when it makes its access (a modeled
- * TLB hit, so no other cycle), and otherwise ends the native part with
- * the records before it retired. */
+ * its handler after a side exit, and the rest natively again; those are
+ * compiled when first reached, compile_late). Where there is native
+ * code, len[] is its native run's length; elsewhere it stays the
+ * register-only run's, which run_records' loop interprets (a run
+ * entered later in its records, or the code buffer full). Side exits
+ * change nothing of mark_runs' reasoning: a side-exit record adds one
+ * modeled cycle and one step when it makes its access (a modeled TLB
+ * hit, so no other cycle), and otherwise ends the native part with the
+ * records before it retired. */
 static void compile_runs(struct block_cache *bc, struct block *b)
 {
     struct block_runs r = block_runs(b);
@@ -274,14 +279,44 @@ static void compile_runs(struct block_cache *bc, struct block *b)
         len[k] = (uint8_t)(t.reg_only || exits[k] ? 1 + len[k + 1] : t.jcc);
     }
     for (unsigned k = 0; k < b->count; k++) {
-        bool first = k == 0 || len[k - 1] != len[k] + 1 || exits[k - 1];
+        bool starts = k == 0 || len[k - 1] != len[k] + 1;
+        bool first = starts || exits[k - 1];
         bool worth = len[k] >= 2 || (len[k] == 1 && exits[k]);
-        r.native[k] = first && worth ? jit_compile(bc->jit, &b->insn[k],
-                                                   &r.exec[k], len[k])
-                                     : NULL;
+        r.native[k] = NULL;
+        if (first && worth && !starts)
+            b->late |= 1u << k; /* compile_late */
+        else if (first && worth)
+            r.native[k] = jit_compile(bc->jit, &b->insn[k], &r.exec[k],
+                                      len[k]);
         if (r.native[k])
             r.len[k] = len[k];
     }
+}
+
+/* The native run from record k on, after a side-exit record, compiled
+ * when run_records first reaches k: only after a side exit is taken
+ * (the side-exit record then runs through its handler, and k comes
+ * next), which most builds never see. A block rebuilt at every round of
+ * a loop that rewrites its code compiled one from after every such
+ * record, about n^2/2 records written out for n, and guestfuzz's runs
+ * under --engine jit spent most of their time there. The code is what
+ * compile_runs would have written at the build (the same records,
+ * handlers and length), so what runs is the same. */
+static void compile_late(struct block_cache *bc, struct block *b, unsigned k)
+{
+    struct block_runs r = block_runs(b);
+    unsigned len = 0;
+    for (unsigned j = k; j < b->count; j++, len++) {
+        struct fast_traits t = exec_fast_traits(b->insn[j].exec);
+        if (!t.reg_only && !jit_side_exits(&b->insn[j])) {
+            len += t.jcc;
+            break;
+        }
+    }
+    b->late &= ~(1u << k);
+    r.native[k] = jit_compile(bc->jit, &b->insn[k], &r.exec[k], len);
+    if (r.native[k])
+        r.len[k] = (uint8_t)len;
 }
 
 /* Decodes the straight line from `pa` to the first instruction that
@@ -325,6 +360,7 @@ static struct block *build(struct cpu *c, uint64_t lin, uint64_t pa)
     bc->used += size;
     b->count = n;
     b->first_exit = n;
+    b->late = 0;
     memset(block_runs(b).native, 0, n * sizeof(jit_fn));
     memset(b->next, 0, sizeof b->next);
     for (unsigned k = n; k-- > 0;)
@@ -417,7 +453,7 @@ struct fetch_hint {
  * is this block or a copy of it built from the same records, and
  * plain_end is the block's own (or n, which only shrinks here). */
 static inline __attribute__((always_inline)) unsigned
-run_records(struct cpu *c, const struct block *b, unsigned n, bool plain,
+run_records(struct cpu *c, struct block *b, unsigned n, bool plain,
             unsigned plain_end, struct fetch_hint *h, uint64_t room)
 {
     uint64_t start = c->rip, looped = 0;
@@ -434,6 +470,8 @@ run_records(struct cpu *c, const struct block *b, unsigned n, bool plain,
         const struct insn *i = &b->insn[k];
         uint64_t next = c->rip + i->len;
         bool known = fetch_entry && mt->last[1] == fetch_entry;
+        if (__builtin_expect(b->late >> k & 1, 0))
+            compile_late(c->bcache, b, k);
         unsigned len = runs.len[k];
         if (plain && known && len && k != exited && len <= n - k &&
             k + len <= plain_end && c->cycles + len < c->next_event_check) {
