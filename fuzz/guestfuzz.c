@@ -116,28 +116,49 @@ static bool every(unsigned period, uint64_t n)
     return period && n % period == 0;
 }
 
+static void add_run(struct case_plan *plan, enum run_mode mode, int engine,
+                    unsigned jit_after)
+{
+    plan->modes[plan->runs] = mode;
+    plan->engines[plan->runs] = engine;
+    plan->jit_after[plan->runs++] = engine == ENGINE_JIT ? jit_after : 0;
+}
+
+/* Of the cases compared under the engines, every other one runs the JIT
+ * with each block compiled at its first entry (as tests/unit/test_block.c
+ * does), the others at the emulator's default, the eighth
+ * (l0/cpu/block.c): at the default, code that runs a few times, most of
+ * a program, and a loop that rewrites its own code, built again at each
+ * round, never run natively. A replay runs the JIT both ways. */
 static void plan_for(const struct options *o, const struct prog *p,
                      uint64_t n, bool full, struct case_plan *plan)
 {
-    *plan = (struct case_plan){
-        .modes = {RUN_BARE, RUN_SINGLE, RUN_BARE, RUN_SINGLE}, .runs = 2,
-        .leak_check = full || every(o->leak_every, n)};
-    for (int i = 0; i < CASE_MAX_RUNS; i++)
-        plan->engines[i] = o->engine;
-    if (full || every(o->repeat_every, n))
-        plan->runs = 4;
     /* n + 1: not the cases of the determinism runs (n % 4 == 0) */
-    if (full || (p->mode == PROG_MODE_LONG64 && every(o->engine_every, n + 1)))
-        for (int e = 0; e < RUN_ENGINES; e++) {
-            if (e == o->engine)
-                continue;
-            for (enum run_mode m = RUN_BARE; m <= RUN_SINGLE; m++) {
-                plan->modes[plan->runs] = m;
-                plan->engines[plan->runs++] = e;
-            }
+    bool engines = full || (p->mode == PROG_MODE_LONG64 &&
+                            every(o->engine_every, n + 1));
+    unsigned jit_after = engines && !full &&
+                         (n + 1) / o->engine_every % 2 ? 1 : 0;
+    *plan = (struct case_plan){.leak_check = full || every(o->leak_every, n)};
+    int base = full || every(o->repeat_every, n) ? 4 : 2;
+    for (int i = 0; i < base; i++)
+        add_run(plan, i % 2 ? RUN_SINGLE : RUN_BARE, o->engine, jit_after);
+    for (int e = 0; engines && e < RUN_ENGINES; e++)
+        for (enum run_mode m = RUN_BARE; m <= RUN_SINGLE; m++) {
+            if (e != o->engine)
+                add_run(plan, m, e, jit_after);
+            if (e == ENGINE_JIT && full)
+                add_run(plan, m, e, 1);
         }
     if (full || (o->nested_every && n % o->nested_every == 0))
-        plan->modes[plan->runs++] = RUN_NESTED;
+        add_run(plan, RUN_NESTED, o->engine, jit_after);
+}
+
+/* Whether run i is under the same engine as run 0 (and the JIT compiling
+ * at the same entry). */
+static bool same_engine(const struct case_plan *plan, int i)
+{
+    return plan->engines[i] == plan->engines[0] &&
+           plan->jit_after[i] == plan->jit_after[0];
 }
 
 /* Runs under another engine than run 0 (always --engine's); `done` of
@@ -147,7 +168,7 @@ static int engine_runs(const struct case_plan *plan, int done, int *ran)
     int n = 0;
     *ran = 0;
     for (int i = 0; i < plan->runs; i++)
-        if (plan->engines[i] != plan->engines[0]) {
+        if (!same_engine(plan, i)) {
             n++;
             *ran += i < done;
         }
@@ -219,7 +240,8 @@ static int judge(const struct prog *p, const struct case_plan *plan,
     }
     for (int i = 0; i + 2 < oc->done && i < 2 &&
                     plan->modes[i + 2] == plan->modes[i] &&
-                    plan->engines[i + 2] == plan->engines[i];
+                    plan->engines[i + 2] == plan->engines[i] &&
+                    plan->jit_after[i + 2] == plan->jit_after[i];
          i++) {
         const char *why = check_same_run(&oc->res[i], &oc->res[i + 2]);
         if (why) {
@@ -234,7 +256,7 @@ static int judge(const struct prog *p, const struct case_plan *plan,
     }
     /* Each engine run against the run of --engine's in its mode. */
     for (int i = 2; i < oc->done; i++) {
-        if (plan->engines[i] == plan->engines[0])
+        if (same_engine(plan, i))
             continue;
         int base = plan->modes[i] == RUN_BARE ? 0 : 1;
         const char *why = check_same_run(&oc->res[base], &oc->res[i]);
@@ -243,9 +265,14 @@ static int judge(const struct prog *p, const struct case_plan *plan,
                                         run_mode_names[plan->modes[i]], "",
                                         NULL, NULL};
             snprintf(found[n].detail, sizeof found[n].detail,
-                     "--engine %s and --engine %s differ in %s",
+                     "--engine %s%s and --engine %s%s differ in %s",
                      run_engine_names[plan->engines[i]],
-                     run_engine_names[plan->engines[base]], why);
+                     plan->jit_after[i] ? " (compiling at the first entry)"
+                                        : "",
+                     run_engine_names[plan->engines[base]],
+                     plan->jit_after[base] ? " (compiling at the first entry)"
+                                           : "",
+                     why);
             n++;
             break;
         }
@@ -376,11 +403,11 @@ static void warm_decode_memo(const struct options *o)
     for (uint32_t mode = 0; mode < PROG_MODES; mode++) {
         nops.mode = mode;
         prog_image(&nops, image);
-        run_image(&o->cfg, RUN_BARE, o->engine, image, IMAGE_SIZE, &r);
-        run_image(&o->cfg, RUN_SINGLE, o->engine, image, IMAGE_SIZE, &r);
+        run_image(&o->cfg, RUN_BARE, o->engine, 0, image, IMAGE_SIZE, &r);
+        run_image(&o->cfg, RUN_SINGLE, o->engine, 0, image, IMAGE_SIZE, &r);
     }
     if (o->nested_every)
-        run_image(&o->cfg, RUN_NESTED, o->engine, image, IMAGE_SIZE, &r);
+        run_image(&o->cfg, RUN_NESTED, o->engine, 0, image, IMAGE_SIZE, &r);
 }
 
 static void worker(const struct options *o, int id, struct counts *c)
@@ -601,11 +628,12 @@ static int replay(const struct options *o)
     for (int i = 0; i < oc->done; i++) {
         const struct run_result *r = &oc->res[i];
         printf("%-6s stop=%d exit=%#x insns=%llu cycles=%llu exits=%llu "
-               "engine=%s serial=%llu bytes%s: %s\n       serial:",
+               "engine=%s%s serial=%llu bytes%s: %s\n       serial:",
                run_mode_names[plan.modes[i]], r->stop, r->exit_status,
                (unsigned long long)r->insns, (unsigned long long)r->cycles,
                (unsigned long long)r->exits,
                run_engine_names[plan.engines[i]],
+               plan.jit_after[i] ? " (compiling at the first entry)" : "",
                (unsigned long long)r->out_len,
                r->code_changed ? " (code rewritten)" : "", r->stop_message);
         for (uint64_t b = 0; b < r->out_len && b < RUN_OUT_MAX; b++)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "boot/multiboot_load.h"
+#include "cpu/block.h"
 #include "cpu/cpu.h"
 #include "hv/hv.h"
 #include "hv/nested.h"
@@ -166,7 +167,8 @@ static int boot(struct machine *m, const struct run_config *cfg,
 }
 
 int run_image(const struct run_config *cfg, enum run_mode mode, int engine,
-              const uint8_t *image, size_t size, struct run_result *r)
+              unsigned jit_after, const uint8_t *image, size_t size,
+              struct run_result *r)
 {
     memset(r, 0, offsetof(struct run_result, out));
     r->out_hash = FNV_START;
@@ -188,6 +190,8 @@ int run_image(const struct run_config *cfg, enum run_mode mode, int engine,
     if (rc == 0) {
         cpu_reset_multiboot(m->cpu, entry.entry, entry.info_pa);
         m->cpu->engine = (enum cpu_engine)engine;
+        if (jit_after)
+            block_cache_jit_after(m->cpu->bcache, jit_after);
         if (mode == RUN_BARE)
             cpu_run(m->cpu, cfg->max_insns);
         else if (hv_init(&hv, m, cost_default(),

@@ -43,8 +43,8 @@ static void child(int fd, const struct run_config *cfg,
         const struct case_plan *plan = cases[c].plan;
         leak_check |= plan->leak_check;
         for (int i = 0; i < plan->runs; i++) {
-            run_image(cfg, plan->modes[i], plan->engines[i], cases[c].image,
-                      cases[c].size, &r);
+            run_image(cfg, plan->modes[i], plan->engines[i],
+                      plan->jit_after[i], cases[c].image, cases[c].size, &r);
             if (write_all(fd, &r, sizeof r))
                 _exit(2);
         }

@@ -14,11 +14,14 @@
 
 #include "run.h"
 
-enum { CASE_MAX_RUNS = 10 };
+enum { CASE_MAX_RUNS = 12 };
 
 struct case_plan {
     enum run_mode modes[CASE_MAX_RUNS];
     int engines[CASE_MAX_RUNS]; /* enum cpu_engine of each run */
+    /* --engine jit: the entry of a block at which its runs are compiled,
+     * 0 for the emulator's default (block_cache_jit_after) */
+    unsigned jit_after[CASE_MAX_RUNS];
     int runs;
     bool leak_check; /* LeakSanitizer after the batch (sanitizer builds) */
 };
