@@ -1571,20 +1571,28 @@ static bool same_env(const struct vmx_check_memo *m,
            caps_equal(&m->caps, caps);
 }
 
-void vmx_check_entry_incremental(const struct vmcs *v,
-                                 const struct vmx_check_env *env,
-                                 struct vmx_check_memo *memo,
-                                 struct vmx_entry_check *out)
+/* Sets in `changed` the fields of v whose values differ from the memo's,
+ * comparing only the fields whose bit is set in `candidates`. */
+static void compare_fields(const struct vmcs *v,
+                           const struct vmx_check_memo *memo,
+                           const uint64_t *candidates, uint64_t *changed)
 {
-    const struct vmx_check_caps *caps = caps_of(env);
-    struct ectx c;
-    context_init(&c, v, env, caps);
-    uint64_t changed[FIELD_WORDS] = {0};
-    bool full = !same_env(memo, env, caps);
-    /* Most fields keep their values: compare eight at a time first, by
-     * XOR over a group of constant size (a memcmp call per group cost
-     * more than the rest of a nested entry's checks). */
-    for (unsigned i = 0; i < VMCS_FIELD_COUNT && !full; i += 8) {
+    for (unsigned w = 0; w < FIELD_WORDS; w++)
+        for (uint64_t f = candidates[w]; f; f &= f - 1) {
+            unsigned i = w * 64 + (unsigned)__builtin_ctzll(f);
+            changed[w] |= (uint64_t)(v->value[i] != memo->value[i]) << (i % 64);
+        }
+}
+
+/* Sets in `changed` every field of v whose value differs from the memo's.
+ * Most fields keep their values: compare eight at a time first, by XOR
+ * over a group of constant size (a memcmp call per group cost more than
+ * the rest of a nested entry's checks). */
+static void compare_all_fields(const struct vmcs *v,
+                               const struct vmx_check_memo *memo,
+                               uint64_t *changed)
+{
+    for (unsigned i = 0; i < VMCS_FIELD_COUNT; i += 8) {
         unsigned n = VMCS_FIELD_COUNT - i < 8 ? VMCS_FIELD_COUNT - i : 8;
         uint64_t differ = 0;
         if (n == 8)
@@ -1599,6 +1607,29 @@ void vmx_check_entry_incremental(const struct vmcs *v,
             changed[j / 64] |= (uint64_t)(v->value[j] != memo->value[j])
                                << (j % 64);
     }
+}
+
+void vmx_check_entry_incremental(struct vmcs *v,
+                                 const struct vmx_check_env *env,
+                                 struct vmx_check_memo *memo,
+                                 struct vmx_entry_check *out)
+{
+    /* Stamps of passing checks, never 0 (a fresh VMCS's written_since). */
+    static uint64_t last_stamp;
+    _Static_assert(FIELD_WORDS == VMCS_WRITTEN_WORDS, "one bit per field");
+    const struct vmx_check_caps *caps = caps_of(env);
+    struct ectx c;
+    context_init(&c, v, env, caps);
+    uint64_t changed[FIELD_WORDS] = {0};
+    bool full = !same_env(memo, env, caps);
+    /* Every write goes through vmcs_set, which notes it in `written`:
+     * a field not written since the memo's check still has the value the
+     * memo holds. A VMCS that does not carry the memo's stamp (another
+     * memo checked it since, or it was copied or loaded) compares all. */
+    if (!full && v->written_since == memo->stamp)
+        compare_fields(v, memo, v->written, changed);
+    else if (!full)
+        compare_all_fields(v, memo, changed);
     for (size_t k = 0; k < N(context_fields) && !full; k++)
         full = changed[context_fields[k] / 64] >> (context_fields[k] % 64) & 1;
     full |= ((v->value[VMCS_IDX_GUEST_RFLAGS] ^
@@ -1622,6 +1653,9 @@ void vmx_check_entry_incremental(const struct vmcs *v,
     memo->read_phys = env->read_phys;
     memo->ctx = env->ctx;
     memo->caps = *caps;
+    memo->stamp = ++last_stamp;
+    v->written_since = memo->stamp;
+    memset(v->written, 0, sizeof v->written);
 }
 
 size_t vmx_entry_rule_count(void)

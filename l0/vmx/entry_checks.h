@@ -122,8 +122,11 @@ void vmx_check_entry(const struct vmcs *v, const struct vmx_check_env *env,
  * that read a field whose value changed or read memory (the link
  * pointer's VMCS, the PDPTEs). A change of a control field, guest CR0,
  * CR4, RFLAGS or the interruption information, or of anything in env,
- * runs every rule. On ENTRY_OK the memo remembers v and env. */
-void vmx_check_entry_incremental(const struct vmcs *v,
+ * runs every rule. On ENTRY_OK the memo remembers v and env, and v's
+ * `written` starts again from nothing (vmcs.h): when v still carries
+ * the memo's stamp at the next check, only the fields written since
+ * are compared with the memo, else all of them. */
+void vmx_check_entry_incremental(struct vmcs *v,
                                  const struct vmx_check_env *env,
                                  struct vmx_check_memo *memo,
                                  struct vmx_entry_check *out);

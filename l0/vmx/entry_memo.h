@@ -32,6 +32,10 @@ struct vmx_check_memo {
     void *ctx;
     struct vmx_check_caps caps;
     uint64_t checked, full; /* checks made; those that ran every rule */
+    /* The last passing check's stamp, unique in the process: a VMCS
+     * whose written_since holds it has changed, since then, at most the
+     * fields its `written` names. */
+    uint64_t stamp;
 };
 
 #endif

@@ -52,12 +52,21 @@ enum vmcs_launch_state {
     VMCS_STATE_LAUNCHED = 1,
 };
 
+#define VMCS_WRITTEN_WORDS ((VMCS_FIELD_COUNT + 63) / 64)
+
 struct vmcs {
     uint32_t revision; /* bits 30:0 revision id, bit 31 shadow indicator */
     uint32_t abort;    /* VMX-abort indicator (SDM Vol. 3C 28.7) */
     enum vmcs_launch_state launch;
     /* By dense index; a value never has bits beyond its field's width. */
     uint64_t value[VMCS_FIELD_COUNT];
+    /* Host-side bookkeeping of the incremental VM-entry checks
+     * (vmx_check_entry_incremental), no part of the architecture: the
+     * fields written with a new value, by dense index, since the passing
+     * check whose stamp written_since holds (0: no such check, every
+     * field counts). */
+    uint64_t written[VMCS_WRITTEN_WORDS];
+    uint64_t written_since;
 };
 
 /* Results of VMREAD/VMWRITE by encoding; the numbers are the VM-instruction
@@ -74,7 +83,8 @@ void vmcs_init(struct vmcs *v, uint32_t revision);
 
 /* By dense index, for the engine: set stores the value truncated to the
  * field's width and ignores the read-only rule (VM exits write exit
- * information this way). */
+ * information this way). Every write of a value goes through
+ * vmcs_set, which notes the field in `written` if the value changes. */
 static inline uint64_t vmcs_get(const struct vmcs *v, enum vmcs_index i)
 {
     return v->value[i];
@@ -83,7 +93,9 @@ static inline uint64_t vmcs_get(const struct vmcs *v, enum vmcs_index i)
 extern const uint64_t vmcs_field_masks[VMCS_FIELD_COUNT];
 static inline void vmcs_set(struct vmcs *v, enum vmcs_index i, uint64_t value)
 {
+    uint64_t old = v->value[i];
     v->value[i] = value & vmcs_field_masks[i];
+    v->written[i / 64] |= (uint64_t)(old != v->value[i]) << (i % 64);
 }
 
 /* VMREAD (SDM Vol. 2C; Vol. 3C 25.11.2): a 16- or 32-bit field reads

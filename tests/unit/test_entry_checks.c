@@ -1284,19 +1284,23 @@ static uint64_t xorshift(uint64_t *x)
 }
 
 /* A random walk of field writes (a bit flipped, a field restored, the
- * whole VMCS restored) and flips of the memory the link pointer and the
- * PDPTEs name, checking after each step, with one memo throughout as
- * across a VMCS's entries. The walk must pass often enough, and skip
- * rules often enough, to test something. */
+ * whole VMCS restored to the start or to a copy saved on the way, which
+ * carries the `written` bookkeeping of when it was saved) and flips of
+ * the memory the link pointer and the PDPTEs name, checking after each
+ * step, mostly with one memo throughout as across a VMCS's entries,
+ * sometimes with a second one (as when a VMCS loses its memo slot and
+ * gets it back). After each passing check the memo holds every value of
+ * the VMCS. The walk must pass often enough, and skip rules often
+ * enough, to test something. */
 static void test_incremental_random_writes(void **state)
 {
     (void)state;
     static const uint64_t memory_words[] = {SHADOW_VMCS, GUEST_CR3,
                                             GUEST_CR3 + 8, OTHER_VMCS};
     uint64_t rng = 0x9E3779B97F4A7C15ull;
-    struct vmx_check_memo memo = {.valid = false};
+    struct vmx_check_memo memos[2] = {{.valid = false}, {.valid = false}};
     fixture(&vmcs, &env);
-    struct vmcs base = vmcs;
+    struct vmcs base = vmcs, saved = vmcs;
     static uint8_t base_mem[MEM_SIZE];
     memcpy(base_mem, mem, sizeof mem);
     unsigned passes = 0, partial = 0;
@@ -1313,6 +1317,11 @@ static void test_incremental_random_writes(void **state)
         } else if (op == 1) {
             mem[memory_words[(x >> 32) % N(memory_words)] + (x >> 40) % 8] ^=
                 (uint8_t)(1u << ((x >> 48) % 8));
+        } else if (op == 2) {
+            if (x >> 63)
+                saved = vmcs;
+            else
+                vmcs = saved;
         } else if (op < 8 && n) { /* one changed field restored */
             unsigned f = changed[(x >> 8) % n];
             vmcs_set(&vmcs, (enum vmcs_index)f,
@@ -1323,18 +1332,48 @@ static void test_incremental_random_writes(void **state)
                      vmcs_get(&vmcs, (enum vmcs_index)f) ^
                          1ull << ((x >> 32) % 64));
         }
+        struct vmx_check_memo *memo = &memos[(x >> 56) % 8 == 0];
         struct vmx_entry_check full, inc;
-        uint64_t full_runs = memo.full;
+        uint64_t full_runs = memo->full;
         vmx_check_entry(&vmcs, &env, &full);
-        vmx_check_entry_incremental(&vmcs, &env, &memo, &inc);
+        vmx_check_entry_incremental(&vmcs, &env, memo, &inc);
         expect_same(&full, &inc, "random walk");
         if (full.outcome == ENTRY_OK) {
             passes++;
-            partial += memo.full == full_runs;
+            partial += memo->full == full_runs;
+            assert_memory_equal(memo->value, vmcs.value, sizeof vmcs.value);
+            for (unsigned w = 0; w < VMCS_WRITTEN_WORDS; w++)
+                assert_true(vmcs.written[w] == 0);
+            assert_true(vmcs.written_since == memo->stamp);
         }
     }
     assert_true(passes > 2000);
     assert_true(partial > 1000);
+}
+
+/* vmcs_set and vmcs_write note the field they give a new value, and
+ * nothing else; writing the value a field has notes nothing. */
+static void test_written_fields(void **state)
+{
+    (void)state;
+    struct vmcs v;
+    vmcs_init(&v, revision());
+    assert_true(v.written_since == 0);
+    for (unsigned i = 0; i < VMCS_FIELD_COUNT; i++) {
+        memset(v.written, 0, sizeof v.written);
+        if (i % 2)
+            vmcs_set(&v, (enum vmcs_index)i, 1);
+        else
+            assert_int_equal(vmcs_write(&v, vmcs_field_at(i)->encoding, 1,
+                                        true),
+                             VMCS_OK);
+        for (unsigned w = 0; w < VMCS_WRITTEN_WORDS; w++)
+            assert_true(v.written[w] == (w == i / 64 ? 1ull << (i % 64) : 0));
+        memset(v.written, 0, sizeof v.written);
+        vmcs_set(&v, (enum vmcs_index)i, 1);
+        for (unsigned w = 0; w < VMCS_WRITTEN_WORDS; w++)
+            assert_true(v.written[w] == 0);
+    }
 }
 
 int main(void)
@@ -1346,6 +1385,7 @@ int main(void)
         cmocka_unit_test(test_env_defaults),
         cmocka_unit_test(test_incremental_after_each_case),
         cmocka_unit_test(test_incremental_random_writes),
+        cmocka_unit_test(test_written_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
