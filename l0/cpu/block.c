@@ -287,7 +287,7 @@ static void compile_runs(struct block_cache *bc, struct block *b)
             b->late |= 1u << k; /* compile_late */
         else if (first && worth)
             r.native[k] = jit_compile(bc->jit, &b->insn[k], &r.exec[k],
-                                      len[k]);
+                                      len[k], k == 0);
         if (r.native[k])
             r.len[k] = len[k];
     }
@@ -314,7 +314,7 @@ static void compile_late(struct block_cache *bc, struct block *b, unsigned k)
         }
     }
     b->late &= ~(1u << k);
-    r.native[k] = jit_compile(bc->jit, &b->insn[k], &r.exec[k], len);
+    r.native[k] = jit_compile(bc->jit, &b->insn[k], &r.exec[k], len, false);
     if (r.native[k])
         r.len[k] = (uint8_t)len;
 }
@@ -441,22 +441,25 @@ struct fetch_hint {
  * record; at a block's start, the one the block before it left (*h).
  *
  * --engine jit: where the block starts with a run of native code whose
- * Jcc branches back to the block's start, the run is run again here
- * while block_run() would run it again: `room` (>= n) is the number of
- * steps the budget and the instruction limit allow from the call on,
- * and another run must fit in it and end before the next event check
- * (the records after the loop get what is left of it, as n).
- * Nothing else can differ: block_batch_continues() holds (the limit
- * and the event check by those two conditions; a run sets no interrupt
- * shadow and does not halt), the run changes no translation, decoded
- * code, debugging state or fetch hint, the successor at the start RIP
- * is this block or a copy of it built from the same records, and
- * plain_end is the block's own (or n, which only shrinks here). */
+ * Jcc branches back to the block's start, the native code runs it
+ * again while block_run() would run it again (struct jit_loop, jit.c
+ * emit_loop): `room` (>= n) is the number of steps the budget and the
+ * instruction limit allow from the call on, and another run must fit
+ * in it and end before the next event check (the records after the
+ * loop get what is left of it, as n). Nothing else can differ:
+ * block_batch_continues() holds (the limit and the event check by
+ * those two conditions; a run sets no interrupt shadow and does not
+ * halt), the run changes no translation, decoded code, debugging state
+ * or fetch hint (so its fetches stay known hits), the successor at the
+ * start RIP is this block or a copy of it built from the same records,
+ * and plain_end is the block's own (or n, which only shrinks here).
+ * Until 3 December 2026 this loop was here, in C, around the native
+ * call; each round then paid the checks of a run's entry. */
 static inline __attribute__((always_inline)) unsigned
 run_records(struct cpu *c, struct block *b, unsigned n, bool plain,
             unsigned plain_end, struct fetch_hint *h, uint64_t room)
 {
-    uint64_t start = c->rip, looped = 0;
+    uint64_t looped = 0;
     uint64_t tlb_gen = c->tlb.generation, dc_gen = c->fetch_generation;
     struct tlb_model *mt = c->mtlb;
     const struct tlbm_entry *fetch_entry = NULL;
@@ -481,7 +484,13 @@ run_records(struct cpu *c, struct block *b, unsigned n, bool plain,
              * ending it branches or faults. */
             uint64_t rip = c->rip;
             if (runs.native[k]) {
-                struct jit_stop stop = runs.native[k](c, rip);
+                struct jit_loop l = {0, room};
+                struct jit_stop stop = runs.native[k](c, rip, &l);
+                if (l.looped) { /* only k = 0 loops */
+                    looped = l.looped;
+                    if (room - looped < n)
+                        n = (unsigned)(room - looped);
+                }
                 if (__builtin_expect(stop.ran < len, 0)) {
                     /* A side exit (jit.h) before record k + ran, at
                      * stop.rip: the records before it retired, and it
@@ -520,16 +529,6 @@ run_records(struct cpu *c, struct block *b, unsigned n, bool plain,
             c->insns += len;
             c->rip = c->next_rip;
             if (c->rip != rip) { /* a Jcc taken */
-                if (k == len && c->rip == start && runs.native[0] &&
-                    looped + 2 * len <= room &&
-                    c->cycles + len < c->next_event_check) {
-                    looped += len; /* the loop above, run again, */
-                    k = 0;
-                    exited = UINT_MAX;
-                    if (room - looped < n) /* and the records after it */
-                        n = (unsigned)(room - looped);
-                    continue;
-                }
                 h->e = fetch_entry;
                 return (unsigned)(k + looped);
             }

@@ -1,11 +1,17 @@
 /* The template JIT: see cpu/jit.h. The code of a run, for the System V
  * x86-64 ABI:
  *
- *     push rbx; push r12; sub rsp, 8      rbx = c, r12 = the run's RIP
+ *     push rbx; push r12; push r13     rbx = c, r12 = the run's RIP,
+ *                                      r13 = the struct jit_loop
+ *  top:
  *     per record: a template, or
  *         c->next_rip = r12 + end of the record; handler(c, record)
  *     rax = r12 + end of the run; c->next_rip = rax if the last record
  *     was a template; edx = the run's length; restore; ret
+ *
+ * A run that loops (jit_compile's `loops`) has, where its Jcc branches
+ * to r12, the checks of struct jit_loop and, where they pass, the
+ * round's bookkeeping and a jump to `top` (emit_loop).
  *
  * A memory record (jit.h, side exits) is a call of a helper that does
  * what its handler does where the access takes the fast path, and
@@ -82,8 +88,8 @@ enum {
     /* The most one record's code takes (a Jcc after a template with
      * flags is about 110 bytes, a call 41), and the prologue and
      * epilogue together (49). */
-    RECORD_MAX = 128, /* a memory record: 65 */
-    FRAME_MAX = 64,
+    RECORD_MAX = 192, /* a memory record written out: about 160 */
+    FRAME_MAX = 64 + 128, /* and a loop's checks and bookkeeping: 115 */
 };
 
 /* The buffer is mapped twice (W^X without a system call per run): code
@@ -96,9 +102,10 @@ struct jit {
     size_t used;
 };
 
-/* Code being written: p runs from the buffer's free space on. */
+/* Code being written: p runs from the buffer's free space on; `top`
+ * is where a round of the run starts (after the prologue). */
 struct emit {
-    uint8_t *p;
+    uint8_t *p, *top;
 };
 
 static void byte(struct emit *e, uint8_t b)
@@ -192,11 +199,32 @@ _Static_assert(offsetof(struct lazy_flags, size) ==
                    offsetof(struct lazy_flags, op) + 1,
                "op and size are written as one 16-bit store");
 
-/* With rax = a and rcx = b (of t.size, zero-extended): rdx = the
- * result of ALU operation `op`, the flags as flags_record() records
- * them if t.flags, and guest register d = rdx unless CMP or TEST. */
-static void alu_result(struct emit *e, struct fast_template t,
-                       enum alu_op op, unsigned d)
+/* `size` bytes of host register `reg` (rax, rcx or rdx) into [rbx +
+ * disp]. */
+static void store_sized(struct emit *e, unsigned reg, unsigned size,
+                        size_t disp)
+{
+    if (size == 2)
+        byte(e, 0x66);
+    at_rbx(e, size == 8, size == 1 ? 0x88 : 0x89, reg, disp);
+}
+
+/* Guest register d = rdx as gpr_set() of `size` (not AH..BH) sets it,
+ * where rdx holds a value of that size zero-extended. */
+static void set_gpr(struct emit *e, unsigned d, unsigned size)
+{
+    if (size >= 4)
+        store64(e, RDX_, gpr_at(d));
+    else
+        store_sized(e, RDX_, size, gpr_at(d));
+}
+
+/* With rax = a and rcx = b (of t.size, 1, 2, 4 or 8 bytes,
+ * zero-extended): rdx = the result of ALU operation `op`, zero-extended
+ * from t.size (an 8- or 16-bit operation leaves the rest of edx, a's
+ * zeros), and the flags as flags_record() records them if t.flags; the
+ * host's flags are the guest's for that operation and size. */
+static void alu_op(struct emit *e, struct fast_template t, enum alu_op op)
 {
     bool w = t.size == 8;
     if (w)
@@ -204,7 +232,10 @@ static void alu_result(struct emit *e, struct fast_template t,
     bytes(e, (const uint8_t[]){0x89, 0xC2}, 2); /* mov edx, eax */
     if (w)
         byte(e, 0x48);
-    byte(e, alu_host[op].opcode);
+    if (t.size == 2)
+        byte(e, 0x66);
+    /* The r/m8, r8 form is the opcode before the r/m32 one. */
+    byte(e, (uint8_t)(alu_host[op].opcode - (t.size == 1)));
     byte(e, 0xC0 | RCX_ << 3 | RDX_);
     if (t.flags) {
         size_t f = offsetof(struct cpu, flags);
@@ -218,8 +249,15 @@ static void alu_result(struct emit *e, struct fast_template t,
         u32(e, (uint32_t)(f + offsetof(struct lazy_flags, carry)));
         byte(e, 0);
     }
+}
+
+/* alu_op(), then guest register d = rdx unless CMP or TEST. */
+static void alu_result(struct emit *e, struct fast_template t,
+                       enum alu_op op, unsigned d)
+{
+    alu_op(e, t, op);
     if (alu_host[op].writes)
-        store64(e, RDX_, gpr_at(d));
+        set_gpr(e, d, t.size);
 }
 
 static void emit_alu(struct emit *e, const struct insn *i,
@@ -295,6 +333,51 @@ static void land(struct emit *e, uint8_t *at)
     memcpy(at, &rel, 4);
 }
 
+/* At a Jcc of a run of `len` records that branched to the run's start
+ * (c->next_rip = r12), in a run that loops: where another round fits
+ * in l->room and ends before the next event check, the round's
+ * bookkeeping as run_records() does it for a run, and the next round;
+ * otherwise on, to the return (run_records() then sees the same
+ * conditions fail). The round's end and the next one's are both
+ * checked here as run_records() checks them, after adding this
+ * round's cycles and before entering the next round: looped + len +
+ * len <= room and cycles + len + len < next_event_check, in the same
+ * 64-bit arithmetic. */
+_Static_assert(offsetof(struct jit_loop, looped) == 0 &&
+                   offsetof(struct jit_loop, room) == 8,
+               "emit_loop reads [r13] and [r13 + 8]");
+
+static void emit_loop(struct emit *e, unsigned len)
+{
+    uint32_t twice = 2 * len;
+    bytes(e, (const uint8_t[]){0x49, 0x8B, 0x45, 0x00}, 4); /* rax = looped */
+    bytes(e, (const uint8_t[]){0x48, 0x05}, 2);             /* add rax, */
+    u32(e, twice);
+    bytes(e, (const uint8_t[]){0x49, 0x3B, 0x45, 0x08}, 4); /* cmp rax, room */
+    uint8_t *over_room = jump32(e, (const uint8_t[]){0x0F, 0x87}, 2); /* ja */
+    at_rbx(e, true, 0x8B, RAX_, offsetof(struct cpu, cycles));
+    bytes(e, (const uint8_t[]){0x48, 0x05}, 2);
+    u32(e, twice);
+    at_rbx(e, true, 0x3B, RAX_, offsetof(struct cpu, next_event_check));
+    uint8_t *event = jump32(e, (const uint8_t[]){0x0F, 0x83}, 2); /* jae */
+    static const size_t counters[] = {offsetof(struct cpu, cycles),
+                                      offsetof(struct cpu, insns)};
+    for (unsigned k = 0; k < 2; k++) {
+        at_rbx(e, true, 0x81, 0, counters[k]); /* add qword [rbx+d], len */
+        u32(e, len);
+    }
+    at_rbx(e, true, 0x8B, RAX_, offsetof(struct cpu, mtlb));
+    bytes(e, (const uint8_t[]){0x48, 0x81, 0x80}, 3); /* add [rax+d], len */
+    u32(e, (uint32_t)offsetof(struct tlb_model, stats.hits));
+    u32(e, len);
+    bytes(e, (const uint8_t[]){0x49, 0x81, 0x45, 0x00}, 4); /* looped += */
+    u32(e, len);
+    byte(e, 0xE9); /* jmp top */
+    u32(e, (uint32_t)(e->top - (e->p + 4)));
+    land(e, over_room);
+    land(e, event);
+}
+
 /* INC or DEC whose flags are dead: the register +1 or -1 (a 32-bit one
  * zero-extended, as gpr_set does). */
 static void emit_incdec(struct emit *e, const struct insn *i,
@@ -327,13 +410,10 @@ static void emit_shift(struct emit *e, const struct insn *i,
     store64(e, RAX_, gpr_at(i->op[0].reg));
 }
 
-/* LEA: op_ea() (ops.h) of the memory operand, masked to the address
- * size, then gpr_set() of the operand size; a RIP base is the RIP
- * after the record (`end` bytes into the run). False where the operand
- * is not of a form written out here (the handler is called then). */
-static bool lea_writable(const struct insn *i)
+/* Whether the effective address of memory operand `m` is of a form
+ * ea_to_rax() writes out (else the handler or helper is called). */
+static bool ea_writable(const struct insn *i, const struct operand *m)
 {
-    const struct operand *m = &i->op[1];
     return (i->addrsize == 4 || i->addrsize == 8) &&
            (m->index == BASE_NONE || (m->index < 16 &&
             (m->scale == 1 || m->scale == 2 || m->scale == 4 ||
@@ -341,10 +421,12 @@ static bool lea_writable(const struct insn *i)
            (m->base == BASE_NONE || m->base == BASE_RIP || m->base < 16);
 }
 
-static void emit_lea(struct emit *e, const struct insn *i,
-                     struct fast_template t, unsigned end)
+/* rax = op_ea() (ops.h) of `m`, masked to the address size; a RIP base
+ * is the RIP after the record (`end` bytes into the run), which is
+ * c->next_rip there. Uses rcx. */
+static void ea_to_rax(struct emit *e, const struct insn *i,
+                      const struct operand *m, unsigned end)
 {
-    const struct operand *m = &i->op[1];
     load_imm(e, RAX_, 8, (uint64_t)m->value);
     if (m->base == BASE_RIP) {
         rip_in(e, RCX_, end);
@@ -359,18 +441,39 @@ static void emit_lea(struct emit *e, const struct insn *i,
             bytes(e, (const uint8_t[]){0x48, 0xC1, 0xE1, shift}, 4);
         bytes(e, (const uint8_t[]){0x48, 0x01, 0xC8}, 3); /* add rax, rcx */
     }
-    if (i->addrsize == 4 || t.size == 4)
+    if (i->addrsize == 4)
+        bytes(e, (const uint8_t[]){0x89, 0xC0}, 2); /* mov eax, eax */
+}
+
+/* LEA: the effective address, then gpr_set() of the operand size. */
+static void emit_lea(struct emit *e, const struct insn *i,
+                     struct fast_template t, unsigned end)
+{
+    ea_to_rax(e, i, &i->op[1], end);
+    if (t.size == 4)
         bytes(e, (const uint8_t[]){0x89, 0xC0}, 2); /* mov eax, eax */
     store64(e, RAX_, gpr_at(i->op[0].reg));
+}
+
+/* After a Jcc called through its handler, as the last record of a run
+ * that loops: emit_loop where the handler branched to r12. */
+static void emit_loop_after_call(struct emit *e, unsigned len)
+{
+    at_rbx(e, true, 0x8B, RAX_, offsetof(struct cpu, next_rip));
+    bytes(e, (const uint8_t[]){0x4C, 0x39, 0xE0}, 3); /* cmp rax, r12 */
+    uint8_t *other = jump32(e, (const uint8_t[]){0x0F, 0x85}, 2);
+    emit_loop(e, len);
+    land(e, other);
 }
 
 /* A Jcc right after an ALU template that recorded its flags: the host's
  * arithmetic flags are then the guest's (the same operation on the same
  * operand size, and only MOVs since), so the condition is the host's
  * Jcc of the same tttn. Taken, the target must be canonical (exec_fast.c
- * jcc64); where it is not, the handler is called and raises #GP. */
+ * jcc64); where it is not, the handler is called and raises #GP.
+ * `loop_len`: the run's length where it loops (emit_loop), else 0. */
 static void emit_jcc(struct emit *e, const struct insn *i, exec_fn fn,
-                     unsigned end)
+                     unsigned end, unsigned loop_len)
 {
     unsigned cc = i->opcode & 0xF;
     rip_at(e, end);
@@ -386,6 +489,8 @@ static void emit_jcc(struct emit *e, const struct insn *i, exec_fn fn,
     bytes(e, canonical, sizeof canonical);
     uint8_t *fault = jump32(e, (const uint8_t[]){0x0F, 0x85}, 2);
     store64(e, RAX_, offsetof(struct cpu, next_rip));
+    if (loop_len && end + (uint64_t)i->op[0].value == 0)
+        emit_loop(e, loop_len); /* the target is r12 */
     uint8_t *done = jump32(e, (const uint8_t[]){0xE9}, 1);
     land(e, fault);
     emit_call(e, i, fn, end);
@@ -558,8 +663,117 @@ static const exec_fn mem_helpers[] = {
     [MEM_ALU_LOAD] = fast_alu_load, [MEM_ALU_STORE] = fast_alu_store,
 };
 
+/* The host address of a data access as fast_data() makes it, for each
+ * size and kind: native code computes the linear address (the record's
+ * effective address) and makes the access itself. */
+typedef uint8_t *(*data_fn)(struct cpu *c, uint64_t lin);
+
+#define DATA_AT(size)                                                         \
+    static uint8_t *read_at_##size(struct cpu *c, uint64_t lin)               \
+    {                                                                         \
+        return fast_data(c, lin, size, false);                                \
+    }                                                                         \
+    static uint8_t *write_at_##size(struct cpu *c, uint64_t lin)              \
+    {                                                                         \
+        return fast_data(c, lin, size, true);                                 \
+    }
+DATA_AT(1) DATA_AT(2) DATA_AT(4) DATA_AT(8)
+
+static data_fn data_at(unsigned size, bool write)
+{
+    switch (size) {
+    case 1: return write ? write_at_1 : read_at_1;
+    case 2: return write ? write_at_2 : read_at_2;
+    case 4: return write ? write_at_4 : read_at_4;
+    default: return write ? write_at_8 : read_at_8;
+    }
+}
+
+/* The memory operand of a record of kind `kind` and its other one. */
+static unsigned mem_operand(enum mem_kind kind)
+{
+    return kind == MEM_MOV_STORE || kind == MEM_ALU_STORE ? 0 : 1;
+}
+
+/* Whether a memory record is written out (emit_mem_native) rather than
+ * a call of its helper: an address ea_to_rax() computes, the ALU
+ * operation one of alu_host's, and a register operand of the memory
+ * operand's size, not AH..BH, where the helper would mask or shift
+ * it. */
+static bool mem_writable(const struct insn *i, enum mem_kind kind)
+{
+    const struct operand *m = &i->op[mem_operand(kind)];
+    const struct operand *o = &i->op[1 - mem_operand(kind)];
+    bool same_reg = o->kind == OPK_REG && !o->hi8 && o->size == m->size;
+    if (!ea_writable(i, m))
+        return false;
+    switch (kind) {
+    case MEM_MOV_STORE:
+        return o->kind == OPK_IMM || o->size == m->size;
+    case MEM_ALU_LOAD:
+        return i->sub < sizeof alu_host / sizeof *alu_host &&
+               alu_host[i->sub].opcode && same_reg;
+    case MEM_ALU_STORE:
+        return i->sub < sizeof alu_host / sizeof *alu_host &&
+               alu_host[i->sub].opcode &&
+               (o->kind == OPK_IMM || same_reg);
+    default:
+        return true; /* loads into any general register */
+    }
+}
+
+/* An instruction whose ModRM names host register `reg` and [rsi]. */
+static void at_rsi(struct emit *e, const uint8_t *opcode, size_t n,
+                   unsigned reg)
+{
+    bytes(e, opcode, n);
+    byte(e, (uint8_t)(reg << 3 | 6));
+}
+
+/* reg = `size` bytes at [rsi], zero-extended, or sign-extended to 64
+ * bits. */
+static void load_rsi(struct emit *e, unsigned reg, unsigned size, bool sign)
+{
+    switch (size) {
+    case 1: at_rsi(e, sign ? (const uint8_t[]){0x48, 0x0F, 0xBE} + 0
+                           : (const uint8_t[]){0x0F, 0xB6}, 3 - !sign, reg);
+        break;
+    case 2: at_rsi(e, sign ? (const uint8_t[]){0x48, 0x0F, 0xBF} + 0
+                           : (const uint8_t[]){0x0F, 0xB7}, 3 - !sign, reg);
+        break;
+    case 4: at_rsi(e, sign ? (const uint8_t[]){0x48, 0x63}
+                           : (const uint8_t[]){0x8B}, 1 + sign, reg);
+        break;
+    default: at_rsi(e, (const uint8_t[]){0x48, 0x8B}, 2, reg);
+    }
+}
+
+/* `size` bytes of reg to [rsi]. */
+static void store_rsi(struct emit *e, unsigned reg, unsigned size)
+{
+    if (size == 2)
+        byte(e, 0x66);
+    if (size == 8)
+        byte(e, 0x48);
+    at_rsi(e, (const uint8_t[]){size == 1 ? 0x88 : 0x89}, 1, reg);
+}
+
+/* reg = guest register `guest` as gpr_get() of `size` (and hi8) reads
+ * it, zero-extended. */
+static void load_gpr_sized(struct emit *e, unsigned reg, unsigned guest,
+                           unsigned size, bool hi8)
+{
+    if (size >= 4 && !hi8) {
+        load_gpr(e, reg, guest, size);
+        return;
+    }
+    bytes(e, (const uint8_t[]){0x0F, size == 2 ? 0xB7 : 0xB6}, 2);
+    byte(e, (uint8_t)(0x80 | reg << 3 | 3));
+    u32(e, (uint32_t)(gpr_at(guest) + hi8));
+}
+
 static const uint8_t epilogue[] = {
-    0x48, 0x83, 0xC4, 0x08, 0x41, 0x5C, 0x5B, 0xC3, /* add, pop, ret */
+    0x41, 0x5D, 0x41, 0x5C, 0x5B, 0xC3, /* pop r13, r12, rbx; ret */
 };
 
 /* rax = r12 + offset, edx = ran; return (struct jit_stop). */
@@ -582,6 +796,75 @@ static void emit_mem(struct emit *e, const struct insn *i,
     uint8_t *skip = e->p;
     emit_return(e, start, index);
     skip[-1] = (uint8_t)(e->p - skip);
+}
+
+/* A memory record written out: rax = its linear address, rax = the
+ * host address from its data_at() helper or, where that is NULL, a
+ * side exit before record `index` (as emit_mem); then what the
+ * record's helper does with the host address in rsi. The ALU forms
+ * leave the host's flags the guest's, as alu_op() does; a
+ * read-modify-write counts its second modeled TLB hit as
+ * fast_alu_store() does (without changing the host's flags). */
+static void emit_mem_native(struct emit *e, const struct insn *i,
+                            enum mem_kind kind, unsigned start,
+                            unsigned end, unsigned index)
+{
+    const struct operand *m = &i->op[mem_operand(kind)];
+    const struct operand *o = &i->op[1 - mem_operand(kind)];
+    bool writes = kind == MEM_MOV_STORE ||
+                  (kind == MEM_ALU_STORE && alu_host[i->sub].writes);
+    ea_to_rax(e, i, m, end);
+    bytes(e, (const uint8_t[]){0x48, 0x89, 0xC6, 0x48, 0x89, 0xDF, 0x48, 0xB8},
+          8); /* mov rsi, rax; mov rdi, rbx; mov rax, */
+    u64(e, (uint64_t)(uintptr_t)data_at(m->size, writes));
+    bytes(e, (const uint8_t[]){0xFF, 0xD0, 0x48, 0x85, 0xC0, 0x75, 0}, 7);
+    uint8_t *skip = e->p; /* call rax; test rax, rax; jnz */
+    emit_return(e, start, index);
+    skip[-1] = (uint8_t)(e->p - skip);
+    bytes(e, (const uint8_t[]){0x48, 0x89, 0xC6}, 3); /* mov rsi, rax */
+    struct fast_template t = {FORM_NONE, 0, m->size, false, true};
+    switch (kind) {
+    case MEM_MOV_LOAD:
+    case MEM_MOVZX:
+    case MEM_MOVSX:
+        load_rsi(e, RDX_, m->size, kind == MEM_MOVSX);
+        if (o->hi8)
+            store_sized(e, RDX_, 1, gpr_at(o->reg) + 1);
+        else if (o->size == 4)
+            bytes(e, (const uint8_t[]){0x89, 0xD2}, 2); /* mov edx, edx */
+        if (!o->hi8)
+            set_gpr(e, o->reg, o->size);
+        break;
+    case MEM_MOV_STORE:
+        if (o->kind == OPK_IMM)
+            load_imm(e, RDX_, 8, (uint64_t)o->value & size_mask(o->size));
+        else
+            load_gpr_sized(e, RDX_, o->reg, 8, o->hi8);
+        store_rsi(e, RDX_, m->size);
+        break;
+    case MEM_ALU_LOAD:
+        load_gpr_sized(e, RAX_, o->reg, o->size, false);
+        load_rsi(e, RCX_, m->size, false);
+        alu_result(e, t, (enum alu_op)i->sub, o->reg);
+        break;
+    default: /* MEM_ALU_STORE */
+        load_rsi(e, RAX_, m->size, false);
+        if (o->kind == OPK_IMM)
+            load_imm(e, RCX_, 8, (uint64_t)o->value & size_mask(o->size) &
+                                     size_mask(m->size));
+        else
+            load_gpr_sized(e, RCX_, o->reg, o->size, false);
+        alu_op(e, t, (enum alu_op)i->sub);
+        if (writes) {
+            store_rsi(e, RDX_, m->size);
+            at_rbx(e, true, 0x8B, RAX_, offsetof(struct cpu, mtlb));
+            bytes(e, (const uint8_t[]){0x48, 0x8B, 0x88}, 3); /* mov rcx, */
+            u32(e, (uint32_t)offsetof(struct tlb_model, stats.hits));
+            bytes(e, (const uint8_t[]){0x48, 0x8D, 0x49, 0x01}, 4); /* lea */
+            bytes(e, (const uint8_t[]){0x48, 0x89, 0x88}, 3); /* mov [rax+] */
+            u32(e, (uint32_t)offsetof(struct tlb_model, stats.hits));
+        }
+    }
 }
 
 bool jit_supported(void)
@@ -638,17 +921,19 @@ uint64_t jit_code_bytes(const struct jit *j)
 }
 
 jit_fn jit_compile(struct jit *j, const struct insn *recs,
-                   const exec_fn *exec, unsigned n)
+                   const exec_fn *exec, unsigned n, bool loops)
 {
     if (!j || j->used + FRAME_MAX + (size_t)n * RECORD_MAX > CODE_BYTES)
         return NULL;
     uint8_t *start = j->write + j->used;
-    struct emit e = {start};
+    struct emit e = {start, NULL};
     static const uint8_t prologue[] = {
-        0x53, 0x41, 0x54, 0x48, 0x83, 0xEC, 0x08, /* push rbx, r12; sub */
-        0x48, 0x89, 0xFB, 0x49, 0x89, 0xF4,       /* rbx = rdi, r12 = rsi */
+        0x53, 0x41, 0x54, 0x41, 0x55, /* push rbx, r12, r13 */
+        0x48, 0x89, 0xFB, 0x49, 0x89, 0xF4, 0x49, 0x89, 0xD5,
+        /* rbx = rdi, r12 = rsi, r13 = rdx */
     };
     bytes(&e, prologue, sizeof prologue);
+    e.top = e.p;
     unsigned end = 0;
     bool last_inline = false, host_flags = false;
     for (unsigned k = 0; k < n; k++) {
@@ -656,12 +941,13 @@ jit_fn jit_compile(struct jit *j, const struct insn *recs,
         unsigned start = end;
         end += i->len;
         struct fast_template t = exec_fast_template(exec[k]);
-        if (t.form == FORM_LEA && !lea_writable(i))
+        if (t.form == FORM_LEA && !ea_writable(i, &i->op[1]))
             t.form = FORM_NONE;
         enum mem_kind mem = mem_kind(i);
+        bool mem_native = mem != MEM_NONE && mem_writable(i, mem);
         if (mem != MEM_NONE)
-            t.form = FORM_NONE; /* a call of its helper */
-        last_inline = t.form != FORM_NONE;
+            t.form = FORM_NONE; /* written out or a call of its helper */
+        last_inline = t.form != FORM_NONE || mem_native;
         switch (t.form) {
         case FORM_ALU: emit_alu(&e, i, t); break;
         case FORM_MOV: emit_mov(&e, i, t); break;
@@ -671,16 +957,23 @@ jit_fn jit_compile(struct jit *j, const struct insn *recs,
         case FORM_SHIFT: emit_shift(&e, i, t); break;
         case FORM_LEA: emit_lea(&e, i, t, end); break;
         default:
-            if (mem != MEM_NONE)
+            if (mem_native)
+                emit_mem_native(&e, i, mem, start, end, k);
+            else if (mem != MEM_NONE)
                 emit_mem(&e, i, mem, start, end, k);
             else if (host_flags && exec_fast_traits(exec[k]).jcc)
-                emit_jcc(&e, i, exec[k], end); /* sets next_rip itself */
+                emit_jcc(&e, i, exec[k], end, loops ? n : 0);
             else
                 emit_call(&e, i, exec[k], end);
+            if (loops && !host_flags && k == n - 1 &&
+                exec_fast_traits(exec[k]).jcc)
+                emit_loop_after_call(&e, n);
         }
         /* Only MOV and NOT leave the host's flags alone. */
         if (t.form == FORM_ALU || t.form == FORM_NEG)
             host_flags = t.flags;
+        else if (mem_native)
+            host_flags = mem == MEM_ALU_LOAD || mem == MEM_ALU_STORE;
         else if (t.form != FORM_MOV && t.form != FORM_NOT)
             host_flags = false;
     }
@@ -729,9 +1022,9 @@ uint64_t jit_code_bytes(const struct jit *j)
 }
 
 jit_fn jit_compile(struct jit *j, const struct insn *recs,
-                   const exec_fn *exec, unsigned n)
+                   const exec_fn *exec, unsigned n, bool loops)
 {
-    (void)j, (void)recs, (void)exec, (void)n;
+    (void)j, (void)recs, (void)exec, (void)n, (void)loops;
     return NULL;
 }
 

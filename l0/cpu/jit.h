@@ -52,8 +52,24 @@ struct jit_stop {
     uint64_t ran;
 };
 
+/* A native run compiled to loop (jit_compile's `loops`: it starts a
+ * block, and its Jcc may branch back to the block's start) runs itself
+ * again where its Jcc does branch there and run_records() would enter
+ * it again at once: another whole round fits in `room` (records that
+ * may still retire in this call of run_records, beyond `looped`) and
+ * ends before the next event check. It then retires the round itself
+ * as run_records() retires a run (c->cycles, c->insns and the modeled
+ * fetch hits += the run's length) and adds its length to `looped`;
+ * the round it returns from is left to run_records(), as without the
+ * loop. */
+struct jit_loop {
+    uint64_t looped; /* records retired by rounds run again */
+    uint64_t room;
+};
+
 /* A run's native code: runs the records from c->rip = `rip` on. */
-typedef struct jit_stop (*jit_fn)(struct cpu *c, uint64_t rip);
+typedef struct jit_stop (*jit_fn)(struct cpu *c, uint64_t rip,
+                                  struct jit_loop *l);
 
 /* Whether this host can run native code of ours (x86-64). */
 bool jit_supported(void);
@@ -71,12 +87,14 @@ bool jit_side_exits(const struct insn *i);
 
 /* Native code for the `n` records at `recs`, each to run as exec[k]
  * would (its handler or its flag-free variant), all register-only or
- * jit_side_exits() but the last, which may also be a Jcc. NULL if the
- * buffer is full (the block engine then runs the records itself until
- * the next jit_reset). The records must stay where they are while the
- * code is used. */
+ * jit_side_exits() but the last, which may also be a Jcc; `loops`: the
+ * run starts a block, and where its Jcc branches back to the run's
+ * start it loops as struct jit_loop says. NULL if the buffer is full
+ * (the block engine then runs the records itself until the next
+ * jit_reset). The records must stay where they are while the code is
+ * used. */
 jit_fn jit_compile(struct jit *j, const struct insn *recs,
-                   const exec_fn *exec, unsigned n);
+                   const exec_fn *exec, unsigned n, bool loops);
 
 /* Bytes of native code written since the last reset, for statistics. */
 uint64_t jit_code_bytes(const struct jit *j);

@@ -1042,25 +1042,123 @@ static struct machine *mem_loop_program(enum cpu_engine e, uint32_t timer)
     return m;
 }
 
+/* `program` (made for an engine, with its timer armed at a count or
+ * not at 0) stopped by the instruction limit at every count up to
+ * `counts` and by the timer at every cycle up to it, on the tested
+ * engine as on the step engine. */
+typedef struct machine *(*timed_program)(enum cpu_engine e, uint32_t timer);
+
+static void compare_stops(timed_program program, unsigned counts)
+{
+    for (uint64_t limit = 1; limit <= counts; limit++) {
+        struct outcome s = run(program(ENGINE_STEP, 0), limit);
+        struct outcome b = run(program(tested, 0), limit);
+        assert_same(&s, &b);
+    }
+    for (uint32_t timer = 1; timer <= counts; timer++) {
+        struct outcome s = run(program(ENGINE_STEP, timer), 0);
+        struct outcome b = run(program(tested, timer), 0);
+        assert_same(&s, &b);
+    }
+}
+
 static void test_native_memory_loop(void **state)
 {
     (void)state;
-    for (uint64_t limit = 0; limit <= 80; limit++) {
-        struct outcome s = run(mem_loop_program(ENGINE_STEP, 0), limit);
-        struct outcome b = run(mem_loop_program(tested, 0), limit);
-        if (!limit) {
-            assert_int_equal(s.rdx, 39 * 40 / 2);
-            assert_int_equal(s.rdi, 39 * 40 / 2);
-            assert_int_equal(s.insns, 2 + 40 * 7 + 2);
-        }
-        assert_same(&s, &b);
+    struct outcome s = run(mem_loop_program(ENGINE_STEP, 0), 0);
+    struct outcome b = run(mem_loop_program(tested, 0), 0);
+    assert_int_equal(s.rdx, 39 * 40 / 2);
+    assert_int_equal(s.rdi, 39 * 40 / 2);
+    assert_int_equal(s.insns, 2 + 40 * 7 + 2);
+    assert_same(&s, &b);
+    s = run(mem_loop_program(ENGINE_STEP, 80), 0);
+    assert_int_equal(s.rip, HANDLERS + 16 * TIMER_VECTOR + 4);
+    compare_stops(mem_loop_program, 80);
+}
+
+/* STI; MOV ECX, 0; then rounds of MOV [RSI], ECX; ADD RSI, 0x400;
+ * ADD ECX, 1; CMP ECX, 40; JNE, from RSI = 2 MiB - 9 * 0x400: the first
+ * two stores on each page side-exit (the first misses the host TLB,
+ * and its slow path leaves the data hint on the page before; the
+ * second sets it), with --engine jit the third loops natively into the
+ * fourth and the next page's first store side-exits inside that
+ * native loop; the tenth store meets an unmapped page: #PF, whose
+ * handler takes the faulting RIP into RDI and RFLAGS into RSI. The limit at every count and the
+ * timer at every cycle must stop it where the step engine stops. */
+enum { WALK_CODE = 0x2C000 };
+
+static struct machine *walk_program(enum cpu_engine e, uint32_t timer)
+{
+    struct machine *m = machine_at(e, WALK_CODE);
+    static const uint8_t code[] = {
+        0xFB,                                     /* sti */
+        0xB9, 0x00, 0x00, 0x00, 0x00,             /* mov ecx, 0 */
+        0x89, 0x0E,                               /* loop: mov [rsi], ecx */
+        0x48, 0x81, 0xC6, 0x00, 0x04, 0x00, 0x00, /* add rsi, 0x400 */
+        0x83, 0xC1, 0x01,                         /* add ecx, 1 */
+        0x83, 0xF9, 0x28,                         /* cmp ecx, 40 */
+        0x75, 0xEF,                               /* jne loop */
+        0x89, 0xCF,                               /* mov edi, ecx */
+        0xF4,                                     /* hlt */
+    };
+    put(m, WALK_CODE, code, sizeof code);
+    frame_handler(m, VEC_PF, 8);
+    m->cpu->gpr[RSI] = 0x200000 - 9 * 0x400;
+    if (timer)
+        arm_timer(m, timer);
+    return m;
+}
+
+static void test_fault_in_native_loop(void **state)
+{
+    (void)state;
+    struct outcome s = run(walk_program(ENGINE_STEP, 0), 0);
+    struct outcome b = run(walk_program(tested, 0), 0);
+    assert_int_equal(s.rcx, 9);
+    assert_int_equal(s.rdi, WALK_CODE + 6);
+    assert_int_equal(s.rip, HANDLERS + 16 * VEC_PF + 11);
+    assert_same(&s, &b);
+    compare_stops(walk_program, 56);
+}
+
+/* A loop at 0x2B040 whose store walks up by 16 from 0x2AFB8: rounds 1-5
+ * store on the page below (the first a side exit, the rest in a native
+ * loop with --engine jit), rounds 6-9 on the loop's own page, each a
+ * write to a page holding decoded code (a side exit, then the blocks
+ * are dropped), and round 10 rewrites the immediate of the ADD EDX
+ * after it, in the same block: EDX = 9 x 1 + 9. */
+enum { SMC_LOOP_PAGE = 0x2B000 };
+
+static struct machine *smc_loop_program(enum cpu_engine e, uint32_t timer)
+{
+    struct machine *m = machine_at(e, SMC_LOOP_PAGE + 0x40);
+    static const uint8_t code[] = {
+        0x89, 0x0E,                         /* loop: mov [rsi], ecx */
+        0x48, 0x83, 0xC6, 0x10,             /* add rsi, 16 */
+        0x81, 0xC2, 0x01, 0x00, 0x00, 0x00, /* add edx, 1 (imm at +0x48) */
+        0x83, 0xC1, 0x01,                   /* add ecx, 1 */
+        0x83, 0xF9, 0x0A,                   /* cmp ecx, 10 */
+        0x75, 0xEC,                         /* jne loop */
+        0xF4,                               /* hlt */
+    };
+    put(m, SMC_LOOP_PAGE + 0x40, code, sizeof code);
+    m->cpu->gpr[RSI] = SMC_LOOP_PAGE + 0x48 - 9 * 16;
+    if (timer) {
+        m->cpu->flags.bits |= FL_IF;
+        arm_timer(m, timer);
     }
-    for (uint32_t timer = 1; timer <= 80; timer++) {
-        struct outcome s = run(mem_loop_program(ENGINE_STEP, timer), 0);
-        struct outcome b = run(mem_loop_program(tested, timer), 0);
-        assert_int_equal(s.rip, HANDLERS + 16 * TIMER_VECTOR + 4);
-        assert_same(&s, &b);
-    }
+    return m;
+}
+
+static void test_smc_in_native_loop(void **state)
+{
+    (void)state;
+    struct outcome s = run(smc_loop_program(ENGINE_STEP, 0), 0);
+    struct outcome b = run(smc_loop_program(tested, 0), 0);
+    assert_int_equal(s.rcx, 10);
+    assert_int_equal(s.rdx, 9 + 9);
+    assert_same(&s, &b);
+    compare_stops(smc_loop_program, 62);
 }
 
 int main(void)
@@ -1089,6 +1187,8 @@ int main(void)
         cmocka_unit_test(test_store_into_running_block),
         cmocka_unit_test(test_fault_in_middle_of_native_run),
         cmocka_unit_test(test_native_memory_loop),
+        cmocka_unit_test(test_fault_in_native_loop),
+        cmocka_unit_test(test_smc_in_native_loop),
     };
     int failed = _cmocka_run_group_tests("block engine", tests,
                                          sizeof tests / sizeof *tests,

@@ -238,7 +238,7 @@ static void test_runs_match_handlers(void **state)
             host_jcc += (before.form == FORM_ALU || before.form == FORM_NEG) &&
                         before.flags;
         }
-        jit_fn fn = jit_compile(j, recs, exec, n);
+        jit_fn fn = jit_compile(j, recs, exec, n, false);
         assert_non_null(fn);
         uint64_t rip = rng(&s) & 1 ? 0x7FFFFFFFFF00ull : 0x401000;
         randomize(c, &s);
@@ -260,7 +260,8 @@ static void test_runs_match_handlers(void **state)
         c->flags = flags;
         memset(&c->exc, 0, sizeof c->exc);
         c->next_rip = 0;
-        struct jit_stop stop = fn(c, rip);
+        struct jit_loop l = {0, 0};
+        struct jit_stop stop = fn(c, rip, &l);
         assert_int_equal(stop.ran, n);
         struct state got = taken(c, stop.rip);
         if (memcmp(&want, &got, sizeof want) != 0) {
@@ -562,7 +563,7 @@ static void test_memory_runs_match_handlers(void **state)
                                                    : recs[k].exec;
             at += len;
         }
-        jit_fn fn = jit_compile(j, recs, exec, n);
+        jit_fn fn = jit_compile(j, recs, exec, n, false);
         assert_non_null(fn);
         randomize(c, &s);
         uint64_t gpr[16];
@@ -592,8 +593,13 @@ static void test_memory_runs_match_handlers(void **state)
         memcpy(m->ram + DATA, before, sizeof before);
         memset(&c->exc, 0, sizeof c->exc);
         c->next_rip = 0;
-        struct jit_stop stop = fn(c, RUN_RIP);
+        struct jit_loop l = {0, 0};
+        struct jit_stop stop = fn(c, RUN_RIP, &l);
         take_mem(&got, c, m, stop.rip, stop.ran);
+        /* A side exit leaves c->next_rip to the handler of the record
+         * it stops before, which sets it (run_records). */
+        if (ran < n)
+            want.regs.next_rip = got.regs.next_rip = 0;
         if (memcmp(&want, &got, sizeof want) != 0) {
             print_error("case %u: ran %llu / jit %llu, rip %#llx / %#llx, "
                         "hits %llu / %llu\n", t,
@@ -645,13 +651,13 @@ static void test_full_buffer(void **state)
         exec[k] = recs[k].exec;
     }
     unsigned compiled = 0;
-    while (jit_compile(j, recs, exec, 32))
+    while (jit_compile(j, recs, exec, 32, false))
         compiled++;
     assert_true(compiled > 100);
     assert_true(jit_code_bytes(j) > 0);
     jit_reset(j);
     assert_int_equal(jit_code_bytes(j), 0);
-    assert_non_null(jit_compile(j, recs, exec, 32));
+    assert_non_null(jit_compile(j, recs, exec, 32, false));
     jit_destroy(j);
     machine_destroy(m);
 }
