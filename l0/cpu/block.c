@@ -264,7 +264,14 @@ static void mark_runs(struct block *b)
  * change nothing of mark_runs' reasoning: a side-exit record adds one
  * modeled cycle and one step when it makes its access (a modeled TLB
  * hit, so no other cycle), and otherwise ends the native part with the
- * records before it retired. */
+ * records before it retired. A native run also goes on past a Jcc that
+ * does not branch (jit.h, struct jit_stop's `branched`): where it
+ * branches or faults, the run ends there, retired as a run ending at
+ * that Jcc; the conditions on entering it (all of it within the limit,
+ * the budget and before the next event check) only ask more than that
+ * shorter run would. Since 3 December 2026: until then a Jcc ended a
+ * native run too, and a block with a Jcc in its middle (the sieve's
+ * outer loop) went through block_run every round. */
 static void compile_runs(struct block_cache *bc, struct block *b)
 {
     struct block_runs r = block_runs(b);
@@ -276,7 +283,8 @@ static void compile_runs(struct block_cache *bc, struct block *b)
     for (unsigned k = b->count; k-- > 0;) {
         struct fast_traits t = exec_fast_traits(b->insn[k].exec);
         exits[k] = jit_side_exits(&b->insn[k]);
-        len[k] = (uint8_t)(t.reg_only || exits[k] ? 1 + len[k + 1] : t.jcc);
+        len[k] = (uint8_t)(t.reg_only || exits[k] || t.jcc ? 1 + len[k + 1]
+                                                           : 0);
     }
     for (unsigned k = 0; k < b->count; k++) {
         bool starts = k == 0 || len[k - 1] != len[k] + 1;
@@ -308,10 +316,8 @@ static void compile_late(struct block_cache *bc, struct block *b, unsigned k)
     unsigned len = 0;
     for (unsigned j = k; j < b->count; j++, len++) {
         struct fast_traits t = exec_fast_traits(b->insn[j].exec);
-        if (!t.reg_only && !jit_side_exits(&b->insn[j])) {
-            len += t.jcc;
-            break;
-        }
+        if (!t.reg_only && !jit_side_exits(&b->insn[j]) && !t.jcc)
+            break; /* compile_runs' len[]: on past a Jcc too */
     }
     b->late &= ~(1u << k);
     r.native[k] = jit_compile(bc->jit, &b->insn[k], &r.exec[k], len, false);
@@ -491,13 +497,13 @@ run_records(struct cpu *c, struct block *b, unsigned n, bool plain,
                     if (room - looped < n)
                         n = (unsigned)(room - looped);
                 }
-                if (__builtin_expect(stop.ran < len, 0)) {
+                if (__builtin_expect(stop.ran < len && !stop.branched, 0)) {
                     /* A side exit (jit.h) before record k + ran, at
                      * stop.rip: the records before it retired, and it
                      * runs next, through the path below with every
                      * check, not in a run (its fetch is still known to
                      * hit: the native code made no fetch-side change). */
-                    unsigned ran = (unsigned)stop.ran;
+                    unsigned ran = stop.ran;
                     c->cycles += ran;
                     mt->stats.hits += ran;
                     c->insns += ran;
@@ -506,6 +512,7 @@ run_records(struct cpu *c, struct block *b, unsigned n, bool plain,
                     exited = k;
                     continue;
                 }
+                len = stop.ran; /* less where a Jcc before its end branched */
                 rip = stop.rip;
             } else {
                 for (unsigned j = 0; j < len; j++) {

@@ -88,7 +88,7 @@ enum {
     /* The most one record's code takes (a Jcc after a template with
      * flags is about 110 bytes, a call 41), and the prologue and
      * epilogue together (49). */
-    RECORD_MAX = 192, /* a memory record written out: about 160 */
+    RECORD_MAX = 256, /* a Jcc before the end, with a loop: about 230 */
     FRAME_MAX = 64 + 128, /* and a loop's checks and bookkeeping: 115 */
 };
 
@@ -333,23 +333,49 @@ static void land(struct emit *e, uint8_t *at)
     memcpy(at, &rel, 4);
 }
 
-/* At a Jcc of a run of `len` records that branched to the run's start
- * (c->next_rip = r12), in a run that loops: where another round fits
- * in l->room and ends before the next event check, the round's
- * bookkeeping as run_records() does it for a run, and the next round;
- * otherwise on, to the return (run_records() then sees the same
- * conditions fail). The round's end and the next one's are both
- * checked here as run_records() checks them, after adding this
- * round's cycles and before entering the next round: looped + len +
- * len <= room and cycles + len + len < next_event_check, in the same
- * 64-bit arithmetic. */
+static const uint8_t epilogue[] = {
+    0x41, 0x5D, 0x41, 0x5C, 0x5B, 0xC3, /* pop r13, r12, rbx; ret */
+};
+
+/* rax = r12 + offset, edx = ran; return (struct jit_stop). */
+static void emit_return(struct emit *e, unsigned offset, unsigned ran)
+{
+    rip_at(e, offset);
+    byte(e, 0xBA); /* mov edx, imm32 */
+    u32(e, ran);
+    bytes(e, epilogue, sizeof epilogue);
+}
+
+/* A Jcc of the run, `end` bytes into it and record ran - 1, branched
+ * or faulted: rax = r12 + end, rdx = ran with `branched` set; return. */
+static void emit_branch_exit(struct emit *e, unsigned end, unsigned ran)
+{
+    rip_at(e, end);
+    bytes(e, (const uint8_t[]){0x48, 0xBA}, 2); /* mov rdx, imm64 */
+    u64(e, ran | 1ull << 32);
+    bytes(e, epilogue, sizeof epilogue);
+}
+
+/* At record round - 1, a Jcc that branched to the start of a run of
+ * `len` records (c->next_rip = r12), in a run that loops: where the
+ * whole run fits again in l->room after this round and ends before the
+ * next event check, the round's bookkeeping as run_records() does it
+ * for a run ending at that Jcc, and the next round; otherwise on, to
+ * the return (run_records() and block_run() then find the same
+ * conditions fail for entering the run again). Both are checked as
+ * they check them, after adding this round's steps and cycles: looped
+ * + round + len <= room and cycles + round + len < next_event_check, in
+ * the same 64-bit arithmetic. (block_run's other conditions for going
+ * on hold: the limit and the budget by the first, the event check by
+ * the second, and a run sets no interrupt shadow and does not halt; it
+ * enters the same block again, its first run with it.) */
 _Static_assert(offsetof(struct jit_loop, looped) == 0 &&
                    offsetof(struct jit_loop, room) == 8,
                "emit_loop reads [r13] and [r13 + 8]");
 
-static void emit_loop(struct emit *e, unsigned len)
+static void emit_loop(struct emit *e, unsigned round, unsigned len)
 {
-    uint32_t twice = 2 * len;
+    uint32_t twice = round + len;
     bytes(e, (const uint8_t[]){0x49, 0x8B, 0x45, 0x00}, 4); /* rax = looped */
     bytes(e, (const uint8_t[]){0x48, 0x05}, 2);             /* add rax, */
     u32(e, twice);
@@ -363,15 +389,15 @@ static void emit_loop(struct emit *e, unsigned len)
     static const size_t counters[] = {offsetof(struct cpu, cycles),
                                       offsetof(struct cpu, insns)};
     for (unsigned k = 0; k < 2; k++) {
-        at_rbx(e, true, 0x81, 0, counters[k]); /* add qword [rbx+d], len */
-        u32(e, len);
+        at_rbx(e, true, 0x81, 0, counters[k]); /* add qword [rbx+d], */
+        u32(e, round);
     }
     at_rbx(e, true, 0x8B, RAX_, offsetof(struct cpu, mtlb));
-    bytes(e, (const uint8_t[]){0x48, 0x81, 0x80}, 3); /* add [rax+d], len */
+    bytes(e, (const uint8_t[]){0x48, 0x81, 0x80}, 3); /* add [rax+d], */
     u32(e, (uint32_t)offsetof(struct tlb_model, stats.hits));
-    u32(e, len);
+    u32(e, round);
     bytes(e, (const uint8_t[]){0x49, 0x81, 0x45, 0x00}, 4); /* looped += */
-    u32(e, len);
+    u32(e, round);
     byte(e, 0xE9); /* jmp top */
     u32(e, (uint32_t)(e->top - (e->p + 4)));
     land(e, over_room);
@@ -455,14 +481,16 @@ static void emit_lea(struct emit *e, const struct insn *i,
     store64(e, RAX_, gpr_at(i->op[0].reg));
 }
 
-/* After a Jcc called through its handler, as the last record of a run
- * that loops: emit_loop where the handler branched to r12. */
-static void emit_loop_after_call(struct emit *e, unsigned len)
+/* After a Jcc called through its handler, record round - 1 of a run of
+ * `len` records that loops: emit_loop where the handler branched to
+ * r12. */
+static void emit_loop_after_call(struct emit *e, unsigned round,
+                                 unsigned len)
 {
     at_rbx(e, true, 0x8B, RAX_, offsetof(struct cpu, next_rip));
     bytes(e, (const uint8_t[]){0x4C, 0x39, 0xE0}, 3); /* cmp rax, r12 */
     uint8_t *other = jump32(e, (const uint8_t[]){0x0F, 0x85}, 2);
-    emit_loop(e, len);
+    emit_loop(e, round, len);
     land(e, other);
 }
 
@@ -473,7 +501,8 @@ static void emit_loop_after_call(struct emit *e, unsigned len)
  * jcc64); where it is not, the handler is called and raises #GP.
  * `loop_len`: the run's length where it loops (emit_loop), else 0. */
 static void emit_jcc(struct emit *e, const struct insn *i, exec_fn fn,
-                     unsigned end, unsigned loop_len)
+                     unsigned end, unsigned index, unsigned loop_len,
+                     bool last)
 {
     unsigned cc = i->opcode & 0xF;
     rip_at(e, end);
@@ -490,12 +519,38 @@ static void emit_jcc(struct emit *e, const struct insn *i, exec_fn fn,
     uint8_t *fault = jump32(e, (const uint8_t[]){0x0F, 0x85}, 2);
     store64(e, RAX_, offsetof(struct cpu, next_rip));
     if (loop_len && end + (uint64_t)i->op[0].value == 0)
-        emit_loop(e, loop_len); /* the target is r12 */
+        emit_loop(e, index + 1, loop_len); /* the target is r12 */
     uint8_t *done = jump32(e, (const uint8_t[]){0xE9}, 1);
     land(e, fault);
     emit_call(e, i, fn, end);
     land(e, done);
+    if (!last)
+        emit_branch_exit(e, end, index + 1);
     land(e, not_taken);
+}
+
+/* After a Jcc called through its handler, record ran - 1 of the run,
+ * not its last: the run ends there where the handler branched
+ * (c->next_rip is not r12 + end) or raised #GP; `loop_len`: as
+ * emit_jcc's. */
+static void emit_exit_after_call(struct emit *e, const struct insn *i,
+                                 unsigned end, unsigned ran,
+                                 unsigned loop_len)
+{
+    at_rbx(e, true, 0x8B, RAX_, offsetof(struct cpu, next_rip));
+    rip_in(e, RCX_, end);
+    bytes(e, (const uint8_t[]){0x48, 0x39, 0xC8}, 3); /* cmp rax, rcx */
+    uint8_t *branched = jump32(e, (const uint8_t[]){0x0F, 0x85}, 2);
+    bytes(e, (const uint8_t[]){0x80, 0xBB}, 2); /* cmp byte [rbx+d], 0 */
+    u32(e, (uint32_t)(offsetof(struct cpu, exc) +
+                      offsetof(struct pending_exception, raised)));
+    byte(e, 0);
+    uint8_t *on = jump32(e, (const uint8_t[]){0x0F, 0x84}, 2);
+    land(e, branched);
+    if (loop_len && end + (uint64_t)i->op[0].value == 0)
+        emit_loop_after_call(e, ran, loop_len);
+    emit_branch_exit(e, end, ran);
+    land(e, on);
 }
 
 /* c->next_rip = the RIP after the record; fn(c, i). */
@@ -772,19 +827,6 @@ static void load_gpr_sized(struct emit *e, unsigned reg, unsigned guest,
     u32(e, (uint32_t)(gpr_at(guest) + hi8));
 }
 
-static const uint8_t epilogue[] = {
-    0x41, 0x5D, 0x41, 0x5C, 0x5B, 0xC3, /* pop r13, r12, rbx; ret */
-};
-
-/* rax = r12 + offset, edx = ran; return (struct jit_stop). */
-static void emit_return(struct emit *e, unsigned offset, unsigned ran)
-{
-    rip_at(e, offset);
-    byte(e, 0xBA); /* mov edx, imm32 */
-    u32(e, ran);
-    bytes(e, epilogue, sizeof epilogue);
-}
-
 /* Record `index` of the run, starting `start` bytes into it, of memory
  * kind `kind`: its helper, and a side exit where the helper says no. */
 static void emit_mem(struct emit *e, const struct insn *i,
@@ -941,6 +983,7 @@ jit_fn jit_compile(struct jit *j, const struct insn *recs,
         unsigned start = end;
         end += i->len;
         struct fast_template t = exec_fast_template(exec[k]);
+        bool jcc = exec_fast_traits(exec[k]).jcc, last = k == n - 1;
         if (t.form == FORM_LEA && !ea_writable(i, &i->op[1]))
             t.form = FORM_NONE;
         enum mem_kind mem = mem_kind(i);
@@ -961,13 +1004,14 @@ jit_fn jit_compile(struct jit *j, const struct insn *recs,
                 emit_mem_native(&e, i, mem, start, end, k);
             else if (mem != MEM_NONE)
                 emit_mem(&e, i, mem, start, end, k);
-            else if (host_flags && exec_fast_traits(exec[k]).jcc)
-                emit_jcc(&e, i, exec[k], end, loops ? n : 0);
+            else if (host_flags && jcc)
+                emit_jcc(&e, i, exec[k], end, k, loops ? n : 0, last);
             else
                 emit_call(&e, i, exec[k], end);
-            if (loops && !host_flags && k == n - 1 &&
-                exec_fast_traits(exec[k]).jcc)
-                emit_loop_after_call(&e, n);
+            if (!host_flags && jcc && !last)
+                emit_exit_after_call(&e, i, end, k + 1, loops ? n : 0);
+            else if (!host_flags && jcc && loops)
+                emit_loop_after_call(&e, n, n);
         }
         /* Only MOV and NOT leave the host's flags alone. */
         if (t.form == FORM_ALU || t.form == FORM_NEG)

@@ -45,11 +45,15 @@ struct jit;
 /* Where a run's native code stopped: `ran` records retired, and `rip`
  * the RIP after them (after the last one whether or not its Jcc
  * branched: c->next_rip then says where execution goes on, as after
- * the handlers). `ran` below the run's length is a side exit before
- * record `ran`, a memory record, at `rip`. Returned in RAX and RDX. */
+ * the handlers). `branched`: the last of them is a Jcc before the
+ * run's end that branched or raised #GP, and the run ends there as a
+ * run ending at that Jcc would. Otherwise `ran` below the run's length
+ * is a side exit before record `ran`, a memory record, at `rip`.
+ * Returned in RAX and RDX. */
 struct jit_stop {
     uint64_t rip;
-    uint64_t ran;
+    uint32_t ran;
+    uint32_t branched;
 };
 
 /* A native run compiled to loop (jit_compile's `loops`: it starts a
@@ -87,7 +91,7 @@ bool jit_side_exits(const struct insn *i);
 
 /* Native code for the `n` records at `recs`, each to run as exec[k]
  * would (its handler or its flag-free variant), all register-only or
- * jit_side_exits() but the last, which may also be a Jcc; `loops`: the
+ * jit_side_exits() or Jccs (the runs of compile_runs); `loops`: the
  * run starts a block, and where its Jcc branches back to the run's
  * start it loops as struct jit_loop says. NULL if the buffer is full
  * (the block engine then runs the records itself until the next

@@ -1161,6 +1161,57 @@ static void test_smc_in_native_loop(void **state)
     compare_stops(smc_loop_program, 62);
 }
 
+/* Two loops whose Jcc back to the block's start is in the middle of
+ * the block (the straight line goes on past it, into the second loop's
+ * code): with --engine jit a native run goes on past a Jcc that does
+ * not branch and loops at one that branches to its start. The first
+ * Jcc tests the host's flags (right after CMP), the second is called
+ * (LEA between). EDX = 20 x 3 + 100, EDI = 20 x 5 + 100; the limit at
+ * every count and the timer at every cycle against the step engine. */
+enum { MID_LOOP_CODE = 0x2D000 };
+
+static struct machine *mid_loop_program(enum cpu_engine e, uint32_t timer)
+{
+    struct machine *m = machine_at(e, MID_LOOP_CODE);
+    static const uint8_t code[] = {
+        0xFB,                         /* sti */
+        0xB9, 0x00, 0x00, 0x00, 0x00, /* mov ecx, 0 */
+        0x83, 0xC2, 0x03,             /* loop1: add edx, 3 */
+        0x83, 0xC1, 0x01,             /* add ecx, 1 */
+        0x83, 0xF9, 0x14,             /* cmp ecx, 20 */
+        0x72, 0xF5,                   /* jb loop1 */
+        0x83, 0xC2, 0x64,             /* add edx, 100 */
+        0xB9, 0x00, 0x00, 0x00, 0x00, /* mov ecx, 0 */
+        0x83, 0xC7, 0x05,             /* loop2: add edi, 5 */
+        0x83, 0xC1, 0x01,             /* add ecx, 1 */
+        0x83, 0xF9, 0x14,             /* cmp ecx, 20 */
+        0x8D, 0x76, 0x01,             /* lea esi, [rsi+1] */
+        0x72, 0xF2,                   /* jb loop2 */
+        0x83, 0xC7, 0x64,             /* add edi, 100 */
+        0x83, 0xFF, 0x00,             /* cmp edi, 0 */
+        0x75, 0x01,                   /* jne done */
+        0x90,                         /* nop */
+        0xF4,                         /* done: hlt */
+    };
+    put(m, MID_LOOP_CODE, code, sizeof code);
+    if (timer)
+        arm_timer(m, timer);
+    return m;
+}
+
+static void test_loop_at_jcc_in_middle(void **state)
+{
+    (void)state;
+    struct outcome s = run(mid_loop_program(ENGINE_STEP, 0), 0);
+    struct outcome b = run(mid_loop_program(tested, 0), 0);
+    assert_int_equal(s.rdx, 20 * 3 + 100);
+    assert_int_equal(s.rdi, 20 * 5 + 100);
+    assert_int_equal(s.rsi, 20);
+    assert_int_equal(s.insns, 2 + 20 * 4 + 2 + 20 * 5 + 4);
+    assert_same(&s, &b);
+    compare_stops(mid_loop_program, 190);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1189,6 +1240,7 @@ int main(void)
         cmocka_unit_test(test_native_memory_loop),
         cmocka_unit_test(test_fault_in_native_loop),
         cmocka_unit_test(test_smc_in_native_loop),
+        cmocka_unit_test(test_loop_at_jcc_in_middle),
     };
     int failed = _cmocka_run_group_tests("block engine", tests,
                                          sizeof tests / sizeof *tests,

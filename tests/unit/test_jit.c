@@ -201,7 +201,7 @@ static void test_runs_match_handlers(void **state)
     struct jit *j = jit_create();
     assert_non_null(j);
     uint64_t s = 0x9E3779B97F4A7C15ull;
-    unsigned templated = 0, faulted = 0, host_jcc = 0;
+    unsigned templated = 0, faulted = 0, host_jcc = 0, mid_exits = 0;
     for (unsigned t = 0; t < CASES; t++) {
         if (t % 500 == 0)
             jit_reset(j); /* as the block arena empties */
@@ -212,7 +212,10 @@ static void test_runs_match_handlers(void **state)
         for (unsigned k = 0; k < n; k++) {
             uint8_t bytes[16];
             unsigned len;
-            if (jcc && k == n - 1) { /* Jcc rel32, any condition */
+            /* Jcc rel32, any condition: at the end, or before it (the
+             * run ends there where it branches or faults). */
+            bool here = jcc ? k == n - 1 : k < n - 1 && rng(&s) % 6 == 0;
+            if (here) {
                 bytes[0] = 0x0F;
                 bytes[1] = (uint8_t)(0x80 | (rng(&s) & 15));
                 uint32_t rel = (uint32_t)rng(&s) & 0x7FFFFFFF;
@@ -226,7 +229,7 @@ static void test_runs_match_handlers(void **state)
                                       &recs[k], &more));
             assert_int_equal(recs[k].len, len);
             struct fast_traits tr = exec_fast_traits(recs[k].exec);
-            assert_true(jcc && k == n - 1 ? tr.jcc : tr.reg_only);
+            assert_true(here ? tr.jcc : tr.reg_only);
             exec[k] = tr.flagless && (rng(&s) & 1) ? tr.flagless
                                                    : recs[k].exec;
             templated += exec_fast_template(exec[k]).form != FORM_NONE;
@@ -246,15 +249,22 @@ static void test_runs_match_handlers(void **state)
         struct lazy_flags flags = c->flags;
         memcpy(gpr, c->gpr, sizeof gpr);
 
-        /* The block engine's loop (run_records). */
+        /* The block engine's loop (run_records), a run ending at each
+         * Jcc. */
         uint64_t at = rip;
+        unsigned ran = n;
         for (unsigned k = 0; k < n; k++) {
             at += recs[k].len;
             c->next_rip = at;
             exec[k](c, &recs[k]);
+            if (k < n - 1 && (c->exc.raised || c->next_rip != at)) {
+                ran = k + 1;
+                break;
+            }
         }
         struct state want = taken(c, at);
         faulted += c->exc.raised;
+        mid_exits += ran < n;
 
         memcpy(c->gpr, gpr, sizeof gpr);
         c->flags = flags;
@@ -262,7 +272,8 @@ static void test_runs_match_handlers(void **state)
         c->next_rip = 0;
         struct jit_loop l = {0, 0};
         struct jit_stop stop = fn(c, rip, &l);
-        assert_int_equal(stop.ran, n);
+        assert_int_equal(stop.ran, ran);
+        assert_int_equal(stop.branched, ran < n);
         struct state got = taken(c, stop.rip);
         if (memcmp(&want, &got, sizeof want) != 0) {
             for (unsigned k = 0; k < 16; k++)
@@ -284,6 +295,7 @@ static void test_runs_match_handlers(void **state)
     assert_true(templated > CASES);
     assert_true(faulted > 100);
     assert_true(host_jcc > 500);
+    assert_true(mid_exits > 500);
     jit_destroy(j);
     machine_destroy(m);
 }
