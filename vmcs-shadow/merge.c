@@ -370,22 +370,53 @@ static enum merge_rule rule_of(enum vmcs_index i)
     }
 }
 
+/* The fields of RULE_COPY (one bit per dense index) and of RULE_HOST (a
+ * list), worked out once: at every entry, rule_of's call of
+ * vmcs_field_at and switch for each of the 181 fields cost more than
+ * the copies. */
+struct merge_plan {
+    uint64_t copy[VMCS12_DIRTY_WORDS];
+    uint8_t host[VMCS_FIELD_COUNT];
+    unsigned hosts;
+};
+
+static const struct merge_plan *plan(void)
+{
+    _Static_assert(VMCS_FIELD_COUNT <= 256, "host indices are bytes");
+    static struct merge_plan pl;
+    static bool ready;
+    if (!ready) {
+        for (size_t k = 0; k < VMCS_FIELD_COUNT; k++) {
+            enum merge_rule r = rule_of((enum vmcs_index)k);
+            if (r == RULE_COPY)
+                pl.copy[k / 64] |= 1ull << (k % 64);
+            else if (r == RULE_HOST)
+                pl.host[pl.hosts++] = (uint8_t)k;
+        }
+        ready = true;
+    }
+    return &pl;
+}
+
 struct merge_count vmcs02_merge(struct vmcs *v02, const struct vmcs *v01,
                                 const struct vmcs *v12,
                                 const struct merge_params *p,
                                 const uint64_t *dirty)
 {
     struct merge_count n = {0, 0};
-    for (size_t k = 0; k < VMCS_FIELD_COUNT; k++) {
-        enum vmcs_index i = (enum vmcs_index)k;
-        enum merge_rule r = rule_of(i);
-        if (r == RULE_COPY && (!dirty || vmcs12_dirty_test(dirty, i))) {
+    const struct merge_plan *pl = plan();
+    for (unsigned w = 0; w < VMCS12_DIRTY_WORDS; w++)
+        for (uint64_t f = pl->copy[w] & (dirty ? dirty[w] : ~0ull); f;
+             f &= f - 1) {
+            enum vmcs_index i =
+                (enum vmcs_index)(w * 64 + (unsigned)__builtin_ctzll(f));
             vmcs_set(v02, i, vmcs_get(v12, i));
             n.copied++;
-        } else if (r == RULE_HOST) {
-            vmcs_set(v02, i, vmcs_get(v01, i));
-            n.computed++;
         }
+    for (unsigned k = 0; k < pl->hosts; k++) {
+        enum vmcs_index i = (enum vmcs_index)pl->host[k];
+        vmcs_set(v02, i, vmcs_get(v01, i));
+        n.computed++;
     }
     const struct merge_in in = {v01, v12, p};
     for (unsigned k = 0; k < sizeof l0_fields / sizeof l0_fields[0]; k++) {

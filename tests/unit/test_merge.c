@@ -160,6 +160,21 @@ static void test_dirty_merge_still_computes_l0_fields(void **state)
     assert_int_equal(d.computed, f.computed);
 }
 
+/* Every bit of the dirty set, even those past the last field: the same
+ * vmcs02 and counts as the full merge. */
+static void test_all_dirty_is_the_full_merge(void **state)
+{
+    (void)state;
+    struct merge_count f = full();
+    struct vmcs full02 = v02;
+    fill(&v02, OLD);
+    memset(dirty, 0xFF, sizeof dirty);
+    struct merge_count d = vmcs02_merge(&v02, &v01, &v12, &p, dirty);
+    assert_int_equal(d.copied, f.copied);
+    assert_int_equal(d.computed, f.computed);
+    assert_memory_equal(v02.value, full02.value, sizeof v02.value);
+}
+
 static void test_exit_information_is_never_copied(void **state)
 {
     (void)state;
@@ -500,6 +515,7 @@ int main(void)
         T(test_host_state_is_always_l0s),
         T(test_dirty_merge_copies_only_dirty_fields),
         T(test_dirty_merge_still_computes_l0_fields),
+        T(test_all_dirty_is_the_full_merge),
         T(test_exit_information_is_never_copied),
         T(test_l0_exiting_controls_are_always_present),
         T(test_l1_exiting_controls_pass_through),
