@@ -208,9 +208,9 @@ static const struct opt_row {
      offsetof(struct options, cost_arg), 0, 0, {0}, ALL_MODES, NULL},
     {"engine", "step|block|jit", "how the CPU runs code: one instruction at a "
      "time\n(step, the reference), straight-line blocks of\ndecoded "
-     "instructions (block, default), or blocks\nwith runs of register-only "
-     "instructions as native\ncode (jit, x86-64 hosts); all give the same "
-     "results\n(docs/emulator.md)",
+     "instructions (block, the default\nelsewhere), or blocks with runs of "
+     "them as\nnative code (jit, x86-64 hosts, the default\nthere); all give "
+     "the same results\n(docs/emulator.md)",
      OPT_CHOICE, offsetof(struct options, engine), 0, 0,
      {"step", "block", "jit"},
      ALL_MODES, NULL},
@@ -442,7 +442,9 @@ static int parse_run(int argc, char **argv, struct options *o)
                           .l1 = "build/images/l1vmm.elf", .l1_args = "",
                           .shadowing = 1, .merge_dirty = 1,
                           .cost_arg = COST_DEFAULT_PROFILE,
-                          .engine = ENGINE_BLOCK, .gdb_port = NO_GDB,
+                          .engine = jit_supported() ? ENGINE_JIT
+                                                    : ENGINE_BLOCK,
+                          .gdb_port = NO_GDB,
                           .gdb_level = 1,
                           .l0_exception_bitmap = UINT64_MAX};
     int ch;

@@ -9,6 +9,7 @@
 #include "cpu/block.h"
 #include "cpu/decode.h"
 #include "cpu/exec.h"
+#include "cpu/jit.h"
 #include "cpu/mmu.h"
 #include "cpu/step.h"
 #include "cpu/system.h"
@@ -32,7 +33,8 @@ struct cpu *cpu_create(struct machine *m)
     }
     c->code_map = dcache_code_map(c->dcache);
     c->mtlb = tlbm_create();
-    c->engine = ENGINE_BLOCK; /* the default (docs/emulator.md) */
+    /* The default (docs/emulator.md): the JIT where it runs. */
+    c->engine = jit_supported() ? ENGINE_JIT : ENGINE_BLOCK;
     const char *fast = getenv("TURTLES_STRING_FAST");
     c->string_fast_off = fast && !strcmp(fast, "0");
     c->bcache = block_cache_create();
