@@ -251,6 +251,14 @@ static void mark_runs(struct block *b)
     }
 }
 
+/* Whether a record can be in a native run: register-only, with a side
+ * exit (jit.h), or a Jcc, which a native run goes on past. */
+static bool joins_native_run(const struct insn *i)
+{
+    struct fast_traits t = exec_fast_traits(i->exec);
+    return t.reg_only || t.jcc || jit_side_exits(i);
+}
+
 /* --engine jit: native runs, which are runs (mark_runs, with the same
  * handlers) that may also hold records with a side exit (jit.h), and
  * their code: for every native run of two records or more, or of one
@@ -281,10 +289,9 @@ static void compile_runs(struct block_cache *bc, struct block *b)
     uint8_t len[BLOCK_MAX_INSNS + 1];
     len[b->count] = 0;
     for (unsigned k = b->count; k-- > 0;) {
-        struct fast_traits t = exec_fast_traits(b->insn[k].exec);
         exits[k] = jit_side_exits(&b->insn[k]);
-        len[k] = (uint8_t)(t.reg_only || exits[k] || t.jcc ? 1 + len[k + 1]
-                                                           : 0);
+        len[k] = (uint8_t)(joins_native_run(&b->insn[k]) ? 1 + len[k + 1]
+                                                          : 0);
     }
     for (unsigned k = 0; k < b->count; k++) {
         bool starts = k == 0 || len[k - 1] != len[k] + 1;
@@ -318,11 +325,8 @@ compile_late(struct block_cache *bc, struct block *b, unsigned k)
 {
     struct block_runs r = block_runs(b);
     unsigned len = 0;
-    for (unsigned j = k; j < b->count; j++, len++) {
-        struct fast_traits t = exec_fast_traits(b->insn[j].exec);
-        if (!t.reg_only && !jit_side_exits(&b->insn[j]) && !t.jcc)
-            break; /* compile_runs' len[]: on past a Jcc too */
-    }
+    while (k + len < b->count && joins_native_run(&b->insn[k + len]))
+        len++;
     b->late &= ~(1u << k);
     r.native[k] = jit_compile(bc->jit, &b->insn[k], &r.exec[k], len, false);
     if (r.native[k])
