@@ -46,9 +46,15 @@ $(L0_LIB): $(L0_OBJECTS)
 	@rm -f $@
 	ar rcs $@ $^
 
+# The program links capstone and SQLite in, at fixed addresses: loaded
+# as shared libraries, their 80,000 relocations (capstone's tables of
+# pointers, for every architecture) were a fifth of a trivial run's host
+# instructions and 400 page faults, done before main() at every start
+# (docs/emulator.md, "Speed"). The unit tests and fuzzers keep L0_LDLIBS.
+TURTLES_LDLIBS := -no-pie -l:libcapstone.a -l:libsqlite3.a -lm
 ifneq ($(wildcard l0/main.c),)
 $(TURTLES): $(HOST_BUILD)/l0/main.o $(L0_LIB)
-	$(HOST_CC) $(HOST_LDFLAGS) -o $@ $^ $(L0_LDLIBS)
+	$(HOST_CC) $(HOST_LDFLAGS) -o $@ $^ $(TURTLES_LDLIBS)
 LAYER_PROGRAMS += $(TURTLES)
 endif
 
