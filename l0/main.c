@@ -785,16 +785,18 @@ static int run(int argc, char **argv)
     struct exit_trace trace;
     trace_init(&trace, TRACE_DEFAULT_CAP);
     o.trace = o.want_trace ? &trace : NULL;
-    struct exit_stats bare_stats;
-    stats_init(&bare_stats);
+    /* The run's large state is static, zero from the start (run() runs
+     * once a process): a trivial run then touches only the pages of it
+     * that it uses, where zeroing these 270 KiB on the stack (hv, the
+     * stats) or again in place (roi) was 70 page faults. */
+    static struct exit_stats bare_stats;
     struct exit_stats *stats = &bare_stats;
 
     struct output out = {serial, o.serial ? o.serial : "standard output",
                          false};
     struct machine *m = machine_create(o.mem_mib, serial);
-    struct hv hv = {0};
-    static struct roi roi; /* two exit_stats: too large for the stack */
-    roi_init(&roi);
+    static struct hv hv;
+    static struct roi roi; /* no region yet */
     if (m) {
         m->serial_tap = feed_metrics;
         m->serial_tap_ctx = &metrics;
