@@ -95,6 +95,25 @@ void machine_destroy(struct machine *m)
     free(m);
 }
 
+/* RAM is private anonymous memory (ram_alloc's mmap; the unit tests'
+ * malloc), whose whole pages MADV_DONTNEED gives back to the kernel: they
+ * read as zero again and cost nothing until the guest touches them.
+ * Writing the zeros made a loader fault in every page of an image's BSS
+ * (hello's 1.2 MiB: 300 page faults) before the guest ran. */
+void machine_ram_zero(struct machine *m, uint64_t pa, uint64_t len)
+{
+    uint8_t *start = m->ram + pa, *end = start + len;
+    uint8_t *first = (uint8_t *)(((uintptr_t)start + 4095) & ~(uintptr_t)4095);
+    uint8_t *last = (uint8_t *)((uintptr_t)end & ~(uintptr_t)4095);
+    if (first >= last ||
+        madvise(first, (size_t)(last - first), MADV_DONTNEED) != 0) {
+        memset(start, 0, len);
+        return;
+    }
+    memset(start, 0, (size_t)(first - start));
+    memset(last, 0, (size_t)(end - last));
+}
+
 void machine_stop(struct machine *m, enum machine_stop reason,
                   uint32_t status, const char *fmt, ...)
 {

@@ -67,6 +67,10 @@ struct machine {
 struct machine *machine_create(uint64_t ram_mib, FILE *serial);
 void machine_destroy(struct machine *m);
 
+/* Zeroes guest RAM [pa, pa + len), which the caller has checked lies in
+ * RAM, touching only the partial pages at its ends. */
+void machine_ram_zero(struct machine *m, uint64_t pa, uint64_t len);
+
 /* Ends the run after the current instruction. The first reason wins. */
 void machine_stop(struct machine *m, enum machine_stop reason,
                   uint32_t status, const char *fmt, ...)

@@ -271,7 +271,7 @@ static int load_by_addresses(struct loader *ld, const uint8_t *image,
     if (!ld->m)
         return 0;
     memcpy(ld->m->ram + h->load_addr, image + file_start, load_len);
-    memset(ld->m->ram + load_end, 0, end - load_end);
+    machine_ram_zero(ld->m, load_end, end - load_end);
     return 0;
 }
 
@@ -365,7 +365,7 @@ static int load_elf(struct loader *ld, const uint8_t *image, size_t size,
         if (s.type != ELF_PT_LOAD || s.memsz == 0)
             continue;
         memcpy(ld->m->ram + s.paddr, image + s.offset, s.filesz);
-        memset(ld->m->ram + s.paddr + s.filesz, 0, s.memsz - s.filesz);
+        machine_ram_zero(ld->m, s.paddr + s.filesz, s.memsz - s.filesz);
     }
     return 0;
 }

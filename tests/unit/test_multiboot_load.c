@@ -202,6 +202,26 @@ static void test_crafted_elf32_and_elf64_load(void **state)
     }
 }
 
+/* A BSS of several pages: machine_ram_zero gives its whole host pages
+ * back to the kernel (they read as zero) and writes the partial ones. */
+static void test_bss_over_whole_pages_is_zeroed(void **state)
+{
+    struct run *r = *state;
+    struct machine *m = r->m;
+    enum { BSS_END = 0x3321 }; /* past LOAD_PA, off any page boundary */
+    for (int bits = 32; bits <= 64; bits += 32) {
+        memset(m->ram, 0xaa, m->ram_size);
+        make_elf(&r->im, bits);
+        set_ph(&r->im, L(&r->im).p_memsz, BSS_END);
+        assert_int_equal(load(r, NULL), 0);
+        assert_memory_equal(m->ram + LOAD_PA, r->im.b + SEG_OFF, SEG_FILESZ);
+        assert_true(all_bytes(m->ram + LOAD_PA + SEG_FILESZ,
+                              BSS_END - SEG_FILESZ, 0));
+        assert_int_equal(m->ram[LOAD_PA + BSS_END], 0xaa);
+        assert_true(all_bytes(m->ram + LOAD_PA + BSS_END, 0x1000, 0xaa));
+    }
+}
+
 /* A higher-half kernel: the entry is virtual, and runs at the physical
  * address of the segment holding it. */
 static void test_entry_is_translated_through_its_segment(void **state)
@@ -720,6 +740,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
         T(test_crafted_elf32_and_elf64_load),
+        T(test_bss_over_whole_pages_is_zeroed),
         T(test_entry_is_translated_through_its_segment),
         T(test_header_search_window),
         T(test_bad_images_are_refused_with_the_reason),
