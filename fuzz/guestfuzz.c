@@ -117,48 +117,52 @@ static bool every(unsigned period, uint64_t n)
 }
 
 static void add_run(struct case_plan *plan, enum run_mode mode, int engine,
-                    unsigned jit_after)
+                    unsigned first_entry)
 {
     plan->modes[plan->runs] = mode;
     plan->engines[plan->runs] = engine;
-    plan->jit_after[plan->runs++] = engine == ENGINE_JIT ? jit_after : 0;
+    plan->first_entry[plan->runs++] = engine != ENGINE_STEP ? first_entry : 0;
 }
 
-/* Of the cases compared under the engines, every other one runs the JIT
- * with each block compiled at its first entry (as tests/unit/test_block.c
- * does), the others at the emulator's default, the eighth
- * (l0/cpu/block.c): at the default, code that runs a few times, most of
- * a program, and a loop that rewrites its own code, built again at each
- * round, never run natively. A replay runs the JIT both ways. */
+/* Of the cases compared under the engines, every other one runs the
+ * block engine and the JIT with each block built at the first arrival at
+ * its start and compiled at its first entry (as tests/unit/test_block.c
+ * does), the others at the emulator's defaults, built at the fourth
+ * arrival and compiled at the eighth entry (l0/cpu/block.c): at the
+ * defaults, code that runs a few times, most of a program, is stepped,
+ * a loop that rewrites its own code too, and little runs natively. A
+ * replay runs both engines both ways. */
+static const char FIRST_ENTRY_NOTE[] = " (blocks from the first entry)";
+
 static void plan_for(const struct options *o, const struct prog *p,
                      uint64_t n, bool full, struct case_plan *plan)
 {
     /* n + 1: not the cases of the determinism runs (n % 4 == 0) */
     bool engines = full || (p->mode == PROG_MODE_LONG64 &&
                             every(o->engine_every, n + 1));
-    unsigned jit_after = engines && !full &&
-                         (n + 1) / o->engine_every % 2 ? 1 : 0;
+    unsigned first_entry = engines && !full &&
+                           (n + 1) / o->engine_every % 2 ? 1 : 0;
     *plan = (struct case_plan){.leak_check = full || every(o->leak_every, n)};
     int base = full || every(o->repeat_every, n) ? 4 : 2;
     for (int i = 0; i < base; i++)
-        add_run(plan, i % 2 ? RUN_SINGLE : RUN_BARE, o->engine, jit_after);
+        add_run(plan, i % 2 ? RUN_SINGLE : RUN_BARE, o->engine, first_entry);
     for (int e = 0; engines && e < RUN_ENGINES; e++)
         for (enum run_mode m = RUN_BARE; m <= RUN_SINGLE; m++) {
             if (e != o->engine)
-                add_run(plan, m, e, jit_after);
-            if (e == ENGINE_JIT && full)
+                add_run(plan, m, e, first_entry);
+            if (e != ENGINE_STEP && full)
                 add_run(plan, m, e, 1);
         }
     if (full || (o->nested_every && n % o->nested_every == 0))
-        add_run(plan, RUN_NESTED, o->engine, jit_after);
+        add_run(plan, RUN_NESTED, o->engine, first_entry);
 }
 
-/* Whether run i is under the same engine as run 0 (and the JIT compiling
- * at the same entry). */
+/* Whether run i is under the same engine as run 0 (and builds and
+ * compiles at the same entry). */
 static bool same_engine(const struct case_plan *plan, int i)
 {
     return plan->engines[i] == plan->engines[0] &&
-           plan->jit_after[i] == plan->jit_after[0];
+           plan->first_entry[i] == plan->first_entry[0];
 }
 
 /* Runs under another engine than run 0 (always --engine's); `done` of
@@ -241,7 +245,7 @@ static int judge(const struct prog *p, const struct case_plan *plan,
     for (int i = 0; i + 2 < oc->done && i < 2 &&
                     plan->modes[i + 2] == plan->modes[i] &&
                     plan->engines[i + 2] == plan->engines[i] &&
-                    plan->jit_after[i + 2] == plan->jit_after[i];
+                    plan->first_entry[i + 2] == plan->first_entry[i];
          i++) {
         const char *why = check_same_run(&oc->res[i], &oc->res[i + 2]);
         if (why) {
@@ -267,11 +271,9 @@ static int judge(const struct prog *p, const struct case_plan *plan,
             snprintf(found[n].detail, sizeof found[n].detail,
                      "--engine %s%s and --engine %s%s differ in %s",
                      run_engine_names[plan->engines[i]],
-                     plan->jit_after[i] ? " (compiling at the first entry)"
-                                        : "",
+                     plan->first_entry[i] ? FIRST_ENTRY_NOTE : "",
                      run_engine_names[plan->engines[base]],
-                     plan->jit_after[base] ? " (compiling at the first entry)"
-                                           : "",
+                     plan->first_entry[base] ? FIRST_ENTRY_NOTE : "",
                      why);
             n++;
             break;
@@ -633,7 +635,7 @@ static int replay(const struct options *o)
                (unsigned long long)r->insns, (unsigned long long)r->cycles,
                (unsigned long long)r->exits,
                run_engine_names[plan.engines[i]],
-               plan.jit_after[i] ? " (compiling at the first entry)" : "",
+               plan.first_entry[i] ? FIRST_ENTRY_NOTE : "",
                (unsigned long long)r->out_len,
                r->code_changed ? " (code rewritten)" : "", r->stop_message);
         for (uint64_t b = 0; b < r->out_len && b < RUN_OUT_MAX; b++)

@@ -167,7 +167,7 @@ static int boot(struct machine *m, const struct run_config *cfg,
 }
 
 int run_image(const struct run_config *cfg, enum run_mode mode, int engine,
-              unsigned jit_after, const uint8_t *image, size_t size,
+              unsigned first_entry, const uint8_t *image, size_t size,
               struct run_result *r)
 {
     memset(r, 0, offsetof(struct run_result, out));
@@ -190,8 +190,10 @@ int run_image(const struct run_config *cfg, enum run_mode mode, int engine,
     if (rc == 0) {
         cpu_reset_multiboot(m->cpu, entry.entry, entry.info_pa);
         m->cpu->engine = (enum cpu_engine)engine;
-        if (jit_after)
-            block_cache_jit_after(m->cpu->bcache, jit_after);
+        if (first_entry) {
+            block_cache_build_after(m->cpu->bcache, 1);
+            block_cache_jit_after(m->cpu->bcache, 1);
+        }
         if (mode == RUN_BARE)
             cpu_run(m->cpu, cfg->max_insns);
         else if (hv_init(&hv, m, cost_default(),

@@ -47,13 +47,14 @@ struct run_config {
 };
 
 /* Runs `image` (its bytes, a multiboot file) once, with the CPU's
- * `engine` (enum cpu_engine); under the JIT, a block's runs compiled at
- * its `jit_after`-th entry (0: the emulator's default). For nested mode the
+ * `engine` (enum cpu_engine); with `first_entry`, blocks built at the
+ * first arrival at their start and, under the JIT, their runs compiled
+ * at their first entry (0: the emulator's defaults). For nested mode the
  * image is passed to the L1 hypervisor as its module through a memfd.
  * Returns 0, or -1 if the machine could not even be set up (the reason
  * in r->stop_message). */
 int run_image(const struct run_config *cfg, enum run_mode mode, int engine,
-              unsigned jit_after, const uint8_t *image, size_t size,
+              unsigned first_entry, const uint8_t *image, size_t size,
               struct run_result *r);
 
 #endif

@@ -44,7 +44,7 @@ static void child(int fd, const struct run_config *cfg,
         leak_check |= plan->leak_check;
         for (int i = 0; i < plan->runs; i++) {
             run_image(cfg, plan->modes[i], plan->engines[i],
-                      plan->jit_after[i], cases[c].image, cases[c].size, &r);
+                      plan->first_entry[i], cases[c].image, cases[c].size, &r);
             if (write_all(fd, &r, sizeof r))
                 _exit(2);
         }

@@ -14,14 +14,17 @@
 
 #include "run.h"
 
-enum { CASE_MAX_RUNS = 12 };
+/* A replay's: bare and single twice, under the two other engines, the
+ * block engine and the JIT also from the first entry, nested. */
+enum { CASE_MAX_RUNS = 13 };
 
 struct case_plan {
     enum run_mode modes[CASE_MAX_RUNS];
     int engines[CASE_MAX_RUNS]; /* enum cpu_engine of each run */
-    /* --engine jit: the entry of a block at which its runs are compiled,
-     * 0 for the emulator's default (block_cache_jit_after) */
-    unsigned jit_after[CASE_MAX_RUNS];
+    /* --engine block and jit: blocks built at the first arrival and
+     * compiled at the first entry (1), or at the emulator's defaults (0;
+     * block_cache_build_after, block_cache_jit_after) */
+    unsigned first_entry[CASE_MAX_RUNS];
     int runs;
     bool leak_check; /* LeakSanitizer after the batch (sanitizer builds) */
 };

@@ -32,6 +32,14 @@ enum {
      * loop that rewrites itself and so is built again every round)
      * would cost more to compile than it runs. */
     JIT_ENTRIES_DEFAULT = 8,
+    /* An address is built into a block when it is reached as one's
+     * start for the 4th time (find), and stepped until then: building
+     * (decoding ahead, copying the records) costs more than stepping
+     * code that runs once or twice, which is most of a fuzzer's short
+     * programs and of any start-up (guestfuzz's CPU per program, side
+     * by side: docs/fuzzing.md; from the 2nd to the 16th arrival about
+     * the same, the 1st 15% more). */
+    BUILD_AFTER_DEFAULT = 4,
 };
 
 /* A successor found before: the block to run when the one that links
@@ -100,10 +108,13 @@ struct lin_slot {
     struct block *b;
 };
 
-/* Found by physical address: valid while the arena holds it. */
+/* Found by physical address: valid while the arena holds it. Until the
+ * block is built (b NULL), how often its start was reached since the
+ * arena was last emptied (find). */
 struct phys_slot {
     uint64_t pa, epoch;
     struct block *b;
+    uint32_t reached;
 };
 
 struct block_cache {
@@ -116,6 +127,7 @@ struct block_cache {
     unsigned long long built;
     struct jit *jit; /* --engine jit: made at the first block compiled */
     uint32_t jit_after; /* entries of a block before it is compiled */
+    uint32_t build_after; /* arrivals at an address before it is built */
 };
 
 struct block_cache *block_cache_create(void)
@@ -131,6 +143,7 @@ struct block_cache *block_cache_create(void)
     }
     bc->epoch = 1; /* phys slots start at epoch 0: empty */
     bc->jit_after = JIT_ENTRIES_DEFAULT;
+    bc->build_after = BUILD_AFTER_DEFAULT;
     return bc;
 }
 
@@ -146,6 +159,11 @@ void block_cache_destroy(struct block_cache *bc)
 void block_cache_jit_after(struct block_cache *bc, unsigned entries)
 {
     bc->jit_after = entries ? entries : 1;
+}
+
+void block_cache_build_after(struct block_cache *bc, unsigned arrivals)
+{
+    bc->build_after = arrivals ? arrivals : 1;
 }
 
 unsigned long long block_built(const struct block_cache *bc)
@@ -389,8 +407,18 @@ static struct block *build(struct cpu *c, uint64_t lin, uint64_t pa)
 
 /* The block at c->rip, found or built; NULL where the step engine must
  * fetch. Only a TLB hit is used, with fetch()'s checks (cpu.c), so that
- * finding a block never walks the page tables or raises a fault. */
-static struct block *find(struct cpu *c)
+ * finding a block never walks the page tables or raises a fault.
+ *
+ * A block is built at the build_after-th arrival at its start; before,
+ * NULL, and the step engine runs the address. `count`: this arrival
+ * counts (block_run's own call); successor() does not count one that
+ * does not build, since block_run() is called again at the same RIP and
+ * counts it then. The arrivals are counted per physical address in the
+ * phys slot, and start again from 0 when the arena is emptied (code
+ * written, so a loop that rewrites itself is stepped rather than built
+ * at every round) or another address takes the slot. Where blocks are
+ * built changes nothing the engines do but how fast (cpu/block.h). */
+static struct block *find(struct cpu *c, bool count)
 {
     struct block_cache *bc = c->bcache;
     uint64_t rip = c->rip;
@@ -408,12 +436,20 @@ static struct block *find(struct cpu *c)
     if (bc->dc_gen != c->fetch_generation)
         empty_arena(bc, c->fetch_generation);
     struct phys_slot *p = &bc->phys[(pa ^ (pa >> 12)) & (PHYS_SLOTS - 1)];
-    struct block *b = p->pa == pa && p->epoch == bc->epoch
-                          ? p->b
-                          : build(c, rip, pa);
-    if (!b)
-        return NULL;
-    *p = (struct phys_slot){pa, bc->epoch, b};
+    if (p->pa != pa || p->epoch != bc->epoch)
+        *p = (struct phys_slot){pa, bc->epoch, NULL, 0};
+    struct block *b = p->b;
+    if (!b) {
+        if (p->reached + 1 < bc->build_after) {
+            p->reached += count;
+            return NULL;
+        }
+        b = build(c, rip, pa);
+        if (!b)
+            return NULL;
+        /* build() may have emptied the arena: the slot takes its epoch. */
+        *p = (struct phys_slot){pa, bc->epoch, b, 0};
+    }
     *s = (struct lin_slot){rip, c->tlb.generation, c->fetch_generation, b};
     return b;
 }
@@ -577,7 +613,7 @@ static inline struct block *successor(struct cpu *c, struct block *b)
             return l->b;
     }
     uint64_t epoch = c->bcache->epoch;
-    struct block *s = find(c);
+    struct block *s = find(c, false);
     /* find() may have emptied the arena: b is gone then, and its bytes
      * may already be another block's. */
     if (s && c->bcache->epoch == epoch) {
@@ -590,7 +626,7 @@ static inline struct block *successor(struct cpu *c, struct block *b)
 
 unsigned block_run(struct cpu *c, unsigned budget)
 {
-    struct block *b = find(c);
+    struct block *b = find(c, true);
     unsigned done = 0;
     struct fetch_hint hint = {NULL, 0};
     c->data_hint_on = true; /* ops.h charge_data */

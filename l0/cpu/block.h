@@ -10,7 +10,9 @@
  * translations (tlb.generation) and the decoded code (fetch_generation:
  * a write to a code page, including the block's own) are the same. So
  * both engines retire the same instructions, take events at the same
- * instruction and model the same cycles; docs/emulator.md. */
+ * instruction and model the same cycles; docs/emulator.md. An address
+ * is stepped until it has been reached as a block's start a few times
+ * (block_cache_build_after), and built into a block then. */
 #ifndef L0_CPU_BLOCK_H
 #define L0_CPU_BLOCK_H
 
@@ -26,6 +28,11 @@ void block_cache_destroy(struct block_cache *bc);
 /* --engine jit: a block's runs are compiled at its `entries`-th entry
  * (default 8; 0 counts as 1). Tests set 1 to run native code at once. */
 void block_cache_jit_after(struct block_cache *bc, unsigned entries);
+
+/* A block is built at the `arrivals`-th time its start is reached (0
+ * counts as 1); before, the address runs as under the step engine. Tests
+ * set 1 to run blocks at once. */
+void block_cache_build_after(struct block_cache *bc, unsigned arrivals);
 
 /* Runs the block at c->rip, at most `budget` (>= 1) instructions of it.
  * Returns how many steps it ran, 0 if there is no block here (16-bit or

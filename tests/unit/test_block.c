@@ -81,8 +81,10 @@ static struct machine *machine_at(enum cpu_engine engine, uint64_t entry)
     struct cpu *c = m->cpu;
     rig_long_mode(c);
     c->engine = engine;
-    /* Native code from a block's first entry on: the cases below run
-     * most blocks only a few times. */
+    /* Blocks built at the first arrival at their start, and native code
+     * from a block's first entry on: the cases below run most blocks
+     * only a few times (the tier itself: test_built_at_nth_arrival). */
+    block_cache_build_after(c->bcache, 1);
     block_cache_jit_after(c->bcache, 1);
     c->gdtr = (struct table_reg){GDT, 23};
     c->idtr = (struct table_reg){IDT, 256 * 16 - 1};
@@ -1212,6 +1214,95 @@ static void test_loop_at_jcc_in_middle(void **state)
     compare_stops(mid_loop_program, 190);
 }
 
+/* The tier (block_cache_build_after): an address runs as under the step
+ * engine until it has been reached as a block's start TIER_AFTER times,
+ * and is built then. A loop of ten rounds whose start L is reached once
+ * a round: L's block is built at the fourth round, and the stops inside
+ * the stepped rounds and after are the step engine's. */
+enum { TIER_CODE = 0x2E000, TIER_SMC_CODE = 0x2F000, TIER_AFTER = 4 };
+
+/* `code` at `at`, built at the TIER_AFTER-th arrival. */
+static struct machine *tier_machine(enum cpu_engine e, uint64_t at,
+                                    const uint8_t *code, size_t len,
+                                    uint32_t timer)
+{
+    struct machine *m = machine_at(e, at);
+    block_cache_build_after(m->cpu->bcache, TIER_AFTER);
+    put(m, at, code, len);
+    if (timer)
+        arm_timer(m, timer);
+    return m;
+}
+
+static struct machine *tier_program(enum cpu_engine e, uint32_t timer)
+{
+    static const uint8_t code[] = {
+        0xB9, 0x0A, 0x00, 0x00, 0x00, /* mov ecx, 10 */
+        0x01, 0xC8,                   /* L: add eax, ecx */
+        0xFF, 0xC9,                   /* dec ecx */
+        0x75, 0xFA,                   /* jnz L */
+        0xF4,                         /* hlt */
+    };
+    return tier_machine(e, TIER_CODE, code, sizeof code, timer);
+}
+
+static void test_built_at_nth_arrival(void **state)
+{
+    (void)state;
+    struct outcome s = run(tier_program(ENGINE_STEP, 0), 0);
+    assert_int_equal(s.rax, 55);
+    assert_int_equal(s.insns, 1 + 10 * 3 + 1);
+    struct machine *m = tier_program(tested, 0);
+    /* The mov and three rounds, L reached three times: stepped. */
+    cpu_run(m->cpu, 1 + 3 * 3);
+    assert_int_equal(m->stop, STOP_INSN_LIMIT);
+    assert_int_equal(m->cpu->rip, TIER_CODE + 5);
+    assert_int_equal(block_built(m->cpu->bcache), 0);
+    /* The fourth round: L's block is built, and runs to its taken Jcc. */
+    m->stop = STOP_NONE;
+    cpu_run(m->cpu, 1 + 4 * 3);
+    assert_int_equal(block_built(m->cpu->bcache), 1);
+    /* The rest through that block (the same one each round). */
+    m->stop = STOP_NONE;
+    struct outcome b = run_keep(m, 0);
+    assert_int_equal(block_built(m->cpu->bcache), 1);
+    machine_destroy(m);
+    assert_same(&s, &b);
+    compare_stops(tier_program, 34);
+}
+
+/* A loop that rewrites the immediate of its own first instruction every
+ * round: the write empties the arena, and with it the counts of
+ * arrivals, so L is never reached a second time between two writes and
+ * stays stepped (main until 3 December 2026 built it again every
+ * round); the same outcome as the step engine's, at every stop. */
+static struct machine *tier_smc_program(enum cpu_engine e, uint32_t timer)
+{
+    static const uint8_t code[] = {
+        0xB9, 0x06, 0x00, 0x00, 0x00,       /* mov ecx, 6 */
+        0x05, 0x01, 0x00, 0x00, 0x00,       /* L: add eax, 1 (imm at +6) */
+        0xFF, 0x05, 0xF6, 0xFF, 0xFF, 0xFF, /* inc dword [rip - 10]: L's imm */
+        0xFF, 0xC9,                         /* dec ecx */
+        0x75, 0xF1,                         /* jnz L */
+        0xF4,                               /* hlt */
+    };
+    return tier_machine(e, TIER_SMC_CODE, code, sizeof code, timer);
+}
+
+static void test_rewritten_loop_stays_stepped(void **state)
+{
+    (void)state;
+    struct outcome s = run(tier_smc_program(ENGINE_STEP, 0), 0);
+    assert_int_equal(s.rax, 1 + 2 + 3 + 4 + 5 + 6);
+    assert_int_equal(s.insns, 1 + 6 * 4 + 1);
+    struct machine *m = tier_smc_program(tested, 0);
+    struct outcome b = run_keep(m, 0);
+    assert_int_equal(block_built(m->cpu->bcache), 0);
+    machine_destroy(m);
+    assert_same(&s, &b);
+    compare_stops(tier_smc_program, 28);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1241,6 +1332,8 @@ int main(void)
         cmocka_unit_test(test_fault_in_native_loop),
         cmocka_unit_test(test_smc_in_native_loop),
         cmocka_unit_test(test_loop_at_jcc_in_middle),
+        cmocka_unit_test(test_built_at_nth_arrival),
+        cmocka_unit_test(test_rewritten_loop_stays_stepped),
     };
     int failed = _cmocka_run_group_tests("block engine", tests,
                                          sizeof tests / sizeof *tests,

@@ -876,6 +876,7 @@ static bool guest_init(void)
     m = machine_create(MACHINE_MIB, stderr);
     if (!m)
         return false;
+    block_cache_build_after(m->cpu->bcache, 1); /* a block at each case */
     put64(PML4_PA, PDPT_PA | 3);
     put64(PDPT_PA, PD_PA | 3);
     put64(PD_PA, 0x83); /* P, RW, PS */
