@@ -6,8 +6,12 @@
  * (CPUID reports DE, but nothing here watches ports); LEN = 10 (8
  * bytes) is taken outside 64-bit mode too, where the SDM leaves it
  * undefined; implicit accesses of event delivery (the IDT, the stack
- * frame) are watched like the instruction's own; IA32_DEBUGCTL offers
- * no feature (LBR, BTF: writes of a set bit are #GP). */
+ * frame) are watched like the instruction's own, but only the delivery
+ * of INT n, INT1 and INT3, which completes an instruction, is followed by
+ * the #DB of the data breakpoints it hit: those hit by delivering an
+ * exception, an interrupt, an NMI or a #DB are dropped, where a processor
+ * reports them after the delivery; IA32_DEBUGCTL offers no feature (LBR,
+ * BTF: writes of a set bit are #GP). */
 #include "cpu/debug.h"
 
 #include "cpu/cpu.h"
@@ -228,12 +232,14 @@ void debug_load_pending(struct cpu *c, uint64_t field, bool mov_ss_blocking)
 void debug_after_injection(struct cpu *c)
 {
     /* VM entry delivers an injected event as if it had happened in the
-     * guest (SDM Vol. 3C 27.6.1): a data breakpoint its pushes hit gives
-     * the #DB trap that an INT n or exception delivered by the guest's
-     * own instruction gives (debug_after), before the handler's first
+     * guest (SDM Vol. 3C 27.6.1): a data breakpoint the pushes of an
+     * injected INT n, INT1 or INT3 hit gives the #DB trap that the
+     * guest's own INT n gives (debug_after), before the handler's first
      * instruction. Otherwise the next instruction's debug_before() drops
      * the hits: an INT n whose delivery met an EPT violation and was
-     * injected again by L0 lost its #DB (guestfuzz, single mode). */
+     * injected again by L0 lost its #DB (guestfuzz, single mode). The
+     * caller leaves out the other types, whose hits are dropped in the
+     * guest too (the simplification at the top). */
     if (!c->dbg.hits)
         return;
     c->dbg.bits = c->dbg.hits | c->dbg.pending;

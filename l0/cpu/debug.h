@@ -87,8 +87,8 @@ void debug_deliver_db(struct cpu *c);
 uint64_t debug_save_pending(struct cpu *c);
 void debug_load_pending(struct cpu *c, uint64_t field, bool mov_ss_blocking);
 
-/* An event injected by VM entry was delivered: the #DB trap of the data
- * breakpoints its stack writes hit, as after any delivered event. */
+/* An INT n, INT1 or INT3 injected by VM entry was delivered: the #DB trap
+ * of the data breakpoints its stack writes hit, as after the guest's own. */
 void debug_after_injection(struct cpu *c);
 
 #endif

@@ -100,12 +100,28 @@ def int_data_breakpoint_reinjected(r):
     return single_prints_as_bare(r, "ee ff dd", "dump after a fault")
 
 
+def db_data_breakpoint_reinjected(r):
+    """MOV DR7 arms a read/write breakpoint on linear 0 (DR0 = 0), then
+    POP ESP loads 0 and RET reads its return address there: the #DB trap
+    follows the RET, with ESP = 4. Its delivery pushes EFLAGS at 0, which
+    the breakpoint watches too; the delivery of an event that no
+    instruction completes is not followed by another #DB (cpu/debug.c,
+    simplifications), so the handler runs with one frame below ESP and,
+    reading its vector from unbacked memory (0xff), dumps the registers:
+    0xee 0xff 0xdd. In single mode the push at 0xfffffffc meets an EPT
+    violation and L0 injects the #DB again; that delivery hit the
+    breakpoint too and gave a second #DB, 12 bytes further down (until
+    3 December 2026)."""
+    return single_prints_as_bare(r, "ee ff dd", "dump after a fault")
+
+
 # What an image documents, beyond "no finding".
 DOCUMENTED = {
     "wrmsr-feature-control-single.img": wrmsr_feature_control,
     "cr0-nw-without-cd-single.img": cr0_nw_without_cd,
     "hang-max-insns-bare.img": stops_at_limit,
     "int-data-breakpoint-reinjected-single.img": int_data_breakpoint_reinjected,
+    "db-data-breakpoint-reinjected-single.img": db_data_breakpoint_reinjected,
 }
 
 
