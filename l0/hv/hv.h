@@ -34,6 +34,7 @@ struct nested_state {
     uint64_t shadow_pa;                 /* its region, in L0 memory */
     struct ept02 ept02;
     bool ept02_ready;
+    bool debug; /* TURTLES_DEBUG set: say why L1's VM entries fail */
 };
 
 /* L1's view of VMX (--mode nested): its VMX operation and current VMCS. */
@@ -48,11 +49,19 @@ struct l1_vmx {
     struct vmx_check_memo entry_memo;
 };
 
+/* Named counters (stats_counter) bumped at every nested transition:
+ * each found by its name once, at its first use (so created in the same
+ * order as before), then through the pointer. */
+struct hv_counters {
+    uint64_t *shadow_sync_fields, *vmcs02_fields_copied, *msr_list_entries;
+};
+
 struct hv {
     struct machine *m;
     struct cpu *c;
     const struct cost_profile *cost;
     struct exit_stats stats;
+    struct hv_counters counters;
 
     struct vmcs vmcs01;
     struct vmcs vmcs02; /* L2 under L1 (--mode nested), built by L0 */
@@ -86,6 +95,16 @@ void hv_run(struct hv *h, uint64_t max_insns);
 /* Modeled cycles of L0's own work, charged to the clock and, during a
  * nested episode, to its part of the episode. */
 void hv_charge(struct hv *h, enum nested_part part, uint64_t cycles);
+
+/* The counter `name` of h->stats, through the pointer kept in *slot (a
+ * member of h->counters). */
+static inline uint64_t *hv_counter(struct hv *h, uint64_t **slot,
+                                   const char *name)
+{
+    if (!*slot)
+        *slot = stats_counter(&h->stats, name);
+    return *slot;
+}
 
 /* With --trace: one step of L0's own work (record/trace.h) for the exit
  * being handled, or for STEP_L2_RESUMES the L2 exit whose episode ends;

@@ -53,7 +53,8 @@ bool nested_read_msr(struct hv *h, uint32_t msr, uint64_t *value)
 static void charge_sync(struct hv *h, enum trace_step_kind direction,
                         unsigned fields)
 {
-    *stats_counter(&h->stats, "shadow_sync_fields") += fields;
+    *hv_counter(h, &h->counters.shadow_sync_fields, "shadow_sync_fields") +=
+        fields;
     uint64_t cycles = (uint64_t)fields * h->cost->sync_field;
     hv_charge(h, NESTED_L0, cycles);
     hv_step(h, (struct trace_step){.kind = (uint8_t)direction,
@@ -102,6 +103,7 @@ int nested_init(struct hv *h, bool shadowing, bool merge_dirty)
 {
     h->nested.merge_dirty = merge_dirty;
     h->nested.shadowing = shadowing;
+    h->nested.debug = getenv("TURTLES_DEBUG") != NULL;
     if (!shadowing)
         return 0;
     /* The shadow VMCS: a region whose header carries the revision with
@@ -429,7 +431,7 @@ enum nested_entry nested_vmentry(struct hv *h, bool launch, uint32_t *error)
     if (x->current == NO_VMCS)
         return NESTED_FAIL_INVALID;
     nested_sync_from_shadow(h);
-    bool debug = getenv("TURTLES_DEBUG") != NULL;
+    bool debug = h->nested.debug;
     /* SDM Vol. 2C "VMLAUNCH/VMRESUME": errors 4 and 5. */
     if (launch != (v12->launch == VMCS_STATE_CLEAR)) {
         *error = launch ? 4 : 5;
@@ -499,7 +501,8 @@ enum nested_entry nested_vmentry(struct hv *h, bool launch, uint32_t *error)
     bool full = !h->nested.merge_dirty || h->vmcs02.launch == VMCS_STATE_CLEAR;
     struct merge_count n = vmcs02_merge(&h->vmcs02, &h->vmcs01, v12, &p,
                                         full ? NULL : h->nested.dirty);
-    *stats_counter(&h->stats, "vmcs02_fields_copied") += n.copied;
+    *hv_counter(h, &h->counters.vmcs02_fields_copied,
+                "vmcs02_fields_copied") += n.copied;
     hv_charge(h, NESTED_L0, (uint64_t)n.copied * h->cost->merge_field);
     /* The merge's footprint: each field read from vmcs12 (in L1's memory)
      * and written to vmcs02 takes cache lines L1's handler then misses

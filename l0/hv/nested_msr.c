@@ -126,7 +126,8 @@ static bool refused(uint32_t msr, bool store)
 
 static void charge_entries(struct hv *h, uint32_t entries)
 {
-    *stats_counter(&h->stats, "msr_list_entries") += entries;
+    *hv_counter(h, &h->counters.msr_list_entries, "msr_list_entries") +=
+        entries;
     hv_charge(h, NESTED_L0, (uint64_t)entries * h->cost->msr_list_entry);
 }
 
