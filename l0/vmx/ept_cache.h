@@ -53,17 +53,22 @@ struct ept_cache {
     uint64_t hits, walks; /* host-side figures, not in any result */
 };
 
-static inline struct ept_cache_entry *ept_cache_slot(struct ept_cache *k,
-                                                     uint64_t gpa)
+/* The slots are chosen by the EPTP's root page as well as the address:
+ * under L1 and L2 the same guest-physical pages (each loaded at 1 MiB)
+ * go through different EPTPs, which must not keep evicting each other
+ * at every nested transition. */
+static inline struct ept_cache_entry *
+ept_cache_slot(struct ept_cache *k, uint64_t eptp, uint64_t gpa)
 {
     uint64_t page = gpa >> 12;
-    return &k->e[(page ^ (page >> EPT_CACHE_BITS)) & (EPT_CACHE_SIZE - 1)];
+    return &k->e[(page ^ (page >> EPT_CACHE_BITS) ^ (eptp >> 12)) &
+                 (EPT_CACHE_SIZE - 1)];
 }
 
-static inline struct ept_cache_entry *ept_cache_large_slot(struct ept_cache *k,
-                                                           uint64_t gpa)
+static inline struct ept_cache_entry *
+ept_cache_large_slot(struct ept_cache *k, uint64_t eptp, uint64_t gpa)
 {
-    return &k->large[(gpa >> 21) & (EPT_CACHE_LARGE - 1)];
+    return &k->large[((gpa >> 21) ^ (eptp >> 12)) & (EPT_CACHE_LARGE - 1)];
 }
 
 /* The entry of this EPTP that holds `gpa`'s walk, or NULL; *hpa gets
@@ -73,7 +78,7 @@ ept_cache_find(struct ept_cache *k, uint64_t eptp, uint64_t gpa,
                uint64_t *hpa)
 {
     uint64_t page = gpa >> 12;
-    const struct ept_cache_entry *e = ept_cache_slot(k, gpa);
+    const struct ept_cache_entry *e = ept_cache_slot(k, eptp, gpa);
     if (k->generation == 0)
         return NULL;
     if (e->generation == k->generation && e->eptp == eptp &&
@@ -82,7 +87,7 @@ ept_cache_find(struct ept_cache *k, uint64_t eptp, uint64_t gpa,
         return e;
     }
     uint64_t offset = page & (EPT_CACHE_PIECE_PAGES - 1);
-    e = ept_cache_large_slot(k, gpa);
+    e = ept_cache_large_slot(k, eptp, gpa);
     if (e->generation == k->generation && e->eptp == eptp &&
         e->gpa_page == page - offset) {
         *hpa = (e->hpa_page + offset) << 12 | (gpa & 0xFFF);

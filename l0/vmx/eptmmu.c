@@ -81,9 +81,11 @@ static void cache_fill(struct cpu *c, uint64_t gpa, const struct ept_result *r)
         k->generation = 1;
     bool large = r->page_size > 4096;
     uint64_t piece = large ? EPT_CACHE_PIECE_PAGES - 1 : 0;
-    *(large ? ept_cache_large_slot(k, gpa) : ept_cache_slot(k, gpa)) =
+    uint64_t eptp = c->vmx.ept_cfg.eptp;
+    *(large ? ept_cache_large_slot(k, eptp, gpa)
+            : ept_cache_slot(k, eptp, gpa)) =
         (struct ept_cache_entry){
-            .eptp = c->vmx.ept_cfg.eptp, .gpa_page = (gpa >> 12) & ~piece,
+            .eptp = eptp, .gpa_page = (gpa >> 12) & ~piece,
             .hpa_page = (r->hpa >> 12) & ~piece, .generation = k->generation,
             .perms = (uint8_t)r->perms, .refs = (uint8_t)r->refs,
             .page_shift = (uint8_t)__builtin_ctzll(r->page_size)};

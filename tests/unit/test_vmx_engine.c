@@ -1362,7 +1362,7 @@ static void test_host_tlb_kept_across_transitions(void **state)
 
 /* Memory only "L0" has, above the 4 MiB of RAM: a copy of the EPT. */
 #define L0_BASE (1ull << 38)
-static uint8_t l0_mem[4 * 4096];
+static uint8_t l0_mem[5 * 4096]; /* the fifth page: another EPT root */
 
 static bool l0_mem_read(void *ctx, uint64_t hpa, void *dst, unsigned len)
 {
@@ -1379,7 +1379,7 @@ static void l0_poke64(uint64_t off, uint64_t v) { memcpy(l0_mem + off, &v, 8); }
  * L0_BASE + 0, 1, 2, 3 pages). */
 static void ept_in_l0_memory(void)
 {
-    memcpy(l0_mem, m->ram + EPT_PML4, sizeof l0_mem);
+    memcpy(l0_mem, m->ram + EPT_PML4, 4 * 4096);
     l0_poke64(0, (L0_BASE + 0x1000) | EPT_RWX);
     l0_poke64(0x1000, (L0_BASE + 0x2000) | EPT_RWX);
     l0_poke64(0x2000, (L0_BASE + 0x3000) | EPT_RWX);
@@ -1477,6 +1477,27 @@ static void test_ept_cache_large_page_piece(void **state)
               R_EPT_VIOLATION);
     expect_eq("unmapped", "guest-physical address",
               get(F(GUEST_PHYSICAL_ADDR)), 0x203000);
+}
+
+/* Two EPTPs translating the same guest-physical pages (L1's and L2's,
+ * both loaded at 1 MiB) keep their walks side by side: after a round
+ * under the second root, a round under the first walks nothing again.
+ * Here the second root is a copy of the first's PML4. */
+static void test_ept_cache_two_roots(void **state)
+{
+    (void)state;
+    ept_in_l0_memory();
+    memcpy(l0_mem + 0x4000, l0_mem, 4096);
+    expect_eq("first root", "exit reason", run_data_read("first root"),
+              R_CPUID);
+    set(F(EPT_POINTER), (L0_BASE + 0x4000) | 6 | 3 << 3);
+    expect_eq("second root", "exit reason", run_data_read("second root"),
+              R_CPUID);
+    set(F(EPT_POINTER), L0_BASE | 6 | 3 << 3);
+    uint64_t walks = c->vmx.ept_cache.walks;
+    expect_eq("first again", "exit reason", run_data_read("first again"),
+              R_CPUID);
+    expect_eq("first again", "EPT walks", c->vmx.ept_cache.walks, walks);
 }
 
 /* Tables in the machine's RAM are the guest's to write: never cached. */
@@ -2338,6 +2359,7 @@ int main(void)
         T(test_ept_cache_hits_and_forgets),
         T(test_ept_cache_shape_for_the_model),
         T(test_ept_cache_large_page_piece),
+        T(test_ept_cache_two_roots),
         T(test_ept_cache_ignores_ram_tables),
         T(test_shadow_vmread_without_exit),
         T(test_shadow_vmread_to_memory),
