@@ -118,11 +118,20 @@ static void update(struct pic *p)
     p->output = output;
 }
 
+/* A line already at `level` changes nothing, so nothing is done: an
+ * edge input requests only when it rises, a level-triggered one's IRR
+ * bit already equals its line (set_line, icw1 and the ELCR write keep
+ * it so), and every other change of the chips' state ran update() when
+ * it was made. The platform sets the timers' lines at every sync, most
+ * often to the level they had (dev/platform.c). */
 void pic_set_irq(struct pic *p, unsigned irq, bool level)
 {
     if (irq >= 16 || irq == CASCADE_IR)
         return;
-    set_line(&p->chip[irq >> 3], irq & 7, level);
+    struct chip *c = &p->chip[irq >> 3];
+    if (!(c->lines & (1u << (irq & 7))) == !level)
+        return;
+    set_line(c, irq & 7, level);
     update(p);
 }
 

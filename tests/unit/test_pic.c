@@ -264,6 +264,53 @@ static void test_edge_needs_a_new_rising_edge(void **state)
     assert_int_equal(pic_pending_vector(r->p), 0x24);
 }
 
+/* A line set again to the level it has changes nothing, edge or level
+ * triggered, before and after INTA, EOI and a new ICW1: IRR, ISR, the
+ * pending vector and the CPU's kicks stay as they were. */
+static void expect_same_level_changes_nothing(struct rig *r, unsigned irq,
+                                              bool level)
+{
+    uint16_t port = irq < 8 ? 0x20 : 0xA0;
+    uint8_t irr = read_irr(r, port), isr = read_isr(r, port);
+    int vector = pic_pending_vector(r->p), kicks = r->kicks;
+    pic_set_irq(r->p, irq, level);
+    assert_int_equal(read_irr(r, port), irr);
+    assert_int_equal(read_isr(r, port), isr);
+    assert_int_equal(pic_pending_vector(r->p), vector);
+    assert_int_equal(r->kicks, kicks);
+}
+
+static void test_same_level_again_changes_nothing(void **state)
+{
+    struct rig *r = *state;
+    init_pair(r, 0);
+    out(r, 0x4D0, 0x08); /* IRQ3 level-triggered, IRQ4 edge */
+    pic_set_irq(r->p, 3, true);
+    pic_set_irq(r->p, 4, true);
+    expect_same_level_changes_nothing(r, 3, true);
+    expect_same_level_changes_nothing(r, 4, true);
+    assert_int_equal(pic_acknowledge(r->p), 0x23);
+    expect_same_level_changes_nothing(r, 3, true);
+    expect_same_level_changes_nothing(r, 4, true);
+    out(r, 0x20, 0x20);
+    expect_same_level_changes_nothing(r, 3, true);
+    pic_set_irq(r->p, 3, false);
+    expect_same_level_changes_nothing(r, 3, false);
+    assert_int_equal(pic_acknowledge(r->p), 0x24);
+    expect_same_level_changes_nothing(r, 4, true);
+    out(r, 0x20, 0x20);
+    expect_same_level_changes_nothing(r, 4, true);
+    pic_set_irq(r->p, 3, true);
+    /* ICW1 forgets the edge request, keeps the level one (IRQ3 high). */
+    init_pair(r, 0);
+    assert_int_equal(read_irr(r, 0x20), 0x08);
+    expect_same_level_changes_nothing(r, 3, true);
+    expect_same_level_changes_nothing(r, 4, true);
+    pic_set_irq(r->p, 3, false);
+    expect_same_level_changes_nothing(r, 3, false);
+    assert_int_equal(read_irr(r, 0x20), 0x00);
+}
+
 static void test_poll_mode(void **state)
 {
     struct rig *r = *state;
@@ -316,6 +363,7 @@ int main(void)
         T(test_rotate_in_automatic_eoi),
         T(test_level_triggered_through_elcr),
         T(test_edge_needs_a_new_rising_edge),
+        T(test_same_level_again_changes_nothing),
         T(test_poll_mode),
         T(test_spurious_interrupt_is_ir7),
         T(test_special_mask_mode),
