@@ -281,16 +281,35 @@ static void l1_vpid_transition(struct hv *h)
 static const bool copied_at_exit[VMCS_FIELD_COUNT] = {VMCS_FIELDS(TO_VMCS12_)};
 #undef TO_VMCS12_
 
+/* Those fields as a list of indexes, made once: an exit then walks only
+ * them, not a flag for each of the VMCS's fields. */
+struct exit_copy {
+    uint16_t index[VMCS_FIELD_COUNT];
+    unsigned count;
+};
+
+static const struct exit_copy *exit_copy(void)
+{
+    static struct exit_copy list;
+    static bool ready;
+    if (!ready) {
+        for (unsigned i = 0; i < VMCS_FIELD_COUNT; i++)
+            if (copied_at_exit[i])
+                list.index[list.count++] = (uint16_t)i;
+        ready = true;
+    }
+    return &list;
+}
+
 void nested_vmexit(struct hv *h, const struct nested_exit *e)
 {
     struct vmcs *v12 = &h->l1.vmcs12, *v02 = &h->vmcs02;
     /* L2's state and the hardware's exit information, field by field. */
-    unsigned copied = 0;
-    for (size_t i = 0; i < VMCS_FIELD_COUNT; i++) {
-        if (copied_at_exit[i]) {
-            vmcs_set(v12, (enum vmcs_index)i, vmcs_get(v02, (enum vmcs_index)i));
-            copied++;
-        }
+    const struct exit_copy *list = exit_copy();
+    unsigned copied = list->count;
+    for (unsigned k = 0; k < copied; k++) {
+        enum vmcs_index i = (enum vmcs_index)list->index[k];
+        vmcs_set(v12, i, vmcs_get(v02, i));
     }
     hv_step(h, (struct trace_step){.kind = STEP_NESTED_EXIT, .has_value = 1,
                                    .value = copied});
