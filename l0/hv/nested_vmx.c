@@ -309,10 +309,13 @@ static enum hv_action handle_vmptrst(struct hv *h)
     return succeed(h);
 }
 
-/* For the trace: the field L1 read or wrote, by name, and the value. */
+/* For the trace: the field L1 read or wrote, by name, and the value.
+ * Without a trace the field's name is not looked up. */
 static void trace_field(struct hv *h, enum trace_step_kind kind,
                         uint64_t encoding, uint64_t value)
 {
+    if (!h->trace)
+        return;
     int i = vmcs_field_index(encoding);
     hv_step(h, (struct trace_step){
                    .kind = (uint8_t)kind, .has_field = 1,
