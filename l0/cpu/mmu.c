@@ -5,6 +5,7 @@
 #include "cpu/decode.h"
 #include "cpu/tlb_charge.h"
 #include "machine.h"
+#include "vmx/eptmmu.h"
 #include "vmx/vmx.h"
 
 #define PHYS_MASK ((1ull << PHYS_ADDR_BITS) - 1)
@@ -125,26 +126,31 @@ struct walk {
     uint64_t phys;        /* translated address */
     uint64_t page_mask;
     uint32_t perm;
-    /* Levels (bit i: entry[i]) whose accessed flag is clear, PAE PDPTEs
-     * aside (they have none): set_accessed_dirty() has work then. */
-    unsigned a_clear;
+    /* Some level's accessed flag is clear, PAE PDPTEs aside (they have
+     * none): set_accessed_dirty() has work then. */
+    bool a_clear;
     bool all_ram; /* every entry was read from RAM (walk_memo_keep) */
 };
 
-/* Reserved bits of each paging-structure entry, from MAXPHYADDR, NXE and
- * the page size (SDM Vol. 3A 4.5.4, Table 4-19 and the figures). */
-static uint64_t reserved_bits(const struct cpu *c, int level, bool large)
+/* Reserved bits of a paging-structure entry of 4-level or PAE paging
+ * (8 bytes, not a PAE PDPTE), from MAXPHYADDR, NXE and the page size
+ * (SDM Vol. 3A 4.5.4, Table 4-19 and the figures): `any` those of every
+ * level, from reserved_any(). */
+static inline uint64_t reserved_bits(uint64_t any, int level, bool large)
+{
+    if (level == 4)
+        return any | PTE_PS;
+    if (level == 3 && large)
+        return any | 0x3FFFE000ull; /* 1 GiB page: bits 29:13 */
+    if (level == 2 && large)
+        return any | 0x1FE000ull;   /* 2 MiB page: bits 20:13 */
+    return any;
+}
+
+static inline uint64_t reserved_any(const struct cpu *c)
 {
     uint64_t rsvd = ~PHYS_MASK & ((1ull << 52) - 1); /* bits 51:MAXPHYADDR */
-    if (!(c->efer & EFER_NXE))
-        rsvd |= PTE_XD;
-    if (level == 4)
-        rsvd |= PTE_PS;
-    else if (level == 3 && large)
-        rsvd |= 0x3FFFE000ull; /* 1 GiB page: bits 29:13 */
-    else if (level == 2 && large)
-        rsvd |= 0x1FE000ull;   /* 2 MiB page: bits 20:13 */
-    return rsvd;
+    return c->efer & EFER_NXE ? rsvd : rsvd | PTE_XD;
 }
 
 /* CR2 is written when the #PF is delivered, not here: a page fault that
@@ -194,7 +200,9 @@ guest_phys(struct cpu *c, uint64_t gpa, unsigned ept_access,
     if (!(c->vmx.nonroot && c->vmx.ept)) {
         *hpa = gpa;
         *ept_perms = EPT_R | EPT_W | EPT_X;
-    } else if (!vmx_translate_gpa(c, gpa, ept_access, origin, lin, hpa,
+    } else if (!vmx_translate_cached(c, gpa, ept_access, origin, hpa,
+                                     ept_perms) &&
+               !vmx_translate_gpa(c, gpa, ept_access, origin, lin, hpa,
                                   ept_perms)) {
         return false;
     }
@@ -212,20 +220,25 @@ enum paging_mode { PAGING_32BIT, PAGING_PAE, PAGING_4LEVEL };
 
 /* The walk in one paging mode. walk_tables() inlines it once per mode,
  * so that the levels, index widths and entry size are constants to the
- * compiler (host speed only: the same walk). PAE's PDPTEs carry no
- * access rights. */
+ * compiler, and 4-level paging once more for VMX root operation
+ * (`root`: no EPT and no APIC-access page, every table's address is its
+ * own; host speed only: the same walk). PAE's PDPTEs carry no access
+ * rights. */
 static inline __attribute__((always_inline)) bool
 walk_mode(struct cpu *c, uint64_t lin, enum access acc, bool user,
-          struct walk *w, enum paging_mode mode)
+          struct walk *w, enum paging_mode mode, bool root)
 {
     uint32_t err = fault_bits(c, acc, user);
-    uint32_t perm = TLB_USER | TLB_WRITE;
     const unsigned entry_size = mode == PAGING_32BIT ? 4 : 8;
     const int top = mode == PAGING_4LEVEL ? 4 : mode == PAGING_PAE ? 3 : 2;
     int shift = mode == PAGING_4LEVEL ? 39 : mode == PAGING_PAE ? 30 : 22;
     uint64_t table = mode == PAGING_4LEVEL ? c->cr3 & PHYS_MASK & ~0xFFFull
                      : mode == PAGING_PAE  ? c->cr3 & 0xFFFFFFE0ull
                                            : c->cr3 & 0xFFFFF000ull;
+    uint64_t rsvd_any = entry_size == 8 ? reserved_any(c) : 0;
+    /* The AND of the entries' U/S, R/W and A flags and the OR of their
+     * XD flags, over every level with access rights (not PAE PDPTEs). */
+    uint64_t all = ~0ull, any = 0;
 
     w->entry_size = entry_size;
     w->levels = 0;
@@ -233,10 +246,11 @@ walk_mode(struct cpu *c, uint64_t lin, enum access acc, bool user,
         bool pae_pdpte = mode == PAGING_PAE && level == 3;
         unsigned index_bits = pae_pdpte ? 2 : entry_size == 8 ? 9 : 10;
         uint64_t index = (lin >> shift) & ((1ull << index_bits) - 1);
-        uint64_t gpa = table + index * entry_size, pa;
+        uint64_t gpa = table + index * entry_size, pa = gpa;
         unsigned ept_perms;
-        if (!guest_phys(c, gpa, EPT_ACCESS_READ, EPT_ORIGIN_GUEST_PAGING, lin,
-                        &pa, &ept_perms))
+        if (!root && !guest_phys(c, gpa, EPT_ACCESS_READ,
+                                 EPT_ORIGIN_GUEST_PAGING, lin, &pa,
+                                 &ept_perms))
             return false; /* a VM exit is pending */
         uint64_t e = read_entry(c, pa, entry_size, &w->all_ram);
         c->walk_refs++;
@@ -253,19 +267,12 @@ walk_mode(struct cpu *c, uint64_t lin, enum access acc, bool user,
         else if (pae_pdpte)
             rsvd = (~PHYS_MASK & ((1ull << 52) - 1)) | 0x1E6ull | PTE_XD;
         else
-            rsvd = reserved_bits(c, level, large);
+            rsvd = reserved_bits(rsvd_any, level, large);
         if (e & rsvd)
             return page_fault(c, lin, err | PFEC_P | PFEC_RSVD);
-
         if (!pae_pdpte) {
-            if (!(e & PTE_A))
-                w->a_clear |= 1u << (w->levels - 1);
-            if (!(e & PTE_U))
-                perm &= ~TLB_USER;
-            if (!(e & PTE_W))
-                perm &= ~TLB_WRITE;
-            if (entry_size == 8 && (e & PTE_XD))
-                perm |= TLB_NX;
+            all &= e;
+            any |= e;
         }
         if (large || level == 1) {
             uint64_t size = 1ull << shift;
@@ -274,11 +281,16 @@ walk_mode(struct cpu *c, uint64_t lin, enum access acc, bool user,
                 base = e & 0xFFFFFFFFull & ~(size - 1);
             w->phys = base | (lin & (size - 1));
             w->page_mask = ~(size - 1);
+            uint32_t perm = (all & PTE_U ? TLB_USER : 0) |
+                            (all & PTE_W ? TLB_WRITE : 0);
+            if (entry_size == 8 && (any & PTE_XD))
+                perm |= TLB_NX;
             if (e & PTE_D)
                 perm |= TLB_DIRTY;
             if ((e & PTE_G) && (c->cr4 & CR4_PGE))
                 perm |= TLB_GLOBAL;
             w->perm = perm;
+            w->a_clear = !(all & PTE_A);
             return true;
         }
         table = e & PHYS_MASK & ~0xFFFull;
@@ -293,10 +305,12 @@ static bool walk_tables(struct cpu *c, uint64_t lin, enum access acc,
                         bool user, struct walk *w)
 {
     if (c->long_mode)
-        return walk_mode(c, lin, acc, user, w, PAGING_4LEVEL);
+        return c->vmx.nonroot
+                   ? walk_mode(c, lin, acc, user, w, PAGING_4LEVEL, false)
+                   : walk_mode(c, lin, acc, user, w, PAGING_4LEVEL, true);
     if (c->cr4 & CR4_PAE)
-        return walk_mode(c, lin, acc, user, w, PAGING_PAE);
-    return walk_mode(c, lin, acc, user, w, PAGING_32BIT);
+        return walk_mode(c, lin, acc, user, w, PAGING_PAE, false);
+    return walk_mode(c, lin, acc, user, w, PAGING_32BIT, false);
 }
 
 /* Sets accessed flags on every level and dirty on the leaf for writes

@@ -46,9 +46,18 @@ struct ept_cache_entry {
     uint8_t page_shift;  /* log2 of the walk's page size */
 };
 
+/* The pages of the guest's paging structures that recent walks went
+ * through (EPT_ORIGIN_GUEST_PAGING), kept again at 4 KiB and indexed by
+ * their page number: a guest's walks read the same few table pages
+ * (the same PML4, PDPT and PD at nearly every walk), found here with one
+ * comparison and without the call of a walk (cpu/mmu.c, eptmmu.h). Its
+ * slots are chosen by the EPTP's root page too, as the others'. */
+enum { EPT_CACHE_TABLES = 64 };
+
 struct ept_cache {
     struct ept_cache_entry e[EPT_CACHE_SIZE];
     struct ept_cache_entry large[EPT_CACHE_LARGE]; /* 2 MiB pieces */
+    struct ept_cache_entry tables[EPT_CACHE_TABLES]; /* paging structures */
     uint64_t generation; /* current; starts at 1 (ept_cache_invalidate) */
     uint64_t hits, walks; /* host-side figures, not in any result */
 };
@@ -93,6 +102,24 @@ ept_cache_find(struct ept_cache *k, uint64_t eptp, uint64_t gpa,
         *hpa = (e->hpa_page + offset) << 12 | (gpa & 0xFFF);
         return e;
     }
+    return NULL;
+}
+
+static inline struct ept_cache_entry *
+ept_cache_table_slot(struct ept_cache *k, uint64_t eptp, uint64_t gpa)
+{
+    return &k->tables[((gpa >> 12) ^ (eptp >> 12)) & (EPT_CACHE_TABLES - 1)];
+}
+
+/* The entry of this EPTP for the paging-structure page holding `gpa`,
+ * or NULL. */
+static inline const struct ept_cache_entry *
+ept_cache_find_table(struct ept_cache *k, uint64_t eptp, uint64_t gpa)
+{
+    const struct ept_cache_entry *e = ept_cache_table_slot(k, eptp, gpa);
+    if (k->generation != 0 && e->generation == k->generation &&
+        e->eptp == eptp && e->gpa_page == gpa >> 12)
+        return e;
     return NULL;
 }
 

@@ -4,6 +4,7 @@
 #include "cpu/cpu.h"
 #include "cpu/mmu.h"
 #include "machine.h"
+#include "vmx/eptmmu.h"
 #include "vmx/exit_cond.h"
 #include "vmx/vmx.h"
 
@@ -57,24 +58,18 @@ static bool walk_write(void *ctx, uint64_t hpa, const void *src, unsigned len)
 
 /* A cached walk of this EPTP and page that allows the access: the
  * translation and the counters as the walk would give them. */
-static bool cache_hit(struct cpu *c, uint64_t gpa, unsigned access,
-                      uint64_t *hpa, unsigned *perms)
+static const struct ept_cache_entry *cache_hit(struct cpu *c, uint64_t gpa,
+                                               unsigned access, uint64_t *hpa,
+                                               unsigned *perms)
 {
-    struct ept_cache *k = &c->vmx.ept_cache;
     const struct ept_cache_entry *e =
-        ept_cache_find(k, c->vmx.ept_cfg.eptp, gpa, hpa);
-    if (!e || (e->perms & access) != access)
-        return false;
-    k->hits++;
-    c->vmx.ept_walk_refs += e->refs;
-    c->walk_refs += e->refs;
-    *perms = e->perms;
-    c->vmx.gpa_page_size = 1ull << e->page_shift;
-    return true;
+        ept_cache_find(&c->vmx.ept_cache, c->vmx.ept_cfg.eptp, gpa, hpa);
+    return ept_cache_use(c, e, access, perms) ? e : NULL;
 }
 
 /* A walk to a large page goes in for its 2 MiB piece (ept_cache.h). */
-static void cache_fill(struct cpu *c, uint64_t gpa, const struct ept_result *r)
+static const struct ept_cache_entry *cache_fill(struct cpu *c, uint64_t gpa,
+                                                const struct ept_result *r)
 {
     struct ept_cache *k = &c->vmx.ept_cache;
     if (k->generation == 0) /* never invalidated yet: 0 marks empty */
@@ -82,13 +77,26 @@ static void cache_fill(struct cpu *c, uint64_t gpa, const struct ept_result *r)
     bool large = r->page_size > 4096;
     uint64_t piece = large ? EPT_CACHE_PIECE_PAGES - 1 : 0;
     uint64_t eptp = c->vmx.ept_cfg.eptp;
-    *(large ? ept_cache_large_slot(k, eptp, gpa)
-            : ept_cache_slot(k, eptp, gpa)) =
-        (struct ept_cache_entry){
+    struct ept_cache_entry *e = large ? ept_cache_large_slot(k, eptp, gpa)
+                                      : ept_cache_slot(k, eptp, gpa);
+    *e = (struct ept_cache_entry){
             .eptp = eptp, .gpa_page = (gpa >> 12) & ~piece,
             .hpa_page = (r->hpa >> 12) & ~piece, .generation = k->generation,
             .perms = (uint8_t)r->perms, .refs = (uint8_t)r->refs,
             .page_shift = (uint8_t)__builtin_ctzll(r->page_size)};
+    return e;
+}
+
+/* A walk for a paging-structure entry, hit or kept, goes in for its
+ * 4 KiB page too (ept_cache.h's `tables`). */
+static void table_fill(struct cpu *c, uint64_t gpa, uint64_t hpa,
+                       const struct ept_cache_entry *e)
+{
+    struct ept_cache_entry *t =
+        ept_cache_table_slot(&c->vmx.ept_cache, e->eptp, gpa);
+    *t = *e;
+    t->gpa_page = gpa >> 12;
+    t->hpa_page = hpa >> 12;
 }
 
 bool vmx_ept_cached_shape(struct cpu *c, uint64_t gpa, unsigned *refs,
@@ -110,8 +118,14 @@ bool vmx_translate_gpa(struct cpu *c, uint64_t gpa, unsigned access,
                        uint64_t *hpa, unsigned *perms)
 {
     bool ad = c->vmx.ept_cfg.eptp & EPTP_AD_ENABLE;
-    if (!ad && cache_hit(c, gpa, access, hpa, perms))
+    bool table = origin == EPT_ORIGIN_GUEST_PAGING;
+    const struct ept_cache_entry *e =
+        ad ? NULL : cache_hit(c, gpa, access, hpa, perms);
+    if (e) {
+        if (table)
+            table_fill(c, gpa, *hpa, e);
         return true;
+    }
     struct walk_reader reader = {c, false};
     struct ept_config cfg = c->vmx.ept_cfg;
     cfg.read = walk_read;
@@ -123,8 +137,11 @@ bool vmx_translate_gpa(struct cpu *c, uint64_t gpa, unsigned access,
     c->vmx.ept_walk_refs += r.refs;
     c->walk_refs += r.refs;
     if (r.status == EPT_OK) {
-        if (!ad && !reader.read_ram)
-            cache_fill(c, gpa, &r);
+        if (!ad && !reader.read_ram) {
+            e = cache_fill(c, gpa, &r);
+            if (table)
+                table_fill(c, gpa, r.hpa, e);
+        }
         *hpa = r.hpa;
         *perms = r.perms;
         c->vmx.gpa_page_size = r.page_size;

@@ -1362,7 +1362,9 @@ static void test_host_tlb_kept_across_transitions(void **state)
 
 /* Memory only "L0" has, above the 4 MiB of RAM: a copy of the EPT. */
 #define L0_BASE (1ull << 38)
-static uint8_t l0_mem[5 * 4096]; /* the fifth page: another EPT root */
+/* Room for a second EPT of four pages (test_ept_cache_two_roots uses
+ * the fifth page alone, as another root). */
+static uint8_t l0_mem[8 * 4096];
 
 static bool l0_mem_read(void *ctx, uint64_t hpa, void *dst, unsigned len)
 {
@@ -1498,6 +1500,48 @@ static void test_ept_cache_two_roots(void **state)
     expect_eq("first again", "exit reason", run_data_read("first again"),
               R_CPUID);
     expect_eq("first again", "EPT walks", c->vmx.ept_cache.walks, walks);
+}
+
+/* The walk of a guest paging-structure entry through the cache's
+ * `tables` (the pages recent walks went through): once L0 says it
+ * changed its tables, the guest's PD page unmapped is seen at the
+ * fetch's walk, whose PD entry is the first on that page. */
+static void test_ept_cache_tables_forget(void **state)
+{
+    (void)state;
+    ept_in_l0_memory();
+    expect_eq("first", "exit reason", run_data_read("first"), R_CPUID);
+    uint64_t hits = c->vmx.ept_cache.hits;
+    expect_eq("again", "exit reason", run_data_read("again"), R_CPUID);
+    expect_eq("again", "some walks hit", c->vmx.ept_cache.hits > hits, 1);
+    l0_poke64(0x3000 + 8 * (PD >> 12), 0);
+    vmx_ept_tables_changed(c);
+    expect_eq("unmapped", "exit reason", run_data_read("unmapped"),
+              R_EPT_VIOLATION);
+    expect_eq("unmapped", "guest-physical address",
+              get(F(GUEST_PHYSICAL_ADDR)), PD);
+    expect_eq("unmapped", "qualification",
+              get(F(EXIT_QUALIFICATION)) & EPTQ_DEFINED, Q_READ | Q_LINEAR);
+}
+
+/* The cache is per EPTP: a second EPT in L0's memory (4 pages on) that
+ * does not map the guest's PD page is walked, not answered from what
+ * the first one's walks left, though L0 announced no change. */
+static void test_ept_cache_tables_per_eptp(void **state)
+{
+    (void)state;
+    ept_in_l0_memory();
+    expect_eq("first", "exit reason", run_data_read("first"), R_CPUID);
+    memcpy(l0_mem + 0x4000, l0_mem, 0x4000);
+    l0_poke64(0x4000, (L0_BASE + 0x5000) | EPT_RWX);
+    l0_poke64(0x5000, (L0_BASE + 0x6000) | EPT_RWX);
+    l0_poke64(0x6000, (L0_BASE + 0x7000) | EPT_RWX);
+    l0_poke64(0x7000 + 8 * (PD >> 12), 0);
+    set(F(EPT_POINTER), (L0_BASE + 0x4000) | 6 | 3 << 3);
+    expect_eq("other EPT", "exit reason", run_data_read("other EPT"),
+              R_EPT_VIOLATION);
+    expect_eq("other EPT", "guest-physical address",
+              get(F(GUEST_PHYSICAL_ADDR)), PD);
 }
 
 /* Tables in the machine's RAM are the guest's to write: never cached. */
@@ -2360,6 +2404,8 @@ int main(void)
         T(test_ept_cache_shape_for_the_model),
         T(test_ept_cache_large_page_piece),
         T(test_ept_cache_two_roots),
+        T(test_ept_cache_tables_forget),
+        T(test_ept_cache_tables_per_eptp),
         T(test_ept_cache_ignores_ram_tables),
         T(test_shadow_vmread_without_exit),
         T(test_shadow_vmread_to_memory),
