@@ -378,7 +378,13 @@ static struct tlb_entry *translate(struct cpu *c, uint64_t lin,
         (acc != ACC_WRITE || (t->perm & TLB_DIRTY)))
         return t;
 
-    struct walk w = {.levels = 0, .all_ram = true};
+    /* Only what every path reads; the walk writes the rest. */
+    struct walk w;
+    w.a_clear = false;
+    w.all_ram = true;
+    w.perm = 0;
+    w.page_mask = 0;
+    w.phys = 0;
     uint64_t refs_before = c->walk_refs;
     bool wrote = false;
     if (!(c->cr0 & CR0_PG)) {

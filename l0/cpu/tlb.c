@@ -43,18 +43,6 @@ static void new_epoch(struct tlb *t, bool keep_globals)
     }
 }
 
-void tlb_fill(struct tlb *t, struct tlb_entry *slot, uint64_t linear,
-              uint32_t perm, uint64_t page_mask)
-{
-    slot->tag = tlb_tag(t, linear);
-    slot->perm = perm;
-    slot->page_mask = page_mask;
-    if (perm & TLB_GLOBAL)
-        t->globals++;
-    if (page_mask != ~0xFFFull)
-        t->large++;
-}
-
 void tlb_flush_all(struct tlb *t)
 {
     new_epoch(t, false);

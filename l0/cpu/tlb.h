@@ -77,9 +77,21 @@ static inline uint64_t tlb_tag(const struct tlb *t, uint64_t linear)
 }
 
 void tlb_init(struct tlb *t);
-/* A new entry in `slot` for `linear`; the caller fills the rest. */
-void tlb_fill(struct tlb *t, struct tlb_entry *slot, uint64_t linear,
-              uint32_t perm, uint64_t page_mask);
+
+/* A new entry in `slot` for `linear`; the caller fills the rest. Inline:
+ * every TLB miss makes one. */
+static inline void tlb_fill(struct tlb *t, struct tlb_entry *slot,
+                            uint64_t linear, uint32_t perm,
+                            uint64_t page_mask)
+{
+    slot->tag = tlb_tag(t, linear);
+    slot->perm = perm;
+    slot->page_mask = page_mask;
+    if (perm & TLB_GLOBAL)
+        t->globals++;
+    if (page_mask != ~0xFFFull)
+        t->large++;
+}
 void tlb_flush_all(struct tlb *t);
 void tlb_flush_nonglobal(struct tlb *t);
 void tlb_flush_page(struct tlb *t, uint64_t linear);
