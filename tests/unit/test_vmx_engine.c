@@ -1399,6 +1399,19 @@ static uint32_t run_data_read(const char *who)
     return run_to_exit(who);
 }
 
+/* L0 unmaps the page at `gpa` (its entry in the EPT's page table at
+ * L0's 0x3000) and says its tables changed: the guest's read exits with
+ * an EPT violation at `gpa`, whatever the cache held. */
+static void expect_violation_once_unmapped(uint64_t gpa)
+{
+    l0_poke64(0x3000 + 8 * (gpa >> 12), 0);
+    vmx_ept_tables_changed(c);
+    expect_eq("unmapped", "exit reason", run_data_read("unmapped"),
+              R_EPT_VIOLATION);
+    expect_eq("unmapped", "guest-physical address",
+              get(F(GUEST_PHYSICAL_ADDR)), gpa);
+}
+
 /* A walk of L0's tables is kept: the next entry's refill hits, counting
  * the EPT references the walks would have read; after L0 says it changed
  * its tables, a removed mapping is seen at once. The refill: the fetch
@@ -1416,12 +1429,7 @@ static void test_ept_cache_hits_and_forgets(void **state)
     expect_eq("again", "EPT references", c->vmx.ept_walk_refs, refs);
     expect_eq("again", "some walks hit", c->vmx.ept_cache.hits > hits, 1);
 
-    l0_poke64(0x3000 + 8 * (DATA >> 12), 0);
-    vmx_ept_tables_changed(c);
-    expect_eq("unmapped", "exit reason", run_data_read("unmapped"),
-              R_EPT_VIOLATION);
-    expect_eq("unmapped", "guest-physical address",
-              get(F(GUEST_PHYSICAL_ADDR)), DATA);
+    expect_violation_once_unmapped(DATA);
 }
 
 /* The modeled TLB's walks read the cache's shape of a cached walk
@@ -1514,12 +1522,7 @@ static void test_ept_cache_tables_forget(void **state)
     uint64_t hits = c->vmx.ept_cache.hits;
     expect_eq("again", "exit reason", run_data_read("again"), R_CPUID);
     expect_eq("again", "some walks hit", c->vmx.ept_cache.hits > hits, 1);
-    l0_poke64(0x3000 + 8 * (PD >> 12), 0);
-    vmx_ept_tables_changed(c);
-    expect_eq("unmapped", "exit reason", run_data_read("unmapped"),
-              R_EPT_VIOLATION);
-    expect_eq("unmapped", "guest-physical address",
-              get(F(GUEST_PHYSICAL_ADDR)), PD);
+    expect_violation_once_unmapped(PD);
     expect_eq("unmapped", "qualification",
               get(F(EXIT_QUALIFICATION)) & EPTQ_DEFINED, Q_READ | Q_LINEAR);
 }
