@@ -374,7 +374,7 @@ static void check_events(struct cpu *c)
     if (l)
         lapic_sync_platform(l, c->cycles);
     if (c->vmx.nonroot) {
-        int v = l ? lapic_pending_vector(l, c->cycles) : -1;
+        int v = l ? lapic_synced_vector(l, c->cycles) : -1;
         if (vmx_check_events(c, v, l && lapic_nmi_pending(l))) {
             vmx_vmexit(c);
             return;
@@ -397,7 +397,7 @@ static void check_events(struct cpu *c)
         c->next_event_check = c->cycles + 1;
         return;
     }
-    int v = lapic_pending_vector(l, c->cycles);
+    int v = lapic_synced_vector(l, c->cycles);
     if (v >= 0) {
         lapic_accept(l, v);
         cpu_deliver(c, (unsigned)v, EV_EXTERNAL, false, 0, c->rip);

@@ -95,7 +95,11 @@ static void service_level(struct ioapic *io, unsigned pin)
 
 void ioapic_set_pin(struct ioapic *io, unsigned pin, bool level)
 {
-    if (pin >= IOAPIC_PINS)
+    /* An unchanged level changes nothing: an edge entry sees no edge,
+     * and a level entry was serviced when its level, entry or Remote IRR
+     * last changed (here, write_register, ioapic_eoi); servicing it again
+     * with none of them changed sends nothing. */
+    if (pin >= IOAPIC_PINS || !(io->levels & (1u << pin)) == !level)
         return;
     bool was = asserted(io, pin);
     io->levels = level ? io->levels | (1u << pin) : io->levels & ~(1u << pin);

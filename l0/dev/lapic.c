@@ -423,10 +423,14 @@ void lapic_set_global_enable(struct lapic *l, bool enabled)
 
 int lapic_pending_vector(struct lapic *l, uint64_t now)
 {
+    lapic_sync_platform(l, now);
+    return lapic_synced_vector(l, now);
+}
+
+int lapic_synced_vector(struct lapic *l, uint64_t now)
+{
     if (l->disabled)
         return -1;
-    if (l->platform)
-        l->platform->sync(l->platform->ctx, now);
     timer_update(l, now);
     l->extint_offered = false;
     /* SDM 11.8.4: the highest requested vector is taken only if its

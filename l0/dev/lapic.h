@@ -35,6 +35,12 @@ void lapic_set_global_enable(struct lapic *l, bool enabled);
  * `now` are accounted first. */
 int lapic_pending_vector(struct lapic *l, uint64_t now);
 
+/* The same, for a caller that brought the platform to `now` itself
+ * (lapic_sync_platform) with nothing run since: a second sync at the
+ * same cycle finds no new timer edge and sets every line to the level it
+ * has, which changes nothing, so it is left out. */
+int lapic_synced_vector(struct lapic *l, uint64_t now);
+
 /* An NMI waits for the CPU (a self-IPI in NMI delivery mode, or LINT0/1
  * with an NMI LVT entry); the CPU takes it with lapic_nmi_accept(). */
 bool lapic_nmi_pending(const struct lapic *l);

@@ -177,6 +177,11 @@ bool vmx_cap_read(uint32_t msr, uint64_t *value)
     return false;
 }
 
+uint64_t vmx_cap_ept_vpid(void)
+{
+    return EPT_VPID_CAP;
+}
+
 uint64_t vmx_cap_controls(enum vmx_controls which)
 {
     const struct control_caps *c = &controls[which];

@@ -69,6 +69,10 @@ enum {
  * raises #GP as on a CPU without them. */
 bool vmx_cap_read(uint32_t msr, uint64_t *value);
 
+/* IA32_VMX_EPT_VPID_CAP, as vmx_cap_read gives it (without the search:
+ * read at every VM entry). */
+uint64_t vmx_cap_ept_vpid(void);
+
 /* The control fields a VM entry checks against a capability MSR. */
 enum vmx_controls {
     VMX_CTL_PIN,

@@ -63,10 +63,8 @@ static void cache_controls(struct cpu *c, const struct vmcs *v)
     x->tsc_offset = (x->proc & PROC_TSC_OFFSETTING)
                         ? vmcs_get(v, VMCS_IDX_TSC_OFFSET)
                         : 0;
-    uint64_t cap = 0;
-    vmx_cap_read(MSR_IA32_VMX_EPT_VPID_CAP, &cap);
     x->ept_cfg.eptp = vmcs_get(v, VMCS_IDX_EPT_POINTER);
-    x->ept_cfg.cap = cap;
+    x->ept_cfg.cap = vmx_cap_ept_vpid();
     x->ept_cfg.maxphyaddr = PHYS_ADDR_BITS;
     /* The preemption timer counts down once every 2^5 cycles (the rate
      * IA32_VMX_MISC reports, SDM Vol. 3C 26.5.1). */

@@ -186,6 +186,43 @@ static void test_destinations_and_delivery_modes(void **state)
     assert_int_equal(take(r), 0x60);
 }
 
+/* Setting a pin to the level it has sends nothing, edge or level entry,
+ * whatever Remote IRR says; a change of level still does. */
+static void test_unchanged_level_sends_nothing(void **state)
+{
+    struct rig *r = *state;
+    route(r, 4, 0x00000033, 0); /* edge, vector 0x33 */
+    ioapic_set_pin(r->io, 4, true);
+    assert_int_equal(take(r), 0x33);
+    lapic_eoi(r);
+    for (int k = 0; k < 3; k++)
+        ioapic_set_pin(r->io, 4, true);
+    assert_int_equal(take(r), -1);
+    ioapic_set_pin(r->io, 4, false);
+    ioapic_set_pin(r->io, 4, false);
+    assert_int_equal(take(r), -1);
+    ioapic_set_pin(r->io, 4, true);
+    assert_int_equal(take(r), 0x33);
+    lapic_eoi(r);
+
+    route(r, 6, 0x00008034, 0); /* level, active high, vector 0x34 */
+    ioapic_set_pin(r->io, 6, true);
+    assert_int_equal(take(r), 0x34);
+    ioapic_set_pin(r->io, 6, true); /* Remote IRR set */
+    assert_int_equal(take(r), -1);
+    lapic_eoi(r); /* still asserted: sent again at the EOI */
+    assert_int_equal(take(r), 0x34);
+    ioapic_set_pin(r->io, 6, true);
+    assert_int_equal(take(r), -1);
+    ioapic_set_pin(r->io, 6, false);
+    lapic_eoi(r); /* Remote IRR clear, deasserted */
+    assert_int_equal(reg_read(r, 0x10 + 12) & (1u << 14), 0);
+    ioapic_set_pin(r->io, 6, false);
+    assert_int_equal(take(r), -1);
+    ioapic_set_pin(r->io, 6, true);
+    assert_int_equal(take(r), 0x34);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -195,6 +232,7 @@ int main(void)
         T(test_level_remote_irr_and_eoi_broadcast),
         T(test_eoi_register_and_active_low),
         T(test_destinations_and_delivery_modes),
+        T(test_unchanged_level_sends_nothing),
     };
     return cmocka_run_group_tests_name("ioapic", tests, NULL, NULL);
 }

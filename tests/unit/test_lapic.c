@@ -359,6 +359,49 @@ static void test_nmi_sources(void **state)
     assert_false(lapic_nmi_pending(r->l));
 }
 
+/* A platform whose sync raises LINT0 once (fixed mode), counting syncs. */
+struct counting_platform {
+    struct lapic *l;
+    unsigned syncs;
+};
+
+static void count_sync(void *ctx, uint64_t now)
+{
+    struct counting_platform *p = ctx;
+    (void)now;
+    if (p->syncs++ == 0)
+        lapic_lint(p->l, 0);
+}
+
+static uint64_t no_platform_event(void *ctx, uint64_t now)
+{
+    (void)ctx, (void)now;
+    return UINT64_MAX;
+}
+
+/* lapic_pending_vector syncs the platform once; lapic_synced_vector
+ * leaves that to its caller (lapic_sync_platform) and then answers the
+ * same. */
+static void test_synced_vector_leaves_the_sync_out(void **state)
+{
+    struct rig *r = *state;
+    struct counting_platform p = {.l = r->l};
+    struct lapic_platform hooks = {.ctx = &p, .sync = count_sync,
+                                   .next_event = no_platform_event};
+    lapic_connect_platform(r->l, &hooks);
+    wr(r, SVR, 0x1ff);
+    wr(r, LVT_LINT0, 0x46);
+    assert_int_equal(lapic_synced_vector(r->l, 0), -1);
+    assert_int_equal(p.syncs, 0);
+    lapic_sync_platform(r->l, 0);
+    assert_int_equal(p.syncs, 1);
+    assert_int_equal(lapic_synced_vector(r->l, 0), 0x46);
+    assert_int_equal(p.syncs, 1);
+    assert_int_equal(lapic_pending_vector(r->l, 0), 0x46);
+    assert_int_equal(p.syncs, 2);
+    lapic_connect_platform(r->l, NULL);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -376,6 +419,7 @@ int main(void)
         T(test_divide_change_mid_count),
         T(test_global_disable_and_reenable),
         T(test_nmi_sources),
+        T(test_synced_vector_leaves_the_sync_out),
     };
     return cmocka_run_group_tests_name("lapic", tests, NULL, NULL);
 }

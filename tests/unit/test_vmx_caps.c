@@ -194,6 +194,7 @@ static void test_ept_vpid_capabilities(void **state)
         if (!(c & BIT(set[k])))
             fail_msg("EPT/VPID capability bit %u missing", set[k]);
     assert_int_equal(c & BIT(7), 0); /* no 5-level walk */
+    assert_int_equal(vmx_cap_ept_vpid(), c); /* VM entry's copy */
 }
 
 static void test_controls_valid(void **state)
