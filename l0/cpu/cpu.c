@@ -96,6 +96,7 @@ void cpu_reset_boot(struct cpu *c, const struct cpu_boot_state *s)
     c->next_event_check = 0;
     fpu_reset(c);
     mmu_flush_all(c);
+    mmu_forget_walks(c); /* a loader may have written RAM (memcpy) */
     cpu_update_mode(c);
 }
 

@@ -155,6 +155,7 @@ struct cpu {
     struct tlb_entry tlb_uncached; /* a translation the TLB may not keep */
     struct vmx_cpu vmx;            /* VMX: l0/vmx/vmx.h */
     uint64_t walk_refs;            /* paging-structure entries read */
+    struct walk_cache walks;       /* host-side: cpu/tlb.h, mmu.c */
     /* The walk of the data access being made (mmu.c, page_access), in
      * the modeled TLB's terms: when the model misses on the same page it
      * takes these instead of walking again (tlb_charge.c). Host speed

@@ -23,7 +23,7 @@ struct decode_cache {
     csh cs64, cs32;
     cs_insn *scratch64, *scratch32;
     struct code_page **pages;
-    uint8_t *code_map; /* 1 where pages[] is set, for the write path */
+    uint8_t *code_map; /* CODE_MAP_CODE where pages[] is set (decode.h) */
     uint64_t npages;
     struct code_page *dead; /* invalidated, freed at dcache_collect */
     uint64_t *generation;
@@ -166,7 +166,7 @@ void dcache_destroy(struct decode_cache *dc)
         uint64_t eight;
         memcpy(&eight, dc->code_map + w, sizeof eight);
         for (uint64_t i = w; eight && i < w + 8; i++)
-            if (dc->code_map[i])
+            if (dc->code_map[i] & CODE_MAP_CODE)
                 free_page(dc->pages[i]);
     }
     if (dc->scratch64)
@@ -185,6 +185,12 @@ void dcache_destroy(struct decode_cache *dc)
 const uint8_t *dcache_code_map(const struct decode_cache *dc)
 {
     return dc->code_map;
+}
+
+void dcache_mark_table(struct decode_cache *dc, uint64_t page)
+{
+    if (page < dc->npages)
+        dc->code_map[page] |= CODE_MAP_TABLE;
 }
 
 uint64_t dcache_decoded(const struct decode_cache *dc) { return dc->decoded; }
@@ -220,7 +226,7 @@ const struct insn *dcache_insert(struct decode_cache *dc, uint64_t pa,
         if (!p)
             return NULL;
         dc->pages[page] = p;
-        dc->code_map[page] = 1;
+        dc->code_map[page] |= CODE_MAP_CODE;
     }
     uint16_t s = p->slot[pa & 0xFFF];
     if (s) { /* same bytes decoded for the other mode: replace */
@@ -253,7 +259,7 @@ void dcache_invalidate_page(struct decode_cache *dc, uint64_t page)
         return;
     struct code_page *p = dc->pages[page];
     dc->pages[page] = NULL;
-    dc->code_map[page] = 0;
+    dc->code_map[page] &= (uint8_t)~CODE_MAP_CODE;
     ++*dc->generation;
     p->next_dead = dc->dead;
     dc->dead = p;

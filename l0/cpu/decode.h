@@ -60,7 +60,14 @@ struct decode_cache;
  * to be stale. */
 struct decode_cache *dcache_create(uint64_t ram_size, uint64_t *generation);
 void dcache_destroy(struct decode_cache *dc);
+/* Per RAM page, what a write there must tell (mmu.c ram_write): the
+ * page holds decoded code (CODE_MAP_CODE), or paging-structure entries
+ * a kept walk read (CODE_MAP_TABLE, marked by dcache_mark_table). The
+ * write fast paths (ops.h tlb_peek) leave every page with either bit to
+ * ram_write. */
+enum { CODE_MAP_CODE = 1, CODE_MAP_TABLE = 2 };
 const uint8_t *dcache_code_map(const struct decode_cache *dc);
+void dcache_mark_table(struct decode_cache *dc, uint64_t page);
 
 /* The record for the instruction at physical address `pa`, if cached for
  * this mode. */

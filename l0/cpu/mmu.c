@@ -29,9 +29,15 @@
 static void ram_write(struct cpu *c, uint64_t pa, uint8_t *dst,
                       const void *src, unsigned size)
 {
-    for (uint64_t page = pa >> 12; page <= (pa + size - 1) >> 12; page++)
-        if (c->code_map[page] && memcmp(dst, src, size) != 0)
+    for (uint64_t page = pa >> 12; page <= (pa + size - 1) >> 12; page++) {
+        uint8_t kind = c->code_map[page];
+        if (!kind || memcmp(dst, src, size) == 0)
+            continue;
+        if (kind & CODE_MAP_CODE)
             dcache_invalidate_page(c->dcache, page);
+        if (kind & CODE_MAP_TABLE)
+            c->walks.generation++; /* a kept walk may have read it */
+    }
     memcpy(dst, src, size);
 }
 
@@ -120,6 +126,7 @@ static inline uint64_t read_entry(struct cpu *c, uint64_t pa, unsigned size,
 struct walk {
     uint64_t entry_gpa[4]; /* where each level's entry lives, as the guest
                             * sees it (before the EPT) */
+    uint64_t entry_pa[4];  /* and where it was read (after the EPT) */
     uint64_t entry[4];
     unsigned entry_size;  /* 4 or 8 bytes */
     int levels;
@@ -255,6 +262,7 @@ walk_mode(struct cpu *c, uint64_t lin, enum access acc, bool user,
         uint64_t e = read_entry(c, pa, entry_size, &w->all_ram);
         c->walk_refs++;
         w->entry_gpa[w->levels] = gpa;
+        w->entry_pa[w->levels] = pa;
         w->entry[w->levels++] = e;
 
         if (!(e & PTE_P))
@@ -368,6 +376,98 @@ static void walk_memo_keep(struct cpu *c, const struct walk *w,
         .page_size = guest_size < ept_size ? guest_size : ept_size};
 }
 
+/* ---- the walk cache (cpu/tlb.h) ----------------------------------- */
+
+/* What a walk's result depends on besides CR3, the EPTP and the
+ * APIC-access page: the paging mode, NXE (reserved bits), PGE (global
+ * translations), VMX non-root operation and EPT (how each table's
+ * address is translated). Bit 0 is set: an empty entry (0) never
+ * matches. CR0.WP, the CPL and the access are checked on the result. */
+static inline uint64_t walk_mode_key(const struct cpu *c)
+{
+    return 1 | (c->long_mode ? 2 : 0) | (c->efer & EFER_NXE ? 4 : 0) |
+           (c->cr4 & (CR4_PSE | CR4_PAE | CR4_PGE)) |
+           (c->vmx.nonroot ? 1u << 8 : 0) | (c->vmx.ept ? 1u << 9 : 0);
+}
+
+static inline struct walk_cache_entry *walk_cache_slot(struct cpu *c,
+                                                       uint64_t lin)
+{
+    uint64_t page = lin >> 12;
+    return &c->walks.e[(page ^ (page >> WALK_CACHE_BITS) ^ (c->cr3 >> 12)) &
+                       (WALK_CACHE_SIZE - 1)];
+}
+
+/* The walk for `lin` from the cache, when it holds one made in this
+ * context that allowed this access and wrote nothing for it: w gets its
+ * result and the counters what the walk would have added (its own and
+ * the EPT cache hits of its tables' translations). Otherwise false, and
+ * the caller walks (a fault, or the dirty flag to set, included). */
+static bool walk_cached(struct cpu *c, uint64_t lin, enum access acc,
+                        bool user, struct walk *w)
+{
+    const struct walk_cache_entry *e = walk_cache_slot(c, lin);
+    if (e->page != lin >> 12 || e->generation != c->walks.generation ||
+        e->mode != walk_mode_key(c) || e->cr3 != c->cr3 ||
+        e->eptp != c->vmx.ept_cfg.eptp ||
+        e->ept_generation != c->vmx.ept_cache.generation ||
+        e->apic_page != c->vmx.apic_access_page)
+        return false;
+    if (!access_allowed(c, e->perm, acc, user) ||
+        (acc == ACC_WRITE && !(e->perm & TLB_DIRTY)))
+        return false;
+    c->walk_refs += e->refs;
+    c->vmx.ept_walk_refs += e->ept_refs;
+    c->vmx.ept_cache.hits += e->ept_hits;
+    c->walks.hits++;
+    w->phys = e->gpa | (lin & 0xFFF);
+    w->page_mask = e->page_mask;
+    w->perm = e->perm;
+    return true;
+}
+
+/* Keeps a successful walk that allowed its access, `refs` entries read
+ * (`ept_refs` of them the EPT's), when the next walk for the same page
+ * in the same context is sure to read and find the same until a page
+ * it read from is written: it wrote nothing (no accessed or dirty flag
+ * of the guest's, no EPT with accessed and dirty flags), read only RAM,
+ * and under EPT every table's translation is one the EPT cache holds
+ * (its generation, in the key, changes with the EPT tables: ept_cache.h);
+ * no table lies on the APIC-access page (an access there may exit). The
+ * pages read from are marked, so that a write to one is heard of. */
+static void walk_cache_keep(struct cpu *c, uint64_t lin, const struct walk *w,
+                            unsigned refs, unsigned ept_refs, bool wrote)
+{
+    bool ept = c->vmx.nonroot && c->vmx.ept;
+    uint64_t eptp = c->vmx.ept_cfg.eptp;
+    if (wrote || !w->all_ram || (ept && (eptp & EPTP_AD_ENABLE)) ||
+        refs > UINT8_MAX)
+        return;
+    for (int i = 0; i < w->levels; i++) {
+        if (vmx_on_apic_access_page(&c->vmx, w->entry_pa[i]))
+            return;
+        const struct ept_cache_entry *t =
+            ept ? ept_cache_find_table(&c->vmx.ept_cache, eptp,
+                                       w->entry_gpa[i])
+                : NULL;
+        if (ept && (!t || !(t->perms & EPT_ACCESS_READ) ||
+                    t->hpa_page != w->entry_pa[i] >> 12))
+            return;
+    }
+    for (int i = 0; i < w->levels; i++)
+        dcache_mark_table(c->dcache, w->entry_pa[i] >> 12);
+    *walk_cache_slot(c, lin) = (struct walk_cache_entry){
+        .page = lin >> 12, .cr3 = c->cr3, .eptp = eptp,
+        .apic_page = c->vmx.apic_access_page, .mode = walk_mode_key(c),
+        .generation = c->walks.generation,
+        .ept_generation = c->vmx.ept_cache.generation,
+        .gpa = w->phys & ~0xFFFull, .page_mask = w->page_mask,
+        .perm = w->perm, .refs = (uint8_t)refs, .ept_refs = (uint8_t)ept_refs,
+        .ept_hits = (uint8_t)(ept ? w->levels : 0)};
+}
+
+void mmu_forget_walks(struct cpu *c) { c->walks.generation++; }
+
 /* `memo`: keep the walk for the modeled TLB (walk_memo_keep). */
 static struct tlb_entry *translate(struct cpu *c, uint64_t lin,
                                    enum access acc, bool user, bool memo)
@@ -391,7 +491,8 @@ static struct tlb_entry *translate(struct cpu *c, uint64_t lin,
         w.phys = lin & 0xFFFFFFFFull;
         w.page_mask = ~0xFFFull;
         w.perm = TLB_USER | TLB_WRITE | TLB_DIRTY;
-    } else {
+    } else if (!walk_cached(c, lin, acc, user, &w)) {
+        uint64_t ept_refs_before = c->vmx.ept_walk_refs;
         if (!walk_tables(c, lin, acc, user, &w))
             return NULL;
         if (!access_allowed(c, w.perm, acc, user)) {
@@ -401,6 +502,9 @@ static struct tlb_entry *translate(struct cpu *c, uint64_t lin,
         uint64_t walked = c->walk_refs;
         if (!set_accessed_dirty(c, &w, acc == ACC_WRITE, lin, &wrote))
             return NULL;
+        walk_cache_keep(c, lin, &w, (unsigned)(walked - refs_before),
+                        (unsigned)(c->vmx.ept_walk_refs - ept_refs_before),
+                        wrote);
         refs_before += c->walk_refs - walked; /* not the A/D updates' */
     }
     static const unsigned ept_access[] = {

@@ -56,5 +56,8 @@ bool mem_read_rmw(struct cpu *c, unsigned seg, uint64_t offset,
 
 /* Flushes after paging-control changes. */
 void mmu_flush_all(struct cpu *c);
+/* Every walk in the walk cache (cpu/tlb.h) stops matching: for what
+ * changes guest RAM other than through phys_write or the CPU. */
+void mmu_forget_walks(struct cpu *c);
 
 #endif

@@ -65,6 +65,43 @@ struct tlb_aside {
     uint64_t epoch, globals, large, wraps;
 };
 
+/* The walk cache: what successful page walks found, per linear page, so
+ * that refilling the TLB after a flush (every VM entry and exit of a
+ * guest without VPID flushes it) looks the walk up instead of making it
+ * again. Also the emulator's own host-side structure: a hit gives
+ * exactly what the walk would (mmu.c, walk_cache_keep, walk_cached).
+ *
+ * A walk is kept only when a second one would read and find the same:
+ * its translation context is the key (CR3, paging mode, NXE, PGE, VMX
+ * non-root operation, EPT and EPTP, the APIC-access page, the EPT
+ * cache's generation), and every page it read an entry from is marked
+ * (CODE_MAP_TABLE, decode.h), so that a write there which changes a
+ * byte starts a new generation here, in O(1), and every walk kept
+ * before stops matching. A flush of the TLB itself leaves the cache
+ * alone: the architecture asks that a walk follow it, and the one kept
+ * is exactly that walk. */
+enum { WALK_CACHE_BITS = 8, WALK_CACHE_SIZE = 1 << WALK_CACHE_BITS };
+
+struct walk_cache_entry {
+    uint64_t page;       /* linear address >> 12 */
+    uint64_t cr3, eptp, apic_page;
+    uint64_t mode;       /* walk_mode_key(); 0 = empty */
+    uint64_t generation; /* the cache's, when kept */
+    uint64_t ept_generation;
+    uint64_t gpa;        /* the guest-physical 4 KiB page it gave */
+    uint64_t page_mask;  /* ~(size - 1) of the guest's page */
+    uint32_t perm;       /* TLB_* of the walk, before the EPT's */
+    uint8_t refs;        /* entries the walk read, EPT's included */
+    uint8_t ept_refs;    /* of those, the EPT's (vmx.ept_walk_refs) */
+    uint8_t ept_hits;    /* EPT cache hits the walk made */
+};
+
+struct walk_cache {
+    struct walk_cache_entry e[WALK_CACHE_SIZE];
+    uint64_t generation; /* bumped by a write to a marked page */
+    uint64_t hits;       /* host-side figure, in no result */
+};
+
 static inline struct tlb_entry *tlb_slot(struct tlb *t, uint64_t linear)
 {
     return &t->e[(linear >> 12) & (TLB_SIZE - 1)];

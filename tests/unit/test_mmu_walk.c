@@ -3,7 +3,10 @@
  * small and large pages, one paging-structure reference per level read,
  * the accessed flag set on every level but PAE's PDPTEs, and the
  * reserved-bit faults of each mode's entries. The walk is compiled once
- * per mode (walk_mode): each copy is checked here. */
+ * per mode (walk_mode): each copy is checked here. Then the walk cache
+ * (cpu/tlb.h): after a flush a kept walk gives what the walk gives,
+ * counters included, and a write to its tables, a new CR3 or NXE, a
+ * write access to a clean page and a user access are walked again. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +16,7 @@
 #include <cmocka.h>
 
 #include "cpu/cpu.h"
+#include "cpu/decode.h"
 #include "cpu/mmu.h"
 #include "machine.h"
 
@@ -168,12 +172,154 @@ static void test_4level_paging(void **state)
     machine_destroy(m);
 }
 
+/* 4-level tables mapping 0x1000 -> 0x123000 (supervisor, writable, A
+ * set, D clear) and 0x2000 -> 0x124000 with XD, at PML4 0x1000. */
+enum { WC_PML4 = 0x1000, WC_PDPT = 0x2000, WC_PD = 0x3000, WC_PT = 0x4000 };
+
+static struct cpu *walk_cache_rig(struct machine *m)
+{
+    put64(m, WC_PML4, WC_PDPT | A | RW | P);
+    put64(m, WC_PDPT, WC_PD | A | RW | P);
+    put64(m, WC_PD, WC_PT | A | RW | P);
+    put64(m, WC_PT + 1 * 8, 0x123000 | A | RW | P);
+    put64(m, WC_PT + 2 * 8, 0x124000 | XD | A | RW | P);
+    struct cpu *c = paging_on(m, WC_PML4, CR4_PAE, true);
+    c->efer |= EFER_NXE;
+    return c;
+}
+
+/* A read at `lin` after a flush, its walk found in the cache (`hit`) or
+ * made, with the same physical address and references either way. */
+static uint64_t walk_after_flush(struct cpu *c, uint64_t lin, bool hit)
+{
+    mmu_flush_all(c);
+    uint64_t hits = c->walks.hits;
+    uint64_t pa = walk(c, lin, 4);
+    assert_int_equal(c->walks.hits - hits, hit);
+    return pa;
+}
+
+static void test_walk_cache_after_flush(void **state)
+{
+    (void)state;
+    struct machine *m = machine_create(8, NULL);
+    assert_non_null(m);
+    struct cpu *c = walk_cache_rig(m);
+    uint64_t fills = c->tlb.fills;
+    assert_int_equal(walk_after_flush(c, 0x1456, false), 0x123456);
+    /* Its tables are marked: the write fast paths leave them to mmu.c. */
+    for (uint64_t t = WC_PML4; t <= WC_PT; t += 0x1000)
+        assert_true(dcache_code_map(c->dcache)[t >> 12] & CODE_MAP_TABLE);
+    assert_false(dcache_code_map(c->dcache)[0x123] & CODE_MAP_TABLE);
+    assert_int_equal(walk_after_flush(c, 0x1456, true), 0x123456);
+    assert_int_equal(walk_after_flush(c, 0x1FFF, true), 0x123FFF);
+    /* INVLPG, as a flush of everything. */
+    tlb_flush_page(&c->tlb, 0x1000);
+    uint64_t hits = c->walks.hits;
+    assert_int_equal(walk(c, 0x1000, 4), 0x123000);
+    assert_int_equal(c->walks.hits - hits, 1);
+    assert_int_equal(c->tlb.fills - fills, 4); /* every refill counts */
+    machine_destroy(m);
+}
+
+/* The walk it first set an accessed flag in is not kept (it wrote);
+ * the next one is. */
+static void test_walk_cache_not_after_ad_write(void **state)
+{
+    (void)state;
+    struct machine *m = machine_create(8, NULL);
+    assert_non_null(m);
+    struct cpu *c = walk_cache_rig(m);
+    put64(m, WC_PT + 1 * 8, 0x123000 | RW | P);
+    walk_after_flush(c, 0x1000, false);
+    assert_int_equal(get64(m, WC_PT + 8), 0x123000 | A | RW | P);
+    walk_after_flush(c, 0x1000, false);
+    walk_after_flush(c, 0x1000, true);
+    machine_destroy(m);
+}
+
+/* A write to a table through the CPU's physical path or a linear write
+ * (the guest's own) that changes an entry is seen at the next walk; one
+ * that writes the same bytes changes nothing. */
+static void test_walk_cache_table_writes(void **state)
+{
+    (void)state;
+    struct machine *m = machine_create(8, NULL);
+    assert_non_null(m);
+    struct cpu *c = walk_cache_rig(m);
+    walk_after_flush(c, 0x1000, false);
+    uint64_t same = get64(m, WC_PD);
+    phys_write(c, WC_PD, 8, &same);
+    walk_after_flush(c, 0x1000, true);
+    uint64_t pte = 0x155000 | A | RW | P;
+    phys_write(c, WC_PT + 8, 8, &pte);
+    assert_int_equal(walk_after_flush(c, 0x1234, false), 0x155234);
+    /* Page 0x3000 maps itself (PT[3]): a linear write to the PD. */
+    put64(m, WC_PT + 3 * 8, WC_PD | A | RW | P | 0x40);
+    mmu_flush_all(c);
+    uint64_t pa;
+    assert_true(lin_translate(c, 0x3000, ACC_WRITE, false, &pa));
+    uint64_t pde = (0x5000 | A | RW | P);
+    put64(m, 0x5000 + 8, 0x166000 | A | RW | P);
+    assert_true(lin_write(c, 0x3000, 8, &pde, false));
+    assert_int_equal(walk_after_flush(c, 0x1234, false), 0x166234);
+    /* A test's own memcpy into RAM is not heard of: it forgets them. */
+    put64(m, 0x5000 + 8, 0x177000 | A | RW | P);
+    walk_after_flush(c, 0x1234, true);
+    mmu_forget_walks(c);
+    assert_int_equal(walk_after_flush(c, 0x1234, false), 0x177234);
+    machine_destroy(m);
+}
+
+/* Another context walks again: CR3, NXE (XD reserved without it); the
+ * access is checked on the kept walk's rights: a user read of the
+ * supervisor page faults, and a write to the clean page walks and sets
+ * its dirty flag. */
+static void test_walk_cache_context_and_access(void **state)
+{
+    (void)state;
+    struct machine *m = machine_create(8, NULL);
+    assert_non_null(m);
+    struct cpu *c = walk_cache_rig(m);
+    assert_int_equal(walk_after_flush(c, 0x2000, false), 0x124000);
+    walk_after_flush(c, 0x2000, true);
+    c->efer &= ~EFER_NXE;
+    mmu_flush_all(c);
+    expect_pf(c, 0x2000, PFEC_P | PFEC_RSVD);
+    c->efer |= EFER_NXE;
+    walk_after_flush(c, 0x2000, true);
+    /* The same tables copied at 0x8000: another CR3, walked anew. */
+    memcpy(m->ram + 0x8000, m->ram + WC_PML4, 8);
+    c->cr3 = 0x8000;
+    walk_after_flush(c, 0x2000, false);
+    walk_after_flush(c, 0x2000, true);
+    c->cr3 = WC_PML4;
+    walk_after_flush(c, 0x1000, false);
+    walk_after_flush(c, 0x1000, true);
+    mmu_flush_all(c);
+    uint64_t pa;
+    assert_false(lin_translate(c, 0x1000, ACC_READ, true, &pa));
+    assert_int_equal(c->exc.vector, VEC_PF);
+    assert_int_equal(c->exc.error, PFEC_P | PFEC_U);
+    c->exc = (struct pending_exception){0};
+    mmu_flush_all(c);
+    uint64_t hits = c->walks.hits;
+    assert_true(lin_translate(c, 0x1000, ACC_WRITE, false, &pa));
+    assert_int_equal(c->walks.hits, hits);
+    assert_int_equal(get64(m, WC_PT + 8), 0x123000 | 0x40 | A | RW | P);
+    machine_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_32bit_paging),
         cmocka_unit_test(test_pae_paging),
         cmocka_unit_test(test_4level_paging),
+        cmocka_unit_test(test_walk_cache_after_flush),
+        cmocka_unit_test(test_walk_cache_not_after_ad_write),
+        cmocka_unit_test(test_walk_cache_table_writes),
+        cmocka_unit_test(test_walk_cache_context_and_access),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

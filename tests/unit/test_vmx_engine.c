@@ -1527,6 +1527,28 @@ static void test_ept_cache_tables_forget(void **state)
               get(F(EXIT_QUALIFICATION)) & EPTQ_DEFINED, Q_READ | Q_LINEAR);
 }
 
+/* The walk cache (cpu/tlb.h) under EPT: the refills after each VM
+ * entry's flush find the guest's walks kept, counting the references
+ * (the guest's and the EPT's) the walks would; once L0 says it changed
+ * its tables, the guest's PD page unmapped is seen at the next walk. */
+static void test_walk_cache_under_ept(void **state)
+{
+    (void)state;
+    ept_in_l0_memory();
+    uint64_t refs[3], ept_refs[3], hits = 0;
+    for (unsigned k = 0; k < 3; k++) {
+        uint64_t r = c->walk_refs, e = c->vmx.ept_walk_refs;
+        hits = c->walks.hits;
+        expect_eq("round", "exit reason", run_data_read("round"), R_CPUID);
+        refs[k] = c->walk_refs - r;
+        ept_refs[k] = c->vmx.ept_walk_refs - e;
+    }
+    expect_eq("third", "walks found kept", c->walks.hits > hits, 1);
+    expect_eq("third", "references", refs[2], refs[1]);
+    expect_eq("third", "EPT references", ept_refs[2], ept_refs[1]);
+    expect_violation_once_unmapped(PD);
+}
+
 /* The cache is per EPTP: a second EPT in L0's memory (4 pages on) that
  * does not map the guest's PD page is walked, not answered from what
  * the first one's walks left, though L0 announced no change. */
@@ -2408,6 +2430,7 @@ int main(void)
         T(test_ept_cache_large_page_piece),
         T(test_ept_cache_two_roots),
         T(test_ept_cache_tables_forget),
+        T(test_walk_cache_under_ept),
         T(test_ept_cache_tables_per_eptp),
         T(test_ept_cache_ignores_ram_tables),
         T(test_shadow_vmread_without_exit),
