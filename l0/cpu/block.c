@@ -289,9 +289,13 @@ static bool joins_native_run(const struct insn *i)
  * entered later in its records, or the code buffer full). Side exits
  * change nothing of mark_runs' reasoning: a side-exit record adds one
  * modeled cycle and one step when it makes its access (a modeled TLB
- * hit, so no other cycle), and otherwise ends the native part with the
- * records before it retired. A native run also goes on past a Jcc that
- * does not branch (jit.h, struct jit_stop's `branched`): where it
+ * hit, so no other cycle) or divides, and otherwise ends the native
+ * part with the records before it retired, before it (a side exit) or
+ * after it, run as a record outside a run (JIT_STEPPED); where it runs
+ * so and the native part goes on, the rest of the run is what
+ * run_records would enter as a run right after it (jit.c
+ * step_record). A native run also goes on past a Jcc that
+ * does not branch (jit.h, JIT_BRANCHED): where it
  * branches or faults, the run ends there, retired as a run ending at
  * that Jcc; the conditions on entering it (all of it within the limit,
  * the budget and before the next event check) only ask more than that
@@ -539,7 +543,19 @@ run_records(struct cpu *c, struct block *b, unsigned n, bool plain,
                     if (room - looped < n)
                         n = (unsigned)(room - looped);
                 }
-                if (__builtin_expect(stop.ran < len && !stop.branched, 0)) {
+                if (__builtin_expect(stop.how == JIT_STEPPED, 0)) {
+                    /* Stopped after record k + ran - 1, which ran as
+                     * the path below runs it, with the records before
+                     * it retired (jit.h): on from the path's end. */
+                    k += stop.ran;
+                    if (!block_continues(c, stop.rip, tlb_gen, dc_gen)) {
+                        h->e = fetch_entry;
+                        return (unsigned)(k + looped);
+                    }
+                    fetch_entry = fetches_charged(c) ? mt->last[1] : NULL;
+                    continue;
+                }
+                if (__builtin_expect(stop.ran < len && !stop.how, 0)) {
                     /* A side exit (jit.h) before record k + ran, at
                      * stop.rip: the records before it retired, and it
                      * runs next, through the path below with every

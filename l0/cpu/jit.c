@@ -14,9 +14,13 @@
  * round's bookkeeping and a jump to `top` (emit_loop).
  *
  * A memory record (jit.h, side exits) is a call of a helper that does
- * what its handler does where the access takes the fast path, and
- * otherwise nothing but answer false: then rax = r12 + the record's
- * start, edx = its index; restore; ret.
+ * what its handler does where the access takes the fast path, or
+ * written out around a call of one that gives the host address
+ * (emit_mem_native); where the fast path fails, a call of
+ * step_record(), and on to the next record or, where it answers false,
+ * rax = r12 + the record's end, edx = its index + 1 with JIT_STEPPED;
+ * restore; ret. A DIV that would raise #DE: rax = r12 + the record's
+ * start, edx = its index; restore; ret (a side exit).
  *
  * A Jcc right after a template that recorded the flags tests the host's
  * flags (emit_jcc). A template keeps the guest registers in struct cpu (rax, rcx, rdx as
@@ -33,6 +37,7 @@
 #include "cpu/exec.h"
 #include "cpu/exec_fast.h"
 #include "cpu/ops.h"
+#include "cpu/step.h"
 
 /* The records that the JIT runs with a side exit (jit.h): one data
  * access, to their one memory operand, the other operand a general
@@ -73,9 +78,18 @@ static enum mem_kind mem_kind(const struct insn *i)
     return MEM_NONE;
 }
 
+/* DIV of a 32- or 64-bit general register (emit_div): the host's DIV
+ * of the same size, after the check for #DE. */
+static bool div_native(const struct insn *i)
+{
+    const struct operand *d = &i->op[0];
+    return i->exec == exec_div && i->nops == 1 && d->kind == OPK_REG &&
+           d->rclass == RC_GPR && !d->hi8 && (d->size == 4 || d->size == 8);
+}
+
 bool jit_side_exits(const struct insn *i)
 {
-    return mem_kind(i) != MEM_NONE;
+    return mem_kind(i) != MEM_NONE || div_native(i);
 }
 
 #if defined(__x86_64__)
@@ -88,7 +102,9 @@ enum {
     /* The most one record's code takes (a Jcc after a template with
      * flags is about 110 bytes, a call 41), and the prologue and
      * epilogue together (49). */
-    RECORD_MAX = 256, /* a Jcc before the end, with a loop: about 230 */
+    RECORD_MAX = 320, /* a Jcc before the end, with a loop: about 230;
+                       * an ALU store written out with its call of
+                       * step_record(): about 230 */
     FRAME_MAX = 64 + 128, /* and a loop's checks and bookkeeping: 115 */
 };
 
@@ -103,9 +119,10 @@ struct jit {
 };
 
 /* Code being written: p runs from the buffer's free space on; `top`
- * is where a round of the run starts (after the prologue). */
+ * is where a round of the run starts (after the prologue); `go_on`:
+ * the last call of step_record()'s `go_on` operand (emit_step). */
 struct emit {
-    uint8_t *p, *top;
+    uint8_t *p, *top, *go_on;
 };
 
 static void byte(struct emit *e, uint8_t b)
@@ -346,14 +363,22 @@ static void emit_return(struct emit *e, unsigned offset, unsigned ran)
     bytes(e, epilogue, sizeof epilogue);
 }
 
-/* A Jcc of the run, `end` bytes into it and record ran - 1, branched
- * or faulted: rax = r12 + end, rdx = ran with `branched` set; return. */
-static void emit_branch_exit(struct emit *e, unsigned end, unsigned ran)
+/* After record ran - 1, `end` bytes into the run: rax = r12 + end,
+ * rdx = ran and `how` (enum jit_how); return. */
+static void emit_stop(struct emit *e, unsigned end, unsigned ran,
+                      enum jit_how how)
 {
     rip_at(e, end);
     bytes(e, (const uint8_t[]){0x48, 0xBA}, 2); /* mov rdx, imm64 */
-    u64(e, ran | 1ull << 32);
+    u64(e, ran | (uint64_t)how << 32);
     bytes(e, epilogue, sizeof epilogue);
+}
+
+/* A Jcc of the run, `end` bytes into it and record ran - 1, branched
+ * or faulted. */
+static void emit_branch_exit(struct emit *e, unsigned end, unsigned ran)
+{
+    emit_stop(e, end, ran, JIT_BRANCHED);
 }
 
 /* At record round - 1, a Jcc that branched to the start of a run of
@@ -827,29 +852,95 @@ static void load_gpr_sized(struct emit *e, unsigned reg, unsigned guest,
     u32(e, (uint32_t)(gpr_at(guest) + hi8));
 }
 
-/* Record `index` of the run, starting `start` bytes into it, of memory
- * kind `kind`: its helper, and a side exit where the helper says no. */
+/* A memory record whose access does not take the fast path (jit.h),
+ * record `before` of its run's round, at `rip`, with `after` records
+ * after it in the run: run as run_records() runs the record a side
+ * exit stops before, once the `before` records are retired as it
+ * retires them (steps, cycles and known fetch hits), and so with the
+ * counts a device or an exception delivered in it reads. Then true,
+ * with those counts taken back (the native code keeps them until the
+ * run ends) where run_records() would go on into the rest of the run:
+ * block_continues() holds after the record, the fetch side's last hit
+ * is the one the run was entered with (so every fetch after it is
+ * still a known hit), and the rest of the run ends before the next
+ * event check (as entering it as a run needs); `go_on` false says the
+ * native code cannot go on (a Jcc after it reads the host's flags).
+ * Otherwise false, with everything counted: the native code stops
+ * after the record (JIT_STEPPED). */
+static bool step_record(struct cpu *c, const struct insn *i, uint64_t rip,
+                        uint32_t before, uint32_t after, uint32_t go_on)
+{
+    struct tlb_model *mt = c->mtlb;
+    uint64_t tlb_gen = c->tlb.generation, dc_gen = c->fetch_generation;
+    const struct tlbm_entry *fetch = mt->last[1];
+    c->cycles += before;
+    c->insns += before;
+    mt->stats.hits += before + 1; /* and this record's known fetch */
+    c->rip = rip;
+    step_execute_charged(c, i, true, false);
+    if (!go_on || c->rip != rip + i->len || c->tlb.generation != tlb_gen ||
+        c->fetch_generation != dc_gen || c->interrupt_shadow || c->halted ||
+        mt->last[1] != fetch || c->cycles + after >= c->next_event_check)
+        return false;
+    c->cycles -= before + 1;
+    c->insns -= before + 1;
+    mt->stats.hits -= before + 1;
+    return true;
+}
+
+/* Where the fast path of record `index` (from `start` to `end` bytes
+ * into the run, `after` records after it) failed: step_record(), and
+ * where it says no, the stop after the record. Returns the jump to
+ * land after the record's code, where the run goes on. Its `go_on` is
+ * 1, at e->go_on (jit_compile clears it where the host's flags after
+ * the record are read). */
+static uint8_t *emit_step(struct emit *e, const struct insn *i,
+                          unsigned start, unsigned end, unsigned index,
+                          unsigned after)
+{
+    bytes(e, (const uint8_t[]){0x48, 0x89, 0xDF, 0x48, 0xBE}, 5);
+    u64(e, (uint64_t)(uintptr_t)i); /* mov rdi, rbx; mov rsi, i */
+    rip_in(e, RDX_, start);
+    byte(e, 0xB9); /* mov ecx, imm32 */
+    u32(e, index);
+    bytes(e, (const uint8_t[]){0x41, 0xB8}, 2); /* mov r8d, imm32 */
+    u32(e, after);
+    bytes(e, (const uint8_t[]){0x41, 0xB9}, 2); /* mov r9d, imm32 */
+    e->go_on = e->p;
+    u32(e, 1);
+    bytes(e, (const uint8_t[]){0x48, 0xB8}, 2);
+    u64(e, (uint64_t)(uintptr_t)step_record); /* mov rax, */
+    bytes(e, (const uint8_t[]){0xFF, 0xD0, 0x84, 0xC0}, 4); /* call; test */
+    uint8_t *on = jump32(e, (const uint8_t[]){0x0F, 0x85}, 2); /* jnz */
+    emit_stop(e, end, index + 1, JIT_STEPPED);
+    return on;
+}
+
+/* Record `index` of the run, from `start` to `end` bytes into it, of
+ * memory kind `kind`: its helper, and step_record() where the helper
+ * says no. */
 static void emit_mem(struct emit *e, const struct insn *i,
                      enum mem_kind kind, unsigned start, unsigned end,
-                     unsigned index)
+                     unsigned index, unsigned after)
 {
     emit_call(e, i, mem_helpers[kind], end);
     bytes(e, (const uint8_t[]){0x84, 0xC0, 0x75, 0}, 4); /* test al; jnz */
     uint8_t *skip = e->p;
-    emit_return(e, start, index);
+    uint8_t *on = emit_step(e, i, start, end, index, after);
     skip[-1] = (uint8_t)(e->p - skip);
+    land(e, on);
 }
 
 /* A memory record written out: rax = its linear address, rax = the
- * host address from its data_at() helper or, where that is NULL, a
- * side exit before record `index` (as emit_mem); then what the
+ * host address from its data_at() helper or, where that is NULL,
+ * step_record() (as emit_mem); then what the
  * record's helper does with the host address in rsi. The ALU forms
  * leave the host's flags the guest's, as alu_op() does; a
  * read-modify-write counts its second modeled TLB hit as
  * fast_alu_store() does (without changing the host's flags). */
 static void emit_mem_native(struct emit *e, const struct insn *i,
                             enum mem_kind kind, unsigned start,
-                            unsigned end, unsigned index)
+                            unsigned end, unsigned index, unsigned after)
 {
     const struct operand *m = &i->op[mem_operand(kind)];
     const struct operand *o = &i->op[1 - mem_operand(kind)];
@@ -861,7 +952,7 @@ static void emit_mem_native(struct emit *e, const struct insn *i,
     u64(e, (uint64_t)(uintptr_t)data_at(m->size, writes));
     bytes(e, (const uint8_t[]){0xFF, 0xD0, 0x48, 0x85, 0xC0, 0x75, 0}, 7);
     uint8_t *skip = e->p; /* call rax; test rax, rax; jnz */
-    emit_return(e, start, index);
+    uint8_t *on = emit_step(e, i, start, end, index, after);
     skip[-1] = (uint8_t)(e->p - skip);
     bytes(e, (const uint8_t[]){0x48, 0x89, 0xC6}, 3); /* mov rsi, rax */
     struct fast_template t = {FORM_NONE, 0, m->size, false, true};
@@ -907,6 +998,35 @@ static void emit_mem_native(struct emit *e, const struct insn *i,
             u32(e, (uint32_t)offsetof(struct tlb_model, stats.hits));
         }
     }
+    land(e, on);
+}
+
+/* DIV of a 32- or 64-bit register (div_native): RDX:RAX or EDX:EAX by
+ * it, as exec_div. The quotient fits exactly where the high half is
+ * below the divisor (unsigned), which also leaves out a zero divisor:
+ * elsewhere a side exit before record `index`, `start` bytes into the
+ * run, and the handler raises #DE (SDM Vol. 2A "DIV"). The flags stay
+ * as they are (undefined: exec_div leaves them); the results are
+ * zero-extended from 32 bits as gpr_set() does it. */
+static void emit_div(struct emit *e, const struct insn *i, unsigned start,
+                     unsigned index)
+{
+    unsigned size = i->op[0].size;
+    bool w = size == 8;
+    load_gpr(e, RCX_, i->op[0].reg, size);
+    load_gpr(e, RDX_, RDX, size);
+    if (w)
+        byte(e, 0x48);
+    bytes(e, (const uint8_t[]){0x39, 0xCA, 0x72, 0}, 4); /* cmp edx, ecx; jb */
+    uint8_t *fits = e->p;
+    emit_return(e, start, index);
+    fits[-1] = (uint8_t)(e->p - fits);
+    load_gpr(e, RAX_, RAX, size);
+    if (w)
+        byte(e, 0x48);
+    bytes(e, (const uint8_t[]){0xF7, 0xF1}, 2); /* div ecx */
+    store64(e, RAX_, gpr_at(RAX));
+    store64(e, RDX_, gpr_at(RDX));
 }
 
 bool jit_supported(void)
@@ -968,7 +1088,7 @@ jit_fn jit_compile(struct jit *j, const struct insn *recs,
     if (!j || j->used + FRAME_MAX + (size_t)n * RECORD_MAX > CODE_BYTES)
         return NULL;
     uint8_t *start = j->write + j->used;
-    struct emit e = {start, NULL};
+    struct emit e = {start, NULL, NULL};
     static const uint8_t prologue[] = {
         0x53, 0x41, 0x54, 0x41, 0x55, /* push rbx, r12, r13 */
         0x48, 0x89, 0xFB, 0x49, 0x89, 0xF4, 0x49, 0x89, 0xD5,
@@ -978,6 +1098,7 @@ jit_fn jit_compile(struct jit *j, const struct insn *recs,
     e.top = e.p;
     unsigned end = 0;
     bool last_inline = false, host_flags = false;
+    uint8_t *flags_step = NULL; /* e.go_on of the record that set them */
     for (unsigned k = 0; k < n; k++) {
         const struct insn *i = &recs[k];
         unsigned start = end;
@@ -988,9 +1109,10 @@ jit_fn jit_compile(struct jit *j, const struct insn *recs,
             t.form = FORM_NONE;
         enum mem_kind mem = mem_kind(i);
         bool mem_native = mem != MEM_NONE && mem_writable(i, mem);
-        if (mem != MEM_NONE)
+        bool div = div_native(i);
+        if (mem != MEM_NONE || div)
             t.form = FORM_NONE; /* written out or a call of its helper */
-        last_inline = t.form != FORM_NONE || mem_native;
+        last_inline = t.form != FORM_NONE || mem_native || div;
         switch (t.form) {
         case FORM_ALU: emit_alu(&e, i, t); break;
         case FORM_MOV: emit_mov(&e, i, t); break;
@@ -1001,24 +1123,34 @@ jit_fn jit_compile(struct jit *j, const struct insn *recs,
         case FORM_LEA: emit_lea(&e, i, t, end); break;
         default:
             if (mem_native)
-                emit_mem_native(&e, i, mem, start, end, k);
+                emit_mem_native(&e, i, mem, start, end, k, n - k - 1);
             else if (mem != MEM_NONE)
-                emit_mem(&e, i, mem, start, end, k);
-            else if (host_flags && jcc)
+                emit_mem(&e, i, mem, start, end, k, n - k - 1);
+            else if (div)
+                emit_div(&e, i, start, k);
+            else if (host_flags && jcc) {
+                /* The host's flags are the guest's only where the
+                 * record that set them ran natively: where
+                 * step_record() ran it, the run stops after it. */
+                if (flags_step)
+                    memset(flags_step, 0, 4);
                 emit_jcc(&e, i, exec[k], end, k, loops ? n : 0, last);
-            else
+            } else {
                 emit_call(&e, i, exec[k], end);
+            }
             if (!host_flags && jcc && !last)
                 emit_exit_after_call(&e, i, end, k + 1, loops ? n : 0);
             else if (!host_flags && jcc && loops)
                 emit_loop_after_call(&e, n, n);
         }
         /* Only MOV and NOT leave the host's flags alone. */
-        if (t.form == FORM_ALU || t.form == FORM_NEG)
+        if (t.form == FORM_ALU || t.form == FORM_NEG) {
             host_flags = t.flags;
-        else if (mem_native)
+            flags_step = NULL;
+        } else if (mem_native) {
             host_flags = mem == MEM_ALU_LOAD || mem == MEM_ALU_STORE;
-        else if (t.form != FORM_MOV && t.form != FORM_NOT)
+            flags_step = e.go_on;
+        } else if (t.form != FORM_MOV && t.form != FORM_NOT)
             host_flags = false;
     }
     if (last_inline) {

@@ -12,17 +12,32 @@
  * memory operand, the other operand a general register or an
  * immediate, not through FS or GS: MOV, MOVZX, MOVSX, MOVSXD and the
  * two-operand ALU forms (jit.c mem_kind). Native code runs such a
- * record (a helper doing what its handler does) only where its access
+ * record (a helper doing what its handler does) where its access
  * takes ops.h's fast path with nothing else to do: within one page, a
  * host TLB hit with the rights (tlb_peek: a write also needs the dirty
  * bit and no decoded code on the page) and a modeled TLB hit through
  * the data hint (charge_data's first branch, counted as it counts it).
- * Where any of that fails it stops before the record, having changed
- * nothing for it, and says so (struct jit_stop): the block engine retires the
- * records before it and runs it through its handler with every check,
- * so that a miss, a fault, MMIO, a write to code or a modeled TLB miss
- * go exactly as they do without the JIT. A fast-path access adds no
- * modeled cycle: the record costs its step's one, as in a run.
+ * A fast-path access adds no modeled cycle: the record costs its
+ * step's one, as in a run.
+ *
+ * Where any of that fails (a host TLB miss, a modeled TLB miss, a
+ * page crossing, MMIO, a write to code or a fault), the native code
+ * runs the record as the block engine runs the record a side exit
+ * stops before (jit.c step_record): the records before it retire,
+ * then step_execute_charged() with every check, which walks, fills the
+ * TLB, sets A/D bits and charges the modeled TLB in its own order.
+ * Where the block engine would then go on into the rest of the run
+ * (the record retired at the next RIP, nothing it checks changed, the
+ * rest before the next event check) the native code goes on;
+ * otherwise it stops after the record (JIT_STEPPED), its bookkeeping
+ * done, and run_records() carries on as after that step. Since 3
+ * December 2026; until then every such record was a side exit, and
+ * memwalk's loop left its native code at every read.
+ *
+ * A DIV of a 32- or 64-bit general register is written out too; where
+ * it would raise #DE it stops before it (a side exit: struct
+ * jit_stop), having changed nothing, and the block engine runs it
+ * through its handler, which raises the fault.
  *
  * Native code is kept in one buffer mapped twice, read-write to write
  * it and read-execute to run it, emptied with the block arena
@@ -42,18 +57,31 @@
 struct cpu;
 struct jit;
 
-/* Where a run's native code stopped: `ran` records retired, and `rip`
+/* How a run's native code stopped (struct jit_stop). */
+enum jit_how {
+    /* At the run's end, or a side exit before record `ran` (where `ran`
+     * is below the run's length): a DIV that would raise #DE (above)
+     * at `rip`, which has changed nothing. */
+    JIT_ENDED,
+    /* The last record retired is a Jcc before the run's end that
+     * branched or raised #GP: the run ends there as a run ending at
+     * that Jcc would. */
+    JIT_BRANCHED,
+    /* After record ran - 1, run through step_record() (above, side
+     * exits) as the block engine runs a record outside a run: every
+     * record up to it is retired and counted (steps, cycles, fetch
+     * hits), its outcome delivered, and `rip` is the RIP after it. */
+    JIT_STEPPED,
+};
+
+/* Where a run's native code stopped: `ran` records done, and `rip`
  * the RIP after them (after the last one whether or not its Jcc
  * branched: c->next_rip then says where execution goes on, as after
- * the handlers). `branched`: the last of them is a Jcc before the
- * run's end that branched or raised #GP, and the run ends there as a
- * run ending at that Jcc would. Otherwise `ran` below the run's length
- * is a side exit before record `ran`, a memory record, at `rip`.
- * Returned in RAX and RDX. */
+ * the handlers); `how`: an enum jit_how. Returned in RAX and RDX. */
 struct jit_stop {
     uint64_t rip;
     uint32_t ran;
-    uint32_t branched;
+    uint32_t how;
 };
 
 /* A native run compiled to loop (jit_compile's `loops`: it starts a
@@ -85,8 +113,10 @@ void jit_destroy(struct jit *j);
 /* Forgets every run compiled so far (the block arena was emptied). */
 void jit_reset(struct jit *j);
 
-/* Whether native code may stop before record `i` (a side exit): a
- * record with one data access, of the forms above. */
+/* Whether record `i` joins native runs without being register-only:
+ * a record with one data access, of the forms above (run natively or
+ * by step_record), or a DIV written out (which may stop before it, a
+ * side exit). */
 bool jit_side_exits(const struct insn *i);
 
 /* Native code for the `n` records at `recs`, each to run as exec[k]

@@ -1123,6 +1123,89 @@ static void test_fault_in_native_loop(void **state)
     compare_stops(walk_program, 56);
 }
 
+/* memwalk's loop in small: STI; ECX = 0, ESI = 7, R8D = MEM_DATA; then
+ * 40 rounds of EAX = ECX * 5 + 3; XOR EDX, EDX; DIV RSI (64 bits:
+ * written out by the JIT); RDX = R8 + the remainder x 4 KiB; MOV RAX,
+ * [RDX]; ADD RBX, RAX; ADD ECX, 1; CMP ECX, 40; JNE: every round reads
+ * another of 7 pages, the first time of each a host TLB miss and a
+ * walk, then a modeled TLB lookup away from the data hint, which the
+ * JIT runs through step_record() and goes on natively; then EDX = X,
+ * EDI = Y and DIV EDI (32 bits) after the loop's Jcc in the same
+ * native run: with X = Y = 0 a zero divisor, with X = Y = 1 a quotient
+ * that does not fit, #DE either way at that DIV, whose handler takes
+ * its RIP into RDI and RFLAGS into RSI. The limit at every count and
+ * the timer at every cycle over the first rounds against the step
+ * engine. */
+enum { DIV_CODE = 0x2E000, DIV_LOOP_ROUNDS = 40 };
+
+static struct machine *div_walk_program(enum cpu_engine e, uint32_t timer,
+                                        uint32_t x)
+{
+    struct machine *m = machine_at(e, DIV_CODE);
+    const uint8_t code[] = {
+        0xFB,                               /* sti */
+        0xB9, 0x00, 0x00, 0x00, 0x00,       /* mov ecx, 0 */
+        0xBE, 0x07, 0x00, 0x00, 0x00,       /* mov esi, 7 */
+        0x41, 0xB8, 0x00, 0x00, 0x03, 0x00, /* mov r8d, MEM_DATA */
+        0x89, 0xC8,                         /* loop: mov eax, ecx */
+        0x6B, 0xC0, 0x05,                   /* imul eax, eax, 5 */
+        0x83, 0xC0, 0x03,                   /* add eax, 3 */
+        0x31, 0xD2,                         /* xor edx, edx */
+        0x48, 0xF7, 0xF6,                   /* div rsi */
+        0x48, 0xC1, 0xE2, 0x0C,             /* shl rdx, 12 */
+        0x4C, 0x01, 0xC2,                   /* add rdx, r8 */
+        0x48, 0x8B, 0x02,                   /* mov rax, [rdx] */
+        0x48, 0x01, 0xC3,                   /* add rbx, rax */
+        0x83, 0xC1, 0x01,                   /* add ecx, 1 */
+        0x83, 0xF9, DIV_LOOP_ROUNDS,        /* cmp ecx, 40 */
+        0x75, 0xDE,                         /* jne loop */
+        0xBA, (uint8_t)x, 0x00, 0x00, 0x00, /* mov edx, x */
+        0xBF, (uint8_t)x, 0x00, 0x00, 0x00, /* mov edi, x */
+        0xF7, 0xF7,                         /* div edi (at +61) */
+        0xF4,                               /* hlt */
+    };
+    _Static_assert(MEM_DATA == 0x30000, "the MOV R8D above");
+    put(m, DIV_CODE, code, sizeof code);
+    for (uint64_t p = 0; p < 7; p++)
+        put64(m, MEM_DATA + 0x1000 * p, (p + 1) * 0x1111);
+    frame_handler(m, VEC_DE, 0);
+    if (timer)
+        arm_timer(m, timer);
+    return m;
+}
+
+static struct machine *div_zero_program(enum cpu_engine e, uint32_t timer)
+{
+    return div_walk_program(e, timer, 0);
+}
+
+static struct machine *div_overflow_program(enum cpu_engine e,
+                                            uint32_t timer)
+{
+    return div_walk_program(e, timer, 1);
+}
+
+static void test_div_and_walks_in_native_loop(void **state)
+{
+    (void)state;
+    uint64_t sum = 0;
+    for (uint64_t k = 0; k < DIV_LOOP_ROUNDS; k++)
+        sum += ((5 * k + 3) % 7 + 1) * 0x1111;
+    static const timed_program programs[] = {div_zero_program,
+                                             div_overflow_program};
+    for (unsigned p = 0; p < 2; p++) {
+        struct outcome s = run(programs[p](ENGINE_STEP, 0), 0);
+        struct outcome b = run(programs[p](tested, 0), 0);
+        assert_int_equal(s.rbx, sum);
+        assert_int_equal(s.rcx, DIV_LOOP_ROUNDS);
+        assert_int_equal(s.rdi, DIV_CODE + 61);
+        assert_int_equal(s.rip, HANDLERS + 16 * VEC_DE + 11);
+        assert_int_equal(s.stop, STOP_HALTED);
+        assert_same(&s, &b);
+        compare_stops(programs[p], 160);
+    }
+}
+
 /* A loop at 0x2B040 whose store walks up by 16 from 0x2AFB8: rounds 1-5
  * store on the page below (the first a side exit, the rest in a native
  * loop with --engine jit), rounds 6-9 on the loop's own page, each a
@@ -1331,6 +1414,7 @@ int main(void)
         cmocka_unit_test(test_native_memory_loop),
         cmocka_unit_test(test_fault_in_native_loop),
         cmocka_unit_test(test_smc_in_native_loop),
+        cmocka_unit_test(test_div_and_walks_in_native_loop),
         cmocka_unit_test(test_loop_at_jcc_in_middle),
         cmocka_unit_test(test_built_at_nth_arrival),
         cmocka_unit_test(test_rewritten_loop_stays_stepped),
