@@ -394,13 +394,13 @@ done64:
 /* 2 MiB pages over the first GiB, user-accessible, so that ring-3 code
  * runs. */
     .org IMG_PML4 - IMG_LOAD
-    .quad IMG_PDPT | 7
+    .quad IMG_PDPT | 0x27
     .org IMG_PDPT - IMG_LOAD
-    .quad IMG_PD | 7
+    .quad IMG_PD | 0x27
     .org IMG_PD - IMG_LOAD
     .set page, 0
     .rept 512
-    .quad page << 21 | 0x87
+    .quad page << 21 | 0xe7
     .set page, page + 1
     .endr
 

@@ -159,6 +159,35 @@ def check_regress(report, guestfuzz):
         report.run_check(problems, title, out, 12)
 
 
+# fuzz/layout.h: the program's mode, a u32 at IMG_P_MODE (file offset).
+IMG_P_MODE_OFFSET = 0x40
+PROG_MODES = {0: "32-bit", 1: "64-bit"}
+
+
+def check_template_comparable(report, guestfuzz, build):
+    """The template's program of NOPs (fuzz/image.S), in each mode, is
+    compared bare against single: it uses nothing that legitimately
+    differs, and the processor's own Accessed/Dirty updates of the
+    template's page tables are no change of them (docs/fuzzing.md)."""
+    with open(os.path.join(build, "fuzz", "image.bin"), "rb") as f:
+        template = bytearray(f.read())
+    for mode, name in PROG_MODES.items():
+        template[IMG_P_MODE_OFFSET:IMG_P_MODE_OFFSET + 4] = \
+            mode.to_bytes(4, "little")
+        with tempfile.NamedTemporaryFile(suffix=".img") as img:
+            img.write(template)
+            img.flush()
+            p = subprocess.run([guestfuzz, "--replay", img.name],
+                               capture_output=True, text=True, timeout=600)
+        out = p.stdout.splitlines()
+        problems = [line for line in out if line.startswith("FINDING")]
+        if "bare/single comparable: yes" not in out:
+            problems.append("not compared bare against single")
+        report.run_check(problems, f"guestfuzz --replay of the template's "
+                         f"{name} program of NOPs: compared bare against "
+                         "single, no finding", out, 12)
+
+
 # l1fuzz runs that were findings (docs/fuzzing.md), replayed as
 # fuzz/l1fuzz.sh ran them: (seed, VMCS shadowing, merge, what they showed).
 L1FUZZ_FINDINGS = [
@@ -230,6 +259,7 @@ def main():
         "GUESTFUZZ", os.path.join(ROOT, "build", "host", "fuzz", "guestfuzz"))
     check_regress(report, guestfuzz)
     build = os.path.join(ROOT, args.build)
+    check_template_comparable(report, guestfuzz, build)
     check_l1fuzz_findings(report, os.environ.get(
         "TURTLES", os.path.join(build, "turtles")), build)
     check_l1fuzz_time_rule(report)
