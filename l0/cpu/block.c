@@ -46,7 +46,7 @@ enum {
  * it ends at `rip`, valid under the same conditions as a linear slot
  * (below), so following it is exactly what find() would return. */
 struct block_link {
-    uint64_t rip, tlb_gen, dc_gen;
+    uint64_t rip, tlb_gen, dc_gen, pa;
     struct block *b;
 };
 
@@ -102,9 +102,13 @@ _Static_assert(sizeof(struct insn) % sizeof(exec_fn) == 0 &&
                "the run handlers and native code follow the records aligned");
 _Static_assert(BLOCK_MAX_INSNS <= UINT8_MAX, "a run's length in a byte");
 
-/* Found by linear RIP: valid while translations and code are the same. */
+/* Found by linear RIP: valid while translations and code are the same,
+ * and after a TLB flush again (code_at) while the code is the same and
+ * the RIP translates to the same physical address `pa`: b is then the
+ * block, or a copy built from the same records, that find() would give
+ * (the arena is emptied only when fetch_generation moves). */
 struct lin_slot {
-    uint64_t rip, tlb_gen, dc_gen;
+    uint64_t rip, tlb_gen, dc_gen, pa;
     struct block *b;
 };
 
@@ -409,9 +413,26 @@ static struct block *build(struct cpu *c, uint64_t lin, uint64_t pa)
     return b;
 }
 
-/* The block at c->rip, found or built; NULL where the step engine must
- * fetch. Only a TLB hit is used, with fetch()'s checks (cpu.c), so that
- * finding a block never walks the page tables or raises a fault.
+/* The physical address of 64-bit code at `rip` as fetch() (cpu.c) finds
+ * it: a TLB hit with its checks; on a miss the fill fetch() would make,
+ * where the walk cache holds it (mmu_fetch_fill: after a TLB flush, the
+ * same fill fetch's own translation makes, which never walks the page
+ * tables, faults or exits here). False where the step engine must
+ * fetch. A fetch at c->rip follows every call, the block's or the step
+ * engine's, so the fill is the one the step engine would make. */
+static inline bool code_at(struct cpu *c, uint64_t rip, uint64_t *pa)
+{
+    const struct tlb_entry *t = tlb_slot(&c->tlb, rip);
+    if (t->tag != tlb_tag(&c->tlb, rip) && !mmu_fetch_fill(c, rip))
+        return false;
+    if ((t->perm & TLB_NX) || (c->cpl == 3 && !(t->perm & TLB_USER)))
+        return false;
+    *pa = t->phys | (rip & 0xFFF);
+    return true;
+}
+
+/* The block at c->rip, found or built, and in *at the physical address
+ * it was found at; NULL where the step engine must fetch (code_at).
  *
  * A block is built at the build_after-th arrival at its start; before,
  * NULL, and the step engine runs the address. `count`: this arrival
@@ -422,21 +443,24 @@ static struct block *build(struct cpu *c, uint64_t lin, uint64_t pa)
  * written, so a loop that rewrites itself is stepped rather than built
  * at every round) or another address takes the slot. Where blocks are
  * built changes nothing the engines do but how fast (cpu/block.h). */
-static struct block *find(struct cpu *c, bool count)
+static struct block *find(struct cpu *c, bool count, uint64_t *at)
 {
     struct block_cache *bc = c->bcache;
     uint64_t rip = c->rip;
     struct lin_slot *s = &bc->lin[(rip ^ (rip >> 12)) & (LIN_SLOTS - 1)];
     if (s->rip == rip && s->tlb_gen == c->tlb.generation &&
-        s->dc_gen == c->fetch_generation && c->code64)
+        s->dc_gen == c->fetch_generation && c->code64) {
+        *at = s->pa;
         return s->b;
-    if (!c->code64)
+    }
+    uint64_t pa;
+    if (!c->code64 || !code_at(c, rip, &pa))
         return NULL;
-    const struct tlb_entry *t = tlb_slot(&c->tlb, rip);
-    if (t->tag != tlb_tag(&c->tlb, rip) || (t->perm & TLB_NX) ||
-        (c->cpl == 3 && !(t->perm & TLB_USER)))
-        return NULL;
-    uint64_t pa = t->phys | (rip & 0xFFF);
+    *at = pa;
+    if (s->rip == rip && s->dc_gen == c->fetch_generation && s->pa == pa) {
+        s->tlb_gen = c->tlb.generation;
+        return s->b;
+    }
     if (bc->dc_gen != c->fetch_generation)
         empty_arena(bc, c->fetch_generation);
     struct phys_slot *p = &bc->phys[(pa ^ (pa >> 12)) & (PHYS_SLOTS - 1)];
@@ -454,7 +478,8 @@ static struct block *find(struct cpu *c, bool count)
         /* build() may have emptied the arena: the slot takes its epoch. */
         *p = (struct phys_slot){pa, bc->epoch, b, 0};
     }
-    *s = (struct lin_slot){rip, c->tlb.generation, c->fetch_generation, b};
+    *s = (struct lin_slot){rip, c->tlb.generation, c->fetch_generation, pa,
+                           b};
     return b;
 }
 
@@ -619,30 +644,39 @@ run_records(struct cpu *c, struct block *b, unsigned n, bool plain,
 }
 
 /* The block to run after `b` at c->rip: a link of b if one is still
- * valid, else find()'s answer, which is then linked. */
+ * valid (after a TLB flush, as a linear slot is: the same code at the
+ * same physical address), else find()'s answer, which is then linked. */
 static inline struct block *successor(struct cpu *c, struct block *b)
 {
     for (unsigned k = 0; k < 2; k++) {
-        const struct block_link *l = &b->next[k];
-        if (l->rip == c->rip && l->tlb_gen == c->tlb.generation &&
-            l->dc_gen == c->fetch_generation && c->code64)
+        struct block_link *l = &b->next[k];
+        if (l->rip != c->rip || l->dc_gen != c->fetch_generation ||
+            !c->code64)
+            continue;
+        if (l->tlb_gen == c->tlb.generation)
             return l->b;
+        uint64_t pa;
+        if (code_at(c, c->rip, &pa) && pa == l->pa) {
+            l->tlb_gen = c->tlb.generation;
+            return l->b;
+        }
     }
-    uint64_t epoch = c->bcache->epoch;
-    struct block *s = find(c, false);
+    uint64_t epoch = c->bcache->epoch, pa;
+    struct block *s = find(c, false, &pa);
     /* find() may have emptied the arena: b is gone then, and its bytes
      * may already be another block's. */
     if (s && c->bcache->epoch == epoch) {
         b->next[1] = b->next[0];
         b->next[0] = (struct block_link){c->rip, c->tlb.generation,
-                                         c->fetch_generation, s};
+                                         c->fetch_generation, pa, s};
     }
     return s;
 }
 
 unsigned block_run(struct cpu *c, unsigned budget)
 {
-    struct block *b = find(c, true);
+    uint64_t at;
+    struct block *b = find(c, true, &at);
     unsigned done = 0;
     struct fetch_hint hint = {NULL, 0};
     c->data_hint_on = true; /* ops.h charge_data */

@@ -398,13 +398,11 @@ static inline struct walk_cache_entry *walk_cache_slot(struct cpu *c,
                        (WALK_CACHE_SIZE - 1)];
 }
 
-/* The walk for `lin` from the cache, when it holds one made in this
- * context that allowed this access and wrote nothing for it: w gets its
- * result and the counters what the walk would have added (its own and
- * the EPT cache hits of its tables' translations). Otherwise false, and
- * the caller walks (a fault, or the dirty flag to set, included). */
-static bool walk_cached(struct cpu *c, uint64_t lin, enum access acc,
-                        bool user, struct walk *w)
+/* The kept walk for `lin` made in this context, if its result allows
+ * this access and the walk would write nothing for it; else NULL, and
+ * the walk decides (a fault, or the dirty flag to set). */
+static const struct walk_cache_entry *
+walk_cache_find(struct cpu *c, uint64_t lin, enum access acc, bool user)
 {
     const struct walk_cache_entry *e = walk_cache_slot(c, lin);
     if (e->page != lin >> 12 || e->generation != c->walks.generation ||
@@ -412,9 +410,22 @@ static bool walk_cached(struct cpu *c, uint64_t lin, enum access acc,
         e->eptp != c->vmx.ept_cfg.eptp ||
         e->ept_generation != c->vmx.ept_cache.generation ||
         e->apic_page != c->vmx.apic_access_page)
-        return false;
+        return NULL;
     if (!access_allowed(c, e->perm, acc, user) ||
         (acc == ACC_WRITE && !(e->perm & TLB_DIRTY)))
+        return NULL;
+    return e;
+}
+
+/* The walk for `lin` from the cache (walk_cache_find): w gets its
+ * result and the counters what the walk would have added (its own and
+ * the EPT cache hits of its tables' translations). Otherwise false, and
+ * the caller walks. */
+static bool walk_cached(struct cpu *c, uint64_t lin, enum access acc,
+                        bool user, struct walk *w)
+{
+    const struct walk_cache_entry *e = walk_cache_find(c, lin, acc, user);
+    if (!e)
         return false;
     c->walk_refs += e->refs;
     c->vmx.ept_walk_refs += e->ept_refs;
@@ -540,6 +551,25 @@ static struct tlb_entry *translate(struct cpu *c, uint64_t lin,
         walk_memo_keep(c, &w, lin, (unsigned)(c->walk_refs - refs_before),
                        wrote);
     return t;
+}
+
+bool mmu_fetch_fill(struct cpu *c, uint64_t lin)
+{
+    bool user = c->cpl == 3;
+    const struct walk_cache_entry *e =
+        c->cr0 & CR0_PG ? walk_cache_find(c, lin, ACC_EXEC, user) : NULL;
+    if (!e)
+        return false;
+    uint64_t hpa = e->gpa | (lin & 0xFFF);
+    if (c->vmx.nonroot && c->vmx.ept) {
+        const struct ept_cache_entry *x = ept_cache_find(
+            &c->vmx.ept_cache, c->vmx.ept_cfg.eptp, hpa, &hpa);
+        if (!x || (x->perms & (EPT_R | EPT_X)) != (EPT_R | EPT_X))
+            return false;
+    }
+    if (vmx_on_apic_access_page(&c->vmx, hpa))
+        return false;
+    return translate(c, lin, ACC_EXEC, user, false) != NULL;
 }
 
 bool lin_translate(struct cpu *c, uint64_t lin, enum access acc, bool user,

@@ -56,6 +56,14 @@ bool mem_read_rmw(struct cpu *c, unsigned seg, uint64_t offset,
 
 /* Flushes after paging-control changes. */
 void mmu_flush_all(struct cpu *c);
+/* For the block engine's lookup (block.c): the TLB fill of an
+ * instruction fetch at `lin` (CPL 3 or not, as now), made only when the
+ * walk cache and, under EPT, the EPT translation cache hold all of it
+ * and the fill is an ordinary one (not the APIC-access page, readable
+ * under EPT), so that it is exactly the fill fetch()'s lin_translate()
+ * would make, effects and counters included, and cannot fault or exit.
+ * False, with nothing done, otherwise. */
+bool mmu_fetch_fill(struct cpu *c, uint64_t lin);
 /* Every walk in the walk cache (cpu/tlb.h) stops matching: for what
  * changes guest RAM other than through phys_write or the CPU. */
 void mmu_forget_walks(struct cpu *c);

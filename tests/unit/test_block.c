@@ -574,6 +574,54 @@ static void test_link_to_remapped_page(void **state)
     assert_same(&s, &b);
 }
 
+/* Blocks and links found again after a TLB flush (block.c code_at):
+ * each round calls linear 0x25000 and adds what it returns to EBX, then
+ * MOV to CR3 switches between the rig's tables (A: 0x25000 maps to
+ * itself, MOV EAX, 1) and a copy at 0x20000 (B: to 0x26000, MOV EAX,
+ * 2). Each flush is refilled from the walk cache, and the call's link
+ * and the linear slot at 0x25000, made under the other tables, are
+ * followed only where the RIP still translates to their physical page.
+ * EBX = 1 + 2 + 1 + 2 + 1 + 2. */
+static struct machine *cr3_switch_program(enum cpu_engine e)
+{
+    struct machine *m = machine_at(e, 0x24000);
+    static const uint8_t code[] = {
+        0xB9, 0x06, 0x00, 0x00, 0x00,             /* mov ecx, 6 */
+        0xE8, 0xF6, 0x0F, 0x00, 0x00,             /* loop: call 0x25000 */
+        0x01, 0xC3,                               /* add ebx, eax */
+        0x0F, 0x20, 0xD8,                         /* mov rax, cr3 */
+        0x48, 0x35, 0x00, 0x10, 0x02, 0x00,       /* xor rax, 0x21000 */
+        0x0F, 0x22, 0xD8,                         /* mov cr3, rax */
+        0xFF, 0xC9,                               /* dec ecx */
+        0x75, 0xE9,                               /* jnz loop */
+        0xF4,                                     /* hlt */
+    };
+    static const uint8_t one[] = {0xB8, 0x01, 0x00, 0x00, 0x00, 0xC3};
+    static const uint8_t two[] = {0xB8, 0x02, 0x00, 0x00, 0x00, 0xC3};
+    put(m, 0x24000, code, sizeof code);
+    put(m, 0x25000, one, sizeof one);
+    put(m, 0x26000, two, sizeof two);
+    put64(m, 0x20000, 0x21000 | 3);
+    put64(m, 0x21000, 0x22000 | 3);
+    put64(m, 0x22000, 0x23000 | 3);
+    memcpy(m->ram + 0x23000, m->ram + PT, 4096);
+    put64(m, 0x23000 + 8 * 0x25, 0x26000 | 3);
+    return m;
+}
+
+static void test_found_again_after_flush(void **state)
+{
+    (void)state;
+    struct outcome s = run(cr3_switch_program(ENGINE_STEP), 0);
+    struct machine *m = cr3_switch_program(tested);
+    struct outcome b = run_keep(m, 0);
+    assert_true(m->cpu->walks.hits > 0);
+    machine_destroy(m);
+    assert_int_equal(s.rbx, 9);
+    assert_int_equal(s.stop, STOP_HALTED);
+    assert_same(&s, &b);
+}
+
 /* The modeled TLB's data side in a chain (ops.h charge_data): loads
  * from two pages, INVLPG of one of them between them, six rounds. Both
  * engines must count the same hits, STLB hits and misses. */
@@ -1401,6 +1449,7 @@ int main(void)
         cmocka_unit_test(test_interrupt_in_chain),
         cmocka_unit_test(test_native_loop),
         cmocka_unit_test(test_link_to_remapped_page),
+        cmocka_unit_test(test_found_again_after_flush),
         cmocka_unit_test(test_modeled_tlb_in_chain),
         cmocka_unit_test(test_breakpoint_after_paused_string),
         cmocka_unit_test(test_flags_at_interrupt_in_run),
