@@ -15,6 +15,10 @@
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 
+_Static_assert(SEG_COUNT == sizeof ((struct vmx_cpu *)0)->seg_entered /
+                                   sizeof ((struct vmx_cpu *)0)->seg_entered[0],
+               "one entered segment per segment register");
+
 static const enum vmcs_index host_sel[SEG_COUNT] = {
     [SEG_ES] = VMCS_IDX_HOST_ES_SELECTOR, [SEG_CS] = VMCS_IDX_HOST_CS_SELECTOR,
     [SEG_SS] = VMCS_IDX_HOST_SS_SELECTOR, [SEG_DS] = VMCS_IDX_HOST_DS_SELECTOR,
@@ -83,6 +87,9 @@ static void load_segment(struct segment *s, const struct vmcs *v,
     s->attr = (uint32_t)vmcs_get(v, f->ar) & 0x1F0FF;
 }
 
+/* The segment fields a VM exit saves (28.3.1); load_segment reads them
+ * back unchanged when the access rights have no bits outside 0x1F0FF
+ * (the other fields hold no more than their widths). */
 static void save_segment(const struct segment *s, struct vmcs *v,
                          const struct vmcs_segment_fields *f)
 {
@@ -152,8 +159,15 @@ static void load_guest_state(struct cpu *c, struct vmcs *v)
     }
     if (c->vmx.entry_ctls & ENTRY_LOAD_PAT)
         c->pat = vmcs_get(v, VMCS_IDX_GUEST_PAT);
-    for (unsigned s = 0; s < SEG_COUNT; s++)
+    c->vmx.seg_unchanged = 0;
+    for (unsigned s = 0; s < SEG_COUNT; s++) {
+        const struct segment *g = &c->seg[s];
         load_segment(&c->seg[s], v, &vmcs_guest_segment[s]);
+        c->vmx.seg_entered[s] = (struct vmx_entered_segment){
+            g->sel, g->base, g->limit, g->attr};
+        bool exact = (vmcs_get(v, vmcs_guest_segment[s].ar) & ~0x1F0FFull) == 0;
+        c->vmx.seg_unchanged |= (uint8_t)(exact << s);
+    }
     c->gdtr.base = vmcs_get(v, VMCS_IDX_GUEST_GDTR_BASE);
     c->gdtr.limit = (uint16_t)vmcs_get(v, VMCS_IDX_GUEST_GDTR_LIMIT);
     c->idtr.base = vmcs_get(v, VMCS_IDX_GUEST_IDTR_BASE);
@@ -372,6 +386,18 @@ static uint64_t shadow_blocking(const struct cpu *c)
     return (cpu_rflags(c) & FL_IF) ? INTR_BLOCK_STI : INTR_BLOCK_MOV_SS;
 }
 
+/* Whether segment register `s` is as the VM entry loaded it from fields
+ * that then held exactly what save_segment would write: saving it again
+ * would write every field with the value it has, which changes nothing.
+ * The current VMCS is written by nobody while its guest runs. */
+static bool segment_as_entered(const struct cpu *c, unsigned s)
+{
+    const struct vmx_entered_segment *e = &c->vmx.seg_entered[s];
+    const struct segment *g = &c->seg[s];
+    return (c->vmx.seg_unchanged >> s & 1) && g->sel == e->sel &&
+           g->base == e->base && g->limit == e->limit && g->attr == e->attr;
+}
+
 static void save_guest_state(struct cpu *c, struct vmcs *v, uint64_t rip)
 {
     vmcs_set(v, VMCS_IDX_GUEST_CR0, c->cr0);
@@ -392,7 +418,8 @@ static void save_guest_state(struct cpu *c, struct vmcs *v, uint64_t rip)
     if (c->vmx.exit_ctls & EXIT_SAVE_PAT)
         vmcs_set(v, VMCS_IDX_GUEST_PAT, c->pat);
     for (unsigned s = 0; s < SEG_COUNT; s++)
-        save_segment(&c->seg[s], v, &vmcs_guest_segment[s]);
+        if (!segment_as_entered(c, s))
+            save_segment(&c->seg[s], v, &vmcs_guest_segment[s]);
     vmcs_set(v, VMCS_IDX_GUEST_GDTR_BASE, c->gdtr.base);
     vmcs_set(v, VMCS_IDX_GUEST_GDTR_LIMIT, c->gdtr.limit);
     vmcs_set(v, VMCS_IDX_GUEST_IDTR_BASE, c->idtr.base);

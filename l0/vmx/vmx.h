@@ -99,6 +99,15 @@ struct vmx_cpu {
      * transition.c, "Host-side TLB across transitions". */
     const struct vmcs *tlb_keep;
     struct tlb_aside tlb_kept;
+    /* The guest's segment registers as the last VM entry loaded them
+     * (by enum seg_reg), and those whose four VMCS fields then held
+     * exactly what a VM exit saves for them (transition.c). */
+    struct vmx_entered_segment {
+        uint16_t sel;
+        uint64_t base;
+        uint32_t limit, attr;
+    } seg_entered[8];
+    uint8_t seg_unchanged;
     struct vmx_tlb_context {
         uint64_t cr0, cr3, cr4, efer, eptp;
         uint32_t proc2;

@@ -426,6 +426,34 @@ static void test_cpuid_exit_loads_host_state(void **state)
     expect_eq("cpuid", "non-root", c->vmx.nonroot, 0);
 }
 
+/* A VM exit saves the segment registers the guest changed and leaves the
+ * others' fields as they are, which must read as if all were saved: an
+ * unusable segment's access rights lose the bits outside 0x1F0FF at the
+ * first exit and keep their value after that (SDM Vol. 3C 28.3.1). */
+static void test_exit_saves_segments_as_written(void **state)
+{
+    (void)state;
+    /* cpuid; xor eax, eax; mov es, ax; cpuid */
+    load_code(CODE_OF("\x0f\xa2\x31\xc0\x8e\xc0\x0f\xa2"));
+    set(F(GUEST_LDTR_AR), 0x10F00); /* unusable; 11:8 are not checked */
+    enter("segments");
+    expect_eq("segments", "exit", run_to_exit("segments"), R_CPUID);
+    expect_eq("segments", "LDTR AR", get(F(GUEST_LDTR_AR)), 0x10000);
+    expect_eq("segments", "ES selector", get(F(GUEST_ES_SELECTOR)), 0x10);
+    set(F(GUEST_RIP), AT(2));
+    enter("segments, again");
+    expect_eq("segments", "second exit", run_to_exit("segments"), R_CPUID);
+    expect_eq("segments", "guest RIP", get(F(GUEST_RIP)), AT(6));
+    expect_eq("segments", "ES selector, changed", get(F(GUEST_ES_SELECTOR)),
+              0);
+    expect_eq("segments", "ES unusable, changed",
+              get(F(GUEST_ES_AR)) & 0x10000, 0x10000);
+    expect_eq("segments", "LDTR AR, kept", get(F(GUEST_LDTR_AR)), 0x10000);
+    expect_eq("segments", "DS selector, kept", get(F(GUEST_DS_SELECTOR)),
+              0x10);
+    expect_eq("segments", "TR base, kept", get(F(GUEST_TR_BASE)), TSS);
+}
+
 /* ---- instructions that exit, or do something else instead ---- */
 
 /* I/O and MSR bitmaps, set per case. */
@@ -2409,6 +2437,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define TABLE(f) cmocka_unit_test(f)
         T(test_cpuid_exit_loads_host_state),
+        T(test_exit_saves_segments_as_written),
         TABLE(test_instruction_exits),
         T(test_hlt_without_exiting),
         T(test_cr0_mask_and_shadow),
