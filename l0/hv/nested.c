@@ -304,12 +304,17 @@ static const struct exit_copy *exit_copy(void)
 void nested_vmexit(struct hv *h, const struct nested_exit *e)
 {
     struct vmcs *v12 = &h->l1.vmcs12, *v02 = &h->vmcs02;
-    /* L2's state and the hardware's exit information, field by field. */
+    /* L2's state and the hardware's exit information, field by field.
+     * Most of them keep their values from one exit to the next: a field
+     * equal in both is left alone (every value is within its field's
+     * width, vmcs.h, so vmcs_set would neither change nor mark it). */
     const struct exit_copy *list = exit_copy();
     unsigned copied = list->count;
     for (unsigned k = 0; k < copied; k++) {
         enum vmcs_index i = (enum vmcs_index)list->index[k];
-        vmcs_set(v12, i, vmcs_get(v02, i));
+        uint64_t value = vmcs_get(v02, i);
+        if (value != vmcs_get(v12, i))
+            vmcs_set(v12, i, value);
     }
     hv_step(h, (struct trace_step){.kind = STEP_NESTED_EXIT, .has_value = 1,
                                    .value = copied});
