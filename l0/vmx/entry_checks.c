@@ -1432,6 +1432,19 @@ static const enum vmcs_index context_fields[] = {
     VMCS_IDX_GUEST_CR4, VMCS_IDX_ENTRY_INTR_INFO,
 };
 
+/* context_fields as a bit mask by dense index, made once. */
+static const uint64_t *context_mask(void)
+{
+    static uint64_t mask[FIELD_WORDS];
+    static bool ready;
+    if (!ready) {
+        for (size_t k = 0; k < N(context_fields); k++)
+            mask[context_fields[k] / 64] |= 1ull << (context_fields[k] % 64);
+        ready = true;
+    }
+    return mask;
+}
+
 static void context_init(struct ectx *c, const struct vmcs *v,
                          const struct vmx_check_env *env,
                          const struct vmx_check_caps *caps)
@@ -1468,6 +1481,7 @@ enum {
  * only ever grown: it makes no answer differ. */
 static uint64_t seen_reads[RULE_COUNT][FIELD_WORDS];
 static uint64_t readers[VMCS_FIELD_COUNT][RULE_WORDS];
+static uint64_t read_by_some[FIELD_WORDS]; /* fields with a reader */
 static uint64_t ran[RULE_WORDS];         /* rules run at least once */
 static uint64_t read_memory[RULE_WORDS]; /* rules that ever read memory */
 
@@ -1480,6 +1494,7 @@ static void learn(size_t id, const struct rule_reads *r)
     for (unsigned w = 0; w < FIELD_WORDS; w++) {
         uint64_t fresh = r->fields[w] & ~seen_reads[id][w];
         seen_reads[id][w] |= fresh;
+        read_by_some[w] |= fresh;
         for (; fresh; fresh &= fresh - 1)
             readers[w * 64 + (unsigned)__builtin_ctzll(fresh)][id / 64] |= bit;
     }
@@ -1502,8 +1517,9 @@ static void run_rules(const struct ectx *proto, const uint64_t *changed,
     uint64_t todo[RULE_WORDS];
     for (unsigned w = 0; w < RULE_WORDS; w++)
         todo[w] = changed ? read_memory[w] | ~ran[w] : ~0ull;
+    /* Most changed fields (the exit information) are read by no rule. */
     for (unsigned w = 0; changed && w < FIELD_WORDS; w++)
-        for (uint64_t f = changed[w]; f; f &= f - 1)
+        for (uint64_t f = changed[w] & read_by_some[w]; f; f &= f - 1)
             for (unsigned k = 0; k < RULE_WORDS; k++)
                 todo[k] |= readers[w * 64 + (unsigned)__builtin_ctzll(f)][k];
     struct ectx c = *proto;
@@ -1630,8 +1646,8 @@ void vmx_check_entry_incremental(struct vmcs *v,
         compare_fields(v, memo, v->written, changed);
     else if (!full)
         compare_all_fields(v, memo, changed);
-    for (size_t k = 0; k < N(context_fields) && !full; k++)
-        full = changed[context_fields[k] / 64] >> (context_fields[k] % 64) & 1;
+    for (unsigned w = 0; w < FIELD_WORDS && !full; w++)
+        full = (changed[w] & context_mask()[w]) != 0;
     full |= ((v->value[VMCS_IDX_GUEST_RFLAGS] ^
               memo->value[VMCS_IDX_GUEST_RFLAGS]) & RFLAGS_VM) != 0;
     run_rules(&c, full ? NULL : changed, out);
