@@ -454,6 +454,17 @@ static void walk_cache_keep(struct cpu *c, uint64_t lin, const struct walk *w,
     if (wrote || !w->all_ram || (ept && (eptp & EPTP_AD_ENABLE)) ||
         refs > UINT8_MAX)
         return;
+    /* Kept at the second walk of a page in a context: the first leaves
+     * only a mark that matches no lookup (mode 0). Walks that come back
+     * are those after flushes (an L1 without VPID: every transition);
+     * a walk over more pages than the host TLB holds (memwalk) seldom
+     * comes back to its slot, and keeping each cost it a sixth more. */
+    struct walk_cache_entry *slot = walk_cache_slot(c, lin);
+    if (!c->walks.keep_first &&
+        (slot->page != lin >> 12 || slot->cr3 != c->cr3)) {
+        *slot = (struct walk_cache_entry){.page = lin >> 12, .cr3 = c->cr3};
+        return;
+    }
     for (int i = 0; i < w->levels; i++) {
         if (vmx_on_apic_access_page(&c->vmx, w->entry_pa[i]))
             return;
@@ -467,7 +478,7 @@ static void walk_cache_keep(struct cpu *c, uint64_t lin, const struct walk *w,
     }
     for (int i = 0; i < w->levels; i++)
         dcache_mark_table(c->dcache, w->entry_pa[i] >> 12);
-    *walk_cache_slot(c, lin) = (struct walk_cache_entry){
+    *slot = (struct walk_cache_entry){
         .page = lin >> 12, .cr3 = c->cr3, .eptp = eptp,
         .apic_page = c->vmx.apic_access_page, .mode = walk_mode_key(c),
         .generation = c->walks.generation,

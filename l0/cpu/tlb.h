@@ -100,6 +100,7 @@ struct walk_cache {
     struct walk_cache_entry e[WALK_CACHE_SIZE];
     uint64_t generation; /* bumped by a write to a marked page */
     uint64_t hits;       /* host-side figure, in no result */
+    bool keep_first;     /* tests: keep a page's first walk, not its second */
 };
 
 static inline struct tlb_entry *tlb_slot(struct tlb *t, uint64_t linear)

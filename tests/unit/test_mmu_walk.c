@@ -185,6 +185,7 @@ static struct cpu *walk_cache_rig(struct machine *m)
     put64(m, WC_PT + 2 * 8, 0x124000 | XD | A | RW | P);
     struct cpu *c = paging_on(m, WC_PML4, CR4_PAE, true);
     c->efer |= EFER_NXE;
+    c->walks.keep_first = true;
     return c;
 }
 
@@ -219,6 +220,32 @@ static void test_walk_cache_after_flush(void **state)
     assert_int_equal(walk(c, 0x1000, 4), 0x123000);
     assert_int_equal(c->walks.hits - hits, 1);
     assert_int_equal(c->tlb.fills - fills, 4); /* every refill counts */
+    machine_destroy(m);
+}
+
+/* As the emulator runs: a page's first walk in a context leaves a mark,
+ * its second is kept, its third found; a walk of another page in the
+ * same slot in between (a walk through more pages than the TLB holds)
+ * takes the mark away. */
+static void test_walk_cache_keeps_the_second_walk(void **state)
+{
+    (void)state;
+    struct machine *m = machine_create(8, NULL);
+    assert_non_null(m);
+    struct cpu *c = walk_cache_rig(m);
+    c->walks.keep_first = false;
+    walk_after_flush(c, 0x1000, false);
+    walk_after_flush(c, 0x1000, false);
+    assert_int_equal(walk_after_flush(c, 0x1000, true), 0x123000);
+    /* Page 0x103 has page 2's slot (mmu.c walk_cache_slot: the page
+     * number folded to 8 bits, with CR3's page 1). */
+    uint64_t other = 0x103000;
+    put64(m, WC_PT + 8 * 0x103, 0x200000 | A | RW | P);
+    walk_after_flush(c, 0x2000, false);
+    walk_after_flush(c, other, false);
+    walk_after_flush(c, 0x2000, false); /* marked again, not kept */
+    walk_after_flush(c, 0x2000, false); /* kept */
+    walk_after_flush(c, 0x2000, true);
     machine_destroy(m);
 }
 
@@ -317,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_pae_paging),
         cmocka_unit_test(test_4level_paging),
         cmocka_unit_test(test_walk_cache_after_flush),
+        cmocka_unit_test(test_walk_cache_keeps_the_second_walk),
         cmocka_unit_test(test_walk_cache_not_after_ad_write),
         cmocka_unit_test(test_walk_cache_table_writes),
         cmocka_unit_test(test_walk_cache_context_and_access),
