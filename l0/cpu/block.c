@@ -423,8 +423,13 @@ static struct block *build(struct cpu *c, uint64_t lin, uint64_t pa)
 static inline bool code_at(struct cpu *c, uint64_t rip, uint64_t *pa)
 {
     const struct tlb_entry *t = tlb_slot(&c->tlb, rip);
-    if (t->tag != tlb_tag(&c->tlb, rip) && !mmu_fetch_fill(c, rip))
-        return false;
+    const struct fetch_entry *f =
+        &c->fetch[(rip ^ (rip >> 12)) & (FETCH_CACHE_SIZE - 1)];
+    bool fetch_hits = f->rip == rip && f->tlb_gen == c->tlb.generation &&
+                      f->dc_gen == c->fetch_generation;
+    if (t->tag != tlb_tag(&c->tlb, rip) &&
+        (fetch_hits || !mmu_fetch_fill(c, rip)))
+        return false; /* the step engine's fetch hits its cache: no fill */
     if ((t->perm & TLB_NX) || (c->cpl == 3 && !(t->perm & TLB_USER)))
         return false;
     *pa = t->phys | (rip & 0xFFF);
