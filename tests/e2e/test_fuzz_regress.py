@@ -125,6 +125,14 @@ DOCUMENTED = {
 }
 
 
+def replay(guestfuzz, path):
+    """guestfuzz --replay of one image: the process and its FINDING lines."""
+    p = subprocess.run([guestfuzz, "--replay", path],
+                       capture_output=True, text=True, timeout=600)
+    return p, [line for line in p.stdout.splitlines()
+               if line.startswith("FINDING")]
+
+
 def check_regress(report, guestfuzz):
     images = sorted(glob.glob(os.path.join(ROOT, "fuzz", "regress", "*.img")))
     report.check(bool(images), "fuzz/regress holds images")
@@ -132,13 +140,11 @@ def check_regress(report, guestfuzz):
         name = os.path.basename(path)
         title = f"guestfuzz --replay {name}"
         try:
-            p = subprocess.run([guestfuzz, "--replay", path],
-                               capture_output=True, text=True, timeout=600)
+            p, problems = replay(guestfuzz, path)
         except subprocess.TimeoutExpired:
             report.check(False, title, "no end within 600 s")
             continue
         out = p.stdout.splitlines()
-        problems = [line for line in out if line.startswith("FINDING")]
         if p.returncode != 0 and not problems:
             problems.append(f"status {p.returncode}: {p.stderr.strip()[-300:]}")
         r = runs(p.stdout)
@@ -177,10 +183,8 @@ def check_template_comparable(report, guestfuzz, build):
         with tempfile.NamedTemporaryFile(suffix=".img") as img:
             img.write(template)
             img.flush()
-            p = subprocess.run([guestfuzz, "--replay", img.name],
-                               capture_output=True, text=True, timeout=600)
+            p, problems = replay(guestfuzz, img.name)
         out = p.stdout.splitlines()
-        problems = [line for line in out if line.startswith("FINDING")]
         if "bare/single comparable: yes" not in out:
             problems.append("not compared bare against single")
         report.run_check(problems, f"guestfuzz --replay of the template's "
