@@ -67,7 +67,8 @@ RUN_KVM_L1 := $(if $(shell grep -qs '"kvm"' $(EXP) && echo y),\
 run: $(IMAGES) $(LAYER_PROGRAMS) $(RUN_KVM_L1)
 	TURTLES=$(TURTLES) scripts/experiment.sh $(EXP)
 
-bench: $(IMAGES) $(LAYER_PROGRAMS) $(LINUX_KERNEL) $(LINUX_INITRD)
+bench: $(IMAGES) $(LAYER_PROGRAMS) $(LINUX_KERNEL) $(LINUX_INITRD) \
+	$(KVM_L1_INITRD)
 	scripts/bench.sh
 
 clean:
