@@ -370,6 +370,16 @@ static bool take_nmi(struct cpu *c)
 static void check_events(struct cpu *c)
 {
     struct lapic *l = c->m->lapic;
+    /* The #DB trap of data breakpoints an event's delivery hit comes
+     * first (cpu/debug.c), one step: a #DB whose own delivery hits a
+     * breakpoint each time repeats until the instruction limit. */
+    if (__builtin_expect(c->dbg.trap_due, 0) && debug_take_due(c)) {
+        c->faulted_steps++;
+        if (c->vmx.request.pending)
+            vmx_vmexit(c);
+        c->next_event_check = 0;
+        return;
+    }
     /* A timer edge due by now may reach LINT0 as an NMI: seen here, not
      * one check later (a halted CPU would sleep past it). */
     if (l)

@@ -1,17 +1,26 @@
 /* Debug exceptions: breakpoints, single-step, general detect (SDM Vol.
  * 3B 18.2-18.3). See debug.h for how the step loop uses them.
  *
+ * Data breakpoints are traps (18.3.1.2): reported after the access that
+ * hit them completes. The implicit accesses of an event's delivery (the
+ * IDT, the GDT, the stack frame) are watched like an instruction's own,
+ * and the #DB trap follows the delivery, before the handler's first
+ * instruction: after INT n, INT1 and INT3 as after any instruction
+ * (debug_after), after an exception, interrupt or NMI at the next
+ * boundary, ahead of every other event (debug_after_delivery). A
+ * delivery that does not complete (it faults, or a VM exit interrupts
+ * it) reports nothing: the event that is delivered in the end reports
+ * its own hits. The delivery of a #DB may hit a breakpoint too, and then
+ * another #DB follows it, each one a step: a breakpoint on the IDT's
+ * gate 1 repeats it until the instruction limit, where a processor
+ * would loop.
+ *
  * Simplifications, each visible as the SDM allows: I/O breakpoints (R/W
  * = 10 with CR4.DE) never match, as on a processor that ignores them
  * (CPUID reports DE, but nothing here watches ports); LEN = 10 (8
  * bytes) is taken outside 64-bit mode too, where the SDM leaves it
- * undefined; implicit accesses of event delivery (the IDT, the stack
- * frame) are watched like the instruction's own, but only the delivery
- * of INT n, INT1 and INT3, which completes an instruction, is followed by
- * the #DB of the data breakpoints it hit: those hit by delivering an
- * exception, an interrupt, an NMI or a #DB are dropped, where a processor
- * reports them after the delivery; IA32_DEBUGCTL offers no feature (LBR,
- * BTF: writes of a set bit are #GP). */
+ * undefined; IA32_DEBUGCTL offers no feature (LBR, BTF: writes of a set
+ * bit are #GP). */
 #include "cpu/debug.h"
 
 #include "cpu/cpu.h"
@@ -124,6 +133,19 @@ bool debug_before(struct cpu *c)
     return cpu_fault(c, VEC_DB, 0);
 }
 
+/* Delivers the #DB trap of `bits` and the traps waiting, with RIP at the
+ * instruction to come; a shadow the last instruction was in is over. */
+static void deliver_trap(struct cpu *c, uint32_t bits)
+{
+    c->dbg.bits = bits | c->dbg.pending;
+    c->dbg.hits = 0;
+    c->dbg.pending = 0;
+    c->dbg.trap_due = false;
+    refresh_active(c);
+    c->interrupt_shadow = false;
+    cpu_deliver(c, VEC_DB, EV_EXCEPTION, false, 0, c->rip);
+}
+
 void debug_after(struct cpu *c, bool tf, bool no_step)
 {
     uint32_t bits = c->dbg.hits;
@@ -141,12 +163,7 @@ void debug_after(struct cpu *c, bool tf, bool no_step)
         c->dbg.active = true;
         return;
     }
-    c->dbg.bits = c->dbg.pending;
-    c->dbg.pending = 0;
-    refresh_active(c);
-    /* The instruction completed: a shadow it was in is over. */
-    c->interrupt_shadow = false;
-    cpu_deliver(c, VEC_DB, EV_EXCEPTION, false, 0, c->rip);
+    deliver_trap(c, 0);
 }
 
 void debug_after_iteration(struct cpu *c, bool tf)
@@ -158,13 +175,8 @@ void debug_after_iteration(struct cpu *c, bool tf)
     uint32_t bits = c->dbg.hits | (tf ? DR6_BS : 0);
     if (!bits)
         return;
-    c->dbg.bits = bits | c->dbg.pending;
-    c->dbg.hits = 0;
-    c->dbg.pending = 0;
-    refresh_active(c);
-    c->interrupt_shadow = false;
     c->string_paused = false; /* the event is taken: cpu_step() stops */
-    cpu_deliver(c, VEC_DB, EV_EXCEPTION, false, 0, c->rip);
+    deliver_trap(c, bits);
 }
 
 void debug_data_access(struct cpu *c, uint64_t lin, unsigned size,
@@ -209,6 +221,7 @@ uint64_t debug_save_pending(struct cpu *c)
 {
     uint64_t p = c->dbg.pending & (DR6_B0_B3 | DR6_BS);
     c->dbg.pending = 0;
+    c->dbg.trap_due = false;
     c->dbg.hits = 0;
     refresh_active(c);
     /* Every breakpoint condition here comes from an enabled one. */
@@ -238,14 +251,32 @@ void debug_after_injection(struct cpu *c)
      * instruction. Otherwise the next instruction's debug_before() drops
      * the hits: an INT n whose delivery met an EPT violation and was
      * injected again by L0 lost its #DB (guestfuzz, single mode). The
-     * caller leaves out the other types, whose hits are dropped in the
-     * guest too (the simplification at the top). */
-    if (!c->dbg.hits)
-        return;
-    c->dbg.bits = c->dbg.hits | c->dbg.pending;
+     * other types report theirs through debug_after_delivery(). */
+    if (c->dbg.hits)
+        deliver_trap(c, c->dbg.hits);
+}
+
+void debug_after_delivery(struct cpu *c)
+{
+    /* Trap conditions of the event's delivery (18.3.1.2); the next
+     * boundary takes them first (cpu.c, check_events): traps of the
+     * previous instruction rank above NMIs and interrupts (SDM Vol. 3A
+     * Table 7-2) and above the VMX-preemption timer's exit (Vol. 3C
+     * 26.5.1). Delivering it here would nest without end when the #DB's
+     * own delivery hits a breakpoint each time. */
+    c->dbg.pending |= c->dbg.hits;
     c->dbg.hits = 0;
-    c->dbg.pending = 0;
-    refresh_active(c);
-    c->interrupt_shadow = false;
-    cpu_deliver(c, VEC_DB, EV_EXCEPTION, false, 0, c->rip);
+    c->dbg.trap_due = true;
+    c->dbg.active = true;
+    c->next_event_check = 0;
+}
+
+bool debug_take_due(struct cpu *c)
+{
+    if (!c->dbg.pending) {
+        c->dbg.trap_due = false;
+        return false;
+    }
+    deliver_trap(c, 0);
+    return true;
 }

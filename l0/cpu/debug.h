@@ -35,6 +35,8 @@ struct debug_state {
     bool data_armed;    /* an enabled breakpoint watches data */
     uint32_t hits;      /* data breakpoints the current instruction hit */
     uint32_t pending;   /* trap conditions waiting (DR6 layout) */
+    bool trap_due;      /* pending is a #DB trap due before the next
+                           instruction (debug_after_delivery) */
     uint32_t bits;      /* DR6 bits of the #DB being delivered; also the
                            exit qualification if it exits (28.2.1) */
     uint64_t mov_ss_insn; /* c->insns right after the last MOV/POP SS */
@@ -80,6 +82,17 @@ bool debug_watches_page(const struct cpu *c, uint64_t lin);
 /* The #DB of c->dbg.bits goes through the IDT: DR6 takes its bits and
  * DR7.GD clears (18.2.3, 18.2.4); a #DB that exits changes neither. */
 void debug_deliver_db(struct cpu *c);
+
+/* An exception, external interrupt or NMI (injected or not) was
+ * delivered, and its accesses (the IDT, the GDT, the stack frame) hit
+ * data breakpoints: their #DB trap is due before the handler's first
+ * instruction. INT n, INT1 and INT3 are left to debug_after() and
+ * debug_after_injection(), as an instruction's own hits. */
+void debug_after_delivery(struct cpu *c);
+
+/* At the boundary after such a delivery, ahead of any other event: the
+ * #DB trap that was due (false: none was, debug_after() took it). */
+bool debug_take_due(struct cpu *c);
 
 /* VM exit and entry (SDM Vol. 3C 28.3.4, 27.7.3): the pending debug
  * exceptions field, saved from the traps waiting, and loaded: delivered

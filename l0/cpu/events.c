@@ -248,6 +248,7 @@ static bool try_deliver(struct cpu *c, unsigned vector, enum event_kind kind,
         return true; /* a VM exit is pending instead */
     }
     load_cr2(c, vector, kind);
+    c->dbg.hits = 0; /* only a delivery that completes reports its hits */
     if (!deliver_once(c, vector, kind, has_error, error, return_rip))
         return c->vmx.request.pending; /* a VM exit interrupted it */
     c->vmx.delivering = 0;
@@ -337,4 +338,11 @@ void cpu_deliver(struct cpu *c, unsigned vector, enum event_kind kind,
          * Vol. 3C 26.6.1.1, 27.2.3). */
         c->vmx.injecting = 0;
     }
+    /* Data breakpoints the delivery hit: a #DB trap before the handler's
+     * first instruction (cpu/debug.c). INT n, INT3 and INT1 report them
+     * as the instruction (or the injection) that delivered them. */
+    if (__builtin_expect(c->dbg.hits, 0) && !c->vmx.request.pending &&
+        kind != EV_SOFTWARE_INT && kind != EV_SOFTWARE_EXC &&
+        kind != EV_PRIV_SW_EXC)
+        debug_after_delivery(c);
 }

@@ -124,9 +124,10 @@ static void inject_event(struct cpu *c, struct vmcs *v)
     c->dbg.hits = 0;
     cpu_deliver(c, vector, kind, has_error, error, ret);
     c->vmx.injecting = 0;
-    /* Only the delivery of INT n, INT1, INT3 (software types 4-6) is
-     * followed by the #DB of the breakpoints it hit, as when the guest's
-     * own instruction delivers it (cpu/debug.c, simplifications). */
+    /* The delivery of INT n, INT1, INT3 (software types 4-6) is followed
+     * here by the #DB of the breakpoints it hit, as when the guest's own
+     * instruction delivers it; cpu_deliver() left those of the other
+     * types due at the next boundary (cpu/debug.c). */
     bool software = type == INTR_TYPE_SW_INTERRUPT ||
                     type == INTR_TYPE_PRIV_SW_EXCEPTION ||
                     type == INTR_TYPE_SW_EXCEPTION;

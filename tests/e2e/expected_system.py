@@ -304,6 +304,21 @@ def debug():
     return lines, details
 
 
+def debug_delivery():
+    # SDM Vol. 3B 18.3.1.2: a data breakpoint is a trap, and the stack
+    # pushes of an event's delivery are accesses like an instruction's.
+    # ud: DR0 on the slot where the #UD frame's SS goes: one #DB, B0, RF
+    # pushed as 0, its frame's RIP the #UD handler's entry (nmi_at: the
+    # same for a self-NMI), the #DB handler before the #UD's (turns 1, 2);
+    # the #UD frame's RIP is the UD2. dbself: the #DB of a write trap
+    # (DR0) pushes SS where DR1 watches: a second #DB at the first one's
+    # entry, B1 replacing B0 in DR6 (18.2.3), which both handlers read.
+    lines = ["RESULT debug ud=1,1,1,0x1,0,1,2 dbself=2,1,0x2,0x2,0"
+             " nmi=1,1,0x1,0,1,2"]
+    details = ["DETAIL debug nmi_at=1"]
+    return lines, details
+
+
 def vectoring():
     # Each event arrives once although its delivery is interrupted by a
     # VM exit under shadow paging (SDM Vol. 3C 27.2.3, 26.6); #GP for a

@@ -104,14 +104,14 @@ def db_data_breakpoint_reinjected(r):
     """MOV DR7 arms a read/write breakpoint on linear 0 (DR0 = 0), then
     POP ESP loads 0 and RET reads its return address there: the #DB trap
     follows the RET, with ESP = 4. Its delivery pushes EFLAGS at 0, which
-    the breakpoint watches too; the delivery of an event that no
-    instruction completes is not followed by another #DB (cpu/debug.c,
-    simplifications), so the handler runs with one frame below ESP and,
+    the breakpoint watches too, so a second #DB trap follows that
+    delivery (cpu/debug.c), its frame 12 bytes further down; its handler,
     reading its vector from unbacked memory (0xff), dumps the registers:
     0xee 0xff 0xdd. In single mode the push at 0xfffffffc meets an EPT
-    violation and L0 injects the #DB again; that delivery hit the
-    breakpoint too and gave a second #DB, 12 bytes further down (until
-    3 December 2026)."""
+    violation and L0 injects the first #DB again; that delivery hits the
+    breakpoint again and must give the same second #DB. Until 3 December
+    2026 bare mode dropped the hit, and single mode had once taken the
+    injected #DB for a new one (two frames against one)."""
     return single_prints_as_bare(r, "ee ff dd", "dump after a fault")
 
 

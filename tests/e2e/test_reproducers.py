@@ -116,6 +116,26 @@ def trap_frame_above_ram():
                         mov_al(1) + OUT_F4, mov_al(42) + OUT_F4)
 
 
+def db_reads_own_gate():
+    """A read/write breakpoint (DR0, DR7: L0, R/W 11, 4 bytes) on the
+    IDT's gate 1, then INT1: its delivery reads the gate, so a #DB trap
+    follows before the handler's first instruction, and each #DB's
+    delivery reads the gate again (SDM Vol. 3B 18.3.1.2: the accesses of
+    an event's delivery are watched too). No instruction retires again;
+    only --max-insns ends it. The handler exits 42, which it did when the
+    hits of a #DB's own delivery were dropped."""
+    handler = mov_al(42) + OUT_F4
+
+    def arm(handler_at):
+        # The tables follow the handler: GDTR, IDTR, a 3-entry GDT, the IDT.
+        gate = handler_at + len(handler) + 12 + 24 + 8
+        return (b"\xb8" + gate.to_bytes(4, "little") +
+                b"\x0f\x23\xc0" +                     # mov dr0, eax
+                b"\xb8\x01\x00\x0f\x00\x0f\x23\xf8" +  # dr7: 0xf0001
+                b"\xf1" + mov_al(1) + OUT_F4)          # int1
+    return with_handler(1, arm, handler)
+
+
 def mov_to(addr, value):
     """mov dword [addr], value"""
     return b"\xc7\x05" + addr.to_bytes(4, "little") + \
@@ -191,6 +211,10 @@ CASES = [
     # delivery an EPT violation interrupted (there, a data breakpoint).
     ("a #DB trap whose frame is pushed above RAM is delivered",
      trap_frame_above_ram(), [], 42),
+    # Each #DB's delivery hits a breakpoint on its own gate: it repeats,
+    # one step each, up to the limit (docs/emulator.md, "Debug").
+    ("a #DB whose delivery reads a watched gate repeats to the limit",
+     db_reads_own_gate(), ["--max-insns", "1000"], EXIT_INSN_LIMIT),
     # INS checks its destination before it reads the port.
     ("INS whose write faults leaves the port's data", ins_faulting_write(),
      [], 42),

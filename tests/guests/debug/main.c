@@ -22,7 +22,19 @@
  *   int1     INT1 (F1): no #UD, a #DB trap after it, DR6 untouched
  *   gd       DR7.GD: MOV from DR0 is a #DB fault with DR6.BD, DR7.GD is
  *            clear in the handler, RF pushed as 1 (a fault)
- *   regs     DR6 written 0 reads 0xFFFF0FF0, DR7 written 0 reads 0x400 */
+ *   regs     DR6 written 0 reads 0xFFFF0FF0, DR7 written 0 reads 0x400
+ *
+ * With deliv=1 on the command line, instead, data breakpoints that an
+ * event's delivery hits (its stack pushes):
+ *   ud       a write breakpoint (DR0) on the stack slot where a #UD's
+ *            delivery pushes SS: a #DB trap after the delivery, before
+ *            the #UD handler's first instruction (its frame's RIP is the
+ *            handler's entry), B0, RF pushed as 0; then the #UD handler
+ *   dbself   a write breakpoint trap (DR0) whose own #DB delivery pushes
+ *            SS where DR1 watches: a second #DB at the first one's
+ *            entry, B1 (which replaces B0 in DR6: 18.2.3), then the
+ *            first handler, which reads B1 too
+ *   nmi      as ud, for a self-NMI taken right after the ICR write */
 #include "cpu.h"
 #include "probe.h"
 #include "rt.h"
@@ -37,9 +49,14 @@ int dbg_int1(void);
 void dbg_rep_stos(volatile uint8_t *p, uint64_t n);
 void dbg_rep_step(volatile uint8_t *p, uint64_t n);
 void dbg_gd(void);
+void dbg_ud_frame(uint64_t dr7);
+void dbg_db_frame(uint64_t dr7, volatile uint32_t *p);
+void dbg_nmi_frame(uint64_t dr7, volatile uint32_t *icr, uint32_t value);
 extern const char dbg_after_write[], dbg_after_read[], dbg_after_int1[],
     dbg_gd_insn[], dbg_after_gd[], dbg_after_mov_ss_nop[], dbg_rep_insn[],
-    dbg_rep_step_insn[], dbg_after_rep_step[];
+    dbg_rep_step_insn[], dbg_after_rep_step[], dbg_ud_insn[],
+    dbg_after_ud[], dbg_after_db_write[], dbg_after_icr_write[];
+extern const uint64_t rt_vector_stubs[256]; /* rt/vectors.S */
 
 #define RF (1ull << 16)
 #define DR6_BD (1ull << 13)
@@ -51,6 +68,11 @@ extern const char dbg_after_write[], dbg_after_read[], dbg_after_int1[],
      (uint64_t)(len) << (18 + 4 * (n)))
 enum { RW_EXEC = 0, RW_WRITE = 1, RW_RW = 3 };
 enum { LEN1 = 0, LEN2 = 1, LEN8 = 2, LEN4 = 3 };
+/* The local APIC's registers (SDM Vol. 3A 11.4.1) and an ICR value for
+ * an NMI (delivery mode 100b, level assert, physical destination). */
+#define APIC_REG(off) (*(volatile uint32_t *)(uintptr_t)(0xFEE00000ull + (off)))
+enum { APIC_ID = 0x020, APIC_ICR_LO = 0x300, APIC_ICR_HI = 0x310 };
+#define ICR_NMI (4u << 8 | 1u << 14)
 
 #define DR_ACCESSORS(n)                                                    \
     static inline uint64_t get_dr##n(void)                                      \
@@ -77,7 +99,11 @@ static volatile int skip_gd;
 /* Every trap of a run, in order (the first LOG_SIZE). */
 enum { LOG_SIZE = 16 };
 static volatile uint64_t log_rip[LOG_SIZE], log_rcx[LOG_SIZE],
-    log_rflags[LOG_SIZE];
+    log_rflags[LOG_SIZE], log_dr6[LOG_SIZE];
+/* The order in which handlers ran: the last #DB's turn, and the turn
+ * and frame RIP of the event (#UD, NMI) whose delivery hit. */
+static volatile unsigned order, db_order, event_order;
+static volatile uint64_t event_rip;
 
 static void on_db(struct rt_frame *f)
 {
@@ -85,8 +111,10 @@ static void on_db(struct rt_frame *f)
         log_rip[traps] = f->rip;
         log_rcx[traps] = f->rcx;
         log_rflags[traps] = f->rflags;
+        log_dr6[traps] = get_dr6();
     }
     traps++;
+    db_order = ++order;
     seen_dr6 = get_dr6();
     seen_rip = f->rip;
     seen_rflags = f->rflags;
@@ -99,21 +127,98 @@ static void on_db(struct rt_frame *f)
     f->rflags |= RF;
 }
 
+static void on_event(struct rt_frame *f)
+{
+    event_order = ++order;
+    event_rip = f->rip;
+}
+
+static void on_ud(struct rt_frame *f)
+{
+    on_event(f);
+    f->rip = (uint64_t)dbg_after_ud;
+}
+
+/* What a deliv=1 case with one #DB saw: traps, whether the #DB's frame
+ * RIP is the entry of `vector`'s handler and the event's frame RIP is
+ * `rip`, B0-B3, RF, and the turns of the #DB and event handlers. */
+struct delivered {
+    unsigned traps;
+    int at_entry, event_at;
+    uint64_t b, rf;
+    unsigned db_turn, event_turn;
+};
+
+static struct delivered delivered(unsigned vector, const void *rip)
+{
+    return (struct delivered){traps, seen_rip == rt_vector_stubs[vector],
+                              event_rip == (uint64_t)rip, seen_dr6 & 0xF,
+                              seen_rflags >> 16 & 1, db_order, event_order};
+}
+
 static void reset(void)
 {
     set_dr7(0);
     set_dr6(0);
     traps = 0;
+    order = db_order = event_order = 0;
     seen_dr6 = seen_rip = seen_rflags = 0;
 }
 
 static volatile uint32_t word __attribute__((aligned(8)));
 static volatile uint8_t bytes[32] __attribute__((aligned(8)));
 
+/* The deliv=1 cases: data breakpoints hit by an event's delivery. */
+static void delivery(void)
+{
+    reset();
+    rt_set_handler(6, on_ud);
+    dbg_ud_frame(DR7_BP(0, RW_WRITE, LEN8));
+    set_dr7(0);
+    rt_set_handler(6, 0);
+    struct delivered ud = delivered(6, dbg_ud_insn);
+
+    reset();
+    dbg_db_frame(DR7_BP(0, RW_WRITE, LEN4) | DR7_BP(1, RW_WRITE, LEN8), &word);
+    set_dr7(0);
+    unsigned dbself_traps = traps;
+    int dbself_at = log_rip[0] == rt_vector_stubs[1] &&
+                    log_rip[1] == (uint64_t)dbg_after_db_write;
+    uint64_t dbself_b = log_dr6[0] & 0xF, dbself_b2 = log_dr6[1] & 0xF;
+    uint64_t dbself_rf = log_rflags[0] >> 16 & 1;
+
+    /* To its own APIC ID: the "self" shorthand is not valid for NMIs
+     * (SDM Vol. 3A 11.6.1). */
+    reset();
+    rt_set_handler(2, on_event);
+    APIC_REG(APIC_ICR_HI) = APIC_REG(APIC_ID) & 0xFF000000u;
+    dbg_nmi_frame(DR7_BP(0, RW_WRITE, LEN8), &APIC_REG(APIC_ICR_LO), ICR_NMI);
+    set_dr7(0);
+    rt_set_handler(2, 0);
+    struct delivered nmi = delivered(2, dbg_after_icr_write);
+    reset();
+
+    rt_printf("RESULT debug ud=%u,%d,%d,%#lx,%lu,%u,%u "
+              "dbself=%u,%d,%#lx,%#lx,%lu nmi=%u,%d,%#lx,%lu,%u,%u\n",
+              ud.traps, ud.at_entry, ud.event_at, ud.b, ud.rf, ud.db_turn,
+              ud.event_turn, dbself_traps, dbself_at, dbself_b, dbself_b2,
+              dbself_rf, nmi.traps, nmi.event_at, nmi.b, nmi.rf, nmi.db_turn,
+              nmi.event_turn);
+    /* Bochs 2.7 takes the #DB of the NMI's delivery after the handler's
+     * first instruction (the SDM: before it, as for the #UD): it looks
+     * at pending events once per boundary, and the NMI took that look. */
+    rt_printf("DETAIL debug nmi_at=%d\n", nmi.at_entry);
+}
+
 int main(const struct rt_boot *boot)
 {
-    (void)boot;
+    static const struct rt_arg args[] = {{"deliv", 0, 1, 0}};
+    RT_ARGS_REQUIRE(boot, "debug", args);
     rt_set_handler(1, on_db);
+    if (rt_cmdline_u64(boot->cmdline, "deliv", 0)) {
+        delivery();
+        return RT_EXIT_OK;
+    }
 
     reset();
     set_dr6(0);
@@ -223,6 +328,7 @@ int main(const struct rt_boot *boot)
     uint64_t gd_bd = seen_dr6 & DR6_BD ? 1 : 0;
     uint64_t gd_dr7 = seen_dr7 & DR7_GD ? 1 : 0;
     uint64_t gd_rf = seen_rflags >> 16 & 1;
+
     reset();
 
     rt_printf("RESULT debug exec=%u,%d,%#lx,%lu write=%u,%d,%#lx,%lu "

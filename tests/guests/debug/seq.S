@@ -120,3 +120,55 @@ dbg_after_rep_step:
     andq $~0x100, (%rsp)
     popfq
     ret
+
+/* RAX := the quadword where the CPU pushes SS for an event taken at
+ * the caller's RSP: in 64-bit mode RSP aligned down to 16, less 8 (SDM
+ * Vol. 3A 7.14.2). */
+frame_slot:
+    leaq 8(%rsp), %rax
+    andq $~15, %rax
+    subq $8, %rax
+    ret
+
+/* UD2 with DR0 on the slot of its #UD frame's SS (frame_slot); DR7
+ * comes in RDI. The #UD handler resumes at dbg_after_ud. */
+    .global dbg_ud_frame
+dbg_ud_frame:
+    call frame_slot
+    movq %rax, %dr0
+    movq %rdi, %dr7
+    .global dbg_ud_insn
+dbg_ud_insn:
+    ud2
+    .global dbg_after_ud
+dbg_after_ud:
+    ret
+
+/* A write to the dword at RSI that DR0 watches, with DR1 on the slot of
+ * the SS of the #DB trap's frame that follows it. DR7 comes in RDI. */
+    .global dbg_db_frame
+dbg_db_frame:
+    call frame_slot
+    movq %rax, %dr1
+    movq %rsi, %dr0
+    movq %rdi, %dr7
+    movl $1, (%rsi)
+    .global dbg_after_db_write
+dbg_after_db_write:
+    ret
+
+/* The ICR write at RSI (value in EDX) sends this CPU an NMI, taken at
+ * the next boundary, with DR0 on the slot of its frame's SS; the loop
+ * keeps RSP there should the NMI come later. DR7 comes in RDI. */
+    .global dbg_nmi_frame
+dbg_nmi_frame:
+    call frame_slot
+    movq %rax, %dr0
+    movq %rdi, %dr7
+    movl %edx, (%rsi)
+    .global dbg_after_icr_write
+dbg_after_icr_write:
+    movl $64, %ecx
+1:  decl %ecx
+    jnz 1b
+    ret
