@@ -249,6 +249,8 @@ walk_mode(struct cpu *c, uint64_t lin, enum access acc, bool user,
 
     w->entry_size = entry_size;
     w->levels = 0;
+    /* Unrolled: each level's index width, shift and checks constants. */
+#pragma GCC unroll 4
     for (int level = top; level >= 1; level--) {
         bool pae_pdpte = mode == PAGING_PAE && level == 3;
         unsigned index_bits = pae_pdpte ? 2 : entry_size == 8 ? 9 : 10;
@@ -462,7 +464,9 @@ static void walk_cache_keep(struct cpu *c, uint64_t lin, const struct walk *w,
     struct walk_cache_entry *slot = walk_cache_slot(c, lin);
     if (!c->walks.keep_first &&
         (slot->page != lin >> 12 || slot->cr3 != c->cr3)) {
-        *slot = (struct walk_cache_entry){.page = lin >> 12, .cr3 = c->cr3};
+        slot->page = lin >> 12; /* the rest is stale, and mode 0 */
+        slot->cr3 = c->cr3;
+        slot->mode = 0;
         return;
     }
     for (int i = 0; i < w->levels; i++) {
@@ -593,9 +597,11 @@ bool lin_translate(struct cpu *c, uint64_t lin, enum access acc, bool user,
     return true;
 }
 
-/* An access within one page. */
-static bool page_access(struct cpu *c, uint64_t lin, unsigned size,
-                        void *buf, enum access acc, bool user)
+/* An access within one page. Inlined into lin_read() and lin_write():
+ * every access that misses the TLB's fast path in ops.h comes here. */
+static inline __attribute__((always_inline)) bool
+page_access(struct cpu *c, uint64_t lin, unsigned size, void *buf,
+            enum access acc, bool user)
 {
     struct tlb_entry *t = translate(c, lin, acc, user, true);
     if (!t)
@@ -619,6 +625,8 @@ static bool page_access(struct cpu *c, uint64_t lin, unsigned size,
         } else {
             phys_write(c, t->phys + off, size, buf);
         }
+    } else if (t->host && size == 8) {
+        memcpy(buf, t->host + off, 8); /* inline, not a call of memcpy */
     } else if (t->host) {
         memcpy(buf, t->host + off, size);
     } else {
@@ -693,12 +701,26 @@ bool seg_linear(struct cpu *c, unsigned seg, uint64_t offset, unsigned size,
     return true;
 }
 
+/* seg_linear(), with 64-bit mode's usual case (no FS or GS base, a
+ * canonical address) decided inline: the same result. */
+static inline bool seg_linear_inline(struct cpu *c, unsigned seg,
+                                     uint64_t offset, unsigned size,
+                                     enum access acc, uint64_t *lin)
+{
+    if (c->code64 && seg != SEG_FS && seg != SEG_GS &&
+        cpu_canonical(offset) && cpu_canonical(offset + size - 1)) {
+        *lin = offset;
+        return true;
+    }
+    return seg_linear(c, seg, offset, size, acc, lin);
+}
+
 bool mem_read(struct cpu *c, unsigned seg, uint64_t offset, unsigned size,
               uint64_t *value)
 {
     uint64_t lin;
     *value = 0;
-    return seg_linear(c, seg, offset, size, ACC_READ, &lin) &&
+    return seg_linear_inline(c, seg, offset, size, ACC_READ, &lin) &&
            lin_read(c, lin, size, value, ACC_READ, c->cpl == 3);
 }
 
@@ -706,7 +728,7 @@ bool mem_write(struct cpu *c, unsigned seg, uint64_t offset, unsigned size,
                uint64_t value)
 {
     uint64_t lin;
-    return seg_linear(c, seg, offset, size, ACC_WRITE, &lin) &&
+    return seg_linear_inline(c, seg, offset, size, ACC_WRITE, &lin) &&
            lin_write(c, lin, size, &value, c->cpl == 3);
 }
 

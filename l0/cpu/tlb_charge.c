@@ -142,16 +142,17 @@ void tlb_charge_access(struct cpu *c, uint64_t linear, bool fetch,
 {
     struct tlb_model *t = c->mtlb;
     uint64_t before = t->stats.cycles;
-    if (tlbm_lookup_other_page(t, linear, fetch, tag) == TLBM_MISS) {
+    const struct walk_memo *w = &c->walk_memo;
+    if (!fetch && w->valid && w->page == linear >> 12) {
+        /* The MMU walked this page for this access (cpu.h): a miss is
+         * filled with that walk. */
+        tlbm_lookup_walked(t, linear, fetch, tag, page_class(w->page_size),
+                           w->global, w->refs);
+    } else if (tlbm_lookup_other_page(t, linear, fetch, tag) == TLBM_MISS) {
         unsigned refs;
         enum tlbm_page size;
         bool global;
-        const struct walk_memo *w = &c->walk_memo;
-        if (!fetch && w->valid && w->page == linear >> 12) {
-            /* The MMU walked this page for this access (cpu.h). */
-            tlbm_fill(t, linear, fetch, tag, page_class(w->page_size),
-                      w->global, w->refs);
-        } else if (tlb_charge_walk(c, linear, &refs, &size, &global))
+        if (tlb_charge_walk(c, linear, &refs, &size, &global))
             tlbm_fill(t, linear, fetch, tag, size, global, refs);
         else
             tlbm_fill_failed(t, refs);

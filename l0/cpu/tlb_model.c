@@ -14,12 +14,6 @@ static const struct {
     [TLBM_STLB] = {1024, 8, (1u << TLBM_4K) | (1u << TLBM_2M)},
 };
 
-/* The first-level array of a side for a page size. */
-static const enum tlbm_array_id first_level[2][TLBM_PAGE_SIZES] = {
-    [0] = {TLBM_DTLB_4K, TLBM_DTLB_2M, TLBM_DTLB_1G},
-    [1] = {TLBM_ITLB_4K, TLBM_ITLB_2M, TLBM_ITLB_2M},
-};
-
 /* ---- VPID lists --------------------------------------------------------
  * Host speed only, no modeled effect: every non-empty entry is on a
  * doubly linked list of its VPID's bucket, so that an invalidation of one
@@ -58,31 +52,42 @@ struct tlb_model *tlbm_create(void)
     struct tlb_model *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
-    unsigned total = 0;
-    for (unsigned i = 0; i < TLBM_ARRAYS; i++)
+    unsigned total = 0, sets = 0;
+    for (unsigned i = 0; i < TLBM_ARRAYS; i++) {
         total += geometry[i].entries;
+        sets += geometry[i].entries / geometry[i].ways;
+    }
     _Static_assert(1024 + 128 + 64 + 32 + 8 + 4 < TLBM_NONE,
                    "pool indices fit in 16 bits");
     t->pool = calloc(total, sizeof *t->pool);
     t->keys = calloc(total, sizeof *t->keys);
-    t->stamps = calloc(total, sizeof *t->stamps);
-    if (!t->pool || !t->keys || !t->stamps) {
+    t->orders = calloc(sets, sizeof *t->orders);
+    t->empties = calloc(sets, sizeof *t->empties);
+    if (!t->pool || !t->keys || !t->orders || !t->empties) {
         tlbm_destroy(t);
         return NULL;
     }
     for (unsigned k = 0; k < TLBM_VPID_LISTS; k++)
         t->list[k] = TLBM_NONE;
-    struct tlbm_entry *next = t->pool;
+    unsigned entry = 0, set = 0;
     for (unsigned i = 0; i < TLBM_ARRAYS; i++) {
         struct tlbm_array *a = &t->a[i];
         a->ways = geometry[i].ways;
         a->sets = geometry[i].entries / geometry[i].ways;
         a->sizes = geometry[i].sizes;
-        a->e = next;
-        a->key = t->keys + (next - t->pool);
-        a->used = t->stamps + (next - t->pool);
-        a->set_mask = a->sets - 1;
-        next += geometry[i].entries;
+        a->e = t->pool + entry;
+        a->key = t->keys + entry;
+        a->order = t->orders + set;
+        a->empty = t->empties + set;
+        a->way_bits = (unsigned)__builtin_ctz(a->ways);
+        for (unsigned k = 0; k < a->sets; k++) {
+            /* Every way empty; any order of them will do. */
+            a->order[k] = (uint32_t)(0x76543210u &
+                                     ((1ull << 4 * a->ways) - 1));
+            a->empty[k] = (uint8_t)((1u << a->ways) - 1);
+        }
+        entry += geometry[i].entries;
+        set += a->sets;
     }
     return t;
 }
@@ -93,8 +98,31 @@ void tlbm_destroy(struct tlb_model *t)
         return;
     free(t->pool);
     free(t->keys);
-    free(t->stamps);
+    free(t->orders);
+    free(t->empties);
     free(t);
+}
+
+/* ---- LRU order ---------------------------------------------------------
+ * Host speed only: the way of a set that a fill replaces is the lowest
+ * empty one, else the least recently used, as LRU stamps on every use
+ * would pick it; each set keeps its ways in the order of their last use
+ * instead, so that a replacement compares no stamps (the oldest is the
+ * lowest 4 bits). Every way of a set without an empty way was filled,
+ * and so used, since it was last emptied: the order of those ways is
+ * their order of use, and the place of an empty way does not matter. */
+
+/* `order` with way `w` moved from its place to the most recent end
+ * (at most 8 ways: 32 bits of order, 8 of empty ways). */
+static inline uint32_t lru_use(uint32_t order, unsigned ways, unsigned w)
+{
+    if (order >> 4 * (ways - 1) == w)
+        return order; /* already the most recent: most hits */
+    const uint32_t ones = (uint32_t)(0x11111111u & ((1ull << 4 * ways) - 1));
+    uint32_t x = order ^ ones * w; /* 0 in w's 4 bits only */
+    uint32_t zero = (x - ones) & ~x & ones << 3; /* lowest: w's top bit */
+    uint32_t below = ((zero & -zero) >> 3) - 1; /* the ways older than w */
+    return (order & below) | ((order >> 4) & ~below) | w << 4 * (ways - 1);
 }
 
 /* Inlined into each search: a call per size and array searched cost
@@ -105,10 +133,11 @@ void tlbm_destroy(struct tlb_model *t)
  * exit (host speed only). */
 #define TLBM_INLINE static inline __attribute__((always_inline))
 
-TLBM_INLINE unsigned set_index(const struct tlbm_array *a, unsigned ways,
-                               uint64_t vpn)
+/* The set of array `id` a page number falls in: every array has 2^n
+ * sets. */
+TLBM_INLINE unsigned set_of(enum tlbm_array_id id, uint64_t vpn)
 {
-    return (unsigned)(vpn & a->set_mask) * ways;
+    return (unsigned)(vpn & (geometry[id].entries / geometry[id].ways - 1));
 }
 
 /* The tag beyond page and size (those the key compares). */
@@ -132,7 +161,8 @@ TLBM_INLINE int find_way(const struct tlbm_array *a, unsigned ways,
 }
 
 /* The entry of array `id` that translates `linear` in this context, if
- * any: the smallest page size first, then the lowest way. */
+ * any (the smallest page size first, then the lowest way), made the most
+ * recently used of its set: a lookup's hit. */
 TLBM_INLINE struct tlbm_entry *find(struct tlb_model *t,
                                     enum tlbm_array_id id, uint64_t linear,
                                     struct tlbm_tag tag)
@@ -145,18 +175,21 @@ TLBM_INLINE struct tlbm_entry *find(struct tlb_model *t,
         if (!(geometry[id].sizes & (1u << s)) || !a->live_size[s])
             continue; /* the array holds none of this size */
         uint64_t vpn = linear >> tlbm_page_shift(s);
-        unsigned first = set_index(a, geometry[id].ways, vpn);
+        unsigned set = set_of(id, vpn), first = set * geometry[id].ways;
         int w = find_way(a, geometry[id].ways, first, tlbm_key(vpn, s), tag);
-        if (w >= 0)
+        if (w >= 0) {
+            a->order[set] = lru_use(a->order[set], geometry[id].ways,
+                                    (unsigned)w);
             return &a->e[first + (unsigned)w];
+        }
     }
     return NULL;
 }
 
 /* Puts a translation in array `id`: in place of the same translation if
  * the set holds it (a refill; `absent`: the caller knows it does not),
- * else an empty way of its set, else the least recently used one (the
- * lowest way of those). */
+ * else the lowest empty way of its set, else the least recently used
+ * one. */
 TLBM_INLINE struct tlbm_entry *insert(struct tlb_model *t,
                                       enum tlbm_array_id id, uint64_t linear,
                                       struct tlbm_tag tag,
@@ -166,33 +199,33 @@ TLBM_INLINE struct tlbm_entry *insert(struct tlb_model *t,
     struct tlbm_array *a = &t->a[id];
     const unsigned ways = geometry[id].ways;
     uint64_t vpn = linear >> tlbm_page_shift(size), key = tlbm_key(vpn, size);
-    unsigned first = set_index(a, ways, vpn);
+    unsigned set = set_of(id, vpn), first = set * ways;
     int same = absent ? -1 : find_way(a, ways, first, key, tag);
-    const uint64_t *used = &a->used[first];
-    unsigned v = 0;
+    unsigned v, empty = a->empty[set];
+    uint32_t order = a->order[set];
+    bool filled = true;
     if (same >= 0) {
         v = (unsigned)same;
+        order = lru_use(order, ways, v);
+    } else if (empty) {
+        v = (unsigned)__builtin_ctz(empty); /* the lowest */
+        filled = false;
+        a->empty[set] = (uint8_t)(empty & ~(1u << v));
+        order = lru_use(order, ways, v);
     } else {
-        /* The lowest way of the smallest stamp: the first empty one (0)
-         * if any, else the least recently used (stamps are distinct).
-         * Without branches on the stamps: which way is oldest is random
-         * under a random access pattern, and a mispredicted branch per
-         * way cost more than the whole search. */
-        uint64_t oldest = used[0];
-#pragma GCC unroll 8
-        for (unsigned w = 1; w < ways; w++) {
-            bool older = used[w] < oldest;
-            oldest = older ? used[w] : oldest;
-            v = older ? w : v;
-        }
+        v = order & 0xF; /* the oldest becomes the newest */
+        order = order >> 4 | v << 4 * (ways - 1);
     }
+    a->order[set] = order;
     struct tlbm_entry *victim = &a->e[first + v];
     /* A victim listed in the bucket of the new entry's VPID keeps its
      * place on that list (a list is only a set): no neighbours to relink,
      * which a random access pattern makes cache misses. */
-    bool listed = used[v] &&
-                  list_head(t, victim->vpid) == list_head(t, tag.vpid);
-    if (used[v]) {
+    _Static_assert((TLBM_VPID_LISTS & (TLBM_VPID_LISTS - 1)) == 0,
+                   "a bucket is the VPID's low bits");
+    bool listed = filled &&
+                  !((victim->vpid ^ tag.vpid) & (TLBM_VPID_LISTS - 1));
+    if (filled) {
         if (!listed)
             list_remove(t, victim);
         a->live_size[victim->size]--;
@@ -201,7 +234,6 @@ TLBM_INLINE struct tlbm_entry *insert(struct tlb_model *t,
     }
     a->live_size[size]++;
     a->key[first + v] = key;
-    a->used[first + v] = ++t->clock;
     victim->vpn = vpn;
     victim->ep4ta = tag.ep4ta;
     victim->vpid = tag.vpid;
@@ -214,39 +246,45 @@ TLBM_INLINE struct tlbm_entry *insert(struct tlb_model *t,
     return victim;
 }
 
-/* find() in array `id`, which goes to *in. */
-TLBM_INLINE struct tlbm_entry *find_in(struct tlb_model *t,
-                                       enum tlbm_array_id id, uint64_t linear,
-                                       struct tlbm_tag tag,
-                                       struct tlbm_array **in)
+/* insert() in the first-level array of a side for a page size (the
+ * ITLB keeps a 1 GiB page as its 2 MiB piece: `size` is the piece's),
+ * each array's insert inlined with its geometry as constants. */
+TLBM_INLINE struct tlbm_entry *
+insert_first_level(struct tlb_model *t, bool fetch, uint64_t linear,
+                   struct tlbm_tag tag, enum tlbm_page size, bool global,
+                   bool absent)
 {
-    *in = &t->a[id];
-    return find(t, id, linear, tag);
+    if (fetch)
+        return size == TLBM_4K
+                   ? insert(t, TLBM_ITLB_4K, linear, tag, size, global, absent)
+                   : insert(t, TLBM_ITLB_2M, linear, tag, size, global,
+                            absent);
+    switch (size) {
+    case TLBM_4K:
+        return insert(t, TLBM_DTLB_4K, linear, tag, size, global, absent);
+    case TLBM_2M:
+        return insert(t, TLBM_DTLB_2M, linear, tag, size, global, absent);
+    default:
+        return insert(t, TLBM_DTLB_1G, linear, tag, size, global, absent);
+    }
 }
 
-/* The first-level arrays of a side, searched for a hit: the DTLB's
- * 4 KiB, 2 MiB and 1 GiB arrays, or the ITLB's 4 KiB and 2 MiB ones.
- * The array of the entry found goes to *in. */
-static struct tlbm_entry *find_first_level(struct tlb_model *t,
-                                           uint64_t linear, bool fetch,
-                                           struct tlbm_tag tag,
-                                           struct tlbm_array **in)
+/* The first-level arrays of a side, searched for a hit (find()): the
+ * DTLB's 4 KiB, 2 MiB and 1 GiB arrays, or the ITLB's 4 KiB and 2 MiB
+ * ones. */
+TLBM_INLINE struct tlbm_entry *find_first_level(struct tlb_model *t,
+                                                uint64_t linear, bool fetch,
+                                                struct tlbm_tag tag)
 {
     struct tlbm_entry *e;
     if (fetch) {
-        e = find_in(t, TLBM_ITLB_4K, linear, tag, in);
-        return e ? e : find_in(t, TLBM_ITLB_2M, linear, tag, in);
+        e = find(t, TLBM_ITLB_4K, linear, tag);
+        return e ? e : find(t, TLBM_ITLB_2M, linear, tag);
     }
-    e = find_in(t, TLBM_DTLB_4K, linear, tag, in);
+    e = find(t, TLBM_DTLB_4K, linear, tag);
     if (!e)
-        e = find_in(t, TLBM_DTLB_2M, linear, tag, in);
-    return e ? e : find_in(t, TLBM_DTLB_1G, linear, tag, in);
-}
-
-static void stamp(struct tlb_model *t, struct tlbm_array *a,
-                  const struct tlbm_entry *e)
-{
-    a->used[e - a->e] = ++t->clock;
+        e = find(t, TLBM_DTLB_2M, linear, tag);
+    return e ? e : find(t, TLBM_DTLB_1G, linear, tag);
 }
 
 enum tlbm_result tlbm_lookup(struct tlb_model *t, uint64_t linear,
@@ -257,13 +295,13 @@ enum tlbm_result tlbm_lookup(struct tlb_model *t, uint64_t linear,
     return tlbm_lookup_other_page(t, linear, fetch, tag);
 }
 
-enum tlbm_result tlbm_lookup_other_page(struct tlb_model *t, uint64_t linear,
-                                        bool fetch, struct tlbm_tag tag)
+/* tlbm_lookup_other_page() but for the miss record: the outcome, its
+ * counts and cycles, and on a miss of both levels nothing cached. */
+TLBM_INLINE enum tlbm_result lookup(struct tlb_model *t, uint64_t linear,
+                                    bool fetch, struct tlbm_tag tag)
 {
-    struct tlbm_array *a;
-    struct tlbm_entry *e = find_first_level(t, linear, fetch, tag, &a);
+    struct tlbm_entry *e = find_first_level(t, linear, fetch, tag);
     if (e) {
-        stamp(t, a, e);
         t->last[fetch] = e;
         t->stats.hits++;
         return TLBM_HIT;
@@ -271,20 +309,27 @@ enum tlbm_result tlbm_lookup_other_page(struct tlb_model *t, uint64_t linear,
     e = find(t, TLBM_STLB, linear, tag);
     if (!e) {
         t->last[fetch] = NULL;
-        t->miss = (struct tlbm_miss){true, fetch, linear, tag};
         t->stats.misses++;
         return TLBM_MISS;
     }
-    stamp(t, &t->a[TLBM_STLB], e);
     t->miss.valid = false; /* the insert below may cover that page */
     enum tlbm_page size = (enum tlbm_page)e->size;
     bool global = e->global;
     /* The search of the first level above found no entry of any size. */
-    t->last[fetch] = insert(t, first_level[fetch][size], linear, tag, size,
-                            global, true);
+    t->last[fetch] = insert_first_level(t, fetch, linear, tag, size, global,
+                                        true);
     t->stats.stlb_hits++;
     t->stats.cycles += t->stlb_hit_cycles;
     return TLBM_STLB_HIT;
+}
+
+enum tlbm_result tlbm_lookup_other_page(struct tlb_model *t, uint64_t linear,
+                                        bool fetch, struct tlbm_tag tag)
+{
+    enum tlbm_result r = lookup(t, linear, fetch, tag);
+    if (r == TLBM_MISS)
+        t->miss = (struct tlbm_miss){true, fetch, linear, tag};
+    return r;
 }
 
 static void charge_walk(struct tlb_model *t, unsigned refs)
@@ -298,11 +343,26 @@ void tlbm_fill_failed(struct tlb_model *t, unsigned refs)
     charge_walk(t, refs);
 }
 
+/* tlbm_fill(), told whether the lookup just made proved the translation
+ * absent from every array. */
+TLBM_INLINE void fill(struct tlb_model *t, uint64_t linear, bool fetch,
+                      struct tlbm_tag tag, enum tlbm_page size, bool global,
+                      unsigned refs, bool absent)
+{
+    charge_walk(t, refs);
+    t->miss.valid = false;
+    /* The ITLB keeps a 1 GiB page as its 2 MiB piece (no 1 GiB ways). */
+    enum tlbm_page l1_size = fetch && size == TLBM_1G ? TLBM_2M : size;
+    if (geometry[TLBM_STLB].sizes & (1u << size))
+        insert(t, TLBM_STLB, linear, tag, size, global, absent);
+    t->last[fetch] = insert_first_level(t, fetch, linear, tag, l1_size,
+                                        global, absent);
+}
+
 void tlbm_fill(struct tlb_model *t, uint64_t linear, bool fetch,
                struct tlbm_tag tag, enum tlbm_page size, bool global,
                unsigned refs)
 {
-    charge_walk(t, refs);
     /* After the lookup's miss of this page and context, neither array
      * holds the translation (nothing can have put it there since: every
      * lookup and invalidation forgets the miss). */
@@ -312,13 +372,18 @@ void tlbm_fill(struct tlb_model *t, uint64_t linear, bool fetch,
                   m->tag.vpid == tag.vpid && m->tag.pcid == tag.pcid &&
                   m->tag.ep4ta == tag.ep4ta &&
                   m->tag.guest_phys == tag.guest_phys;
-    t->miss.valid = false;
-    /* The ITLB keeps a 1 GiB page as its 2 MiB piece (no 1 GiB ways). */
-    enum tlbm_page l1_size = fetch && size == TLBM_1G ? TLBM_2M : size;
-    if (t->a[TLBM_STLB].sizes & (1u << size))
-        insert(t, TLBM_STLB, linear, tag, size, global, absent);
-    t->last[fetch] = insert(t, first_level[fetch][l1_size], linear, tag,
-                            l1_size, global, absent);
+    fill(t, linear, fetch, tag, size, global, refs, absent);
+}
+
+enum tlbm_result tlbm_lookup_walked(struct tlb_model *t, uint64_t linear,
+                                    bool fetch, struct tlbm_tag tag,
+                                    enum tlbm_page size, bool global,
+                                    unsigned refs)
+{
+    enum tlbm_result r = lookup(t, linear, fetch, tag);
+    if (r == TLBM_MISS)
+        fill(t, linear, fetch, tag, size, global, refs, true);
+    return r;
 }
 
 /* ---- invalidation ------------------------------------------------------ */
@@ -376,8 +441,9 @@ static struct tlbm_array *array_of(struct tlb_model *t,
 static void empty(struct tlb_model *t, struct tlbm_entry *e)
 {
     struct tlbm_array *a = array_of(t, e);
-    a->used[e - a->e] = 0;
-    a->key[e - a->e] = 0;
+    unsigned k = (unsigned)(e - a->e);
+    a->empty[k >> a->way_bits] |= (uint8_t)(1u << (k & (a->ways - 1)));
+    a->key[k] = 0;
     list_remove(t, e);
     a->live--;
     a->live_size[e->size]--;
@@ -398,7 +464,7 @@ static void invalidate(struct tlb_model *t, const struct tlbm_match *m)
         for (unsigned i = 0; i < TLBM_ARRAYS; i++) {
             struct tlbm_array *a = &t->a[i];
             for (unsigned k = 0; k < a->sets * a->ways; k++)
-                if (a->used[k] && removes(m, &a->e[k]))
+                if (a->key[k] && removes(m, &a->e[k]))
                     empty(t, &a->e[k]);
         }
     }

@@ -64,13 +64,17 @@ struct tlbm_array {
     unsigned sets, ways;
     unsigned sizes; /* bit per enum tlbm_page it holds */
     struct tlbm_entry *e; /* sets * ways */
-    /* Per entry of e, beside it (host speed only: a set's keys and
-     * stamps are each one cache line, searched without the entries):
-     * its page and size packed in one word (tlbm_key; 0 = empty), so
-     * that the whole tag is compared only where the page matches; */
+    /* Per entry of e, beside it (host speed only: a set's keys are one
+     * cache line, searched without the entries): its page and size
+     * packed in one word (tlbm_key; 0 = empty), so that the whole tag is
+     * compared only where the page matches. */
     uint64_t *key;
-    uint64_t *used; /* and its LRU stamp (0 = empty). */
-    unsigned set_mask; /* sets - 1: every array has 2^n sets */
+    /* Per set (host speed only): its ways in the order of their last
+     * use, 4 bits a way, the least recent lowest, and a bit per empty
+     * way (tlb_model.c, "LRU order"). */
+    uint32_t *order;
+    uint8_t *empty;
+    unsigned way_bits; /* log2(ways) */
     unsigned live; /* entries not empty (a search of none is skipped) */
     unsigned live_size[TLBM_PAGE_SIZES]; /* of them, per page size */
 };
@@ -104,9 +108,10 @@ struct tlbm_stats {
 struct tlb_model {
     struct tlbm_array a[TLBM_ARRAYS];
     struct tlbm_entry *pool; /* every array's entries, one after another */
-    uint64_t *keys, *stamps; /* their keys and stamps, likewise */
+    uint64_t *keys; /* their keys, likewise */
+    uint32_t *orders; /* every array's sets' LRU orders */
+    uint8_t *empties; /* and empty ways */
     uint16_t list[TLBM_VPID_LISTS]; /* first entry of each VPID bucket */
-    uint64_t clock; /* LRU stamps */
     /* The last first-level hit, per side (fetch, data): the same page
      * again, with nothing else done on that side since, is a hit on the
      * same (already most recent) entry, found without a search. */
@@ -163,6 +168,15 @@ static inline bool tlbm_same_page(struct tlb_model *t, uint64_t linear,
  * the side's last: the same outcome and counts, without asking again. */
 enum tlbm_result tlbm_lookup_other_page(struct tlb_model *t, uint64_t linear,
                                         bool fetch, struct tlbm_tag tag);
+
+/* tlbm_lookup_other_page() of a page whose walk is already known (the
+ * MMU made it for this access: cpu.h, walk_memo), and on TLBM_MISS the
+ * tlbm_fill() of that walk at once: the same outcome, counts, cycles and
+ * entries as the two calls, without searching the sets again. */
+enum tlbm_result tlbm_lookup_walked(struct tlb_model *t, uint64_t linear,
+                                    bool fetch, struct tlbm_tag tag,
+                                    enum tlbm_page size, bool global,
+                                    unsigned refs);
 
 /* Caches a walk's translation in the first level and the STLB; `refs`
  * is the walk's paging-structure reference count, charged here. */

@@ -300,10 +300,11 @@ static void fill_both(struct ref *r, struct tlb_model *t,
 }
 
 /* `pages` distinct 4 KiB pages in a few regions (so that sets are shared
- * and large pages overlap small ones); contexts from a small set; one
- * invalidation in `inval_every` steps on average. */
+ * and large pages overlap small ones), `stride` bytes apart in each;
+ * contexts from a small set; one invalidation in `inval_every` steps on
+ * average. */
 static void run_stream(uint64_t seed, unsigned steps, unsigned pages,
-                       unsigned inval_every)
+                       uint64_t stride, unsigned inval_every)
 {
     static struct ref r;
     ref_init(&r);
@@ -323,7 +324,7 @@ static void run_stream(uint64_t seed, unsigned steps, unsigned pages,
         if (tag.ep4ta && (x >> 6) % 8 == 0) /* EPT, guest paging off */
             tag = (struct tlbm_tag){0, 0, tag.ep4ta, true};
         uint64_t page = next(&s) % pages;
-        uint64_t linear = (page % 3) * 0x40000000ull + (page / 3) * 0x1000 +
+        uint64_t linear = (page % 3) * 0x40000000ull + (page / 3) * stride +
                           (x >> 9) % 0x1000;
         if (next(&s) % inval_every == 0) {
             uint64_t y = next(&s);
@@ -371,21 +372,31 @@ static void run_stream(uint64_t seed, unsigned steps, unsigned pages,
 static void test_stream_hot(void **state)
 {
     (void)state;
-    run_stream(0x243F6A8885A308D3ull, 200000, 300, 500);
+    run_stream(0x243F6A8885A308D3ull, 200000, 300, 0x1000, 500);
 }
 
 /* Many pages: evictions from every set of the STLB. */
 static void test_stream_evicting(void **state)
 {
     (void)state;
-    run_stream(0x13198A2E03707344ull, 200000, 6000, 2000);
+    run_stream(0x13198A2E03707344ull, 200000, 6000, 0x1000, 2000);
 }
 
 /* Frequent invalidations of every kind. */
 static void test_stream_invalidating(void **state)
 {
     (void)state;
-    run_stream(0xA4093822299F31D0ull, 200000, 1500, 20);
+    run_stream(0xA4093822299F31D0ull, 200000, 1500, 0x1000, 20);
+}
+
+/* A few more 4 KiB pages per region than a set has ways, all in one set
+ * of every array (128 pages apart: the STLB's sets, a multiple of the
+ * first level's): each fill replaces a way, and which one is the LRU
+ * rule's choice after hits, refills and invalidations in any order. */
+static void test_stream_one_set(void **state)
+{
+    (void)state;
+    run_stream(0x082EFA98EC4E6C89ull, 200000, 36, 128 * 0x1000, 200);
 }
 
 int main(void)
@@ -394,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_stream_hot),
         cmocka_unit_test(test_stream_evicting),
         cmocka_unit_test(test_stream_invalidating),
+        cmocka_unit_test(test_stream_one_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
