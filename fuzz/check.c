@@ -23,11 +23,17 @@
  * - RDTSC, RDTSCP, RDPMC: time and counters, which need not exit. Found
  *   by their opcode bytes anywhere in the code region, so that a jump
  *   into the middle of an instruction is covered too.
- * - The instruction count: an instruction that causes a VM exit is
- *   completed by L0's handler, not retired by the guest, so a run stopped
- *   by the instruction limit stops at a different place; such runs, and
- *   runs of programs that rewrote their own code (the search above no
- *   longer holds), are not compared.
+ * - The instruction limit: --max-insns counts steps (cpu/cpu.h
+ *   cpu_steps), and a VM exit is one: an exit that L0 completes or turns
+ *   into a fault within that step (an OUT, a MOV to CR0, ...) stands for
+ *   the one step bare mode takes for the instruction, but one that L0
+ *   resumes at the same instruction (INS/OUTS, an EPT violation on MMIO)
+ *   is a step more than bare mode takes. Runs stopped by the limit are
+ *   therefore compared only when both were and every exit of the single
+ *   run was of the first kind (run.c): both then stop at the same point
+ *   of the program, and the registers and memory must agree as well.
+ * - Rewritten code: the search for RDTSC and its kind below no longer
+ *   holds, so programs that rewrote their own code are not compared.
  * - Stale translations: a program that writes its page tables without
  *   invalidating may go on using the old translation or not (SDM Vol. 3A
  *   5.10.4 leaves it to the processor); in single mode every VM exit
@@ -81,8 +87,10 @@ bool check_code_comparable(const struct prog *p)
 bool check_run_comparable(const struct run_result *bare,
                           const struct run_result *single)
 {
-    if (bare->stop == STOP_INSN_LIMIT || single->stop == STOP_INSN_LIMIT ||
-        bare->code_changed || single->code_changed || bare->paging_changed ||
+    bool limit = bare->stop == STOP_INSN_LIMIT;
+    if (limit != (single->stop == STOP_INSN_LIMIT) ||
+        (limit && !single->exits_in_step) || bare->code_changed ||
+        single->code_changed || bare->paging_changed ||
         single->paging_changed || single->port_input)
         return false;
     for (size_t i = 0; i < sizeof visible_exits / sizeof visible_exits[0]; i++)
@@ -120,5 +128,11 @@ const char *check_agree(const struct run_result *bare,
         return "stop reason or exit status";
     if (bare->out_len != single->out_len || bare->out_hash != single->out_hash)
         return "serial output (exception vectors or final registers)";
+    /* Stopped by the limit at the same point (check_run_comparable), with
+     * the final registers not yet printed. */
+    if (bare->stop == STOP_INSN_LIMIT && bare->state_hash != single->state_hash)
+        return "final registers at the instruction limit (GPRs, RIP, RFLAGS)";
+    if (bare->stop == STOP_INSN_LIMIT && bare->ram_hash != single->ram_hash)
+        return "memory of the code, data and stack at the instruction limit";
     return NULL;
 }

@@ -92,3 +92,8 @@ $(HOST_BUILD)/fuzz/lf_%.o: fuzz/lf_%.c $(wildcard fuzz/*.h l0/*/*.h \
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(HOST_CFLAGS) $(L0_INCLUDES) -Ifuzz -c $< -o $@
 LAYER_PROGRAMS += $(LF_CHECK_OBJECTS)
+
+# tests/unit/test_fuzz_check.c: the bare/single comparison on made-up runs.
+$(HOST_BUILD)/tests/test_fuzz_check: fuzz/check.c $(wildcard fuzz/*.h)
+$(HOST_BUILD)/tests/test_fuzz_check: UNIT_PURE_SOURCES += fuzz/check.c
+$(HOST_BUILD)/tests/test_fuzz_check: UNIT_INCLUDES += -Ifuzz

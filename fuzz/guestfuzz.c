@@ -1,6 +1,6 @@
 /* guestfuzz: the guest-code fuzzer (docs/fuzzing.md).
  *
- *   guestfuzz [--time S] [--seed N] [--jobs N] [--max-insns N]
+ *   guestfuzz [--time S] [--cases N] [--seed N] [--jobs N] [--max-insns N]
  *             [--engine step|block|jit] [--engine-every N]
  *             [--nested-every N] [--findings DIR] [--l1 FILE]
  *   guestfuzz --replay IMAGE     one saved program, every check, verbose
@@ -54,6 +54,7 @@ const char *__ubsan_default_options(void)
 
 struct options {
     double seconds;
+    uint64_t cases; /* per job, 0: no limit; the same work for two builds */
     uint64_t seed;
     int jobs;
     unsigned nested_every;
@@ -432,7 +433,8 @@ static void worker(const struct options *o, int id, struct counts *c)
     for (uint64_t n = 0;;) {
         clock_gettime(CLOCK_MONOTONIC, &t);
         if ((double)(t.tv_sec - t0.tv_sec) +
-                (double)(t.tv_nsec - t0.tv_nsec) / 1e9 >= o->seconds)
+                (double)(t.tv_nsec - t0.tv_nsec) / 1e9 >= o->seconds ||
+            (o->cases && n >= o->cases))
             break;
         for (int b = 0; b < BATCH; b++) {
             struct prog *p = &progs[b];
@@ -736,7 +738,8 @@ static int engine_named(const char *name)
 static void usage(FILE *out)
 {
     fprintf(out,
-"usage: guestfuzz [--time SECONDS] [--seed N] [--jobs N] [--max-insns N]\n"
+"usage: guestfuzz [--time SECONDS] [--cases N] [--seed N] [--jobs N]\n"
+"                 [--max-insns N]\n"
 "                 [--engine step|block|jit] [--engine-every N]\n"
 "                 [--nested-every N] [--leak-every N] [--repeat-every N]\n"
 "                 [--findings DIR] [--turtles FILE]\n"
@@ -748,6 +751,7 @@ int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"time", required_argument, 0, 't'},
+        {"cases", required_argument, 0, 'c'},
         {"seed", required_argument, 0, 's'},
         {"jobs", required_argument, 0, 'j'},
         {"max-insns", required_argument, 0, 'n'},
@@ -783,6 +787,7 @@ int main(int argc, char **argv)
         errno = 0;
         switch (ch) {
         case 't': o.seconds = strtod(optarg, &end); break;
+        case 'c': o.cases = strtoull(optarg, &end, 0); break;
         case 's': o.seed = strtoull(optarg, &end, 0); break;
         case 'j': o.jobs = (int)strtol(optarg, &end, 0); break;
         case 'n': o.cfg.max_insns = strtoull(optarg, &end, 0); break;

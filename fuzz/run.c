@@ -14,6 +14,7 @@
 #include "layout.h"
 #include "machine.h"
 #include "record/trace.h"
+#include "vmx/exit_cond.h"
 
 const char *const run_mode_names[RUN_MODES] = {"bare", "single", "nested"};
 const char *const run_engine_names[RUN_ENGINES] = {"step", "block", "jit"};
@@ -56,6 +57,28 @@ static uint64_t hash_words(const uint8_t *p, size_t n)
     return h;
 }
 
+/* Whether L0 completes the instruction that exited, or makes it fault,
+ * within the step that exited (cpu_finish_event counts the exit as one
+ * step against --max-insns, as bare mode counts the instruction): CPUID,
+ * INVD, MOV to or from a control register, RDMSR and WRMSR (completed and
+ * skipped, or an injected #GP), and IN or OUT (completed and skipped;
+ * l0/hv/handlers.c). Not INS/OUTS (bit 4 of the qualification, SDM Vol.
+ * 3C Table 28-5) and not EPT violations: L0 resumes the guest at the
+ * same instruction, which runs again as a step of its own; nor HLT,
+ * external interrupts or anything else, whose steps were not checked. */
+static bool completed_in_step(const struct trace_entry *e)
+{
+    switch (e->reason) {
+    case VMX_EXIT_CPUID: case VMX_EXIT_INVD: case VMX_EXIT_CR_ACCESS:
+    case VMX_EXIT_RDMSR: case VMX_EXIT_WRMSR:
+        return true;
+    case VMX_EXIT_IO:
+        return !(e->qualification & 16);
+    default:
+        return false;
+    }
+}
+
 /* Which exits L0 saw, from the exit trace (SDM Vol. 3C Table 28-5: bit 3 of
  * an I/O exit's qualification is the direction, 1 = IN), and all of them
  * in order for the checks of sameness (the host time of each is not
@@ -64,12 +87,15 @@ static void summarize_exits(const struct exit_trace *t, struct run_result *r)
 {
     r->exits = t->count + t->dropped;
     r->exit_hash = FNV_START;
+    r->exits_in_step = t->dropped == 0;
     for (size_t i = 0; i < t->count; i++) {
         const struct trace_entry *e = &t->entries[i];
         if (e->reason < 64)
             r->exit_reasons |= 1ull << e->reason;
         if (e->reason == 30 && (e->qualification & 8))
             r->port_input = true;
+        if (!completed_in_step(e))
+            r->exits_in_step = false;
         r->exit_hash = fnv1a_u64(r->exit_hash, e->reason);
         r->exit_hash = fnv1a_u64(r->exit_hash, e->qualification);
         r->exit_hash = fnv1a_u64(r->exit_hash, e->guest_rip);
@@ -181,7 +207,7 @@ int run_image(const struct run_config *cfg, enum run_mode mode, int engine,
     }
     m->serial_tap = tap;
     m->serial_tap_ctx = r;
-    struct hv hv = {0};
+    struct hv hv; /* single and nested: hv_init zeroes its 73 KiB */
     struct exit_trace trace;
     trace_init(&trace, 1u << 16);
     struct boot_entry entry;
@@ -225,7 +251,8 @@ int run_image(const struct run_config *cfg, enum run_mode mode, int engine,
     } else {
         snprintf(r->stop_message, sizeof r->stop_message, "%s", err);
     }
-    hv_destroy(&hv);
+    if (rc == 0 && mode != RUN_BARE)
+        hv_destroy(&hv);
     machine_destroy(m);
     trace_free(&trace);
     return rc;

@@ -34,6 +34,8 @@ struct run_result {
     bool paging_changed;  /* ... or to its page tables (layout.h) */
     uint64_t exit_reasons; /* single/nested: bit n set if L0 saw reason n */
     bool port_input;      /* single: an I/O exit for IN or INS */
+    bool exits_in_step;   /* single: every VM exit was one that L0 completes
+                             in the guest's step that exited (run.c) */
     char stop_message[256];
     uint8_t out[RUN_OUT_MAX];
 };

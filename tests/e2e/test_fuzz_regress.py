@@ -170,26 +170,65 @@ IMG_P_MODE_OFFSET = 0x40
 PROG_MODES = {0: "32-bit", 1: "64-bit"}
 
 
-def check_template_comparable(report, guestfuzz, build):
-    """The template's program of NOPs (fuzz/image.S), in each mode, is
-    compared bare against single: it uses nothing that legitimately
-    differs, and the processor's own Accessed/Dirty updates of the
-    template's page tables are no change of them (docs/fuzzing.md)."""
+# fuzz/layout.h: the first slot of generated code (IMG_CODE - IMG_LOAD).
+IMG_CODE_OFFSET = 0x8000
+
+
+def replay_template(guestfuzz, build, mode, code=b""):
+    """guestfuzz --replay of the template (fuzz/image.S) in `mode`, its
+    first slot starting with `code` (NOPs after it)."""
     with open(os.path.join(build, "fuzz", "image.bin"), "rb") as f:
         template = bytearray(f.read())
+    template[IMG_P_MODE_OFFSET:IMG_P_MODE_OFFSET + 4] = \
+        mode.to_bytes(4, "little")
+    template[IMG_CODE_OFFSET:IMG_CODE_OFFSET + len(code)] = code
+    with tempfile.NamedTemporaryFile(suffix=".img") as img:
+        img.write(template)
+        img.flush()
+        return replay(guestfuzz, img.name)
+
+
+def check_template_comparable(report, guestfuzz, build):
+    """The template's program of NOPs, in each mode, is compared bare
+    against single: it uses nothing that legitimately differs, and the
+    processor's own Accessed/Dirty updates of the template's page tables
+    are no change of them (docs/fuzzing.md)."""
     for mode, name in PROG_MODES.items():
-        template[IMG_P_MODE_OFFSET:IMG_P_MODE_OFFSET + 4] = \
-            mode.to_bytes(4, "little")
-        with tempfile.NamedTemporaryFile(suffix=".img") as img:
-            img.write(template)
-            img.flush()
-            p, problems = replay(guestfuzz, img.name)
+        p, problems = replay_template(guestfuzz, build, mode)
         out = p.stdout.splitlines()
         if "bare/single comparable: yes" not in out:
             problems.append("not compared bare against single")
         report.run_check(problems, f"guestfuzz --replay of the template's "
                          f"{name} program of NOPs: compared bare against "
                          "single, no finding", out, 12)
+
+
+# Programs that loop until --max-insns (JMP to itself), after an exit
+# that L0 completes within its step (OUT imm8, AL) or one after which it
+# runs the same instruction again (OUTSB: a step more than in bare mode),
+# and whether bare against single compares them (fuzz/check.c).
+LIMIT_PROGRAMS = [
+    ("JMP $", b"\xeb\xfe", "yes"),
+    ("OUT 0x80, AL; JMP $", b"\xe6\x80\xeb\xfe", "yes"),
+    ("OUTSB; JMP $", b"\x6e\xeb\xfe", "no"),
+]
+
+
+def check_limit_comparable(report, guestfuzz, build):
+    for mode, name in PROG_MODES.items():
+        for asm, code, want in LIMIT_PROGRAMS:
+            p, problems = replay_template(guestfuzz, build, mode, code)
+            out = p.stdout.splitlines()
+            r = runs(p.stdout)
+            problems += [f"{m}: {r.get(m, ('no run',))[0]}"
+                         for m in ("bare", "single")
+                         if STOP_INSN_LIMIT not in r.get(m, ("",))[0]]
+            if f"bare/single comparable: {want}" not in out:
+                problems.append(f"bare/single comparable is not {want}")
+            report.run_check(problems, f"guestfuzz --replay of {asm} "
+                             f"({name}): stopped at the limit, compared "
+                             f"bare against single: {want}, no finding",
+                             out, 12)
 
 
 # l1fuzz runs that were findings (docs/fuzzing.md), replayed as
@@ -264,6 +303,7 @@ def main():
     check_regress(report, guestfuzz)
     build = os.path.join(ROOT, args.build)
     check_template_comparable(report, guestfuzz, build)
+    check_limit_comparable(report, guestfuzz, build)
     check_l1fuzz_findings(report, os.environ.get(
         "TURTLES", os.path.join(build, "turtles")), build)
     check_l1fuzz_time_rule(report)
