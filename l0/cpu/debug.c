@@ -230,9 +230,11 @@ uint64_t debug_save_pending(struct cpu *c)
 
 void debug_load_pending(struct cpu *c, uint64_t field, bool mov_ss_blocking)
 {
-    uint32_t bits = (uint32_t)field & (DR6_B0_B3 | DR6_BS);
-    if (!bits)
+    /* Pending debug exceptions are valid only with BS or "enabled
+     * breakpoint" set (SDM Vol. 3C 27.7.3): B0-B3 alone give no #DB. */
+    if (!(field & (DR6_BS | PENDING_ENABLED_BP)))
         return;
+    uint32_t bits = (uint32_t)field & (DR6_B0_B3 | DR6_BS);
     if (mov_ss_blocking) {
         c->dbg.pending |= bits; /* after the first instruction */
         c->dbg.active = true;

@@ -95,8 +95,9 @@ void debug_after_delivery(struct cpu *c);
 bool debug_take_due(struct cpu *c);
 
 /* VM exit and entry (SDM Vol. 3C 28.3.4, 27.7.3): the pending debug
- * exceptions field, saved from the traps waiting, and loaded: delivered
- * at entry, or after the first instruction under MOV SS blocking. */
+ * exceptions field, saved from the traps waiting, and loaded when valid
+ * (BS or bit 12 set): delivered at entry, or after the first
+ * instruction under MOV SS blocking. */
 uint64_t debug_save_pending(struct cpu *c);
 void debug_load_pending(struct cpu *c, uint64_t field, bool mov_ss_blocking);
 

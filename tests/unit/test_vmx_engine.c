@@ -2334,7 +2334,7 @@ struct debug_case {
     const char *code;
     size_t code_len;
     uint64_t rflags, dr7, dr1, pending;
-    uint32_t blocking, exceptions;
+    uint32_t blocking, exceptions, inject;
     uint32_t reason;
     uint64_t rip, intr_info, qual, len;
     uint64_t saved_pending, saved_blocking, dr6;
@@ -2384,6 +2384,23 @@ static const struct debug_case debug_cases[] = {
      .exceptions = 1u << 1, .reason = R_EXCEPTION, .rip = AT(1),
      .intr_info = INFO(T_HW_EXCEPTION, 1), .qual = DR6_BS_BIT,
      .dr6 = 0xFFFF0FF0},
+    /* B0 without "enabled breakpoint" (bit 12) or BS: nothing valid is
+     * pending (27.7.3), so no #DB; the CPUID exits. */
+    {"pending B0 alone is no #DB", CODE_OF("\x0f\xa2"), .pending = 1,
+     .reason = R_CPUID, .rip = AT(0), .dr6 = 0xFFFF0FF0},
+    /* An injected #UD whose delivery pushes SS where DR1 (write, 8
+     * bytes) watches: a #DB trap follows it, before the handler's first
+     * instruction (cpu/debug.c), exiting by the bitmap with B1... */
+    {"injected #UD's push hits a breakpoint, #DB exits", CODE_OF("\x0f\xa2"),
+     .inject = INFO(T_HW_EXCEPTION, 6),
+     .dr7 = 0x400 | BIT(2) | 1ull << 20 | 2ull << 22, .dr1 = STACK - 8,
+     .exceptions = 1u << 1, .reason = R_EXCEPTION, .rip = HANDLER(6),
+     .intr_info = INFO(T_HW_EXCEPTION, 1), .qual = 2, .dr6 = 0xFFFF0FF0},
+    /* ...or delivered to the #DB handler, whose CPUID exits. */
+    {"injected #UD's push hits a breakpoint, #DB delivered",
+     CODE_OF("\x0f\xa2"), .inject = INFO(T_HW_EXCEPTION, 6),
+     .dr7 = 0x400 | BIT(2) | 1ull << 20 | 2ull << 22, .dr1 = STACK - 8,
+     .reason = R_CPUID, .rip = HANDLER(1), .dr6 = 0xFFFF0FF2},
 };
 
 static void run_debug_case(const struct debug_case *k)
@@ -2399,6 +2416,7 @@ static void run_debug_case(const struct debug_case *k)
     set(F(GUEST_PENDING_DBG), k->pending);
     set(F(GUEST_INTERRUPTIBILITY), k->blocking);
     set(F(EXCEPTION_BITMAP), k->exceptions);
+    set(F(ENTRY_INTR_INFO), k->inject);
     c->dr[1] = k->dr1;
     c->dr[6] = 0xFFFF0FF0; /* its power-up value (SDM Vol. 3A 10.1.1) */
     enter(k->name);
