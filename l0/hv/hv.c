@@ -74,6 +74,11 @@ int hv_init(struct hv *h, struct machine *m, const struct cost_profile *cost,
      * its translations across exits to L0 (vmx/transition.c). */
     h->c->vmx.tlb_keep = &h->vmcs01;
     vmx_tlb_forget(h->c);
+    /* Their handlers read only vmcs01, the general registers and memory:
+     * the CPU may keep the guest's registers until the entry. */
+    h->c->vmx.defer_vmcs = &h->vmcs01;
+    h->c->vmx.defer_reasons = 1ull << VMX_EXIT_CPUID | 1ull << VMX_EXIT_VMREAD |
+                              1ull << VMX_EXIT_VMWRITE;
     return 0;
 }
 
@@ -86,6 +91,7 @@ void hv_destroy(struct hv *h)
         h->c->vmx.l0_read = NULL;
         h->c->vmx.vmcs = NULL;
         h->c->vmx.tlb_keep = NULL;
+        h->c->vmx.defer_vmcs = NULL; /* hv_run loaded the host state */
         vmx_tlb_forget(h->c);
     }
     if (h->mem)
@@ -275,6 +281,8 @@ void hv_run(struct hv *h, uint64_t max_insns)
                                       : hv_handler_for(h, reason)(h);
         if (a == HV_RESUME && h->cur == exited)
             reinject_interrupted_event(h);
+        else
+            vmx_exit_complete(c); /* L0 goes on in other ways */
         /* Handled by L1 when L0 reflected it (L1 runs next). */
         unsigned handler = level == 2 && h->cur == &h->vmcs01 ? 1 : 0;
         if (level == 2) {
@@ -292,4 +300,5 @@ void hv_run(struct hv *h, uint64_t max_insns)
         if (a == HV_STOP)
             break;
     }
+    vmx_exit_complete(c); /* the CPU's state as the last exit left it */
 }

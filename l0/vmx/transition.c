@@ -288,12 +288,51 @@ static struct vmx_check_memo *entry_memo(struct cpu *c, const struct vmcs *v)
     return &s->memo;
 }
 
+/* ---- Host state loaded late -------------------------------------------
+ * L0 is C code: between a VM exit and its next VM entry nothing runs on
+ * the CPU, and L0's handlers of CPUID, VMREAD and VMWRITE read only the
+ * VMCS, the general registers and memory. For the exits L0 names
+ * (vmx.defer_vmcs, defer_reasons), loading the host state (28.5) and the
+ * mode it sets wait; everything else of the exit is done at once. A VM
+ * entry of the same VMCS then loads over every register the host state
+ * set, if its controls load DR7 and IA32_DEBUGCTL, IA32_EFER, and
+ * IA32_PAT when the exit loaded the host's; so the host state is not
+ * loaded at all, and the registers after the entry are the ones the
+ * full exit and entry give. Anything else (another VMCS, other controls,
+ * a failing entry, L0 stopping) loads the host state first,
+ * vmx_exit_complete. Not with data breakpoints armed, whose host-state
+ * load flushes the emulator's TLB. Host-side work only: about 400 host
+ * instructions of each of L1's trapped VMREADs and VMWRITEs
+ * (docs/emulator.md, Speed). */
+static bool host_state_deferrable(const struct cpu *c, const struct vmcs *v,
+                                  uint32_t reason)
+{
+    const struct vmx_cpu *x = &c->vmx;
+    return v == x->defer_vmcs && reason < 64 &&
+           (x->defer_reasons >> reason & 1) && !c->dbg.data_armed &&
+           (x->exit_ctls & EXIT_HOST_ADDR_SPACE_SIZE);
+}
+
+/* Whether entering `v` overwrites every register a deferred host-state
+ * load would have set (load_guest_state, load_host_state). */
+static bool reloads_host_state(const struct cpu *c, const struct vmcs *v)
+{
+    const struct vmx_cpu *x = &c->vmx;
+    uint32_t entry = (uint32_t)vmcs_get(v, VMCS_IDX_ENTRY_CONTROLS);
+    return x->host_deferred && v == x->vmcs &&
+           (entry & ENTRY_LOAD_DEBUG_CONTROLS) && (entry & ENTRY_LOAD_EFER) &&
+           ((entry & ENTRY_LOAD_PAT) || !(x->exit_ctls & EXIT_LOAD_PAT));
+}
+
 void vmx_vmentry(struct cpu *c, struct vmcs *v, bool launch,
                  struct vmx_entry_result *out)
 {
     *out = (struct vmx_entry_result){VMX_ENTERED, 0, NULL};
+    if (!reloads_host_state(c, v))
+        vmx_exit_complete(c);
     /* SDM Vol. 3C 27.1 / VMLAUNCH, VMRESUME: error 4 and 5. */
     if (launch != (v->launch == VMCS_STATE_CLEAR)) {
+        vmx_exit_complete(c);
         out->status = VMX_FAIL_VALID;
         out->error = launch ? 4 : 5;
         out->rule = launch ? "VMLAUNCH of a launched VMCS"
@@ -307,6 +346,8 @@ void vmx_vmentry(struct cpu *c, struct vmcs *v, bool launch,
     env.read_phys = vmx_read_host;
     env.ctx = c;
     vmx_check_entry_incremental(v, &env, entry_memo(c, v), &check);
+    if (check.outcome != ENTRY_OK)
+        vmx_exit_complete(c);
     if (check.outcome == ENTRY_VMFAIL) {
         out->status = VMX_FAIL_VALID;
         out->error = check.vm_instruction_error;
@@ -330,6 +371,7 @@ void vmx_vmentry(struct cpu *c, struct vmcs *v, bool launch,
     if (vmcs_get(v, VMCS_IDX_ENTRY_MSR_LOAD_COUNT) ||
         vmcs_get(v, VMCS_IDX_EXIT_MSR_STORE_COUNT) ||
         vmcs_get(v, VMCS_IDX_EXIT_MSR_LOAD_COUNT)) {
+        vmx_exit_complete(c);
         *out = (struct vmx_entry_result){
             VMX_ENTRY_FAILURE, VMX_EXIT_ENTRY_FAIL_MSR_LOAD,
             "MSR lists are not processed by the engine"};
@@ -338,6 +380,7 @@ void vmx_vmentry(struct cpu *c, struct vmcs *v, bool launch,
         vmcs_set(v, VMCS_IDX_EXIT_QUALIFICATION, 1);
         return;
     }
+    c->vmx.host_deferred = false; /* its registers are all loaded below */
     c->vmx.vmcs = v;
     cache_controls(c, v);
     load_guest_state(c, v);
@@ -427,7 +470,12 @@ static void save_guest_state(struct cpu *c, struct vmcs *v, uint64_t rip)
     vmcs_set(v, VMCS_IDX_GUEST_IDTR_LIMIT, c->idtr.limit);
     vmcs_set(v, VMCS_IDX_GUEST_RSP, c->gpr[RSP]);
     vmcs_set(v, VMCS_IDX_GUEST_RIP, rip);
-    vmcs_set(v, VMCS_IDX_GUEST_RFLAGS, cpu_rflags(c));
+    /* RFLAGS computed once: the CPU holds it as a value from here on
+     * (flags.h; the same RFLAGS), which the loads of host or guest
+     * state then read cheaply. */
+    uint64_t rflags = cpu_rflags(c);
+    flags_set(&c->flags, rflags);
+    vmcs_set(v, VMCS_IDX_GUEST_RFLAGS, rflags);
     /* The "IA-32e mode guest" entry control is saved as EFER.LMA (SDM
      * Vol. 3C 28.3, saving control registers and MSRs). */
     uint64_t entry = vmcs_get(v, VMCS_IDX_ENTRY_CONTROLS);
@@ -506,6 +554,15 @@ static void load_host_state(struct cpu *c, const struct vmcs *v)
     c->cpl = 0;
 }
 
+void vmx_exit_complete(struct cpu *c)
+{
+    if (!c->vmx.host_deferred)
+        return;
+    c->vmx.host_deferred = false;
+    load_host_state(c, c->vmx.vmcs);
+    cpu_update_mode(c);
+}
+
 void vmx_vmexit(struct cpu *c)
 {
     struct vmx_cpu *x = &c->vmx;
@@ -541,7 +598,14 @@ void vmx_vmexit(struct cpu *c)
     vmcs_set(v, VMCS_IDX_ENTRY_INTR_INFO,
              vmcs_get(v, VMCS_IDX_ENTRY_INTR_INFO) & ~(uint64_t)INTR_INFO_VALID);
 
-    load_host_state(c, v);
+    /* The host state waits (above) or is loaded now. Where it waits,
+     * RIP for a trap-like exit at the next entry is the host's, as a
+     * full load leaves it. */
+    x->host_deferred = host_state_deferrable(c, v, r.reason);
+    if (x->host_deferred)
+        c->next_rip = vmcs_get(v, VMCS_IDX_HOST_RIP);
+    else
+        load_host_state(c, v);
     /* An exit caused by an NMI blocks NMIs; no other exit changes the
      * blocking (SDM Vol. 3C 28.5, "updating non-register state"). */
     if (r.reason == VMX_EXIT_EXCEPTION_NMI &&
@@ -552,6 +616,7 @@ void vmx_vmexit(struct cpu *c)
     c->halted = false;
     c->interrupt_shadow = false;
     exit_flush(c, v, &guest);
-    cpu_update_mode(c);
+    if (!x->host_deferred)
+        cpu_update_mode(c);
     c->next_event_check = 0;
 }

@@ -116,6 +116,13 @@ struct vmx_cpu {
         bool ept;
         bool data_breakpoints; /* armed: watched pages have no host pointer */
     } tlb_kept_context;
+    /* The exits of defer_vmcs whose basic reason (below 64) has its bit
+     * in defer_reasons leave the CPU's registers as the guest had them
+     * until the next VM entry or vmx_exit_complete (transition.c, "Host
+     * state loaded late"); host_deferred: the last exit did. From L0. */
+    const struct vmcs *defer_vmcs;
+    uint64_t defer_reasons;
+    bool host_deferred;
 };
 
 /* ---- transition.c ---- */
@@ -144,6 +151,11 @@ bool vmx_request_exit(struct cpu *c, uint32_t reason, uint64_t qualification);
 
 /* Performs the pending VM exit (SDM 28.2-28.5). */
 void vmx_vmexit(struct cpu *c);
+
+/* Loads the host state of the last VM exit if it has not been yet
+ * (vmx.defer_reasons): before L0 reads the CPU's registers other than
+ * the general ones, or stops. */
+void vmx_exit_complete(struct cpu *c);
 
 /* ---- intercept.c ---- */
 

@@ -1386,6 +1386,123 @@ static void test_host_tlb_kept_across_transitions(void **state)
     expect_eq("not named", "fills", fills_of_round_trip("not named"), 1);
 }
 
+/* ---- the host state loaded late (transition.c) ---- */
+
+#define E_LOAD_DEBUG BIT(2)
+#define E_LOAD_PAT BIT(14)
+#define X_SAVE_DEBUG BIT(2)
+#define X_SAVE_PAT BIT(18)
+#define X_LOAD_PAT BIT(19)
+
+/* What software or the next exit can see of the CPU, in a fixed order. */
+enum { VIEW_MAX = 128 };
+static size_t cpu_view(uint64_t *out)
+{
+    size_t n = 0;
+    for (unsigned r = 0; r < 16; r++)
+        out[n++] = c->gpr[r];
+    uint64_t scalars[] = {
+        c->rip, c->next_rip, cpu_rflags(c), c->cr0, c->cr2, c->cr3, c->cr4,
+        c->efer, c->pat, c->dr[7], c->dbg.debugctl, c->dbg.active,
+        c->dbg.data_armed, c->gdtr.base, c->gdtr.limit, c->idtr.base,
+        c->idtr.limit, c->cpl, c->long_mode, c->code64, c->code_size,
+        c->halted, c->interrupt_shadow, c->nmi_blocked, c->sysenter_cs,
+        c->sysenter_esp, c->sysenter_eip, c->vmx.nonroot,
+        c->vmx.vnmi_blocked, c->vmx.preemption_deadline, c->cycles, c->insns,
+        c->tlb.fills, c->vmx.host_deferred};
+    for (size_t k = 0; k < N(scalars); k++)
+        out[n++] = scalars[k];
+    for (unsigned g = 0; g < SEG_COUNT; g++) {
+        out[n++] = c->seg[g].sel;
+        out[n++] = c->seg[g].base;
+        out[n++] = c->seg[g].limit;
+        out[n++] = c->seg[g].attr;
+    }
+    assert_true(n <= VIEW_MAX);
+    return n;
+}
+
+/* A CPUID exit, what L0's handler does (the next RIP, CF, RBX), the
+ * entry after it, and the next exit: the CPU after that entry, after the
+ * second exit, and the VMCS then. */
+struct late_run {
+    uint64_t entered[VIEW_MAX], exited[VIEW_MAX];
+    size_t n;
+    struct vmcs vmcs;
+    bool deferred; /* the first exit left the host state for later */
+};
+
+struct late_case {
+    const char *name;
+    uint64_t clear_entry; /* entry controls L0 clears before re-entering */
+};
+
+static void late_run(const struct late_case *k, bool defer,
+                     struct late_run *out)
+{
+    machine_up();
+    load_code(CODE_OF("\x0f\xa2\x0f\xa2")); /* cpuid; cpuid */
+    set_bits(F(EXIT_CONTROLS), control(VMX_CTL_EXIT, X_SAVE_DEBUG |
+                                                         X_SAVE_PAT |
+                                                         X_LOAD_PAT));
+    set_bits(F(ENTRY_CONTROLS),
+             control(VMX_CTL_ENTRY, E_LOAD_DEBUG | E_LOAD_PAT));
+    set(F(GUEST_DR7), 0x600); /* GE: arms no breakpoint */
+    set(F(GUEST_PAT), 0x0007040600070406ull);
+    set(F(HOST_PAT), 0x0606060606060606ull);
+    if (defer) {
+        c->vmx.defer_vmcs = &vmcs;
+        c->vmx.defer_reasons = BIT(R_CPUID);
+    }
+    enter(k->name);
+    expect_eq(k->name, "exit", run_to_exit(k->name), R_CPUID);
+    out->deferred = c->vmx.host_deferred;
+    set(F(GUEST_RIP), get(F(GUEST_RIP)) + get(F(EXIT_INSN_LEN)));
+    set(F(GUEST_RFLAGS), get(F(GUEST_RFLAGS)) | BIT(0));
+    c->gpr[RBX] = 0x1234;
+    set(F(ENTRY_CONTROLS), get(F(ENTRY_CONTROLS)) & ~k->clear_entry);
+    enter(k->name);
+    out->n = cpu_view(out->entered);
+    expect_eq(k->name, "second exit", run_to_exit(k->name), R_CPUID);
+    vmx_exit_complete(c);
+    cpu_view(out->exited);
+    out->vmcs = vmcs;
+    machine_down();
+}
+
+/* Host state loaded late or at once: the same CPU after the entry and the
+ * next exit, the same VMCS, whether the entry loads over all the host
+ * state set (skipped) or not (loaded first: DR7, IA32_PAT stay the
+ * host's). */
+static void test_host_state_loaded_late(void **state)
+{
+    (void)state;
+    static const struct late_case cases[] = {
+        {"all reloaded", 0},
+        {"DR7 not reloaded", E_LOAD_DEBUG},
+        {"PAT not reloaded", E_LOAD_PAT},
+    };
+    for (size_t i = 0; i < N(cases); i++) {
+        const struct late_case *k = &cases[i];
+        static struct late_run now, late;
+        late_run(k, false, &now);
+        late_run(k, true, &late);
+        expect_eq(k->name, "deferred without defer_reasons", now.deferred, 0);
+        expect_eq(k->name, "deferred", late.deferred, 1);
+        for (size_t j = 0; j < now.n; j++) {
+            expect_eq(k->name, "CPU after the entry", late.entered[j],
+                      now.entered[j]);
+            expect_eq(k->name, "CPU after the second exit", late.exited[j],
+                      now.exited[j]);
+        }
+        for (size_t j = 0; j < VMCS_FIELD_COUNT; j++)
+            expect_eq(k->name, "VMCS field", late.vmcs.value[j],
+                      now.vmcs.value[j]);
+        expect_eq(k->name, "DR7 at the second entry", now.entered[16 + 9],
+                  k->clear_entry == E_LOAD_DEBUG ? 0x400 : 0x600);
+    }
+}
+
 /* ---- the EPT translation cache (l0/vmx/ept_cache.h) ---- */
 
 /* Memory only "L0" has, above the 4 MiB of RAM: a copy of the EPT. */
@@ -2472,6 +2589,7 @@ int main(void)
         T(test_modeled_tlb_rmw_counts_once),
         T(test_modeled_tlb_pieces_count_once),
         T(test_host_tlb_kept_across_transitions),
+        TABLE(test_host_state_loaded_late),
         T(test_ept_cache_hits_and_forgets),
         T(test_ept_cache_shape_for_the_model),
         T(test_ept_cache_large_page_piece),
