@@ -93,9 +93,13 @@ static inline uint64_t vmcs_get(const struct vmcs *v, enum vmcs_index i)
 extern const uint64_t vmcs_field_masks[VMCS_FIELD_COUNT];
 static inline void vmcs_set(struct vmcs *v, enum vmcs_index i, uint64_t value)
 {
-    uint64_t old = v->value[i];
-    v->value[i] = value & vmcs_field_masks[i];
-    v->written[i / 64] |= (uint64_t)(old != v->value[i]) << (i % 64);
+    /* Most writes (a VM exit saving guest state, a merge) store the value
+     * a field already has: those leave the VMCS alone. */
+    value &= vmcs_field_masks[i];
+    if (v->value[i] == value)
+        return;
+    v->value[i] = value;
+    v->written[i / 64] |= 1ull << (i % 64);
 }
 
 /* VMREAD (SDM Vol. 2C; Vol. 3C 25.11.2): a 16- or 32-bit field reads

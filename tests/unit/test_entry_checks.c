@@ -1374,6 +1374,18 @@ static void test_written_fields(void **state)
         for (unsigned w = 0; w < VMCS_WRITTEN_WORDS; w++)
             assert_true(v.written[w] == 0);
     }
+    /* A value wider than its field is the field's value once truncated:
+     * the same value, nothing noted. */
+    vmcs_set(&v, VMCS_IDX_VPID, 0xFFFF);
+    memset(v.written, 0, sizeof v.written);
+    vmcs_set(&v, VMCS_IDX_VPID, 0x1FFFF);
+    assert_true(vmcs_get(&v, VMCS_IDX_VPID) == 0xFFFF);
+    for (unsigned w = 0; w < VMCS_WRITTEN_WORDS; w++)
+        assert_true(v.written[w] == 0);
+    vmcs_set(&v, VMCS_IDX_VPID, 0x10001);
+    assert_true(vmcs_get(&v, VMCS_IDX_VPID) == 1);
+    assert_true(v.written[VMCS_IDX_VPID / 64] ==
+                1ull << (VMCS_IDX_VPID % 64));
 }
 
 int main(void)
