@@ -7,8 +7,11 @@
  *
  * - CPUID: the hypervisor-present bit, the hypervisor leaves and the
  *   exit-statistics leaves (guests/exitstats). Seen as a CPUID exit.
- * - RDMSR: IA32_TSC, the VMX capability MSRs and IA32_FEATURE_CONTROL
- *   answer differently in VMX non-root operation. Seen as an RDMSR exit.
+ * - RDMSR: IA32_TSC (and the VMX capability MSRs and
+ *   IA32_FEATURE_CONTROL) answer differently in VMX non-root operation.
+ *   L0's MSR bitmap lets the guest read IA32_TSC without an exit (SDM
+ *   Vol. 3C 25.6.9), so RDMSR is found as RDTSC is, by its opcode bytes
+ *   (below); an RDMSR exit is a sign too.
  * - WRMSR of IA32_FEATURE_CONTROL: the bare machine comes out of reset
  *   with it unlocked (a write that sets the lock bit succeeds); L0 shows
  *   its guest the MSR locked, as firmware leaves it, so the same write
@@ -20,9 +23,9 @@
  *   cycles in VM exits and L0's handlers. Seen as an I/O exit for IN/INS.
  * - VMX instructions: #UD in bare mode (CR4.VMXE is clear), VM exits to
  *   L0 in single mode. Seen as their exits.
- * - RDTSC, RDTSCP, RDPMC: time and counters, which need not exit. Found
- *   by their opcode bytes anywhere in the code region, so that a jump
- *   into the middle of an instruction is covered too.
+ * - RDTSC, RDTSCP, RDPMC, RDMSR: time and counters, which need not exit.
+ *   Found by their opcode bytes anywhere in the code region, so that a
+ *   jump into the middle of an instruction is covered too.
  * - The instruction limit: --max-insns counts steps (cpu/cpu.h
  *   cpu_steps), and a VM exit is one: an exit that L0 completes or turns
  *   into a fault within that step (an OUT, a MOV to CR0, ...) stands for
@@ -53,15 +56,15 @@
 
 #include "machine.h"
 
-/* RDTSC (0F 31), RDPMC (0F 33) and RDTSCP (0F 01 F9): decoding the code
- * region from every byte offset finds one exactly where its opcode bytes
- * stand, whatever precedes them (prefixes, REX), in 32- and 64-bit mode
- * alike (SDM Vol. 2 Appendix A), so a search for the bytes finds the same
- * programs without decoding 4096 times. */
+/* RDTSC (0F 31), RDMSR (0F 32), RDPMC (0F 33) and RDTSCP (0F 01 F9):
+ * decoding the code region from every byte offset finds one exactly where
+ * its opcode bytes stand, whatever precedes them (prefixes, REX), in 32-
+ * and 64-bit mode alike (SDM Vol. 2 Appendix A), so a search for the
+ * bytes finds the same programs without decoding 4096 times. */
 static const struct {
     uint8_t len, bytes[3];
-} static_visible[] = {{2, {0x0f, 0x31}}, {2, {0x0f, 0x33}},
-                      {3, {0x0f, 0x01, 0xf9}}};
+} static_visible[] = {{2, {0x0f, 0x31}}, {2, {0x0f, 0x32}},
+                      {2, {0x0f, 0x33}}, {3, {0x0f, 0x01, 0xf9}}};
 
 /* Basic exit reasons (SDM Vol. 3C Appendix C) of the instructions above. */
 static const unsigned visible_exits[] = {

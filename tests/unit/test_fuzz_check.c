@@ -103,6 +103,21 @@ static void test_ended_runs_compare_output_only(void **state)
     assert_non_null(check_agree(&bare, &single));
 }
 
+/* RDMSR may read IA32_TSC without an exit (L0's MSR bitmap): like
+ * RDTSC, its opcode bytes anywhere in the code exclude a program. */
+static void test_rdmsr_bytes_not_compared(void **state)
+{
+    (void)state;
+    static struct prog p;
+    memset(p.code, 0x90, sizeof p.code);
+    assert_true(check_code_comparable(&p));
+    p.code[100] = 0x0f;
+    p.code[101] = 0x32;
+    assert_false(check_code_comparable(&p));
+    p.code[101] = 0x31; /* RDTSC */
+    assert_false(check_code_comparable(&p));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -113,6 +128,7 @@ int main(void)
         cmocka_unit_test(test_limit_exit_not_in_step_not_compared),
         cmocka_unit_test(test_limit_one_side_not_compared),
         cmocka_unit_test(test_ended_runs_compare_output_only),
+        cmocka_unit_test(test_rdmsr_bytes_not_compared),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
