@@ -52,9 +52,6 @@ struct block_link {
 
 struct block {
     uint32_t count;
-    /* The first record that may exit in VMX non-root operation, or
-     * `count`: those before it take the fast path in non-root too. */
-    uint32_t first_exit;
     /* --engine jit: entries counted up to the block cache's jit_after,
      * at which its runs are compiled (compile_runs); jit_after from the
      * start under the other engines, which never compile. */
@@ -190,12 +187,22 @@ static void empty_arena(struct block_cache *bc, uint64_t dc_gen)
  * other record of a block is exactly one step (block_run's budget). So
  * do POPF and MOV to or from a segment, control or debug register (the
  * records left to exec_mov by isa_specialize): they may start debugging
- * (TF, DR7), which a block's fast path assumes off from its start. */
+ * (TF, DR7), which a block's fast path assumes off from its start.
+ * UD2 ends one; a VMX instruction, whose record has exec_ud's handler,
+ * does not: in VMX non-root operation it exits (and the block stops:
+ * the exit makes the next event check due) or is carried out by the VMX
+ * engine (VMREAD and VMWRITE of a shadow VMCS), changing no debugging
+ * state, and the block goes on after it where block_continues() holds;
+ * elsewhere it raises #UD and the block stops where the delivery leaves
+ * the straight line. (A block ended at every VMREAD of l1vmm's exit
+ * handler until 3 December 2026.) */
 static bool ends_block(const struct insn *i)
 {
     if ((i->exec == exec_string && i->rep != REP_NONE) ||
         i->exec == exec_popf || i->exec == exec_mov)
         return true;
+    if (i->exec == exec_ud && i->vmx_exits)
+        return false; /* a VMX instruction: below */
     static const exec_fn enders[] = {
         exec_jmp, exec_call, exec_ret, exec_ljmp, exec_lret, exec_int,
         exec_int3, exec_int1, exec_iret, exec_syscall, exec_sysret,
@@ -265,6 +272,8 @@ static void mark_runs(struct block *b)
     struct fast_traits after = {0};
     for (unsigned k = b->count; k-- > 0;) {
         struct fast_traits t = exec_fast_traits(b->insn[k].exec);
+        if (b->insn[k].vmx_exits) /* none is; the fast path skips intercepts */
+            t = (struct fast_traits){0};
         bool dead = t.flagless && after.reg_only && after.writes_all_flags;
         r.exec[k] = dead ? t.flagless : b->insn[k].exec;
         unsigned rest = k + 1 < b->count ? r.len[k + 1] : 0;
@@ -278,7 +287,7 @@ static void mark_runs(struct block *b)
 static bool joins_native_run(const struct insn *i)
 {
     struct fast_traits t = exec_fast_traits(i->exec);
-    return t.reg_only || t.jcc || jit_side_exits(i);
+    return !i->vmx_exits && (t.reg_only || t.jcc || jit_side_exits(i));
 }
 
 /* --engine jit: native runs, which are runs (mark_runs, with the same
@@ -337,9 +346,14 @@ static void compile_runs(struct block_cache *bc, struct block *b)
 /* The native run from record k on, after a side-exit record, compiled
  * when a side exit first stops before record k - 1 (which then runs
  * through its handler, and k comes next), which most builds never
- * see; checked there, not at every record (hello under --engine
- * block: 97.9 host instructions per guest instruction with the check
- * at every record, 92.2 here). Reached otherwise (the run before it
+ * see. Only a DIV that would raise #DE stops so: a memory record whose
+ * access misses the fast path runs inside the native code (jit.c
+ * step_record), so the bits set after memory records are never
+ * reached, and cost a bit each at the build. Kept for DIV: a loop
+ * whose divisor is zero now and then would otherwise interpret the
+ * rest of its block after every #DE. Checked there, not at every
+ * record (hello under --engine block: 97.9 host instructions per guest
+ * instruction with the check at every record, 92.2 here). Reached otherwise (the run before it
  * not entered), k's run stays interpreted. A block rebuilt at every round of
  * a loop that rewrites its code compiled one from after every such
  * record, about n^2/2 records written out for n, and guestfuzz's runs
@@ -399,13 +413,9 @@ static struct block *build(struct cpu *c, uint64_t lin, uint64_t pa)
     struct block *b = (struct block *)(bc->arena + bc->used);
     bc->used += size;
     b->count = n;
-    b->first_exit = n;
     b->late = 0;
     memset(block_runs(b).native, 0, n * sizeof(jit_fn));
     memset(b->next, 0, sizeof b->next);
-    for (unsigned k = n; k-- > 0;)
-        if (recs[k].vmx_exits)
-            b->first_exit = k;
     memcpy(b->insn, recs, n * sizeof *recs);
     mark_runs(b);
     b->entries = c->engine == ENGINE_JIT ? 0 : bc->jit_after;
@@ -511,8 +521,10 @@ struct fetch_hint {
     uint64_t gen;
 };
 
-/* Runs n records of b; `plain` as in step_execute_charged() for the
- * records before `plain_end`, the rest without it. Returns how many ran.
+/* Runs n records of b; `plain` (no debugging at the block's start) as
+ * in step_execute_charged() for every record but one that may exit in
+ * VMX non-root operation (vmx_exits), which takes the checked path
+ * there. Returns how many ran.
  *
  * The modeled fetch: while tlb.generation is the same, so is the
  * translation context (any change of CR0.PG, CR3, CR4, VMX operation,
@@ -536,12 +548,12 @@ struct fetch_hint {
  * halt), the run changes no translation, decoded code, debugging state
  * or fetch hint (so its fetches stay known hits), the successor at the
  * start RIP is this block or a copy of it built from the same records,
- * and plain_end is the block's own (or n, which only shrinks here).
+ * and `plain` is the block's own.
  * Until 3 December 2026 this loop was here, in C, around the native
  * call; each round then paid the checks of a run's entry. */
 static inline __attribute__((always_inline)) unsigned
 run_records(struct cpu *c, struct block *b, unsigned n, bool plain,
-            unsigned plain_end, struct fetch_hint *h, uint64_t room)
+            struct fetch_hint *h, uint64_t room)
 {
     uint64_t looped = 0;
     uint64_t tlb_gen = c->tlb.generation, dc_gen = c->fetch_generation;
@@ -559,7 +571,7 @@ run_records(struct cpu *c, struct block *b, unsigned n, bool plain,
         bool known = fetch_entry && mt->last[1] == fetch_entry;
         unsigned len = runs.len[k];
         if (plain && known && len && k != exited && len <= n - k &&
-            k + len <= plain_end && c->cycles + len < c->next_event_check) {
+            c->cycles + len < c->next_event_check) {
             /* A run (mark_runs): every record retires, as the step
              * engine's would, one modeled cycle and a known fetch hit
              * each, and the block goes on after each but where the Jcc
@@ -633,7 +645,7 @@ run_records(struct cpu *c, struct block *b, unsigned n, bool plain,
         }
         if (known)
             mt->stats.hits++;
-        if (plain && k < plain_end)
+        if (plain && !(c->vmx.nonroot && i->vmx_exits))
             step_execute_charged(c, i, true, !known);
         else
             step_execute_charged(c, i, false, !known);
@@ -703,16 +715,13 @@ unsigned block_run(struct cpu *c, unsigned budget)
         /* Debugging and VMX intercepts stay as they are at the block's
          * start: what may change them ends a block (ends_block) or
          * leaves the straight line (an event, a VM exit or entry). In
-         * non-root operation the records before the first that may exit
-         * still take the fast path (a loop whose block runs on past its
-         * Jcc into RDTSC or CPUID). */
+         * non-root operation a record that may exit takes the checked
+         * path, the records around it the fast one (run_records). */
         bool debugging = (c->flags.bits & (FL_TF | FL_RF)) || c->dbg.active;
         if (debugging)
-            done += run_records(c, b, n, false, 0, &hint, room);
+            done += run_records(c, b, n, false, &hint, room);
         else
-            done += run_records(c, b, n, true,
-                                c->vmx.nonroot ? b->first_exit : n, &hint,
-                                room);
+            done += run_records(c, b, n, true, &hint, room);
         /* Wherever the block left off (its end, a taken branch, an
          * exception delivered), the step engine's batch would go on
          * if this holds; so does the chain. */

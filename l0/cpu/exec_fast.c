@@ -459,6 +459,45 @@ static bool pop_reg64(struct cpu *c, const struct insn *i)
     return true;
 }
 
+/* ---- register forms of handlers that also take memory ----------------- */
+
+/* The same handlers under other names, picked only where every operand
+ * is a general register or an immediate: the block engine may then run
+ * them in a run (reg_only below), where a memory form could fault. */
+static bool movzx_r(struct cpu *c, const struct insn *i)
+{
+    return exec_movzx(c, i);
+}
+
+static bool movsx_r(struct cpu *c, const struct insn *i)
+{
+    return exec_movsx(c, i);
+}
+
+static bool setcc_r(struct cpu *c, const struct insn *i)
+{
+    return exec_setcc(c, i);
+}
+
+static bool cmovcc_r(struct cpu *c, const struct insn *i)
+{
+    return exec_cmovcc(c, i);
+}
+
+static bool bit_r(struct cpu *c, const struct insn *i)
+{
+    return exec_bit(c, i);
+}
+
+static bool gprs_and_imms(const struct insn *i)
+{
+    for (unsigned k = 0; k < i->nops; k++)
+        if (i->op[k].kind != OPK_IMM &&
+            !(i->op[k].kind == OPK_REG && i->op[k].rclass == RC_GPR))
+            return false;
+    return i->nops > 0;
+}
+
 /* ---- the choice -------------------------------------------------------- */
 
 static bool plain_gpr(const struct operand *o)
@@ -553,6 +592,18 @@ exec_fn exec_fast_pick(const struct insn *i, exec_fn general)
     if ((general == exec_push || general == exec_pop) && i->mode64 &&
         i->nops == 1 && i->opsize != 2 && plain_gpr(d) && d->size == 8)
         return general == exec_push ? push_reg64 : pop_reg64;
+    if (gprs_and_imms(i)) {
+        static const struct {
+            exec_fn general, reg;
+        } reg_forms[] = {
+            {exec_movzx, movzx_r}, {exec_movsx, movsx_r},
+            {exec_setcc, setcc_r}, {exec_cmovcc, cmovcc_r},
+            {exec_bit, bit_r},
+        };
+        for (unsigned k = 0; k < sizeof reg_forms / sizeof *reg_forms; k++)
+            if (general == reg_forms[k].general)
+                return reg_forms[k].reg;
+    }
     return general;
 }
 
@@ -588,6 +639,12 @@ static const struct {
     {mov_from_reg8, NULL, false}, {mov_from_imm1, NULL, false},
     {mov_from_imm4, NULL, false}, {mov_from_imm8, NULL, false},
     {lea4, NULL, false}, {lea8, NULL, false},
+    /* exec_alu_reg: the register forms left (8 and 16 bits, ADC, SBB,
+     * which read CF); and the register forms above, which write some
+     * flags or none, or read them (SETcc, CMOVcc). */
+    {exec_alu_reg, NULL, false}, {movzx_r, NULL, false},
+    {movsx_r, NULL, false}, {setcc_r, NULL, false},
+    {cmovcc_r, NULL, false}, {bit_r, NULL, false},
 };
 
 /* ---- the handlers the JIT writes out as native code --------------------- */
@@ -664,7 +721,7 @@ static struct fast_entry {
     bool alu_mem; /* an ALU form with a memory operand (exec_alu's) */
 } fast_table[FAST_SLOTS];
 static bool fast_filled;
-_Static_assert(sizeof reg_only / sizeof *reg_only + 16 +
+_Static_assert(sizeof reg_only / sizeof *reg_only + 16 + 2 +
                        sizeof templates / sizeof *templates +
                        sizeof alu_mem_forms / sizeof(exec_fn) +
                        sizeof mov_mem_forms / sizeof(exec_fn) <=
@@ -714,6 +771,10 @@ static void fast_fill(void)
             (struct fast_traits){false, false, true, NULL};
     for (unsigned k = 0; k < sizeof templates / sizeof *templates; k++)
         fast_entry(templates[k].fn)->tpl = templates[k].t;
+    fast_entry(push_reg64)->tpl =
+        (struct fast_template){FORM_PUSH, 0, 8, false, false};
+    fast_entry(pop_reg64)->tpl =
+        (struct fast_template){FORM_POP, 0, 8, false, false};
     fast_fill_mem(mov_mem_forms, sizeof mov_mem_forms / sizeof *mov_mem_forms,
                   false);
     fast_fill_mem(alu_mem_forms, sizeof alu_mem_forms / sizeof *alu_mem_forms,

@@ -36,8 +36,9 @@ struct fast_traits exec_fast_traits(exec_fn fn);
 
 /* A register-only handler that the JIT (cpu/jit.c) writes out as native
  * code: what it computes, with the operands of its record; and the MOVs
- * between memory and a general register or an immediate, which the JIT
- * calls behind a guard (cpu/jit.h, side exits). */
+ * between memory and a general register or an immediate and the PUSH
+ * and POP of a register, which the JIT runs behind a guard (cpu/jit.h,
+ * side exits). */
 enum fast_form {
     FORM_NONE, FORM_ALU, FORM_MOV,
     FORM_INCDEC, /* flag-free INC or DEC */
@@ -47,6 +48,8 @@ enum fast_form {
     FORM_LEA,
     FORM_LOAD,   /* MOV reg, [m] */
     FORM_STORE,  /* MOV [m], reg or imm */
+    FORM_PUSH,   /* PUSH of a 64-bit register in 64-bit code */
+    FORM_POP,    /* POP of one */
 };
 struct fast_template {
     uint8_t form;   /* enum fast_form */

@@ -51,11 +51,15 @@ enum mem_kind {
     MEM_MOVSX,     /* MOVSX, MOVSXD reg, [m] (exec_movsx) */
     MEM_ALU_LOAD,  /* ALU reg, [m] (exec_alu) */
     MEM_ALU_STORE, /* ALU [m], reg or imm; CMP and TEST only read */
+    MEM_PUSH,      /* PUSH reg64, 64-bit code: [RSP - 8] through SS */
+    MEM_POP,       /* POP reg64: [RSP] */
 };
 
 static enum mem_kind mem_kind(const struct insn *i)
 {
     uint8_t form = exec_fast_template(i->exec).form;
+    if (form == FORM_PUSH || form == FORM_POP)
+        return form == FORM_PUSH ? MEM_PUSH : MEM_POP;
     bool mov = form == FORM_LOAD || form == FORM_STORE ||
                i->exec == exec_mov_data;
     if (i->lock || i->nops != 2)
@@ -737,10 +741,35 @@ static bool fast_alu_store(struct cpu *c, const struct insn *i)
     return true;
 }
 
+/* exec_fast.c's push_reg64 and pop_reg64: RSP moves only once the
+ * access is made; PUSH RSP stores the value before the push, POP RSP
+ * leaves the value popped (SDM Vol. 2B "PUSH", "POP"). */
+static bool fast_push(struct cpu *c, const struct insn *i)
+{
+    uint64_t sp = c->gpr[RSP] - 8;
+    uint8_t *p = fast_data(c, sp, 8, true);
+    if (!p)
+        return false;
+    host_store(p, 8, c->gpr[i->op[0].reg]);
+    c->gpr[RSP] = sp;
+    return true;
+}
+
+static bool fast_pop(struct cpu *c, const struct insn *i)
+{
+    uint8_t *p = fast_data(c, c->gpr[RSP], 8, false);
+    if (!p)
+        return false;
+    c->gpr[RSP] += 8;
+    c->gpr[i->op[0].reg] = host_load(p, 8);
+    return true;
+}
+
 static const exec_fn mem_helpers[] = {
     [MEM_MOV_LOAD] = fast_mov_load, [MEM_MOV_STORE] = fast_mov_store,
     [MEM_MOVZX] = fast_movzx,       [MEM_MOVSX] = fast_movsx,
     [MEM_ALU_LOAD] = fast_alu_load, [MEM_ALU_STORE] = fast_alu_store,
+    [MEM_PUSH] = fast_push,         [MEM_POP] = fast_pop,
 };
 
 /* The host address of a data access as fast_data() makes it, for each
@@ -782,6 +811,8 @@ static unsigned mem_operand(enum mem_kind kind)
  * it. */
 static bool mem_writable(const struct insn *i, enum mem_kind kind)
 {
+    if (kind == MEM_PUSH || kind == MEM_POP)
+        return false; /* a call of fast_push or fast_pop */
     const struct operand *m = &i->op[mem_operand(kind)];
     const struct operand *o = &i->op[1 - mem_operand(kind)];
     bool same_reg = o->kind == OPK_REG && !o->hi8 && o->size == m->size;

@@ -82,7 +82,7 @@ static unsigned encode(uint64_t *s, uint8_t *p)
     static const uint8_t alu_rr[] = {0x01, 0x09, 0x21, 0x29, 0x31, 0x39,
                                      0x85};
     static const uint8_t alu_ext[] = {0, 1, 4, 5, 6, 7};
-    switch ((r >> 9) % 11) {
+    switch ((r >> 9) % 12) {
     case 0: case 1: /* ALU r/m, r; CMP; TEST */
         p[n++] = rex | (uint8_t)((src >> 3) << 2 | d >> 3);
         p[n++] = alu_rr[(r >> 16) % sizeof alu_rr];
@@ -138,6 +138,48 @@ static unsigned encode(uint64_t *s, uint8_t *p)
         p[n++] = (uint8_t)(0xC0 | (4 + (r >> 16) % 4) << 3 | (d & 7));
         p[n++] = (uint8_t)(r >> 24);
         break;
+    case 11: { /* register forms called through their handler */
+        unsigned form = (r >> 16) % 7, cc = (r >> 24) & 15;
+        uint8_t rm_rex = rex | (uint8_t)((d >> 3) << 2 | src >> 3);
+        if (form == 0) { /* 16-bit ALU r/m, r; ADC, SBB */
+            p[n++] = 0x66;
+            rex &= (uint8_t)~8;
+        }
+        p[n++] = form <= 1 ? (uint8_t)(rex | (src >> 3) << 2 | d >> 3)
+                 : form == 5 ? (uint8_t)(rex | d >> 3) : rm_rex;
+        switch (form) {
+        case 0: case 1: /* ALU r/m16 (or r/m8, r/m32/64 ADC/SBB), r */
+            p[n++] = form == 1 && (r >> 28) % 3 == 0
+                         ? (uint8_t)(8 * (2 + (r >> 30) % 2) + 1) /* ADC, SBB */
+                         : (uint8_t)(8 * ((r >> 28) % 8) + (form == 1 ? 0 : 1));
+            p[n++] = (uint8_t)(0xC0 | (src & 7) << 3 | (d & 7));
+            break;
+        case 2: case 3: /* MOVZX, MOVSX r, r/m8 or r/m16; CMOVcc r, r/m */
+            p[n++] = 0x0F;
+            p[n++] = form == 3 ? (uint8_t)(0x40 | cc)
+                               : (uint8_t)(0xB6 + ((r >> 28) & 1) +
+                                           8 * ((r >> 29) & 1));
+            p[n++] = (uint8_t)(0xC0 | (d & 7) << 3 | (src & 7));
+            break;
+        case 4: /* SETcc r/m8 */
+            p[n++] = 0x0F;
+            p[n++] = (uint8_t)(0x90 | cc);
+            p[n++] = (uint8_t)(0xC0 | (src & 7));
+            break;
+        case 5: /* BT, BTS, BTR, BTC r/m, imm8 */
+            p[n++] = 0x0F;
+            p[n++] = 0xBA;
+            p[n++] = (uint8_t)(0xC0 | (4 + (r >> 28) % 4) << 3 | (d & 7));
+            p[n++] = (uint8_t)(r >> 32);
+            break;
+        default: /* BT r/m, r */
+            p[n++] = 0x0F;
+            p[n++] = 0xA3;
+            p[n++] = (uint8_t)(0xC0 | (d & 7) << 3 | (src & 7));
+            break;
+        }
+        break;
+    }
     default: /* LEA r, [base + disp8] (no SIB: base not RSP or R12) */
         if ((src & 7) == 4)
             src ^= 1;
@@ -378,11 +420,26 @@ static uint64_t mem_address(uint64_t *s, enum page hint, unsigned size)
 }
 
 /* The data access of a memory record: its memory operand, op[0] or
- * op[1], and whether it writes. */
+ * op[1], and whether it writes; or, for PUSH and POP (`stack`), at
+ * RSP - 8 or RSP. */
 struct mem_use {
     unsigned op;
-    bool write;
+    bool write, stack;
 };
+
+/* PUSH or POP of any 64-bit register (a REX prefix for R8-R15): `len`
+ * bytes at p. */
+static unsigned encode_stack(uint64_t *s, uint8_t *p, struct mem_use *acc)
+{
+    uint64_t r = rng(s);
+    unsigned reg = r & 15, n = 0;
+    bool push = (r >> 4) & 1;
+    if (reg >= 8)
+        p[n++] = 0x41;
+    p[n++] = (uint8_t)((push ? 0x50 : 0x58) | (reg & 7));
+    *acc = (struct mem_use){0, push, true};
+    return n;
+}
 
 /* A record with one data access, at mem_address(), as [disp32] or
  * [RIP + disp32] for a record that starts `at` bytes after RUN_RIP:
@@ -405,26 +462,26 @@ static unsigned encode_mem(uint64_t *s, uint8_t *p, unsigned at,
     switch (kind) {
     case 0: /* MOV r, [m] */
         opcode[0] = size == 1 ? 0x8A : 0x8B;
-        *acc = (struct mem_use){1, false};
+        *acc = (struct mem_use){1, false, false};
         break;
     case 1: /* MOV [m], r */
         opcode[0] = size == 1 ? 0x88 : 0x89;
-        *acc = (struct mem_use){0, true};
+        *acc = (struct mem_use){0, true, false};
         break;
     case 2: /* MOV [m], imm */
         opcode[0] = size == 1 ? 0xC6 : 0xC7;
         with_reg = false;
         imm = size == 1 ? 1 : 4;
-        *acc = (struct mem_use){0, true};
+        *acc = (struct mem_use){0, true, false};
         break;
     case 3: /* ALU r, [m] */
         opcode[0] = (uint8_t)(8 * (alu % 8) + (size == 1 ? 2 : 3));
-        *acc = (struct mem_use){1, false};
+        *acc = (struct mem_use){1, false, false};
         break;
     case 4: /* ALU [m], r; TEST [m], r */
         opcode[0] = alu == 8 ? (size == 1 ? 0x84 : 0x85)
                              : (uint8_t)(8 * alu + (size == 1 ? 0 : 1));
-        *acc = (struct mem_use){0, changes};
+        *acc = (struct mem_use){0, changes, false};
         break;
     case 5: /* ALU [m], imm8 / imm32 / sign-extended imm8; TEST [m], imm */
         with_reg = false;
@@ -436,7 +493,7 @@ static unsigned encode_mem(uint64_t *s, uint8_t *p, unsigned at,
             opcode[0] = size == 1 ? 0x80 : pick & 1 ? 0x83 : 0x81;
             imm = opcode[0] == 0x81 ? 4 : 1;
         }
-        *acc = (struct mem_use){0, changes};
+        *acc = (struct mem_use){0, changes, false};
         break;
     case 6: /* MOVZX, MOVSX from 1 or 2 bytes; MOVSXD from 4 */
         size = size == 8 ? 8 : 4;
@@ -451,7 +508,7 @@ static unsigned encode_mem(uint64_t *s, uint8_t *p, unsigned at,
             opcode[1] = forms[pick];
             nop = 2;
         }
-        *acc = (struct mem_use){1, false};
+        *acc = (struct mem_use){1, false, false};
         break;
     default: /* 16-bit MOV: load, store, store of an immediate */
         o16 = true;
@@ -460,7 +517,7 @@ static unsigned encode_mem(uint64_t *s, uint8_t *p, unsigned at,
         with_reg = opcode[0] != 0xC7;
         imm = with_reg ? 0 : 2;
         *acc = (struct mem_use){opcode[0] == 0x8B ? 1u : 0u,
-                               opcode[0] != 0x8B};
+                               opcode[0] != 0x8B, false};
         break;
     }
     uint64_t addr = mem_address(s, hint, access_size);
@@ -499,12 +556,13 @@ static bool takes_fast_path(struct cpu *c, const struct insn *i,
                             struct mem_use a)
 {
     const struct operand *m = &i->op[a.op];
-    uint64_t ea = op_ea(c, i, m);
+    uint64_t ea = a.stack ? c->gpr[RSP] - 8 * a.write : op_ea(c, i, m);
+    unsigned size = a.stack ? 8 : m->size;
     const struct tlbm_entry *h = c->data_hint;
     bool hint = h && c->mtlb->last[0] == h &&
                 c->data_hint_gen == c->tlb.generation &&
                 ea >> tlbm_page_shift(h->size) == h->vpn;
-    return hint && tlb_peek(c, ea, m->size, a.write);
+    return hint && tlb_peek(c, ea, size, a.write);
 }
 
 /* What the machine holds after a case, to be the same on both. */
@@ -621,6 +679,7 @@ static void test_memory_runs_match_steps(void **state)
     uint64_t s = 0x2545F4914F6CDD1Dull;
     unsigned went_on = 0, stepped = 0, stepped_late = 0, faults = 0;
     unsigned fast = 0, stores_fast = 0, divs = 0, div_faults = 0;
+    unsigned pushes = 0, pops = 0, stack_fast = 0;
     /* Through FS or GS (a segment base to add): never in a native run. */
     static const uint8_t fs_load[] = {0x64, 0x8B, 0x04, 0x25, 0, 0, 0, 0};
     struct insn fs;
@@ -655,7 +714,7 @@ static void test_memory_runs_match_steps(void **state)
 
         struct insn recs[MAX_RUN];
         exec_fn exec[MAX_RUN];
-        struct mem_use acc[MAX_RUN] = {{0, false}};
+        struct mem_use acc[MAX_RUN] = {{0, false, false}};
         bool is_div[MAX_RUN] = {false};
         unsigned n = 1 + rng(&s) % MAX_RUN, at = 0;
         bool jcc = rng(&s) & 1;
@@ -673,6 +732,11 @@ static void test_memory_runs_match_steps(void **state)
             } else if (pick == 2) {
                 len = encode_div(&s, bytes);
                 is_div[k] = true;
+            } else if (pick == 3) {
+                mem = true;
+                len = encode_stack(&s, bytes, &acc[k]);
+                pushes += acc[k].write;
+                pops += !acc[k].write;
             } else {
                 mem = true;
                 len = encode_mem(&s, bytes, at, hint, &acc[k]);
@@ -682,7 +746,8 @@ static void test_memory_runs_match_steps(void **state)
                                       &recs[k], &more));
             assert_int_equal(recs[k].len, len);
             assert_true((mem || is_div[k]) == jit_side_exits(&recs[k]));
-            assert_true(!mem || recs[k].op[acc[k].op].kind == OPK_MEM);
+            assert_true(!mem || acc[k].stack ||
+                        recs[k].op[acc[k].op].kind == OPK_MEM);
             struct fast_traits tr = exec_fast_traits(recs[k].exec);
             exec[k] = tr.flagless && (rng(&s) & 1) ? tr.flagless
                                                    : recs[k].exec;
@@ -692,6 +757,16 @@ static void test_memory_runs_match_steps(void **state)
         assert_non_null(fn);
         randomize(c, &s);
         c->gpr[RSP] = MEM_STACK;
+        /* PUSH and POP also on a page a data access can reach, written
+         * or not, holding code, across its start or end, where an
+         * exception's frame still fits. */
+        if (rng(&s) & 1) {
+            static const enum page stacks[] = {PG_DATA0, PG_DATA1, PG_CODE,
+                                               PG_CLEAN};
+            static const uint64_t offs[] = {0x800, 0x804, 0x7F8, 4, 0xFFC};
+            uint64_t r = rng(&s);
+            c->gpr[RSP] = page_at(stacks[r % 4]) + offs[(r >> 8) % 5];
+        }
         if (rng(&s) & 1)
             c->gpr[RDX] &= 0xFF; /* a DIV then mostly fits */
         c->next_event_check = rng(&s) % 3 == 0
@@ -712,6 +787,7 @@ static void test_memory_runs_match_steps(void **state)
                 slow_at = slow++ ? slow_at : k;
             } else if (jit_side_exits(&recs[k]) && !is_div[k]) {
                 fast++;
+                stack_fast += acc[k].stack;
                 stores_fast += acc[k].write;
             }
             divs += is_div[k];
@@ -776,6 +852,8 @@ static void test_memory_runs_match_steps(void **state)
     assert_true(stores_fast > MEM_CASES / 20);
     assert_true(divs > MEM_CASES / 4);
     assert_true(div_faults > 0);
+    assert_true(pushes > MEM_CASES / 4 && pops > MEM_CASES / 4);
+    assert_true(stack_fast > MEM_CASES / 20);
     jit_destroy(j);
     machine_destroy(m);
     machine_destroy(mj);
