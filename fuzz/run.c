@@ -92,7 +92,7 @@ static void summarize_exits(const struct exit_trace *t, struct run_result *r)
         const struct trace_entry *e = &t->entries[i];
         if (e->reason < 64)
             r->exit_reasons |= 1ull << e->reason;
-        if (e->reason == 30 && (e->qualification & 8))
+        if (e->reason == VMX_EXIT_IO && (e->qualification & 8))
             r->port_input = true;
         if (!completed_in_step(e))
             r->exits_in_step = false;

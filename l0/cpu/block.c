@@ -353,11 +353,12 @@ static void compile_runs(struct block_cache *bc, struct block *b)
  * whose divisor is zero now and then would otherwise interpret the
  * rest of its block after every #DE. Checked there, not at every
  * record (hello under --engine block: 97.9 host instructions per guest
- * instruction with the check at every record, 92.2 here). Reached otherwise (the run before it
- * not entered), k's run stays interpreted. A block rebuilt at every round of
- * a loop that rewrites its code compiled one from after every such
- * record, about n^2/2 records written out for n, and guestfuzz's runs
- * under --engine jit spent most of their time there. The code is what
+ * instruction with the check at every record, 92.2 here). Reached
+ * otherwise (the run before it not entered), k's run stays interpreted.
+ * A block rebuilt at every round of a loop that rewrites its code
+ * compiled one from after every such record, about n^2/2 records
+ * written out for n, and guestfuzz's runs under --engine jit spent most
+ * of their time there. The code is what
  * compile_runs would have written at the build (the same records,
  * handlers and length), so what runs is the same. */
 static __attribute__((noinline)) void
